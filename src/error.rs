@@ -1,0 +1,72 @@
+//! Typed errors with stable codes. The codes cross the wasm boundary as the
+//! `code` property of a JS `Error`, so widget code can react to them.
+
+/// Every failure the library reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file the manifest names was not supplied or not found.
+    #[error("missing file `{0}`: it is listed in the manifest but was not found; copy the whole folder again or re-run the command that wrote it")]
+    MissingFile(String),
+    /// A file's bytes do not hash to the manifest's checksum.
+    #[error("checksum mismatch in `{file}`: expected sha256 {expected}, got {actual}; the file is truncated or was altered after it was written")]
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    /// A file that parses wrongly (bad magic, truncated table, out-of-range offsets).
+    #[error("corrupt file `{file}`: {why}")]
+    Corrupt { file: String, why: String },
+    /// A format version this build cannot read.
+    #[error("`{file}` has format version {found}, this build of crossfind reads version {supported}; rebuild it with the same crossfind version")]
+    Version {
+        file: String,
+        found: u32,
+        supported: u32,
+    },
+    /// The tokenizer failed to load or to encode.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// The tract graph failed to build or run.
+    #[error("encoder: {0}")]
+    Encoder(String),
+    /// Caller input that cannot be processed (e.g. empty text).
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// A model source that cannot be imported.
+    #[error("model import: {0}")]
+    Import(String),
+    /// File system errors (native only).
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A stable machine-readable code, used by the wasm bindings and the CLI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::MissingFile(_) => "missing_file",
+            Error::Checksum { .. } => "checksum_mismatch",
+            Error::Corrupt { .. } => "corrupt_file",
+            Error::Version { .. } => "version_mismatch",
+            Error::Tokenizer(_) => "tokenizer",
+            Error::Encoder(_) => "encoder",
+            Error::Input(_) => "invalid_input",
+            Error::Import(_) => "import",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    pub(crate) fn corrupt(file: &str, why: impl Into<String>) -> Self {
+        Error::Corrupt {
+            file: file.to_string(),
+            why: why.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,12 @@
+//! crossfind: cross-lingual semantic search for static help sites.
+//!
+//! One encoder, one tokenizer and one pack reader, compiled natively (the
+//! `crossfind` CLI that builds indexes) and to wasm (the browser runtime).
+
+pub mod error;
+pub mod model;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, Result};
+pub use model::{Embedding, Encoder, Pack, PackManifest, Profile, TextKind};

@@ -1,0 +1,11 @@
+//! Model packs and the sentence encoder.
+
+pub mod encoder;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod import;
+pub mod pack;
+pub mod tensors;
+pub mod tokenizer;
+
+pub use encoder::{Embedding, Encoder, TextKind};
+pub use pack::{Pack, PackManifest, Profile};

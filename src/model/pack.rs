@@ -1,0 +1,310 @@
+//! Model packs: everything the encoder needs, as a folder of plain files named
+//! by a small manifest (`pack.json`) that carries the model's profile and a
+//! sha256 per file. Written natively by `crossfind model import`, read on both
+//! sides (the browser hands us the bytes it fetched).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::tensors::DType;
+use crate::error::{Error, Result};
+
+pub const PACK_FORMAT: &str = "crossfind-pack";
+pub const PACK_VERSION: u32 = 1;
+pub const MANIFEST: &str = "pack.json";
+pub const ENCODER_FILE: &str = "encoder.bin";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Where the model came from and under which licence it may be shipped.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    pub id: String,
+    pub source: String,
+    pub license: String,
+}
+
+/// How the model is used: prefixes, pooling, dimension, token budget.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    /// Prepended to queries before tokenisation (e5: `"query: "`).
+    pub query_prefix: String,
+    /// Prepended to passages (e5: `"passage: "`).
+    pub passage_prefix: String,
+    /// Pooling over token states; only `mean` (over the attention mask) today.
+    pub pooling: Pooling,
+    /// Output vectors are L2-normalised when true.
+    pub normalize: bool,
+    pub dim: usize,
+    /// Tokens per input including the special tokens; longer input is truncated and reported.
+    pub max_tokens: usize,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    Mean,
+    Cls,
+}
+
+/// The BERT shape of the encoder.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Arch {
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub vocab: usize,
+    pub max_positions: usize,
+    pub layer_norm_eps: f32,
+}
+
+/// The word embedding table, split in row shards outside the graph.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EmbeddingLayout {
+    pub dtype: DType,
+    pub rows: usize,
+    pub rows_per_shard: usize,
+    pub shards: Vec<String>,
+}
+
+/// One file of the pack.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub name: String,
+    pub role: FileRole,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    Encoder,
+    Embeddings,
+    Tokenizer,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PackManifest {
+    pub format: String,
+    pub version: u32,
+    pub model: ModelInfo,
+    pub profile: Profile,
+    pub arch: Arch,
+    pub embeddings: EmbeddingLayout,
+    pub files: Vec<FileEntry>,
+}
+
+impl PackManifest {
+    /// Parses and checks the manifest's format and version.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Probe {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let probe: Probe = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt(MANIFEST, format!("not valid JSON: {e}")))?;
+        if probe.format.as_deref() != Some(PACK_FORMAT) {
+            return Err(Error::corrupt(MANIFEST, format!("not a crossfind model pack (format is {:?})", probe.format)));
+        }
+        let found = probe.version.unwrap_or(0);
+        if found != PACK_VERSION {
+            return Err(Error::Version {
+                file: MANIFEST.into(),
+                found,
+                supported: PACK_VERSION,
+            });
+        }
+        let m: PackManifest = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt(MANIFEST, format!("bad manifest: {e}")))?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let a = &self.arch;
+        let bad = |why: String| Err(Error::corrupt(MANIFEST, why));
+        if a.hidden == 0 || a.heads == 0 || a.hidden % a.heads != 0 {
+            return bad(format!("hidden size {} is not divisible by {} heads", a.hidden, a.heads));
+        }
+        if self.profile.dim != a.hidden {
+            return bad(format!("profile dim {} differs from hidden size {}", self.profile.dim, a.hidden));
+        }
+        if self.profile.max_tokens < 3 || self.profile.max_tokens > a.max_positions {
+            return bad(format!("max_tokens {} must be within 3..={}", self.profile.max_tokens, a.max_positions));
+        }
+        let e = &self.embeddings;
+        if e.rows_per_shard == 0 || e.shards.len() != e.rows.div_ceil(e.rows_per_shard) {
+            return bad(format!("{} embedding shards cannot hold {} rows of {}", e.shards.len(), e.rows, e.rows_per_shard));
+        }
+        let required = e.shards.iter().map(String::as_str).chain([ENCODER_FILE, TOKENIZER_FILE]);
+        for name in required {
+            if self.file(name).is_none() {
+                return bad(format!("file `{name}` is used but not listed"));
+            }
+        }
+        for f in &self.files {
+            if f.name.contains("..") || f.name.starts_with('/') || f.name.contains('\\') {
+                return bad(format!("file name `{}` leaves the pack folder", f.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// A short identifier of the exact pack contents (hash of the file hashes).
+    pub fn pack_id(&self) -> String {
+        let mut h = Sha256::new();
+        for f in &self.files {
+            h.update(f.name.as_bytes());
+            h.update(b"\0");
+            h.update(f.sha256.as_bytes());
+            h.update(b"\n");
+        }
+        hex(&h.finalize())[..16].to_string()
+    }
+
+    pub fn file(&self, name: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.name == name)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A manifest plus the verified bytes of every file it names.
+pub struct Pack {
+    pub manifest: PackManifest,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Pack {
+    /// Assembles a pack from a manifest and a source of file bytes; every file
+    /// is checked against its size and sha256.
+    pub fn from_files(
+        manifest: PackManifest,
+        mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Self> {
+        let mut files = BTreeMap::new();
+        for f in &manifest.files {
+            let bytes = get(&f.name)?.ok_or_else(|| Error::MissingFile(f.name.clone()))?;
+            verify_file(f, &bytes)?;
+            files.insert(f.name.clone(), bytes);
+        }
+        Ok(Pack { manifest, files })
+    }
+
+    /// Builds a pack from freshly encoded files, computing sizes and checksums.
+    pub fn assemble(
+        mut manifest: PackManifest,
+        files: Vec<(String, FileRole, Vec<u8>)>,
+    ) -> Self {
+        manifest.files = files
+            .iter()
+            .map(|(name, role, bytes)| FileEntry {
+                name: name.clone(),
+                role: *role,
+                bytes: bytes.len() as u64,
+                sha256: sha256_hex(bytes),
+            })
+            .collect();
+        let files = files.into_iter().map(|(n, _, b)| (n, b)).collect();
+        Pack { manifest, files }
+    }
+
+    pub fn bytes(&self, name: &str) -> Result<&[u8]> {
+        self.files
+            .get(name)
+            .map(|v| v.as_slice())
+            .ok_or_else(|| Error::MissingFile(name.to_string()))
+    }
+
+    pub fn take(&mut self, name: &str) -> Result<Vec<u8>> {
+        self.files
+            .remove(name)
+            .ok_or_else(|| Error::MissingFile(name.to_string()))
+    }
+
+    pub fn manifest_json(&self) -> String {
+        serde_json::to_string_pretty(&self.manifest).expect("manifest serialises")
+    }
+}
+
+/// Checks one file's size and checksum against its manifest entry.
+pub fn verify_file(entry: &FileEntry, bytes: &[u8]) -> Result<()> {
+    if bytes.len() as u64 != entry.bytes {
+        return Err(Error::corrupt(
+            &entry.name,
+            format!("{} bytes, the manifest says {} (truncated or replaced?)", bytes.len(), entry.bytes),
+        ));
+    }
+    let actual = sha256_hex(bytes);
+    if actual != entry.sha256 {
+        return Err(Error::Checksum {
+            file: entry.name.clone(),
+            expected: entry.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod fs {
+    use std::path::Path;
+
+    use super::*;
+
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    impl Pack {
+        /// Reads and verifies a pack folder.
+        pub fn read_dir(dir: &Path) -> Result<Self> {
+            let mpath = dir.join(MANIFEST);
+            let mbytes = std::fs::read(&mpath).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Error::MissingFile(mpath.display().to_string())
+                } else {
+                    io(&mpath)(e)
+                }
+            })?;
+            let manifest = PackManifest::parse(&mbytes)?;
+            Pack::from_files(manifest, |name| {
+                let p = dir.join(name);
+                match std::fs::read(&p) {
+                    Ok(b) => Ok(Some(b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io(&p)(e)),
+                }
+            })
+        }
+
+        /// Writes the pack folder (files first, manifest last, so a crash
+        /// never leaves a manifest naming files that are not there).
+        pub fn write_dir(&self, dir: &Path) -> Result<()> {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            for (name, bytes) in &self.files {
+                let p = dir.join(name);
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::write(&p, bytes).map_err(io(&p))?;
+            }
+            let mpath = dir.join(MANIFEST);
+            std::fs::write(&mpath, self.manifest_json()).map_err(io(&mpath))?;
+            Ok(())
+        }
+    }
+}
