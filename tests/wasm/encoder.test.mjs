@@ -1,0 +1,113 @@
+// The wasm encoder in Node: same token ids as Python tokenizers, same
+// embeddings and neighbours as the native build, typed errors for bad input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
+const require = createRequire(import.meta.url);
+const { PackLoader, Tokenizer } = require(path.join(root, 'pkg/node/crossfind.js'));
+const modelDir = path.join(root, 'models/e5-small');
+const cli = path.join(root, 'target/release/crossfind');
+
+const jsonl = (p) => readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+function readNpy(p) {
+  const b = readFileSync(p);
+  const hlen = b.readUInt16LE(8);
+  const header = b.subarray(10, 10 + hlen).toString('latin1');
+  const [n, d] = header.match(/'shape': \((\d+), (\d+)\)/).slice(1).map(Number);
+  const data = new Float32Array(b.buffer.slice(b.byteOffset + 10 + hlen, b.byteOffset + b.length));
+  return Array.from({ length: n }, (_, i) => data.subarray(i * d, (i + 1) * d));
+}
+
+const cos = (a, b) => {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return d / Math.sqrt(na * nb);
+};
+
+function loadEncoder(dir = modelDir, tamper = {}) {
+  const loader = new PackLoader(readFileSync(path.join(dir, 'pack.json'), 'utf8'));
+  for (const name of loader.missing()) {
+    if (tamper[name] === 'skip') continue;
+    let bytes = readFileSync(path.join(dir, name));
+    if (tamper[name]) bytes = tamper[name](bytes);
+    loader.add(name, bytes);
+  }
+  return loader.build();
+}
+
+let encoder;
+const enc = () => (encoder ??= loadEncoder());
+
+// Embeds texts with the native CLI (one per line) for comparison.
+function nativeEmbed(texts, kind) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cf-'));
+  writeFileSync(path.join(dir, 'in.txt'), texts.join('\n') + '\n');
+  execFileSync(cli, ['embed', '--model', modelDir, '--kind', kind, '--input', path.join(dir, 'in.txt'), '--out', path.join(dir, 'out.npy')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return readNpy(path.join(dir, 'out.npy'));
+}
+
+test('wasm token ids equal Python tokenizers on every fixture string', () => {
+  const tok = new Tokenizer(readFileSync(path.join(modelDir, 'tokenizer.json')));
+  const refs = new Map(jsonl(path.join(root, '.cache/reference/tokenizer_ids.jsonl')).map((r) => [r.id, r.ids]));
+  const bad = [];
+  for (const s of jsonl(path.join(root, 'tests/fixtures/tokenizer_strings.jsonl'))) {
+    const ours = Array.from(tok.encode(s.text));
+    if (JSON.stringify(ours) !== JSON.stringify(refs.get(s.id))) bad.push(s.id);
+  }
+  assert.deepEqual(bad, []);
+});
+
+test('wasm embeddings equal native ones (cosine >= 0.9999) for queries and passages', () => {
+  const rows = jsonl(path.join(root, 'tests/fixtures/sentences.jsonl')).filter((s) => !/[\n\r]/.test(s.text));
+  for (const kind of ['query', 'passage']) {
+    const part = rows.filter((s) => s.kind === kind);
+    const native = nativeEmbed(part.map((s) => s.text), kind);
+    part.forEach((s, i) => {
+      const c = cos(enc().embed(s.text, kind), native[i]);
+      assert.ok(c >= 0.9999, `${s.id} (${s.lang}): cosine ${c}`);
+    });
+  }
+});
+
+test('wasm and native find the same nearest neighbours across languages', () => {
+  const rows = jsonl(path.join(root, 'tests/fixtures/translation_pairs.jsonl'))
+    .filter((r) => ['en', 'es', 'ja', 'hi', 'ar'].includes(r.lang) && Number(r.group.slice(1)) <= 20);
+  const native = nativeEmbed(rows.map((r) => r.text), 'query');
+  const wasm = rows.map((r) => enc().embed(r.text, 'query'));
+  const nn = (vs) => vs.map((v, i) => {
+    let best = -1, bs = -2;
+    vs.forEach((w, j) => { if (j !== i) { const c = cos(v, w); if (c > bs) { bs = c; best = j; } } });
+    return best;
+  });
+  assert.deepEqual(nn(wasm), nn(native));
+});
+
+test('bad input crosses the wasm boundary as coded errors, never a panic', () => {
+  const code = (fn) => { try { fn(); } catch (e) { assert.ok(e instanceof Error); return e.code; } return 'no error'; };
+  assert.equal(code(() => enc().embed('', 'query')), 'invalid_input');
+  assert.equal(code(() => enc().embed('   ', 'passage')), 'invalid_input');
+  assert.equal(code(() => enc().embed('hola', 'document')), 'invalid_input');
+  const huge = 'Las facturas se sincronizan cada hora. '.repeat(2700);
+  const info = enc().tokenInfo(huge, 'passage');
+  assert.equal(info.tokens, 512);
+  assert.ok(info.truncatedFrom > 10000);
+  assert.equal(enc().embed(huge, 'passage').length, 384);
+  const manifest = readFileSync(path.join(modelDir, 'pack.json'), 'utf8');
+  assert.equal(code(() => new PackLoader(manifest.replace('"version": 1', '"version": 7'))), 'version_mismatch');
+  assert.equal(code(() => new PackLoader('{not json')), 'corrupt_file');
+  const loader = new PackLoader(manifest);
+  assert.equal(code(() => loader.add('encoder.bin', readFileSync(path.join(modelDir, 'encoder.bin')).subarray(0, 1000))), 'corrupt_file');
+  const flipped = Buffer.from(readFileSync(path.join(modelDir, 'emb-003.bin')));
+  flipped[flipped.length >> 1] ^= 1;
+  assert.equal(code(() => loader.add('emb-003.bin', flipped)), 'checksum_mismatch');
+  assert.equal(code(() => loadEncoder(modelDir, { 'emb-010.bin': 'skip' })), 'missing_file');
+  // after all of that the module still works
+  assert.equal(enc().embed('¿sigue funcionando?', 'query').length, 384);
+});
