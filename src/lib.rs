@@ -3,8 +3,12 @@
 //! One encoder, one tokenizer and one pack reader, compiled natively (the
 //! `crossfind` CLI that builds indexes) and to wasm (the browser runtime).
 
+pub mod bundle;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod ingest;
 pub mod model;
+pub mod search;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

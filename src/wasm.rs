@@ -27,7 +27,9 @@ fn kind(k: &str) -> Result<TextKind, JsValue> {
     match k {
         "query" => Ok(TextKind::Query),
         "passage" => Ok(TextKind::Passage),
-        other => Err(js_err(Error::Input(format!("kind must be \"query\" or \"passage\", not {other:?}")))),
+        other => Err(js_err(Error::Input(format!(
+            "kind must be \"query\" or \"passage\", not {other:?}"
+        )))),
     }
 }
 
@@ -103,17 +105,26 @@ impl WasmEncoder {
 
     /// Token ids fed to the model for `text` (prefix and special tokens included, truncated).
     pub fn tokenize(&self, text: &str, kind_name: &str) -> Result<Uint32Array, JsValue> {
-        let e = self.inner.tokenize(text, kind(kind_name)?).map_err(js_err)?;
+        let e = self
+            .inner
+            .tokenize(text, kind(kind_name)?)
+            .map_err(js_err)?;
         Ok(Uint32Array::from(e.ids.as_slice()))
     }
 
     /// `{tokens, truncatedFrom}` for `text`: whether it fits the model's budget.
     #[wasm_bindgen(js_name = tokenInfo)]
     pub fn token_info(&self, text: &str, kind_name: &str) -> Result<JsValue, JsValue> {
-        let e = self.inner.tokenize(text, kind(kind_name)?).map_err(js_err)?;
+        let e = self
+            .inner
+            .tokenize(text, kind(kind_name)?)
+            .map_err(js_err)?;
         let o = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&o, &"tokens".into(), &(e.ids.len() as u32).into());
-        let trunc = e.truncated_from.map(|n| JsValue::from(n as u32)).unwrap_or(JsValue::NULL);
+        let trunc = e
+            .truncated_from
+            .map(|n| JsValue::from(n as u32))
+            .unwrap_or(JsValue::NULL);
         let _ = js_sys::Reflect::set(&o, &"truncatedFrom".into(), &trunc);
         Ok(o.into())
     }

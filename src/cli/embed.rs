@@ -54,7 +54,10 @@ pub fn read_lines(bytes: &[u8], what: &str) -> Result<Vec<String>> {
 
 /// Embeds texts on all cores, keeping input order.
 pub fn embed_all(enc: &Encoder, texts: &[String], kind: TextKind) -> Result<Vec<Embedding>> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(texts.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(texts.len().max(1));
     let chunk = texts.len().div_ceil(threads).max(1);
     let results: Vec<Result<Vec<Embedding>>> = std::thread::scope(|s| {
         let handles: Vec<_> = texts
@@ -64,12 +67,18 @@ pub fn embed_all(enc: &Encoder, texts: &[String], kind: TextKind) -> Result<Vec<
                 s.spawn(move || {
                     part.iter()
                         .enumerate()
-                        .map(|(i, t)| enc.embed(t, kind).with_context(|| format!("text {}", ci * chunk + i + 1)))
+                        .map(|(i, t)| {
+                            enc.embed(t, kind)
+                                .with_context(|| format!("text {}", ci * chunk + i + 1))
+                        })
                         .collect::<Result<Vec<_>>>()
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("embedding thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("embedding thread panicked"))
+            .collect()
     });
     let mut out = Vec::with_capacity(texts.len());
     for r in results {
@@ -79,7 +88,10 @@ pub fn embed_all(enc: &Encoder, texts: &[String], kind: TextKind) -> Result<Vec<
 }
 
 pub fn write_npy(path: &std::path::Path, rows: &[Vec<f32>], dim: usize) -> Result<()> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {dim}), }}", rows.len());
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {dim}), }}",
+        rows.len()
+    );
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -122,7 +134,11 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if args.similarity {
         let label = |t: &str| -> String {
             let s: String = t.chars().take(24).collect();
-            if t.chars().count() > 24 { format!("{s}…") } else { s }
+            if t.chars().count() > 24 {
+                format!("{s}…")
+            } else {
+                s
+            }
         };
         write!(out, "{:>4} ", "")?;
         for j in 0..vectors.len() {
@@ -140,7 +156,12 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     }
     if let Some(p) = &args.out {
         write_npy(p, &vectors, enc.dim())?;
-        eprintln!("wrote {} vectors of {} to {}", vectors.len(), enc.dim(), p.display());
+        eprintln!(
+            "wrote {} vectors of {} to {}",
+            vectors.len(),
+            enc.dim(),
+            p.display()
+        );
     } else if !args.similarity {
         for v in &vectors {
             writeln!(out, "{}", serde_json::to_string(v)?)?;

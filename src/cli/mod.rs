@@ -3,16 +3,21 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crossfind::model::import::{export_hf_folder, import, ImportOptions};
 use crossfind::{Encoder, Pack, TextKind};
 
 mod embed;
+mod index;
 
 #[derive(Parser)]
-#[command(name = "crossfind", version, about = "Cross-lingual semantic search for static help sites")]
+#[command(
+    name = "crossfind",
+    version,
+    about = "Cross-lingual semantic search for static help sites"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +30,10 @@ enum Command {
     Model(ModelCommand),
     /// Embed texts and print vectors (JSON), write them (.npy) or compare them (--similarity).
     Embed(embed::EmbedArgs),
+    /// Index a site (HTML folder, Markdown folder or JSONL) into a search bundle.
+    Index(index::IndexArgs),
+    /// Search a bundle, or run a query file into a TREC run.
+    Search(index::SearchArgs),
 }
 
 #[derive(Subcommand)]
@@ -85,8 +94,10 @@ impl From<KindArg> for TextKind {
 }
 
 pub(crate) fn load_encoder(dir: &std::path::Path) -> Result<Encoder> {
-    let pack = Pack::read_dir(dir).with_context(|| format!("cannot load the model pack in {}", dir.display()))?;
-    Encoder::from_pack(pack).with_context(|| format!("cannot build the encoder from {}", dir.display()))
+    let pack = Pack::read_dir(dir)
+        .with_context(|| format!("cannot load the model pack in {}", dir.display()))?;
+    Encoder::from_pack(pack)
+        .with_context(|| format!("cannot build the encoder from {}", dir.display()))
 }
 
 pub fn main() -> ExitCode {
@@ -121,27 +132,38 @@ fn run(cli: Cli) -> Result<()> {
                 rows_per_shard,
             };
             let t0 = std::time::Instant::now();
-            let pack = import(&source, &opts).with_context(|| format!("cannot import {}", source.display()))?;
+            let pack = import(&source, &opts)
+                .with_context(|| format!("cannot import {}", source.display()))?;
             // Check the pack builds a working encoder before writing it.
-            let probe = Pack::from_files(pack.manifest.clone(), |n| Ok(pack.bytes(n).ok().map(<[u8]>::to_vec)))?;
+            let probe = Pack::from_files(pack.manifest.clone(), |n| {
+                Ok(pack.bytes(n).ok().map(<[u8]>::to_vec))
+            })?;
             Encoder::from_pack(probe).context("the imported pack does not load")?;
             pack.write_dir(&out)?;
             print_info(&pack);
-            eprintln!("wrote {} in {:.1}s", out.display(), t0.elapsed().as_secs_f32());
+            eprintln!(
+                "wrote {} in {:.1}s",
+                out.display(),
+                t0.elapsed().as_secs_f32()
+            );
             Ok(())
         }
         Command::Model(ModelCommand::Info { pack }) => {
-            let p = Pack::read_dir(&pack).with_context(|| format!("cannot load {}", pack.display()))?;
+            let p =
+                Pack::read_dir(&pack).with_context(|| format!("cannot load {}", pack.display()))?;
             print_info(&p);
             Ok(())
         }
         Command::Model(ModelCommand::ExportHf { pack, out }) => {
-            let p = Pack::read_dir(&pack).with_context(|| format!("cannot load {}", pack.display()))?;
+            let p =
+                Pack::read_dir(&pack).with_context(|| format!("cannot load {}", pack.display()))?;
             export_hf_folder(&p, &out)?;
             eprintln!("wrote {}", out.display());
             Ok(())
         }
         Command::Embed(args) => embed::run(args),
+        Command::Index(args) => index::index(args),
+        Command::Search(args) => index::search_cmd(args),
     }
 }
 
@@ -152,30 +174,30 @@ fn print_info(pack: &Pack) {
     println!("pack id   {}", m.pack_id());
     println!(
         "arch      {} layers, hidden {}, {} heads, ffn {}, vocab {}, {} positions",
-        m.arch.layers, m.arch.hidden, m.arch.heads, m.arch.intermediate, m.arch.vocab, m.arch.max_positions
+        m.arch.layers,
+        m.arch.hidden,
+        m.arch.heads,
+        m.arch.intermediate,
+        m.arch.vocab,
+        m.arch.max_positions
     );
     println!(
         "profile   query prefix {:?}, passage prefix {:?}, {:?} pooling, dim {}, max {} tokens",
-        m.profile.query_prefix, m.profile.passage_prefix, m.profile.pooling, m.profile.dim, m.profile.max_tokens
+        m.profile.query_prefix,
+        m.profile.passage_prefix,
+        m.profile.pooling,
+        m.profile.dim,
+        m.profile.max_tokens
     );
     let mut by_role = std::collections::BTreeMap::<String, (usize, u64)>::new();
     for f in &m.files {
-        let e = by_role.entry(format!("{:?}", f.role).to_lowercase()).or_default();
+        let e = by_role
+            .entry(format!("{:?}", f.role).to_lowercase())
+            .or_default();
         e.0 += 1;
         e.1 += f.bytes;
     }
     for (role, (n, b)) in by_role {
         println!("{role:<10}{n:>4} file(s) {:>10.1} MB", b as f64 / 1e6);
     }
-    if m.profile.dim == 0 {
-        // unreachable for a parsed manifest; keeps the output honest if it ever is
-        bail_never();
-    }
-}
-
-fn bail_never() {}
-
-#[allow(dead_code)]
-fn unused() -> Result<()> {
-    bail!("unused")
 }

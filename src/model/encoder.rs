@@ -58,7 +58,9 @@ impl RowTable {
         let mut starts = Vec::with_capacity(layout.shards.len());
         for (i, name) in layout.shards.iter().enumerate() {
             let bytes = pack.take(name)?;
-            let expect_rows = layout.rows_per_shard.min(layout.rows - i * layout.rows_per_shard);
+            let expect_rows = layout
+                .rows_per_shard
+                .min(layout.rows - i * layout.rows_per_shard);
             let start = {
                 let tf = TensorFile::parse(name, &bytes)?;
                 let (info, raw) = tf.raw("rows")?;
@@ -139,7 +141,7 @@ impl Encoder {
         drop(enc_bytes);
         let plan = model
             .into_optimized()
-            .and_then(|m| SimplePlan::new(m))
+            .and_then(SimplePlan::new)
             .map_err(tract_err)?;
         let rows = RowTable::from_pack(&mut pack)?;
         Ok(Encoder {
@@ -168,10 +170,17 @@ impl Encoder {
             TextKind::Passage => &p.passage_prefix,
         };
         if text.trim().is_empty() {
-            return Err(Error::Input("the text is empty; there is nothing to embed".into()));
+            return Err(Error::Input(
+                "the text is empty; there is nothing to embed".into(),
+            ));
         }
         let full = format!("{prefix}{text}");
         self.tokenizer.encode(&full, p.max_tokens)
+    }
+
+    /// Tokens of `text` alone (no prefix, no special tokens): for chunking.
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.tokenizer.ids(text)?.len().saturating_sub(2))
     }
 
     /// Embeds one text.
@@ -190,7 +199,10 @@ impl Encoder {
         let arch = &self.manifest.arch;
         let (t, h) = (ids.len(), arch.hidden);
         if t == 0 || t > arch.max_positions {
-            return Err(Error::Input(format!("{t} tokens; the model takes 1 to {}", arch.max_positions)));
+            return Err(Error::Input(format!(
+                "{t} tokens; the model takes 1 to {}",
+                arch.max_positions
+            )));
         }
         let mut x = vec![0f32; t * h];
         let mut scratch = vec![0f32; h];
@@ -202,7 +214,10 @@ impl Encoder {
             self.rows.add_row(id, row, &mut scratch)?;
         }
         let input = Tensor::from_shape(&[t, h], &x).map_err(tract_err)?;
-        let out = self.plan.run(tvec![input.into_tvalue()]).map_err(tract_err)?;
+        let out = self
+            .plan
+            .run(tvec![input.into_tvalue()])
+            .map_err(tract_err)?;
         let states = out[0]
             .try_as_plain_ram()
             .and_then(|v| v.as_slice::<f32>())
@@ -240,7 +255,11 @@ fn build_graph(arch: &Arch, w: &TensorFile) -> TractResult<TypedModel> {
     let mut m = TypedModel::default();
     let t = m.sym("T");
     let x = m.add_source("x", f32::fact(&[t.to_dim(), h.to_dim()]))?;
-    let mut g = GraphBuilder { m: &mut m, w, eps: arch.layer_norm_eps };
+    let mut g = GraphBuilder {
+        m: &mut m,
+        w,
+        eps: arch.layer_norm_eps,
+    };
     let mut x = g.layer_norm("emb.ln", x, h)?;
     let scale = 1.0 / (hd as f32).sqrt();
     for l in 0..arch.layers {
@@ -263,12 +282,14 @@ fn build_graph(arch: &Arch, w: &TensorFile) -> TractResult<TypedModel> {
         let merge = AxisOp::Reshape(1, tvec![heads.to_dim(), hd.to_dim()], tvec![h.to_dim()]);
         let ctx = g.m.wire_node(format!("{p}.ctx.merge"), merge, &[ctx])?[0];
         let ao = g.linear(&format!("{p}.ao"), ctx, h, h, 1.0)?;
-        let res = g.m.wire_node(format!("{p}.attn.res"), math::add(), &[x, ao])?[0];
+        let res =
+            g.m.wire_node(format!("{p}.attn.res"), math::add(), &[x, ao])?[0];
         x = g.layer_norm(&format!("{p}.aln"), res, h)?;
         let mid = g.linear(&format!("{p}.fi"), x, ff, h, 1.0)?;
         let mid = g.m.wire_node(format!("{p}.gelu"), gelu_exact(), &[mid])?[0];
         let fo = g.linear(&format!("{p}.fo"), mid, h, ff, 1.0)?;
-        let res = g.m.wire_node(format!("{p}.ffn.res"), math::add(), &[x, fo])?[0];
+        let res =
+            g.m.wire_node(format!("{p}.ffn.res"), math::add(), &[x, fo])?[0];
         x = g.layer_norm(&format!("{p}.oln"), res, h)?;
     }
     m.select_output_outlets(&[x])?;
@@ -287,13 +308,26 @@ impl GraphBuilder<'_, '_> {
         self.m.add_const(name, t)
     }
 
-    fn einsum(&mut self, name: &str, expr: &str, a: OutletId, b: OutletId) -> TractResult<OutletId> {
+    fn einsum(
+        &mut self,
+        name: &str,
+        expr: &str,
+        a: OutletId,
+        b: OutletId,
+    ) -> TractResult<OutletId> {
         let op = EinSum::new(expr.parse()?, f32::datum_type());
         Ok(self.m.wire_node(name, op, &[a, b])?[0])
     }
 
     /// `x @ W^T + b`, W stored as `[out, in]` (the PyTorch layout), both scaled by `scale`.
-    fn linear(&mut self, name: &str, x: OutletId, out: usize, inp: usize, scale: f32) -> TractResult<OutletId> {
+    fn linear(
+        &mut self,
+        name: &str,
+        x: OutletId,
+        out: usize,
+        inp: usize,
+        scale: f32,
+    ) -> TractResult<OutletId> {
         let mut wv = self.w.f32(&format!("{name}.w"), out, inp)?;
         let mut bv = self.w.f32(&format!("{name}.b"), 1, out)?;
         if scale != 1.0 {
@@ -303,29 +337,49 @@ impl GraphBuilder<'_, '_> {
         let wt = self.konst(&format!("{name}.w"), &[out, inp], wv)?;
         let y = self.einsum(&format!("{name}.mm"), "tk,nk->tn", x, wt)?;
         let b = self.konst(&format!("{name}.b"), &[1, out], bv)?;
-        Ok(self.m.wire_node(format!("{name}.bias"), math::add(), &[y, b])?[0])
+        Ok(self
+            .m
+            .wire_node(format!("{name}.bias"), math::add(), &[y, b])?[0])
     }
 
     /// Layer norm over the last axis of `[T, h]`.
     fn layer_norm(&mut self, name: &str, x: OutletId, h: usize) -> TractResult<OutletId> {
         let gamma = self.w.f32(&format!("{name}.w"), 1, h)?;
         let beta = self.w.f32(&format!("{name}.b"), 1, h)?;
-        let sum = self.m.wire_node(format!("{name}.sum"), Reduce::new(tvec![1], Reducer::Sum), &[x])?[0];
+        let sum = self.m.wire_node(
+            format!("{name}.sum"),
+            Reduce::new(tvec![1], Reducer::Sum),
+            &[x],
+        )?[0];
         let inv_h = self.konst(&format!("{name}.invh"), &[1, 1], vec![1.0 / h as f32])?;
-        let mean = self.m.wire_node(format!("{name}.mean"), math::mul(), &[sum, inv_h])?[0];
-        let xc = self.m.wire_node(format!("{name}.center"), math::sub(), &[x, mean])?[0];
+        let mean = self
+            .m
+            .wire_node(format!("{name}.mean"), math::mul(), &[sum, inv_h])?[0];
+        let xc = self
+            .m
+            .wire_node(format!("{name}.center"), math::sub(), &[x, mean])?[0];
         let var = self.m.wire_node(
             format!("{name}.var"),
             Reduce::new(tvec![1], Reducer::MeanOfSquares),
             &[xc],
         )?[0];
         let eps = self.konst(&format!("{name}.eps"), &[1, 1], vec![self.eps])?;
-        let ve = self.m.wire_node(format!("{name}.var_eps"), math::add(), &[var, eps])?[0];
-        let inv = self.m.wire_node(format!("{name}.rsqrt"), math::rsqrt(), &[ve])?[0];
-        let xn = self.m.wire_node(format!("{name}.norm"), math::mul(), &[xc, inv])?[0];
+        let ve = self
+            .m
+            .wire_node(format!("{name}.var_eps"), math::add(), &[var, eps])?[0];
+        let inv = self
+            .m
+            .wire_node(format!("{name}.rsqrt"), math::rsqrt(), &[ve])?[0];
+        let xn = self
+            .m
+            .wire_node(format!("{name}.norm"), math::mul(), &[xc, inv])?[0];
         let g = self.konst(&format!("{name}.w"), &[1, h], gamma)?;
-        let xg = self.m.wire_node(format!("{name}.gamma"), math::mul(), &[xn, g])?[0];
+        let xg = self
+            .m
+            .wire_node(format!("{name}.gamma"), math::mul(), &[xn, g])?[0];
         let b = self.konst(&format!("{name}.b"), &[1, h], beta)?;
-        Ok(self.m.wire_node(format!("{name}.beta"), math::add(), &[xg, b])?[0])
+        Ok(self
+            .m
+            .wire_node(format!("{name}.beta"), math::add(), &[xg, b])?[0])
     }
 }

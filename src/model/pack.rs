@@ -108,7 +108,10 @@ impl PackManifest {
         let probe: Probe = serde_json::from_slice(bytes)
             .map_err(|e| Error::corrupt(MANIFEST, format!("not valid JSON: {e}")))?;
         if probe.format.as_deref() != Some(PACK_FORMAT) {
-            return Err(Error::corrupt(MANIFEST, format!("not a crossfind model pack (format is {:?})", probe.format)));
+            return Err(Error::corrupt(
+                MANIFEST,
+                format!("not a crossfind model pack (format is {:?})", probe.format),
+            ));
         }
         let found = probe.version.unwrap_or(0);
         if found != PACK_VERSION {
@@ -128,19 +131,37 @@ impl PackManifest {
         let a = &self.arch;
         let bad = |why: String| Err(Error::corrupt(MANIFEST, why));
         if a.hidden == 0 || a.heads == 0 || a.hidden % a.heads != 0 {
-            return bad(format!("hidden size {} is not divisible by {} heads", a.hidden, a.heads));
+            return bad(format!(
+                "hidden size {} is not divisible by {} heads",
+                a.hidden, a.heads
+            ));
         }
         if self.profile.dim != a.hidden {
-            return bad(format!("profile dim {} differs from hidden size {}", self.profile.dim, a.hidden));
+            return bad(format!(
+                "profile dim {} differs from hidden size {}",
+                self.profile.dim, a.hidden
+            ));
         }
         if self.profile.max_tokens < 3 || self.profile.max_tokens > a.max_positions {
-            return bad(format!("max_tokens {} must be within 3..={}", self.profile.max_tokens, a.max_positions));
+            return bad(format!(
+                "max_tokens {} must be within 3..={}",
+                self.profile.max_tokens, a.max_positions
+            ));
         }
         let e = &self.embeddings;
         if e.rows_per_shard == 0 || e.shards.len() != e.rows.div_ceil(e.rows_per_shard) {
-            return bad(format!("{} embedding shards cannot hold {} rows of {}", e.shards.len(), e.rows, e.rows_per_shard));
+            return bad(format!(
+                "{} embedding shards cannot hold {} rows of {}",
+                e.shards.len(),
+                e.rows,
+                e.rows_per_shard
+            ));
         }
-        let required = e.shards.iter().map(String::as_str).chain([ENCODER_FILE, TOKENIZER_FILE]);
+        let required = e
+            .shards
+            .iter()
+            .map(String::as_str)
+            .chain([ENCODER_FILE, TOKENIZER_FILE]);
         for name in required {
             if self.file(name).is_none() {
                 return bad(format!("file `{name}` is used but not listed"));
@@ -202,10 +223,7 @@ impl Pack {
     }
 
     /// Builds a pack from freshly encoded files, computing sizes and checksums.
-    pub fn assemble(
-        mut manifest: PackManifest,
-        files: Vec<(String, FileRole, Vec<u8>)>,
-    ) -> Self {
+    pub fn assemble(mut manifest: PackManifest, files: Vec<(String, FileRole, Vec<u8>)>) -> Self {
         manifest.files = files
             .iter()
             .map(|(name, role, bytes)| FileEntry {
@@ -242,7 +260,11 @@ pub fn verify_file(entry: &FileEntry, bytes: &[u8]) -> Result<()> {
     if bytes.len() as u64 != entry.bytes {
         return Err(Error::corrupt(
             &entry.name,
-            format!("{} bytes, the manifest says {} (truncated or replaced?)", bytes.len(), entry.bytes),
+            format!(
+                "{} bytes, the manifest says {} (truncated or replaced?)",
+                bytes.len(),
+                entry.bytes
+            ),
         ));
     }
     let actual = sha256_hex(bytes);

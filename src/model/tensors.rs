@@ -108,7 +108,10 @@ pub fn quantize_i8_rows(values: &[f32], cols: usize) -> Vec<u8> {
         let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
         let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
         out.extend_from_slice(&scale.to_le_bytes());
-        out.extend(row.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+        out.extend(
+            row.iter()
+                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
     }
     out
 }
@@ -145,7 +148,10 @@ impl<'a> TensorFile<'a> {
     /// Parses and bounds-checks `bytes` (named `file` in errors).
     pub fn parse(file: &str, bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < 12 || &bytes[..4] != MAGIC {
-            return Err(Error::corrupt(file, "not a crossfind tensor file (bad magic)"));
+            return Err(Error::corrupt(
+                file,
+                "not a crossfind tensor file (bad magic)",
+            ));
         }
         let version = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
         if version != VERSION {
@@ -166,7 +172,13 @@ impl<'a> TensorFile<'a> {
         let data = bytes.get(data_start..).unwrap_or(&[]);
         for t in &header.tensors {
             if !t.dtype.check_cols(t.cols) {
-                return Err(Error::corrupt(file, format!("tensor {} has {} columns, not a multiple of the block size", t.name, t.cols)));
+                return Err(Error::corrupt(
+                    file,
+                    format!(
+                        "tensor {} has {} columns, not a multiple of the block size",
+                        t.name, t.cols
+                    ),
+                ));
             }
             let len = t
                 .rows
@@ -176,7 +188,10 @@ impl<'a> TensorFile<'a> {
             if end.is_none_or(|e| e > data.len()) {
                 return Err(Error::corrupt(
                     file,
-                    format!("tensor {} runs past the end of the file (file truncated?)", t.name),
+                    format!(
+                        "tensor {} runs past the end of the file (file truncated?)",
+                        t.name
+                    ),
                 ));
             }
         }
@@ -211,7 +226,10 @@ impl<'a> TensorFile<'a> {
         if t.rows != rows || t.cols != cols {
             return Err(Error::corrupt(
                 &self.file,
-                format!("tensor `{name}` is {}x{}, expected {rows}x{cols}", t.rows, t.cols),
+                format!(
+                    "tensor `{name}` is {}x{}, expected {rows}x{cols}",
+                    t.rows, t.cols
+                ),
             ));
         }
         let mut out = vec![0f32; rows * cols];
@@ -233,7 +251,11 @@ pub struct TensorFileWriter {
 impl TensorFileWriter {
     /// Appends a tensor whose rows are already encoded as `dtype`.
     pub fn push_raw(&mut self, name: &str, dtype: DType, rows: usize, cols: usize, raw: &[u8]) {
-        assert_eq!(raw.len(), rows * dtype.row_bytes(cols), "tensor {name}: wrong byte length");
+        assert_eq!(
+            raw.len(),
+            rows * dtype.row_bytes(cols),
+            "tensor {name}: wrong byte length"
+        );
         while self.data.len() % 16 != 0 {
             self.data.push(0);
         }
@@ -305,7 +327,9 @@ mod tests {
         w.push_f32("a", 2, 3, &[1.0; 6]);
         let bytes = w.finish();
         assert!(TensorFile::parse("x.bin", &bytes).is_ok());
-        let err = TensorFile::parse("x.bin", &bytes[..bytes.len() - 1]).err().unwrap();
+        let err = TensorFile::parse("x.bin", &bytes[..bytes.len() - 1])
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("x.bin"), "{err}");
         assert_eq!(err.code(), "corrupt_file");
     }

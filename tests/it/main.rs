@@ -33,12 +33,19 @@ pub fn model_dir() -> PathBuf {
 
 pub fn encoder() -> &'static Encoder {
     static ENC: OnceLock<Encoder> = OnceLock::new();
-    ENC.get_or_init(|| Encoder::from_pack(Pack::read_dir(&model_dir()).expect("pack loads")).expect("encoder builds"))
+    ENC.get_or_init(|| {
+        Encoder::from_pack(Pack::read_dir(&model_dir()).expect("pack loads"))
+            .expect("encoder builds")
+    })
 }
 
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh to create reference outputs)", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run scripts/setup.sh to create reference outputs)",
+            path.display()
+        )
+    });
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", path.display())))

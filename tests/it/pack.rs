@@ -28,7 +28,10 @@ fn truncated_encoder_file_is_named() {
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "corrupt_file");
-    assert!(e.to_string().contains("encoder.bin") && e.to_string().contains("truncated"), "{e}");
+    assert!(
+        e.to_string().contains("encoder.bin") && e.to_string().contains("truncated"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -48,7 +51,9 @@ fn flipped_byte_in_tokenizer_fails_its_checksum() {
 fn pack_of_another_version_is_refused() {
     let d = pack_copy();
     let p = d.path().join("pack.json");
-    let text = std::fs::read_to_string(&p).unwrap().replacen("\"version\": 1", "\"version\": 2", 1);
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("\"version\": 1", "\"version\": 2", 1);
     std::fs::write(&p, text).unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "version_mismatch");

@@ -1,0 +1,378 @@
+//! The search bundle: one small manifest naming immutable, content-hashed
+//! shards (page/chunk table, int8 vectors, lexical index, text fragments) and
+//! the model pack they were built with. Written natively by `crossfind index`,
+//! read natively and in the browser; every shard is checked against its size
+//! and sha256 before use, so a damaged shard is an error naming it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::pack::{sha256_hex, verify_file, FileEntry, FileRole};
+use crate::model::tensors::{DType, TensorFile};
+use crate::search::lexical::LexicalIndex;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod write;
+
+pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
+pub const BUNDLE_VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+
+/// What a shard holds.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardKind {
+    Docs,
+    Vectors,
+    Lexical,
+    Fragments,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Shard {
+    pub name: String,
+    pub kind: ShardKind,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelRef {
+    /// `PackManifest::pack_id` of the pack the vectors were made with.
+    pub pack_id: String,
+    pub id: String,
+    pub dim: usize,
+    /// Folder of the pack, relative to the bundle.
+    pub dir: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LangCount {
+    pub pages: usize,
+    pub chunks: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BundleManifest {
+    pub format: String,
+    pub version: u32,
+    pub model: ModelRef,
+    pub pages: usize,
+    pub chunks: usize,
+    pub languages: std::collections::BTreeMap<String, LangCount>,
+    pub shards: Vec<Shard>,
+}
+
+impl BundleManifest {
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Probe {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let probe: Probe = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt(MANIFEST, format!("not valid JSON: {e}")))?;
+        if probe.format.as_deref() != Some(BUNDLE_FORMAT) {
+            return Err(Error::corrupt(MANIFEST, "not a crossfind search bundle"));
+        }
+        let found = probe.version.unwrap_or(0);
+        if found != BUNDLE_VERSION {
+            return Err(Error::Version {
+                file: MANIFEST.into(),
+                found,
+                supported: BUNDLE_VERSION,
+            });
+        }
+        let m: BundleManifest = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt(MANIFEST, format!("bad manifest: {e}")))?;
+        for s in &m.shards {
+            if s.name.contains("..") || s.name.starts_with('/') || s.name.contains('\\') {
+                return Err(Error::corrupt(
+                    MANIFEST,
+                    format!("shard name `{}` leaves the bundle folder", s.name),
+                ));
+            }
+        }
+        for kind in [ShardKind::Docs, ShardKind::Vectors, ShardKind::Lexical] {
+            if m.shards.iter().filter(|s| s.kind == kind).count() != 1 {
+                return Err(Error::corrupt(
+                    MANIFEST,
+                    format!("expected exactly one {kind:?} shard"),
+                ));
+            }
+        }
+        Ok(m)
+    }
+
+    pub fn shard(&self, kind: ShardKind) -> &Shard {
+        self.shards
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("checked by parse")
+    }
+
+    pub fn fragment_shards(&self) -> impl Iterator<Item = &Shard> {
+        self.shards
+            .iter()
+            .filter(|s| s.kind == ShardKind::Fragments)
+    }
+}
+
+/// Checks a shard's bytes against the manifest.
+pub fn verify_shard(s: &Shard, bytes: &[u8]) -> Result<()> {
+    verify_file(
+        &FileEntry {
+            name: s.name.clone(),
+            role: FileRole::Encoder,
+            bytes: s.bytes,
+            sha256: s.sha256.clone(),
+        },
+        bytes,
+    )
+}
+
+/// Content-hashed shard file name: `stem.<12 hex>.ext`.
+pub fn hashed_name(stem: &str, ext: &str, bytes: &[u8]) -> String {
+    format!("{stem}.{}.{ext}", &sha256_hex(bytes)[..12])
+}
+
+/// A page of the site.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PageMeta {
+    pub id: String,
+    pub url: String,
+    pub lang: String,
+    pub title: String,
+    pub group: String,
+}
+
+/// A searchable chunk of a page section.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ChunkMeta {
+    pub page: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
+    pub heading: String,
+    /// Index of the fragment shard holding this chunk's text.
+    pub frag: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Docs {
+    pub pages: Vec<PageMeta>,
+    pub chunks: Vec<ChunkMeta>,
+}
+
+impl Docs {
+    /// Pages of a translation group.
+    pub fn group_members(&self, group: &str) -> Vec<u32> {
+        self.pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.group == group)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+}
+
+/// One fragment shard: the sentences of some chunks, for snippets.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Fragments {
+    /// `(chunk id, sentences)`
+    pub chunks: Vec<(u32, Vec<String>)>,
+}
+
+/// int8 vectors with a scale per vector.
+pub struct Vectors {
+    pub dim: usize,
+    pub rows: usize,
+    /// `rows * (4 + dim)` bytes, [`DType::I8Row`] layout.
+    pub raw: Vec<u8>,
+}
+
+impl Vectors {
+    pub fn parse(name: &str, bytes: &[u8], dim: usize, rows: usize) -> Result<Self> {
+        let tf = TensorFile::parse(name, bytes)?;
+        let (info, raw) = tf.raw("vectors")?;
+        if info.dtype != DType::I8Row || info.cols != dim || info.rows != rows {
+            return Err(Error::corrupt(
+                name,
+                format!(
+                    "holds {}x{} {:?} vectors, expected {rows}x{dim} int8",
+                    info.rows, info.cols, info.dtype
+                ),
+            ));
+        }
+        Ok(Vectors {
+            dim,
+            rows,
+            raw: raw.to_vec(),
+        })
+    }
+
+    /// Dot products of `q` with every vector.
+    pub fn scores(&self, q: &[f32]) -> Vec<f32> {
+        let rb = 4 + self.dim;
+        self.raw
+            .chunks_exact(rb)
+            .map(|row| {
+                let scale = f32::from_le_bytes([row[0], row[1], row[2], row[3]]);
+                dot_i8(q, &row[4..]) * scale
+            })
+            .collect()
+    }
+}
+
+/// f32 x int8 dot product in 8 independent lanes (the compiler vectorises it
+/// with SSE/AVX natively and SIMD128 in wasm); fixed order, so native and wasm agree.
+fn dot_i8(q: &[f32], v: &[u8]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (qc, vc) = (q.chunks_exact(8), v.chunks_exact(8));
+    let (qr, vr) = (qc.remainder(), vc.remainder());
+    for (a, b) in qc.zip(vc) {
+        for i in 0..8 {
+            acc[i] += a[i] * (b[i] as i8) as f32;
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (a, b) in qr.iter().zip(vr) {
+        s += a * (*b as i8) as f32;
+    }
+    s
+}
+
+/// A loaded bundle: everything search needs except the fragments, which the
+/// browser loads on demand for the hits it shows.
+pub struct Bundle {
+    pub manifest: BundleManifest,
+    pub docs: Docs,
+    pub vectors: Vectors,
+    pub lexical: LexicalIndex,
+    /// Loaded fragment shards, by index in `manifest.fragment_shards()`.
+    pub fragments: Vec<Option<Fragments>>,
+}
+
+impl Bundle {
+    /// Builds a bundle from its manifest and a source of shard bytes; every
+    /// shard read is verified. Fragment shards are read too when `fragments` is true.
+    pub fn from_files(
+        manifest: BundleManifest,
+        mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        fragments: bool,
+    ) -> Result<Self> {
+        let mut read = |s: &Shard| -> Result<Vec<u8>> {
+            let b = get(&s.name)?.ok_or_else(|| Error::MissingFile(s.name.clone()))?;
+            verify_shard(s, &b)?;
+            Ok(b)
+        };
+        let docs_shard = manifest.shard(ShardKind::Docs).clone();
+        let docs: Docs = serde_json::from_slice(&read(&docs_shard)?)
+            .map_err(|e| Error::corrupt(&docs_shard.name, format!("bad page table: {e}")))?;
+        if docs.chunks.len() != manifest.chunks || docs.pages.len() != manifest.pages {
+            return Err(Error::corrupt(
+                &docs_shard.name,
+                "page/chunk counts disagree with the manifest",
+            ));
+        }
+        let nfrag = manifest.fragment_shards().count();
+        if let Some(c) = docs
+            .chunks
+            .iter()
+            .find(|c| c.page as usize >= docs.pages.len() || c.frag as usize >= nfrag)
+        {
+            return Err(Error::corrupt(
+                &docs_shard.name,
+                format!(
+                    "chunk points at page {} / fragment {} that do not exist",
+                    c.page, c.frag
+                ),
+            ));
+        }
+        let vs = manifest.shard(ShardKind::Vectors).clone();
+        let vectors = Vectors::parse(&vs.name, &read(&vs)?, manifest.model.dim, manifest.chunks)?;
+        let ls = manifest.shard(ShardKind::Lexical).clone();
+        let lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {
+            Error::Corrupt { why, .. } => Error::corrupt(&ls.name, why),
+            other => other,
+        })?;
+        let mut frags = Vec::with_capacity(nfrag);
+        let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
+        for s in &shards {
+            frags.push(if fragments {
+                Some(parse_fragments(&s.name, &read(s)?)?)
+            } else {
+                None
+            });
+        }
+        Ok(Bundle {
+            manifest,
+            docs,
+            vectors,
+            lexical,
+            fragments: frags,
+        })
+    }
+
+    /// Adds a fragment shard fetched later (browser).
+    pub fn add_fragments(&mut self, index: usize, bytes: &[u8]) -> Result<()> {
+        let s = self
+            .manifest
+            .fragment_shards()
+            .nth(index)
+            .cloned()
+            .ok_or_else(|| Error::Input(format!("no fragment shard {index}")))?;
+        verify_shard(&s, bytes)?;
+        self.fragments[index] = Some(parse_fragments(&s.name, bytes)?);
+        Ok(())
+    }
+
+    /// The sentences of a chunk, if its fragment shard is loaded.
+    pub fn sentences(&self, chunk: u32) -> Option<&[String]> {
+        let c = self.docs.chunks.get(chunk as usize)?;
+        let f = self.fragments.get(c.frag as usize)?.as_ref()?;
+        f.chunks
+            .binary_search_by_key(&chunk, |(id, _)| *id)
+            .ok()
+            .map(|i| f.chunks[i].1.as_slice())
+    }
+}
+
+fn parse_fragments(name: &str, bytes: &[u8]) -> Result<Fragments> {
+    let f: Fragments = serde_json::from_slice(bytes)
+        .map_err(|e| Error::corrupt(name, format!("bad fragments: {e}")))?;
+    if f.chunks.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(Error::corrupt(name, "chunk ids are not sorted"));
+    }
+    Ok(f)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Bundle {
+    /// Reads and verifies a bundle folder, fragments included.
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        let mpath = dir.join(MANIFEST);
+        let bytes = std::fs::read(&mpath).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::MissingFile(mpath.display().to_string())
+            } else {
+                Error::Io {
+                    path: mpath.display().to_string(),
+                    source: e,
+                }
+            }
+        })?;
+        let manifest = BundleManifest::parse(&bytes)?;
+        Bundle::from_files(
+            manifest,
+            |name| match std::fs::read(dir.join(name)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::Io {
+                    path: dir.join(name).display().to_string(),
+                    source: e,
+                }),
+            },
+            true,
+        )
+    }
+}

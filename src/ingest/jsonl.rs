@@ -1,0 +1,164 @@
+//! Reading a JSONL export: one page per line,
+//! `{"id", "lang", "title", "url", "text", "group"?, "translation_of"?}`.
+//! `text` may use Markdown (`## Heading {#anchor}` starts a section).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::lang::normalize_tag;
+use super::markdown::parse_body;
+use super::text::collapse_whitespace;
+use super::{
+    check_groups, decode, fallback_language, io_error, page_text, resolve_translations, Corpus,
+    LangSource, Page, MAX_FILE_BYTES,
+};
+use crate::Error;
+
+pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let (text, note) = decode(&bytes, false);
+    if let Some(n) = note {
+        corpus.warn(&name, n);
+    }
+    let Some(text) = text else {
+        return Err(Error::Input(format!(
+            "`{}` is not a text file, so not JSONL",
+            path.display()
+        )));
+    };
+
+    let mut pages: Vec<Page> = Vec::new();
+    let mut links: Vec<(Option<String>, Option<String>)> = Vec::new();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let at = format!("{name}:{line_no}");
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.len() as u64 > MAX_FILE_BYTES {
+            corpus.warn(
+                &at,
+                format!(
+                    "skipped line {line_no}: it is over the {} MB limit for one page",
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            );
+            continue;
+        }
+        let value: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                corpus.warn(&at, format!("skipped line {line_no}: not valid JSON ({e})"));
+                continue;
+            }
+        };
+        let Some(obj) = value.as_object() else {
+            corpus.warn(
+                &at,
+                format!("skipped line {line_no}: expected a JSON object"),
+            );
+            continue;
+        };
+        let field = |k: &str| -> Option<String> {
+            match obj.get(k)? {
+                Value::String(s) => Some(s.trim().to_string()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+            .filter(|s| !s.is_empty())
+        };
+        let Some(id) = field("id") else {
+            corpus.warn(
+                &at,
+                format!("skipped line {line_no}: no \"id\" (a non-empty string)"),
+            );
+            continue;
+        };
+        let Some(body) = obj.get("text").and_then(Value::as_str) else {
+            corpus.warn(
+                &at,
+                format!("skipped line {line_no} (id {id:?}): no \"text\" string"),
+            );
+            continue;
+        };
+        if let Some(first) = ids.get(&id) {
+            corpus.warn(
+                &at,
+                format!("skipped line {line_no}: duplicate page id {id:?} (first on line {first})"),
+            );
+            continue;
+        }
+        let title_field = field("title").map(|t| collapse_whitespace(&t));
+        let doc = parse_body(body, title_field.as_deref());
+        if doc.sections.is_empty() {
+            corpus.warn(
+                &at,
+                format!("skipped line {line_no} (id {id:?}): the text is empty"),
+            );
+            continue;
+        }
+        let title = if doc.title.is_empty() {
+            id.clone()
+        } else {
+            doc.title
+        };
+        let sections = doc
+            .sections
+            .into_iter()
+            .map(|mut s| {
+                if s.title_path.first().is_some_and(|t| t.is_empty()) {
+                    s.title_path[0] = title.clone();
+                }
+                s
+            })
+            .collect::<Vec<_>>();
+        let url = field("url").unwrap_or_else(|| {
+            corpus.warn(
+                &at,
+                format!("line {line_no} (id {id:?}) has no \"url\"; using the id as the URL"),
+            );
+            id.clone()
+        });
+        let lang_field = field("lang");
+        let (lang, lang_source) = match lang_field.as_deref().and_then(normalize_tag) {
+            Some(l) => (l, LangSource::Field),
+            None => {
+                let what = match &lang_field {
+                    Some(bad) => format!("\"lang\" {bad:?} is not a language"),
+                    None => "no \"lang\" field".to_string(),
+                };
+                fallback_language(&page_text(&sections, &title), &what, &at, corpus)
+            }
+        };
+        let group = field("group");
+        let translation_of = if group.is_some() {
+            None
+        } else {
+            field("translation_of")
+        };
+        ids.insert(id.clone(), line_no);
+        links.push((None, translation_of));
+        pages.push(Page {
+            group: group.unwrap_or_else(|| id.clone()),
+            id,
+            url,
+            lang,
+            lang_source,
+            title,
+            sections,
+            source: at,
+        });
+    }
+    resolve_translations(&mut pages, &links);
+    corpus.pages.extend(pages);
+    check_groups(corpus);
+    Ok(())
+}

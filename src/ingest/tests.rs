@@ -1,0 +1,542 @@
+//! Reading the fixture sites under `tests/fixtures/sites/` as a user would
+//! point crossfind at them.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sites")
+        .join(name)
+}
+
+fn tiny() -> Corpus {
+    read_input(&fixture("tiny")).expect("tiny site reads")
+}
+
+fn page<'a>(c: &'a Corpus, id: &str) -> &'a Page {
+    c.pages
+        .iter()
+        .find(|p| p.id == id)
+        .unwrap_or_else(|| panic!("no page {id}; have {:?}", ids(c)))
+}
+
+fn ids(c: &Corpus) -> Vec<&str> {
+    c.pages.iter().map(|p| p.id.as_str()).collect()
+}
+
+fn all_text(p: &Page) -> String {
+    p.sections
+        .iter()
+        .map(|s| format!("{}\n{}", s.heading, s.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The warnings for one file.
+fn warnings_for<'a>(c: &'a Corpus, file: &str) -> Vec<&'a str> {
+    c.warnings
+        .iter()
+        .filter(|w| w.file == file)
+        .map(|w| w.message.as_str())
+        .collect()
+}
+
+#[test]
+fn html_site_reads_the_good_pages_and_skips_the_bad_ones() {
+    let c = tiny();
+    assert_eq!(
+        ids(&c),
+        vec![
+            "/en/reset-password",
+            "/es/facturas",
+            "/es/reset-password",
+            "/fr/compte",
+            "/ja/reset-password",
+            "/malformed",
+            "/xss",
+        ]
+    );
+    let has = |file: &str, needle: &str| {
+        let ws = warnings_for(&c, file);
+        assert!(
+            ws.iter().any(|m| m.contains(needle)),
+            "{file}: no warning containing {needle:?} in {ws:?}"
+        );
+    };
+    has("x.html", "binary");
+    has("empty.html", "no text");
+    has("es/facturas.htm", "duplicate page id `/es/facturas`");
+    has("404.html", "note: skipped: a 404");
+    has("noindex.html", "noindex");
+    has("index.html", "list of links");
+    has(".", "both HTML (13) and Markdown (1)");
+    // Files that are not HTML are ignored without a word.
+    assert!(warnings_for(&c, "site.css").is_empty());
+    // The kept copy of the duplicate is the .html one.
+    assert_eq!(page(&c, "/es/facturas").url, "/es/facturas.html");
+    assert_eq!(page(&c, "/es/facturas").source, "es/facturas.html");
+}
+
+#[test]
+fn html_sections_have_anchors_headings_and_breadcrumbs() {
+    let c = tiny();
+    let p = page(&c, "/en/reset-password");
+    assert_eq!(p.title, "Reset your password");
+    assert_eq!(p.url, "/en/reset-password.html");
+    let got: Vec<(Option<&str>, bool, &str)> = p
+        .sections
+        .iter()
+        .map(|s| (s.anchor.as_deref(), s.anchor_synthetic, s.heading.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (None, false, ""),
+            (Some("before-you-start"), false, "Before you start"),
+            (Some("request-a-link"), false, "Request a reset link"),
+            (Some("from-the-cli"), false, "From the command line"),
+            (Some("no-email"), false, "If the email does not arrive"),
+            (Some("still-stuck"), true, "Still stuck?"),
+        ]
+    );
+    assert_eq!(
+        p.sections[3].title_path,
+        vec![
+            "Reset your password",
+            "Request a reset link",
+            "From the command line"
+        ]
+    );
+    assert_eq!(
+        p.sections[4].title_path,
+        vec!["Reset your password", "If the email does not arrive"]
+    );
+    assert_eq!(p.sections[0].title_path, vec!["Reset your password"]);
+    assert_eq!(
+        p.sections[1].text,
+        "The reset link expires after 30 minutes.\nYou can ask for at most 5 links per hour."
+    );
+    // Code is kept line by line.
+    assert_eq!(
+        p.sections[3].text,
+        "kite auth reset --email you@example.com\nkite auth status"
+    );
+    // Two headings with the same text get distinct slugs.
+    let fr = page(&c, "/fr/compte");
+    let anchors: Vec<_> = fr.sections.iter().map(|s| s.anchor.clone()).collect();
+    assert_eq!(
+        anchors,
+        vec![
+            None,
+            Some("avant-de-supprimer".to_string()),
+            Some("avant-de-supprimer-1".to_string())
+        ]
+    );
+}
+
+#[test]
+fn html_page_chrome_and_ignored_blocks_are_not_text() {
+    let c = tiny();
+    let text: String = c.pages.iter().map(all_text).collect::<Vec<_>>().join("\n");
+    for noise in [
+        "NAV-NOISE",
+        "HEADER-NOISE",
+        "FOOTER-NOISE",
+        "ASIDE-NOISE",
+        "IGNORED-NOISE",
+        "SCRIPT-NOISE",
+        "BUTTON-NOISE",
+        "FORM-NOISE",
+        "REAL-SCRIPT",
+        "font-family",
+        "¶",
+        "Tiny Docs",
+    ] {
+        assert!(!text.contains(noise), "{noise} leaked into the text");
+    }
+    let p = page(&c, "/en/reset-password");
+    assert!(p.sections[0].text.starts_with("Forgot your password?"));
+    assert!(p.sections.iter().all(|s| !s.text.is_empty()));
+    assert!(p
+        .sections
+        .iter()
+        .all(|s| !s.text.contains("  ") && !s.text.starts_with(' ')));
+}
+
+#[test]
+fn html_language_comes_from_attribute_then_path_then_text() {
+    let c = tiny();
+    let lang = |id: &str| {
+        let p = page(&c, id);
+        (p.lang.as_str(), p.lang_source)
+    };
+    assert_eq!(lang("/en/reset-password"), ("en", LangSource::HtmlLang));
+    assert_eq!(lang("/es/reset-password"), ("es", LangSource::HtmlLang)); // lang="es-ES"
+    assert_eq!(lang("/ja/reset-password"), ("ja", LangSource::HtmlLang));
+    assert_eq!(lang("/fr/compte"), ("fr", LangSource::PathPrefix));
+    assert_eq!(lang("/malformed"), ("en", LangSource::Detected));
+    assert_eq!(
+        warnings_for(&c, "malformed.html"),
+        vec!["no lang attribute; detected en from the text"]
+    );
+    // A path language is not a problem worth a warning.
+    assert!(!warnings_for(&c, "fr/compte.html")
+        .iter()
+        .any(|w| w.contains("detected") || w.contains("lang attribute")));
+}
+
+#[test]
+fn html_hreflang_alternates_link_translations() {
+    let c = tiny();
+    let group = |id: &str| page(&c, id).group.as_str();
+    // Root-relative, relative and absolute hrefs all resolve to the pages.
+    assert_eq!(group("/en/reset-password"), "/en/reset-password");
+    assert_eq!(group("/es/reset-password"), "/en/reset-password");
+    assert_eq!(group("/ja/reset-password"), "/en/reset-password");
+    assert_eq!(group("/es/facturas"), "/es/facturas");
+    // fr/compte claims the English page as its alternate, but the English
+    // page does not link back: not a translation.
+    assert_eq!(group("/fr/compte"), "/fr/compte");
+    assert!(warnings_for(&c, "fr/compte.html")
+        .iter()
+        .any(|w| w.contains("does not link back")));
+}
+
+#[test]
+fn html_malformed_page_still_yields_sections() {
+    let c = tiny();
+    let p = page(&c, "/malformed");
+    assert_eq!(p.title, "Fix sync errors");
+    let anchors: Vec<_> = p.sections.iter().map(|s| s.anchor.as_deref()).collect();
+    assert_eq!(anchors, vec![None, Some("causes"), Some("retry")]);
+    assert!(p.sections[0].text.contains("error E1042"));
+    assert!(p.sections[1]
+        .text
+        .contains("The device is offline for more than 7 days"));
+    assert!(p.sections[2].text.contains("E1042 | Sync failed"));
+}
+
+#[test]
+fn html_markup_in_titles_stays_plain_text() {
+    let c = tiny();
+    let p = page(&c, "/xss");
+    // No h1: the <title>, minus the site name, taken literally.
+    assert_eq!(p.title, "<img src=x onerror=alert(1)> in titles");
+    assert_eq!(
+        p.sections[1].heading,
+        "<script>alert(\"heading\")</script> is just text"
+    );
+    assert_eq!(p.sections[1].anchor.as_deref(), Some("script-heading"));
+}
+
+#[test]
+fn markdown_site_reads_front_matter_sections_and_groups() {
+    let c = read_input(&fixture("tiny-md")).unwrap();
+    assert_eq!(
+        ids(&c),
+        vec![
+            "en/reset-password",
+            "es/restablecer-clave",
+            "ja/reset-password"
+        ]
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let en = page(&c, "en/reset-password");
+    assert_eq!(en.url, "/en/reset-password.html");
+    assert_eq!(
+        (en.lang.as_str(), en.lang_source),
+        ("en", LangSource::FrontMatter)
+    );
+    assert_eq!(en.title, "Reset your password");
+    assert_eq!(en.group, "reset-password");
+    assert_eq!(
+        en.sections[0].text,
+        "Forgot your password? Ask for a reset link by email and choose a new one. See two-step verification if you use it."
+    );
+    let got: Vec<(Option<&str>, &str)> = en
+        .sections
+        .iter()
+        .map(|s| (s.anchor.as_deref(), s.heading.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (None, ""),
+            (Some("before-you-start"), "Before you start"),
+            (Some("request-a-reset-link"), "Request a reset link"),
+            (Some("troubleshooting"), "Troubleshooting"),
+        ]
+    );
+    assert_eq!(
+        en.sections[2].text,
+        "Open the sign-in page.\nClick Forgot password?\nkite auth reset --email you@example.com"
+    );
+    assert!(en.sections[3].anchor_synthetic);
+    // The Spanish page has no lang (path says es) and joins through
+    // translation_of; the Japanese one shares the front matter id.
+    let es = page(&c, "es/restablecer-clave");
+    assert_eq!(
+        (es.lang.as_str(), es.lang_source),
+        ("es", LangSource::PathPrefix)
+    );
+    assert_eq!(es.group, "reset-password");
+    assert_eq!(es.sections[2].anchor.as_deref(), Some("pedir-un-enlace"));
+    assert_eq!(page(&c, "ja/reset-password").group, "reset-password");
+    assert_eq!(page(&c, "ja/reset-password").lang, "ja");
+}
+
+#[test]
+fn jsonl_reads_records_and_reports_bad_lines() {
+    let c = read_input(&fixture("tiny.jsonl")).unwrap();
+    assert_eq!(
+        ids(&c),
+        vec!["en-reset", "es-reset", "zh-reset", "ar-billing"]
+    );
+    let broken = warnings_for(&c, "tiny.jsonl:3");
+    assert_eq!(broken.len(), 1);
+    assert!(
+        broken[0].starts_with("skipped line 3: not valid JSON"),
+        "{broken:?}"
+    );
+    let en = page(&c, "en-reset");
+    assert_eq!(en.url, "/en/reset.html");
+    assert_eq!(
+        (en.lang.as_str(), en.lang_source),
+        ("en", LangSource::Field)
+    );
+    assert_eq!(en.sections.len(), 3);
+    assert_eq!(en.sections[1].anchor.as_deref(), Some("before-you-start"));
+    assert_eq!(en.sections[1].text, "The link expires after 30 minutes.");
+    assert_eq!(
+        en.sections[2].text,
+        "Open the sign-in page and click Forgot password?"
+    );
+    assert_eq!(page(&c, "es-reset").lang, "es");
+    let zh = page(&c, "zh-reset");
+    assert_eq!(zh.lang, "zh");
+    // translation_of names a record: it joins that record's group.
+    assert_eq!(zh.group, "reset");
+    assert_eq!(page(&c, "es-reset").group, "reset");
+    let ar = page(&c, "ar-billing");
+    assert_eq!(
+        (ar.lang.as_str(), ar.lang_source),
+        ("ar", LangSource::Detected)
+    );
+    assert_eq!(ar.group, "ar-billing");
+    assert_eq!(
+        warnings_for(&c, "tiny.jsonl:5"),
+        vec!["no \"lang\" field; detected ar from the text"]
+    );
+}
+
+#[test]
+fn fatal_input_problems_are_errors() {
+    let missing = read_input(Path::new("/definitely/not/here")).unwrap_err();
+    assert!(matches!(missing, Error::Input(ref m) if m.contains("does not exist")));
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(read_input(dir.path()), Err(Error::Input(_))));
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    assert!(matches!(
+        read_input(&dir.path().join("notes.txt")),
+        Err(Error::Input(_))
+    ));
+}
+
+#[test]
+fn oversized_and_non_utf8_files_warn_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut big = b"<html lang=en><body><p>".to_vec();
+    big.resize(MAX_FILE_BYTES as usize + 10, b'a');
+    std::fs::write(root.join("big.html"), big).unwrap();
+    std::fs::write(
+        root.join("latin1.html"),
+        b"<html lang=fr><head><meta charset=\"iso-8859-1\"></head><body><h1>Caf\xe9</h1><p>Cr\xe8me br\xfbl\xe9e \x80 5</p></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("bad-utf8.html"),
+        b"<html lang=en><body><h1>Bad</h1><p>Broken \xff byte here</p></body></html>",
+    )
+    .unwrap();
+    let c = read_input(root).unwrap();
+    assert_eq!(ids(&c), vec!["/bad-utf8", "/latin1"]);
+    assert!(warnings_for(&c, "big.html")[0].contains("over the 5 MB limit"));
+    let latin = page(&c, "/latin1");
+    assert_eq!(latin.title, "Café");
+    assert_eq!(latin.sections[0].text, "Crème brûlée € 5");
+    assert!(warnings_for(&c, "latin1.html")[0].contains("Windows-1252"));
+    assert!(warnings_for(&c, "bad-utf8.html")[0].contains("not valid UTF-8"));
+    assert_eq!(
+        page(&c, "/bad-utf8").sections[0].text,
+        "Broken \u{FFFD} byte here"
+    );
+}
+
+#[test]
+fn helpdesk_markdown_sources_group_by_front_matter_id() {
+    let content = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/helpdesk/content");
+    if !content.exists() {
+        return;
+    }
+    let c = read_input(&content).unwrap();
+    assert!(c.pages.len() > 200, "{}", c.pages.len());
+    let p = page(&c, "ar/reset-password");
+    assert_eq!(p.group, "reset-password");
+    assert_eq!(
+        (p.lang.as_str(), p.lang_source),
+        ("ar", LangSource::FrontMatter)
+    );
+    assert_eq!(p.sections[1].anchor.as_deref(), Some("before-you-start"));
+    // Every page has text and every language version of an article shares
+    // the front matter id as its group.
+    for p in &c.pages {
+        assert!(!p.sections.is_empty());
+        assert_eq!(p.group, p.id.split('/').nth(1).unwrap(), "{}", p.id);
+        assert_eq!(p.lang, p.id.split('/').next().unwrap(), "{}", p.id);
+    }
+}
+
+/// A report on a real site, for eyeballing:
+/// `CROSSFIND_INGEST_SITE=/tmp/hd-site cargo test --release --lib ingest::tests::site_report -- --ignored --nocapture`
+#[test]
+#[ignore = "needs CROSSFIND_INGEST_SITE"]
+fn site_report() {
+    let Some(site) = std::env::var_os("CROSSFIND_INGEST_SITE") else {
+        return;
+    };
+    let c = read_input(Path::new(&site)).unwrap();
+    let mut langs: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    let mut groups: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in &c.pages {
+        *langs
+            .entry((p.lang.as_str(), p.lang_source.as_str()))
+            .or_default() += 1;
+        *groups.entry(p.group.as_str()).or_default() += 1;
+    }
+    let sections: usize = c.pages.iter().map(|p| p.sections.len()).sum();
+    let synthetic = c
+        .pages
+        .iter()
+        .flat_map(|p| &p.sections)
+        .filter(|s| s.anchor_synthetic)
+        .count();
+    let chars: usize = c
+        .pages
+        .iter()
+        .flat_map(|p| &p.sections)
+        .map(|s| s.text.chars().count())
+        .sum();
+    println!(
+        "pages {} sections {sections} (synthetic anchors {synthetic}) text chars {chars}",
+        c.pages.len()
+    );
+    println!("langs {langs:?}");
+    let mut sizes: std::collections::BTreeMap<usize, usize> = Default::default();
+    for n in groups.values() {
+        *sizes.entry(*n).or_default() += 1;
+    }
+    println!("groups {} (group size -> count {sizes:?})", groups.len());
+    println!("warnings {}", c.warnings.len());
+    for w in &c.warnings {
+        println!("  {w}");
+    }
+    let mut mixed = 0;
+    for g in groups.keys() {
+        let mut names: Vec<&str> = c
+            .pages
+            .iter()
+            .filter(|p| p.group == *g)
+            .map(|p| p.id.rsplit('/').next().unwrap_or(""))
+            .collect();
+        names.dedup();
+        if names.len() > 1 {
+            mixed += 1;
+            println!("  group {g} mixes file names {names:?}");
+        }
+    }
+    println!("groups whose pages have different file names: {mixed}");
+    let sentences: Vec<&str> = c
+        .pages
+        .iter()
+        .flat_map(|p| &p.sections)
+        .flat_map(|s| split_sentences(&s.text))
+        .collect();
+    let longest = sentences
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0);
+    println!("sentences {} (longest {longest} chars)", sentences.len());
+    for s in sentences.iter().filter(|s| s.contains(". ")).take(25) {
+        println!("  kept together: {s:?}");
+    }
+    if let Some(dump) = std::env::var_os("CROSSFIND_INGEST_DUMP") {
+        let mut out = String::new();
+        for p in &c.pages {
+            out.push_str(&format!(
+                "=== {} [{}] {} | group {}\n",
+                p.id, p.lang, p.title, p.group
+            ));
+            for s in &p.sections {
+                out.push_str(&format!(
+                    "--- {:?} {}\n{}\n",
+                    s.anchor,
+                    s.title_path.join(" > "),
+                    s.text
+                ));
+            }
+        }
+        std::fs::write(dump, out).unwrap();
+    }
+    let n = c.pages.len();
+    for p in [
+        &c.pages[0],
+        &c.pages[n / 3],
+        &c.pages[n / 2],
+        &c.pages[n - 1],
+    ] {
+        println!(
+            "\n== {} [{} via {}] {:?} group={} url={}",
+            p.id, p.lang, p.lang_source, p.title, p.group, p.url
+        );
+        for s in &p.sections {
+            let short: String = s.text.chars().take(160).collect();
+            println!(
+                "  #{:?}{} {:?}\n     {:?}",
+                s.anchor,
+                if s.anchor_synthetic { " (slug)" } else { "" },
+                s.title_path,
+                short
+            );
+        }
+    }
+}
+
+#[test]
+fn deeply_nested_markup_does_not_overflow_the_stack() {
+    // Runs on a test thread (2 MB stack by default).
+    let dir = tempfile::tempdir().unwrap();
+    let depth = 10_000;
+    let html = format!(
+        "<html lang=en><body><main><h2 id=deep>Deep</h2>{}Bottom text here.{}<p>After.</p></main></body></html>",
+        "<div><span>".repeat(depth),
+        "</span></div>".repeat(depth)
+    );
+    std::fs::write(dir.path().join("deep.html"), html).unwrap();
+    let md = format!(
+        "# Deep\n\n{}text{}\n",
+        "[".repeat(5000),
+        "](u)".repeat(5000)
+    );
+    std::fs::write(dir.path().join("deep.md"), md).unwrap();
+    let c = read_input(dir.path()).unwrap();
+    let p = page(&c, "/deep");
+    assert_eq!(p.sections[0].anchor.as_deref(), Some("deep"));
+    assert!(p.sections[0].text.contains("Bottom text here."));
+    assert!(p.sections[0].text.ends_with("After."));
+    let c = read_input(&dir.path().join("deep.md")).unwrap();
+    assert!(c.pages[0].sections[0].text.contains("text"));
+}

@@ -1,0 +1,285 @@
+//! Search over a bundle: dense int8 scan, BM25, rank fusion, page grouping
+//! with the reader's language first. The same code runs natively and in wasm.
+
+pub mod lexical;
+pub mod text;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::bundle::Bundle;
+
+/// Which signals rank the results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Hybrid,
+    Dense,
+    Lexical,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "hybrid" => Ok(Mode::Hybrid),
+            "dense" => Ok(Mode::Dense),
+            "lexical" => Ok(Mode::Lexical),
+            o => Err(format!("mode must be hybrid, dense or lexical, not {o:?}")),
+        }
+    }
+}
+
+/// Fusion constants (reciprocal rank fusion with per-signal weights).
+#[derive(Clone, Copy, Debug)]
+pub struct Fusion {
+    pub rrf_k: f32,
+    pub dense_weight: f32,
+    pub lexical_weight: f32,
+    /// Candidates taken from each signal before fusion.
+    pub depth: usize,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion {
+            rrf_k: 60.0,
+            dense_weight: 1.0,
+            lexical_weight: 1.0,
+            depth: 200,
+        }
+    }
+}
+
+pub struct Query<'a> {
+    pub text: &'a str,
+    /// The query embedding; `None` (model not loaded yet) falls back to lexical.
+    pub vector: Option<&'a [f32]>,
+    /// The reader's language: a translation in it is shown instead of the hit.
+    pub lang: Option<&'a str>,
+    pub k: usize,
+    pub mode: Mode,
+    pub fusion: Fusion,
+}
+
+/// One result: a page, with the section that matched best.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    pub page_id: String,
+    pub url: String,
+    pub title: String,
+    pub lang: String,
+    pub heading: String,
+    pub chunk: u32,
+    /// The best-matching sentence(s) of the chunk, when its fragment is loaded.
+    pub snippet: Option<String>,
+    /// Byte ranges of `snippet` that match query terms.
+    pub highlights: Vec<(usize, usize)>,
+    pub dense: Option<f32>,
+    pub lexical: Option<f32>,
+    pub fused: f32,
+    /// Languages of the other versions of this page.
+    pub also_in: Vec<String>,
+    /// The language of the page that actually matched, when another version is shown.
+    pub matched_lang: Option<String>,
+}
+
+fn ranks(scored: &[(u32, f32)]) -> HashMap<u32, usize> {
+    scored
+        .iter()
+        .enumerate()
+        .map(|(r, (c, _))| (*c, r))
+        .collect()
+}
+
+fn top_k(scores: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut idx: Vec<(u32, f32)> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i as u32, *s))
+        .collect();
+    let k = k.min(idx.len());
+    if k == 0 {
+        return vec![];
+    }
+    idx.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    idx.truncate(k);
+    idx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    idx
+}
+
+/// Runs a query.
+pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
+    let mode = if q.vector.is_none() {
+        Mode::Lexical
+    } else {
+        q.mode
+    };
+    let dense_all: Option<Vec<f32>> = match (mode, q.vector) {
+        (Mode::Lexical, _) | (_, None) => None,
+        (_, Some(v)) => Some(b.vectors.scores(v)),
+    };
+    let dense_top = dense_all
+        .as_ref()
+        .map(|s| top_k(s, q.fusion.depth))
+        .unwrap_or_default();
+    let lex_top = if mode == Mode::Dense {
+        vec![]
+    } else {
+        b.lexical.search(q.text, q.fusion.depth)
+    };
+    let lex_score: HashMap<u32, f32> = lex_top.iter().copied().collect();
+
+    // chunk-level fused scores
+    let mut fused: HashMap<u32, f32> = HashMap::new();
+    match mode {
+        Mode::Dense => fused.extend(dense_top.iter().copied()),
+        Mode::Lexical => fused.extend(lex_top.iter().copied()),
+        Mode::Hybrid => {
+            let f = q.fusion;
+            for (c, r) in ranks(&dense_top) {
+                *fused.entry(c).or_default() += f.dense_weight / (f.rrf_k + r as f32 + 1.0);
+            }
+            for (c, r) in ranks(&lex_top) {
+                *fused.entry(c).or_default() += f.lexical_weight / (f.rrf_k + r as f32 + 1.0);
+            }
+        }
+    }
+
+    // pages: best chunk each; then translation groups: best page each
+    let docs = &b.docs;
+    let mut best_chunk: HashMap<u32, (u32, f32)> = HashMap::new();
+    for (&c, &s) in &fused {
+        let page = docs.chunks[c as usize].page;
+        let e = best_chunk.entry(page).or_insert((c, f32::NEG_INFINITY));
+        if s > e.1 || (s == e.1 && c < e.0) {
+            *e = (c, s);
+        }
+    }
+    let mut groups: HashMap<&str, (u32, u32, f32)> = HashMap::new();
+    for (&page, &(c, s)) in &best_chunk {
+        let g = docs.pages[page as usize].group.as_str();
+        let e = groups.entry(g).or_insert((page, c, f32::NEG_INFINITY));
+        if s > e.2 || (s == e.2 && page < e.0) {
+            *e = (page, c, s);
+        }
+    }
+    let mut ranked: Vec<(&str, u32, u32, f32)> = groups
+        .into_iter()
+        .map(|(g, (p, c, s))| (g, p, c, s))
+        .collect();
+    ranked.sort_by(|a, b| b.3.total_cmp(&a.3).then(a.1.cmp(&b.1)));
+    ranked.truncate(q.k);
+
+    let terms = text::terms(q.text);
+    ranked
+        .into_iter()
+        .map(|(group, page, chunk, score)| {
+            let members: Vec<u32> = docs.group_members(group);
+            // show the reader's version when one exists
+            let (shown_page, shown_chunk, matched_lang) = match q.lang {
+                Some(l) if docs.pages[page as usize].lang != l => {
+                    match members.iter().find(|&&p| docs.pages[p as usize].lang == l) {
+                        Some(&p) => {
+                            let c = best_chunk
+                                .get(&p)
+                                .map(|x| x.0)
+                                .or_else(|| {
+                                    best_chunk_of_page(b, p, dense_all.as_deref(), &lex_score)
+                                })
+                                .unwrap_or(chunk);
+                            (p, c, Some(docs.pages[page as usize].lang.clone()))
+                        }
+                        None => (page, chunk, None),
+                    }
+                }
+                _ => (page, chunk, None),
+            };
+            let pm = &docs.pages[shown_page as usize];
+            let cm = &docs.chunks[shown_chunk as usize];
+            let (snippet, highlights) = snippet_for(b, shown_chunk, &terms);
+            let mut also_in: Vec<String> = members
+                .iter()
+                .filter(|&&p| p != shown_page)
+                .map(|&p| docs.pages[p as usize].lang.clone())
+                .collect();
+            also_in.sort();
+            also_in.dedup();
+            let url = match &cm.anchor {
+                Some(a) => format!("{}#{a}", pm.url),
+                None => pm.url.clone(),
+            };
+            Hit {
+                page_id: pm.id.clone(),
+                url,
+                title: pm.title.clone(),
+                lang: pm.lang.clone(),
+                heading: cm.heading.clone(),
+                chunk: shown_chunk,
+                snippet,
+                highlights,
+                dense: dense_all.as_ref().map(|d| d[shown_chunk as usize]),
+                lexical: lex_score.get(&shown_chunk).copied(),
+                fused: score,
+                also_in,
+                matched_lang,
+            }
+        })
+        .collect()
+}
+
+fn best_chunk_of_page(
+    b: &Bundle,
+    page: u32,
+    dense: Option<&[f32]>,
+    lex: &HashMap<u32, f32>,
+) -> Option<u32> {
+    let chunks = b
+        .docs
+        .chunks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.page == page)
+        .map(|(i, _)| i as u32);
+    match dense {
+        Some(d) => chunks.max_by(|x, y| d[*x as usize].total_cmp(&d[*y as usize]).then(y.cmp(x))),
+        None => chunks.max_by(|x, y| {
+            let (a, bb) = (
+                lex.get(x).copied().unwrap_or(0.0),
+                lex.get(y).copied().unwrap_or(0.0),
+            );
+            a.total_cmp(&bb).then(y.cmp(x))
+        }),
+    }
+}
+
+fn snippet_for(b: &Bundle, chunk: u32, terms: &[String]) -> (Option<String>, Vec<(usize, usize)>) {
+    let Some(sentences) = b.sentences(chunk) else {
+        return (None, vec![]);
+    };
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let i = text::best_sentence(&refs, terms).unwrap_or(0);
+    let Some(s) = refs.get(i) else {
+        return (None, vec![]);
+    };
+    let mut snippet = s.to_string();
+    // a short sentence reads better with the next one
+    if snippet.chars().count() < 80 {
+        if let Some(next) = refs.get(i + 1) {
+            snippet.push(' ');
+            snippet.push_str(next);
+        }
+    }
+    if snippet.chars().count() > 300 {
+        let cut = snippet
+            .char_indices()
+            .nth(300)
+            .map(|(i, _)| i)
+            .unwrap_or(snippet.len());
+        snippet.truncate(cut);
+        snippet.push('…');
+    }
+    let hl = text::highlight_ranges(&snippet, terms);
+    (Some(snippet), hl)
+}
