@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+if [ -f package.json ]; then
+  echo "== npm packages" >&2
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
 echo "== lints" >&2
 cargo fmt --all -- --check
 cargo clippy --release --quiet --all-targets -- -D warnings

@@ -1,0 +1,103 @@
+// The wasm search engine answers like the native CLI on the same bundle:
+// same pages in the same order with the same scores, lexical before the
+// model is attached, hybrid after; damaged shards are coded errors.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
+const require = createRequire(import.meta.url);
+const { BundleLoader, PackLoader } = require(path.join(root, 'pkg/node/crossfind.js'));
+const cli = path.join(root, 'target/release/crossfind');
+const modelDir = path.join(root, 'models/e5-small');
+
+let bundleDir;
+before(() => {
+  bundleDir = path.join(mkdtempSync(path.join(tmpdir(), 'cf-bundle-')), 'crossfind');
+  execFileSync(cli, ['index', '--input', path.join(root, 'tests/fixtures/sites/tiny'), '--out', bundleDir], { stdio: 'ignore' });
+});
+
+function loadEngine({ tamper = {} } = {}) {
+  const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  for (const name of loader.required()) {
+    let bytes = readFileSync(path.join(bundleDir, name));
+    if (tamper[name]) bytes = tamper[name](bytes);
+    loader.add(name, bytes);
+  }
+  const frags = loader.fragments();
+  const engine = loader.build();
+  frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(bundleDir, name))));
+  return engine;
+}
+
+function attachModel(engine) {
+  const pl = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  for (const n of pl.missing()) pl.add(n, readFileSync(path.join(modelDir, n)));
+  engine.setEncoder(pl.build());
+}
+
+const nativeSearch = (q, args) =>
+  execFileSync(cli, ['search', '--bundle', bundleDir, '--json', ...args, q], { encoding: 'utf8' })
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+const queries = [
+  ['how do I reset my password', ['--lang', 'en']],
+  ['contraseña olvidada', ['--lang', 'es']],
+  ['パスワード', []],
+];
+
+test('lexical results are ready before the model and match the native lexical mode', () => {
+  const engine = loadEngine();
+  assert.equal(engine.hasEncoder(), false);
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const wasm = engine.search(q, { lang, k: 5 });
+    const native = nativeSearch(q, [...args, '--mode', 'lexical', '--k', '5']);
+    assert.deepEqual(wasm.map((h) => h.url), native.map((h) => h.url), q);
+  }
+});
+
+test('hybrid results in wasm equal the native ones, scores included', () => {
+  const engine = loadEngine();
+  attachModel(engine);
+  for (const [q, args] of queries) {
+    const wasm = engine.search(q, { lang: args[1], k: 5 });
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.ok(wasm.length > 0, q);
+    assert.deepEqual(wasm.map((h) => [h.url, h.lang, h.also_in]), native.map((h) => [h.url, h.lang, h.also_in]), q);
+    wasm.forEach((h, i) => {
+      assert.ok(Math.abs(h.fused - native[i].fused) < 1e-6, `${q}: fused ${h.fused} vs ${native[i].fused}`);
+      assert.ok(Math.abs(h.dense - native[i].dense) < 1e-4, `${q}: dense ${h.dense} vs ${native[i].dense}`);
+    });
+  }
+});
+
+test('odd queries return results or nothing, never throw', () => {
+  const engine = loadEngine();
+  for (const q of ['', '   ', '\u200d', '👩‍👩‍👧', 'a'.repeat(100000), '<img src=x onerror=alert(1)>']) {
+    const hits = engine.search(q, { k: 3 });
+    assert.ok(Array.isArray(hits));
+  }
+  const code = (fn) => { try { fn(); } catch (e) { return e.code; } return 'no error'; };
+  assert.equal(code(() => engine.search('x', { mode: 'semantic' })), 'invalid_input');
+});
+
+test('a flipped byte in a shard is refused with the shard named', () => {
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors').name;
+  const flip = (b) => { const c = Buffer.from(b); c[c.length - 3] ^= 0x40; return c; };
+  try {
+    loadEngine({ tamper: { [vectors]: flip } });
+    assert.fail('loaded a damaged bundle');
+  } catch (e) {
+    assert.equal(e.code, 'checksum_mismatch');
+    assert.match(e.message, new RegExp(vectors.replace(/\./g, '\\.')));
+  }
+  const other = manifest;
+  other.version = 99;
+  try { new BundleLoader(JSON.stringify(other)); assert.fail('loaded another version'); } catch (e) { assert.equal(e.code, 'version_mismatch'); }
+});
