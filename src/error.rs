@@ -70,3 +70,47 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Parses a versioned JSON manifest (`{"format": ..., "version": ...}`):
+/// another format is corrupt, another version is a version mismatch, and both
+/// are told apart before the rest of the document is interpreted.
+pub(crate) fn parse_manifest<T: serde::de::DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    format: &str,
+    version: u32,
+) -> Result<T> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        format: Option<String>,
+        version: Option<u32>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes)
+        .map_err(|e| Error::corrupt(file, format!("not valid JSON: {e}")))?;
+    if probe.format.as_deref() != Some(format) {
+        return Err(Error::corrupt(
+            file,
+            format!("not a {format} file (format is {:?})", probe.format),
+        ));
+    }
+    let found = probe.version.unwrap_or(0);
+    if found != version {
+        return Err(Error::Version {
+            file: file.into(),
+            found,
+            supported: version,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::corrupt(file, format!("bad manifest: {e}")))
+}
+
+/// A path inside a pack or bundle must stay inside it.
+pub(crate) fn check_relative_name(file: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.contains("..") || name.starts_with('/') || name.contains('\\') {
+        return Err(Error::corrupt(
+            file,
+            format!("file name `{name}` leaves its folder"),
+        ));
+    }
+    Ok(())
+}

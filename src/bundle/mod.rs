@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{check_relative_name, parse_manifest, Error, Result};
 use crate::model::pack::{sha256_hex, verify_file, FileEntry, FileRole};
 use crate::model::tensors::{DType, TensorFile};
 use crate::search::lexical::LexicalIndex;
@@ -65,33 +65,9 @@ pub struct BundleManifest {
 
 impl BundleManifest {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Probe {
-            format: Option<String>,
-            version: Option<u32>,
-        }
-        let probe: Probe = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(MANIFEST, format!("not valid JSON: {e}")))?;
-        if probe.format.as_deref() != Some(BUNDLE_FORMAT) {
-            return Err(Error::corrupt(MANIFEST, "not a crossfind search bundle"));
-        }
-        let found = probe.version.unwrap_or(0);
-        if found != BUNDLE_VERSION {
-            return Err(Error::Version {
-                file: MANIFEST.into(),
-                found,
-                supported: BUNDLE_VERSION,
-            });
-        }
-        let m: BundleManifest = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(MANIFEST, format!("bad manifest: {e}")))?;
+        let m: BundleManifest = parse_manifest(MANIFEST, bytes, BUNDLE_FORMAT, BUNDLE_VERSION)?;
         for s in &m.shards {
-            if s.name.contains("..") || s.name.starts_with('/') || s.name.contains('\\') {
-                return Err(Error::corrupt(
-                    MANIFEST,
-                    format!("shard name `{}` leaves the bundle folder", s.name),
-                ));
-            }
+            check_relative_name(MANIFEST, &s.name)?;
         }
         for kind in [ShardKind::Docs, ShardKind::Vectors, ShardKind::Lexical] {
             if m.shards.iter().filter(|s| s.kind == kind).count() != 1 {

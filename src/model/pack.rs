@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::tensors::DType;
-use crate::error::{Error, Result};
+use crate::error::{check_relative_name, parse_manifest, Error, Result};
 
 pub const PACK_FORMAT: &str = "crossfind-pack";
 pub const PACK_VERSION: u32 = 1;
@@ -100,29 +100,7 @@ pub struct PackManifest {
 impl PackManifest {
     /// Parses and checks the manifest's format and version.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Probe {
-            format: Option<String>,
-            version: Option<u32>,
-        }
-        let probe: Probe = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(MANIFEST, format!("not valid JSON: {e}")))?;
-        if probe.format.as_deref() != Some(PACK_FORMAT) {
-            return Err(Error::corrupt(
-                MANIFEST,
-                format!("not a crossfind model pack (format is {:?})", probe.format),
-            ));
-        }
-        let found = probe.version.unwrap_or(0);
-        if found != PACK_VERSION {
-            return Err(Error::Version {
-                file: MANIFEST.into(),
-                found,
-                supported: PACK_VERSION,
-            });
-        }
-        let m: PackManifest = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(MANIFEST, format!("bad manifest: {e}")))?;
+        let m: PackManifest = parse_manifest(MANIFEST, bytes, PACK_FORMAT, PACK_VERSION)?;
         m.validate()?;
         Ok(m)
     }
@@ -168,9 +146,7 @@ impl PackManifest {
             }
         }
         for f in &self.files {
-            if f.name.contains("..") || f.name.starts_with('/') || f.name.contains('\\') {
-                return bad(format!("file name `{}` leaves the pack folder", f.name));
-            }
+            check_relative_name(MANIFEST, &f.name)?;
         }
         Ok(())
     }
