@@ -9,10 +9,10 @@ use wasm_bindgen::prelude::*;
 
 use crate::bundle::{verify_shard, Bundle, BundleManifest, ShardKind};
 use crate::error::Error;
-use crate::search::{search, Fusion, Mode, Query};
 use crate::model::pack::{verify_file, Pack, PackManifest};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{Encoder, TextKind};
+use crate::search::{search, Fusion, Mode, Query};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -193,7 +193,10 @@ impl BundleLoader {
 
     /// Fragment shards (snippet text), in order.
     pub fn fragments(&self) -> Vec<String> {
-        self.manifest.fragment_shards().map(|s| s.name.clone()).collect()
+        self.manifest
+            .fragment_shards()
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// The model folder and pack id the bundle's vectors were made with.
@@ -214,7 +217,11 @@ impl BundleLoader {
             .shards
             .iter()
             .find(|s| s.name == name)
-            .ok_or_else(|| js_err(Error::Input(format!("`{name}` is not a shard of this bundle"))))?;
+            .ok_or_else(|| {
+                js_err(Error::Input(format!(
+                    "`{name}` is not a shard of this bundle"
+                )))
+            })?;
         verify_shard(s, &bytes).map_err(js_err)?;
         self.files.insert(name.to_string(), bytes);
         Ok(())
@@ -222,8 +229,12 @@ impl BundleLoader {
 
     pub fn build(mut self) -> Result<Engine, JsValue> {
         let mut files = std::mem::take(&mut self.files);
-        let bundle = Bundle::from_files(self.manifest, |n| Ok(files.remove(n)), false).map_err(js_err)?;
-        Ok(Engine { bundle, encoder: None })
+        let bundle =
+            Bundle::from_files(self.manifest, |n| Ok(files.remove(n)), false).map_err(js_err)?;
+        Ok(Engine {
+            bundle,
+            encoder: None,
+        })
     }
 }
 
@@ -285,13 +296,19 @@ impl Engine {
             None => Mode::Hybrid,
             Some(m) => m.parse().map_err(|e: String| js_err(Error::Input(e)))?,
         };
-        let cut = text.char_indices().nth(MAX_QUERY_CHARS).map(|(i, _)| i).unwrap_or(text.len());
+        let cut = text
+            .char_indices()
+            .nth(MAX_QUERY_CHARS)
+            .map(|(i, _)| i)
+            .unwrap_or(text.len());
         let text = &text[..cut];
         if text.trim().is_empty() {
             return Ok(js_sys::Array::new().into());
         }
         let vector = match (&self.encoder, mode) {
-            (Some(enc), Mode::Hybrid | Mode::Dense) => Some(enc.embed(text, TextKind::Query).map_err(js_err)?.vector),
+            (Some(enc), Mode::Hybrid | Mode::Dense) => {
+                Some(enc.embed(text, TextKind::Query).map_err(js_err)?.vector)
+            }
             _ => None,
         };
         let hits = search(

@@ -90,7 +90,11 @@ pub fn index(a: IndexArgs) -> Result<()> {
         let mut l = last.lock().unwrap();
         // a terminal gets a live line; a log gets a line per tenth
         let tty = std::io::stderr().is_terminal();
-        let due = if tty { l.elapsed().as_millis() >= 500 } else { done % total.div_ceil(10).max(1) == 0 };
+        let due = if tty {
+            l.elapsed().as_millis() >= 500
+        } else {
+            done % total.div_ceil(10).max(1) == 0
+        };
         if done == total || due {
             *l = std::time::Instant::now();
             let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-6);
