@@ -84,14 +84,14 @@ pub fn f16_to_f32(h: u16) -> f32 {
         if man == 0 {
             sign
         } else {
-            // subnormal: renormalise
-            let mut e = 1u32;
+            // subnormal: man x 2^-24; shift the mantissa up to the implicit bit
+            let mut shifts = 0u32;
             let mut m = man;
             while m & 0x400 == 0 {
                 m <<= 1;
-                e += 1;
+                shifts += 1;
             }
-            sign | ((127 - 15 + 1 - e) << 23) | ((m & 0x3ff) << 13)
+            sign | ((127 - 14 - shifts) << 23) | ((m & 0x3ff) << 13)
         }
     } else if exp == 31 {
         sign | 0x7f80_0000 | (man << 13)
@@ -302,6 +302,8 @@ mod tests {
         assert_eq!(f16_to_f32(0x3c00), 1.0);
         assert_eq!(f16_to_f32(0xc000), -2.0);
         assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
+        assert_eq!(f16_to_f32(0x8001), -(2f32.powi(-24)));
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
     }
 
