@@ -6,6 +6,8 @@
 pub mod bundle;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod eval;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
 pub mod model;
 pub mod search;

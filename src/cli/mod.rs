@@ -10,6 +10,7 @@ use crossfind::model::import::{export_hf_folder, import, ImportOptions};
 use crossfind::{Encoder, Pack, TextKind};
 
 mod embed;
+mod eval;
 mod index;
 
 #[derive(Parser)]
@@ -34,6 +35,8 @@ enum Command {
     Index(index::IndexArgs),
     /// Search a bundle, or run a query file into a TREC run.
     Search(index::SearchArgs),
+    /// Measure search quality on labelled queries, or a model's alignment on translation pairs.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -164,6 +167,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Index(args) => index::index(args),
         Command::Search(args) => index::search_cmd(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 

@@ -1,0 +1,214 @@
+//! `crossfind eval` (labelled queries against a bundle) and
+//! `crossfind eval pairs` (a model's cross-lingual alignment).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use super::embed::embed_all;
+use super::index::load_bundle;
+use super::{load_encoder, KindArg};
+use crossfind::eval::{pairs, report, retrieval};
+use crossfind::search::{Fusion, Mode};
+use crossfind::TextKind;
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    command: Option<EvalCommand>,
+    /// Bundle folder written by `crossfind index`.
+    #[arg(long, required = true)]
+    bundle: Option<PathBuf>,
+    /// Labelled queries (JSONL: qid, text, lang, kind, relevant {article: grade}).
+    #[arg(long, required = true)]
+    queries: Option<PathBuf>,
+    /// Also write every number (per query too) as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Hits per query counted for the reader-language share (metrics use their own cutoffs).
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Also grid-search the fusion constants (tuned on even qids, reported on odd and all).
+    #[arg(long)]
+    tune: bool,
+    /// Override the fusion's rrf_k.
+    #[arg(long)]
+    rrf_k: Option<f32>,
+    /// Override the fusion's dense weight.
+    #[arg(long)]
+    dense_weight: Option<f32>,
+    /// Override the fusion's lexical weight.
+    #[arg(long)]
+    lexical_weight: Option<f32>,
+    /// Override the candidates taken from each signal before fusion.
+    #[arg(long)]
+    depth: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Embed translated sentences and report how well the model aligns languages.
+    Pairs(PairsArgs),
+}
+
+#[derive(Args)]
+struct PairsArgs {
+    /// Model pack folder.
+    #[arg(long, default_value = "models/e5-small")]
+    model: PathBuf,
+    /// Translated sentences (JSONL: group, lang, text).
+    #[arg(long)]
+    pairs: PathBuf,
+    /// Embed the sentences as queries or as passages (selects the model's prefix).
+    #[arg(long, value_enum, default_value = "query")]
+    kind: KindArg,
+    /// Also write every number as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn read_text(p: &Path) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", p.display()))
+}
+
+fn write_json(p: &Path, v: &impl serde::Serialize) -> Result<()> {
+    let s = report::pretty_json(v)?;
+    std::fs::write(p, s).with_context(|| format!("cannot write {}", p.display()))?;
+    eprintln!("wrote {}", p.display());
+    Ok(())
+}
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    if let Some(EvalCommand::Pairs(p)) = a.command {
+        return run_pairs(p);
+    }
+    let (Some(bundle_dir), Some(qpath)) = (a.bundle, a.queries) else {
+        anyhow::bail!("--bundle and --queries are required");
+    };
+    let t0 = std::time::Instant::now();
+    let queries = retrieval::parse_queries(&read_text(&qpath)?, &qpath.display().to_string())?;
+    let l = load_bundle(&bundle_dir)?;
+    let articles = retrieval::Articles::new(&l.bundle.docs);
+    let warnings = retrieval::label_warnings(&queries, &articles);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+
+    // one embedding per query, shared by the modes (as `search` would embed it)
+    let nonempty: Vec<usize> = (0..queries.len())
+        .filter(|&i| !queries[i].text.trim().is_empty())
+        .collect();
+    let texts: Vec<String> = nonempty.iter().map(|&i| queries[i].text.clone()).collect();
+    eprintln!("embedding {} queries…", texts.len());
+    let embedded = embed_all(&l.encoder, &texts, TextKind::Query)?;
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; queries.len()];
+    for (i, e) in nonempty.into_iter().zip(embedded) {
+        vectors[i] = Some(e.vector);
+    }
+
+    let d = Fusion::default();
+    let fusion = Fusion {
+        rrf_k: a.rrf_k.unwrap_or(d.rrf_k),
+        dense_weight: a.dense_weight.unwrap_or(d.dense_weight),
+        lexical_weight: a.lexical_weight.unwrap_or(d.lexical_weight),
+        depth: a.depth.unwrap_or(d.depth),
+    };
+    let results = retrieval::run_queries(&l.bundle, &articles, &queries, &vectors, fusion, a.k);
+    let mut ev = retrieval::evaluate(results, fusion, a.k, warnings);
+    ev.bundle = bundle_dir.display().to_string();
+    ev.queries_file = qpath.display().to_string();
+    print!("{}", report::render_eval(&ev));
+
+    let mut tuning = None;
+    if a.tune {
+        let grid = retrieval::tuning_grid();
+        eprintln!("tuning: {} fusion settings…", grid.len());
+        let rows = retrieval::tune(&l.bundle, &articles, &queries, &vectors, &grid);
+        let refs: Vec<report::Reference> = [Mode::Dense, Mode::Lexical]
+            .into_iter()
+            .map(|m| report::Reference {
+                name: format!("{} only", retrieval::mode_name(m)),
+                even: retrieval::macro_mrr(&ev.queries, m, |r| r.even),
+                odd: retrieval::macro_mrr(&ev.queries, m, |r| !r.even),
+                all: retrieval::macro_mrr(&ev.queries, m, |_| true),
+                by_kind: ev
+                    .by_kind
+                    .iter()
+                    .filter(|k| k.answerable > 0)
+                    .map(|k| {
+                        let v = retrieval::macro_mrr(&ev.queries, m, |r| r.kind == k.name);
+                        (k.name.clone(), v)
+                    })
+                    .collect(),
+            })
+            .collect();
+        print!("\n{}", report::render_tuning(&rows, grid.len(), 10, &refs));
+        tuning = Some(rows);
+    }
+    if let Some(p) = &a.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            eval: &'a retrieval::Evaluation,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tuning: Option<Vec<retrieval::TuneRow>>,
+        }
+        write_json(p, &Out { eval: &ev, tuning })?;
+    }
+    eprintln!(
+        "evaluated {} queries in {:.1}s",
+        queries.len(),
+        t0.elapsed().as_secs_f32()
+    );
+    Ok(())
+}
+
+fn run_pairs(a: PairsArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let items = pairs::parse_pairs(&read_text(&a.pairs)?, &a.pairs.display().to_string())?;
+    let enc = load_encoder(&a.model)?;
+    let texts: Vec<String> = items.iter().map(|x| x.text.clone()).collect();
+    eprintln!("embedding {} sentences…", texts.len());
+    let vectors: Vec<Vec<f32>> = embed_all(&enc, &texts, a.kind.into())?
+        .into_iter()
+        .map(|e| e.vector)
+        .collect();
+    let r = pairs::analyze(&items, &vectors);
+    let model = enc.manifest().model.id.clone();
+    print!(
+        "{}",
+        report::render_pairs(&r, &a.pairs.display().to_string(), &model)
+    );
+    if let Some(p) = &a.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            model: &'a str,
+            pairs_file: String,
+            kind: &'static str,
+            #[serde(flatten)]
+            report: &'a pairs::PairsReport,
+        }
+        let kind = match a.kind {
+            KindArg::Query => "query",
+            KindArg::Passage => "passage",
+        };
+        write_json(
+            p,
+            &Out {
+                model: &model,
+                pairs_file: a.pairs.display().to_string(),
+                kind,
+                report: &r,
+            },
+        )?;
+    }
+    eprintln!(
+        "analysed {} sentences in {:.1}s",
+        items.len(),
+        t0.elapsed().as_secs_f32()
+    );
+    Ok(())
+}
