@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test crossfind has: lints, Rust unit and integration tests on the real
-# model, and the wasm build under Node against the native one.
+# model, the wasm build under Node against the native one, the widget in real
+# Chromium on the demo help center, and the per-language quality report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,4 +18,10 @@ echo "== wasm build" >&2
 scripts/build-wasm.sh
 echo "== wasm tests (Node)" >&2
 node --test tests/wasm/
+echo "== browser tests (Chromium, demo help center)" >&2
+node --test --test-concurrency=1 tests/browser/
+echo "== quality report on the demo help center (bench-results/eval.*)" >&2
+mkdir -p bench-results
+target/release/crossfind eval --bundle target/demo-site/crossfind --queries examples/helpdesk/queries.jsonl \
+  --json bench-results/eval.json > bench-results/eval.md
 echo "== all tests passed" >&2

@@ -1,0 +1,158 @@
+// Damaged and hostile input: a flipped byte in a shard or a model file, a
+// bundle from another version, and page titles made of markup. The reader
+// gets a clear message, keyword search goes on where it can, and the page
+// sees no uncaught error.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureDemo, ensureHostileSite, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery } from './harness.mjs';
+
+const T = { timeout: 300000 };
+let browser, server;
+
+before(async () => {
+  await ensureDemo();
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+// A page on a context whose responses for `pattern` come back with one byte flipped
+// (or rewritten by `edit`).
+async function tamperedPage(pattern, edit = null) {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await instrument(context);
+  const damaged = [];
+  await context.route(pattern, async (route) => {
+    const res = await route.fetch();
+    let body = await res.body();
+    if (edit) body = Buffer.from(edit(body.toString('utf8')));
+    else {
+      body = Buffer.from(body);
+      body[body.length >> 1] ^= 0x20;
+    }
+    damaged.push(new URL(route.request().url()).pathname);
+    await route.fulfill({ response: res, body });
+  });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  return { context, page, errors, damaged };
+}
+
+const noticeText = (page) => page.locator(W.notice).textContent();
+
+async function waitNotice(page, re) {
+  await page.waitForFunction(
+    (src) => {
+      const n = document.querySelector('crossfind-search')?.shadowRoot?.querySelector('.cf-notice');
+      return !!n && !n.hidden && new RegExp(src).test(n.textContent);
+    },
+    re.source,
+    { timeout: 120000 },
+  );
+}
+
+test('a damaged model file: a clear message, and keyword search keeps working', T, async () => {
+  const { context, page, errors, damaged } = await tamperedPage('**/crossfind/model/emb-007.bin');
+  await page.goto(`${server.url}en/index.html`);
+  await page.keyboard.press('Control+k');
+  await waitNotice(page, /Multilingual search is unavailable/);
+  assert.match(await noticeText(page), /keyword search still works.*damaged \(emb-007\.bin\)/);
+  assert.equal(await page.locator(W.notice).getAttribute('role'), 'alert');
+  assert.deepEqual(damaged, ['/crossfind/model/emb-007.bin']);
+  await typeQuery(page, 'cancel subscription');
+  const shown = await waitForResults(page, (r) => r.length > 0, { query: 'cancel subscription' });
+  assert.match(shown[0].url, /cancel-subscription/);
+  assert.equal(await page.evaluate(() => window.crossfind.status.semantic), 'unavailable');
+  assert.equal(await page.locator(W.progress).isVisible(), false, 'no progress bar for a download that failed');
+  await page.waitForTimeout(500);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a damaged vectors shard: a clear message and no uncaught error', T, async () => {
+  const { context, page, errors, damaged } = await tamperedPage(/\/crossfind\/vectors\.[0-9a-f]+\.bin$/);
+  await page.goto(`${server.url}en/index.html`);
+  await page.keyboard.press('Control+k');
+  await waitNotice(page, /damaged/);
+  assert.equal(damaged.length, 1);
+  const file = damaged[0].split('/').pop();
+  assert.ok((await noticeText(page)).includes(`(${file})`), await noticeText(page));
+  await typeQuery(page, 'cancel subscription');
+  await page.waitForTimeout(1000);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// Keyword search without the vectors needs the engine to be built from the
+// other shards: BundleLoader.buildLexical() (asked of the wasm API, see
+// www/README.md). Until the wasm build has it, this is a todo.
+test('a damaged vectors shard: keyword search keeps working', { ...T, todo: 'needs BundleLoader.buildLexical() in the wasm API' }, async () => {
+  const { context, page, errors } = await tamperedPage(/\/crossfind\/vectors\.[0-9a-f]+\.bin$/);
+  await page.goto(`${server.url}en/index.html`);
+  await page.keyboard.press('Control+k');
+  await waitNotice(page, /damaged/);
+  assert.match(await noticeText(page), /only keyword search works/);
+  await typeQuery(page, 'cancel subscription');
+  const shown = await waitForResults(page, (r) => r.length > 0, { query: 'cancel subscription', timeout: 10000 });
+  assert.match(shown[0].url, /cancel-subscription/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a bundle from another version: a clear message and no uncaught error', T, async () => {
+  const { context, page, errors } = await tamperedPage('**/crossfind/manifest.json', (text) => text.replace('"version": 1', '"version": 99'));
+  await page.goto(`${server.url}en/index.html`);
+  await page.keyboard.press('Control+k');
+  await waitNotice(page, /another version of crossfind/);
+  assert.match(await noticeText(page), /^Search is unavailable/);
+  await page.keyboard.type('password');
+  await page.waitForTimeout(500);
+  const rejected = await page.evaluate(() => window.crossfind.search('password').then(() => 'resolved', (e) => e.code));
+  assert.equal(rejected, 'version_mismatch');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('titles and headings made of markup render as text', T, async () => {
+  const dir = ensureHostileSite();
+  const hostile = await serve(dir, { csp: true });
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await instrument(context);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const dialogs = [];
+  page.on('dialog', async (d) => {
+    dialogs.push(d.message());
+    await d.dismiss();
+  });
+  try {
+    await page.goto(`${hostile.url}en/hostile.html`);
+    await page.keyboard.press('Control+k');
+    await typeQuery(page, 'zebra');
+    const shown = await waitForResults(page, (r) => r.length > 0, { query: 'zebra' });
+    const mine = shown.find((r) => r.url.startsWith('/en/hostile.html'));
+    assert.ok(mine, JSON.stringify(shown));
+    assert.equal(mine.title, '<img src=x onerror=alert(1)>');
+    await typeQuery(page, 'titles are text never markup');
+    const shown2 = await waitForResults(page, (r) => r.some((x) => x.url === '/xss.html'), { query: 'titles are text never markup' });
+    assert.match(shown2.find((x) => x.url === '/xss.html').title, /^<img src=x onerror=alert\(1\)> in titles/);
+    await typeQuery(page, 'zebra heading');
+    const shown3 = await waitForResults(page, (r) => r.some((x) => x.url === '/en/hostile.html#bold-heading'), { query: 'zebra heading' });
+    assert.ok(shown3.some((x) => x.text.includes('<b onmouseover=alert(2)>Zebra heading</b>')), JSON.stringify(shown3.map((x) => x.text)));
+    const elements = await page.evaluate(() => {
+      const list = document.querySelector('crossfind-search').shadowRoot.querySelector('[role="listbox"]');
+      return [...list.querySelectorAll('*')].map((e) => e.tagName.toLowerCase()).filter((t) => !['li', 'span', 'mark'].includes(t));
+    });
+    assert.deepEqual(elements, []);
+    await page.waitForTimeout(500);
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await hostile.close();
+  }
+});

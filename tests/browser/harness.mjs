@@ -1,0 +1,221 @@
+// Shared set-up of the browser tests: the demo site (built once per test run
+// with scripts/demo.sh --no-serve), static servers (www/serve.mjs) on free
+// ports, Chromium through playwright-core, and small helpers to drive the
+// widget inside its shadow root.
+//
+// Environment:
+//   CROSSFIND_SKIP_BUILD=1   use target/demo-site as it is
+//   CHROMIUM=/path           the browser (default /usr/bin/chromium)
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, cpSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../www/serve.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SITE = path.join(ROOT, 'target/demo-site');
+export const BUNDLE = path.join(SITE, 'crossfind');
+const STAMP = path.join(ROOT, 'target/browser-tests.built');
+const LOCK = path.join(ROOT, 'target/browser-tests.lock');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// One build per `node --test` run: test files are processes of the same
+// runner, so its pid marks the run; a lock keeps parallel files from building twice.
+export async function ensureDemo() {
+  if (process.env.CROSSFIND_SKIP_BUILD === '1') {
+    if (!existsSync(path.join(BUNDLE, 'crossfind.js'))) throw new Error('CROSSFIND_SKIP_BUILD=1 but target/demo-site has no widget');
+    return;
+  }
+  const runId = `${process.ppid}`;
+  mkdirSync(path.dirname(LOCK), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      // A lock older than 30 minutes is from a run that died.
+      try {
+        if (Date.now() - statSync(LOCK).mtimeMs > 30 * 60 * 1000) rmSync(LOCK, { recursive: true, force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+      await sleep(1000);
+    }
+  }
+  try {
+    const done = existsSync(STAMP) && readFileSync(STAMP, 'utf8') === runId && existsSync(path.join(BUNDLE, 'crossfind.js'));
+    if (!done) {
+      execFileSync(path.join(ROOT, 'scripts/demo.sh'), ['--no-serve'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+      writeFileSync(STAMP, runId);
+    }
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+// A tiny site of its own with hostile markup in titles and headings, indexed
+// with the real CLI and carrying the widget built for the demo.
+export function ensureHostileSite() {
+  const dir = path.join(ROOT, 'target/browser-hostile-site');
+  const fixture = path.join(ROOT, 'tests/fixtures/sites/tiny');
+  const page = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title><img src=x onerror=alert(1)></title></head>
+<body>
+<header><crossfind-search></crossfind-search></header>
+<main>
+<h1>&lt;img src=x onerror=alert(1)&gt;</h1>
+<p>Zebra crossing checklist: a page whose title is markup, for the widget to show as text.</p>
+<h2 id="bold-heading">&lt;b onmouseover=alert(2)&gt;Zebra heading&lt;/b&gt;</h2>
+<p>The zebra section heading is hostile markup too; it must stay text.</p>
+</main>
+<script type="module" src="/crossfind/crossfind.js"></script>
+</body>
+</html>
+`;
+  const hash = createHash('sha256');
+  const walk = (d) => {
+    for (const n of readdirSync(d).sort()) {
+      const f = path.join(d, n);
+      if (statSync(f).isDirectory()) walk(f);
+      else hash.update(f).update(readFileSync(f));
+    }
+  };
+  walk(fixture);
+  hash.update(page);
+  hash.update(readFileSync(path.join(BUNDLE, 'manifest.json'))); // rebuilt with the demo
+  const fp = hash.digest('hex');
+  const stamp = path.join(dir, '.inputs');
+  if (!(existsSync(stamp) && readFileSync(stamp, 'utf8') === fp)) {
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(fixture, dir, { recursive: true });
+    writeFileSync(path.join(dir, 'en/hostile.html'), page);
+    execFileSync(path.join(ROOT, 'target/release/crossfind'), ['index', '--input', dir, '--out', path.join(dir, 'crossfind')], { stdio: 'ignore' });
+    writeFileSync(stamp, fp);
+  }
+  // The widget of this build, every time (it is small).
+  cpSync(path.join(ROOT, 'www/dist'), path.join(dir, 'crossfind'), { recursive: true });
+  return dir;
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+}
+
+export async function serve(root = SITE, { csp = false } = {}) {
+  return startServer({ root, port: 0, host: '127.0.0.1', csp });
+}
+
+// Errors a page raises: uncaught exceptions and console errors. Chromium's own
+// "Failed to load resource" line for a missing favicon is the site's business.
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const loc = m.location()?.url || '';
+    if (/favicon\.ico$/.test(loc)) return;
+    errors.push(`console: ${m.text()} ${loc}`);
+  });
+  page.on('crash', () => errors.push('crash'));
+  return errors;
+}
+
+// --------------------------------------------------------------- the widget
+
+export const W = {
+  input: 'crossfind-search input[role="combobox"]',
+  options: 'crossfind-search [role="option"]',
+  listbox: 'crossfind-search [role="listbox"]',
+  live: 'crossfind-search [role="status"]',
+  notice: 'crossfind-search .cf-notice',
+  dialog: 'crossfind-search dialog',
+  trigger: 'crossfind-search button.cf-trigger',
+  progress: 'crossfind-search .cf-progress',
+};
+
+export function deepActive(page) {
+  return page.evaluate(() => {
+    let a = document.activeElement;
+    while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+    if (!a) return null;
+    return { tag: a.tagName.toLowerCase(), id: a.id, role: a.getAttribute('role'), text: (a.textContent || '').trim().slice(0, 80), href: a.getAttribute('href') };
+  });
+}
+
+// The results shown: [{id, url, title, lang, selected, text}].
+export function shownResults(page) {
+  return page.evaluate(() => {
+    const host = document.querySelector('crossfind-search');
+    return [...host.shadowRoot.querySelectorAll('[role="option"]')].map((li) => ({
+      id: li.id,
+      url: li.dataset.url,
+      title: li.querySelector('.cf-title')?.textContent,
+      lang: li.querySelector('.cf-title')?.getAttribute('lang'),
+      selected: li.getAttribute('aria-selected') === 'true',
+      text: li.textContent,
+    }));
+  });
+}
+
+// Records the widget's `results` events (query, semantic) for waitForResults.
+export async function instrument(context) {
+  await context.addInitScript(() => {
+    window.__cfResults = [];
+    document.addEventListener('results', (e) => {
+      if (e.detail && e.detail.source !== 'api') window.__cfResults.push({ query: e.detail.query, semantic: e.detail.semantic, n: e.detail.results.length });
+    });
+  });
+}
+
+// Waits until the widget has answered `query` (semantically, with `semantic`)
+// and what it shows matches `predicate`.
+export async function waitForResults(page, predicate = (r) => r.length > 0, { query = null, semantic = false, timeout = 60000 } = {}) {
+  const start = Date.now();
+  let last = [];
+  while (Date.now() - start < timeout) {
+    const answered =
+      query === null ||
+      (await page.evaluate(
+        ([q, sem]) => {
+          const l = (window.__cfResults || []).at(-1);
+          return !!l && l.query === q && (!sem || l.semantic);
+        },
+        [query, semantic],
+      ));
+    if (answered) {
+      last = await shownResults(page);
+      if (predicate(last)) return last;
+    }
+    await sleep(100);
+  }
+  throw new Error(`results for ${JSON.stringify(query)} never matched; last shown: ${JSON.stringify(last.map((r) => r.url))}`);
+}
+
+export async function typeQuery(page, text) {
+  const input = page.locator(W.input);
+  await input.fill('');
+  await input.pressSequentially(text, { delay: 10 });
+}
+
+export function waitSemantic(page, timeout = 180000) {
+  return page.waitForFunction(() => window.crossfind && window.crossfind.status.semantic === 'ready', null, { timeout, polling: 200 });
+}

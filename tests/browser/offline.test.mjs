@@ -1,0 +1,154 @@
+// Offline after one visit: a page with <crossfind-search offline> registers
+// sw.js, which keeps the bundle, the model and the widget by version. With
+// the server gone and the browser offline, a reload still answers queries
+// semantically.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, symlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ensureDemo, instrument, launch, serve, watchErrors, waitForResults, typeQuery, SITE, BUNDLE } from './harness.mjs';
+
+const T = { timeout: 400000 };
+let browser;
+
+before(async () => {
+  await ensureDemo();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function offlineState(page) {
+  return page.evaluate(() => window.crossfind.offline());
+}
+
+test('after one visit the site and its semantic search work offline', T, async () => {
+  // A server of its own: it is stopped half-way.
+  const server = await serve();
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  await instrument(context);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  try {
+    await page.goto(`${server.url}en/index.html`);
+    assert.equal(await page.locator('crossfind-search').getAttribute('offline'), '', 'the demo opts in');
+    // The first visit: sw.js takes control and keeps one complete version.
+    const start = Date.now();
+    let state;
+    for (;;) {
+      state = await offlineState(page);
+      if (state.state === 'ready' || state.state === 'failed' || Date.now() - start > 300000) break;
+      await page.waitForTimeout(1000);
+    }
+    assert.equal(state.state, 'ready', JSON.stringify(state));
+    assert.match(state.version, /^[0-9a-f]{16}$/);
+    const caches = await page.evaluate(() => caches.keys());
+    assert.equal(caches.filter((k) => k.includes(':v:')).length, 1, JSON.stringify(caches));
+    assert.ok(caches.some((k) => k.endsWith(`:v:${state.version}`)));
+
+    // No server, no network.
+    await server.close();
+    await context.setOffline(true);
+    const reloaded = await page.reload();
+    assert.ok(reloaded.fromServiceWorker(), 'the page came from the service worker');
+    assert.equal(await page.evaluate(() => navigator.onLine), false);
+    assert.match(await page.title(), /Kitebook/);
+    await page.keyboard.press('Control+k');
+    await page.evaluate(() => window.crossfind.semanticReady());
+    const q = 'メキシコの電子請求書 CFDI';
+    await typeQuery(page, q);
+    const shown = await waitForResults(page, (r) => r.some((x) => x.url.includes('/es/factura-electronica-cfdi')), { query: q, semantic: true });
+    assert.ok(shown.length > 0);
+    const hits = await page.evaluate((query) => window.crossfind.search(query, { k: 5 }), q);
+    assert.ok(hits.some((h) => h.page_id === '/es/factura-electronica-cfdi' && typeof h.dense === 'number'), JSON.stringify(hits.map((h) => h.url)));
+    assert.deepEqual((await offlineState(page)).version, state.version);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.close().catch(() => {});
+  }
+});
+
+// A site root whose files are links to the demo's, except the bundle manifest:
+// rewriting that one makes a new bundle version.
+function siteWithOwnManifest() {
+  const root = mkdtempSync(path.join(tmpdir(), 'cf-site-'));
+  for (const n of readdirSync(SITE)) if (n !== 'crossfind') symlinkSync(path.join(SITE, n), path.join(root, n));
+  mkdirSync(path.join(root, 'crossfind'));
+  for (const n of readdirSync(BUNDLE)) if (n !== 'manifest.json') symlinkSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
+  copyFileSync(path.join(BUNDLE, 'manifest.json'), path.join(root, 'crossfind', 'manifest.json'));
+  return root;
+}
+
+async function waitOffline(page, want) {
+  const start = Date.now();
+  for (;;) {
+    const s = await offlineState(page);
+    if ((s.state === 'ready' && (!want || want(s))) || s.state === 'failed' || Date.now() - start > 300000) return s;
+    await page.waitForTimeout(500);
+  }
+}
+
+const versionCaches = (page) => page.evaluate(async () => (await caches.keys()).filter((k) => k.includes(':v:')).map((k) => k.split(':v:')[1]).sort());
+const manifestSeen = (page) => page.evaluate(async () => (await fetch('/crossfind/manifest.json')).text());
+
+test('a new bundle version replaces the old one whole, and open pages keep theirs', T, async () => {
+  const root = siteWithOwnManifest();
+  const server = await serve(root);
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const manifest = path.join(root, 'crossfind', 'manifest.json');
+  const oldText = readFileSync(manifest, 'utf8');
+  try {
+    const p1 = await context.newPage();
+    const errors = watchErrors(p1);
+    await p1.goto(`${server.url}en/index.html`);
+    const a = await waitOffline(p1);
+    assert.equal(a.state, 'ready', JSON.stringify(a));
+    assert.deepEqual(await versionCaches(p1), [a.version]);
+    // Loaded again, the page is one the service worker serves from version A.
+    assert.ok((await p1.reload()).fromServiceWorker());
+    assert.equal((await waitOffline(p1)).version, a.version);
+
+    // The site is republished: same shards, a manifest that differs.
+    const newText = oldText.trimEnd() + '\n\n';
+    writeFileSync(manifest, newText);
+    const p2 = await context.newPage();
+    await p2.goto(`${server.url}es/index.html`);
+    const b = await waitOffline(p2, (s) => s.version !== a.version);
+    assert.equal(b.state, 'ready', JSON.stringify(b));
+    assert.notEqual(b.version, a.version);
+    // Both kept while pages that started on the old one are open; those pages
+    // still see the old manifest, not a mix.
+    assert.deepEqual(await versionCaches(p1), [a.version, b.version].sort());
+    assert.equal(await manifestSeen(p1), oldText);
+    await p1.close();
+    await p2.close();
+
+    // A page opened now gets the new version, and the old one is gone.
+    const p3 = await context.newPage();
+    const errors3 = watchErrors(p3);
+    await p3.goto(`${server.url}fr/index.html`);
+    const c = await waitOffline(p3);
+    assert.equal(c.version, b.version);
+    assert.equal(await manifestSeen(p3), newText);
+    const start = Date.now();
+    let left;
+    do {
+      left = await versionCaches(p3);
+      if (left.length === 1) break;
+      await p3.waitForTimeout(300);
+    } while (Date.now() - start < 10000);
+    assert.deepEqual(left, [b.version]);
+    const hits = await p3.evaluate(() => window.crossfind.search('facture', { k: 3 }));
+    assert.ok(hits.length > 0);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(errors3, []);
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

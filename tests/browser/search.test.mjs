@@ -1,0 +1,198 @@
+// The widget on the demo help center, in real Chromium, under the strict CSP
+// (default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self';
+// style-src 'self'): cross-lingual answers, the reader's language first,
+// keyboard-only use, live announcements, and nothing leaving the origin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureDemo, instrument, launch, serve, watchErrors, W, deepActive, shownResults, waitForResults, typeQuery, waitSemantic } from './harness.mjs';
+
+let browser, context, page, server, errors;
+const requests = [];
+const T = { timeout: 300000 };
+
+before(async () => {
+  await ensureDemo();
+  server = await serve(undefined, { csp: true });
+  browser = await launch();
+  // Service workers off here (offline.test.mjs has them): every request is seen.
+  context = await browser.newContext({ serviceWorkers: 'block', locale: 'en-US' });
+  context.on('request', (r) => requests.push(r.url()));
+  await instrument(context);
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  page = await context.newPage();
+  errors = watchErrors(page);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('a Japanese query finds the Spanish-only article once semantic search is ready', T, async () => {
+  await page.goto(`${server.url}ja/index.html`);
+  await page.keyboard.press('Control+k');
+  await page.locator(W.input).waitFor({ state: 'visible' });
+  await waitSemantic(page);
+  await typeQuery(page, 'メキシコの電子請求書 CFDI');
+  const shown = await waitForResults(page, (r) => r.some((x) => x.url.includes('/es/factura-electronica-cfdi')), { query: 'メキシコの電子請求書 CFDI', semantic: true });
+  const i = shown.findIndex((x) => x.url.includes('/es/factura-electronica-cfdi'));
+  assert.ok(i < 5, `the Spanish article is result ${i + 1}`);
+  assert.equal(shown[i].lang, 'es');
+  assert.match(shown[i].text, /ES/);
+  // The JS API says the same, with dense scores: the model answered.
+  const hits = await page.evaluate(() => window.crossfind.search('メキシコの電子請求書 CFDI', { lang: 'ja', k: 5 }));
+  const es = hits.find((h) => h.page_id === '/es/factura-electronica-cfdi');
+  assert.ok(es, JSON.stringify(hits.map((h) => h.url)));
+  assert.equal(typeof es.dense, 'number');
+  assert.equal(es.lang, 'es');
+  // Japanese UI strings on a Japanese page.
+  assert.equal(await page.locator(W.input).getAttribute('placeholder'), 'どの言語でも検索できます…');
+});
+
+test('a Spanish reader gets the Spanish version of a page that exists in Spanish and English', T, async () => {
+  await page.goto(`${server.url}es/index.html`);
+  await page.keyboard.press('Control+k');
+  await typeQuery(page, 'reset password');
+  const shown = await waitForResults(page, (r) => r.length > 0, { query: 'reset password' });
+  assert.match(shown[0].url, /^\/es\/reset-password\.html/, JSON.stringify(shown.map((r) => r.url)));
+  assert.equal(shown[0].lang, 'es');
+  assert.ok(!shown.some((r) => r.url.startsWith('/en/reset-password')), 'the English version is not listed separately');
+  assert.match(shown[0].text, /También en:.*inglés/);
+});
+
+test('keyboard only: Ctrl+K and / open, arrows move, Esc returns focus, Enter navigates', T, async () => {
+  await page.goto(`${server.url}en/index.html`);
+  // Focus something on the page first: the opener focus must come back to.
+  await page.keyboard.press('Tab');
+  const opener = await deepActive(page);
+  assert.equal(opener.tag, 'a');
+
+  await page.keyboard.press('Control+k');
+  assert.equal((await deepActive(page)).role, 'combobox');
+  await page.keyboard.type('invoice');
+  const shown = await waitForResults(page, (r) => r.length >= 3, { query: 'invoice' });
+  const input = page.locator(W.input);
+  assert.equal(await input.getAttribute('aria-expanded'), 'true');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await input.getAttribute('aria-activedescendant'), shown[1].id);
+  assert.ok((await shownResults(page))[1].selected);
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await input.getAttribute('aria-activedescendant'), shown[0].id);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator(W.dialog).evaluate((d) => d.open), false);
+  assert.deepEqual(await deepActive(page), opener, 'focus went back to the opener');
+
+  await page.keyboard.press('/');
+  assert.equal((await deepActive(page)).role, 'combobox');
+  await page.keyboard.press('Control+a');
+  await page.keyboard.type('export data');
+  const again = await waitForResults(page, (r) => r.length >= 2, { query: 'export data' });
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  const target = new URL(again[1].url, server.url);
+  await Promise.all([page.waitForURL((u) => u.pathname === target.pathname), page.keyboard.press('Enter')]);
+  assert.equal(new URL(page.url()).hash, target.hash);
+});
+
+test('results are announced, semantic results merge in without moving the active option', T, async () => {
+  // A fresh page: lexical search first, the model arrives while the list is open.
+  const p2 = await context.newPage();
+  const errs2 = watchErrors(p2);
+  // The model's last file waits until the reader has moved in the list.
+  let release;
+  const gate = new Promise((r) => (release = r));
+  await p2.route('**/crossfind/model/encoder.bin', async (route) => {
+    await gate;
+    await route.continue();
+  });
+  await p2.goto(`${server.url}en/index.html`);
+  await p2.evaluate(() => window.crossfind.ready());
+  await p2.keyboard.press('Control+k');
+  await p2.keyboard.type('two factor recovery codes');
+  const first = await waitForResults(p2, (r) => r.length >= 3, { query: 'two factor recovery codes' });
+  const live = p2.locator(W.live);
+  await p2.waitForFunction((sel) => /\d+ results?/.test(document.querySelector('crossfind-search').shadowRoot.querySelector('[role="status"]').textContent), W.live);
+  assert.match(await live.textContent(), /^\d+ results?/);
+  // The progress bar shows real bytes while the model loads.
+  await p2.waitForFunction(() => window.crossfind.status.loaded > 0);
+  assert.equal(await p2.evaluate(() => window.crossfind.status.semantic), 'loading');
+  assert.match(await p2.locator(W.progress).textContent(), /Downloading multilingual search: [\d.]+ of [\d.]+ MB/);
+  const bar = await p2.locator(`${W.progress} progress`).evaluate((b) => [b.value, b.max]);
+  assert.ok(bar[0] > 0 && bar[0] < bar[1], `progress ${bar}`);
+  await p2.keyboard.press('ArrowDown');
+  await p2.keyboard.press('ArrowDown');
+  const active = (await shownResults(p2))[1];
+  assert.ok(active.selected);
+  release();
+  await waitSemantic(p2);
+  const after = await waitForResults(p2, (r) => r.length >= 2, { query: 'two factor recovery codes', semantic: true });
+  await p2.waitForFunction(() => /other languages/.test(document.querySelector('crossfind-search').shadowRoot.querySelector('[role="status"]').textContent), null, { timeout: 10000 });
+  assert.equal(after[1].url, active.url, 'the active option stayed where it was');
+  assert.ok(after[1].selected);
+  assert.equal(after[0].url, first[0].url, 'what is above it stayed too');
+  assert.match(await live.textContent(), /other languages/);
+  assert.deepEqual(errs2, []);
+  await p2.close();
+});
+
+test('under the strict CSP nothing is blocked and every request stays on the origin', T, async () => {
+  const res = await page.goto(`${server.url}en/index.html`);
+  assert.match(res.headers()['content-security-policy'], /script-src 'self' 'wasm-unsafe-eval'/);
+  await page.evaluate(() => window.crossfind.semanticReady());
+  const hits = await page.evaluate(() => window.crossfind.search('how do I change my password'));
+  assert.ok(hits.length > 0);
+  assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+  const origin = new URL(server.url).origin;
+  const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:'));
+  assert.deepEqual(foreign, []);
+  assert.ok(requests.some((u) => /\/crossfind\/model\/encoder\.bin$/.test(u)), 'the model came from the site itself');
+  assert.deepEqual(errors, []);
+});
+
+test('events: ready, semantic-ready, search, results, zero-results, result-click', T, async () => {
+  const p = await context.newPage();
+  const errs = watchErrors(p);
+  await p.addInitScript(() => {
+    window.__events = [];
+    for (const name of ['ready', 'semantic-ready', 'search', 'results', 'zero-results', 'result-click']) {
+      document.addEventListener(name, (e) => {
+        window.__events.push({ name, query: e.detail?.query, n: e.detail?.results?.length, url: e.detail?.result?.url });
+        if (name === 'result-click') e.preventDefault(); // the page takes over navigation
+      });
+    }
+  });
+  // Nearest neighbours always exist: zero results is a keyword-only answer, so
+  // the model waits until that is seen.
+  let release;
+  const gate = new Promise((r) => (release = r));
+  await p.route('**/crossfind/model/encoder.bin', async (route) => {
+    await gate;
+    await route.continue();
+  });
+  await p.goto(`${server.url}en/index.html`);
+  await p.evaluate(() => window.crossfind.ready());
+  await p.keyboard.press('Control+k');
+  await typeQuery(p, 'qqxzzvw');
+  await p.waitForFunction(() => window.__events.some((e) => e.name === 'zero-results' && e.query === 'qqxzzvw'));
+  assert.equal(await p.locator('crossfind-search .cf-empty').textContent(), 'No results for “qqxzzvw”');
+  await p.waitForFunction(() => /No results/.test(document.querySelector('crossfind-search').shadowRoot.querySelector('[role="status"]').textContent));
+  release();
+  await p.evaluate(() => window.crossfind.semanticReady());
+  await typeQuery(p, 'webhook signature');
+  await waitForResults(p, (r) => r.length > 0, { query: 'webhook signature', semantic: true });
+  const before = p.url();
+  await p.keyboard.press('Enter');
+  await p.waitForFunction(() => window.__events.some((e) => e.name === 'result-click'));
+  assert.equal(p.url(), before, 'a cancelled result-click does not navigate');
+  const names = await p.evaluate(() => window.__events.map((e) => e.name));
+  for (const n of ['ready', 'semantic-ready', 'search', 'results', 'zero-results', 'result-click']) assert.ok(names.includes(n), `${n} in ${names}`);
+  assert.ok(names.indexOf('ready') < names.indexOf('semantic-ready'));
+  const click = await p.evaluate(() => window.__events.find((e) => e.name === 'result-click'));
+  assert.match(click.url, /webhook/);
+  assert.deepEqual(errs, []);
+  await p.close();
+});

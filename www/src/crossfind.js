@@ -1,0 +1,878 @@
+// crossfind widget: one script tag, answers in the reader's language.
+//
+//   <crossfind-search></crossfind-search>
+//   <script type="module" src="/crossfind/crossfind.js"></script>
+//
+// The script finds its bundle next to itself (manifest.json, shards, model/),
+// starts the search worker, and defines <crossfind-search>: a button that
+// opens a modal search (also Ctrl/Cmd+K and "/"). Attributes:
+//   offline[="<scope>"]  register the service worker (sw.js) so the site and
+//                        its search work offline after one visit (scope: the
+//                        site root, the folder above the bundle, by default)
+//   offline-worker="/crossfind-sw.js"  a worker script at the site root that
+//                        does importScripts('/crossfind/sw.js'), for hosts that
+//                        cannot send Service-Worker-Allowed
+//   semantic="eager"     fetch the multilingual model right away instead of on
+//                        the first opening of the search (or "off": never)
+//
+// JS API (module exports, also window.crossfind):
+//   search(query, {lang, k, mode}) -> Promise<hits>
+//   ready(), semanticReady() -> Promise (the latter starts the model download);
+//   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>
+// Events (bubbling from the element, and on document for engine events):
+//   ready, semantic-ready, model-progress, search-error, search, results,
+//   zero-results, result-click (cancelable), offline-ready.
+//
+// Page content (titles, headings, snippets) is only ever set as text.
+
+import fallbackStrings from './i18n/en.json';
+
+const BASE = new URL('./', import.meta.url);
+const UI_LANGS = ['en', 'es', 'fr', 'de', 'pt', 'ja', 'zh', 'ko', 'ar', 'hi', 'ru', 'sw'];
+const RTL_LANGS = new Set(['ar', 'he', 'fa', 'ur']);
+const DEBOUNCE_MS = 60;
+const K = 10;
+
+// ------------------------------------------------------------ reader language
+
+function primary(tag) {
+  return String(tag || '').trim().toLowerCase().split(/[-_]/)[0];
+}
+
+function readerLangs() {
+  const out = [];
+  const add = (t) => {
+    const p = primary(t);
+    if (/^[a-z]{2,3}$/.test(p) && !out.includes(p)) out.push(p);
+  };
+  add(document.documentElement.getAttribute('lang'));
+  for (const l of navigator.languages || [navigator.language]) add(l);
+  return out;
+}
+
+const READER = readerLangs();
+const UI_LANG = READER.find((l) => UI_LANGS.includes(l)) || 'en';
+
+// ------------------------------------------------------------------- strings
+
+let strings = fallbackStrings;
+const stringsLoaded =
+  UI_LANG === 'en'
+    ? Promise.resolve()
+    : fetch(new URL(`i18n/${UI_LANG}.json`, BASE))
+        .then((r) => (r.ok ? r.json() : null))
+        .then((s) => {
+          if (s) strings = s;
+        })
+        .catch(() => {});
+
+function t(key, vars = {}) {
+  let s = strings[key] ?? fallbackStrings[key] ?? key;
+  if (typeof s === 'object') {
+    let cat = 'other';
+    try {
+      cat = new Intl.PluralRules(UI_LANG).select(vars.n ?? 0);
+    } catch {
+      /* keep "other" */
+    }
+    if (vars.n === 0 && s.zero) cat = 'zero';
+    s = s[cat] ?? s.other;
+  }
+  return String(s).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+}
+
+let displayNames = null;
+function langName(code) {
+  try {
+    displayNames = displayNames || new Intl.DisplayNames([UI_LANG], { type: 'language' });
+    return displayNames.of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
+function listOf(items) {
+  try {
+    return new Intl.ListFormat(UI_LANG, { style: 'long', type: 'conjunction' }).format(items);
+  } catch {
+    return items.join(', ');
+  }
+}
+
+function fmtNumber(n, digits = 1) {
+  try {
+    return new Intl.NumberFormat(UI_LANG, { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(n);
+  } catch {
+    return n.toFixed(digits);
+  }
+}
+
+// Why something failed, in words for the reader.
+function reason(p) {
+  switch (p.code) {
+    case 'checksum_mismatch':
+    case 'corrupt_file':
+    case 'tokenizer':
+      return t('reasonDamaged', { file: p.file || '?' });
+    case 'version_mismatch':
+      return t('reasonVersion');
+    case 'model_mismatch':
+      return t('reasonModel');
+    case 'missing_file':
+    case 'network':
+      return t('reasonNetwork');
+    default:
+      return t('reasonOther');
+  }
+}
+
+// -------------------------------------------------------------------- events
+
+const elements = new Set();
+
+function emit(name, detail, target = null) {
+  const init = { detail, bubbles: true, composed: true };
+  if (target) return target.dispatchEvent(new CustomEvent(name, { ...init, cancelable: name === 'result-click' }));
+  return document.dispatchEvent(new CustomEvent(name, init));
+}
+
+// Engine-wide news: to every widget (not bubbling) and once to the document.
+function broadcast(name, detail) {
+  for (const el of elements) el.dispatchEvent(new CustomEvent(name, { detail }));
+  document.dispatchEvent(new CustomEvent(name, { detail }));
+}
+
+// ------------------------------------------------------------- engine client
+
+const settle = () => {
+  let resolve, reject;
+  const promise = new Promise((a, b) => {
+    resolve = a;
+    reject = b;
+  });
+  promise.catch(() => {}); // rejections are reported as events, never as uncaught errors
+  return { promise, resolve, reject };
+};
+
+const client = {
+  worker: null,
+  seq: 0,
+  pending: new Map(), // id -> {onUpdate, resolve}
+  status: {
+    lexical: 'loading', // loading | ready | failed
+    semantic: 'idle', // idle | loading | building | ready | failed | unavailable
+    loaded: 0,
+    total: 0,
+    languages: {},
+    problems: [],
+    offline: 'off', // off | syncing | ready | failed
+  },
+  ready: settle(),
+  semanticReady: settle(),
+  semanticAsked: false,
+  semanticOff: false,
+
+  start() {
+    if (this.worker) return;
+    try {
+      this.worker = new Worker(new URL('worker.js', BASE), { type: 'module', name: 'crossfind' });
+    } catch (e) {
+      this.onProblem({ stage: 'index', code: 'worker', message: String(e.message || e), fatal: true });
+      return;
+    }
+    this.worker.onmessage = (ev) => this.onMessage(ev.data);
+    this.worker.onerror = (ev) => {
+      ev.preventDefault();
+      this.onProblem({ stage: 'index', code: 'worker', message: ev.message || 'the search worker failed to start', fatal: true });
+    };
+    this.worker.postMessage({ type: 'init', base: BASE.href, semantic: this.semanticAsked });
+  },
+
+  loadSemantic() {
+    if (this.semanticAsked || this.semanticOff) return;
+    this.semanticAsked = true;
+    if (this.status.semantic === 'idle') this.status.semantic = 'loading';
+    this.start();
+    this.worker?.postMessage({ type: 'semantic' });
+  },
+
+  onMessage(m) {
+    const s = this.status;
+    switch (m.type) {
+      case 'ready':
+        s.lexical = 'ready';
+        s.languages = m.languages || {};
+        if (m.semantic === 'unavailable') s.semantic = 'unavailable';
+        this.ready.resolve(s.languages);
+        broadcast('ready', { languages: s.languages, lang: searchLang() });
+        break;
+      case 'fragments':
+        broadcast('fragments-ready', {});
+        break;
+      case 'progress':
+        s.semantic = m.building ? 'building' : 'loading';
+        s.loaded = m.loaded;
+        s.total = m.total;
+        broadcast('model-progress', { loaded: m.loaded, total: m.total, building: !!m.building });
+        break;
+      case 'semantic-ready':
+        s.semantic = 'ready';
+        this.semanticReady.resolve();
+        broadcast('semantic-ready', {});
+        break;
+      case 'problem':
+        this.onProblem(m);
+        break;
+      case 'results': {
+        const p = this.pending.get(m.id);
+        if (!p) break;
+        if (m.final) this.pending.delete(m.id);
+        p.onUpdate?.(m);
+        if (m.final) p.resolve(m);
+        break;
+      }
+    }
+  },
+
+  onProblem(p) {
+    const s = this.status;
+    s.problems.push(p);
+    if (p.fatal) {
+      s.lexical = 'failed';
+      if (s.semantic !== 'ready') s.semantic = 'unavailable';
+      const err = Object.assign(new Error(p.message), { code: p.code, file: p.file });
+      this.ready.reject(err);
+      this.semanticReady.reject(err);
+      for (const [id, q] of this.pending) {
+        this.pending.delete(id);
+        q.resolve({ id, hits: [], semantic: false, final: true, error: p.code });
+      }
+    } else if (p.stage === 'model' || p.stage === 'index') {
+      s.semantic = 'unavailable';
+      this.semanticReady.reject(Object.assign(new Error(p.message), { code: p.code, file: p.file }));
+    }
+    console.warn(`crossfind: ${p.stage}: ${p.message}`);
+    broadcast('search-error', { ...p, text: messageFor(p) });
+  },
+
+  // Resolves with the final answer; `onUpdate` also sees the early lexical one.
+  query(query, { lang, k = K, mode, latest = false } = {}, onUpdate = null) {
+    this.start();
+    const id = ++this.seq;
+    return new Promise((resolve) => {
+      if (this.status.lexical === 'failed') {
+        resolve({ id, hits: [], semantic: false, final: true, error: 'unavailable' });
+        return;
+      }
+      if (!this.worker) {
+        resolve({ id, hits: [], semantic: false, final: true, error: 'unavailable' });
+        return;
+      }
+      this.pending.set(id, { onUpdate, resolve });
+      if (latest) {
+        // The previous box query will not be answered any more.
+        for (const [pid, p] of this.pending) {
+          if (pid !== id && p.latest) {
+            this.pending.delete(pid);
+            p.resolve({ id: pid, hits: [], semantic: false, final: true, superseded: true });
+          }
+        }
+        this.pending.get(id).latest = true;
+      }
+      this.worker.postMessage({ type: 'search', id, query, lang, k, mode, latest });
+    });
+  },
+};
+
+function messageFor(p) {
+  if (p.fatal) return t('errorUnavailable', { reason: reason(p) });
+  if (p.stage === 'index') return t('errorLexicalOnly', { reason: reason(p) });
+  if (p.stage === 'fragments') return t('errorSnippets', { reason: reason(p) });
+  return t('errorSemantic', { reason: reason(p) });
+}
+
+// The language results should be shown in: the reader's, when the site has it.
+function searchLang() {
+  const have = Object.keys(client.status.languages || {});
+  return READER.find((l) => have.includes(l)) || (have.length ? undefined : READER[0]);
+}
+
+// ------------------------------------------------------------ offline (sw.js)
+
+let offlineStarted = false;
+
+function startOffline(scopeAttr, workerAttr) {
+  if (offlineStarted || !('serviceWorker' in navigator)) return;
+  offlineStarted = true;
+  const url = workerAttr ? new URL(workerAttr, location.href) : new URL('sw.js', BASE);
+  url.searchParams.set('base', BASE.pathname);
+  const scope = scopeAttr ? new URL(scopeAttr, location.href).pathname : new URL('../', BASE).pathname;
+  client.status.offline = 'syncing';
+  navigator.serviceWorker.addEventListener('message', (ev) => {
+    const m = ev.data || {};
+    if (m.type !== 'crossfind-offline') return;
+    if (m.state === 'ready') {
+      client.status.offline = 'ready';
+      broadcast('offline-ready', { version: m.version });
+    } else if (m.state === 'failed') {
+      client.status.offline = 'failed';
+      console.warn(`crossfind: offline copy not updated: ${m.message}`);
+    }
+  });
+  navigator.serviceWorker
+    .register(url.href, { scope })
+    .then(() => navigator.serviceWorker.ready)
+    .then((reg) => reg.active && reg.active.postMessage({ type: 'sync', pages: pageFiles() }))
+    .catch((e) => {
+      client.status.offline = 'failed';
+      console.warn(`crossfind: the service worker could not be registered: ${e.message || e}`);
+    });
+}
+
+// This page and the same-origin files it loaded outside the bundle (styles,
+// images), for the service worker to keep: the first visit happens before it
+// controls the page.
+function pageFiles() {
+  const out = new Set([location.href.split('#')[0]]);
+  for (const e of performance.getEntriesByType('resource')) {
+    try {
+      const u = new URL(e.name);
+      if (u.origin === location.origin && !u.pathname.startsWith(BASE.pathname)) out.add(u.href);
+    } catch {
+      /* not a URL */
+    }
+  }
+  return [...out];
+}
+
+// Asks the service worker what it holds: {state, version}.
+function offlineStatus() {
+  if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) {
+    return Promise.resolve({ state: client.status.offline === 'off' ? 'off' : 'syncing', version: null });
+  }
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    const timer = setTimeout(() => resolve({ state: 'unknown', version: null }), 3000);
+    ch.port1.onmessage = (ev) => {
+      clearTimeout(timer);
+      resolve(ev.data);
+    };
+    navigator.serviceWorker.controller.postMessage({ type: 'status' }, [ch.port2]);
+  });
+}
+
+// ----------------------------------------------------------------------- DOM
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k === 'text') el.textContent = v;
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c != null) el.append(c);
+  return el;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function searchIcon() {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  svg.setAttribute('class', 'cf-icon');
+  const c = document.createElementNS(SVG_NS, 'circle');
+  c.setAttribute('cx', '10.5');
+  c.setAttribute('cy', '10.5');
+  c.setAttribute('r', '6.5');
+  const l = document.createElementNS(SVG_NS, 'path');
+  l.setAttribute('d', 'M15.5 15.5 21 21');
+  svg.append(c, l);
+  return svg;
+}
+
+// Snippet text with <mark>s from UTF-8 byte ranges, as text nodes only.
+function highlighted(snippet, ranges) {
+  const frag = document.createDocumentFragment();
+  const bytes = new TextEncoder().encode(snippet);
+  const dec = new TextDecoder();
+  const cont = (i) => i < bytes.length && (bytes[i] & 0xc0) === 0x80;
+  const spans = (ranges || [])
+    .map(([s, e]) => [Math.max(0, Math.min(s, bytes.length)), Math.max(0, Math.min(e, bytes.length))])
+    .map(([s, e]) => {
+      while (s > 0 && cont(s)) s--;
+      while (cont(e)) e++;
+      return [s, e];
+    })
+    .filter(([s, e]) => e > s)
+    .sort((a, b) => a[0] - b[0]);
+  let at = 0;
+  for (const [s, e] of spans) {
+    if (e <= at) continue;
+    const from = Math.max(s, at);
+    if (from > at) frag.append(dec.decode(bytes.subarray(at, from)));
+    frag.append(h('mark', { text: dec.decode(bytes.subarray(from, e)) }));
+    at = e;
+  }
+  if (at < bytes.length) frag.append(dec.decode(bytes.subarray(at)));
+  return frag;
+}
+
+function deepActiveElement() {
+  let a = document.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  return a;
+}
+
+function isEditable(el) {
+  if (!el) return false;
+  if (el.isContentEditable) return true;
+  const tag = el.tagName;
+  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
+  if (tag === 'INPUT') return !/^(button|checkbox|radio|submit|reset|image|file|range|color)$/i.test(el.type);
+  return false;
+}
+
+// ---------------------------------------------------------------- the widget
+
+let instances = 0;
+
+class CrossfindSearch extends HTMLElement {
+  constructor() {
+    super();
+    this._n = ++instances;
+    this._hits = []; // shown, in order
+    this._items = []; // their <li>s
+    this._active = -1;
+    this._query = '';
+    this._shownQuery = '';
+    this._shownSemantic = false;
+    this._timer = 0;
+    this._opener = null;
+    this._unsub = [];
+    this._optSeq = 0;
+  }
+
+  connectedCallback() {
+    elements.add(this);
+    if (!this.shadowRoot) this._build();
+    client.start();
+    const sem = (this.getAttribute('semantic') || '').toLowerCase();
+    if (sem === 'eager') client.loadSemantic();
+    else if (sem === 'off' && !client.semanticAsked) {
+      client.semanticOff = true;
+      client.status.semantic = 'off';
+      client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
+    }
+    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'));
+    stringsLoaded.then(() => this._applyStrings());
+    const on = (name, fn) => {
+      this.addEventListener(name, fn);
+      this._unsub.push(() => this.removeEventListener(name, fn));
+    };
+    on('ready', () => this._onEngine());
+    on('fragments-ready', () => this._refresh(false));
+    on('model-progress', () => this._showProgress());
+    on('semantic-ready', () => {
+      this._showProgress();
+      if (this._dialog.open) {
+        this._announce(t('semanticReady'));
+        this._refresh(true);
+      }
+    });
+    on('search-error', (ev) => {
+      this._showNotice(ev.detail);
+      this._showProgress();
+    });
+    this._replayStatus();
+  }
+
+  disconnectedCallback() {
+    elements.delete(this);
+    for (const u of this._unsub) u();
+    this._unsub = [];
+  }
+
+  _build() {
+    const root = this.attachShadow({ mode: 'open' });
+    const id = (s) => `cf${this._n}-${s}`;
+    this._ids = { input: id('input'), list: id('list'), title: id('title'), hint: id('hint'), progress: id('progress') };
+
+    this._trigger = h('button', { type: 'button', class: 'cf-trigger', 'aria-haspopup': 'dialog', 'aria-keyshortcuts': 'Control+K Meta+K /', part: 'button' });
+    this._triggerLabel = h('span', { class: 'cf-trigger-label' });
+    this._kbd = h('kbd', { class: 'cf-kbd', 'aria-hidden': 'true', text: /Mac|iPhone|iPad/.test(navigator.platform || '') ? '⌘K' : 'Ctrl K' });
+    this._trigger.append(searchIcon(), this._triggerLabel, this._kbd);
+
+    this._title = h('h2', { id: this._ids.title, class: 'cf-vh' });
+    this._label = h('label', { for: this._ids.input, class: 'cf-vh' });
+    this._input = h('input', {
+      id: this._ids.input,
+      type: 'text',
+      role: 'combobox',
+      'aria-autocomplete': 'list',
+      'aria-expanded': 'false',
+      'aria-controls': this._ids.list,
+      'aria-describedby': this._ids.hint,
+      autocomplete: 'off',
+      autocapitalize: 'off',
+      spellcheck: 'false',
+      enterkeyhint: 'search',
+      class: 'cf-input',
+    });
+    this._close = h('button', { type: 'button', class: 'cf-close' });
+    this._notice = h('p', { class: 'cf-notice', role: 'alert', hidden: true });
+    this._progressLabel = h('span', { id: this._ids.progress, class: 'cf-progress-label' });
+    this._progressBar = h('progress', { class: 'cf-progress-bar', 'aria-labelledby': this._ids.progress });
+    this._progress = h('div', { class: 'cf-progress', hidden: true }, this._progressLabel, this._progressBar);
+    this._list = h('ul', { id: this._ids.list, role: 'listbox', class: 'cf-list', hidden: true });
+    this._empty = h('p', { class: 'cf-empty', hidden: true });
+    this._hint = h('p', { id: this._ids.hint, class: 'cf-hint' });
+    this._live = h('div', { class: 'cf-vh', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
+
+    const bar = h('div', { class: 'cf-bar' }, searchIcon(), this._label, this._input, this._close);
+    const panel = h('div', { class: 'cf-panel' }, this._title, bar, this._notice, this._progress, this._list, this._empty, this._hint, this._live);
+    this._dialog = h('dialog', { class: 'cf-dialog', 'aria-labelledby': this._ids.title, part: 'dialog' }, panel);
+
+    root.append(h('link', { rel: 'stylesheet', href: new URL('crossfind.css', BASE).href }), this._trigger, this._dialog);
+    this._applyStrings();
+
+    this._trigger.addEventListener('click', () => this.open(this._trigger));
+    this._trigger.addEventListener('pointerenter', () => client.loadSemantic(), { once: true });
+    this._close.addEventListener('click', () => this.close());
+    this._dialog.addEventListener('close', () => this._afterClose());
+    this._dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      this.close();
+    });
+    // A click on the backdrop (outside the panel) closes.
+    this._dialog.addEventListener('click', (e) => {
+      if (e.target === this._dialog) this.close();
+    });
+    this._input.addEventListener('input', () => this._onInput());
+    this._input.addEventListener('keydown', (e) => this._onKey(e));
+    this._list.addEventListener('click', (e) => {
+      const li = e.target.closest('[role="option"]');
+      if (li) this._choose(this._items.indexOf(li));
+    });
+    this._list.addEventListener('mousemove', (e) => {
+      const li = e.target.closest('[role="option"]');
+      const i = li ? this._items.indexOf(li) : -1;
+      if (i >= 0 && i !== this._active) this._setActive(i, false);
+    });
+  }
+
+  _applyStrings() {
+    const dir = RTL_LANGS.has(UI_LANG) ? 'rtl' : 'ltr';
+    this._dialog.setAttribute('lang', UI_LANG);
+    this._dialog.setAttribute('dir', dir);
+    this._trigger.setAttribute('lang', UI_LANG);
+    this._triggerLabel.textContent = t('button');
+    this._title.textContent = t('dialogTitle');
+    this._label.textContent = t('inputLabel');
+    this._input.setAttribute('placeholder', t('placeholder'));
+    this._close.textContent = t('close');
+    this._list.setAttribute('aria-label', t('resultsLabel'));
+    this._hint.textContent = t('hint');
+    this._showProgress();
+    const last = client.status.problems[client.status.problems.length - 1];
+    if (last) this._showNotice(last);
+  }
+
+  _replayStatus() {
+    const last = client.status.problems[client.status.problems.length - 1];
+    if (last) this._showNotice(last);
+    this._showProgress();
+  }
+
+  // ------------------------------------------------------------ open / close
+
+  open(opener) {
+    if (this._dialog.open) return;
+    this._opener = opener || deepActiveElement() || null;
+    client.loadSemantic();
+    this._showProgress();
+    this._dialog.showModal();
+    this._input.focus();
+    this._input.select();
+    if (this._input.value.trim()) this._refresh(false);
+  }
+
+  close() {
+    if (this._dialog.open) this._dialog.close();
+  }
+
+  _afterClose() {
+    this._setActive(-1);
+    const back = this._opener && this._opener.isConnected ? this._opener : this._trigger;
+    this._opener = null;
+    back.focus();
+  }
+
+  // ----------------------------------------------------------------- search
+
+  _onEngine() {
+    if (this._dialog.open && this._input.value.trim()) this._refresh(false);
+  }
+
+  _onInput() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._run(this._input.value, false), DEBOUNCE_MS);
+  }
+
+  // Re-runs the shown query (new snippets, semantic matches) keeping the active option.
+  _refresh(announce) {
+    if (!this._dialog.open) return;
+    const q = this._input.value;
+    if (q.trim()) this._run(q, true, announce);
+  }
+
+  async _run(query, isUpdate, announceMerge = false) {
+    const q = query.trim();
+    this._query = q;
+    if (!q) {
+      this._render([], false, q);
+      this._empty.hidden = true;
+      this._live.textContent = '';
+      return;
+    }
+    const lang = searchLang();
+    emit('search', { query: q, lang }, this);
+    const onUpdate = (m) => {
+      if (this._query !== q || m.superseded) return;
+      this._render(m.hits || [], isUpdate || this._shownQuery === q, q, m.semantic);
+      if (!m.final) return;
+      const n = this._hits.length;
+      if (m.error === 'unavailable' || m.error === 'not_ready') {
+        this._announce(t('errorUnavailableShort'));
+        return;
+      }
+      const wasSemantic = this._shownSemantic;
+      this._shownSemantic = !!m.semantic;
+      if (n === 0) {
+        this._empty.textContent = t('noResults', { q });
+        this._empty.hidden = false;
+        this._announce(t('noResults', { q }));
+        emit('zero-results', { query: q, lang, semantic: !!m.semantic }, this);
+      } else {
+        this._empty.hidden = true;
+        const count = t('results', { n });
+        const merged = (announceMerge || (isUpdate && !wasSemantic)) && m.semantic;
+        this._announce(merged ? t('semanticMerged', { count }) : count);
+      }
+      emit('results', { query: q, lang, results: this._hits.slice(), semantic: !!m.semantic }, this);
+    };
+    if (client.status.lexical === 'loading') {
+      this._announce(t('loading'));
+      this._empty.textContent = t('loading');
+      this._empty.hidden = false;
+    }
+    await client.query(q, { lang, k: K, latest: true }, onUpdate);
+  }
+
+  // Shows `hits`. When they update the list already shown for the same query
+  // and the reader has an active option, everything up to and including it
+  // stays where it is; only what is below changes.
+  _render(hits, sameQuery, q, semantic) {
+    const keep = sameQuery && this._active >= 0 ? this._active + 1 : 0;
+    const kept = this._hits.slice(0, keep);
+    const keptIds = new Set(kept.map((x) => x.page_id));
+    const rest = hits.filter((x) => !keptIds.has(x.page_id));
+    for (const li of this._items.slice(keep)) li.remove();
+    this._items = this._items.slice(0, keep);
+    this._hits = kept.concat(rest).slice(0, Math.max(K, keep));
+    for (const hit of this._hits.slice(keep)) {
+      const li = this._option(hit, this._items.length);
+      this._items.push(li);
+      this._list.append(li);
+    }
+    this._shownQuery = q;
+    if (keep === 0) this._setActive(-1);
+    const any = this._hits.length > 0;
+    this._list.hidden = !any;
+    this._input.setAttribute('aria-expanded', String(any));
+    if (any) this._empty.hidden = true;
+    this._list.classList.toggle('cf-semantic', !!semantic);
+  }
+
+  _option(hit, i) {
+    const li = h('li', { role: 'option', id: `cf${this._n}-opt-${++this._optSeq}`, 'aria-selected': 'false', class: 'cf-option' });
+    li.dataset.index = String(i);
+    li.dataset.url = hit.url;
+    const lang = primary(hit.lang);
+    const title = h('span', { class: 'cf-title', lang, dir: 'auto', text: hit.title || hit.url });
+    const badge = h('span', { class: 'cf-badge', lang: UI_LANG, title: langName(lang) }, h('span', { 'aria-hidden': 'true', text: lang.toUpperCase() }), h('span', { class: 'cf-vh', text: ` (${langName(lang)})` }));
+    li.append(h('span', { class: 'cf-head' }, title, badge));
+    if (hit.heading) li.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: hit.heading }));
+    if (hit.snippet) {
+      const p = h('span', { class: 'cf-snippet', lang, dir: 'auto' });
+      p.append(highlighted(hit.snippet, hit.highlights));
+      li.append(p);
+    }
+    const also = (hit.also_in || []).filter((l) => l !== hit.lang);
+    if (also.length) {
+      li.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
+    }
+    if (hit.matched_lang && hit.matched_lang !== hit.lang) {
+      li.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matched_lang) }) }));
+    }
+    return li;
+  }
+
+  _setActive(i, scroll = true) {
+    const prev = this._items[this._active];
+    if (prev) prev.setAttribute('aria-selected', 'false');
+    this._active = i >= 0 && i < this._items.length ? i : -1;
+    const li = this._items[this._active];
+    if (li) {
+      li.setAttribute('aria-selected', 'true');
+      this._input.setAttribute('aria-activedescendant', li.id);
+      if (scroll) li.scrollIntoView({ block: 'nearest' });
+    } else {
+      this._input.removeAttribute('aria-activedescendant');
+    }
+  }
+
+  _onKey(e) {
+    if (e.isComposing) return;
+    const n = this._items.length;
+    switch (e.key) {
+      case 'ArrowDown':
+        e.preventDefault();
+        if (n) this._setActive(this._active < 0 ? 0 : (this._active + 1) % n);
+        break;
+      case 'ArrowUp':
+        e.preventDefault();
+        if (n) this._setActive(this._active <= 0 ? n - 1 : this._active - 1);
+        break;
+      case 'Enter':
+        if (n) {
+          e.preventDefault();
+          this._choose(this._active >= 0 ? this._active : 0);
+        }
+        break;
+      case 'Escape':
+        e.preventDefault();
+        this.close();
+        break;
+    }
+  }
+
+  _choose(i) {
+    const hit = this._hits[i];
+    if (!hit) return;
+    const ok = emit('result-click', { query: this._query, result: hit, index: i }, this);
+    if (!ok) return;
+    const target = new URL(hit.url, location.href);
+    this._opener = null;
+    this._dialog.close();
+    location.assign(target.href);
+  }
+
+  // ---------------------------------------------------------------- status
+
+  _announce(text) {
+    // Cleared first, so the same words are announced again.
+    this._live.textContent = '';
+    clearTimeout(this._liveTimer);
+    this._liveTimer = setTimeout(() => {
+      this._live.textContent = text;
+    }, 50);
+  }
+
+  _showNotice(p) {
+    if (!this._notice) return;
+    this._notice.textContent = messageFor(p);
+    this._notice.hidden = false;
+    this._notice.dataset.code = p.code;
+    this._notice.classList.toggle('cf-fatal', !!p.fatal);
+  }
+
+  _showProgress() {
+    if (!this._progress) return;
+    const s = client.status;
+    const busy = s.semantic === 'loading' || s.semantic === 'building';
+    this._progress.hidden = !busy;
+    if (!busy) return;
+    if (s.semantic === 'building' || !s.total) {
+      this._progressBar.removeAttribute('value');
+      this._progressLabel.textContent = s.semantic === 'building' ? t('modelBuilding') : t('modelStarting');
+      return;
+    }
+    this._progressBar.max = s.total;
+    this._progressBar.value = s.loaded;
+    this._progressLabel.textContent = t('modelLoading', { loaded: fmtNumber(s.loaded / 1e6), total: fmtNumber(s.total / 1e6) });
+  }
+}
+
+// --------------------------------------------------------- keyboard shortcuts
+
+function firstWidget() {
+  for (const el of elements) if (el.isConnected) return el;
+  return null;
+}
+
+document.addEventListener('keydown', (e) => {
+  if (e.defaultPrevented || e.isComposing) return;
+  const w = firstWidget();
+  if (!w) return;
+  const k = e.key;
+  if ((k === 'k' || k === 'K') && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
+    e.preventDefault();
+    if (w._dialog.open) w.close();
+    else w.open(deepActiveElement());
+  } else if (k === '/' && !e.ctrlKey && !e.metaKey && !e.altKey && !isEditable(deepActiveElement())) {
+    if (w._dialog && w._dialog.open) return;
+    e.preventDefault();
+    w.open(deepActiveElement());
+  }
+});
+
+if (!customElements.get('crossfind-search')) customElements.define('crossfind-search', CrossfindSearch);
+
+// ------------------------------------------------------------------- JS API
+
+export function search(query, { lang, k = K, mode } = {}) {
+  client.loadSemantic();
+  const l = lang === undefined ? searchLang() : lang || undefined;
+  const q = String(query ?? '');
+  emit('search', { query: q, lang: l, source: 'api' });
+  client.start();
+  return client.ready.promise.then(() =>
+    client.query(q, { lang: l, k, mode }).then((m) => {
+      if (m.error && !m.hits.length && m.error !== 'not_ready') {
+        throw Object.assign(new Error(m.message || m.error), { code: m.error });
+      }
+      const detail = { query: q, lang: l, results: m.hits, semantic: !!m.semantic, source: 'api' };
+      emit(m.hits.length ? 'results' : 'zero-results', detail);
+      return m.hits;
+    }),
+  );
+}
+
+// Resolves once keyword search works (rejects when the index cannot load).
+export const ready = () => {
+  client.start();
+  return client.ready.promise;
+};
+// Starts fetching the model if nothing did yet; resolves once it is in.
+export const semanticReady = () => {
+  client.loadSemantic();
+  return client.semanticReady.promise;
+};
+export const status = client.status;
+export const loadSemantic = () => client.loadSemantic();
+export const offline = () => offlineStatus();
+export const open = () => firstWidget()?.open();
+export const close = () => firstWidget()?.close();
+export const readerLanguages = READER.slice();
+export const uiLanguage = UI_LANG;
+
+const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, base: BASE.href };
+if (!window.crossfind) window.crossfind = api;
+export default api;
+
+// No widget on the page: the engine still starts for the JS API.
+queueMicrotask(() => {
+  if (!elements.size) client.start();
+});

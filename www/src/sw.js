@@ -1,0 +1,245 @@
+// crossfind service worker (opt-in: <crossfind-search offline> registers it).
+//
+// Keeps one complete copy of the search bundle (manifest, shards, model pack,
+// widget files) per version, where a version is the hash of manifest.json,
+// model/pack.json and widget.json together. A new version is downloaded into
+// a cache of its own, every file checked against its sha256, and only then
+// made current: pages never see a mix of two versions. A page (and its search
+// worker) keeps the version it started with while it lives.
+//
+// Pages and other files of the site are network-first, with the last copy
+// kept for when the network is gone.
+//
+// Registered as  <bundle>/sw.js?base=<bundle path>  with the site root as
+// scope (the server sends Service-Worker-Allowed: /). See www/README.md for
+// hosts that cannot send that header.
+
+/* eslint-env serviceworker */
+const PARAMS = new URL(self.location.href).searchParams;
+const BASE = new URL(PARAMS.get('base') || './', self.location.href);
+const PREFIX = 'crossfind:' + BASE.pathname + ':';
+const META = PREFIX + 'meta';
+const PAGES = PREFIX + 'pages';
+const VERSION_PREFIX = PREFIX + 'v:';
+const CURRENT_KEY = new URL('__crossfind_current__', BASE).href;
+const SYNC_EVERY_MS = 5 * 60 * 1000;
+
+let current; // version id, or null; undefined until read from META
+let syncing = null;
+let lastSync = 0;
+let lastError = null;
+const versionOf = new Map(); // client id -> version it started with
+
+function inBundle(url) {
+  return url.origin === BASE.origin && url.pathname.startsWith(BASE.pathname) && !url.pathname.endsWith('/sw.js');
+}
+
+async function currentVersion() {
+  if (current !== undefined) return current;
+  const meta = await caches.open(META);
+  const r = await meta.match(CURRENT_KEY);
+  current = r ? await r.text() : null;
+  return current;
+}
+
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+const sha256 = async (bytes) => hex(await crypto.subtle.digest('SHA-256', bytes));
+
+async function fetchOk(url, init) {
+  const r = await fetch(url, Object.assign({ cache: 'no-cache', credentials: 'same-origin' }, init || {}));
+  if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+  return r;
+}
+
+function textResponse(text, type) {
+  return new Response(text, { headers: { 'Content-Type': type + '; charset=utf-8', 'Cache-Control': 'no-cache' } });
+}
+
+async function notify(msg) {
+  const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const c of all) c.postMessage(Object.assign({ type: 'crossfind-offline' }, msg));
+}
+
+// Downloads the version the server has now, if it is not the current one.
+async function sync() {
+  lastSync = Date.now();
+  const manifestUrl = new URL('manifest.json', BASE).href;
+  const widgetUrl = new URL('widget.json', BASE).href;
+  const manifestText = await (await fetchOk(manifestUrl)).text();
+  const manifest = JSON.parse(manifestText);
+  const modelBase = new URL(String(manifest.model && manifest.model.dir ? manifest.model.dir : 'model').replace(/\/?$/, '/'), BASE);
+  const packUrl = new URL('pack.json', modelBase).href;
+  const packText = await (await fetchOk(packUrl)).text();
+  const pack = JSON.parse(packText);
+  let widgetText = '{"files":[]}';
+  try {
+    widgetText = await (await fetchOk(widgetUrl)).text();
+  } catch (e) {
+    /* a bundle without the widget list: only the bundle is kept */
+  }
+  const widget = JSON.parse(widgetText);
+  const version = (await sha256(new TextEncoder().encode(manifestText + '\n' + packText + '\n' + widgetText))).slice(0, 16);
+  if (version === (await currentVersion())) {
+    await dropUnused();
+    await notify({ state: 'ready', version: version });
+    return version;
+  }
+
+  const files = []; // [url, sha256 or null]
+  for (const s of manifest.shards || []) files.push([new URL(s.name, BASE).href, s.sha256]);
+  for (const f of pack.files || []) files.push([new URL(f.name, modelBase).href, f.sha256]);
+  for (const f of widget.files || []) files.push([new URL(f.name, BASE).href, f.sha256 || null]);
+
+  const name = VERSION_PREFIX + version;
+  const cache = await caches.open(name);
+  // Files already in this version's cache (an interrupted download) are kept.
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const [url, want] = files[next++];
+      if (await cache.match(url)) continue;
+      const res = await fetchOk(url);
+      const bytes = await res.arrayBuffer();
+      if (want && (await sha256(bytes)) !== want) throw new Error(url + ' does not match its sha256 in the manifest');
+      const headers = new Headers(res.headers);
+      await cache.put(url, new Response(bytes, { status: 200, headers: headers }));
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  // The manifests exactly as hashed, last: they make the copy complete.
+  await cache.put(packUrl, textResponse(packText, 'application/json'));
+  await cache.put(widgetUrl, textResponse(widgetText, 'application/json'));
+  await cache.put(manifestUrl, textResponse(manifestText, 'application/json'));
+
+  // The switch: one write.
+  const meta = await caches.open(META);
+  await meta.put(CURRENT_KEY, textResponse(version, 'text/plain'));
+  current = version;
+  await dropUnused();
+  await notify({ state: 'ready', version: version });
+  return version;
+}
+
+// Deletes versions that are neither current nor in use by a live page.
+async function dropUnused() {
+  const live = await self.clients.matchAll({ type: 'all', includeUncontrolled: true });
+  const ids = new Set(live.map((c) => c.id));
+  const inUse = new Set([current]);
+  for (const [id, v] of versionOf) {
+    if (ids.has(id)) inUse.add(v);
+    else versionOf.delete(id);
+  }
+  for (const key of await caches.keys()) {
+    if (key.startsWith(VERSION_PREFIX) && !inUse.has(key.slice(VERSION_PREFIX.length))) await caches.delete(key);
+  }
+}
+
+function syncOnce() {
+  if (!syncing) {
+    syncing = sync()
+      .then((v) => {
+        lastError = null;
+        return v;
+      })
+      .catch(async (e) => {
+        lastError = String(e && e.message ? e.message : e);
+        await notify({ state: 'failed', message: lastError });
+      })
+      .finally(() => {
+        syncing = null;
+      });
+  }
+  return syncing;
+}
+
+self.addEventListener('install', () => self.skipWaiting());
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(self.clients.claim());
+});
+
+self.addEventListener('message', (event) => {
+  const m = event.data || {};
+  if (m.type === 'sync') {
+    event.waitUntil(Promise.all([keepPages(m.pages), syncOnce()]));
+  } else if (m.type === 'status') {
+    const port = event.ports && event.ports[0];
+    event.waitUntil(
+      currentVersion().then((v) => {
+        const state = syncing ? 'syncing' : v ? 'ready' : lastError ? 'failed' : 'empty';
+        const answer = { state: state, version: v || null, error: lastError };
+        if (port) port.postMessage(answer);
+        else if (event.source) event.source.postMessage(Object.assign({ type: 'crossfind-offline-status' }, answer));
+      }),
+    );
+  }
+});
+
+// Pages the widget reports from a visit this worker did not see yet.
+async function keepPages(urls) {
+  if (!Array.isArray(urls)) return;
+  const cache = await caches.open(PAGES);
+  await Promise.all(
+    urls.slice(0, 50).map(async (u) => {
+      try {
+        const url = new URL(u);
+        if (url.origin !== self.location.origin || inBundle(url) || (await cache.match(url.href))) return;
+        const res = await fetch(url.href, { credentials: 'same-origin' });
+        if (res.ok && res.type === 'basic') await cache.put(url.href, res);
+      } catch (e) {
+        /* best effort: the next visit fills it in */
+      }
+    }),
+  );
+}
+
+async function fromBundle(event, url) {
+  // The version this page (or its worker) started with; a new page gets the current one.
+  let v = versionOf.get(event.clientId);
+  if (!v) {
+    v = await currentVersion();
+    if (v && event.clientId) versionOf.set(event.clientId, v);
+  }
+  if (v && event.resultingClientId) versionOf.set(event.resultingClientId, v);
+  if (v) {
+    const cache = await caches.open(VERSION_PREFIX + v);
+    const hit = await cache.match(url.href, { ignoreSearch: true });
+    if (hit) {
+      if (url.pathname === new URL('manifest.json', BASE).pathname && Date.now() - lastSync > SYNC_EVERY_MS) {
+        event.waitUntil(syncOnce()); // look for a newer version, for the next page
+      }
+      return hit;
+    }
+  }
+  return fetch(event.request);
+}
+
+// Network first; the last good copy when offline.
+async function fromSite(event) {
+  const req = event.request;
+  if (req.mode === 'navigate' && event.resultingClientId) {
+    // A new page starts on the current version and keeps it.
+    const v = await currentVersion();
+    if (v) versionOf.set(event.resultingClientId, v);
+  }
+  const cache = await caches.open(PAGES);
+  try {
+    const res = await fetch(req);
+    if (res.ok && res.type === 'basic') event.waitUntil(cache.put(req, res.clone()));
+    return res;
+  } catch (e) {
+    const hit = await cache.match(req, { ignoreSearch: req.mode === 'navigate' });
+    if (hit) return hit;
+    throw e;
+  }
+}
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (req.headers.has('range')) return;
+  if (inBundle(url)) event.respondWith(fromBundle(event, url));
+  else if (!url.pathname.endsWith('/sw.js')) event.respondWith(fromSite(event));
+});

@@ -1,0 +1,301 @@
+// The search worker: owns the wasm Engine, so the page never blocks on
+// loading or searching.
+//
+// Loading, in order, each step announced to the page:
+//   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready'} (lexical search works)
+//   fragment shards (snippet text)                             => {type:'fragments'}
+//   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
+// Failures are {type:'problem', stage, code, file, message, fatal}; nothing is thrown
+// out of the worker.
+//
+// Searches: {type:'search', id, query, lang, k, mode, latest} -> {type:'results', id, hits, semantic, final}.
+// With the model in, a search answers twice: lexical at once, then hybrid.
+// Searches marked `latest` (the search box) supersede each other: only the
+// newest one is answered.
+
+import init, { BundleLoader, PackLoader } from '../../pkg/web/crossfind.js';
+
+/* global __CROSSFIND_WASM__ */
+const WASM_FILE = typeof __CROSSFIND_WASM__ === 'string' ? __CROSSFIND_WASM__ : 'crossfind_bg.wasm';
+const MODEL_CONCURRENCY = 4;
+const PROGRESS_EVERY_MS = 100;
+
+let base = null; // URL of the bundle folder (…/crossfind/)
+let engine = null;
+let languages = {};
+let semanticWanted = false;
+let semanticState = 'idle'; // idle | loading | ready | failed
+let startedUp = null;
+
+const post = (msg) => self.postMessage(msg);
+
+function problem(stage, err, fatal, file) {
+  const code = (err && err.code) || (err && err.name === 'TypeError' ? 'network' : 'error');
+  const message = String((err && err.message) || err);
+  post({ type: 'problem', stage, code, file: file || fileNamed(message), message, fatal });
+}
+
+// The shard a wasm error message names, if any (messages quote it).
+function fileNamed(message) {
+  const m = /([\w-]+(?:\.[0-9a-f]{6,})?\.(?:json|bin))/.exec(message);
+  return m ? m[1] : null;
+}
+
+class FetchError extends Error {
+  constructor(url, status) {
+    super(`${url} could not be fetched (HTTP ${status})`);
+    this.code = status === 404 ? 'missing_file' : 'network';
+  }
+}
+
+// Fetches a file as bytes, reporting every chunk read to `onBytes`.
+async function fetchBytes(url, onBytes) {
+  let lastErr;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new FetchError(url, res.status);
+      if (!onBytes || !res.body) {
+        const buf = new Uint8Array(await res.arrayBuffer());
+        if (onBytes) onBytes(buf.byteLength);
+        return buf;
+      }
+      const reader = res.body.getReader();
+      const chunks = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        size += value.byteLength;
+        onBytes(value.byteLength);
+      }
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.byteLength;
+      }
+      return out;
+    } catch (e) {
+      lastErr = e;
+      if (e instanceof FetchError && e.code === 'missing_file') break;
+    }
+  }
+  throw lastErr;
+}
+
+async function fetchText(url) {
+  const res = await fetch(url, { cache: 'no-cache' });
+  if (!res.ok) throw new FetchError(url, res.status);
+  return res.text();
+}
+
+async function startup() {
+  await init({ module_or_path: new URL(WASM_FILE, base) });
+
+  let loader;
+  try {
+    loader = new BundleLoader(await fetchText(new URL('manifest.json', base)));
+  } catch (e) {
+    problem('index', e, true, 'manifest.json');
+    return;
+  }
+  const fragments = loader.fragments();
+  const modelDir = loader.modelDir();
+  const required = loader.required();
+  const got = await Promise.allSettled(required.map((name) => fetchBytes(new URL(name, base))));
+  const broken = [];
+  got.forEach((r, i) => {
+    const name = required[i];
+    if (r.status === 'rejected') {
+      broken.push({ name, err: r.reason });
+      return;
+    }
+    try {
+      loader.add(name, r.value);
+    } catch (e) {
+      broken.push({ name, err: e });
+    }
+  });
+  if (broken.length) {
+    const { name, err } = broken[0];
+    // An engine without vectors still searches by keywords, where the wasm
+    // build offers it (BundleLoader.buildLexical).
+    const lexicalOnly = broken.every((b) => /^vectors\./.test(b.name)) && typeof loader.buildLexical === 'function';
+    problem('index', err, !lexicalOnly, name);
+    if (!lexicalOnly) return;
+    try {
+      engine = loader.buildLexical();
+    } catch (e) {
+      problem('index', e, true);
+      return;
+    }
+    semanticState = 'failed';
+  } else {
+    try {
+      engine = loader.build();
+    } catch (e) {
+      problem('index', e, true);
+      return;
+    }
+  }
+  try {
+    languages = JSON.parse(engine.languages());
+  } catch {
+    languages = {};
+  }
+  post({ type: 'ready', languages, semantic: semanticState === 'failed' ? 'unavailable' : 'available' });
+
+  // Snippet text: a damaged fragment shard only costs the snippets it holds.
+  const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(new URL(name, base))));
+  let fragProblem = null;
+  frags.forEach((r, i) => {
+    if (r.status === 'rejected') {
+      fragProblem = fragProblem || { err: r.reason, name: fragments[i] };
+      return;
+    }
+    try {
+      engine.addFragments(i, r.value);
+    } catch (e) {
+      fragProblem = fragProblem || { err: e, name: fragments[i] };
+    }
+  });
+  if (fragProblem) problem('fragments', fragProblem.err, false, fragProblem.name);
+  post({ type: 'fragments' });
+
+  self.modelBase = new URL(modelDir.replace(/\/?$/, '/'), base);
+  if (semanticWanted) loadModel();
+}
+
+async function loadModel() {
+  if (semanticState !== 'idle' || !engine) return;
+  semanticState = 'loading';
+  const modelBase = self.modelBase;
+  let current = 'pack.json';
+  try {
+    const pack = new PackLoader(await fetchText(new URL('pack.json', modelBase)));
+    const total = pack.totalBytes();
+    const names = pack.missing();
+    let loaded = 0;
+    let lastPost = 0;
+    const report = (force) => {
+      const now = Date.now();
+      if (force || now - lastPost >= PROGRESS_EVERY_MS) {
+        lastPost = now;
+        post({ type: 'progress', loaded, total });
+      }
+    };
+    report(true);
+    const queue = names.slice();
+    const files = new Map();
+    const fetchOne = async () => {
+      while (queue.length) {
+        const name = queue.shift();
+        const bytes = await fetchBytes(new URL(name, modelBase), (n) => {
+          loaded += n;
+          report(false);
+        }).catch((e) => {
+          current = name;
+          throw e;
+        });
+        files.set(name, bytes);
+      }
+    };
+    await Promise.all(Array.from({ length: MODEL_CONCURRENCY }, fetchOne));
+    report(true);
+    // Added in the manifest's order; each add checks size and sha256.
+    for (const name of names) {
+      current = name;
+      pack.add(name, files.get(name));
+      files.delete(name);
+    }
+    current = 'pack.json';
+    post({ type: 'progress', loaded, total, building: true });
+    const encoder = pack.build();
+    engine.setEncoder(encoder);
+    semanticState = 'ready';
+    post({ type: 'semantic-ready' });
+  } catch (e) {
+    semanticState = 'failed';
+    problem('model', e, false, fileNamed(String(e && e.message)) || current);
+  }
+}
+
+// ------------------------------------------------------------------ searches
+
+let pendingLatest = null;
+let draining = false;
+
+function runSearch(msg, mode) {
+  const opts = { k: msg.k || 10 };
+  if (msg.lang) opts.lang = msg.lang;
+  opts.mode = mode;
+  return engine.search(msg.query, opts);
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+async function answer(msg) {
+  if (!engine) {
+    post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: 'not_ready' });
+    return;
+  }
+  try {
+    const requested = msg.mode || 'hybrid';
+    const canDense = engine.hasEncoder();
+    if (requested === 'lexical' || !canDense) {
+      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      return;
+    }
+    if (msg.latest) {
+      // Keyword matches first: they take milliseconds, embedding the query longer.
+      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: false });
+      await tick();
+      if (pendingLatest && pendingLatest.id !== msg.id) return; // a newer query will answer
+    }
+    post({ type: 'results', id: msg.id, hits: runSearch(msg, requested), semantic: true, final: true });
+  } catch (e) {
+    post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
+  }
+}
+
+async function drainLatest() {
+  if (draining) return;
+  draining = true;
+  try {
+    while (pendingLatest) {
+      const msg = pendingLatest;
+      await answer(msg);
+      if (pendingLatest === msg) pendingLatest = null;
+    }
+  } finally {
+    draining = false;
+  }
+}
+
+self.onmessage = async (ev) => {
+  const msg = ev.data || {};
+  try {
+    if (msg.type === 'init') {
+      if (!startedUp) {
+        base = new URL(msg.base);
+        semanticWanted = semanticWanted || !!msg.semantic;
+        startedUp = startup().catch((e) => problem('index', e, true));
+      }
+    } else if (msg.type === 'semantic') {
+      semanticWanted = true;
+      if (self.modelBase) loadModel();
+    } else if (msg.type === 'search') {
+      if (startedUp) await startedUp;
+      if (msg.latest) {
+        pendingLatest = msg;
+        drainLatest();
+      } else {
+        await answer(msg);
+      }
+    }
+  } catch (e) {
+    problem('worker', e, false);
+  }
+};
