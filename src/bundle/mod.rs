@@ -271,6 +271,18 @@ impl Bundle {
             Error::Corrupt { why, .. } => Error::corrupt(&ls.name, why),
             other => other,
         })?;
+        if let Some(max) = lexical
+            .max_doc_id()
+            .filter(|&m| m as usize >= manifest.chunks)
+        {
+            return Err(Error::corrupt(
+                &ls.name,
+                format!(
+                    "indexes chunk {max}, the bundle has only {}",
+                    manifest.chunks
+                ),
+            ));
+        }
         let mut frags = Vec::with_capacity(nfrag);
         let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
         for s in &shards {

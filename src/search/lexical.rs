@@ -239,6 +239,11 @@ impl LexicalIndex {
         self.doc_ids.len()
     }
 
+    /// The largest document id, if any document was added.
+    pub fn max_doc_id(&self) -> Option<u32> {
+        self.doc_ids.last().copied()
+    }
+
     /// Number of distinct terms.
     pub fn term_count(&self) -> usize {
         self.term_ends.len()

@@ -5,9 +5,11 @@
 //! Python engines in `.cache/reference/`. Missing inputs fail loudly with the
 //! command to run; nothing is skipped.
 
+mod bundle;
 mod cli;
 mod encoder;
 mod pack;
+mod search;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,0 +1,315 @@
+//! The bundle format on disk: a bundle written by an earlier build still reads
+//! and answers the same way, and damaged bundles are errors naming the file.
+//!
+//! `tests/fixtures/golden/bundle-v1` is a real bundle (format version 1) built
+//! with the default model from `tests/fixtures/golden/corpus.jsonl`:
+//!
+//! ```text
+//! crossfind index --input tests/fixtures/golden/corpus.jsonl --out /tmp/golden
+//! cp /tmp/golden/{manifest.json,docs.*,vectors.*,lexical.*,frag-*} tests/fixtures/golden/bundle-v1/
+//! ```
+//!
+//! Its `model/` folder is not committed; the tests attach `models/e5-small`,
+//! whose pack id the manifest records. Rebuild the fixture only on purpose:
+//! when these tests fail, bundles already deployed on users' sites would too.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crossfind::bundle::{Bundle, BundleManifest, Docs, ShardKind, MANIFEST};
+use crossfind::model::pack::sha256_hex;
+use crossfind::search::lexical::{LexicalIndex, LexicalIndexBuilder};
+use crossfind::search::{search, Fusion, Hit, Mode, Query};
+use crossfind::TextKind;
+
+use crate::{encoder, root};
+
+fn golden_dir() -> PathBuf {
+    root().join("tests/fixtures/golden/bundle-v1")
+}
+
+fn golden() -> Bundle {
+    Bundle::read_dir(&golden_dir()).expect("the golden bundle reads")
+}
+
+fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
+    let v = encoder().embed(text, TextKind::Query).unwrap().vector;
+    search(
+        b,
+        &Query {
+            text,
+            vector: Some(&v),
+            lang,
+            k: 3,
+            mode,
+            // the fusion the bundle was recorded with, not today's tuning:
+            // this test pins the format, not the ranking constants
+            fusion: Fusion {
+                rrf_k: 60.0,
+                dense_weight: 1.0,
+                lexical_weight: 1.0,
+                depth: 200,
+            },
+        },
+    )
+}
+
+fn ids(hits: &[Hit]) -> Vec<&str> {
+    hits.iter().map(|h| h.page_id.as_str()).collect()
+}
+
+/// A writable copy of the golden bundle (without a model).
+fn golden_copy() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(golden_dir()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    }
+    tmp
+}
+
+fn shard_path(dir: &Path, kind: ShardKind) -> (String, PathBuf) {
+    let m = BundleManifest::parse(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    let name = m.shard(kind).name.clone();
+    let p = dir.join(&name);
+    (name, p)
+}
+
+fn load_err(dir: &Path) -> crossfind::Error {
+    match Bundle::read_dir(dir) {
+        Ok(_) => panic!("a damaged bundle loaded"),
+        Err(e) => e,
+    }
+}
+
+/// Points the manifest entry of `kind` at new bytes (a shard damaged by a
+/// buggy writer rather than in transit: the checksum matches).
+fn replace_shard(dir: &Path, kind: ShardKind, bytes: &[u8]) -> String {
+    let mpath = dir.join(MANIFEST);
+    let mut m = BundleManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
+    let s = m.shards.iter_mut().find(|s| s.kind == kind).unwrap();
+    s.bytes = bytes.len() as u64;
+    s.sha256 = sha256_hex(bytes);
+    std::fs::write(dir.join(&s.name), bytes).unwrap();
+    let name = s.name.clone();
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    name
+}
+
+#[test]
+fn golden_bundle_names_the_default_model() {
+    let b = golden();
+    assert_eq!(
+        b.manifest.model.pack_id,
+        encoder().manifest().pack_id(),
+        "models/e5-small is not the pack the golden bundle was built with; \
+         a bundle's vectors only make sense with the model that made them"
+    );
+    assert_eq!(b.manifest.model.dim, encoder().dim());
+    assert_eq!((b.manifest.pages, b.manifest.chunks), (4, 12));
+    let langs: Vec<&str> = b.manifest.languages.keys().map(String::as_str).collect();
+    assert_eq!(langs, ["en", "es", "ja"]);
+}
+
+#[test]
+fn golden_bundle_answers_as_when_it_was_built() {
+    let b = golden();
+    // (query, reader language, mode, top page ids) recorded from the build
+    // (query, reader language, mode, leading page ids) recorded at build
+    // time; only orders with a clear score margin are pinned
+    let cases: &[(&str, Option<&str>, Mode, &[&str])] = &[
+        ("forgot my password", None, Mode::Hybrid, &["en-reset"]),
+        (
+            "forgot my password",
+            Some("es"),
+            Mode::Hybrid,
+            &["es-reset"],
+        ),
+        ("forgot my password", None, Mode::Dense, &["en-reset"]),
+        (
+            "E4011",
+            None,
+            Mode::Hybrid,
+            &["en-api", "es-reset", "ja-refund"],
+        ),
+        (
+            "E4011",
+            None,
+            Mode::Dense,
+            &["en-api", "es-reset", "ja-refund"],
+        ),
+        (
+            "返金",
+            None,
+            Mode::Hybrid,
+            &["ja-refund", "es-reset", "en-api"],
+        ),
+        (
+            "返金",
+            None,
+            Mode::Dense,
+            &["ja-refund", "es-reset", "en-api"],
+        ),
+        ("返金", None, Mode::Lexical, &["ja-refund"]),
+        ("contraseña", None, Mode::Lexical, &["es-reset"]),
+        ("token revoked", None, Mode::Lexical, &["en-api"]),
+    ];
+    for &(text, lang, mode, want) in cases {
+        let hits = ask(&b, text, lang, mode);
+        let got = ids(&hits);
+        assert!(
+            got.len() >= want.len() && got[..want.len()] == *want,
+            "{text:?} lang {lang:?} {mode:?}: got {got:?}, recorded {want:?}"
+        );
+    }
+    let lexical_only = ask(&b, "contraseña", None, Mode::Lexical);
+    assert_eq!(lexical_only.len(), 1);
+    // the Spanish reader gets the Spanish version of the English match
+    let hits = ask(&b, "forgot my password", Some("es"), Mode::Hybrid);
+    assert_eq!(hits[0].matched_lang.as_deref(), Some("en"));
+    assert_eq!(hits[0].also_in, ["en"]);
+    assert_eq!(hits[0].url, "/es/reset-password.html");
+    // the error code is matched by the lexical index and its section linked
+    let hits = ask(&b, "E4011", None, Mode::Hybrid);
+    assert!(hits[0].lexical.is_some());
+    assert_eq!(hits[0].url, "/en/api-tokens.html#e4011");
+    assert!(hits[0].snippet.as_deref().unwrap().contains("E4011"));
+}
+
+#[test]
+fn golden_shards_re_encode_to_the_same_bytes() {
+    // The reader and the writer agree on every byte of the format.
+    let dir = golden_dir();
+    let (_, p) = shard_path(&dir, ShardKind::Lexical);
+    let bytes = std::fs::read(p).unwrap();
+    let idx = LexicalIndex::from_bytes(&bytes).unwrap();
+    assert_eq!(idx.doc_count(), 12);
+    assert_eq!(idx.to_bytes(), bytes);
+
+    let (_, p) = shard_path(&dir, ShardKind::Docs);
+    let bytes = std::fs::read(p).unwrap();
+    let docs: Docs = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(serde_json::to_vec(&docs).unwrap(), bytes);
+
+    let b = golden();
+    assert_eq!(b.vectors.rows, 12);
+    assert_eq!(b.vectors.raw.len(), 12 * (4 + 384));
+    for c in 0..12 {
+        assert!(b.sentences(c).is_some_and(|s| !s.is_empty()), "chunk {c}");
+    }
+}
+
+#[test]
+fn flipped_byte_in_a_shard_fails_its_checksum() {
+    let d = golden_copy();
+    let (name, p) = shard_path(d.path(), ShardKind::Vectors);
+    let mut bytes = std::fs::read(&p).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&p, &bytes).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "checksum_mismatch");
+    assert!(e.to_string().contains(&name), "{e}");
+}
+
+#[test]
+fn truncated_shard_is_named() {
+    let d = golden_copy();
+    let (name, p) = shard_path(d.path(), ShardKind::Lexical);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 7]).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(
+        e.to_string().contains(&name) && e.to_string().contains("truncated"),
+        "{e}"
+    );
+}
+
+#[test]
+fn manifest_of_another_version_is_refused() {
+    let d = golden_copy();
+    let p = d.path().join(MANIFEST);
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("\"version\": 1", "\"version\": 2", 1);
+    std::fs::write(&p, text).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "version_mismatch");
+    assert!(
+        e.to_string().contains(MANIFEST) && e.to_string().contains("version 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_shard_is_named() {
+    let d = golden_copy();
+    let m = BundleManifest::parse(&std::fs::read(d.path().join(MANIFEST)).unwrap()).unwrap();
+    let frag = m.fragment_shards().next().unwrap().name.clone();
+    std::fs::remove_file(d.path().join(&frag)).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "missing_file");
+    assert!(e.to_string().contains(&frag), "{e}");
+}
+
+#[test]
+fn missing_manifest_is_named() {
+    let d = golden_copy();
+    std::fs::remove_file(d.path().join(MANIFEST)).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "missing_file");
+    assert!(e.to_string().contains(MANIFEST), "{e}");
+}
+
+#[test]
+fn shard_with_a_valid_checksum_but_bad_content_is_named() {
+    // Garbage in the lexical shard is reported under the shard's file name,
+    // not the index's internal one.
+    let d = golden_copy();
+    let name = replace_shard(d.path(), ShardKind::Lexical, b"CFLX\x01\x05");
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(e.to_string().contains(&name), "{e}");
+
+    let d = golden_copy();
+    let name = replace_shard(d.path(), ShardKind::Docs, b"{\"pages\": [");
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(e.to_string().contains(&name), "{e}");
+}
+
+#[test]
+fn lexical_index_for_more_chunks_than_the_bundle_is_refused() {
+    // A lexical shard from another build of the site (more chunks) would make
+    // search index past the chunk table; it must fail at load instead.
+    let d = golden_copy();
+    let mut lex = LexicalIndexBuilder::new();
+    lex.add(0, "password");
+    lex.add(40, "password reset");
+    let name = replace_shard(d.path(), ShardKind::Lexical, &lex.finish().to_bytes());
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(e.to_string().contains(&name), "{e}");
+}
+
+#[test]
+fn cli_search_on_a_damaged_bundle_names_the_file() {
+    let d = golden_copy();
+    let (name, p) = shard_path(d.path(), ShardKind::Docs);
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[10] ^= 0x20;
+    std::fs::write(&p, &bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crossfind"))
+        .args(["search", "--bundle"])
+        .arg(d.path())
+        .arg("reset password")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&name) && err.contains("checksum mismatch"),
+        "{err}"
+    );
+}

@@ -1,0 +1,325 @@
+//! Search as a user of a help site notices it, on a small multilingual help
+//! center indexed once per test run with the CLI.
+//!
+//! `tests/fixtures/sites/helpdesk-mini` is 22 Markdown pages copied from the
+//! demo help center (`examples/helpdesk/content`, same `lang/id.md` layout):
+//! reset-password (en es ja de), idempotency-keys (en ja zh),
+//! invoices-receipts (en es), refunds (en es pt), cancel-subscription
+//! (en es fr), error-e1042-sync-failed (en ko) and the region-only articles
+//! factura-electronica-cfdi (es), konbini-payment (ja), pagamento-pix (pt),
+//! sepa-lastschrift (de) and mpesa-payments (sw).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use crossfind::bundle::Bundle;
+use crossfind::search::{search, Fusion, Hit, Mode, Query};
+use crossfind::TextKind;
+
+use crate::{encoder, model_dir, root};
+
+fn crossfind() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crossfind"))
+}
+
+fn index(input: &Path, out: &Path) -> Output {
+    if out.exists() {
+        std::fs::remove_dir_all(out).unwrap();
+    }
+    crossfind()
+        .arg("index")
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--model")
+        .arg(model_dir())
+        .output()
+        .unwrap()
+}
+
+/// The helpdesk-mini bundle, built by `crossfind index` on first use.
+fn mini_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helpdesk-mini-bundle");
+        let o = index(&root().join("tests/fixtures/sites/helpdesk-mini"), &out);
+        assert!(
+            o.status.success(),
+            "indexing helpdesk-mini failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    })
+}
+
+fn mini() -> &'static Bundle {
+    static B: OnceLock<Bundle> = OnceLock::new();
+    B.get_or_init(|| Bundle::read_dir(mini_dir()).expect("helpdesk-mini bundle loads"))
+}
+
+fn ask(text: &str, lang: Option<&str>, k: usize) -> Vec<Hit> {
+    let v = encoder().embed(text, TextKind::Query).unwrap().vector;
+    search(
+        mini(),
+        &Query {
+            text,
+            vector: Some(&v),
+            lang,
+            k,
+            mode: Mode::Hybrid,
+            fusion: Fusion::default(),
+        },
+    )
+}
+
+fn show(hits: &[Hit]) -> String {
+    hits.iter()
+        .map(|h| format!("{} [{}] fused {:.4}", h.page_id, h.lang, h.fused))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[test]
+fn helpdesk_mini_indexes_every_page() {
+    let b = mini();
+    assert_eq!(b.docs.pages.len(), 22);
+    let langs: Vec<&str> = b.manifest.languages.keys().map(String::as_str).collect();
+    assert_eq!(
+        langs,
+        ["de", "en", "es", "fr", "ja", "ko", "pt", "sw", "zh"]
+    );
+    // translations share a group: reset-password is one group of four pages
+    let reset: Vec<&str> = b
+        .docs
+        .pages
+        .iter()
+        .filter(|p| p.group == "reset-password")
+        .map(|p| p.lang.as_str())
+        .collect();
+    assert_eq!(reset.len(), 4, "{reset:?}");
+}
+
+#[test]
+fn japanese_query_finds_spanish_only_article() {
+    // "Mexican electronic invoice CFDI": the only answer is in Spanish.
+    let hits = ask("メキシコの電子請求書 CFDI", Some("ja"), 3);
+    let hit = hits
+        .iter()
+        .find(|h| h.page_id == "es/factura-electronica-cfdi")
+        .unwrap_or_else(|| panic!("CFDI article not in the top 3: {}", show(&hits)));
+    // there is no Japanese version, so the Spanish page is shown as is
+    assert_eq!(hit.lang, "es");
+    assert!(hit.also_in.is_empty() && hit.matched_lang.is_none());
+    assert_eq!(
+        hit.url.split('#').next(),
+        Some("/es/factura-electronica-cfdi.html")
+    );
+}
+
+#[test]
+fn spanish_reader_gets_spanish_version_first() {
+    // invoices-receipts exists in English and Spanish
+    let hits = ask("¿dónde descargo mis facturas en PDF?", Some("es"), 3);
+    let top = &hits[0];
+    assert_eq!(top.page_id, "es/invoices-receipts", "{}", show(&hits));
+    assert_eq!(top.lang, "es");
+    assert_eq!(top.also_in, ["en"]);
+    assert!(top.snippet.is_some());
+
+    // an English query from a Spanish reader still lands on the Spanish page,
+    // saying which version matched
+    let hits = ask("download my invoices as PDF", Some("es"), 3);
+    let top = &hits[0];
+    assert_eq!(top.page_id, "es/invoices-receipts", "{}", show(&hits));
+    assert!(top.url.starts_with("/es/invoices-receipts.html"));
+    assert_eq!(top.also_in, ["en"]);
+    assert!(matches!(top.matched_lang.as_deref(), None | Some("en")));
+
+    // every hit of a Spanish reader is in Spanish when a Spanish version exists
+    for h in ask("reembolso de mi pago", Some("es"), 5) {
+        let has_es = mini().docs.pages.iter().any(|p| {
+            p.lang == "es"
+                && mini()
+                    .docs
+                    .pages
+                    .iter()
+                    .any(|q| q.id == h.page_id && q.group == p.group)
+        });
+        assert!(
+            !has_es || h.lang == "es",
+            "{} shown in {}",
+            h.page_id,
+            h.lang
+        );
+    }
+}
+
+#[test]
+fn exact_error_code_found_by_hybrid_inside_other_language_page() {
+    // E3022 is only in idempotency-keys (en, ja, zh). A Spanish reader typing
+    // the bare code gets that article, from a page in another language.
+    let hits = ask("E3022", Some("es"), 3);
+    let top = &hits[0];
+    let group = &mini()
+        .docs
+        .pages
+        .iter()
+        .find(|p| p.id == top.page_id)
+        .unwrap()
+        .group;
+    assert_eq!(group, "idempotency-keys", "{}", show(&hits));
+    assert_ne!(top.lang, "es");
+    assert!(top.lexical.is_some(), "the code matched lexically");
+    assert!(
+        top.snippet.as_deref().unwrap().contains("E3022"),
+        "{:?}",
+        top.snippet
+    );
+    let hl = &top.highlights;
+    let snippet = top.snippet.as_deref().unwrap();
+    assert!(
+        hl.iter()
+            .any(|&(s, e)| snippet[s..e].eq_ignore_ascii_case("e3022")),
+        "the code is highlighted: {hl:?} in {snippet}"
+    );
+
+    // inside a Japanese sentence, for a Japanese reader
+    let hits = ask("E3022 エラーの意味", Some("ja"), 3);
+    assert_eq!(hits[0].page_id, "ja/idempotency-keys", "{}", show(&hits));
+    assert!(hits[0].snippet.as_deref().unwrap().contains("E3022"));
+}
+
+#[test]
+fn broken_pages_warn_and_rest_of_site_indexes() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tiny-site-bundle");
+    let o = index(&root().join("tests/fixtures/sites/tiny"), &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stderr}");
+    for (file, why) in [
+        ("empty.html", "no text"),
+        ("x.html", "binary"),
+        ("404.html", "404"),
+        ("noindex.html", "noindex"),
+        ("es/facturas.htm", "duplicate"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("warning: ") && l.contains(file) && l.contains(why)),
+            "no warning about {file} ({why}):\n{stderr}"
+        );
+    }
+    assert!(stdout.contains("indexed 7 pages"), "{stdout}");
+
+    let b = Bundle::read_dir(&out).unwrap();
+    let ids: HashSet<&str> = b.docs.pages.iter().map(|p| p.id.as_str()).collect();
+    for skipped in ["/404", "/empty", "/x", "/noindex", "/index"] {
+        assert!(!ids.contains(skipped), "{skipped} was indexed");
+    }
+    // the good pages, the malformed-but-readable one included, answer queries
+    let run = |q: &str| {
+        let o = crossfind()
+            .args(["search", "--json", "--k", "3", "--bundle"])
+            .arg(&out)
+            .arg(q)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["page_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run("reset my password")[0], "/en/reset-password");
+    assert_eq!(run("sync error E1042")[0], "/malformed");
+    assert_eq!(run("facturas IVA")[0], "/es/facturas");
+}
+
+#[test]
+fn trec_run_file_has_one_line_per_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("q.jsonl");
+    std::fs::write(
+        &queries,
+        concat!(
+            r#"{"qid": "q1", "text": "reset password", "lang": "en"}"#,
+            "\n",
+            r#"{"qid": "q2", "text": "返金 申請", "lang": "ja"}"#,
+            "\n\n",
+            r#"{"qid": "q3", "text": "factura CFDI México"}"#,
+            "\n",
+            r#"{"qid": "q4", "text": "E3022"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let run = tmp.path().join("run.txt");
+    let o = crossfind()
+        .args(["search", "--k", "8", "--bundle"])
+        .arg(mini_dir())
+        .arg("--queries")
+        .arg(&queries)
+        .arg("--run")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let docs = &mini().docs;
+    let group_of: HashMap<&str, &str> = docs
+        .pages
+        .iter()
+        .map(|p| (p.id.as_str(), p.group.as_str()))
+        .collect();
+    let text = std::fs::read_to_string(&run).unwrap();
+    let mut per_query: HashMap<&str, Vec<(&str, usize, f64)>> = HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), 6, "`{line}`: qid Q0 docid rank score tag");
+        assert_eq!((f[1], f[5]), ("Q0", "crossfind"), "{line}");
+        assert!(group_of.contains_key(f[2]), "unknown page id in `{line}`");
+        per_query.entry(f[0]).or_default().push((
+            f[2],
+            f[3].parse().unwrap(),
+            f[4].parse().unwrap(),
+        ));
+    }
+    let mut qids: Vec<&str> = per_query.keys().copied().collect();
+    qids.sort();
+    assert_eq!(qids, ["q1", "q2", "q3", "q4"]);
+    for (qid, rows) in &per_query {
+        assert!(
+            !rows.is_empty() && rows.len() <= 8,
+            "{qid}: {} lines",
+            rows.len()
+        );
+        let ranks: Vec<usize> = rows.iter().map(|r| r.1).collect();
+        assert_eq!(ranks, (1..=rows.len()).collect::<Vec<_>>(), "{qid}");
+        assert!(
+            rows.windows(2).all(|w| w[0].2 >= w[1].2),
+            "{qid}: scores rise"
+        );
+        // one line per page, and one page per translation group
+        let pages: HashSet<&str> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(pages.len(), rows.len(), "{qid}: a page appears twice");
+        let groups: HashSet<&str> = rows.iter().map(|r| group_of[r.0]).collect();
+        assert_eq!(
+            groups.len(),
+            rows.len(),
+            "{qid}: two versions of one article"
+        );
+    }
+    // the query's lang picks the version that is listed
+    assert_eq!(per_query["q1"][0].0, "en/reset-password");
+    assert_eq!(per_query["q3"][0].0, "es/factura-electronica-cfdi");
+}
