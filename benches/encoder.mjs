@@ -1,0 +1,217 @@
+// Encoder benchmark, wasm side: crossfind (pkg/) vs onnxruntime-web on the
+// int8 and fp32 ONNX exports of the same weights, single thread, in Node and
+// in headless Chromium, all in one run.
+//
+//   node benches/encoder.mjs [--rounds 2] [--runs 30] [--warmup 5] [--sweep-runs 3]
+//                            [--only node|chromium] [--out FILE.json]
+//
+// --sweep-runs N: in Node's first round, also time N embeddings at 16..384
+// tokens (lib/texts.mjs SWEEP) to show how latency grows with length; 0: off.
+//
+// Every engine load happens in a fresh process (Node: a child `node`; Chromium:
+// a fresh browser), so load time and memory are cold-start numbers and the
+// engines don't share a heap. Rounds alternate the engine order (forward,
+// then reversed) to spread drift from other load on the machine; latency
+// percentiles pool the samples of all rounds, load time is the median.
+//
+// Needs: pkg/node + pkg/web (scripts/build-wasm.sh), the ONNX files
+// (benches/make_onnx.py), npm packages (npm install), /usr/bin/chromium.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+export const ENGINE_NAMES = ['crossfind', 'ort-int8', 'ort-fp32'];
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+export function pkgVersion(name) {
+  return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+// ---- child: one engine in this process --------------------------------------
+async function child(engine, opts) {
+  await import('./lib/probe.mjs'); // before any wasm is compiled
+  const { measure } = await import('./lib/engines.mjs');
+  const host = {
+    now: () => performance.now(),
+    readBytes: async (p) => readFile(path.join(ROOT, p)),
+    readText: async (p) => readFile(path.join(ROOT, p), 'utf8'),
+    importOurs: async () => require(path.join(ROOT, 'pkg/node/crossfind.js')),
+    importOrt: () => import('onnxruntime-web'),
+    importTokenizers: () => import('@huggingface/tokenizers'),
+    // onnxruntime-web's Node build loads ort-wasm-simd-threaded.{mjs,wasm}
+    // from its own dist/ folder (node_modules) by default.
+    ortWasmPaths: undefined,
+    cpu: () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; },
+    memory: () => {
+      const m = process.memoryUsage();
+      return { rss: m.rss, heap_used: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers };
+    },
+  };
+  const r = await measure(engine, host, opts);
+  r.node = process.version;
+  process.stdout.write('\n@@RESULT ' + JSON.stringify(r) + '\n');
+}
+
+function runChild(engine, opts) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', engine,
+      '--runs', String(opts.runs), '--warmup', String(opts.warmup), '--sweep-runs', String(opts.sweepRuns ?? 0)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
+      if (code !== 0 || !line) return reject(new Error(`node child ${engine} exited ${code}: ${out.slice(-2000)}`));
+      resolve(JSON.parse(line.slice(9)));
+    });
+  });
+}
+
+// ---- Chromium: one fresh browser per engine load -----------------------------
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'];
+
+async function runChromium(engine, opts, baseUrl) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(`${baseUrl}/benches/web/index.html`);
+    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+    const r = await page.evaluate(([e, o]) => window.runBench(e, o), [engine, opts]);
+    r.chromium = browser.version();
+    if (errors.length) r.page_errors = errors;
+    return r;
+  } finally {
+    await browser.close();
+  }
+}
+
+// ---- summary -----------------------------------------------------------------
+const cos = (a, b) => {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return d / Math.sqrt(na * nb);
+};
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const r3 = (x) => Math.round(x * 1000) / 1000;
+
+export async function summarise(rounds) {
+  const { stats } = await import('./lib/engines.mjs');
+  const out = {};
+  for (const name of ENGINE_NAMES) {
+    const rs = rounds.map((r) => r[name]).filter(Boolean);
+    if (!rs.length) continue;
+    const ref = rounds[0].crossfind;
+    const s = {
+      describe: rs[0].describe,
+      load_ms: r3(median(rs.map((r) => r.load_ms))),
+      load_ms_each_round: rs.map((r) => r.load_ms),
+      load_phases_ms_round1: rs[0].load_phases_ms,
+      wasm_heap_after_load_bytes: rs[0].memory_after_load.wasm_bytes,
+      wasm_heap_end_bytes: rs[0].memory_end.wasm_bytes,
+      memory_after_load_round1: rs[0].memory_after_load,
+      memory_end_round1: rs[0].memory_end,
+      latency_ms: {},
+    };
+    for (const t of Object.keys(rs[0].latency_ms)) {
+      const all = rs.flatMap((r) => r.latency_ms[t].samples);
+      const st = stats(all);
+      s.latency_ms[t] = {
+        tokens: rs[0].latency_ms[t].tokens,
+        ...Object.fromEntries(Object.entries(st).map(([k, v]) => [k, k === 'n' ? v : r3(v)])),
+        p50_each_round: rs.map((r) => r.latency_ms[t].p50),
+      };
+      if (rs[0].latency_ms[t].cpu_p50 !== undefined) s.latency_ms[t].cpu_p50 = r3(median(rs.map((r) => r.latency_ms[t].cpu_p50)));
+      if (ref) {
+        s.latency_ms[t].same_token_ids_as_crossfind = JSON.stringify(rs[0].vectors[t].ids) === JSON.stringify(ref.vectors[t].ids);
+        s.latency_ms[t].cosine_vs_crossfind = Math.round(cos(rs[0].vectors[t].vector, ref.vectors[t].vector) * 1e6) / 1e6;
+      }
+    }
+    const sw = rs.find((r) => r.sweep_ms);
+    if (sw) s.sweep_ms = sw.sweep_ms.map(({ tokens, p50 }) => ({ tokens, p50 }));
+    if (rs[0].page_errors) s.page_errors = rs[0].page_errors;
+    if (rs[0].chromium) s.chromium = rs[0].chromium;
+    out[name] = s;
+  }
+  return out;
+}
+
+export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweepRuns = 3, envs = ['node', 'chromium'], log = console.error } = {}) {
+  for (const f of ['pkg/node/crossfind.js', 'pkg/web/crossfind.js', '.cache/bench/onnx/model_quantized.onnx', '.cache/bench/onnx/model.onnx', 'node_modules/onnxruntime-web/package.json']) {
+    if (!existsSync(path.join(ROOT, f))) throw new Error(`missing ${f}: see benches/run.mjs / docs/benchmarks.md for setup`);
+  }
+  const opts = { runs, warmup };
+  const result = { settings: { rounds, runs, warmup, sweep_runs_node_round1: sweepRuns, threads: 1 }, onnxruntime_web: pkgVersion('onnxruntime-web'), tokenizers_js: pkgVersion('@huggingface/tokenizers') };
+  let server;
+  try {
+    for (const env of envs) {
+      const raw = [];
+      if (env === 'chromium') {
+        if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium`);
+        const { startServer } = await import('./serve.mjs');
+        server ??= await startServer();
+      }
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? ENGINE_NAMES : [...ENGINE_NAMES].reverse();
+        const round = {};
+        for (const e of order) {
+          const la = os.loadavg()[0];
+          const res = env === 'node'
+            ? await runChild(e, { ...opts, sweepRuns: r === 0 ? sweepRuns : 0 })
+            : await runChromium(e, opts, server.url);
+          res.loadavg_1m_before = la;
+          round[e] = res;
+          log(`[${env} round ${r + 1}] ${e}: load ${res.load_ms.toFixed(0)} ms, p50 ` +
+            Object.entries(res.latency_ms).map(([k, v]) => `${k}(${v.tokens} tok) ${v.p50.toFixed(1)} ms`).join(', ') +
+            `, wasm heap ${(res.memory_after_load.wasm_bytes / 2 ** 20).toFixed(0)} MiB (load avg ${la.toFixed(2)})`);
+        }
+        raw.push(round);
+      }
+      result[env] = { summary: await summarise(raw), raw: raw.map((round) => Object.fromEntries(Object.entries(round).map(([k, v]) => {
+        const { vectors, ...rest } = v; // vectors only feed the cosine check
+        return [k, { ...rest, token_ids: Object.fromEntries(Object.entries(vectors).map(([t, x]) => [t, x.ids])) }];
+      }))) };
+    }
+  } finally {
+    if (server) await server.close();
+  }
+  return result;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (arg('child')) {
+    await child(arg('child'), { runs: Number(arg('runs', 30)), warmup: Number(arg('warmup', 5)), sweepRuns: Number(arg('sweep-runs', 0)) });
+  } else {
+    const only = arg('only');
+    const res = await runEncoderBench({
+      rounds: Number(arg('rounds', 2)), runs: Number(arg('runs', 30)), warmup: Number(arg('warmup', 5)), sweepRuns: Number(arg('sweep-runs', 3)),
+      envs: only ? [only] : ['node', 'chromium'],
+    });
+    const out = arg('out');
+    if (out) { mkdirSync(path.dirname(path.resolve(out)), { recursive: true }); writeFileSync(out, JSON.stringify(res, null, 1)); }
+    for (const env of ['node', 'chromium']) {
+      if (!res[env]) continue;
+      console.log(`\n${env}:`);
+      for (const [e, s] of Object.entries(res[env].summary)) {
+        console.log(`  ${e.padEnd(10)} load ${String(Math.round(s.load_ms)).padStart(6)} ms  ` +
+          Object.entries(s.latency_ms).map(([k, v]) => `${v.tokens} tok p50 ${v.p50.toFixed(1)} p95 ${v.p95.toFixed(1)}`).join(' | ') +
+          `  wasm heap ${(s.wasm_heap_after_load_bytes / 2 ** 20).toFixed(0)} MiB`);
+      }
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Download sizes: raw bytes and brotli (Node zlib, quality 11, as a static
+// host would pre-compress) of what a browser fetches for each engine.
+//   node benches/sizes.mjs [--json]
+// Brotli results are cached in .cache/bench/brotli-cache.json by the file's
+// sha256 (quality 11 on the 118 MB peer model takes ~15-30 min on 2 cores).
+import { brotliCompress, constants } from 'node:zlib';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CACHE = path.join(ROOT, '.cache/bench/brotli-cache.json');
+const br = promisify(brotliCompress);
+
+async function brotliSize(rel, cache) {
+  const abs = path.join(ROOT, rel);
+  const st = statSync(abs);
+  const bytes = readFileSync(abs);
+  const key = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  if (cache[key] === undefined) {
+    const out = await br(bytes, {
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: 11,
+        [constants.BROTLI_PARAM_LGWIN]: 24,
+        [constants.BROTLI_PARAM_SIZE_HINT]: st.size,
+      },
+    });
+    cache[key] = out.length;
+  }
+  return { raw: st.size, brotli: cache[key] };
+}
+
+async function group(label, files, cache, log) {
+  let raw = 0, brotli = 0;
+  for (const f of files) {
+    const s = await brotliSize(f, cache);
+    raw += s.raw; brotli += s.brotli;
+  }
+  log?.(`  ${label}: ${(raw / 1e6).toFixed(2)} MB raw, ${(brotli / 1e6).toFixed(2)} MB brotli`);
+  return { label, files, raw_bytes: raw, brotli_bytes: brotli };
+}
+
+export async function measureSizes({ log = console.error } = {}) {
+  const cache = existsSync(CACHE) ? JSON.parse(readFileSync(CACHE, 'utf8')) : {};
+  const save = () => { mkdirSync(path.dirname(CACHE), { recursive: true }); writeFileSync(CACHE, JSON.stringify(cache, null, 1)); };
+  const pack = JSON.parse(readFileSync(path.join(ROOT, 'models/e5-small/pack.json'), 'utf8'));
+  const m = (n) => `models/e5-small/${n}`;
+  const shards = pack.embeddings.shards.map(m);
+  const ortDist = 'node_modules/onnxruntime-web/dist';
+  const res = { brotli: 'node:zlib quality 11, lgwin 24, each file compressed on its own', crossfind: {}, peer: {} };
+  try {
+    log?.('sizes (crossfind):');
+    res.crossfind.wasm = await group('pkg/web/crossfind_bg.wasm', ['pkg/web/crossfind_bg.wasm'], cache, log);
+    res.crossfind.js_glue = await group('pkg/web/crossfind.js', ['pkg/web/crossfind.js'], cache, log);
+    res.crossfind.encoder = await group('encoder.bin', [m('encoder.bin')], cache, log);
+    res.crossfind.embeddings = await group(`emb shards (${shards.length})`, shards, cache, log);
+    res.crossfind.tokenizer = await group('tokenizer.json', [m('tokenizer.json')], cache, log);
+    res.crossfind.pack_json = await group('pack.json', [m('pack.json')], cache, log);
+    save();
+    log?.('sizes (peer: onnxruntime-web + transformers.js-style files):');
+    res.peer.wasm = await group('ort-wasm-simd-threaded.wasm', [`${ortDist}/ort-wasm-simd-threaded.wasm`], cache, log);
+    res.peer.js = await group('ort.wasm.min.mjs + ort-wasm-simd-threaded.mjs + tokenizers.min.mjs',
+      [`${ortDist}/ort.wasm.min.mjs`, `${ortDist}/ort-wasm-simd-threaded.mjs`, 'node_modules/@huggingface/tokenizers/dist/tokenizers.min.mjs'], cache, log);
+    res.peer.model_quantized = await group('model_quantized.onnx', ['.cache/bench/onnx/model_quantized.onnx'], cache, log);
+    save();
+    res.peer.tokenizer = await group('tokenizer.json', ['.cache/bench/onnx/tokenizer.json'], cache, log);
+    const fp32 = statSync(path.join(ROOT, '.cache/bench/onnx/model.onnx')).size;
+    res.peer.model_fp32_raw_bytes = fp32;
+  } finally {
+    save();
+  }
+  const sum = (o, keys) => keys.reduce((a, k) => ({ raw: a.raw + o[k].raw_bytes, brotli: a.brotli + o[k].brotli_bytes }), { raw: 0, brotli: 0 });
+  res.crossfind.total = sum(res.crossfind, ['wasm', 'js_glue', 'encoder', 'embeddings', 'tokenizer', 'pack_json']);
+  res.peer.total_int8 = sum(res.peer, ['wasm', 'js', 'model_quantized', 'tokenizer']);
+  return res;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await measureSizes();
+  if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 1));
+  else console.log(`total: crossfind ${(r.crossfind.total.raw / 1e6).toFixed(1)} MB raw / ${(r.crossfind.total.brotli / 1e6).toFixed(1)} MB brotli; ` +
+    `peer (int8) ${(r.peer.total_int8.raw / 1e6).toFixed(1)} MB raw / ${(r.peer.total_int8.brotli / 1e6).toFixed(1)} MB brotli`);
+}

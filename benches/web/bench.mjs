@@ -1,0 +1,38 @@
+// Browser host for benches/lib/engines.mjs: files over fetch from the local
+// static server (benches/serve.mjs), our pkg/web build, and onnxruntime-web's
+// wasm-only ES module with its .mjs/.wasm loaded from node_modules.
+import { wasmMemoryBytes } from '../lib/probe.mjs';
+import { measure } from '../lib/engines.mjs';
+
+async function get(p) {
+  const r = await fetch('/' + p);
+  if (!r.ok) throw new Error(`GET /${p}: ${r.status}`);
+  return r;
+}
+
+const host = {
+  now: () => performance.now(),
+  readBytes: async (p) => new Uint8Array(await (await get(p)).arrayBuffer()),
+  readText: async (p) => (await get(p)).text(),
+  async importOurs() {
+    const m = await import('/pkg/web/crossfind.js');
+    await m.default();
+    return m;
+  },
+  importOrt: () => import('/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs'),
+  importTokenizers: () => import('/node_modules/@huggingface/tokenizers/dist/tokenizers.min.mjs'),
+  ortWasmPaths: new URL('/node_modules/onnxruntime-web/dist/', location.href).href,
+  memory: () => (performance.memory
+    ? { js_heap_used: performance.memory.usedJSHeapSize, js_heap_total: performance.memory.totalJSHeapSize }
+    : {}),
+};
+
+window.runBench = async (engine, opts) => {
+  const r = await measure(engine, host, opts);
+  r.user_agent = navigator.userAgent;
+  r.cross_origin_isolated = self.crossOriginIsolated;
+  document.getElementById('out').textContent += `${engine}: load ${r.load_ms} ms\n`;
+  return r;
+};
+window.benchReady = true;
+void wasmMemoryBytes;
