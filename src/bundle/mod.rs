@@ -179,6 +179,18 @@ impl Vectors {
                 ),
             ));
         }
+        // `scores` walks rows of 4 + dim bytes: a dim near usize::MAX would
+        // wrap that to a zero-byte row, so the size is checked here exactly.
+        let want = dim.checked_add(4).and_then(|rb| rb.checked_mul(rows));
+        if want != Some(raw.len()) {
+            return Err(Error::corrupt(
+                name,
+                format!(
+                    "{} bytes of vectors, not {rows} rows of {dim} dimensions",
+                    raw.len()
+                ),
+            ));
+        }
         Ok(Vectors {
             dim,
             rows,

@@ -40,11 +40,15 @@ impl DType {
         }
     }
 
+    /// At least one column (a zero-byte row cannot be walked), few enough
+    /// that [`row_bytes`](Self::row_bytes) cannot overflow, and whole blocks.
     fn check_cols(self, cols: usize) -> bool {
-        match self {
-            DType::Q4_0 => cols % Q4_BLOCK == 0,
-            _ => true,
-        }
+        cols > 0
+            && cols <= usize::MAX / 8
+            && match self {
+                DType::Q4_0 => cols % Q4_BLOCK == 0,
+                _ => true,
+            }
     }
 
     /// Decodes one row into `out` (whose length is the row's column count).
@@ -175,7 +179,7 @@ impl<'a> TensorFile<'a> {
                 return Err(Error::corrupt(
                     file,
                     format!(
-                        "tensor {} has {} columns, not a multiple of the block size",
+                        "tensor {} has {} columns (none, too many, or not whole blocks)",
                         t.name, t.cols
                     ),
                 ));
@@ -320,6 +324,31 @@ mod tests {
             for (a, b) in row_in.iter().zip(row_out) {
                 assert!((a - b).abs() <= step / 2.0 + 1e-6);
             }
+        }
+    }
+
+    #[test]
+    fn zero_or_huge_column_counts_are_corrupt() {
+        // Found by `cargo fuzz run tensors`: a 0-column f32 tensor passed
+        // parse and made `f32()` walk rows of zero bytes (a panic); a column
+        // count near usize::MAX wrapped `row_bytes` to a few bytes.
+        for (dtype, cols) in [
+            ("f32", 0u64),
+            ("i8_row", 0),
+            ("q4_0", 0),
+            ("f32", u64::MAX / 4 + 1),
+            ("i8_row", u64::MAX - 3),
+        ] {
+            let header = format!(
+                r#"{{"tensors":[{{"name":"t","dtype":"{dtype}","rows":2,"cols":{cols},"offset":0}}]}}"#
+            );
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&VERSION.to_le_bytes());
+            bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.resize(bytes.len().div_ceil(16) * 16 + 64, 0);
+            let err = TensorFile::parse("t.bin", &bytes).err().unwrap();
+            assert_eq!(err.code(), "corrupt_file", "{dtype} x {cols}");
         }
     }
 

@@ -294,6 +294,30 @@ fn lexical_index_for_more_chunks_than_the_bundle_is_refused() {
 }
 
 #[test]
+fn vectors_claiming_an_impossible_dimension_are_refused() {
+    // A manifest and vectors shard agreeing on dim = usize::MAX - 3 made each
+    // row 4 + dim = 0 bytes long (wrapping), and the dense scan panicked.
+    let d = golden_copy();
+    let dim = usize::MAX - 3;
+    let header = format!(
+        r#"{{"tensors":[{{"name":"vectors","dtype":"i8_row","rows":12,"cols":{dim},"offset":0}}]}}"#
+    );
+    let mut bytes = b"CFTN".to_vec();
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.resize(bytes.len().div_ceil(16) * 16, 0);
+    let name = replace_shard(d.path(), ShardKind::Vectors, &bytes);
+    let mpath = d.path().join(MANIFEST);
+    let mut m = BundleManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
+    m.model.dim = dim;
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(e.to_string().contains(&name), "{e}");
+}
+
+#[test]
 fn cli_search_on_a_damaged_bundle_names_the_file() {
     let d = golden_copy();
     let (name, p) = shard_path(d.path(), ShardKind::Docs);
