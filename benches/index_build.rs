@@ -11,17 +11,209 @@
 //! and chunks per second and the bundle's bytes per page by shard kind (the
 //! model pack, copied beside the shards, is counted apart). Writes
 //! `bench-results/index.json` and prints a Markdown table.
+//!
+//! ```text
+//! cargo bench --bench index_build -- --large 2000 1500
+//! ```
+//!
+//! instead indexes a generated Markdown site of 2,000 pages of about 1,500
+//! words each (six sections per page, paragraphs drawn from the demo's text
+//! in its 12 languages, one language per page) and reports, beside the
+//! times, the process's peak resident memory while reading and while
+//! building (Linux `VmHWM`, reset between the steps), against the bytes of
+//! text read: the check that indexing runs in bounded memory. Writes
+//! `bench-results/index-large.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crossfind::bundle::write::{build_bundle, BuildOptions};
+use crossfind::bundle::write::{build_bundle, BuildOptions, Progress};
 use serde_json::json;
+
+/// Resident memory now and at peak, in MiB, from /proc/self/status.
+fn rss_mib() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Starts a new peak: `VmHWM` becomes the current RSS.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Paragraphs of the demo's Markdown sources, by language.
+fn paragraphs(root: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let content = root.join("examples/helpdesk/content");
+    for lang in std::fs::read_dir(&content).unwrap().flatten() {
+        let l = lang.file_name().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(lang.path()).unwrap().flatten() {
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            let body = text.splitn(3, "---").nth(2).unwrap_or("");
+            for p in body.split("\n\n") {
+                let p = p.trim();
+                if p.len() > 80 && !p.starts_with('#') && !p.starts_with("```") {
+                    out.entry(l.clone()).or_default().push(p.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Words of a paragraph; CJK text counts two characters as a word.
+fn words(p: &str) -> usize {
+    let spaced = p.split_whitespace().count();
+    let cjk = p
+        .chars()
+        .filter(|c| ('\u{3040}'..='\u{30ff}').contains(c) || ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count();
+    spaced + cjk / 2
+}
+
+fn large(root: &Path, pages: usize, words_per_page: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let out = tmp.path().join("bundle");
+    let paras = paragraphs(root);
+    let langs: Vec<&String> = paras.keys().collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    let mut text_bytes = 0usize;
+    for i in 0..pages {
+        let lang = langs[i % langs.len()];
+        let pool = &paras[lang];
+        let dir = site.join(lang);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut md = format!("---\ntitle: Article {i}\nlang: {lang}\n---\n");
+        let mut n = 0;
+        let mut section = 0;
+        while n < words_per_page {
+            if n >= section * words_per_page / 6 {
+                md.push_str(&format!("\n## Part {section} {{#part-{section}}}\n\n"));
+                section += 1;
+            }
+            let p = &pool[next() % pool.len()];
+            n += words(p);
+            md.push_str(p);
+            md.push_str("\n\n");
+        }
+        text_bytes += md.len();
+        std::fs::write(dir.join(format!("article-{i:05}.md")), md).unwrap();
+    }
+    let model = root.join("models/e5-small");
+    let enc = crossfind::Encoder::from_pack(
+        crossfind::Pack::read_dir(&model).expect("models/e5-small: run scripts/setup.sh"),
+    )
+    .unwrap();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (rss_model, _) = rss_mib();
+    reset_peak();
+    let t0 = Instant::now();
+    let mut corpus = crossfind::ingest::read_input(&site).unwrap();
+    let read_s = t0.elapsed().as_secs_f64();
+    let (rss_read, peak_read) = rss_mib();
+    reset_peak();
+    let t1 = Instant::now();
+    let last = std::sync::Mutex::new(Instant::now());
+    let report = build_bundle(
+        &mut corpus,
+        &enc,
+        &model,
+        &out,
+        &BuildOptions::default(),
+        &|p: Progress| {
+            let mut l = last.lock().unwrap();
+            if l.elapsed().as_secs() >= 30 {
+                *l = Instant::now();
+                let (rss, _) = rss_mib();
+                eprintln!(
+                    "  pages {}/{} chunks {}/{} rss {rss:.0} MiB",
+                    p.pages_done, p.pages_total, p.embedded, p.chunks
+                );
+            }
+        },
+    )
+    .unwrap();
+    let build_s = t1.elapsed().as_secs_f64();
+    let (_, peak_build) = rss_mib();
+    let bundle_bytes: u64 = report
+        .files
+        .iter()
+        .filter(|f| f.1 != "model")
+        .map(|f| f.2)
+        .sum();
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let result = json!({
+        "bench": "index_build_large",
+        "input": format!("generated Markdown site: {pages} pages of ~{words_per_page} words, 6 sections each, 12 languages"),
+        "model": "models/e5-small",
+        "cpu": cpu(),
+        "threads": threads,
+        "pages": report.pages,
+        "chunks": report.chunks,
+        "text_mib": mib(text_bytes),
+        "seconds": {"read": read_s, "embed": report.embed_seconds, "build_bundle": build_s},
+        "chunks_per_second_embedding": report.chunks as f64 / report.embed_seconds,
+        "rss_mib": {
+            "after_model_load": rss_model,
+            "after_read": rss_read,
+            "peak_while_reading": peak_read,
+            "peak_while_building": peak_build,
+        },
+        "bundle_bytes_without_model": bundle_bytes,
+    });
+    let path = root.join("bench-results/index-large.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n").unwrap();
+    println!(
+        "| pages | chunks | text | read | embed | RSS model | peak reading | RSS after read | peak building | bundle |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    println!(
+        "| {} | {} | {:.1} MiB | {read_s:.1} s | {:.0} s ({:.1}/s) | {rss_model:.0} MiB | {peak_read:.0} MiB | {rss_read:.0} MiB | {peak_build:.0} MiB | {:.1} MiB |",
+        report.pages,
+        report.chunks,
+        mib(text_bytes),
+        report.embed_seconds,
+        report.chunks as f64 / report.embed_seconds,
+        mib(bundle_bytes as usize)
+    );
+    println!("\nwrote {}", path.display());
+}
+
+fn cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--large") {
+        let num = |j: usize, d: usize| args.get(j).and_then(|v| v.parse().ok()).unwrap_or(d);
+        large(root, num(i + 1, 2000), num(i + 2, 1500));
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site");
     let out = tmp.path().join("bundle");
@@ -45,16 +237,16 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let t0 = Instant::now();
-    let corpus = crossfind::ingest::read_input(&site).unwrap();
+    let mut corpus = crossfind::ingest::read_input(&site).unwrap();
     let read_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let report = build_bundle(
-        &corpus,
+        &mut corpus,
         &enc,
         &model,
         &out,
         &BuildOptions::default(),
-        &|_, _| {},
+        &|_| {},
     )
     .unwrap();
     let build_s = t1.elapsed().as_secs_f64();
@@ -99,15 +291,7 @@ fn main() {
         bundle_bytes as f64 / pages
     ));
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = cpu();
     let result = json!({
         "bench": "index_build",
         "input": "examples/helpdesk (built HTML site)",

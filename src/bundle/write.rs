@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 
 use super::*;
 use crate::ingest::{split_sentences, Corpus};
@@ -41,13 +41,22 @@ pub struct BuildReport {
     pub languages: BTreeMap<String, LangCount>,
     /// `(file, kind, bytes)`, model files included (kind "model").
     pub files: Vec<(String, String, u64)>,
+    /// Wall time from the first chunk sent to the encoder to the last vector back.
     pub embed_seconds: f64,
 }
 
+/// Where a running build is, for a progress line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    pub pages_done: usize,
+    pub pages_total: usize,
+    /// Chunks cut so far (the final count is known only at the end).
+    pub chunks: usize,
+    pub embedded: usize,
+}
+
+/// One piece of a section that fits the model.
 struct Chunk {
-    page: u32,
-    anchor: Option<String>,
-    heading: String,
     sentences: Vec<String>,
     passage: String,
 }
@@ -59,132 +68,148 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Splits every section into chunks that fit the model.
-fn chunk_corpus(corpus: &Corpus, enc: &Encoder, opts: &BuildOptions) -> Result<Vec<Chunk>> {
+/// Splits one section into chunks of at most `budget` tokens, on sentence
+/// boundaries, repeating the last `overlap` sentences of a chunk at the start
+/// of the next.
+fn chunk_section(
+    title_line: &str,
+    text: &str,
+    enc: &Encoder,
+    budget: usize,
+    overlap: usize,
+) -> Result<Vec<Chunk>> {
     let mut out = Vec::new();
-    let budget = opts
-        .chunk_tokens
-        .min(enc.manifest().profile.max_tokens.saturating_sub(64))
-        .max(16);
-    for (pi, page) in corpus.pages.iter().enumerate() {
-        for s in &page.sections {
-            let sentences: Vec<&str> = split_sentences(&s.text);
-            let title_line = if s.heading.is_empty() || s.heading == page.title {
-                page.title.clone()
-            } else {
-                format!("{} › {}", page.title, s.heading)
-            };
-            let mut cur: Vec<&str> = Vec::new();
-            let mut cur_tokens = 0usize;
-            let mut flush = |cur: &[&str]| {
-                if cur.is_empty() {
-                    return;
-                }
-                out.push(Chunk {
-                    page: pi as u32,
-                    anchor: s.anchor.clone(),
-                    heading: s.heading.clone(),
-                    sentences: cur.iter().map(|x| x.to_string()).collect(),
-                    passage: format!("{title_line}\n{}", cur.join(" ")),
-                });
-            };
-            for sent in sentences {
-                let n = enc.count_tokens(sent)?;
-                if cur_tokens + n > budget && !cur.is_empty() {
-                    flush(&cur);
-                    let keep = cur.len().min(opts.overlap_sentences);
-                    let tail: Vec<&str> = cur[cur.len() - keep..].to_vec();
-                    cur = tail;
-                    cur_tokens = 0;
-                    for t in &cur {
-                        cur_tokens += enc.count_tokens(t)?;
-                    }
-                    if cur_tokens + n > budget {
-                        cur.clear();
-                        cur_tokens = 0;
-                    }
-                }
-                cur.push(sent);
-                cur_tokens += n;
-            }
-            flush(&cur);
+    let flush = |cur: &[&str], out: &mut Vec<Chunk>| {
+        if !cur.is_empty() {
+            out.push(Chunk {
+                sentences: cur.iter().map(|x| x.to_string()).collect(),
+                passage: format!("{title_line}\n{}", cur.join(" ")),
+            });
         }
+    };
+    let mut cur: Vec<&str> = Vec::new();
+    let mut cur_tokens = 0usize;
+    for sent in split_sentences(text) {
+        let n = enc.count_tokens(sent)?;
+        if cur_tokens + n > budget && !cur.is_empty() {
+            flush(&cur, &mut out);
+            let keep = cur.len().min(overlap);
+            cur.drain(..cur.len() - keep);
+            cur_tokens = 0;
+            for t in &cur {
+                cur_tokens += enc.count_tokens(t)?;
+            }
+            if cur_tokens + n > budget {
+                cur.clear();
+                cur_tokens = 0;
+            }
+        }
+        cur.push(sent);
+        cur_tokens += n;
     }
+    flush(&cur, &mut out);
     Ok(out)
 }
 
+/// Collects the encoder's answers, which arrive out of order, as int8 rows.
+struct VectorSink {
+    dim: usize,
+    rows: Vec<u8>,
+    embedded: usize,
+    truncated: usize,
+}
+
+impl VectorSink {
+    fn take(&mut self, (id, res): (u32, Result<crate::model::Embedding>)) -> Result<()> {
+        let e = res?;
+        if e.truncated_from.is_some() {
+            self.truncated += 1;
+        }
+        let rb = 4 + self.dim;
+        let at = id as usize * rb;
+        if self.rows.len() < at + rb {
+            self.rows.resize(at + rb, 0);
+        }
+        self.rows[at..at + rb].copy_from_slice(&quantize_i8_rows(&e.vector, self.dim));
+        self.embedded += 1;
+        Ok(())
+    }
+}
+
+/// Writes content-hashed shards into the bundle folder as they are made.
+struct ShardWriter<'a> {
+    out: &'a Path,
+    shards: Vec<Shard>,
+}
+
+impl ShardWriter<'_> {
+    fn write(&mut self, stem: &str, ext: &str, kind: ShardKind, bytes: &[u8]) -> Result<()> {
+        let name = hashed_name(stem, ext, bytes);
+        let path = self.out.join(&name);
+        // same name, same bytes: a shard an earlier build left is reused
+        let have = std::fs::metadata(&path).map(|m| m.len()).ok();
+        if have != Some(bytes.len() as u64) || std::fs::read(&path).ok().as_deref() != Some(bytes) {
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+        }
+        self.shards.push(Shard {
+            sha256: sha256_hex(bytes),
+            bytes: bytes.len() as u64,
+            name,
+            kind,
+        });
+        Ok(())
+    }
+}
+
+/// Writes fragment shard `index`, after the empty ones before it that
+/// were held back.
+fn write_fragments(
+    writer: &mut ShardWriter,
+    index: usize,
+    empties_before: usize,
+    f: &Fragments,
+) -> Result<()> {
+    for i in index - empties_before..index {
+        let empty = serde_json::to_vec(&Fragments::default()).expect("fragments serialise");
+        writer.write(
+            &format!("frag-{i:03}"),
+            "json",
+            ShardKind::Fragments,
+            &empty,
+        )?;
+    }
+    let bytes = serde_json::to_vec(f).expect("fragments serialise");
+    writer.write(
+        &format!("frag-{index:03}"),
+        "json",
+        ShardKind::Fragments,
+        &bytes,
+    )
+}
+
 /// Builds the bundle for `corpus` into `out` (with the pack copied to `out/model`).
+///
+/// Streaming: pages are chunked in order and each page's text is released
+/// from `corpus` once it is chunked; chunks go through a bounded queue to
+/// one encoder thread per core, their vectors come back as int8 rows, and a
+/// fragment shard is written as soon as its pages are done. What stays in
+/// memory until the end is the output (page and chunk tables, int8
+/// vectors, the lexical postings), not the site's text.
 pub fn build_bundle(
-    corpus: &Corpus,
+    corpus: &mut Corpus,
     enc: &Encoder,
     pack_dir: &Path,
     out: &Path,
     opts: &BuildOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildReport> {
-    let chunks = chunk_corpus(corpus, enc, opts)?;
-    if chunks.is_empty() {
-        return Err(Error::Input(
-            "no text to index: every page was empty or skipped".into(),
-        ));
-    }
     let dim = enc.dim();
-
-    // embeddings, on every core, in order
-    let t0 = std::time::Instant::now();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let done = AtomicUsize::new(0);
-    let truncated = AtomicUsize::new(0);
-    let per = chunks.len().div_ceil(threads);
-    let total = chunks.len();
-    let parts: Vec<Result<Vec<Vec<f32>>>> = std::thread::scope(|sc| {
-        let hs: Vec<_> = chunks
-            .chunks(per)
-            .map(|part| {
-                let (done, truncated) = (&done, &truncated);
-                sc.spawn(move || {
-                    part.iter()
-                        .map(|c| {
-                            let e = enc.embed(&c.passage, TextKind::Passage)?;
-                            if e.truncated_from.is_some() {
-                                truncated.fetch_add(1, Ordering::Relaxed);
-                            }
-                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            progress(n, total);
-                            Ok(e.vector)
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("embedding thread panicked"))
-            .collect()
-    });
-    let mut flat = Vec::with_capacity(chunks.len() * dim);
-    for p in parts {
-        for v in p? {
-            flat.extend(v);
-        }
-    }
-    let embed_seconds = t0.elapsed().as_secs_f64();
-
-    // shards
-    let mut files: Vec<(Shard, Vec<u8>)> = Vec::new();
-    let mut add = |stem: &str, ext: &str, kind: ShardKind, bytes: Vec<u8>| {
-        let name = hashed_name(stem, ext, &bytes);
-        files.push((
-            Shard {
-                sha256: sha256_hex(&bytes),
-                bytes: bytes.len() as u64,
-                name,
-                kind,
-            },
-            bytes,
-        ));
-    };
+    let budget = opts
+        .chunk_tokens
+        .min(enc.manifest().profile.max_tokens.saturating_sub(64))
+        .max(16);
+    let per_frag = opts.pages_per_fragment.max(1);
+    std::fs::create_dir_all(out).map_err(io(out))?;
 
     let mut docs = Docs::default();
     let mut languages: BTreeMap<String, LangCount> = BTreeMap::new();
@@ -198,64 +223,157 @@ pub fn build_bundle(
         });
         languages.entry(p.lang.clone()).or_default().pages += 1;
     }
-    let mut frag_sets: Vec<Fragments> = Vec::new();
-    for (i, c) in chunks.iter().enumerate() {
-        let frag = c.page as usize / opts.pages_per_fragment.max(1);
-        if frag_sets.len() <= frag {
-            frag_sets.resize_with(frag + 1, Fragments::default);
+    let mut writer = ShardWriter {
+        out,
+        shards: Vec::new(),
+    };
+    let mut sink = VectorSink {
+        dim,
+        rows: Vec::new(),
+        embedded: 0,
+        truncated: 0,
+    };
+    let mut lex = LexicalIndexBuilder::new();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let pages_total = corpus.pages.len();
+    let t0 = std::time::Instant::now();
+
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u32, String)>(threads * 4);
+    let job_rx = Mutex::new(job_rx);
+    let (res_tx, res_rx) = mpsc::channel();
+    std::thread::scope(|sc| -> Result<()> {
+        // owned here, so that any early return closes the queue and the
+        // encoder threads end before the scope waits for them
+        let (job_tx, res_tx, res_rx) = (job_tx, res_tx, res_rx);
+        for _ in 0..threads {
+            let (job_rx, res_tx) = (&job_rx, res_tx.clone());
+            sc.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => break,
+                };
+                let Ok((id, passage)) = job else { break };
+                let r = enc.embed(&passage, TextKind::Passage);
+                if res_tx.send((id, r)).is_err() {
+                    break;
+                }
+            });
         }
-        frag_sets[frag].chunks.push((i as u32, c.sentences.clone()));
-        docs.chunks.push(ChunkMeta {
-            page: c.page,
-            anchor: c.anchor.clone(),
-            heading: c.heading.clone(),
-            frag: frag as u32,
-        });
-        languages
-            .entry(corpus.pages[c.page as usize].lang.clone())
-            .or_default()
-            .chunks += 1;
+        drop(res_tx);
+
+        let mut frag = Fragments::default();
+        let mut frag_index = 0usize;
+        let mut empty_frags = 0usize;
+        let report = |sink: &VectorSink, pages_done: usize, chunks: usize| {
+            progress(Progress {
+                pages_done,
+                pages_total,
+                chunks,
+                embedded: sink.embedded,
+            })
+        };
+        for pi in 0..pages_total {
+            if pi / per_frag != frag_index {
+                // fragment shards are numbered by page; an empty one is only
+                // written when a later one has text
+                let done = std::mem::take(&mut frag);
+                if done.chunks.is_empty() {
+                    empty_frags += 1;
+                } else {
+                    write_fragments(&mut writer, frag_index, empty_frags, &done)?;
+                    empty_frags = 0;
+                }
+                frag_index = pi / per_frag;
+            }
+            let page = &mut corpus.pages[pi];
+            let sections = std::mem::take(&mut page.sections);
+            for s in sections {
+                let title_line = if s.heading.is_empty() || s.heading == page.title {
+                    page.title.clone()
+                } else {
+                    format!("{} › {}", page.title, s.heading)
+                };
+                let chunks =
+                    chunk_section(&title_line, &s.text, enc, budget, opts.overlap_sentences)?;
+                for c in chunks {
+                    let id = docs.chunks.len() as u32;
+                    docs.chunks.push(ChunkMeta {
+                        page: pi as u32,
+                        anchor: s.anchor.clone(),
+                        heading: s.heading.clone(),
+                        frag: frag_index as u32,
+                    });
+                    languages.entry(page.lang.clone()).or_default().chunks += 1;
+                    lex.add(
+                        id,
+                        &format!("{}\n{}\n{}", page.title, s.heading, c.sentences.join(" ")),
+                    );
+                    // blocks while the encoders are busy: at most a few
+                    // chunks wait, whatever the size of the site
+                    if job_tx.send((id, c.passage)).is_err() {
+                        return Err(Error::Encoder("the encoder threads stopped".into()));
+                    }
+                    frag.chunks.push((id, c.sentences));
+                    while let Ok(r) = res_rx.try_recv() {
+                        sink.take(r)?;
+                    }
+                }
+            }
+            report(&sink, pi + 1, docs.chunks.len());
+        }
+        drop(job_tx);
+        if !frag.chunks.is_empty() {
+            write_fragments(&mut writer, frag_index, empty_frags, &frag)?;
+        }
+        let chunks = docs.chunks.len();
+        for r in res_rx {
+            sink.take(r)?;
+            report(&sink, pages_total, chunks);
+        }
+        Ok(())
+    })?;
+    let embed_seconds = t0.elapsed().as_secs_f64();
+    let chunks = docs.chunks.len();
+    if chunks == 0 {
+        return Err(Error::Input(
+            "no text to index: every page was empty or skipped".into(),
+        ));
     }
-    add(
+    if sink.embedded != chunks {
+        return Err(Error::Encoder(format!(
+            "{} of {chunks} chunks came back from the encoder",
+            sink.embedded
+        )));
+    }
+
+    writer.write(
         "docs",
         "json",
         ShardKind::Docs,
-        serde_json::to_vec(&docs).expect("docs serialise"),
-    );
+        &serde_json::to_vec(&docs).expect("docs serialise"),
+    )?;
     let mut vw = TensorFileWriter::default();
-    vw.push_raw(
-        "vectors",
-        DType::I8Row,
-        chunks.len(),
-        dim,
-        &quantize_i8_rows(&flat, dim),
-    );
-    add("vectors", "bin", ShardKind::Vectors, vw.finish());
-    let mut lex = LexicalIndexBuilder::new();
-    for (i, c) in chunks.iter().enumerate() {
-        let page = &corpus.pages[c.page as usize];
-        lex.add(
-            i as u32,
-            &format!("{}\n{}\n{}", page.title, c.heading, c.sentences.join(" ")),
-        );
-    }
-    add(
+    vw.push_raw("vectors", DType::I8Row, chunks, dim, &sink.rows);
+    drop(std::mem::take(&mut sink.rows));
+    writer.write("vectors", "bin", ShardKind::Vectors, &vw.finish())?;
+    writer.write(
         "lexical",
         "bin",
         ShardKind::Lexical,
-        lex.finish().to_bytes(),
-    );
-    for (i, f) in frag_sets.into_iter().enumerate() {
-        add(
-            &format!("frag-{i:03}"),
-            "json",
-            ShardKind::Fragments,
-            serde_json::to_vec(&f).expect("fragments serialise"),
-        );
-    }
+        &lex.finish().to_bytes(),
+    )?;
+    // the manifest lists shards by kind, fragments in page order
+    writer.shards.sort_by_key(|s| match s.kind {
+        ShardKind::Docs => 0,
+        ShardKind::Vectors => 1,
+        ShardKind::Lexical => 2,
+        ShardKind::Fragments => 3,
+    });
+    let files = writer.shards;
 
-    // write: model, shards, then the manifest; then drop shards no longer named
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    // the model, then the manifest; then drop shards no longer named
     let model_dir = out.join("model");
     std::fs::create_dir_all(&model_dir).map_err(io(&model_dir))?;
     let mut report_files = Vec::new();
@@ -276,9 +394,7 @@ pub fn build_bundle(
         let bytes = std::fs::metadata(&dst).map_err(io(&dst))?.len();
         report_files.push((format!("model/{name}"), "model".to_string(), bytes));
     }
-    for (s, bytes) in &files {
-        let p = out.join(&s.name);
-        std::fs::write(&p, bytes).map_err(io(&p))?;
+    for s in &files {
         report_files.push((
             s.name.clone(),
             format!("{:?}", s.kind).to_lowercase(),
@@ -295,9 +411,9 @@ pub fn build_bundle(
             dir: "model".into(),
         },
         pages: docs.pages.len(),
-        chunks: chunks.len(),
+        chunks,
         languages: languages.clone(),
-        shards: files.iter().map(|(s, _)| s.clone()).collect(),
+        shards: files,
     };
     let tmp = out.join("manifest.json.tmp");
     std::fs::write(
@@ -326,8 +442,8 @@ pub fn build_bundle(
     ));
     Ok(BuildReport {
         pages: docs.pages.len(),
-        chunks: chunks.len(),
-        truncated_chunks: truncated.load(Ordering::Relaxed),
+        chunks,
+        truncated_chunks: sink.truncated,
         languages,
         files: report_files,
         embed_seconds,

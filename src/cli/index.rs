@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crossfind::bundle::write::{build_bundle, BuildOptions};
+use crossfind::bundle::write::{build_bundle, BuildOptions, Progress};
 use crossfind::bundle::Bundle;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 use crossfind::{Encoder, Pack, TextKind};
@@ -66,7 +66,7 @@ fn load_pack_encoder(dir: &Path) -> Result<Encoder> {
 
 pub fn index(a: IndexArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
-    let corpus = crossfind::ingest::read_input(&a.input)
+    let mut corpus = crossfind::ingest::read_input(&a.input)
         .with_context(|| format!("cannot read {}", a.input.display()))?;
     for w in corpus.warnings.iter().take(25) {
         eprintln!("warning: {}: {}", w.file, w.message);
@@ -86,24 +86,28 @@ pub fn index(a: IndexArgs) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let last = std::sync::Mutex::new(std::time::Instant::now());
-    let progress = |done: usize, total: usize| {
+    let progress = |p: Progress| {
         let mut l = last.lock().unwrap();
-        // a terminal gets a live line; a log gets a line per tenth
+        // a terminal gets a live line; a log gets a line per tenth of the pages
         let tty = std::io::stderr().is_terminal();
+        let finished = p.pages_done == p.pages_total && p.embedded == p.chunks;
         let due = if tty {
             l.elapsed().as_millis() >= 500
         } else {
-            done % total.div_ceil(10).max(1) == 0
+            l.elapsed().as_secs() >= 10
         };
-        if done == total || due {
+        if finished || due {
             *l = std::time::Instant::now();
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-6);
+            let rate = p.embedded as f64 / started.elapsed().as_secs_f64().max(1e-6);
             let end = if tty { "\r" } else { "\n" };
-            eprint!("{end}  chunks {done}/{total}  ({rate:.1} embeddings/s)   ");
+            eprint!(
+                "{end}  pages {}/{}  chunks {}/{}  ({rate:.1} embeddings/s)   ",
+                p.pages_done, p.pages_total, p.embedded, p.chunks
+            );
             let _ = std::io::stderr().flush();
         }
     };
-    let report = build_bundle(&corpus, &enc, &a.model, &a.out, &opts, &progress)?;
+    let report = build_bundle(&mut corpus, &enc, &a.model, &a.out, &opts, &progress)?;
     eprintln!();
     println!("{:<8}{:>8}{:>8}", "lang", "pages", "chunks");
     for (l, c) in &report.languages {
