@@ -15,8 +15,10 @@
 //! language) with a random unit query vector each.
 //!
 //! Measured: `search()` per query (k = 10, the reader's language set, default
-//! fusion) in dense, lexical and hybrid mode: p50, p95 and mean over every
-//! query after a warm-up; and once per size, the time to verify and decode the
+//! fusion, snippets from loaded fragments) in dense, lexical and hybrid mode,
+//! and its two signals alone (`Vectors::scores`, the int8 scan of every
+//! chunk; `LexicalIndex::search` at the fusion depth): p50, p95 and mean
+//! over every query after a warm-up; and once per size, the time to verify and decode the
 //! bundle's shards (`Bundle::from_files`) and their bytes. With the default
 //! model present, the query embedding latency is measured too, since a
 //! hybrid or dense query pays it on top. Writes
@@ -327,39 +329,68 @@ fn main() {
             get("fragments")
         ));
         let mut modes = serde_json::Map::new();
-        for mode in [Mode::Dense, Mode::Lexical, Mode::Hybrid] {
+        // full `search()` per mode, then its two signals alone
+        // and hybrid before any fragment shard is loaded (no snippets), as
+        // the browser answers its first query
+        let cases: [(&str, Option<Mode>); 6] = [
+            ("dense", Some(Mode::Dense)),
+            ("lexical", Some(Mode::Lexical)),
+            ("hybrid", Some(Mode::Hybrid)),
+            ("hybrid, no snippets", Some(Mode::Hybrid)),
+            ("dense scan only", None),
+            ("bm25 only", None),
+        ];
+        let mut b = b;
+        let mut unloaded: Vec<Option<Fragments>> = vec![None; b.fragments.len()];
+        for (name, mode) in cases {
+            let swap = name.ends_with("no snippets");
+            if swap {
+                std::mem::swap(&mut b.fragments, &mut unloaded);
+            }
+            let bundle = &b;
             let run = |(text, lang): &(String, String), v: &Vec<f32>| {
-                let q = Query {
-                    text,
-                    vector: Some(v),
-                    lang: Some(lang),
-                    k: K,
-                    mode,
-                    fusion: Fusion::default(),
-                };
                 let t = Instant::now();
-                let hits = search(&b, &q);
-                let ms = t.elapsed().as_secs_f64() * 1e3;
-                std::hint::black_box(hits);
-                ms
+                match (mode, name) {
+                    (Some(mode), _) => {
+                        let q = Query {
+                            text,
+                            vector: Some(v),
+                            lang: Some(lang),
+                            k: K,
+                            mode,
+                            fusion: Fusion::default(),
+                        };
+                        std::hint::black_box(search(bundle, &q));
+                    }
+                    (None, "dense scan only") => {
+                        std::hint::black_box(bundle.vectors.scores(v));
+                    }
+                    (None, _) => {
+                        let depth = Fusion::default().depth;
+                        std::hint::black_box(bundle.lexical.search(text, depth));
+                    }
+                }
+                t.elapsed().as_secs_f64() * 1e3
             };
             for (q, v) in queries.iter().zip(&qvecs).take(20) {
                 run(q, v);
             }
             let ms: Vec<f64> = queries.iter().zip(&qvecs).map(|(q, v)| run(q, v)).collect();
             let s = stats(ms);
-            let name = format!("{mode:?}").to_lowercase();
             table.push_str(&format!(
                 "| {n} | {} | {name} | {:.3} | {:.3} | {:.3} |\n",
-                b.docs.pages.len(),
+                bundle.docs.pages.len(),
                 s.p50,
                 s.p95,
                 s.mean
             ));
             modes.insert(
-                name,
+                name.replace(", ", "_").replace(' ', "_"),
                 json!({"p50_ms": s.p50, "p95_ms": s.p95, "mean_ms": s.mean}),
             );
+            if swap {
+                std::mem::swap(&mut b.fragments, &mut unloaded);
+            }
         }
         results.push(json!({
             "chunks": n,
