@@ -33,6 +33,10 @@ pub enum Error {
     /// Caller input that cannot be processed (e.g. empty text).
     #[error("invalid input: {0}")]
     Input(String),
+    /// Dense (semantic) search asked of an engine loaded without its vectors
+    /// shard (missing or damaged): only keyword search works.
+    #[error("dense search is unavailable: {0}")]
+    NoVectors(String),
     /// A model source that cannot be imported.
     #[error("model import: {0}")]
     Import(String),
@@ -56,6 +60,7 @@ impl Error {
             Error::Tokenizer(_) => "tokenizer",
             Error::Encoder(_) => "encoder",
             Error::Input(_) => "invalid_input",
+            Error::NoVectors(_) => "no_vectors",
             Error::Import(_) => "import",
             Error::Io { .. } => "io",
         }

@@ -234,10 +234,13 @@ fn dot_i8(q: &[f32], v: &[u8]) -> f32 {
 pub struct Bundle {
     pub manifest: BundleManifest,
     pub docs: Docs,
+    /// The chunk vectors. Empty (0 rows) when the bundle was loaded without
+    /// them ([`Bundle::from_files_without_vectors`]); see [`Bundle::has_vectors`].
     pub vectors: Vectors,
     pub lexical: LexicalIndex,
     /// Loaded fragment shards, by index in `manifest.fragment_shards()`.
     pub fragments: Vec<Option<Fragments>>,
+    has_vectors: bool,
 }
 
 impl Bundle {
@@ -245,8 +248,34 @@ impl Bundle {
     /// shard read is verified. Fragment shards are read too when `fragments` is true.
     pub fn from_files(
         manifest: BundleManifest,
+        get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        fragments: bool,
+    ) -> Result<Self> {
+        Self::load(manifest, get, fragments, true)
+    }
+
+    /// Like [`Bundle::from_files`], but never reads the vectors shard: a
+    /// bundle for keyword search only, for when that shard is missing or
+    /// damaged. `search` answers such a bundle lexically whatever the mode.
+    /// Fails like `from_files` when the docs or lexical shard is missing or damaged.
+    pub fn from_files_without_vectors(
+        manifest: BundleManifest,
+        get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        fragments: bool,
+    ) -> Result<Self> {
+        Self::load(manifest, get, fragments, false)
+    }
+
+    /// Whether the chunk vectors are loaded (dense and hybrid search possible).
+    pub fn has_vectors(&self) -> bool {
+        self.has_vectors
+    }
+
+    fn load(
+        manifest: BundleManifest,
         mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
         fragments: bool,
+        with_vectors: bool,
     ) -> Result<Self> {
         let mut read = |s: &Shard| -> Result<Vec<u8>> {
             let b = get(&s.name)?.ok_or_else(|| Error::MissingFile(s.name.clone()))?;
@@ -276,8 +305,16 @@ impl Bundle {
                 ),
             ));
         }
-        let vs = manifest.shard(ShardKind::Vectors).clone();
-        let vectors = Vectors::parse(&vs.name, &read(&vs)?, manifest.model.dim, manifest.chunks)?;
+        let vectors = if with_vectors {
+            let vs = manifest.shard(ShardKind::Vectors).clone();
+            Vectors::parse(&vs.name, &read(&vs)?, manifest.model.dim, manifest.chunks)?
+        } else {
+            Vectors {
+                dim: manifest.model.dim,
+                rows: 0,
+                raw: Vec::new(),
+            }
+        };
         let ls = manifest.shard(ShardKind::Lexical).clone();
         let lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {
             Error::Corrupt { why, .. } => Error::corrupt(&ls.name, why),
@@ -310,6 +347,7 @@ impl Bundle {
             vectors,
             lexical,
             fragments: frags,
+            has_vectors: with_vectors,
         })
     }
 

@@ -58,7 +58,8 @@ impl Default for Fusion {
 
 pub struct Query<'a> {
     pub text: &'a str,
-    /// The query embedding; `None` (model not loaded yet) falls back to lexical.
+    /// The query embedding; `None` (model not loaded yet) falls back to lexical,
+    /// as does a bundle without vectors ([`Bundle::has_vectors`]).
     pub vector: Option<&'a [f32]>,
     /// The reader's language: a translation in it is shown instead of the hit.
     pub lang: Option<&'a str>,
@@ -113,9 +114,10 @@ fn top_k(scores: &[f32], k: usize) -> Vec<(u32, f32)> {
     idx
 }
 
-/// Runs a query.
+/// Runs a query. Without a query vector, or on a bundle loaded without its
+/// vectors, every mode answers lexically.
 pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
-    let mode = if q.vector.is_none() {
+    let mode = if q.vector.is_none() || !b.has_vectors() {
         Mode::Lexical
     } else {
         q.mode

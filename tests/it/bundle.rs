@@ -337,3 +337,73 @@ fn cli_search_on_a_damaged_bundle_names_the_file() {
         "{err}"
     );
 }
+
+/// Reads a bundle folder the way the browser does when its vectors shard is
+/// damaged: every shard but the vectors, fragments included.
+fn read_without_vectors(dir: &Path) -> crossfind::Result<Bundle> {
+    let m = BundleManifest::parse(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    let vectors = m.shard(ShardKind::Vectors).name.clone();
+    Bundle::from_files_without_vectors(
+        m,
+        |name| {
+            assert_ne!(name, vectors, "the vectors shard was read");
+            Ok(std::fs::read(dir.join(name)).ok())
+        },
+        true,
+    )
+}
+
+#[test]
+fn bundle_without_its_vectors_still_searches_by_keywords() {
+    let full = golden();
+    assert!(full.has_vectors());
+    for damage in ["missing", "flipped"] {
+        let d = golden_copy();
+        let (_, p) = shard_path(d.path(), ShardKind::Vectors);
+        if damage == "missing" {
+            std::fs::remove_file(&p).unwrap();
+        } else {
+            let mut bytes = std::fs::read(&p).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x01;
+            std::fs::write(&p, &bytes).unwrap();
+        }
+        let b = read_without_vectors(d.path()).expect("loads without vectors");
+        assert!(!b.has_vectors(), "{damage}");
+        assert_eq!(b.vectors.rows, 0);
+        for (text, lang) in [
+            ("reset password", Some("en")),
+            ("contraseña", Some("es")),
+            ("E4011", None),
+        ] {
+            let lexical = ask(&full, text, lang, Mode::Lexical);
+            assert!(!lexical.is_empty(), "{text}");
+            // every mode answers lexically, with a query vector or without
+            for mode in [Mode::Lexical, Mode::Hybrid, Mode::Dense] {
+                let hits = ask(&b, text, lang, mode);
+                assert_eq!(ids(&hits), ids(&lexical), "{damage} {text} {mode:?}");
+                assert!(hits
+                    .iter()
+                    .all(|h| h.dense.is_none() && h.lexical.is_some()));
+                assert!(hits.iter().all(|h| h.snippet.is_some()), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bundle_without_vectors_still_needs_docs_and_lexical() {
+    for kind in [ShardKind::Docs, ShardKind::Lexical] {
+        let d = golden_copy();
+        let (name, p) = shard_path(d.path(), kind);
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[0] ^= 0x01;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = match read_without_vectors(d.path()) {
+            Ok(_) => panic!("a damaged {kind:?} shard loaded"),
+            Err(e) => e,
+        };
+        assert_eq!(e.code(), "checksum_mismatch");
+        assert!(e.to_string().contains(&name), "{e}");
+    }
+}
