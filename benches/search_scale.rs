@@ -294,6 +294,7 @@ fn main() {
         .collect();
 
     let embed = embed_latency(root, &queries);
+    let signs = sign_recall(root, &queries);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -332,12 +333,21 @@ fn main() {
         // full `search()` per mode, then its two signals alone
         // and hybrid before any fragment shard is loaded (no snippets), as
         // the browser answers its first query
-        let cases: [(&str, Option<Mode>); 6] = [
+        let codes = SignCodes::new(
+            b.vectors.dim,
+            b.vectors
+                .raw
+                .chunks_exact(4 + b.vectors.dim)
+                .map(|r| (f32::from_le_bytes([r[0], r[1], r[2], r[3]]), &r[4..])),
+        );
+        let cases: [(&str, Option<Mode>); 8] = [
             ("dense", Some(Mode::Dense)),
             ("lexical", Some(Mode::Lexical)),
             ("hybrid", Some(Mode::Hybrid)),
             ("hybrid, no snippets", Some(Mode::Hybrid)),
             ("dense scan only", None),
+            ("dense top", None),
+            ("sign pass + rescore", None),
             ("bm25 only", None),
         ];
         let mut b = b;
@@ -364,6 +374,21 @@ fn main() {
                     }
                     (None, "dense scan only") => {
                         std::hint::black_box(bundle.vectors.scores(v));
+                    }
+                    (None, "sign pass + rescore") => {
+                        // the candidates a first pass would need: 10 per
+                        // result kept for fusion, at least 2% of the chunks
+                        let depth = Fusion::default().depth;
+                        let want = (depth * 10).max(bundle.vectors.rows / 50);
+                        let scored = codes
+                            .candidates(v, want)
+                            .into_iter()
+                            .map(|i| (i, bundle.vectors.score(v, i)))
+                            .collect();
+                        std::hint::black_box(crossfind::search::best_n(scored, depth));
+                    }
+                    (None, "dense top") => {
+                        std::hint::black_box(bundle.vectors.top(v, Fusion::default().depth));
                     }
                     (None, _) => {
                         let depth = Fusion::default().depth;
@@ -410,6 +435,7 @@ fn main() {
         "cpu": cpu,
         "threads": 1,
         "query_embedding": embed,
+        "sign_codes_on_demo": signs,
         "sizes": results,
     });
     let dir = root.join("bench-results");
@@ -431,6 +457,148 @@ fn main() {
         );
     }
     println!("\nwrote {}", path.display());
+}
+
+/// The experiment behind the decision not to ship a 1-bit sign code (see
+/// docs/benchmarks.md): sign codes of the chunk vectors centred on their
+/// mean (raw signs are useless: the mean vector of e5 embeddings has norm
+/// 0.9, so most signs are shared), Hamming distance as a first pass.
+/// Sign codes of the centred vectors, `words` u64s per chunk.
+struct SignCodes {
+    words: usize,
+    mean: Vec<f32>,
+    codes: Vec<u64>,
+}
+
+impl SignCodes {
+    /// Codes of `rows` vectors given as `(scale, int8 values)`; `dim` values each.
+    fn new<'a>(dim: usize, rows: impl Iterator<Item = (f32, &'a [u8])> + Clone) -> Self {
+        let words = dim.div_ceil(64);
+        let mut sum = vec![0f64; dim];
+        let mut n = 0usize;
+        for (scale, v) in rows.clone() {
+            for (s, &x) in sum.iter_mut().zip(v) {
+                *s += (x as i8) as f64 * scale as f64;
+            }
+            n += 1;
+        }
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n.max(1) as f64) as f32).collect();
+        let mut codes = Vec::with_capacity(n * words);
+        for (scale, v) in rows {
+            let start = codes.len();
+            codes.resize(start + words, 0);
+            for (i, (&x, m)) in v.iter().zip(&mean).enumerate() {
+                if (x as i8) as f32 * scale > *m {
+                    codes[start + i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        SignCodes { words, mean, codes }
+    }
+
+    fn code(&self, q: &[f32]) -> Vec<u64> {
+        let mut c = vec![0u64; self.words];
+        for (i, (x, m)) in q.iter().zip(&self.mean).enumerate() {
+            if x > m {
+                c[i / 64] |= 1 << (i % 64);
+            }
+        }
+        c
+    }
+
+    /// Ids of the `n` chunks whose codes are nearest to `q`'s (ties: lower id
+    /// first), in id order.
+    fn candidates(&self, q: &[f32], n: usize) -> Vec<u32> {
+        let qc = self.code(q);
+        let rows = self.codes.len() / self.words.max(1);
+        if n >= rows {
+            return (0..rows as u32).collect();
+        }
+        let dist: Vec<u16> = self
+            .codes
+            .chunks_exact(self.words)
+            .map(|c| {
+                c.iter()
+                    .zip(&qc)
+                    .map(|(a, b)| (a ^ b).count_ones())
+                    .sum::<u32>() as u16
+            })
+            .collect();
+        // counting select: the largest distance that still fits n chunks
+        let mut hist = vec![0usize; self.words * 64 + 1];
+        for &d in &dist {
+            hist[d as usize] += 1;
+        }
+        let (mut cut, mut below) = (0usize, 0usize);
+        while below + hist[cut] < n {
+            below += hist[cut];
+            cut += 1;
+        }
+        let mut at_cut = n - below;
+        let mut out = Vec::with_capacity(n);
+        for (i, &d) in dist.iter().enumerate() {
+            let d = d as usize;
+            if d < cut || (d == cut && at_cut > 0) {
+                if d == cut {
+                    at_cut -= 1;
+                }
+                out.push(i as u32);
+            }
+        }
+        out
+    }
+}
+
+/// How well the sign-code first pass keeps the exact top results, on the
+/// demo bundle's real vectors and the demo queries embedded for real.
+fn sign_recall(root: &Path, queries: &[(String, String)]) -> Value {
+    let dir = root.join("target/demo-site/crossfind");
+    let (Ok(pack), Ok(b)) = (
+        crossfind::Pack::read_dir(&root.join("models/e5-small")),
+        Bundle::read_dir(&dir),
+    ) else {
+        eprintln!(
+            "no demo bundle or model (scripts/demo.sh --no-serve): skipping sign-code recall"
+        );
+        return Value::Null;
+    };
+    let enc = crossfind::Encoder::from_pack(pack).unwrap();
+    let v = &b.vectors;
+    let codes = SignCodes::new(
+        v.dim,
+        v.raw
+            .chunks_exact(4 + v.dim)
+            .map(|r| (f32::from_le_bytes([r[0], r[1], r[2], r[3]]), &r[4..])),
+    );
+    let qv: Vec<Vec<f32>> = queries
+        .iter()
+        .map(|(t, _)| enc.embed(t, crossfind::TextKind::Query).unwrap().vector)
+        .collect();
+    let mut rows = Vec::new();
+    for cand in [25usize, 50, 100, 200, 400] {
+        let mut rec = [0f64; 2];
+        for q in &qv {
+            let exact = v.top(q, 50);
+            let cands = codes.candidates(q, cand);
+            for (r, n) in rec.iter_mut().zip([10usize, 50]) {
+                let kept = exact[..n.min(exact.len())]
+                    .iter()
+                    .filter(|(c, _)| cands.binary_search(c).is_ok())
+                    .count();
+                *r += kept as f64 / n.min(exact.len()) as f64;
+            }
+        }
+        let n = qv.len() as f64;
+        println!(
+            "sign codes, demo bundle ({} chunks): {cand} candidates ({:.1}%) keep {:.3} of the exact top 10, {:.3} of the top 50",
+            v.rows,
+            100.0 * cand as f64 / v.rows as f64,
+            rec[0] / n,
+            rec[1] / n
+        );
+        rows.push(json!({"candidates": cand, "share": cand as f64 / v.rows as f64, "recall_at_10": rec[0] / n, "recall_at_50": rec[1] / n}));
+    }
+    json!({"chunks": v.rows, "queries": qv.len(), "results": rows})
 }
 
 /// Query embedding latency with the default model, when it is installed.

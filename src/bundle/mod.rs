@@ -198,6 +198,42 @@ impl Vectors {
         })
     }
 
+    /// No vectors (a bundle loaded for keyword search only).
+    pub fn empty(dim: usize) -> Self {
+        Vectors {
+            dim,
+            rows: 0,
+            raw: Vec::new(),
+        }
+    }
+
+    fn row(&self, i: usize) -> (f32, &[u8]) {
+        let rb = 4 + self.dim;
+        let row = &self.raw[i * rb..(i + 1) * rb];
+        (
+            f32::from_le_bytes([row[0], row[1], row[2], row[3]]),
+            &row[4..],
+        )
+    }
+
+    /// Dot product of `q` with vector `i`.
+    pub fn score(&self, q: &[f32], i: u32) -> f32 {
+        let (scale, v) = self.row(i as usize);
+        dot_i8(q, v) * scale
+    }
+
+    /// The `n` best `(chunk, score)` pairs for `q`, best first (ties: lower
+    /// id first), from an exact scan of every vector.
+    pub fn top(&self, q: &[f32], n: usize) -> Vec<(u32, f32)> {
+        let scored = self
+            .scores(q)
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (i as u32, s))
+            .collect();
+        crate::search::best_n(scored, n)
+    }
+
     /// Dot products of `q` with every vector.
     pub fn scores(&self, q: &[f32]) -> Vec<f32> {
         let rb = 4 + self.dim;
@@ -309,11 +345,7 @@ impl Bundle {
             let vs = manifest.shard(ShardKind::Vectors).clone();
             Vectors::parse(&vs.name, &read(&vs)?, manifest.model.dim, manifest.chunks)?
         } else {
-            Vectors {
-                dim: manifest.model.dim,
-                rows: 0,
-                raw: Vec::new(),
-            }
+            Vectors::empty(manifest.model.dim)
         };
         let ls = manifest.shard(ShardKind::Lexical).clone();
         let lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {

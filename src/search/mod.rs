@@ -98,12 +98,8 @@ fn ranks(scored: &[(u32, f32)]) -> HashMap<u32, usize> {
         .collect()
 }
 
-fn top_k(scores: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut idx: Vec<(u32, f32)> = scores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i as u32, *s))
-        .collect();
+/// The `k` best of `(id, score)` pairs, best first, ties to the lower id.
+pub fn best_n(mut idx: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
     let k = k.min(idx.len());
     if k == 0 {
         return vec![];
@@ -122,13 +118,13 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
     } else {
         q.mode
     };
-    let dense_all: Option<Vec<f32>> = match (mode, q.vector) {
-        (Mode::Lexical, _) | (_, None) => None,
-        (_, Some(v)) => Some(b.vectors.scores(v)),
+    // the query vector, when the dense signal is used
+    let dense_q: Option<&[f32]> = match mode {
+        Mode::Lexical => None,
+        _ => q.vector,
     };
-    let dense_top = dense_all
-        .as_ref()
-        .map(|s| top_k(s, q.fusion.depth))
+    let dense_top = dense_q
+        .map(|v| b.vectors.top(v, q.fusion.depth))
         .unwrap_or_default();
     let lex_top = if mode == Mode::Dense {
         vec![]
@@ -191,9 +187,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                             let c = best_chunk
                                 .get(&p)
                                 .map(|x| x.0)
-                                .or_else(|| {
-                                    best_chunk_of_page(b, p, dense_all.as_deref(), &lex_score)
-                                })
+                                .or_else(|| best_chunk_of_page(b, p, dense_q, &lex_score))
                                 .unwrap_or(chunk);
                             (p, c, Some(docs.pages[page as usize].lang.clone()))
                         }
@@ -225,7 +219,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                 chunk: shown_chunk,
                 snippet,
                 highlights,
-                dense: dense_all.as_ref().map(|d| d[shown_chunk as usize]),
+                dense: dense_q.map(|v| b.vectors.score(v, shown_chunk)),
                 lexical: lex_score.get(&shown_chunk).copied(),
                 fused: score,
                 also_in,
@@ -238,7 +232,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
 fn best_chunk_of_page(
     b: &Bundle,
     page: u32,
-    dense: Option<&[f32]>,
+    query: Option<&[f32]>,
     lex: &HashMap<u32, f32>,
 ) -> Option<u32> {
     let chunks = b
@@ -248,8 +242,11 @@ fn best_chunk_of_page(
         .enumerate()
         .filter(|(_, c)| c.page == page)
         .map(|(i, _)| i as u32);
-    match dense {
-        Some(d) => chunks.max_by(|x, y| d[*x as usize].total_cmp(&d[*y as usize]).then(y.cmp(x))),
+    match query {
+        Some(q) => chunks
+            .map(|c| (c, b.vectors.score(q, c)))
+            .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)))
+            .map(|(c, _)| c),
         None => chunks.max_by(|x, y| {
             let (a, bb) = (
                 lex.get(x).copied().unwrap_or(0.0),
