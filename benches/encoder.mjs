@@ -18,7 +18,7 @@
 // (benches/make_onnx.py), npm packages (npm install), /usr/bin/chromium.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-export const ENGINE_NAMES = ['crossfind', 'ort-int8', 'ort-fp32'];
+export const ENGINE_NAMES = ['crossfind', 'crossfind-lazy', 'ort-int8', 'ort-fp32'];
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export function pkgVersion(name) {
@@ -45,6 +45,16 @@ async function child(engine, opts) {
   const host = {
     now: () => performance.now(),
     readBytes: async (p) => readFile(path.join(ROOT, p)),
+    async readRange(p, start, end) {
+      const f = await open(path.join(ROOT, p));
+      try {
+        const buf = Buffer.alloc(end - start);
+        await f.read(buf, 0, end - start, start);
+        return buf;
+      } finally {
+        await f.close();
+      }
+    },
     readText: async (p) => readFile(path.join(ROOT, p), 'utf8'),
     importOurs: async () => require(path.join(ROOT, 'pkg/node/crossfind.js')),
     importOrt: () => import('onnxruntime-web'),

@@ -161,7 +161,7 @@ export function markdown(r) {
     L.push('');
     L.push('| crossfind | raw MB | brotli MB | peer (transformers.js-style) | raw MB | brotli MB |');
     L.push('|---|--:|--:|---|--:|--:|');
-    const a = [z.crossfind.wasm, z.crossfind.js_glue, z.crossfind.encoder, z.crossfind.embeddings, z.crossfind.tokenizer, z.crossfind.pack_json];
+    const a = [z.crossfind.wasm, z.crossfind.js_glue, z.crossfind.encoder, z.crossfind.tokenizer, z.crossfind.pack_json, z.crossfind.block_index].filter(Boolean);
     const b = [z.peer.wasm, z.peer.js, z.peer.model_quantized, z.peer.tokenizer];
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
       const x = a[i], y = b[i];
@@ -169,6 +169,11 @@ export function markdown(r) {
     }
     L.push(`| **total** | **${mb(z.crossfind.total.raw)}** | **${mb(z.crossfind.total.brotli)}** | **total (int8)** | **${mb(z.peer.total_int8.raw)}** | **${mb(z.peer.total_int8.brotli)}** |`);
     L.push('');
+    const q = z.crossfind.rows_per_query;
+    if (q) {
+      L.push(`crossfind's total is what a browser downloads before its first semantic query. The word-embedding rows (${mb(z.crossfind.embeddings.raw_bytes)} MB raw, ${mb(z.crossfind.embeddings.brotli_bytes)} MB brotli in ${z.crossfind.embeddings.files.length} shards; the total with all of them is ${mb(z.crossfind.total_with_all_rows.brotli)} MB brotli) are fetched per query by HTTP Range, ${q.block_rows} rows per checked block: over the ${q.queries} demo queries each alone on a cold cache, p50 ${(q.cold_bytes.p50 / 1e3).toFixed(1)} kB, p95 ${(q.cold_bytes.p95 / 1e3).toFixed(1)} kB, max ${(q.cold_bytes.max / 1e3).toFixed(1)} kB; all ${q.queries} in a row ${mb(q.all_queries_in_a_row_bytes)} MB.`);
+      L.push('');
+    }
     L.push(`(The fp32 model.onnx is ${mb(z.peer.model_fp32_raw_bytes)} MB raw.)`);
   }
   return L.join('\n');

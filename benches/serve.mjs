@@ -27,8 +27,17 @@ export function startServer({ root = ROOT, port = 0, log = false } = {}) {
       if (!file.startsWith(root + path.sep) || !ALLOWED.some((p) => rel.startsWith(p))) return fail(403, 'forbidden');
       const st = await stat(file).catch(() => null);
       if (!st || !st.isFile()) return fail(404, 'not found');
+      const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+      // one byte range, as static hosts serve it (rows fetched on demand)
+      const m = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''));
+      if (m && Number(m[1]) <= Number(m[2]) && Number(m[2]) < st.size) {
+        const [start, end] = [Number(m[1]), Number(m[2])];
+        res.writeHead(206, { 'content-type': type, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${st.size}`, 'cache-control': 'no-store' });
+        if (req.method === 'HEAD') return res.end();
+        return createReadStream(file, { start, end }).pipe(res);
+      }
       res.writeHead(200, {
-        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'content-type': type,
         'content-length': st.size,
         'cache-control': 'no-store',
       });

@@ -56,6 +56,7 @@ export async function measureSizes({ log = console.error } = {}) {
     res.crossfind.js_glue = await group('pkg/web/crossfind.js', ['pkg/web/crossfind.js'], cache, log);
     res.crossfind.encoder = await group('encoder.bin', [m('encoder.bin')], cache, log);
     res.crossfind.embeddings = await group(`emb shards (${shards.length})`, shards, cache, log);
+    if (pack.embeddings.blocks) res.crossfind.block_index = await group('emb-blocks.bin', [m('emb-blocks.bin')], cache, log);
     res.crossfind.tokenizer = await group('tokenizer.json', [m('tokenizer.json')], cache, log);
     res.crossfind.pack_json = await group('pack.json', [m('pack.json')], cache, log);
     save();
@@ -72,14 +73,60 @@ export async function measureSizes({ log = console.error } = {}) {
     save();
   }
   const sum = (o, keys) => keys.reduce((a, k) => ({ raw: a.raw + o[k].raw_bytes, brotli: a.brotli + o[k].brotli_bytes }), { raw: 0, brotli: 0 });
-  res.crossfind.total = sum(res.crossfind, ['wasm', 'js_glue', 'encoder', 'embeddings', 'tokenizer', 'pack_json']);
+  // Up front, before the first semantic query: with a block index the
+  // embedding rows come per query (see rowsPerQuery), else all of them.
+  const upFront = ['wasm', 'js_glue', 'encoder', 'tokenizer', 'pack_json'];
+  if (res.crossfind.block_index) {
+    res.crossfind.total = sum(res.crossfind, [...upFront, 'block_index']);
+    res.crossfind.total_with_all_rows = sum(res.crossfind, [...upFront, 'block_index', 'embeddings']);
+    res.crossfind.rows_per_query = await rowsPerQuery(pack);
+  } else {
+    res.crossfind.total = sum(res.crossfind, [...upFront, 'embeddings']);
+  }
   res.peer.total_int8 = sum(res.peer, ['wasm', 'js', 'model_quantized', 'tokenizer']);
   return res;
+}
+
+// Bytes of embedding rows the demo's 396 queries fetch (HTTP Range bodies,
+// uncompressed; headers not counted): each query alone on a cold cache, and
+// all of them in a row with the cache filling up.
+async function rowsPerQuery(pack) {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const { PackLoader } = require(path.join(ROOT, 'pkg/node/crossfind.js'));
+  const dir = path.join(ROOT, 'models/e5-small');
+  const load = () => {
+    const l = new PackLoader(readFileSync(path.join(dir, 'pack.json'), 'utf8'));
+    for (const n of l.missing()) l.add(n, readFileSync(path.join(dir, n)));
+    return l.build();
+  };
+  const queries = readFileSync(path.join(ROOT, 'examples/helpdesk/queries.jsonl'), 'utf8')
+    .split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l).text);
+  const fresh = load();
+  const cold = queries.map((q) => fresh.rowRanges(q, 'query').reduce((n, r) => n + r.end - r.start, 0)).sort((a, b) => a - b);
+  const warm = load();
+  const files = new Map();
+  let total = 0;
+  for (const q of queries) {
+    for (const r of warm.rowRanges(q, 'query')) {
+      if (!files.has(r.file)) files.set(r.file, readFileSync(path.join(dir, r.file)));
+      warm.addRows(r.firstBlock, files.get(r.file).subarray(r.start, r.end));
+      total += r.end - r.start;
+    }
+  }
+  const q = (p) => cold[Math.min(cold.length - 1, Math.floor(p * cold.length))];
+  return {
+    queries: queries.length,
+    block_rows: pack.embeddings.blocks.rows,
+    cold_bytes: { p50: q(0.5), p95: q(0.95), max: cold[cold.length - 1] },
+    all_queries_in_a_row_bytes: total,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await measureSizes();
   if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 1));
-  else console.log(`total: crossfind ${(r.crossfind.total.raw / 1e6).toFixed(1)} MB raw / ${(r.crossfind.total.brotli / 1e6).toFixed(1)} MB brotli; ` +
+  else console.log(`total: crossfind ${(r.crossfind.total.raw / 1e6).toFixed(1)} MB raw / ${(r.crossfind.total.brotli / 1e6).toFixed(1)} MB brotli` +
+    (r.crossfind.rows_per_query ? ` + rows per query (p50 ${r.crossfind.rows_per_query.cold_bytes.p50} B, max ${r.crossfind.rows_per_query.cold_bytes.max} B)` : '') + '; ' +
     `peer (int8) ${(r.peer.total_int8.raw / 1e6).toFixed(1)} MB raw / ${(r.peer.total_int8.brotli / 1e6).toFixed(1)} MB brotli`);
 }

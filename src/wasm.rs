@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::bundle::{verify_shard, Bundle, BundleManifest, ShardKind};
 use crate::error::Error;
+use crate::model::encoder::RowRange;
 use crate::model::pack::{verify_file, Pack, PackManifest};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{Encoder, TextKind};
@@ -54,20 +55,35 @@ impl PackLoader {
         })
     }
 
-    /// Names of the files still to add.
+    /// Names of the files still to add before `build()`. Embedding row
+    /// shards are not among them when the pack has a block index: their
+    /// rows are fetched per query (`Engine.rowRanges`).
     pub fn missing(&self) -> Vec<String> {
         self.manifest
             .files
             .iter()
-            .filter(|f| !self.files.contains_key(&f.name))
+            .filter(|f| !self.files.contains_key(&f.name) && !self.manifest.is_lazy(&f.name))
             .map(|f| f.name.clone())
             .collect()
     }
 
-    /// Total bytes the pack's files take.
+    /// The embedding row shards, for callers that want the whole table in
+    /// memory (add them with `add` before `build()`; nothing is fetched per
+    /// query then).
+    #[wasm_bindgen(js_name = rowShards)]
+    pub fn row_shards(&self) -> Vec<String> {
+        self.manifest.embeddings.shards.clone()
+    }
+
+    /// Bytes of the files needed before `build()` (what a progress bar counts).
     #[wasm_bindgen(js_name = totalBytes)]
     pub fn total_bytes(&self) -> f64 {
-        self.manifest.files.iter().map(|f| f.bytes as f64).sum()
+        self.manifest
+            .files
+            .iter()
+            .filter(|f| !self.manifest.is_lazy(&f.name))
+            .map(|f| f.bytes as f64)
+            .sum()
     }
 
     /// Adds one file, checking its size and sha256 against the manifest.
@@ -84,7 +100,7 @@ impl PackLoader {
     /// Builds the encoder once every file is in.
     pub fn build(mut self) -> Result<WasmEncoder, JsValue> {
         let mut files = std::mem::take(&mut self.files);
-        let pack = Pack::from_files(self.manifest, |n| Ok(files.remove(n))).map_err(js_err)?;
+        let pack = Pack::from_files_lazy(self.manifest, |n| Ok(files.remove(n))).map_err(js_err)?;
         let inner = Encoder::from_pack(pack).map_err(js_err)?;
         Ok(WasmEncoder { inner })
     }
@@ -134,10 +150,47 @@ impl WasmEncoder {
         self.inner.dim()
     }
 
+    /// Byte ranges of embedding shards to fetch before `text` can be
+    /// embedded: `[{file, start, end, firstBlock, blocks, blockBytes}]`, `end` exclusive;
+    /// empty when every row it needs is in.
+    #[wasm_bindgen(js_name = rowRanges)]
+    pub fn row_ranges(&self, text: &str, kind_name: &str) -> Result<JsValue, JsValue> {
+        ranges_js(self.inner.row_ranges(text, kind(kind_name)?))
+    }
+
+    /// Adds the body of one range (`firstBlock` from `rowRanges`); every
+    /// block is checked against the pack's block checksums.
+    #[wasm_bindgen(js_name = addRows)]
+    pub fn add_rows(&mut self, first_block: u32, bytes: &[u8]) -> Result<u32, JsValue> {
+        self.inner.add_rows(first_block, bytes).map_err(js_err)
+    }
+
+    /// Adds a whole embedding shard (checked against `pack.json`).
+    #[wasm_bindgen(js_name = addShard)]
+    pub fn add_shard(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
+        self.inner.add_shard(name, bytes).map_err(js_err)
+    }
+
     /// The pack manifest as JSON.
     pub fn manifest(&self) -> String {
         serde_json::to_string(self.inner.manifest()).unwrap_or_default()
     }
+}
+
+fn ranges_js(r: crate::error::Result<Vec<RowRange>>) -> Result<JsValue, JsValue> {
+    let ranges = r.map_err(js_err)?;
+    let out = js_sys::Array::new();
+    for r in ranges {
+        let o = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&o, &"file".into(), &r.file.into());
+        let _ = js_sys::Reflect::set(&o, &"start".into(), &(r.start as f64).into());
+        let _ = js_sys::Reflect::set(&o, &"end".into(), &(r.end as f64).into());
+        let _ = js_sys::Reflect::set(&o, &"firstBlock".into(), &r.first_block.into());
+        let _ = js_sys::Reflect::set(&o, &"blocks".into(), &r.blocks.into());
+        let _ = js_sys::Reflect::set(&o, &"blockBytes".into(), &(r.block_bytes as f64).into());
+        out.push(&o);
+    }
+    Ok(out.into())
 }
 
 /// The tokenizer alone (for parity checks and lexical indexing).
@@ -163,11 +216,14 @@ impl WasmTokenizer {
 }
 
 /// Collects a search bundle's shards; the engine is usable (lexically) as
-/// soon as the page table, vectors and lexical index are in.
+/// soon as the page table, vectors and lexical index are in, or, without the
+/// vectors, as soon as the page table and lexical index are (`buildLexical`).
 #[wasm_bindgen]
 pub struct BundleLoader {
     manifest: BundleManifest,
     files: BTreeMap<String, Vec<u8>>,
+    /// Why a shard was refused by `add`, by name (the last reason).
+    refused: BTreeMap<String, String>,
 }
 
 #[wasm_bindgen]
@@ -178,6 +234,7 @@ impl BundleLoader {
         Ok(BundleLoader {
             manifest: BundleManifest::parse(manifest_json.as_bytes()).map_err(js_err)?,
             files: BTreeMap::new(),
+            refused: BTreeMap::new(),
         })
     }
 
@@ -222,11 +279,16 @@ impl BundleLoader {
                     "`{name}` is not a shard of this bundle"
                 )))
             })?;
-        verify_shard(s, &bytes).map_err(js_err)?;
+        if let Err(e) = verify_shard(s, &bytes) {
+            self.refused.insert(name.to_string(), e.to_string());
+            return Err(js_err(e));
+        }
+        self.refused.remove(name);
         self.files.insert(name.to_string(), bytes);
         Ok(())
     }
 
+    /// Builds the engine once every required shard is in.
     pub fn build(mut self) -> Result<Engine, JsValue> {
         let mut files = std::mem::take(&mut self.files);
         let bundle =
@@ -234,6 +296,35 @@ impl BundleLoader {
         Ok(Engine {
             bundle,
             encoder: None,
+            no_vectors: None,
+        })
+    }
+
+    /// Builds an engine from the shards added so far, without the vectors
+    /// shard: lexical search only (hybrid queries answer lexically, dense
+    /// ones fail with code "no_vectors"), and `setEncoder` fails with code
+    /// "no_vectors". For when the vectors shard is missing or damaged; fails
+    /// like `build()` when the docs or lexical shard is missing or damaged.
+    #[wasm_bindgen(js_name = buildLexical)]
+    pub fn build_lexical(mut self) -> Result<Engine, JsValue> {
+        let vectors = self.manifest.shard(ShardKind::Vectors).name.clone();
+        let why = match self.refused.get(&vectors) {
+            Some(e) => format!("the vectors shard `{vectors}` was refused ({e})"),
+            None if self.files.contains_key(&vectors) => {
+                format!("the engine was built without the vectors shard `{vectors}`")
+            }
+            None => format!("the vectors shard `{vectors}` is missing"),
+        };
+        let mut files = std::mem::take(&mut self.files);
+        let bundle =
+            Bundle::from_files_without_vectors(self.manifest, |n| Ok(files.remove(n)), false)
+                .map_err(js_err)?;
+        Ok(Engine {
+            bundle,
+            encoder: None,
+            no_vectors: Some(format!(
+                "{why}, so only keyword search works; copy the bundle folder again or rebuild it with `crossfind index`"
+            )),
         })
     }
 }
@@ -243,10 +334,21 @@ impl BundleLoader {
 pub struct Engine {
     bundle: Bundle,
     encoder: Option<Encoder>,
+    /// Set when built without vectors (`buildLexical`): why dense search is unavailable.
+    no_vectors: Option<String>,
 }
 
 /// Longest query text searched (a pasted page is cut, not refused).
 const MAX_QUERY_CHARS: usize = 2000;
+
+fn cut_query(text: &str) -> &str {
+    let cut = text
+        .char_indices()
+        .nth(MAX_QUERY_CHARS)
+        .map(|(i, _)| i)
+        .unwrap_or(text.len());
+    &text[..cut]
+}
 
 #[wasm_bindgen]
 impl Engine {
@@ -258,7 +360,11 @@ impl Engine {
 
     /// Attaches the encoder; it must be the pack the bundle was built with.
     #[wasm_bindgen(js_name = setEncoder)]
+    /// Fails with code "no_vectors" on an engine built without vectors.
     pub fn set_encoder(&mut self, encoder: WasmEncoder) -> Result<(), JsValue> {
+        if let Some(why) = &self.no_vectors {
+            return Err(js_err(Error::NoVectors(why.clone())));
+        }
         let got = encoder.inner.manifest().pack_id();
         let want = &self.bundle.manifest.model.pack_id;
         if &got != want {
@@ -277,8 +383,16 @@ impl Engine {
         self.encoder.is_some()
     }
 
+    /// False for an engine built by `buildLexical` (keyword search only).
+    #[wasm_bindgen(js_name = hasVectors)]
+    pub fn has_vectors(&self) -> bool {
+        self.bundle.has_vectors()
+    }
+
     /// Runs a query. `options`: `{lang?: string, k?: number, mode?: "hybrid"|"dense"|"lexical"}`.
     /// Returns an array of hits (see `search::Hit`, camelCase-free snake_case fields).
+    /// On an engine without vectors, "hybrid" answers lexically and "dense"
+    /// fails with code "no_vectors".
     pub fn search(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
         #[derive(serde::Deserialize, Default)]
         struct Opts {
@@ -296,12 +410,12 @@ impl Engine {
             None => Mode::Hybrid,
             Some(m) => m.parse().map_err(|e: String| js_err(Error::Input(e)))?,
         };
-        let cut = text
-            .char_indices()
-            .nth(MAX_QUERY_CHARS)
-            .map(|(i, _)| i)
-            .unwrap_or(text.len());
-        let text = &text[..cut];
+        if mode == Mode::Dense {
+            if let Some(why) = &self.no_vectors {
+                return Err(js_err(Error::NoVectors(why.clone())));
+            }
+        }
+        let text = cut_query(text);
         if text.trim().is_empty() {
             return Ok(js_sys::Array::new().into());
         }
@@ -324,6 +438,39 @@ impl Engine {
         );
         let ser = serde_wasm_bindgen::Serializer::json_compatible();
         serde::Serialize::serialize(&hits, &ser).map_err(|e| js_err(Error::Encoder(e.to_string())))
+    }
+
+    /// Embedding rows to fetch before `text` can be searched semantically
+    /// (see `Encoder.rowRanges`); empty without an encoder.
+    #[wasm_bindgen(js_name = rowRanges)]
+    pub fn row_ranges(&self, text: &str) -> Result<JsValue, JsValue> {
+        let text = cut_query(text);
+        match &self.encoder {
+            Some(enc) if !text.trim().is_empty() => {
+                ranges_js(enc.row_ranges(text, TextKind::Query))
+            }
+            _ => Ok(js_sys::Array::new().into()),
+        }
+    }
+
+    /// See `Encoder.addRows`.
+    #[wasm_bindgen(js_name = addRows)]
+    pub fn add_rows(&mut self, first_block: u32, bytes: &[u8]) -> Result<u32, JsValue> {
+        self.encoder_mut()?
+            .add_rows(first_block, bytes)
+            .map_err(js_err)
+    }
+
+    /// See `Encoder.addShard`.
+    #[wasm_bindgen(js_name = addShard)]
+    pub fn add_shard(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
+        self.encoder_mut()?.add_shard(name, bytes).map_err(js_err)
+    }
+
+    fn encoder_mut(&mut self) -> Result<&mut Encoder, JsValue> {
+        self.encoder
+            .as_mut()
+            .ok_or_else(|| js_err(Error::Input("no encoder attached yet (setEncoder)".into())))
     }
 
     /// Pages and chunks per language, from the manifest (JSON).

@@ -7,6 +7,8 @@
 // application/wasm, so the browser can compile it while it streams), strong
 // ETags, and Cache-Control: immutable for content-hashed names
 // ("docs.2ca7ed34fd8f.json"); everything else is revalidated (no-cache + ETag).
+// Single byte ranges (Range: bytes=a-b) are answered with 206, as static hosts
+// do: the widget fetches the embedding rows a query needs that way.
 // --csp sends the strict Content-Security-Policy crossfind is meant to work under.
 // /crossfind/sw.js is sent with Service-Worker-Allowed: / so the widget can
 // register it for the whole site. --port 0 picks a free port; the first line
@@ -132,6 +134,27 @@ export function createHandler({ root, csp = false, log = null }) {
       res.writeHead(304, headers);
       res.end();
       return done(304);
+    }
+    headers['Accept-Ranges'] = 'bytes';
+    const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || '').trim());
+    if (range && (range[1] || range[2])) {
+      const start = range[1] ? Number(range[1]) : Math.max(0, st.size - Number(range[2]));
+      const end = range[1] && range[2] ? Math.min(Number(range[2]), st.size - 1) : st.size - 1;
+      if (start > end || start >= st.size) {
+        res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` });
+        res.end();
+        return done(416);
+      }
+      res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${st.size}`, 'Content-Length': end - start + 1 });
+      if (req.method === 'HEAD') {
+        res.end();
+        return done(206);
+      }
+      const part = createReadStream(file, { start, end });
+      part.on('error', () => res.destroy());
+      part.pipe(res);
+      res.on('finish', () => done(206));
+      return;
     }
     res.writeHead(200, { ...headers, 'Content-Length': st.size });
     if (req.method === 'HEAD') {

@@ -1,6 +1,6 @@
 // The engines compared by benches/encoder.mjs, written once for Node and the
 // browser. A `host` supplies file access and module loading:
-//   now(), readBytes(relPath), readText(relPath), importOurs(), importOrt(),
+//   now(), readBytes(relPath), readRange(relPath, start, end), readText(relPath), importOurs(), importOrt(),
 //   importTokenizers(), ortWasmPaths, memory() (extra memory numbers),
 //   cpu() (optional: process CPU time in ms, Node only)
 // Paths are relative to the repository root.
@@ -10,10 +10,37 @@ import { TEXTS, SWEEP } from './texts.mjs';
 export const MODEL_DIR = 'models/e5-small';
 export const PEER_DIR = '.cache/bench/onnx';
 
-// crossfind's wasm encoder: PackLoader fed with every file of the pack.
+// crossfind's wasm encoder: PackLoader fed with every file of the pack,
+// the whole embedding table included (the widget fetches rows per query
+// instead; this measures the encoder's compute and a full load).
 const ours = {
   name: 'crossfind',
   describe: 'crossfind wasm (pkg), 4-bit pack models/e5-small, own tokenizer',
+  async load(host, mark) {
+    const mod = await host.importOurs();
+    mark('module');
+    const loader = new mod.PackLoader(await host.readText(`${MODEL_DIR}/pack.json`));
+    const names = [...loader.missing(), ...loader.rowShards()];
+    const files = await Promise.all(names.map((n) => host.readBytes(`${MODEL_DIR}/${n}`)));
+    mark('fetch');
+    names.forEach((n, i) => loader.add(n, files[i]));
+    files.length = 0;
+    mark('add');
+    const enc = loader.build();
+    mark('build');
+    return {
+      embed: (text, kind) => enc.embed(text, kind),
+      ids: (text, kind) => Array.from(enc.tokenize(text, kind)),
+    };
+  },
+};
+
+// The same, loaded as the widget loads it: no embedding table up front, the
+// rows of each text's tokens fetched by byte range before it is embedded
+// (only the first embedding of a text fetches anything).
+const oursLazy = {
+  name: 'crossfind-lazy',
+  describe: 'crossfind wasm (pkg), 4-bit pack, embedding rows fetched per text by HTTP Range (as the widget does)',
   async load(host, mark) {
     const mod = await host.importOurs();
     mark('module');
@@ -27,7 +54,12 @@ const ours = {
     const enc = loader.build();
     mark('build');
     return {
-      embed: (text, kind) => enc.embed(text, kind),
+      async embed(text, kind) {
+        const ranges = enc.rowRanges(text, kind);
+        const bodies = await Promise.all(ranges.map((r) => host.readRange(`${MODEL_DIR}/${r.file}`, r.start, r.end)));
+        ranges.forEach((r, i) => enc.addRows(r.firstBlock, bodies[i]));
+        return enc.embed(text, kind);
+      },
       ids: (text, kind) => Array.from(enc.tokenize(text, kind)),
     };
   },
@@ -90,6 +122,7 @@ function ortEngine(name, file, describe) {
 
 export const ENGINES = {
   crossfind: ours,
+  'crossfind-lazy': oursLazy,
   'ort-int8': ortEngine('ort-int8', 'model_quantized.onnx',
     'onnxruntime-web wasm 1 thread, model_quantized.onnx (quantize_dynamic QInt8 per-channel), tokenizers.js'),
   'ort-fp32': ortEngine('ort-fp32', 'model.onnx', 'onnxruntime-web wasm 1 thread, model.onnx (fp32), tokenizers.js'),

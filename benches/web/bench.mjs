@@ -13,6 +13,11 @@ async function get(p) {
 const host = {
   now: () => performance.now(),
   readBytes: async (p) => new Uint8Array(await (await get(p)).arrayBuffer()),
+  async readRange(p, start, end) {
+    const r = await fetch('/' + p, { headers: { Range: `bytes=${start}-${end - 1}` } });
+    if (r.status !== 206) throw new Error(`GET /${p} with Range: ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  },
   readText: async (p) => (await get(p)).text(),
   async importOurs() {
     const m = await import('/pkg/web/crossfind.js');

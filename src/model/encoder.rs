@@ -13,7 +13,14 @@ use tract_core::ops::math;
 use tract_core::ops::nn::gelu_exact::gelu_exact;
 use tract_core::ops::nn::{Reduce, Reducer, Softmax, SoftmaxKind};
 
-use super::pack::{Arch, Pack, PackManifest, Pooling, ENCODER_FILE, TOKENIZER_FILE};
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use super::pack::{
+    hex, verify_file, Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES,
+    ENCODER_FILE, TOKENIZER_FILE,
+};
 use super::tensors::{DType, TensorFile};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::error::{Error, Result};
@@ -39,56 +46,111 @@ fn tract_err(e: impl std::fmt::Display) -> Error {
     Error::Encoder(e.to_string())
 }
 
-/// The word embedding table, kept in its stored form; rows are decoded on use.
+/// The word embedding table, kept in its stored form; rows are decoded on
+/// use. Rows come from whole shards, or, for packs with a block index, from
+/// blocks added as the caller fetches them ([`Encoder::row_ranges`]).
 struct RowTable {
     dtype: DType,
     cols: usize,
     rows: usize,
     rows_per_shard: usize,
-    shards: Vec<Vec<u8>>,
-    /// Byte offset of the row data inside each shard file.
-    starts: Vec<usize>,
+    shard_names: Vec<String>,
+    /// Whole shards held: bytes and the offset of the row data inside them.
+    shards: Vec<Option<(Vec<u8>, usize)>>,
+    /// Rows per block, the shards' data offsets and the block checksums;
+    /// `None` for packs that only load whole shards.
+    blocks: Option<(usize, Vec<u64>, Vec<u8>)>,
+    /// Blocks added one by one.
+    loaded: HashMap<u32, Vec<u8>>,
+}
+
+/// A byte range of one shard file holding consecutive blocks not loaded yet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RowRange {
+    pub file: String,
+    /// First and one-past-last byte in the file (for `Range: bytes=start-(end-1)`).
+    pub start: u64,
+    pub end: u64,
+    pub first_block: u32,
+    pub blocks: u32,
+    /// Bytes of one block (the table's very last block may be shorter).
+    pub block_bytes: u64,
 }
 
 impl RowTable {
     fn from_pack(pack: &mut Pack) -> Result<Self> {
         let layout = pack.manifest.embeddings.clone();
         let cols = pack.manifest.arch.hidden;
-        let mut shards = Vec::with_capacity(layout.shards.len());
-        let mut starts = Vec::with_capacity(layout.shards.len());
-        for (i, name) in layout.shards.iter().enumerate() {
-            let bytes = pack.take(name)?;
-            let expect_rows = layout
-                .rows_per_shard
-                .min(layout.rows - i * layout.rows_per_shard);
-            let start = {
-                let tf = TensorFile::parse(name, &bytes)?;
-                let (info, raw) = tf.raw("rows")?;
-                if info.dtype != layout.dtype || info.cols != cols || info.rows != expect_rows {
+        let blocks = match &layout.blocks {
+            Some(b) => {
+                let hashes = pack.take(BLOCKS_FILE)?;
+                let want = layout.rows.div_ceil(b.rows) * BLOCK_HASH_BYTES;
+                if hashes.len() != want {
                     return Err(Error::corrupt(
-                        name,
+                        BLOCKS_FILE,
                         format!(
-                            "holds {}x{} {:?} rows, the manifest expects {expect_rows}x{cols} {:?}",
-                            info.rows, info.cols, info.dtype, layout.dtype
+                            "{} bytes, {want} expected for {} rows in blocks of {}",
+                            hashes.len(),
+                            layout.rows,
+                            b.rows
                         ),
                     ));
                 }
-                raw.as_ptr() as usize - bytes.as_ptr() as usize
-            };
-            starts.push(start);
-            shards.push(bytes);
-        }
-        Ok(RowTable {
+                Some((b.rows, b.data_offsets.clone(), hashes))
+            }
+            None => None,
+        };
+        let mut table = RowTable {
             dtype: layout.dtype,
             cols,
             rows: layout.rows,
             rows_per_shard: layout.rows_per_shard,
-            shards,
-            starts,
-        })
+            shard_names: layout.shards.clone(),
+            shards: vec![None; layout.shards.len()],
+            blocks,
+            loaded: HashMap::new(),
+        };
+        for (i, name) in layout.shards.iter().enumerate() {
+            if pack.has(name) || table.blocks.is_none() {
+                let bytes = pack.take(name)?;
+                table.add_shard_bytes(i, bytes)?;
+            }
+        }
+        Ok(table)
     }
 
-    fn add_row(&self, id: u32, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+    /// Installs a whole shard file (already checked against the manifest).
+    fn add_shard_bytes(&mut self, i: usize, bytes: Vec<u8>) -> Result<()> {
+        let name = &self.shard_names[i];
+        let expect_rows = self.rows_per_shard.min(self.rows - i * self.rows_per_shard);
+        let start = {
+            let tf = TensorFile::parse(name, &bytes)?;
+            let (info, raw) = tf.raw("rows")?;
+            if info.dtype != self.dtype || info.cols != self.cols || info.rows != expect_rows {
+                return Err(Error::corrupt(
+                    name,
+                    format!(
+                        "holds {}x{} {:?} rows, the manifest expects {expect_rows}x{} {:?}",
+                        info.rows, info.cols, info.dtype, self.cols, self.dtype
+                    ),
+                ));
+            }
+            raw.as_ptr() as usize - bytes.as_ptr() as usize
+        };
+        self.shards[i] = Some((bytes, start));
+        // its rows are all here now
+        if let Some((br, _, _)) = &self.blocks {
+            let per = (self.rows_per_shard / br) as u32;
+            self.loaded.retain(|b, _| *b / per != i as u32);
+        }
+        Ok(())
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.dtype.row_bytes(self.cols)
+    }
+
+    fn check_id(&self, id: u32) -> Result<usize> {
         let id = id as usize;
         if id >= self.rows {
             return Err(Error::Tokenizer(format!(
@@ -96,10 +158,126 @@ impl RowTable {
                 self.rows
             )));
         }
+        Ok(id)
+    }
+
+    /// The stored bytes of row `id`, or the block to fetch for it.
+    fn row(&self, id: u32) -> Result<std::result::Result<&[u8], u32>> {
+        let id = self.check_id(id)?;
+        let rb = self.row_bytes();
         let (s, r) = (id / self.rows_per_shard, id % self.rows_per_shard);
-        let rb = self.dtype.row_bytes(self.cols);
-        let at = self.starts[s] + r * rb;
-        self.dtype.decode_row(&self.shards[s][at..at + rb], scratch);
+        if let Some((bytes, start)) = &self.shards[s] {
+            let at = start + r * rb;
+            return Ok(Ok(&bytes[at..at + rb]));
+        }
+        let Some((br, _, _)) = &self.blocks else {
+            return Err(Error::MissingFile(self.shard_names[s].clone()));
+        };
+        let b = (id / br) as u32;
+        Ok(match self.loaded.get(&b) {
+            Some(block) => {
+                let at = (id % br) * rb;
+                Ok(&block[at..at + rb])
+            }
+            None => Err(b),
+        })
+    }
+
+    /// Blocks still to fetch for `ids`, sorted, without repeats.
+    fn missing(&self, ids: &[u32]) -> Result<Vec<u32>> {
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Err(b) = self.row(id)? {
+                out.push(b);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Byte ranges of the shard files that hold `blocks` (sorted), runs of
+    /// consecutive blocks in one shard merged.
+    fn ranges(&self, blocks: &[u32]) -> Vec<RowRange> {
+        let Some((br, offsets, _)) = &self.blocks else {
+            return vec![];
+        };
+        let rb = self.row_bytes() as u64;
+        let per = (self.rows_per_shard / br) as u32;
+        let mut out: Vec<RowRange> = Vec::new();
+        for &b in blocks {
+            let s = (b / per) as usize;
+            let first_row = b as usize * br;
+            let rows = (*br).min(self.rows - first_row) as u64;
+            let start = offsets[s] + ((first_row - s * self.rows_per_shard) as u64) * rb;
+            match out.last_mut() {
+                Some(r) if r.file == self.shard_names[s] && r.first_block + r.blocks == b => {
+                    r.end = start + rows * rb;
+                    r.blocks += 1;
+                }
+                _ => out.push(RowRange {
+                    file: self.shard_names[s].clone(),
+                    start,
+                    end: start + rows * rb,
+                    first_block: b,
+                    blocks: 1,
+                    block_bytes: *br as u64 * rb,
+                }),
+            }
+        }
+        out
+    }
+
+    /// Adds `count` consecutive blocks from `first`, checking each against
+    /// its checksum; nothing is added unless all are good.
+    fn add_blocks(&mut self, first: u32, bytes: &[u8]) -> Result<u32> {
+        let Some((br, _, hashes)) = &self.blocks else {
+            return Err(Error::Input(
+                "this model pack has no block index; add whole embedding shards".into(),
+            ));
+        };
+        let br = *br;
+        let rb = self.row_bytes();
+        let total = self.rows.div_ceil(br) as u32;
+        let mut parts = Vec::new();
+        let (mut b, mut at) = (first, 0usize);
+        while at < bytes.len() {
+            if b >= total {
+                return Err(Error::Input(format!(
+                    "{} bytes from block {first} run past the table's {total} blocks",
+                    bytes.len()
+                )));
+            }
+            let len = br.min(self.rows - b as usize * br) * rb;
+            let Some(block) = bytes.get(at..at + len) else {
+                return Err(Error::Input(format!(
+                    "{} bytes from block {first} end inside block {b}",
+                    bytes.len()
+                )));
+            };
+            let h = &hashes[b as usize * BLOCK_HASH_BYTES..(b as usize + 1) * BLOCK_HASH_BYTES];
+            if Sha256::digest(block)[..BLOCK_HASH_BYTES] != *h {
+                return Err(Error::Checksum {
+                    file: format!(
+                        "{} (rows of block {b})",
+                        self.shard_names[b as usize * br / self.rows_per_shard]
+                    ),
+                    expected: hex(h),
+                    actual: hex(&Sha256::digest(block)[..BLOCK_HASH_BYTES]),
+                });
+            }
+            parts.push((b, block.to_vec()));
+            b += 1;
+            at += len;
+        }
+        let n = parts.len() as u32;
+        self.loaded.extend(parts);
+        Ok(n)
+    }
+
+    fn add_row(&self, id: u32, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+        let row = self.row(id)?.map_err(|b| Error::MissingRows(vec![b]))?;
+        self.dtype.decode_row(row, scratch);
         for (o, v) in out.iter_mut().zip(scratch.iter()) {
             *o += v;
         }
@@ -194,6 +372,42 @@ impl Encoder {
         })
     }
 
+    /// Whether every embedding row is in memory (no fetching needed).
+    pub fn has_all_rows(&self) -> bool {
+        self.rows.shards.iter().all(Option::is_some)
+    }
+
+    /// What to fetch before `text` can be embedded: byte ranges of the
+    /// embedding shards holding rows not loaded yet (empty when all are in).
+    pub fn row_ranges(&self, text: &str, kind: TextKind) -> Result<Vec<RowRange>> {
+        let enc = self.tokenize(text, kind)?;
+        let missing = self.rows.missing(&enc.ids)?;
+        Ok(self.rows.ranges(&missing))
+    }
+
+    /// Adds fetched rows: the bytes of consecutive blocks starting at
+    /// `first_block` (a [`RowRange`]'s body), each checked against the pack's
+    /// block checksums. Returns the number of blocks added.
+    pub fn add_rows(&mut self, first_block: u32, bytes: &[u8]) -> Result<u32> {
+        self.rows.add_blocks(first_block, bytes)
+    }
+
+    /// Adds a whole embedding shard file (e.g. a server that ignored a
+    /// Range request sent all of it), checked against the manifest.
+    pub fn add_shard(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        let Some(i) = self.rows.shard_names.iter().position(|n| n == name) else {
+            return Err(Error::Input(format!(
+                "`{name}` is not an embedding shard of this pack"
+            )));
+        };
+        let entry = self
+            .manifest
+            .file(name)
+            .ok_or_else(|| Error::MissingFile(name.to_string()))?;
+        verify_file(entry, &bytes)?;
+        self.rows.add_shard_bytes(i, bytes)
+    }
+
     /// Runs the model on token ids (special tokens included).
     pub fn embed_ids(&self, ids: &[u32]) -> Result<Vec<f32>> {
         let arch = &self.manifest.arch;
@@ -203,6 +417,10 @@ impl Encoder {
                 "{t} tokens; the model takes 1 to {}",
                 arch.max_positions
             )));
+        }
+        let missing = self.rows.missing(ids)?;
+        if !missing.is_empty() {
+            return Err(Error::MissingRows(missing));
         }
         let mut x = vec![0f32; t * h];
         let mut scratch = vec![0f32; h];

@@ -9,14 +9,18 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::pack::{
-    Arch, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest, Pooling, Profile, ENCODER_FILE,
-    PACK_FORMAT, PACK_VERSION, TOKENIZER_FILE,
+    Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest, Pooling, Profile,
+    BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION, TOKENIZER_FILE,
 };
-use super::tensors::{quantize_i8_rows, DType, TensorFileWriter, Q4_BLOCK};
+use super::tensors::{quantize_i8_rows, DType, TensorFile, TensorFileWriter, Q4_BLOCK};
 use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
 
 /// Rows per word-embedding shard file.
 pub const DEFAULT_ROWS_PER_SHARD: usize = 8192;
+/// Rows per checked block for on-demand loading: 8 rows of q4_0 at 384
+/// dimensions are 1.7 kB, so a 20-token query needs at most ~35 kB of rows.
+pub const BLOCK_ROWS: usize = 8;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -299,13 +303,28 @@ fn finish_pack(
         (TOKENIZER_FILE.to_string(), FileRole::Tokenizer, tokenizer),
     ];
     let mut shards = Vec::new();
+    let mut data_offsets = Vec::new();
     for (i, chunk) in word_rows.chunks(per * rb).enumerate() {
         let mut w = TensorFileWriter::default();
         w.push_raw("rows", word_dtype, chunk.len() / rb, arch.hidden, chunk);
         let name = format!("emb-{i:03}.bin");
+        let bytes = w.finish();
+        let tf = TensorFile::parse(&name, &bytes)?;
+        let (_, raw) = tf.raw("rows")?;
+        data_offsets.push((raw.as_ptr() as usize - bytes.as_ptr() as usize) as u64);
         shards.push(name.clone());
-        files.push((name, FileRole::Embeddings, w.finish()));
+        files.push((name, FileRole::Embeddings, bytes));
     }
+    // block checksums, so that a browser can fetch and check a few rows
+    let block_rows = BLOCK_ROWS.min(per);
+    let block_rows = (1..=block_rows).rev().find(|b| per % b == 0).unwrap_or(1);
+    let mut blocks = Vec::new();
+    for shard in word_rows.chunks(per * rb) {
+        for block in shard.chunks(block_rows * rb) {
+            blocks.extend_from_slice(&Sha256::digest(block)[..BLOCK_HASH_BYTES]);
+        }
+    }
+    files.push((BLOCKS_FILE.to_string(), FileRole::Blocks, blocks));
     let manifest = PackManifest {
         format: PACK_FORMAT.into(),
         version: PACK_VERSION,
@@ -316,6 +335,10 @@ fn finish_pack(
             rows: arch.vocab,
             rows_per_shard: per,
             shards,
+            blocks: Some(BlockLayout {
+                rows: block_rows,
+                data_offsets,
+            }),
         },
         arch,
         files: vec![],

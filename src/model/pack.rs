@@ -16,6 +16,12 @@ pub const PACK_VERSION: u32 = 1;
 pub const MANIFEST: &str = "pack.json";
 pub const ENCODER_FILE: &str = "encoder.bin";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// Checksums of the embedding rows in small blocks, for loading rows on demand.
+pub const BLOCKS_FILE: &str = "emb-blocks.bin";
+/// Bytes of one block checksum in [`BLOCKS_FILE`]: the first 8 bytes of the
+/// block's sha256 (against damage in transit, not against a forger who can
+/// also rewrite `pack.json`).
+pub const BLOCK_HASH_BYTES: usize = 8;
 
 /// Where the model came from and under which licence it may be shipped.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -67,6 +73,20 @@ pub struct EmbeddingLayout {
     pub rows: usize,
     pub rows_per_shard: usize,
     pub shards: Vec<String>,
+    /// How to fetch rows on demand (HTTP Range on the shards, checked per
+    /// block); packs without it load whole shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<BlockLayout>,
+}
+
+/// Rows in verifiable blocks: block `b` holds rows `b * rows ..`, never
+/// across two shards; its checksum is entry `b` of [`BLOCKS_FILE`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BlockLayout {
+    /// Rows per block (divides `rows_per_shard`).
+    pub rows: usize,
+    /// Byte offset of the first row inside each shard file.
+    pub data_offsets: Vec<u64>,
 }
 
 /// One file of the pack.
@@ -84,6 +104,8 @@ pub enum FileRole {
     Encoder,
     Embeddings,
     Tokenizer,
+    /// [`BLOCKS_FILE`].
+    Blocks,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -135,6 +157,23 @@ impl PackManifest {
                 e.rows_per_shard
             ));
         }
+        if let Some(b) = &e.blocks {
+            if b.rows == 0
+                || e.rows_per_shard % b.rows != 0
+                || b.data_offsets.len() != e.shards.len()
+            {
+                return bad(format!(
+                    "blocks of {} rows do not tile shards of {} rows, or {} data offsets for {} shards",
+                    b.rows,
+                    e.rows_per_shard,
+                    b.data_offsets.len(),
+                    e.shards.len()
+                ));
+            }
+            if self.file(BLOCKS_FILE).is_none() {
+                return bad(format!("file `{BLOCKS_FILE}` is used but not listed"));
+            }
+        }
         let required = e
             .shards
             .iter()
@@ -151,10 +190,13 @@ impl PackManifest {
         Ok(())
     }
 
-    /// A short identifier of the exact pack contents (hash of the file hashes).
+    /// A short identifier of the model's exact numbers: a hash of the file
+    /// hashes. The block index is left out: it is derived from the row
+    /// shards, and adding it to a pack must not orphan the bundles built
+    /// with that pack before.
     pub fn pack_id(&self) -> String {
         let mut h = Sha256::new();
-        for f in &self.files {
+        for f in self.files.iter().filter(|f| f.role != FileRole::Blocks) {
             h.update(f.name.as_bytes());
             h.update(b"\0");
             h.update(f.sha256.as_bytes());
@@ -165,6 +207,12 @@ impl PackManifest {
 
     pub fn file(&self, name: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.name == name)
+    }
+
+    /// Whether `name` is an embedding row shard that can be left out when
+    /// the pack is loaded, its rows fetched on demand instead.
+    pub fn is_lazy(&self, name: &str) -> bool {
+        self.embeddings.blocks.is_some() && self.embeddings.shards.iter().any(|s| s == name)
     }
 }
 
@@ -184,14 +232,36 @@ pub struct Pack {
 
 impl Pack {
     /// Assembles a pack from a manifest and a source of file bytes; every file
-    /// is checked against its size and sha256.
+    /// is checked against its size and sha256, and every file must be there.
     pub fn from_files(
         manifest: PackManifest,
+        get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Self> {
+        Self::collect(manifest, get, false)
+    }
+
+    /// The same, except that embedding row shards of a pack with a block
+    /// index may be absent: the encoder then takes their rows on demand
+    /// (`Encoder::row_ranges`, `Encoder::add_rows`), as the browser does.
+    pub fn from_files_lazy(
+        manifest: PackManifest,
+        get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Self> {
+        Self::collect(manifest, get, true)
+    }
+
+    fn collect(
+        manifest: PackManifest,
         mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        lazy: bool,
     ) -> Result<Self> {
         let mut files = BTreeMap::new();
         for f in &manifest.files {
-            let bytes = get(&f.name)?.ok_or_else(|| Error::MissingFile(f.name.clone()))?;
+            let bytes = match get(&f.name)? {
+                Some(b) => b,
+                None if lazy && manifest.is_lazy(&f.name) => continue,
+                None => return Err(Error::MissingFile(f.name.clone())),
+            };
             verify_file(f, &bytes)?;
             files.insert(f.name.clone(), bytes);
         }
@@ -218,6 +288,11 @@ impl Pack {
             .get(name)
             .map(|v| v.as_slice())
             .ok_or_else(|| Error::MissingFile(name.to_string()))
+    }
+
+    /// Whether the pack holds `name` (embedding shards may be absent).
+    pub fn has(&self, name: &str) -> bool {
+        self.files.contains_key(name)
     }
 
     pub fn take(&mut self, name: &str) -> Result<Vec<u8>> {

@@ -87,18 +87,32 @@ test('a damaged vectors shard: a clear message and no uncaught error', T, async 
   await context.close();
 });
 
-// Keyword search without the vectors needs the engine to be built from the
-// other shards: BundleLoader.buildLexical() (asked of the wasm API, see
-// www/README.md). Until the wasm build has it, this is a todo.
-test('a damaged vectors shard: keyword search keeps working', { ...T, todo: 'needs BundleLoader.buildLexical() in the wasm API' }, async () => {
-  const { context, page, errors } = await tamperedPage(/\/crossfind\/vectors\.[0-9a-f]+\.bin$/);
+// Keyword search without the vectors: the worker builds the engine from the
+// other shards (BundleLoader.buildLexical) and never fetches the model.
+test('a damaged vectors shard: keyword search keeps working', T, async () => {
+  const { context, page, errors, damaged } = await tamperedPage(/\/crossfind\/vectors\.[0-9a-f]+\.bin$/);
+  const model = [];
+  page.on('request', (r) => {
+    if (/\/crossfind\/model\//.test(r.url())) model.push(r.url());
+  });
   await page.goto(`${server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /damaged/);
+  const file = damaged[0].split('/').pop();
   assert.match(await noticeText(page), /only keyword search works/);
+  assert.ok((await noticeText(page)).includes(`(${file})`), await noticeText(page));
+  assert.equal(await page.locator(W.notice).getAttribute('role'), 'alert');
   await typeQuery(page, 'cancel subscription');
   const shown = await waitForResults(page, (r) => r.length > 0, { query: 'cancel subscription', timeout: 10000 });
   assert.match(shown[0].url, /cancel-subscription/);
+  const status = await page.evaluate(() => ({ lexical: window.crossfind.status.lexical, semantic: window.crossfind.status.semantic }));
+  assert.deepEqual(status, { lexical: 'ready', semantic: 'unavailable' });
+  // The JS API answers too, by keywords, whatever mode it asks for.
+  const api = await page.evaluate(() => window.crossfind.search('cancel subscription', { lang: 'en' }).then((h) => h.map((x) => x.url)));
+  assert.match(api[0], /cancel-subscription/);
+  assert.equal(await page.locator(W.progress).isVisible(), false, 'no model download without vectors');
+  await page.waitForTimeout(500);
+  assert.deepEqual(model, [], 'the model is not fetched for an engine that cannot use it');
   assert.deepEqual(errors, []);
   await context.close();
 });

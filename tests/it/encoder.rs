@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crossfind::TextKind;
+use crossfind::{Encoder, Pack, TextKind};
 
-use crate::{cosine, encoder, fixture, reference};
+use crate::{cosine, encoder, fixture, model_dir, reference};
 
 #[test]
 fn token_ids_equal_python_tokenizers_on_every_fixture_string() {
@@ -204,4 +204,104 @@ fn each_sentence_nearest_neighbour_is_its_translation() {
         "only {:.1}% nearest neighbours are translations; misses {misses_by_lang:?}",
         rate * 100.0
     );
+}
+
+/// An encoder of the default pack built without its embedding shards, as
+/// the browser builds it: rows come later, fetched by byte range.
+fn lazy_encoder() -> Encoder {
+    let dir = model_dir();
+    let manifest =
+        crossfind::PackManifest::parse(&std::fs::read(dir.join("pack.json")).unwrap()).unwrap();
+    assert!(
+        manifest.embeddings.blocks.is_some(),
+        "models/e5-small predates the block index: run scripts/setup.sh to re-import it"
+    );
+    let lazy = manifest.clone();
+    let pack = Pack::from_files_lazy(manifest, |name| {
+        Ok(if lazy.is_lazy(name) {
+            None
+        } else {
+            Some(std::fs::read(dir.join(name)).unwrap())
+        })
+    })
+    .unwrap();
+    Encoder::from_pack(pack).unwrap()
+}
+
+fn fetch(range: &crossfind::model::encoder::RowRange) -> Vec<u8> {
+    let bytes = std::fs::read(model_dir().join(&range.file)).unwrap();
+    bytes[range.start as usize..range.end as usize].to_vec()
+}
+
+#[test]
+fn rows_fetched_on_demand_give_the_same_embeddings_for_a_few_kilobytes() {
+    let mut lazy = lazy_encoder();
+    let full = encoder();
+    let queries = [
+        "How do I reset my password?",
+        "パスワードを忘れました",
+        "I need help con mi cuenta, no puedo entrar",
+        "Wie storniere ich eine Rechnung?",
+        "كيف أغير كلمة المرور",
+    ];
+    for q in queries {
+        // before the rows are in: a clear, specific error
+        let err = lazy.embed(q, TextKind::Query).unwrap_err();
+        assert_eq!(err.code(), "missing_rows", "{q}: {err}");
+        let ranges = lazy.row_ranges(q, TextKind::Query).unwrap();
+        assert!(!ranges.is_empty());
+        let bytes: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        assert!(
+            bytes <= 50_000,
+            "{q}: {bytes} bytes of rows for one query (budget 50 kB)"
+        );
+        for r in &ranges {
+            assert_eq!(lazy.add_rows(r.first_block, &fetch(r)).unwrap(), r.blocks);
+        }
+        assert!(lazy.row_ranges(q, TextKind::Query).unwrap().is_empty());
+        let a = lazy.embed(q, TextKind::Query).unwrap().vector;
+        let b = full.embed(q, TextKind::Query).unwrap().vector;
+        assert_eq!(a, b, "{q}: on-demand rows must give the very same vector");
+    }
+}
+
+#[test]
+fn damaged_or_misplaced_rows_are_refused_and_nothing_is_added() {
+    let mut lazy = lazy_encoder();
+    let q = "reset my password";
+    let ranges = lazy.row_ranges(q, TextKind::Query).unwrap();
+    let r = &ranges[0];
+    let mut bytes = fetch(r);
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    let err = lazy.add_rows(r.first_block, &bytes).unwrap_err();
+    assert_eq!(err.code(), "checksum_mismatch", "{err}");
+    assert!(err.to_string().contains(&r.file), "{err}");
+    // good bytes under the wrong block number
+    let err = lazy.add_rows(r.first_block + 1, &fetch(r)).unwrap_err();
+    assert!(
+        matches!(err.code(), "checksum_mismatch" | "invalid_input"),
+        "{err}"
+    );
+    // cut short
+    let good = fetch(r);
+    let err = lazy
+        .add_rows(r.first_block, &good[..good.len() - 1])
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input", "{err}");
+    assert_eq!(lazy.row_ranges(q, TextKind::Query).unwrap(), ranges);
+    // a whole shard (a server that ignores Range) is checked against pack.json
+    let shard = std::fs::read(model_dir().join(&r.file)).unwrap();
+    let mut bad = shard.clone();
+    bad[200] ^= 1;
+    assert_eq!(
+        lazy.add_shard(&r.file, bad).unwrap_err().code(),
+        "checksum_mismatch"
+    );
+    lazy.add_shard(&r.file, shard).unwrap();
+    assert!(lazy
+        .row_ranges(q, TextKind::Query)
+        .unwrap()
+        .iter()
+        .all(|x| x.file != r.file));
 }

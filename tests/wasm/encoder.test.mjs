@@ -33,7 +33,7 @@ const cos = (a, b) => {
 
 function loadEncoder(dir = modelDir, tamper = {}) {
   const loader = new PackLoader(readFileSync(path.join(dir, 'pack.json'), 'utf8'));
-  for (const name of loader.missing()) {
+  for (const name of [...loader.missing(), ...loader.rowShards()]) {
     if (tamper[name] === 'skip') continue;
     let bytes = readFileSync(path.join(dir, name));
     if (tamper[name]) bytes = tamper[name](bytes);
@@ -107,7 +107,32 @@ test('bad input crosses the wasm boundary as coded errors, never a panic', () =>
   const flipped = Buffer.from(readFileSync(path.join(modelDir, 'emb-003.bin')));
   flipped[flipped.length >> 1] ^= 1;
   assert.equal(code(() => loader.add('emb-003.bin', flipped)), 'checksum_mismatch');
-  assert.equal(code(() => loadEncoder(modelDir, { 'emb-010.bin': 'skip' })), 'missing_file');
+  assert.equal(code(() => loadEncoder(modelDir, { 'emb-blocks.bin': 'skip' })), 'missing_file');
+  assert.equal(code(() => loadEncoder(modelDir, { 'tokenizer.json': 'skip' })), 'missing_file');
   // after all of that the module still works
   assert.equal(enc().embed('¿sigue funcionando?', 'query').length, 384);
+});
+
+test('rows fetched on demand: a few kilobytes per query, checked, same embeddings', () => {
+  const code = (fn) => { try { fn(); } catch (e) { assert.ok(e instanceof Error); return e.code; } return 'no error'; };
+  const loader = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  assert.ok(!loader.missing().some((n) => /^emb-\d+\.bin$/.test(n)), 'row shards are not needed to build');
+  for (const name of loader.missing()) loader.add(name, readFileSync(path.join(modelDir, name)));
+  const lazy = loader.build();
+  const q = 'I need help con mi cuenta, パスワード';
+  assert.equal(code(() => lazy.embed(q, 'query')), 'missing_rows');
+  const ranges = lazy.rowRanges(q, 'query');
+  const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
+  assert.ok(total > 0 && total <= 50_000, `${total} bytes of rows for one query`);
+  for (const r of ranges) {
+    const bytes = readFileSync(path.join(modelDir, r.file)).subarray(r.start, r.end);
+    const bad = Buffer.from(bytes);
+    bad[0] ^= 1;
+    assert.equal(code(() => lazy.addRows(r.firstBlock, bad)), 'checksum_mismatch');
+    assert.equal(lazy.addRows(r.firstBlock, bytes), r.blocks);
+  }
+  assert.equal(lazy.rowRanges(q, 'query').length, 0);
+  const a = lazy.embed(q, 'query');
+  const b = enc().embed(q, 'query');
+  assert.deepEqual(Array.from(a), Array.from(b));
 });

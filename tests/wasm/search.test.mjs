@@ -34,10 +34,23 @@ function loadEngine({ tamper = {} } = {}) {
   return engine;
 }
 
-function attachModel(engine) {
+// The model with its whole embedding table, or (`lazy`) without it, as the
+// widget loads it: rows then come per query through rowRanges/addRows.
+function attachModel(engine, { lazy = false } = {}) {
   const pl = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
-  for (const n of pl.missing()) pl.add(n, readFileSync(path.join(modelDir, n)));
+  for (const n of [...pl.missing(), ...(lazy ? [] : pl.rowShards())]) pl.add(n, readFileSync(path.join(modelDir, n)));
   engine.setEncoder(pl.build());
+}
+
+// Reads the byte ranges the engine asks for, as the worker fetches them.
+function fetchRows(engine, q) {
+  let bytes = 0;
+  for (const r of engine.rowRanges(q)) {
+    const body = readFileSync(path.join(modelDir, r.file)).subarray(r.start, r.end);
+    bytes += body.length;
+    engine.addRows(r.firstBlock, body);
+  }
+  return bytes;
 }
 
 const nativeSearch = (q, args) =>
@@ -76,6 +89,22 @@ test('hybrid results in wasm equal the native ones, scores included', () => {
   }
 });
 
+test('with rows fetched per query, hybrid results are the same as with the whole table', () => {
+  const engine = loadEngine();
+  attachModel(engine, { lazy: true });
+  for (const [q, args] of queries) {
+    const code = (() => { try { engine.search(q, { lang: args[1], k: 5 }); } catch (e) { return e.code; } return 'no error'; })();
+    assert.equal(code, 'missing_rows', q);
+    const bytes = fetchRows(engine, q);
+    assert.ok(bytes > 0 && bytes <= 50_000, `${q}: ${bytes} bytes`);
+    const wasm = engine.search(q, { lang: args[1], k: 5 });
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.deepEqual(wasm.map((h) => h.url), native.map((h) => h.url), q);
+    wasm.forEach((h, i) => assert.ok(Math.abs(h.fused - native[i].fused) < 1e-6, q));
+    assert.equal(engine.rowRanges(q).length, 0, 'nothing more to fetch for a repeated query');
+  }
+});
+
 test('odd queries return results or nothing, never throw', () => {
   const engine = loadEngine();
   for (const q of ['', '   ', '\u200d', '👩‍👩‍👧', 'a'.repeat(100000), '<img src=x onerror=alert(1)>']) {
@@ -100,4 +129,67 @@ test('a flipped byte in a shard is refused with the shard named', () => {
   const other = manifest;
   other.version = 99;
   try { new BundleLoader(JSON.stringify(other)); assert.fail('loaded another version'); } catch (e) { assert.equal(e.code, 'version_mismatch'); }
+});
+
+test('without its vectors shard a bundle still searches by keywords (buildLexical)', () => {
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors').name;
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.message]; } return ['no error', '']; };
+  const full = loadEngine();
+  for (const damage of ['flipped', 'missing']) {
+    const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+    for (const name of loader.required()) {
+      if (name === vectors && damage === 'missing') continue;
+      const bytes = Buffer.from(readFileSync(path.join(bundleDir, name)));
+      if (name === vectors) {
+        bytes[bytes.length >> 1] ^= 0x20;
+        assert.equal(code(() => loader.add(name, bytes))[0], 'checksum_mismatch');
+      } else {
+        loader.add(name, bytes);
+      }
+    }
+    assert.deepEqual(loader.required(), [vectors]);
+    const frags = loader.fragments();
+    const engine = loader.buildLexical();
+    frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(bundleDir, name))));
+    assert.equal(engine.hasVectors(), false);
+    assert.equal(full.hasVectors(), true);
+    for (const [q, args] of queries) {
+      const lang = args[1];
+      const want = full.search(q, { lang, k: 5, mode: 'lexical' });
+      assert.ok(want.length > 0, q);
+      for (const mode of [undefined, 'hybrid', 'lexical']) {
+        const hits = engine.search(q, { lang, k: 5, mode });
+        assert.deepEqual(hits.map((h) => [h.url, h.lexical, h.snippet]), want.map((h) => [h.url, h.lexical, h.snippet]), `${damage} ${q} ${mode}`);
+        assert.ok(hits.every((h) => h.dense === null));
+      }
+      const [c, message] = code(() => engine.search(q, { lang, mode: 'dense' }));
+      assert.equal(c, 'no_vectors', q);
+      assert.ok(message.includes(vectors), message);
+    }
+    // The model cannot be attached: there is nothing to compare its vectors with.
+    const pl = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+    for (const n of pl.missing()) pl.add(n, readFileSync(path.join(modelDir, n)));
+    const [c, message] = code(() => engine.setEncoder(pl.build()));
+    assert.equal(c, 'no_vectors');
+    assert.ok(message.includes(vectors) && (damage === 'missing' ? /missing/ : /checksum mismatch/).test(message), message);
+    assert.equal(engine.hasEncoder(), false);
+    assert.equal(engine.search('password', { k: 3 }).length > 0, true);
+  }
+});
+
+test('buildLexical still needs the docs and lexical shards', () => {
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  for (const kind of ['docs', 'lexical']) {
+    const skip = manifest.shards.find((s) => s.kind === kind).name;
+    const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+    for (const name of loader.required()) if (name !== skip) loader.add(name, readFileSync(path.join(bundleDir, name)));
+    try {
+      loader.buildLexical();
+      assert.fail(`built without the ${kind} shard`);
+    } catch (e) {
+      assert.equal(e.code, 'missing_file', kind);
+      assert.ok(e.message.includes(skip), e.message);
+    }
+  }
 });

@@ -204,6 +204,8 @@ async function fromBundle(event, url) {
   if (v) {
     const cache = await caches.open(VERSION_PREFIX + v);
     const hit = await cache.match(url.href, { ignoreSearch: true });
+    const range = event.request.headers.get('range');
+    if (hit && range) return sliceOf(hit, range);
     if (hit) {
       if (url.pathname === new URL('manifest.json', BASE).pathname && Date.now() - lastSync > SYNC_EVERY_MS) {
         event.waitUntil(syncOnce()); // look for a newer version, for the next page
@@ -212,6 +214,27 @@ async function fromBundle(event, url) {
     }
   }
   return fetch(event.request);
+}
+
+// A 206 answer cut from a cached whole file (the search worker fetches
+// embedding rows by byte range); a range it cannot parse gets the whole file.
+async function sliceOf(res, range) {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(range.trim());
+  if (!m) return res;
+  const body = await res.arrayBuffer();
+  const start = Number(m[1]);
+  const end = Math.min(m[2] ? Number(m[2]) : body.byteLength - 1, body.byteLength - 1);
+  if (start > end) {
+    return new Response(null, { status: 416, headers: { 'Content-Range': `bytes */${body.byteLength}` } });
+  }
+  return new Response(body.slice(start, end + 1), {
+    status: 206,
+    headers: {
+      'Content-Type': res.headers.get('Content-Type') || 'application/octet-stream',
+      'Content-Range': `bytes ${start}-${end}/${body.byteLength}`,
+      'Content-Length': String(end - start + 1),
+    },
+  });
 }
 
 // Network first; the last good copy when offline.
@@ -239,7 +262,7 @@ self.addEventListener('fetch', (event) => {
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
-  if (req.headers.has('range')) return;
   if (inBundle(url)) event.respondWith(fromBundle(event, url));
+  else if (req.headers.has('range')) return; // media and the like: the browser's own way
   else if (!url.pathname.endsWith('/sw.js')) event.respondWith(fromSite(event));
 });

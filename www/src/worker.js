@@ -5,6 +5,8 @@
 //   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready'} (lexical search works)
 //   fragment shards (snippet text)                             => {type:'fragments'}
 //   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
+//     (encoder, tokenizer and the block index; the word-embedding rows a
+//     query needs are fetched per query, see ensureRows)
 // Failures are {type:'problem', stage, code, file, message, fatal}; nothing is thrown
 // out of the worker.
 //
@@ -26,6 +28,7 @@ let languages = {};
 let semanticWanted = false;
 let semanticState = 'idle'; // idle | loading | ready | failed
 let startedUp = null;
+let packId = '';
 
 const post = (msg) => self.postMessage(msg);
 
@@ -103,6 +106,7 @@ async function startup() {
   }
   const fragments = loader.fragments();
   const modelDir = loader.modelDir();
+  packId = loader.packId();
   const required = loader.required();
   const got = await Promise.allSettled(required.map((name) => fetchBytes(new URL(name, base))));
   const broken = [];
@@ -214,12 +218,91 @@ async function loadModel() {
     post({ type: 'progress', loaded, total, building: true });
     const encoder = pack.build();
     engine.setEncoder(encoder);
+    dropOldRowCaches();
     semanticState = 'ready';
     post({ type: 'semantic-ready' });
   } catch (e) {
     semanticState = 'failed';
     problem('model', e, false, fileNamed(String(e && e.message)) || current);
   }
+}
+
+// ------------------------------------------------------- embedding rows
+//
+// The model's word-embedding table (250k rows, ~50 MB) is not downloaded
+// with the model: a query needs the rows of its own tokens only, a few
+// kilobytes. The engine names the byte ranges of the row shards to fetch;
+// each block of rows is checked against the pack's block checksums when it
+// is added, and kept in Cache Storage (named by the pack id) for the next
+// visit. A server that ignores Range sends the whole shard: that is checked
+// against pack.json and used whole.
+
+const ROWS_CACHE_PREFIX = 'crossfind-rows:';
+const rowsCacheName = () => ROWS_CACHE_PREFIX + self.modelBase.pathname + ':' + packId;
+const blockKey = (r, b) => new URL(r.file + '?crossfind-block=' + b, self.modelBase).href;
+
+async function dropOldRowCaches() {
+  try {
+    const keep = rowsCacheName();
+    for (const key of await caches.keys()) {
+      if (key.startsWith(ROWS_CACHE_PREFIX + self.modelBase.pathname + ':') && key !== keep) await caches.delete(key);
+    }
+  } catch {
+    /* no Cache Storage (e.g. an opaque origin): rows are fetched again next visit */
+  }
+}
+
+async function openRowsCache() {
+  try {
+    return await caches.open(rowsCacheName());
+  } catch {
+    return null;
+  }
+}
+
+// Brings one range's rows into the engine: from Cache Storage when every
+// block is there, otherwise over the network.
+async function loadRange(r, cache) {
+  if (cache) {
+    const hits = await Promise.all(
+      Array.from({ length: r.blocks }, (_, i) => cache.match(blockKey(r, r.firstBlock + i))),
+    );
+    if (hits.every(Boolean)) {
+      for (let i = 0; i < r.blocks; i++) {
+        engine.addRows(r.firstBlock + i, new Uint8Array(await hits[i].arrayBuffer()));
+      }
+      return;
+    }
+  }
+  const url = new URL(r.file, self.modelBase);
+  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
+  if (!res.ok) throw new FetchError(url.href, res.status);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  rowBytesFetched += bytes.byteLength;
+  if (res.status !== 206) {
+    engine.addShard(r.file, bytes); // the whole file: checked against pack.json
+    return;
+  }
+  engine.addRows(r.firstBlock, bytes); // checked block by block
+  if (cache) {
+    const puts = [];
+    for (let i = 0, at = 0; i < r.blocks; i++, at += r.blockBytes) {
+      const block = bytes.subarray(at, Math.min(at + r.blockBytes, bytes.byteLength));
+      puts.push(cache.put(blockKey(r, r.firstBlock + i), new Response(block.slice())));
+    }
+    await Promise.all(puts).catch(() => {});
+  }
+}
+
+let rowBytesFetched = 0;
+
+// Makes sure the rows `text` needs are in; throws (with a code) when they
+// cannot be had, so the caller answers lexically.
+async function ensureRows(text) {
+  const ranges = engine.rowRanges(text);
+  if (!ranges.length) return;
+  const cache = await openRowsCache();
+  await Promise.all(ranges.map((r) => loadRange(r, cache)));
 }
 
 // ------------------------------------------------------------------ searches
@@ -254,7 +337,17 @@ async function answer(msg) {
       await tick();
       if (pendingLatest && pendingLatest.id !== msg.id) return; // a newer query will answer
     }
-    post({ type: 'results', id: msg.id, hits: runSearch(msg, requested), semantic: true, final: true });
+    try {
+      await ensureRows(msg.query);
+    } catch (e) {
+      // rows out of reach (offline without them, a damaged range): this
+      // query answers by keywords, the next one tries again
+      problem('rows', e, false, fileNamed(String(e && e.message)));
+      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      return;
+    }
+    if (msg.latest && pendingLatest && pendingLatest.id !== msg.id) return;
+    post({ type: 'results', id: msg.id, hits: runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
   } catch (e) {
     post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
   }
