@@ -56,18 +56,36 @@ async function waitNotice(page, re) {
 }
 
 test('a damaged model file: a clear message, and keyword search keeps working', T, async () => {
-  const { context, page, errors, damaged } = await tamperedPage('**/crossfind/model/emb-007.bin');
+  const { context, page, errors, damaged } = await tamperedPage('**/crossfind/model/encoder.bin');
   await page.goto(`${server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /Multilingual search is unavailable/);
-  assert.match(await noticeText(page), /keyword search still works.*damaged \(emb-007\.bin\)/);
+  assert.match(await noticeText(page), /keyword search still works.*damaged \(encoder\.bin\)/);
   assert.equal(await page.locator(W.notice).getAttribute('role'), 'alert');
-  assert.deepEqual(damaged, ['/crossfind/model/emb-007.bin']);
+  assert.deepEqual(damaged, ['/crossfind/model/encoder.bin']);
   await typeQuery(page, 'cancel subscription');
   const shown = await waitForResults(page, (r) => r.length > 0, { query: 'cancel subscription' });
   assert.match(shown[0].url, /cancel-subscription/);
   assert.equal(await page.evaluate(() => window.crossfind.status.semantic), 'unavailable');
   assert.equal(await page.locator(W.progress).isVisible(), false, 'no progress bar for a download that failed');
+  await page.waitForTimeout(500);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// Word-embedding rows come per query by HTTP Range; damaged ones are refused
+// block by block, and that query is answered by keywords.
+test('damaged embedding rows: a clear message, and the query still gets keyword results', T, async () => {
+  const { context, page, errors, damaged } = await tamperedPage(/\/crossfind\/model\/emb-\d+\.bin$/);
+  await page.goto(`${server.url}en/index.html`);
+  await page.keyboard.press('Control+k');
+  await page.evaluate(() => window.crossfind.semanticReady());
+  await typeQuery(page, 'cancel subscription');
+  await waitNotice(page, /Multilingual search is unavailable/);
+  assert.match(await noticeText(page), /damaged \(emb-\d+\.bin\)/);
+  assert.ok(damaged.length > 0 && damaged.every((p) => /\/model\/emb-\d+\.bin$/.test(p)), damaged.join());
+  const shown = await waitForResults(page, (r) => r.length > 0, { query: 'cancel subscription' });
+  assert.match(shown[0].url, /cancel-subscription/);
   await page.waitForTimeout(500);
   assert.deepEqual(errors, []);
   await context.close();
