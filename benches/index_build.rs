@@ -21,13 +21,17 @@
 //! in its 12 languages, one language per page) and reports, beside the
 //! times, the process's peak resident memory while reading and while
 //! building (Linux `VmHWM`, reset between the steps), against the bytes of
-//! text read: the check that indexing runs in bounded memory. Writes
-//! `bench-results/index-large.json`.
+//! text read: the check that indexing runs in bounded memory. Adds its run
+//! to `bench-results/index-large.json` (one entry per site size).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+
+#[path = "common/mod.rs"]
+mod common;
+use common::cpu;
 
 use crossfind::bundle::write::{build_bundle, BuildOptions, Progress};
 use serde_json::json;
@@ -177,8 +181,18 @@ fn large(root: &Path, pages: usize, words_per_page: usize) {
         },
         "bundle_bytes_without_model": bundle_bytes,
     });
+    // one entry per site size, the latest run of each kept
     let path = root.join("bench-results/index-large.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n").unwrap();
+    let mut runs: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("runs").and_then(|r| r.as_array()).cloned())
+        .unwrap_or_default();
+    runs.retain(|r| r["pages"] != result["pages"] || r["input"] != result["input"]);
+    runs.push(result);
+    runs.sort_by_key(|r| r["pages"].as_u64());
+    let all = json!({"bench": "index_build_large", "runs": runs});
+    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap() + "\n").unwrap();
     println!(
         "| pages | chunks | text | read | embed | RSS model | peak reading | RSS after read | peak building | bundle |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
@@ -192,18 +206,6 @@ fn large(root: &Path, pages: usize, words_per_page: usize) {
         mib(bundle_bytes as usize)
     );
     println!("\nwrote {}", path.display());
-}
-
-fn cpu() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn main() {

@@ -28,6 +28,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use crossfind::bundle::{
     Bundle, BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta, Shard,
     ShardKind, BUNDLE_FORMAT, BUNDLE_VERSION,
@@ -295,15 +298,7 @@ fn main() {
 
     let embed = embed_latency(root, &queries);
     let signs = sign_recall(root, &queries);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = common::cpu();
 
     let mut results = Vec::new();
     let mut table = String::from(

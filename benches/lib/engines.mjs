@@ -10,59 +10,46 @@ import { TEXTS, SWEEP } from './texts.mjs';
 export const MODEL_DIR = 'models/e5-small';
 export const PEER_DIR = '.cache/bench/onnx';
 
-// crossfind's wasm encoder: PackLoader fed with every file of the pack,
-// the whole embedding table included (the widget fetches rows per query
-// instead; this measures the encoder's compute and a full load).
-const ours = {
-  name: 'crossfind',
-  describe: 'crossfind wasm (pkg), 4-bit pack models/e5-small, own tokenizer',
-  async load(host, mark) {
-    const mod = await host.importOurs();
-    mark('module');
-    const loader = new mod.PackLoader(await host.readText(`${MODEL_DIR}/pack.json`));
-    const names = [...loader.missing(), ...loader.rowShards()];
-    const files = await Promise.all(names.map((n) => host.readBytes(`${MODEL_DIR}/${n}`)));
-    mark('fetch');
-    names.forEach((n, i) => loader.add(n, files[i]));
-    files.length = 0;
-    mark('add');
-    const enc = loader.build();
-    mark('build');
-    return {
-      embed: (text, kind) => enc.embed(text, kind),
-      ids: (text, kind) => Array.from(enc.tokenize(text, kind)),
-    };
-  },
-};
-
-// The same, loaded as the widget loads it: no embedding table up front, the
-// rows of each text's tokens fetched by byte range before it is embedded
-// (only the first embedding of a text fetches anything).
-const oursLazy = {
-  name: 'crossfind-lazy',
-  describe: 'crossfind wasm (pkg), 4-bit pack, embedding rows fetched per text by HTTP Range (as the widget does)',
-  async load(host, mark) {
-    const mod = await host.importOurs();
-    mark('module');
-    const loader = new mod.PackLoader(await host.readText(`${MODEL_DIR}/pack.json`));
-    const names = loader.missing();
-    const files = await Promise.all(names.map((n) => host.readBytes(`${MODEL_DIR}/${n}`)));
-    mark('fetch');
-    names.forEach((n, i) => loader.add(n, files[i]));
-    files.length = 0;
-    mark('add');
-    const enc = loader.build();
-    mark('build');
-    return {
-      async embed(text, kind) {
+// crossfind's wasm encoder from PackLoader: with `allRows`, every file of
+// the pack, the whole embedding table included (measures the encoder's
+// compute and a full load); without, as the widget loads it: no table up
+// front, the rows of each text's tokens fetched by byte range before it is
+// embedded (only the first embedding of a text fetches anything).
+async function loadOurs(host, mark, allRows) {
+  const mod = await host.importOurs();
+  mark('module');
+  const loader = new mod.PackLoader(await host.readText(`${MODEL_DIR}/pack.json`));
+  const names = [...loader.missing(), ...(allRows ? loader.rowShards() : [])];
+  const files = await Promise.all(names.map((n) => host.readBytes(`${MODEL_DIR}/${n}`)));
+  mark('fetch');
+  names.forEach((n, i) => loader.add(n, files[i]));
+  files.length = 0;
+  mark('add');
+  const enc = loader.build();
+  mark('build');
+  return {
+    async embed(text, kind) {
+      if (!allRows) {
         const ranges = enc.rowRanges(text, kind);
         const bodies = await Promise.all(ranges.map((r) => host.readRange(`${MODEL_DIR}/${r.file}`, r.start, r.end)));
         ranges.forEach((r, i) => enc.addRows(r.firstBlock, bodies[i]));
-        return enc.embed(text, kind);
-      },
-      ids: (text, kind) => Array.from(enc.tokenize(text, kind)),
-    };
-  },
+      }
+      return enc.embed(text, kind);
+    },
+    ids: (text, kind) => Array.from(enc.tokenize(text, kind)),
+  };
+}
+
+const ours = {
+  name: 'crossfind',
+  describe: 'crossfind wasm (pkg), 4-bit pack models/e5-small, own tokenizer',
+  load: (host, mark) => loadOurs(host, mark, true),
+};
+
+const oursLazy = {
+  name: 'crossfind-lazy',
+  describe: 'crossfind wasm (pkg), 4-bit pack, embedding rows fetched per text by HTTP Range (as the widget does)',
+  load: (host, mark) => loadOurs(host, mark, false),
 };
 
 // onnxruntime-web (wasm backend, 1 thread) on an ONNX export of the same
