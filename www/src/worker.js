@@ -268,10 +268,15 @@ async function loadRange(r, cache) {
       Array.from({ length: r.blocks }, (_, i) => cache.match(blockKey(r, r.firstBlock + i))),
     );
     if (hits.every(Boolean)) {
-      for (let i = 0; i < r.blocks; i++) {
-        engine.addRows(r.firstBlock + i, new Uint8Array(await hits[i].arrayBuffer()));
+      try {
+        for (let i = 0; i < r.blocks; i++) {
+          engine.addRows(r.firstBlock + i, new Uint8Array(await hits[i].arrayBuffer()));
+        }
+        return;
+      } catch {
+        // a damaged cached copy: forget it and take the rows from the network
+        await Promise.all(Array.from({ length: r.blocks }, (_, i) => cache.delete(blockKey(r, r.firstBlock + i)))).catch(() => {});
       }
-      return;
     }
   }
   const url = new URL(r.file, self.modelBase);
