@@ -54,21 +54,12 @@ import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { createHandler } from '../www/serve.mjs';
+import { CHROMIUM_ARGS } from './encoder.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SITE = path.join(ROOT, 'target/demo-site');
 const BUNDLE = path.join(SITE, 'crossfind');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const BROTLI_CACHE = path.join(ROOT, '.cache/bench/brotli-cache.json');
 const PAGE = 'en/index.html';
 const Q_LEXICAL = 'cancel subscription';
