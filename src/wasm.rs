@@ -208,6 +208,14 @@ impl WasmTokenizer {
         })
     }
 
+    /// The tokenizer from a pack's flat vocabulary (`vocab.bin`).
+    #[wasm_bindgen(js_name = fromVocab)]
+    pub fn from_vocab(vocab_bin: &[u8]) -> Result<WasmTokenizer, JsValue> {
+        Ok(WasmTokenizer {
+            inner: TextTokenizer::from_vocab(vocab_bin, "vocab.bin").map_err(js_err)?,
+        })
+    }
+
     /// Ids with special tokens, untruncated.
     pub fn encode(&self, text: &str) -> Result<Uint32Array, JsValue> {
         let ids = self.inner.ids(text).map_err(js_err)?;

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::pack::{
     hex, verify_file, Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES,
-    ENCODER_FILE, TOKENIZER_FILE,
+    ENCODER_FILE, TOKENIZER_FILE, VOCAB_FILE,
 };
 use super::tensors::{DType, TensorFile};
 use super::tokenizer::{Encoded, TextTokenizer};
@@ -297,7 +297,11 @@ pub struct Encoder {
 impl Encoder {
     /// Builds the encoder from a verified pack (consumes its bytes).
     pub fn from_pack(mut pack: Pack) -> Result<Self> {
-        let tokenizer = TextTokenizer::from_bytes(pack.bytes(TOKENIZER_FILE)?)?;
+        let tokenizer = if pack.has(VOCAB_FILE) {
+            TextTokenizer::from_vocab(&pack.take(VOCAB_FILE)?, VOCAB_FILE)?
+        } else {
+            TextTokenizer::from_bytes(pack.bytes(TOKENIZER_FILE)?)?
+        };
         let manifest = pack.manifest.clone();
         let arch = manifest.arch.clone();
         if tokenizer.vocab_size() > arch.vocab {

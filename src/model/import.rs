@@ -11,8 +11,10 @@ use serde_json::Value;
 use super::pack::{
     Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest, Pooling, Profile,
     BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION, TOKENIZER_FILE,
+    VOCAB_FILE,
 };
 use super::tensors::{quantize_i8_rows, DType, TensorFile, TensorFileWriter, Q4_BLOCK};
+use super::tokenizer::TextTokenizer;
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 
@@ -298,10 +300,14 @@ fn finish_pack(
 ) -> Result<Pack> {
     let per = opts.rows_per_shard.unwrap_or(DEFAULT_ROWS_PER_SHARD).max(1);
     let rb = word_dtype.row_bytes(arch.hidden);
+    let vocab = TextTokenizer::vocab_file(&tokenizer)?;
     let mut files = vec![
         (ENCODER_FILE.to_string(), FileRole::Encoder, encoder),
         (TOKENIZER_FILE.to_string(), FileRole::Tokenizer, tokenizer),
     ];
+    if let Some(v) = vocab {
+        files.push((VOCAB_FILE.to_string(), FileRole::Vocab, v));
+    }
     let mut shards = Vec::new();
     let mut data_offsets = Vec::new();
     for (i, chunk) in word_rows.chunks(per * rb).enumerate() {

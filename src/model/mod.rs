@@ -6,6 +6,7 @@ pub mod import;
 pub mod pack;
 pub mod tensors;
 pub mod tokenizer;
+pub mod unigram;
 
 pub use encoder::{Embedding, Encoder, TextKind};
 pub use pack::{Pack, PackManifest, Profile};

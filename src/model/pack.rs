@@ -22,6 +22,10 @@ pub const BLOCKS_FILE: &str = "emb-blocks.bin";
 /// block's sha256 (against damage in transit, not against a forger who can
 /// also rewrite `pack.json`).
 pub const BLOCK_HASH_BYTES: usize = 8;
+/// The tokenizer's vocabulary in flat binary form, derived from
+/// [`TOKENIZER_FILE`] at import (see `unigram.rs`); packs that have it load
+/// it instead of the JSON.
+pub const VOCAB_FILE: &str = "vocab.bin";
 
 /// Where the model came from and under which licence it may be shipped.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -106,6 +110,16 @@ pub enum FileRole {
     Tokenizer,
     /// [`BLOCKS_FILE`].
     Blocks,
+    /// [`VOCAB_FILE`].
+    Vocab,
+}
+
+impl FileRole {
+    /// Files computed from other files of the pack at import: they do not
+    /// change the model's numbers, so the pack id leaves them out.
+    pub fn is_derived(self) -> bool {
+        matches!(self, FileRole::Blocks | FileRole::Vocab)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -191,12 +205,12 @@ impl PackManifest {
     }
 
     /// A short identifier of the model's exact numbers: a hash of the file
-    /// hashes. The block index is left out: it is derived from the row
-    /// shards, and adding it to a pack must not orphan the bundles built
-    /// with that pack before.
+    /// hashes. Derived files (the block index, the flat vocabulary) are left
+    /// out: adding them to a pack must not orphan the bundles built with
+    /// that pack before.
     pub fn pack_id(&self) -> String {
         let mut h = Sha256::new();
-        for f in self.files.iter().filter(|f| f.role != FileRole::Blocks) {
+        for f in self.files.iter().filter(|f| !f.role.is_derived()) {
             h.update(f.name.as_bytes());
             h.update(b"\0");
             h.update(f.sha256.as_bytes());
@@ -209,10 +223,12 @@ impl PackManifest {
         self.files.iter().find(|f| f.name == name)
     }
 
-    /// Whether `name` is an embedding row shard that can be left out when
-    /// the pack is loaded, its rows fetched on demand instead.
+    /// Whether `name` can be left out when the pack is loaded: embedding
+    /// row shards when rows can be fetched on demand, and `tokenizer.json`
+    /// when the pack has the flat vocabulary derived from it.
     pub fn is_lazy(&self, name: &str) -> bool {
-        self.embeddings.blocks.is_some() && self.embeddings.shards.iter().any(|s| s == name)
+        (self.embeddings.blocks.is_some() && self.embeddings.shards.iter().any(|s| s == name))
+            || (name == TOKENIZER_FILE && self.file(VOCAB_FILE).is_some())
     }
 }
 
@@ -240,9 +256,11 @@ impl Pack {
         Self::collect(manifest, get, false)
     }
 
-    /// The same, except that embedding row shards of a pack with a block
-    /// index may be absent: the encoder then takes their rows on demand
-    /// (`Encoder::row_ranges`, `Encoder::add_rows`), as the browser does.
+    /// The same, except that files the encoder can do without may be absent
+    /// ([`PackManifest::is_lazy`]): embedding row shards of a pack with a
+    /// block index (the encoder then takes their rows on demand,
+    /// `Encoder::row_ranges`, `Encoder::add_rows`, as the browser does) and
+    /// `tokenizer.json` when `vocab.bin` is there.
     pub fn from_files_lazy(
         manifest: PackManifest,
         get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,

@@ -1,6 +1,17 @@
-//! The text tokenizer: the `tokenizers` crate (pure Rust regex engine, so the
-//! same code runs natively and in wasm) plus the profile's truncation rule.
+//! The text tokenizer: the `tokenizers` pipeline (normaliser, pre-tokeniser,
+//! added tokens, template; its pure Rust regex engine, so the same code runs
+//! natively and in wasm) with our flat Unigram segmenter as its model when
+//! the vocabulary is a Unigram (see `unigram.rs`), plus the profile's
+//! truncation rule. Other vocabularies (WordPiece, BPE) run on the
+//! `tokenizers` models unchanged.
 
+use tokenizers::decoders::DecoderWrapper;
+use tokenizers::normalizers::NormalizerWrapper;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::processors::PostProcessorWrapper;
+use tokenizers::{AddedToken, TokenizerImpl};
+
+use super::unigram::{split_tokenizer_json, FlatUnigram, PipelineConfig};
 use crate::error::{Error, Result};
 
 /// Token ids for one text.
@@ -12,29 +23,102 @@ pub struct Encoded {
     pub truncated_from: Option<usize>,
 }
 
+type FlatTokenizer = TokenizerImpl<
+    FlatUnigram,
+    NormalizerWrapper,
+    PreTokenizerWrapper,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
+
+enum Inner {
+    Flat(Box<FlatTokenizer>),
+    Hf(Box<tokenizers::Tokenizer>),
+}
+
 pub struct TextTokenizer {
-    inner: tokenizers::Tokenizer,
+    inner: Inner,
+}
+
+fn tok_err(file: &str) -> impl Fn(tokenizers::Error) -> Error + '_ {
+    move |e| Error::Tokenizer(format!("cannot load {file}: {e}"))
 }
 
 impl TextTokenizer {
-    /// Loads a `tokenizer.json`. Truncation and padding configured in the file
-    /// are switched off: the encoder applies its own, reported truncation.
+    /// Loads a `tokenizer.json`. A Unigram vocabulary is moved into the flat
+    /// segmenter; truncation and padding configured in the file are left
+    /// out: the encoder applies its own, reported truncation.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let mut inner = tokenizers::Tokenizer::from_bytes(bytes)
-            .map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: {e}")))?;
+        if let Some((model, config)) = split_tokenizer_json(bytes)? {
+            return Self::flat(model, &config, "tokenizer.json");
+        }
+        let mut inner =
+            tokenizers::Tokenizer::from_bytes(bytes).map_err(tok_err("tokenizer.json"))?;
         inner
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         inner.with_padding(None);
-        Ok(TextTokenizer { inner })
+        Ok(TextTokenizer {
+            inner: Inner::Hf(Box::new(inner)),
+        })
+    }
+
+    /// Loads the flat vocabulary `vocab.bin` derived from `tokenizer.json`
+    /// at import: the same ids, without parsing 17 MB of JSON.
+    pub fn from_vocab(bytes: &[u8], file: &str) -> Result<Self> {
+        let (model, config) = FlatUnigram::from_bytes(bytes, file)?;
+        Self::flat(model, &config, file)
+    }
+
+    /// The `vocab.bin` bytes for a `tokenizer.json`, when its vocabulary is
+    /// a Unigram the flat segmenter runs.
+    pub fn vocab_file(tokenizer_json: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(split_tokenizer_json(tokenizer_json)?.map(|(m, c)| m.to_bytes(&c)))
+    }
+
+    fn flat(model: FlatUnigram, config: &PipelineConfig, file: &str) -> Result<Self> {
+        fn part<T: serde::de::DeserializeOwned>(
+            v: &serde_json::Value,
+            what: &str,
+            file: &str,
+        ) -> Result<Option<T>> {
+            if v.is_null() {
+                return Ok(None);
+            }
+            serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|e| Error::Tokenizer(format!("cannot load {file}: its {what}: {e}")))
+        }
+        let mut t = FlatTokenizer::new(model);
+        let normalizer: Option<NormalizerWrapper> = part(&config.normalizer, "normalizer", file)?;
+        t.with_normalizer(normalizer).map_err(tok_err(file))?;
+        let pre: Option<PreTokenizerWrapper> = part(&config.pre_tokenizer, "pre_tokenizer", file)?;
+        t.with_pre_tokenizer(pre);
+        let post: Option<PostProcessorWrapper> =
+            part(&config.post_processor, "post_processor", file)?;
+        t.with_post_processor(post);
+        let added = config
+            .added_tokens
+            .iter()
+            .map(|v| {
+                serde_json::from_value::<AddedToken>(v.clone()).map_err(|e| {
+                    Error::Tokenizer(format!("cannot load {file}: an added token: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        t.add_tokens(added).map_err(tok_err(file))?;
+        Ok(TextTokenizer {
+            inner: Inner::Flat(Box::new(t)),
+        })
     }
 
     /// Ids with special tokens, untruncated.
     pub fn ids(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| Error::Tokenizer(format!("cannot tokenize: {e}")))?;
+        let enc = match &self.inner {
+            Inner::Flat(t) => t.encode(text, true),
+            Inner::Hf(t) => t.encode(text, true),
+        }
+        .map_err(|e| Error::Tokenizer(format!("cannot tokenize: {e}")))?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -59,6 +143,9 @@ impl TextTokenizer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        match &self.inner {
+            Inner::Flat(t) => t.get_vocab_size(true),
+            Inner::Hf(t) => t.get_vocab_size(true),
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::{Encoder, Pack, TextKind};
 
 use crate::{cosine, encoder, fixture, model_dir, reference};
@@ -36,25 +37,34 @@ fn token_ids_equal_python_tokenizers_on_every_fixture_string() {
         "fixture covers only {} languages",
         langs.len()
     );
-    let tok = crossfind::model::tokenizer::TextTokenizer::from_bytes(
-        &std::fs::read(crate::model_dir().join("tokenizer.json")).unwrap(),
-    )
-    .unwrap();
-    let mut mismatches = Vec::new();
-    for s in &strings {
-        let id = s["id"].as_str().unwrap();
-        let ours = tok.ids(s["text"].as_str().unwrap()).unwrap();
-        let theirs = refs
-            .get(id)
-            .unwrap_or_else(|| panic!("no reference ids for {id}; rerun scripts/setup.sh"));
-        if &ours != theirs {
-            mismatches.push(id.to_string());
+    // the tokenizer from the JSON, and from the flat vocabulary the pack ships
+    let json = std::fs::read(crate::model_dir().join("tokenizer.json")).unwrap();
+    let vocab = std::fs::read(crate::model_dir().join("vocab.bin"))
+        .expect("the pack has vocab.bin; rerun scripts/setup.sh");
+    assert_eq!(TextTokenizer::vocab_file(&json).unwrap().unwrap(), vocab);
+    for (how, tok) in [
+        ("tokenizer.json", TextTokenizer::from_bytes(&json).unwrap()),
+        (
+            "vocab.bin",
+            TextTokenizer::from_vocab(&vocab, "vocab.bin").unwrap(),
+        ),
+    ] {
+        let mut mismatches = Vec::new();
+        for s in &strings {
+            let id = s["id"].as_str().unwrap();
+            let ours = tok.ids(s["text"].as_str().unwrap()).unwrap();
+            let theirs = refs
+                .get(id)
+                .unwrap_or_else(|| panic!("no reference ids for {id}; rerun scripts/setup.sh"));
+            if &ours != theirs {
+                mismatches.push(id.to_string());
+            }
         }
+        assert!(
+            mismatches.is_empty(),
+            "token ids from {how} differ from Python tokenizers for {mismatches:?}"
+        );
     }
-    assert!(
-        mismatches.is_empty(),
-        "token ids differ from Python tokenizers for {mismatches:?}"
-    );
 }
 
 fn kind_of(v: &serde_json::Value) -> TextKind {

@@ -67,3 +67,27 @@ fn missing_manifest_says_what_is_missing() {
     assert_eq!(e.code(), "missing_file");
     assert!(e.to_string().contains("pack.json"), "{e}");
 }
+
+#[test]
+fn pack_from_before_vocab_bin_loads_from_tokenizer_json_with_the_same_model_id() {
+    let d = pack_copy();
+    let mpath = d.path().join("pack.json");
+    let mut manifest = crossfind::PackManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
+    let id_with = manifest.pack_id();
+    manifest.files.retain(|f| f.name != "vocab.bin");
+    std::fs::remove_file(d.path().join("vocab.bin")).unwrap();
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    // bundles indexed with the old pack must keep matching the new one
+    assert_eq!(manifest.pack_id(), id_with);
+    let old = Encoder::from_pack(Pack::read_dir(d.path()).unwrap()).unwrap();
+    let q = "I need help con mi cuenta, パスワードを忘れた";
+    let kind = crossfind::TextKind::Query;
+    assert_eq!(
+        old.tokenize(q, kind).unwrap(),
+        crate::encoder().tokenize(q, kind).unwrap()
+    );
+    assert_eq!(
+        old.embed(q, kind).unwrap().vector,
+        crate::encoder().embed(q, kind).unwrap().vector
+    );
+}

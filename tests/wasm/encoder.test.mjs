@@ -54,14 +54,18 @@ function nativeEmbed(texts, kind) {
 }
 
 test('wasm token ids equal Python tokenizers on every fixture string', () => {
-  const tok = new Tokenizer(readFileSync(path.join(modelDir, 'tokenizer.json')));
   const refs = new Map(jsonl(path.join(root, '.cache/reference/tokenizer_ids.jsonl')).map((r) => [r.id, r.ids]));
-  const bad = [];
-  for (const s of jsonl(path.join(root, 'tests/fixtures/tokenizer_strings.jsonl'))) {
-    const ours = Array.from(tok.encode(s.text));
-    if (JSON.stringify(ours) !== JSON.stringify(refs.get(s.id))) bad.push(s.id);
+  for (const tok of [
+    new Tokenizer(readFileSync(path.join(modelDir, 'tokenizer.json'))),
+    Tokenizer.fromVocab(readFileSync(path.join(modelDir, 'vocab.bin'))),
+  ]) {
+    const bad = [];
+    for (const s of jsonl(path.join(root, 'tests/fixtures/tokenizer_strings.jsonl'))) {
+      const ours = Array.from(tok.encode(s.text));
+      if (JSON.stringify(ours) !== JSON.stringify(refs.get(s.id))) bad.push(s.id);
+    }
+    assert.deepEqual(bad, []);
   }
-  assert.deepEqual(bad, []);
 });
 
 test('wasm embeddings equal native ones (cosine >= 0.9999) for queries and passages', () => {
@@ -108,7 +112,10 @@ test('bad input crosses the wasm boundary as coded errors, never a panic', () =>
   flipped[flipped.length >> 1] ^= 1;
   assert.equal(code(() => loader.add('emb-003.bin', flipped)), 'checksum_mismatch');
   assert.equal(code(() => loadEncoder(modelDir, { 'emb-blocks.bin': 'skip' })), 'missing_file');
-  assert.equal(code(() => loadEncoder(modelDir, { 'tokenizer.json': 'skip' })), 'missing_file');
+  assert.equal(code(() => loadEncoder(modelDir, { 'vocab.bin': 'skip' })), 'missing_file');
+  const cut = (b) => b.subarray(0, b.length - 7);
+  assert.equal(code(() => new PackLoader(manifest).add('vocab.bin', cut(readFileSync(path.join(modelDir, 'vocab.bin'))))), 'corrupt_file');
+  assert.equal(code(() => Tokenizer.fromVocab(cut(readFileSync(path.join(modelDir, 'vocab.bin'))))), 'corrupt_file');
   // after all of that the module still works
   assert.equal(enc().embed('¿sigue funcionando?', 'query').length, 384);
 });

@@ -87,7 +87,13 @@ async function sync() {
 
   const files = []; // [url, sha256 or null]
   for (const s of manifest.shards || []) files.push([new URL(s.name, BASE).href, s.sha256]);
-  for (const f of pack.files || []) files.push([new URL(f.name, modelBase).href, f.sha256]);
+  // tokenizer.json is only the source of vocab.bin: the worker never loads it when both are there
+  const packFiles = pack.files || [];
+  const hasVocab = packFiles.some((f) => f.role === 'vocab');
+  for (const f of packFiles) {
+    if (hasVocab && f.role === 'tokenizer') continue;
+    files.push([new URL(f.name, modelBase).href, f.sha256]);
+  }
   for (const f of widget.files || []) files.push([new URL(f.name, BASE).href, f.sha256 || null]);
 
   const name = VERSION_PREFIX + version;
