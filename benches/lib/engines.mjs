@@ -15,6 +15,8 @@ export const PEER_DIR = '.cache/bench/onnx';
 // compute and a full load); without, as the widget loads it: no table up
 // front, the rows of each text's tokens fetched by byte range before it is
 // embedded (only the first embedding of a text fetches anything).
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+
 async function loadOurs(host, mark, allRows) {
   const mod = await host.importOurs();
   mark('module');
@@ -22,7 +24,12 @@ async function loadOurs(host, mark, allRows) {
   const names = [...loader.missing(), ...(allRows ? loader.rowShards() : [])];
   const files = await Promise.all(names.map((n) => host.readBytes(`${MODEL_DIR}/${n}`)));
   mark('fetch');
-  names.forEach((n, i) => loader.add(n, files[i]));
+  // as the widget's worker does: sha256 by WebCrypto, checked against pack.json in wasm
+  const subtle = globalThis.crypto && globalThis.crypto.subtle;
+  for (let i = 0; i < names.length; i++) {
+    if (subtle) loader.addDigested(names[i], files[i], hex(await subtle.digest('SHA-256', files[i])));
+    else loader.add(names[i], files[i]);
+  }
   files.length = 0;
   mark('add');
   const enc = loader.build();

@@ -253,7 +253,7 @@ impl Pack {
         manifest: PackManifest,
         get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
     ) -> Result<Self> {
-        Self::collect(manifest, get, false)
+        Self::collect(manifest, get, false, true)
     }
 
     /// The same, except that files the encoder can do without may be absent
@@ -265,13 +265,24 @@ impl Pack {
         manifest: PackManifest,
         get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
     ) -> Result<Self> {
-        Self::collect(manifest, get, true)
+        Self::collect(manifest, get, true, true)
+    }
+
+    /// A lazy pack from files each already checked against the manifest
+    /// (the browser's loader checks every file as it is added); only which
+    /// files are there is checked here.
+    pub fn from_checked_lazy(
+        manifest: PackManifest,
+        mut files: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self> {
+        Self::collect(manifest, |n| Ok(files.remove(n)), true, false)
     }
 
     fn collect(
         manifest: PackManifest,
         mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
         lazy: bool,
+        verify: bool,
     ) -> Result<Self> {
         let mut files = BTreeMap::new();
         for f in &manifest.files {
@@ -280,7 +291,9 @@ impl Pack {
                 None if lazy && manifest.is_lazy(&f.name) => continue,
                 None => return Err(Error::MissingFile(f.name.clone())),
             };
-            verify_file(f, &bytes)?;
+            if verify {
+                verify_file(f, &bytes)?;
+            }
             files.insert(f.name.clone(), bytes);
         }
         Ok(Pack { manifest, files })
@@ -326,6 +339,12 @@ impl Pack {
 
 /// Checks one file's size and checksum against its manifest entry.
 pub fn verify_file(entry: &FileEntry, bytes: &[u8]) -> Result<()> {
+    verify_digested(entry, bytes, &sha256_hex(bytes))
+}
+
+/// The same with the sha256 of `bytes` already computed (hex), e.g. by the
+/// browser's WebCrypto.
+pub fn verify_digested(entry: &FileEntry, bytes: &[u8], sha256: &str) -> Result<()> {
     if bytes.len() as u64 != entry.bytes {
         return Err(Error::corrupt(
             &entry.name,
@@ -336,7 +355,7 @@ pub fn verify_file(entry: &FileEntry, bytes: &[u8]) -> Result<()> {
             ),
         ));
     }
-    let actual = sha256_hex(bytes);
+    let actual = sha256.to_ascii_lowercase();
     if actual != entry.sha256 {
         return Err(Error::Checksum {
             file: entry.name.clone(),

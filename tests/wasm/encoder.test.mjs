@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -113,6 +114,13 @@ test('bad input crosses the wasm boundary as coded errors, never a panic', () =>
   assert.equal(code(() => loader.add('emb-003.bin', flipped)), 'checksum_mismatch');
   assert.equal(code(() => loadEncoder(modelDir, { 'emb-blocks.bin': 'skip' })), 'missing_file');
   assert.equal(code(() => loadEncoder(modelDir, { 'vocab.bin': 'skip' })), 'missing_file');
+  // a digest computed outside wasm (WebCrypto) is checked against pack.json too
+  const vocab = readFileSync(path.join(modelDir, 'vocab.bin'));
+  const digest = (b) => createHash('sha256').update(b).digest('hex');
+  const damaged = Buffer.from(vocab);
+  damaged[damaged.length >> 1] ^= 1;
+  assert.equal(code(() => new PackLoader(manifest).addDigested('vocab.bin', damaged, digest(damaged))), 'checksum_mismatch');
+  assert.equal(code(() => new PackLoader(manifest).addDigested('vocab.bin', vocab, digest(vocab))), 'no error');
   const cut = (b) => b.subarray(0, b.length - 7);
   assert.equal(code(() => new PackLoader(manifest).add('vocab.bin', cut(readFileSync(path.join(modelDir, 'vocab.bin'))))), 'corrupt_file');
   assert.equal(code(() => Tokenizer.fromVocab(cut(readFileSync(path.join(modelDir, 'vocab.bin'))))), 'corrupt_file');
@@ -142,4 +150,16 @@ test('rows fetched on demand: a few kilobytes per query, checked, same embedding
   const a = lazy.embed(q, 'query');
   const b = enc().embed(q, 'query');
   assert.deepEqual(Array.from(a), Array.from(b));
+});
+
+test('an encoder built from WebCrypto-digested files embeds as one built with add()', async () => {
+  const loader = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  for (const name of [...loader.missing(), ...loader.rowShards()]) {
+    const bytes = readFileSync(path.join(modelDir, name));
+    const digest = Buffer.from(await globalThis.crypto.subtle.digest('SHA-256', bytes)).toString('hex');
+    loader.addDigested(name, bytes, digest);
+  }
+  const digested = loader.build();
+  const q = 'Wie ändere ich meine Rechnungsadresse?';
+  assert.deepEqual(Array.from(digested.embed(q, 'query')), Array.from(enc().embed(q, 'query')));
 });

@@ -172,6 +172,11 @@ async function startup() {
   if (semanticWanted) loadModel();
 }
 
+// WebCrypto exists in secure contexts only (https, localhost).
+const subtle = self.crypto && self.crypto.subtle;
+const sha256Hex = async (bytes) =>
+  Array.from(new Uint8Array(await subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+
 async function loadModel() {
   if (semanticState !== 'idle' || !engine) return;
   semanticState = 'loading';
@@ -208,10 +213,13 @@ async function loadModel() {
     };
     await Promise.all(Array.from({ length: MODEL_CONCURRENCY }, fetchOne));
     report(true);
-    // Added in the manifest's order; each add checks size and sha256.
+    // Added in the manifest's order; each add checks size and sha256 (hashed
+    // by WebCrypto where there is one: much faster than inside wasm).
     for (const name of names) {
       current = name;
-      pack.add(name, files.get(name));
+      const bytes = files.get(name);
+      if (subtle) pack.addDigested(name, bytes, await sha256Hex(bytes));
+      else pack.add(name, bytes);
       files.delete(name);
     }
     current = 'pack.json';
