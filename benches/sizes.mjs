@@ -57,7 +57,9 @@ export async function measureSizes({ log = console.error } = {}) {
     res.crossfind.encoder = await group('encoder.bin', [m('encoder.bin')], cache, log);
     res.crossfind.embeddings = await group(`emb shards (${shards.length})`, shards, cache, log);
     if (pack.embeddings.blocks) res.crossfind.block_index = await group('emb-blocks.bin', [m('emb-blocks.bin')], cache, log);
-    res.crossfind.tokenizer = await group('tokenizer.json', [m('tokenizer.json')], cache, log);
+    // the browser loads the flat vocabulary when the pack has one, never tokenizer.json
+    const tokFile = pack.files.some((f) => f.name === 'vocab.bin') ? 'vocab.bin' : 'tokenizer.json';
+    res.crossfind.tokenizer = await group(tokFile, [m(tokFile)], cache, log);
     res.crossfind.pack_json = await group('pack.json', [m('pack.json')], cache, log);
     save();
     log?.('sizes (peer: onnxruntime-web + transformers.js-style files):');
