@@ -15,12 +15,13 @@
 //! part is lane-wise IEEE mul and add in the same order on every path (no
 //! FMA, no reassociation), so native and wasm give bitwise equal outputs.
 //!
-//! Weight layout: rows in groups of 4; for group `g`, block `b`, pair `p`
-//! (values `2p`, `2p + 1` of the block), the 8 bytes at
-//! `((g * nb + b) * 16 + p) * 8` hold rows `4g..4g+4`, two values each. One
-//! splat of an activation pair times one such vector gives the four rows'
-//! partial dot products in the four i32 lanes (`i32x4.dot_i16x8_s` /
-//! `pmaddwd`), so no horizontal sums are needed.
+//! Weight layout: rows in groups of 8; for group `g`, block `b`, pair `p`
+//! (values `2p`, `2p + 1` of the block), the 16 bytes at
+//! `((g * nb + b) * 16 + p) * 16` hold rows `8g..8g+8`, two values each. One
+//! splat of an activation pair times such a vector (sign-extended to i16)
+//! gives the rows' partial dot products in the i32 lanes (`i32x4.dot_i16x8_s`
+//! / `pmaddwd`), so no horizontal sums are needed, and each weight vector is
+//! used for a tile of 4 tokens.
 
 use std::sync::Arc;
 
@@ -28,8 +29,9 @@ use tract_core::internal::*;
 
 use super::tensors::{f16_to_f32, Q4_BLOCK};
 
-/// Output rows computed together (the i32 lanes of one vector).
-pub const ROWS: usize = 4;
+/// Output rows computed together (the i32 lanes of one 256-bit vector, or
+/// of two 128-bit ones).
+pub const ROWS: usize = 8;
 /// Bytes of int8 weights per group of rows and block.
 const GROUP_BLOCK: usize = ROWS * Q4_BLOCK;
 
@@ -79,8 +81,8 @@ impl QWeights {
                 }
                 let base = (g * nb + b) * GROUP_BLOCK;
                 for p in 0..Q4_BLOCK / 2 {
-                    w[base + p * 8 + r * 2] = vals[2 * p];
-                    w[base + p * 8 + r * 2 + 1] = vals[2 * p + 1];
+                    w[base + p * 2 * ROWS + r * 2] = vals[2 * p];
+                    w[base + p * 2 * ROWS + r * 2 + 1] = vals[2 * p + 1];
                 }
             }
         }
@@ -151,15 +153,20 @@ impl QActs {
 
 /// `y[t][o] = x[t] . W[o] + b[o]` for all tokens; `y` is `[tokens, out]`.
 pub fn qmatmul(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
-    assert_eq!(wt.inp, xq.inp);
-    assert_eq!(y.len(), xq.tokens * wt.out);
-    let k = Kernel { wt, xq };
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
+        let k = Kernel::new(wt, xq, y);
         // SAFETY: the CPU has AVX2.
         unsafe { qmatmul_avx2(&k, y) };
         return;
     }
+    qmatmul_baseline(wt, xq, y)
+}
+
+/// [`qmatmul`] with the target's baseline vectors only (wasm simd128,
+/// x86-64 SSE2, or scalar code elsewhere).
+pub fn qmatmul_baseline(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
+    let k = Kernel::new(wt, xq, y);
     for g in 0..wt.out / ROWS {
         let mut t = 0;
         while t + 4 <= xq.tokens {
@@ -206,8 +213,9 @@ pub fn qmatmul_scalar(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
                 let ab = &xq.pairs[(t * nb + b) * 16..][..16];
                 for (p, &pair) in ab.iter().enumerate() {
                     let (a0, a1) = (pair as u16 as i16 as i32, (pair >> 16) as u16 as i16 as i32);
+                    let wp = &wb[p * 2 * ROWS..][..2 * ROWS];
                     for (r, s) in isum.iter_mut().enumerate() {
-                        *s += a0 * wb[p * 8 + r * 2] as i32 + a1 * wb[p * 8 + r * 2 + 1] as i32;
+                        *s += a0 * wp[r * 2] as i32 + a1 * wp[r * 2 + 1] as i32;
                     }
                 }
                 let da = xq.d[t * nb + b];
@@ -225,144 +233,166 @@ pub fn qmatmul_scalar(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
 struct Kernel<'a> {
     wt: &'a QWeights,
     xq: &'a QActs,
+    nb: usize,
 }
 
-impl Kernel<'_> {
-    /// Rows `4g..4g+4` for tokens `t0..t0+TT`.
-    #[inline(always)]
-    fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
-        let nb = self.wt.inp / Q4_BLOCK;
-        assert!((t0 + TT) * nb <= self.xq.d.len());
-        assert!((g + 1) * nb * GROUP_BLOCK <= self.wt.w.len());
-        assert!((t0 + TT - 1) * self.wt.out + (g + 1) * ROWS <= y.len());
-        // SAFETY: the asserts above bound every access below.
-        unsafe { self.tile_impl::<TT>(g, t0, nb, y) }
+impl<'a> Kernel<'a> {
+    fn new(wt: &'a QWeights, xq: &'a QActs, y: &[f32]) -> Self {
+        assert_eq!(wt.inp, xq.inp);
+        assert_eq!(y.len(), xq.tokens * wt.out);
+        assert!(wt.out % ROWS == 0 && wt.inp % Q4_BLOCK == 0);
+        let nb = wt.inp / Q4_BLOCK;
+        assert!(wt.w.len() == wt.out * wt.inp && wt.d.len() == wt.out * nb);
+        assert!(xq.pairs.len() == xq.tokens * xq.inp / 2 && xq.d.len() == xq.tokens * nb);
+        Kernel { wt, xq, nb }
     }
 
-    /// [`tile`](Self::tile) with 256-bit vectors: the low half takes the
-    /// even pairs of a block, the high half the odd ones; the halves are
-    /// added (exact integers) before the same float steps as the other paths.
+    /// Pointers for rows `ROWS * g..` and tokens `t0..t0 + TT` (all in
+    /// bounds: checked here and in [`Kernel::new`]).
+    #[inline(always)]
+    fn ptrs<const TT: usize>(
+        &self,
+        g: usize,
+        t0: usize,
+    ) -> (*const i8, *const f32, [*const u32; TT], [*const f32; TT]) {
+        assert!(t0 + TT <= self.xq.tokens && (g + 1) * ROWS <= self.wt.out);
+        let nb = self.nb;
+        let w = self.wt.w[g * nb * GROUP_BLOCK..].as_ptr();
+        let dw = self.wt.d[g * nb * ROWS..].as_ptr();
+        let a = core::array::from_fn(|i| self.xq.pairs[(t0 + i) * nb * 16..].as_ptr());
+        let da = core::array::from_fn(|i| self.xq.d[(t0 + i) * nb..].as_ptr());
+        (w, dw, a, da)
+    }
+
+    /// Rows `ROWS * g..` for tokens `t0..t0+TT` with 256-bit vectors: one
+    /// vector holds the 8 rows' partial sums.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn tile_avx2<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
         use core::arch::x86_64::*;
-        let nb = self.wt.inp / Q4_BLOCK;
-        assert!((t0 + TT) * nb <= self.xq.d.len());
-        assert!((g + 1) * nb * GROUP_BLOCK <= self.wt.w.len());
-        assert!((t0 + TT - 1) * self.wt.out + (g + 1) * ROWS <= y.len());
-        let w = self.wt.w.as_ptr().add(g * nb * GROUP_BLOCK);
-        let dw = self.wt.d.as_ptr().add(g * nb * ROWS);
-        let a: [*const u32; TT] =
-            core::array::from_fn(|i| self.xq.pairs.as_ptr().add((t0 + i) * nb * 16));
-        let da: [*const f32; TT] = core::array::from_fn(|i| self.xq.d.as_ptr().add((t0 + i) * nb));
-        let spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-        let mut facc = [_mm_setzero_ps(); TT];
-        for b in 0..nb {
+        let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
+        let mut facc = [_mm256_setzero_ps(); TT];
+        for b in 0..self.nb {
             let wb = w.add(b * GROUP_BLOCK);
             let mut iacc = [_mm256_setzero_si256(); TT];
-            for p in (0..16).step_by(2) {
-                let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.add(p * 8) as *const __m128i));
+            for p in 0..16 {
+                let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.add(p * 16) as *const __m128i));
                 for i in 0..TT {
-                    let two = _mm_loadl_epi64(a[i].add(b * 16 + p) as *const __m128i);
-                    let av = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(two), spread);
+                    let av = _mm256_set1_epi32(a[i].add(b * 16 + p).read() as i32);
                     iacc[i] = _mm256_add_epi32(iacc[i], _mm256_madd_epi16(av, wv));
                 }
             }
-            let dwb = _mm_loadu_ps(dw.add(b * ROWS));
+            let dwb = _mm256_loadu_ps(dw.add(b * ROWS));
             for i in 0..TT {
-                let isum = _mm_add_epi32(
-                    _mm256_castsi256_si128(iacc[i]),
-                    _mm256_extracti128_si256(iacc[i], 1),
-                );
-                let s = _mm_mul_ps(dwb, _mm_set1_ps(*da[i].add(b)));
-                facc[i] = _mm_add_ps(facc[i], _mm_mul_ps(_mm_cvtepi32_ps(isum), s));
+                let s = _mm256_mul_ps(dwb, _mm256_set1_ps(*da[i].add(b)));
+                facc[i] = _mm256_add_ps(facc[i], _mm256_mul_ps(_mm256_cvtepi32_ps(iacc[i]), s));
             }
         }
-        let bias = _mm_loadu_ps(self.wt.bias.as_ptr().add(g * ROWS));
+        let bias = _mm256_loadu_ps(self.wt.bias[g * ROWS..][..ROWS].as_ptr());
         for (i, f) in facc.iter().enumerate() {
-            let o = y.as_mut_ptr().add((t0 + i) * self.wt.out + g * ROWS);
-            _mm_storeu_ps(o, _mm_add_ps(*f, bias));
+            let o = y[(t0 + i) * self.wt.out + g * ROWS..][..ROWS].as_mut_ptr();
+            _mm256_storeu_ps(o, _mm256_add_ps(*f, bias));
         }
     }
 
+    /// Rows `ROWS * g..` for tokens `t0..t0+TT`, 128-bit vectors: rows
+    /// 0-3 and 4-7 of the group in two vectors.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
-    unsafe fn tile_impl<const TT: usize>(&self, g: usize, t0: usize, nb: usize, y: &mut [f32]) {
+    fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
         use core::arch::wasm32::*;
-        let w = self.wt.w.as_ptr().add(g * nb * GROUP_BLOCK);
-        let dw = self.wt.d.as_ptr().add(g * nb * ROWS);
-        let a: [*const u32; TT] =
-            core::array::from_fn(|i| self.xq.pairs.as_ptr().add((t0 + i) * nb * 16));
-        let da: [*const f32; TT] = core::array::from_fn(|i| self.xq.d.as_ptr().add((t0 + i) * nb));
-        let mut facc = [f32x4_splat(0.0); TT];
-        for b in 0..nb {
-            let wb = w.add(b * GROUP_BLOCK);
-            let mut iacc = [i32x4_splat(0); TT];
-            for p in 0..16 {
-                let wv = i16x8_load_extend_i8x8(wb.add(p * 8));
+        let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
+        // SAFETY: `ptrs` and `new` bound every offset below.
+        unsafe {
+            let mut facc = [[f32x4_splat(0.0); 2]; TT];
+            for b in 0..self.nb {
+                let wb = w.add(b * GROUP_BLOCK);
+                let mut iacc = [[i32x4_splat(0); 2]; TT];
+                for p in 0..16 {
+                    let w0 = i16x8_load_extend_i8x8(wb.add(p * 16));
+                    let w1 = i16x8_load_extend_i8x8(wb.add(p * 16 + 8));
+                    for i in 0..TT {
+                        let av = v128_load32_splat(a[i].add(b * 16 + p));
+                        iacc[i][0] = i32x4_add(iacc[i][0], i32x4_dot_i16x8(av, w0));
+                        iacc[i][1] = i32x4_add(iacc[i][1], i32x4_dot_i16x8(av, w1));
+                    }
+                }
+                let dw0 = v128_load(dw.add(b * ROWS) as *const v128);
+                let dw1 = v128_load(dw.add(b * ROWS + 4) as *const v128);
                 for i in 0..TT {
-                    let av = v128_load32_splat(a[i].add(b * 16 + p));
-                    iacc[i] = i32x4_add(iacc[i], i32x4_dot_i16x8(av, wv));
+                    let dai = f32x4_splat(*da[i].add(b));
+                    let (s0, s1) = (f32x4_mul(dw0, dai), f32x4_mul(dw1, dai));
+                    let p0 = f32x4_mul(f32x4_convert_i32x4(iacc[i][0]), s0);
+                    let p1 = f32x4_mul(f32x4_convert_i32x4(iacc[i][1]), s1);
+                    facc[i][0] = f32x4_add(facc[i][0], p0);
+                    facc[i][1] = f32x4_add(facc[i][1], p1);
                 }
             }
-            let dwb = v128_load(dw.add(b * ROWS) as *const v128);
-            for i in 0..TT {
-                let s = f32x4_mul(dwb, f32x4_splat(*da[i].add(b)));
-                facc[i] = f32x4_add(facc[i], f32x4_mul(f32x4_convert_i32x4(iacc[i]), s));
+            let bias = &self.wt.bias[g * ROWS..][..ROWS];
+            let b0 = v128_load(bias.as_ptr() as *const v128);
+            let b1 = v128_load(bias[4..].as_ptr() as *const v128);
+            for (i, f) in facc.iter().enumerate() {
+                let o = y[(t0 + i) * self.wt.out + g * ROWS..][..ROWS].as_mut_ptr();
+                v128_store(o as *mut v128, f32x4_add(f[0], b0));
+                v128_store(o.add(4) as *mut v128, f32x4_add(f[1], b1));
             }
-        }
-        let bias = v128_load(self.wt.bias.as_ptr().add(g * ROWS) as *const v128);
-        for (i, f) in facc.iter().enumerate() {
-            let o = y.as_mut_ptr().add((t0 + i) * self.wt.out + g * ROWS);
-            v128_store(o as *mut v128, f32x4_add(*f, bias));
         }
     }
 
+    /// As the wasm path, with SSE2.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn tile_impl<const TT: usize>(&self, g: usize, t0: usize, nb: usize, y: &mut [f32]) {
+    fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
         use core::arch::x86_64::*;
-        let w = self.wt.w.as_ptr().add(g * nb * GROUP_BLOCK);
-        let dw = self.wt.d.as_ptr().add(g * nb * ROWS);
-        let a: [*const u32; TT] =
-            core::array::from_fn(|i| self.xq.pairs.as_ptr().add((t0 + i) * nb * 16));
-        let da: [*const f32; TT] = core::array::from_fn(|i| self.xq.d.as_ptr().add((t0 + i) * nb));
-        let mut facc = [_mm_setzero_ps(); TT];
-        for b in 0..nb {
-            let wb = w.add(b * GROUP_BLOCK);
-            let mut iacc = [_mm_setzero_si128(); TT];
-            for p in 0..16 {
-                // sign-extend 8 x i8 to 8 x i16 (SSE2: interleave with itself, shift)
-                let raw = _mm_loadl_epi64(wb.add(p * 8) as *const __m128i);
-                let wv = _mm_srai_epi16(_mm_unpacklo_epi8(raw, raw), 8);
+        let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
+        // SAFETY: `ptrs` and `new` bound every offset below; SSE2 is baseline.
+        unsafe {
+            let mut facc = [[_mm_setzero_ps(); 2]; TT];
+            for b in 0..self.nb {
+                let wb = w.add(b * GROUP_BLOCK);
+                let mut iacc = [[_mm_setzero_si128(); 2]; TT];
+                for p in 0..16 {
+                    // sign-extend 8 x i8 to i16: interleave with itself, shift
+                    let raw = _mm_loadu_si128(wb.add(p * 16) as *const __m128i);
+                    let w0 = _mm_srai_epi16(_mm_unpacklo_epi8(raw, raw), 8);
+                    let w1 = _mm_srai_epi16(_mm_unpackhi_epi8(raw, raw), 8);
+                    for i in 0..TT {
+                        let av = _mm_set1_epi32(a[i].add(b * 16 + p).read() as i32);
+                        iacc[i][0] = _mm_add_epi32(iacc[i][0], _mm_madd_epi16(av, w0));
+                        iacc[i][1] = _mm_add_epi32(iacc[i][1], _mm_madd_epi16(av, w1));
+                    }
+                }
+                let dw0 = _mm_loadu_ps(dw.add(b * ROWS));
+                let dw1 = _mm_loadu_ps(dw.add(b * ROWS + 4));
                 for i in 0..TT {
-                    let av = _mm_set1_epi32(a[i].add(b * 16 + p).read() as i32);
-                    iacc[i] = _mm_add_epi32(iacc[i], _mm_madd_epi16(av, wv));
+                    let dai = _mm_set1_ps(*da[i].add(b));
+                    let (s0, s1) = (_mm_mul_ps(dw0, dai), _mm_mul_ps(dw1, dai));
+                    let p0 = _mm_mul_ps(_mm_cvtepi32_ps(iacc[i][0]), s0);
+                    let p1 = _mm_mul_ps(_mm_cvtepi32_ps(iacc[i][1]), s1);
+                    facc[i][0] = _mm_add_ps(facc[i][0], p0);
+                    facc[i][1] = _mm_add_ps(facc[i][1], p1);
                 }
             }
-            let dwb = _mm_loadu_ps(dw.add(b * ROWS));
-            for i in 0..TT {
-                let s = _mm_mul_ps(dwb, _mm_set1_ps(*da[i].add(b)));
-                facc[i] = _mm_add_ps(facc[i], _mm_mul_ps(_mm_cvtepi32_ps(iacc[i]), s));
+            let bias = &self.wt.bias[g * ROWS..][..ROWS];
+            let b0 = _mm_loadu_ps(bias.as_ptr());
+            let b1 = _mm_loadu_ps(bias[4..].as_ptr());
+            for (i, f) in facc.iter().enumerate() {
+                let o = y[(t0 + i) * self.wt.out + g * ROWS..][..ROWS].as_mut_ptr();
+                _mm_storeu_ps(o, _mm_add_ps(f[0], b0));
+                _mm_storeu_ps(o.add(4), _mm_add_ps(f[1], b1));
             }
-        }
-        let bias = _mm_loadu_ps(self.wt.bias.as_ptr().add(g * ROWS));
-        for (i, f) in facc.iter().enumerate() {
-            let o = y.as_mut_ptr().add((t0 + i) * self.wt.out + g * ROWS);
-            _mm_storeu_ps(o, _mm_add_ps(*f, bias));
         }
     }
 
+    /// Elsewhere: the scalar arithmetic, token by token.
     #[cfg(not(any(
         all(target_arch = "wasm32", target_feature = "simd128"),
         target_arch = "x86_64"
     )))]
-    #[inline(always)]
-    unsafe fn tile_impl<const TT: usize>(&self, g: usize, t0: usize, nb: usize, y: &mut [f32]) {
-        let out = self.wt.out;
-        for i in 0..TT {
-            let t = t0 + i;
+    fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
+        let (nb, out) = (self.nb, self.wt.out);
+        for t in t0..t0 + TT {
             let mut acc = [0f32; ROWS];
             for b in 0..nb {
                 let mut isum = [0i32; ROWS];
@@ -370,8 +400,9 @@ impl Kernel<'_> {
                 let ab = &self.xq.pairs[(t * nb + b) * 16..][..16];
                 for (p, &pair) in ab.iter().enumerate() {
                     let (a0, a1) = (pair as u16 as i16 as i32, (pair >> 16) as u16 as i16 as i32);
+                    let wp = &wb[p * 2 * ROWS..][..2 * ROWS];
                     for (r, s) in isum.iter_mut().enumerate() {
-                        *s += a0 * wb[p * 8 + r * 2] as i32 + a1 * wb[p * 8 + r * 2 + 1] as i32;
+                        *s += a0 * wp[r * 2] as i32 + a1 * wp[r * 2 + 1] as i32;
                     }
                 }
                 let da = self.xq.d[t * nb + b];
@@ -430,7 +461,9 @@ impl EvalOp for QLinear {
         let xq = QActs::quantize(ram.as_slice::<f32>()?, t, self.w.inp);
         let mut y = vec![0f32; t * self.w.out];
         qmatmul(&self.w, &xq, &mut y);
-        Ok(tvec![Tensor::from_shape(&[t, self.w.out], &y)?.into_tvalue()])
+        Ok(tvec![
+            Tensor::from_shape(&[t, self.w.out], &y)?.into_tvalue()
+        ])
     }
 }
 
@@ -486,7 +519,10 @@ mod tests {
         let bias = random_f32(out, 3);
         let w = QWeights::from_q4_0(&raw, &bias, out, inp, 0.5);
         let mut wf = vec![0f32; out * inp];
-        for (row, o) in raw.chunks_exact(inp / 32 * 18).zip(wf.chunks_exact_mut(inp)) {
+        for (row, o) in raw
+            .chunks_exact(inp / 32 * 18)
+            .zip(wf.chunks_exact_mut(inp))
+        {
             super::super::tensors::DType::Q4_0.decode_row(row, o);
         }
         for tokens in 1..=9 {
@@ -497,13 +533,21 @@ mod tests {
             qmatmul_scalar(&w, &xq, &mut slow);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&slow), "{tokens} tokens");
+            let mut base = vec![0f32; tokens * out];
+            qmatmul_baseline(&w, &xq, &mut base);
+            assert_eq!(bits(&base), bits(&slow), "{tokens} tokens");
             for t in 0..tokens {
                 for o in 0..out {
-                    let exact: f32 = (0..inp).map(|k| x[t * inp + k] * wf[o * inp + k]).sum::<f32>()
+                    let exact: f32 = (0..inp)
+                        .map(|k| x[t * inp + k] * wf[o * inp + k])
+                        .sum::<f32>()
                         * 0.5
                         + bias[o] * 0.5;
                     let got = fast[t * out + o];
-                    assert!((got - exact).abs() < 0.02 * (1.0 + exact.abs()), "{got} vs {exact}");
+                    assert!(
+                        (got - exact).abs() < 0.02 * (1.0 + exact.abs()),
+                        "{got} vs {exact}"
+                    );
                 }
             }
         }
