@@ -130,17 +130,7 @@ impl QActs {
             .zip(d.iter_mut())
             .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
         {
-            let amax = blk.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let dd = amax / 127.0;
-            let id = if dd > 0.0 { 1.0 / dd } else { 0.0 };
-            *ds = dd;
-            let q = |v: f32| -> u32 {
-                let r = (v * id + ROUNDER) - ROUNDER;
-                (r.clamp(-128.0, 127.0) as i32 as i16 as u16) as u32
-            };
-            for (o, v) in out.iter_mut().zip(blk.chunks_exact(2)) {
-                *o = q(v[0]) | (q(v[1]) << 16);
-            }
+            *ds = quantize_block(blk.try_into().unwrap(), out.try_into().unwrap());
         }
         QActs {
             tokens,
@@ -148,6 +138,75 @@ impl QActs {
             pairs,
             d,
         }
+    }
+}
+
+/// The block scale `amax / 127` and its inverse (0 for an all-zero block).
+/// `amax` is a maximum, exact in any order; NaNs are skipped.
+#[inline(always)]
+fn block_scale(amax: f32) -> (f32, f32) {
+    let dd = amax / 127.0;
+    (dd, if dd > 0.0 { 1.0 / dd } else { 0.0 })
+}
+
+/// Quantises one block of 32 activations into 16 pairs; returns its scale.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+    let mut amax = 0f32;
+    for v in blk {
+        let a = v.abs();
+        if a > amax {
+            amax = a;
+        }
+    }
+    let (dd, id) = block_scale(amax);
+    let q = |v: f32| -> u32 {
+        let r = (v * id + ROUNDER) - ROUNDER;
+        (r.clamp(-128.0, 127.0) as i32 as i16 as u16) as u32
+    };
+    for (o, v) in out.iter_mut().zip(blk.chunks_exact(2)) {
+        *o = q(v[0]) | (q(v[1]) << 16);
+    }
+    dd
+}
+
+/// As the scalar version, lane by lane (the same IEEE operations).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+    use core::arch::wasm32::*;
+    // SAFETY: 32 f32 read, 16 u32 written, as the array types say.
+    unsafe {
+        let p = blk.as_ptr() as *const v128;
+        let v: [v128; 8] = core::array::from_fn(|i| v128_load(p.add(i)));
+        // pmax(m, a) = if m < a { a } else { m }: NaN lanes are skipped, as above
+        let mut m = f32x4_splat(0.0);
+        for x in v {
+            m = f32x4_pmax(m, f32x4_abs(x));
+        }
+        let mut amax = 0f32;
+        for a in [
+            f32x4_extract_lane::<0>(m),
+            f32x4_extract_lane::<1>(m),
+            f32x4_extract_lane::<2>(m),
+            f32x4_extract_lane::<3>(m),
+        ] {
+            if a > amax {
+                amax = a;
+            }
+        }
+        let (dd, id) = block_scale(amax);
+        let (idv, r) = (f32x4_splat(id), f32x4_splat(ROUNDER));
+        let (lo, hi) = (f32x4_splat(-128.0), f32x4_splat(127.0));
+        let q = |x: v128| {
+            let x = f32x4_sub(f32x4_add(f32x4_mul(x, idv), r), r);
+            // clamp as f32::clamp does (max then min; NaN stays NaN, then 0)
+            i32x4_trunc_sat_f32x4(f32x4_min(f32x4_max(x, lo), hi))
+        };
+        let o = out.as_mut_ptr() as *mut v128;
+        for i in 0..4 {
+            v128_store(o.add(i), i16x8_narrow_i32x4(q(v[2 * i]), q(v[2 * i + 1])));
+        }
+        dd
     }
 }
 
