@@ -1,5 +1,6 @@
 //! Model packs and the sentence encoder.
 
+pub mod detops;
 pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
