@@ -215,25 +215,40 @@ pub struct Attention {
 }
 
 impl Attention {
+    /// Scores are sums over the head's dimensions in order (`d = 0, 1, ...`)
+    /// computed for all keys at once from transposed keys; the context sums
+    /// over keys in order, for all dimensions at once. Both loops vectorise
+    /// without changing any element's order of operations.
     pub fn run(&self, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
         let hd = h / self.heads;
         let mut ctx = vec![0f32; t * h];
         let mut p = vec![0f32; t];
+        let mut kt = vec![0f32; hd * t];
         for head in 0..self.heads {
             let col = head * hd;
+            for s in 0..t {
+                for d in 0..hd {
+                    kt[d * t + s] = k[s * h + col + d];
+                }
+            }
             for i in 0..t {
                 let qi = &q[i * h + col..][..hd];
-                let mut max = f32::NEG_INFINITY;
-                for (s, ps) in p.iter_mut().enumerate() {
-                    *ps = dot(qi, &k[s * h + col..][..hd]);
-                    if *ps > max {
-                        max = *ps;
+                p.iter_mut().for_each(|x| *x = 0.0);
+                for (&qd, kd) in qi.iter().zip(kt.chunks_exact(t)) {
+                    for (ps, &kv) in p.iter_mut().zip(kd) {
+                        *ps += qd * kv;
                     }
                 }
+                let mut max = f32::NEG_INFINITY;
+                for &ps in p.iter() {
+                    if ps > max {
+                        max = ps;
+                    }
+                }
+                p.iter_mut().for_each(|x| *x = exp(*x - max));
                 let mut total = 0f32;
-                for ps in p.iter_mut() {
-                    *ps = exp(*ps - max);
-                    total += *ps;
+                for &ps in p.iter() {
+                    total += ps;
                 }
                 let inv = 1.0 / total;
                 let out = &mut ctx[i * h + col..][..hd];
