@@ -16,6 +16,32 @@ use std::sync::Arc;
 
 use tract_core::internal::*;
 
+/// Defines `fn $name(args) -> R` calling `$body(args)` (an
+/// `#[inline(always)]` function), compiled for AVX2 when the CPU has it.
+/// Only the vector width changes: the bodies are lane-wise IEEE arithmetic
+/// and Rust never fuses a mul and an add into an FMA, so the results are
+/// the same bits with or without it (and in wasm).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! avx2_dispatch {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
 /// 1.5 * 2^23: `(x + R) - R` rounds `|x| < 2^22` to an integer, ties to even.
 const ROUNDER: f32 = 12_582_912.0;
 
@@ -26,9 +52,7 @@ pub fn exp(x: f32) -> f32 {
     // ln 2 split so that n * LN2_HI is exact for |n| < 2^9
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    if x.is_nan() {
-        return x;
-    }
+    // NaN stays NaN through the clamp and the rest (n becomes 0)
     let x = x.clamp(-87.0, 88.0);
     let n = (x * LOG2E + ROUNDER) - ROUNDER;
     let r = (x - n * LN2_HI) - n * LN2_LO;
@@ -132,8 +156,17 @@ impl LayerNorm {
 
     /// Normalises each row of `x` in place.
     pub fn run(&self, x: &mut [f32]) {
-        let h = self.params.len() / 2;
-        let (gamma, beta) = self.params.split_at(h);
+        layer_norm(&self.params, self.eps, x)
+    }
+}
+
+avx2_dispatch!(fn layer_norm(params: &[f32], eps: f32, x: &mut [f32]) => layer_norm_body);
+
+#[inline(always)]
+fn layer_norm_body(params: &[f32], eps: f32, x: &mut [f32]) {
+    {
+        let h = params.len() / 2;
+        let (gamma, beta) = params.split_at(h);
         let mut xc = vec![0f32; h];
         for row in x.chunks_exact_mut(h) {
             let mean = sum(row) / h as f32;
@@ -141,7 +174,7 @@ impl LayerNorm {
                 *c = v - mean;
             }
             let var = dot(&xc, &xc) / h as f32;
-            let inv = 1.0 / (var + self.eps).sqrt();
+            let inv = 1.0 / (var + eps).sqrt();
             for (((o, c), g), b) in row.iter_mut().zip(&xc).zip(gamma).zip(beta) {
                 *o = c * inv * g + b;
             }
@@ -184,6 +217,13 @@ impl TypedOp for LayerNorm {
     as_op!();
 }
 
+avx2_dispatch!(fn gelu_all(x: &mut [f32]) => gelu_all_body);
+
+#[inline(always)]
+fn gelu_all_body(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = gelu(*v));
+}
+
 /// The exact GELU, element by element.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gelu;
@@ -201,7 +241,7 @@ impl EvalOp for Gelu {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let shape: TVec<usize> = inputs[0].shape().into();
         let mut x = f32_slice(&inputs[0])?;
-        x.iter_mut().for_each(|v| *v = gelu(*v));
+        gelu_all(&mut x);
         output(&shape, x)
     }
 }
@@ -228,11 +268,20 @@ impl Attention {
     /// over keys in order, for all dimensions at once. Both loops vectorise
     /// without changing any element's order of operations.
     pub fn run(&self, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
-        let hd = h / self.heads;
+        attention(self.heads, q, k, v, t, h)
+    }
+}
+
+avx2_dispatch!(fn attention(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> => attention_body);
+
+#[inline(always)]
+fn attention_body(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
+    {
+        let hd = h / heads;
         let mut ctx = vec![0f32; t * h];
         let mut p = vec![0f32; t];
         let mut kt = vec![0f32; hd * t];
-        for head in 0..self.heads {
+        for head in 0..heads {
             let col = head * hd;
             for s in 0..t {
                 for d in 0..hd {

@@ -3,9 +3,11 @@
 //! -> mean pooling -> L2 normalisation. The same code runs natively and in wasm.
 //!
 //! The graph is built from our own weight file rather than parsed from ONNX:
-//! nothing in the browser parses protobuf or re-derives shapes, and weights
-//! that ship quantised are dequantised once, at load, into tract constants
-//! that its optimiser packs for its matmul kernels.
+//! nothing in the browser parses protobuf or re-derives shapes. 4-bit linear
+//! weights stay quantised (int8 in memory) and run as integer matmuls on
+//! 8-bit activations ([`super::qlinear`]); layer norm, attention and GELU are
+//! our own ops too ([`super::detops`]), so an embedding is the same bits
+//! natively and in wasm. Other weight types fall back to f32 tract matmuls.
 
 use tract_core::internal::*;
 use tract_core::ops::einsum::EinSum;

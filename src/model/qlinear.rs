@@ -125,19 +125,26 @@ impl QActs {
         let nb = inp / Q4_BLOCK;
         let mut pairs = vec![0u32; tokens * inp / 2];
         let mut d = vec![0f32; tokens * nb];
-        for ((blk, ds), out) in x
-            .chunks_exact(Q4_BLOCK)
-            .zip(d.iter_mut())
-            .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
-        {
-            *ds = quantize_block(blk.try_into().unwrap(), out.try_into().unwrap());
-        }
+        quantize_all(x, &mut d, &mut pairs);
         QActs {
             tokens,
             inp,
             pairs,
             d,
         }
+    }
+}
+
+crate::avx2_dispatch!(fn quantize_all(x: &[f32], d: &mut [f32], pairs: &mut [u32]) => quantize_all_body);
+
+#[inline(always)]
+fn quantize_all_body(x: &[f32], d: &mut [f32], pairs: &mut [u32]) {
+    for ((blk, ds), out) in x
+        .chunks_exact(Q4_BLOCK)
+        .zip(d.iter_mut())
+        .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
+    {
+        *ds = quantize_block(blk.try_into().unwrap(), out.try_into().unwrap());
     }
 }
 
@@ -150,22 +157,33 @@ fn block_scale(amax: f32) -> (f32, f32) {
 }
 
 /// Quantises one block of 32 activations into 16 pairs; returns its scale.
+/// NaN inputs quantise to -128 (on every path).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
 fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+    let mut m = [0f32; 4];
+    for c in blk.chunks_exact(4) {
+        for j in 0..4 {
+            let a = c[j].abs();
+            m[j] = if m[j] < a { a } else { m[j] };
+        }
+    }
     let mut amax = 0f32;
-    for v in blk {
-        let a = v.abs();
+    for a in m {
         if a > amax {
             amax = a;
         }
     }
     let (dd, id) = block_scale(amax);
-    let q = |v: f32| -> u32 {
+    let mut q = [0i32; Q4_BLOCK];
+    for (o, &v) in q.iter_mut().zip(blk.iter()) {
         let r = (v * id + ROUNDER) - ROUNDER;
-        (r.clamp(-128.0, 127.0) as i32 as i16 as u16) as u32
-    };
-    for (o, v) in out.iter_mut().zip(blk.chunks_exact(2)) {
-        *o = q(v[0]) | (q(v[1]) << 16);
+        let r = if -128.0 < r { r } else { -128.0 };
+        let r = if r < 127.0 { r } else { 127.0 };
+        *o = r as i32;
+    }
+    for (o, v) in out.iter_mut().zip(q.chunks_exact(2)) {
+        *o = (v[0] as i16 as u16) as u32 | ((v[1] as i16 as u16) as u32) << 16;
     }
     dd
 }
@@ -199,8 +217,9 @@ fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
         let (lo, hi) = (f32x4_splat(-128.0), f32x4_splat(127.0));
         let q = |x: v128| {
             let x = f32x4_sub(f32x4_add(f32x4_mul(x, idv), r), r);
-            // clamp as f32::clamp does (max then min; NaN stays NaN, then 0)
-            i32x4_trunc_sat_f32x4(f32x4_min(f32x4_max(x, lo), hi))
+            // pmax(lo, x) = if lo < x { x } else { lo } (NaN -> -128), then
+            // pmin(hi, x) = if x < hi { x } else { hi }: as the scalar code
+            i32x4_trunc_sat_f32x4(f32x4_pmin(hi, f32x4_pmax(lo, x)))
         };
         let o = out.as_mut_ptr() as *mut v128;
         for i in 0..4 {
