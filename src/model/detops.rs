@@ -221,7 +221,9 @@ avx2_dispatch!(fn gelu_all(x: &mut [f32]) => gelu_all_body);
 
 #[inline(always)]
 fn gelu_all_body(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = gelu(*v));
+    for v in x.iter_mut() {
+        *v = gelu(*v);
+    }
 }
 
 /// The exact GELU, element by element.
@@ -272,6 +274,24 @@ impl Attention {
     }
 }
 
+/// `out += (p[s] * inv) * v[s * h..][..HD]` over `s` in order, the sums held
+/// in registers (the same arithmetic as the generic loop).
+#[inline(always)]
+fn weighted_sum<const HD: usize>(p: &[f32], inv: f32, v: &[f32], h: usize, out: &mut [f32]) {
+    let mut acc = [0f32; HD];
+    for (s, ps) in p.iter().enumerate() {
+        let w = ps * inv;
+        let vs: &[f32; HD] = v[s * h..][..HD].try_into().unwrap();
+        for j in 0..HD {
+            acc[j] += w * vs[j];
+        }
+    }
+    out.copy_from_slice(&acc);
+}
+
+/// Keys scored together (two AVX2 or four 128-bit vectors of sums).
+const KEYS: usize = 16;
+
 avx2_dispatch!(fn attention(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> => attention_body);
 
 #[inline(always)]
@@ -290,16 +310,37 @@ fn attention_body(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: us
             }
             for i in 0..t {
                 let qi = &q[i * h + col..][..hd];
-                p.iter_mut().for_each(|x| *x = 0.0);
+                // keys in chunks of KEYS, their sums held in registers over d
+                let mut s0 = 0;
+                while s0 + KEYS <= t {
+                    let mut acc = [0f32; KEYS];
+                    for (&qd, kd) in qi.iter().zip(kt.chunks_exact(t)) {
+                        let kd: &[f32; KEYS] = kd[s0..s0 + KEYS].try_into().unwrap();
+                        for j in 0..KEYS {
+                            acc[j] += qd * kd[j];
+                        }
+                    }
+                    p[s0..s0 + KEYS].copy_from_slice(&acc);
+                    s0 += KEYS;
+                }
+                let rest = &mut p[s0..];
+                rest.iter_mut().for_each(|x| *x = 0.0);
                 for (&qd, kd) in qi.iter().zip(kt.chunks_exact(t)) {
-                    for (ps, &kv) in p.iter_mut().zip(kd) {
+                    for (ps, &kv) in rest.iter_mut().zip(&kd[s0..]) {
                         *ps += qd * kv;
                     }
                 }
+                // the maximum is exact in any order: eight lanes, NaNs skipped
+                let mut lanes = [f32::NEG_INFINITY; 8];
+                for c in p.chunks(8) {
+                    for (m, &x) in lanes.iter_mut().zip(c) {
+                        *m = if *m < x { x } else { *m };
+                    }
+                }
                 let mut max = f32::NEG_INFINITY;
-                for &ps in p.iter() {
-                    if ps > max {
-                        max = ps;
+                for x in lanes {
+                    if x > max {
+                        max = x;
                     }
                 }
                 p.iter_mut().for_each(|x| *x = exp(*x - max));
@@ -309,10 +350,16 @@ fn attention_body(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: us
                 }
                 let inv = 1.0 / total;
                 let out = &mut ctx[i * h + col..][..hd];
-                for (s, ps) in p.iter().enumerate() {
-                    let w = ps * inv;
-                    for (o, vv) in out.iter_mut().zip(&v[s * h + col..][..hd]) {
-                        *o += w * vv;
+                match hd {
+                    32 => weighted_sum::<32>(&p, inv, &v[col..], h, out),
+                    64 => weighted_sum::<64>(&p, inv, &v[col..], h, out),
+                    _ => {
+                        for (s, ps) in p.iter().enumerate() {
+                            let w = ps * inv;
+                            for (o, vv) in out.iter_mut().zip(&v[s * h + col..][..hd]) {
+                                *o += w * vv;
+                            }
+                        }
                     }
                 }
             }

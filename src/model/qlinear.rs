@@ -135,7 +135,59 @@ impl QActs {
     }
 }
 
-crate::avx2_dispatch!(fn quantize_all(x: &[f32], d: &mut [f32], pairs: &mut [u32]) => quantize_all_body);
+fn quantize_all(x: &[f32], d: &mut [f32], pairs: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        for ((blk, ds), out) in x
+            .chunks_exact(Q4_BLOCK)
+            .zip(d.iter_mut())
+            .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
+        {
+            // SAFETY: the CPU has AVX2.
+            *ds = unsafe { quantize_block_avx2(blk.try_into().unwrap(), out.try_into().unwrap()) };
+        }
+        return;
+    }
+    quantize_all_body(x, d, pairs)
+}
+
+/// [`quantize_block`] with AVX2, the same steps as the wasm version:
+/// `max_ps(a, m)` is `if a > m { a } else { m }` (NaN skipped), `max_ps(x,
+/// lo)` / `min_ps(x, hi)` the clamp with NaN going to -128.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_block_avx2(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+    use core::arch::x86_64::*;
+    let p = blk.as_ptr();
+    let v: [__m256; 4] = core::array::from_fn(|i| _mm256_loadu_ps(p.add(8 * i)));
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut m = _mm256_setzero_ps();
+    for x in v {
+        m = _mm256_max_ps(_mm256_and_ps(x, abs_mask), m);
+    }
+    let mut lanes = [0f32; 8];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), m);
+    let mut amax = 0f32;
+    for a in lanes {
+        if a > amax {
+            amax = a;
+        }
+    }
+    let (dd, id) = block_scale(amax);
+    let (idv, r) = (_mm256_set1_ps(id), _mm256_set1_ps(ROUNDER));
+    let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
+    let q = |x: __m256| {
+        let x = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, idv), r), r);
+        _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(x, lo), hi))
+    };
+    let o = out.as_mut_ptr() as *mut __m256i;
+    for i in 0..2 {
+        // packs works per 128-bit half: [a0-3 b0-3 a4-7 b4-7] -> reorder
+        let packed = _mm256_packs_epi32(q(v[2 * i]), q(v[2 * i + 1]));
+        _mm256_storeu_si256(o.add(i), _mm256_permute4x64_epi64(packed, 0b11_01_10_00));
+    }
+    dd
+}
 
 #[inline(always)]
 fn quantize_all_body(x: &[f32], d: &mut [f32], pairs: &mut [u32]) {
