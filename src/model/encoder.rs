@@ -3,24 +3,26 @@
 //! -> mean pooling -> L2 normalisation. The same code runs natively and in wasm.
 //!
 //! The graph is built from our own weight file rather than parsed from ONNX:
-//! nothing in the browser parses protobuf or re-derives shapes, and weights
-//! that ship quantised are dequantised once, at load, into tract constants
-//! that its optimiser packs for its matmul kernels.
+//! nothing in the browser parses protobuf or re-derives shapes. 4-bit linear
+//! weights stay quantised (int8 in memory) and run as integer matmuls on
+//! 8-bit activations ([`super::qlinear`]); layer norm, attention and GELU are
+//! our own ops too ([`super::detops`]), so an embedding is the same bits
+//! natively and in wasm. Other weight types fall back to f32 tract matmuls.
 
 use tract_core::internal::*;
 use tract_core::ops::einsum::EinSum;
 use tract_core::ops::math;
-use tract_core::ops::nn::gelu_exact::gelu_exact;
-use tract_core::ops::nn::{Reduce, Reducer, Softmax, SoftmaxKind};
 
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use super::detops::{Attention, Gelu, LayerNorm};
 use super::pack::{
     hex, verify_file, Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES,
     ENCODER_FILE, TOKENIZER_FILE, VOCAB_FILE,
 };
+use super::qlinear::{QLinear, QWeights, ROWS};
 use super::tensors::{DType, TensorFile};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::error::{Error, Result};
@@ -471,6 +473,8 @@ pub fn l2_normalize(v: &mut [f32]) {
 
 /// Wires the BERT encoder: input `[T, hidden]` token embeddings (word +
 /// position + type, before the embedding layer norm), output `[T, hidden]`.
+/// Every op's arithmetic is our own (see [`super::detops`]), so the output is
+/// the same bits natively and in wasm.
 fn build_graph(arch: &Arch, w: &TensorFile) -> TractResult<TypedModel> {
     let (h, heads, ff) = (arch.hidden, arch.heads, arch.intermediate);
     let hd = h / heads;
@@ -482,7 +486,7 @@ fn build_graph(arch: &Arch, w: &TensorFile) -> TractResult<TypedModel> {
         w,
         eps: arch.layer_norm_eps,
     };
-    let mut x = g.layer_norm("emb.ln", x, h)?;
+    let mut x = g.layer_norm("emb.ln", &[x], h)?;
     let scale = 1.0 / (hd as f32).sqrt();
     for l in 0..arch.layers {
         let p = format!("l{l}");
@@ -490,29 +494,14 @@ fn build_graph(arch: &Arch, w: &TensorFile) -> TractResult<TypedModel> {
         let q = g.linear(&format!("{p}.q"), x, h, h, scale)?;
         let k = g.linear(&format!("{p}.k"), x, h, h, 1.0)?;
         let v = g.linear(&format!("{p}.v"), x, h, h, 1.0)?;
-        let split = AxisOp::Reshape(1, tvec![h.to_dim()], tvec![heads.to_dim(), hd.to_dim()]);
-        let q = g.m.wire_node(format!("{p}.q.split"), split.clone(), &[q])?[0];
-        let k = g.m.wire_node(format!("{p}.k.split"), split.clone(), &[k])?[0];
-        let v = g.m.wire_node(format!("{p}.v.split"), split, &[v])?[0];
-        let scores = g.einsum(&format!("{p}.scores"), "thd,shd->hts", q, k)?;
-        let probs = g.m.wire_node(
-            format!("{p}.softmax"),
-            Softmax::new(tvec![2], None, SoftmaxKind::Softmax),
-            &[scores],
-        )?[0];
-        let ctx = g.einsum(&format!("{p}.ctx"), "hts,shd->thd", probs, v)?;
-        let merge = AxisOp::Reshape(1, tvec![heads.to_dim(), hd.to_dim()], tvec![h.to_dim()]);
-        let ctx = g.m.wire_node(format!("{p}.ctx.merge"), merge, &[ctx])?[0];
+        let ctx =
+            g.m.wire_node(format!("{p}.attn"), Attention { heads }, &[q, k, v])?[0];
         let ao = g.linear(&format!("{p}.ao"), ctx, h, h, 1.0)?;
-        let res =
-            g.m.wire_node(format!("{p}.attn.res"), math::add(), &[x, ao])?[0];
-        x = g.layer_norm(&format!("{p}.aln"), res, h)?;
+        x = g.layer_norm(&format!("{p}.aln"), &[x, ao], h)?;
         let mid = g.linear(&format!("{p}.fi"), x, ff, h, 1.0)?;
-        let mid = g.m.wire_node(format!("{p}.gelu"), gelu_exact(), &[mid])?[0];
+        let mid = g.m.wire_node(format!("{p}.gelu"), Gelu, &[mid])?[0];
         let fo = g.linear(&format!("{p}.fo"), mid, h, ff, 1.0)?;
-        let res =
-            g.m.wire_node(format!("{p}.ffn.res"), math::add(), &[x, fo])?[0];
-        x = g.layer_norm(&format!("{p}.oln"), res, h)?;
+        x = g.layer_norm(&format!("{p}.oln"), &[x, fo], h)?;
     }
     m.select_output_outlets(&[x])?;
     Ok(m)
@@ -550,6 +539,15 @@ impl GraphBuilder<'_, '_> {
         inp: usize,
         scale: f32,
     ) -> TractResult<OutletId> {
+        let (info, raw) = self.w.raw(&format!("{name}.w"))?;
+        if info.dtype == DType::Q4_0 && info.rows == out && info.cols == inp && out % ROWS == 0 {
+            // 4-bit weights stay quantised: integer matmul on q8 activations
+            let bv = self.w.f32(&format!("{name}.b"), 1, out)?;
+            let op = QLinear {
+                w: Arc::new(QWeights::from_q4_0(raw, &bv, out, inp, scale)),
+            };
+            return Ok(self.m.wire_node(format!("{name}.qmm"), op, &[x])?[0]);
+        }
         let mut wv = self.w.f32(&format!("{name}.w"), out, inp)?;
         let mut bv = self.w.f32(&format!("{name}.b"), 1, out)?;
         if scale != 1.0 {
@@ -564,44 +562,12 @@ impl GraphBuilder<'_, '_> {
             .wire_node(format!("{name}.bias"), math::add(), &[y, b])?[0])
     }
 
-    /// Layer norm over the last axis of `[T, h]`.
-    fn layer_norm(&mut self, name: &str, x: OutletId, h: usize) -> TractResult<OutletId> {
+    /// Layer norm over the last axis of `[T, h]`, of the sum of `inputs`
+    /// (one, or two for a residual connection).
+    fn layer_norm(&mut self, name: &str, inputs: &[OutletId], h: usize) -> TractResult<OutletId> {
         let gamma = self.w.f32(&format!("{name}.w"), 1, h)?;
         let beta = self.w.f32(&format!("{name}.b"), 1, h)?;
-        let sum = self.m.wire_node(
-            format!("{name}.sum"),
-            Reduce::new(tvec![1], Reducer::Sum),
-            &[x],
-        )?[0];
-        let inv_h = self.konst(&format!("{name}.invh"), &[1, 1], vec![1.0 / h as f32])?;
-        let mean = self
-            .m
-            .wire_node(format!("{name}.mean"), math::mul(), &[sum, inv_h])?[0];
-        let xc = self
-            .m
-            .wire_node(format!("{name}.center"), math::sub(), &[x, mean])?[0];
-        let var = self.m.wire_node(
-            format!("{name}.var"),
-            Reduce::new(tvec![1], Reducer::MeanOfSquares),
-            &[xc],
-        )?[0];
-        let eps = self.konst(&format!("{name}.eps"), &[1, 1], vec![self.eps])?;
-        let ve = self
-            .m
-            .wire_node(format!("{name}.var_eps"), math::add(), &[var, eps])?[0];
-        let inv = self
-            .m
-            .wire_node(format!("{name}.rsqrt"), math::rsqrt(), &[ve])?[0];
-        let xn = self
-            .m
-            .wire_node(format!("{name}.norm"), math::mul(), &[xc, inv])?[0];
-        let g = self.konst(&format!("{name}.w"), &[1, h], gamma)?;
-        let xg = self
-            .m
-            .wire_node(format!("{name}.gamma"), math::mul(), &[xn, g])?[0];
-        let b = self.konst(&format!("{name}.b"), &[1, h], beta)?;
-        Ok(self
-            .m
-            .wire_node(format!("{name}.beta"), math::add(), &[xg, b])?[0])
+        let op = LayerNorm::new(&gamma, &beta, self.eps);
+        Ok(self.m.wire_node(name, op, inputs)?[0])
     }
 }

@@ -1,9 +1,11 @@
 //! Model packs and the sentence encoder.
 
+pub mod detops;
 pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
 pub mod pack;
+pub mod qlinear;
 pub mod tensors;
 pub mod tokenizer;
 pub mod unigram;
