@@ -188,11 +188,21 @@ async function loadModel() {
     const names = pack.missing();
     let loaded = 0;
     let lastPost = 0;
+    // Throttled, with a trailing post: bytes that arrive just after a post
+    // are still shown when the next file is slow to come (or stalls).
+    let trailing = null;
     const report = (force) => {
       const now = Date.now();
       if (force || now - lastPost >= PROGRESS_EVERY_MS) {
+        clearTimeout(trailing);
+        trailing = null;
         lastPost = now;
         post({ type: 'progress', loaded, total });
+      } else if (!trailing) {
+        trailing = setTimeout(() => {
+          trailing = null;
+          if (semanticState === 'loading') report(true);
+        }, PROGRESS_EVERY_MS - (now - lastPost));
       }
     };
     report(true);
