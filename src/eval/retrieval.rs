@@ -86,7 +86,7 @@ impl LabelledQuery {
         !self.relevant.is_empty()
     }
     pub fn even(&self) -> bool {
-        self.number % 2 == 0
+        self.number.is_multiple_of(2)
     }
 }
 

@@ -147,7 +147,7 @@ impl Eq for LayerNorm {}
 
 impl LayerNorm {
     pub fn new(gamma: &[f32], beta: &[f32], eps: f32) -> Self {
-        assert!(gamma.len() == beta.len() && gamma.len() % 4 == 0);
+        assert!(gamma.len() == beta.len() && gamma.len().is_multiple_of(4));
         LayerNorm {
             params: Arc::new([gamma, beta].concat()),
             eps,
@@ -380,7 +380,11 @@ impl EvalOp for Attention {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let shape: TVec<usize> = inputs[0].shape().into();
-        ensure!(shape.len() == 2 && shape[1] % self.heads == 0 && (shape[1] / self.heads) % 4 == 0);
+        ensure!(
+            shape.len() == 2
+                && shape[1].is_multiple_of(self.heads)
+                && (shape[1] / self.heads).is_multiple_of(4)
+        );
         ensure!(inputs.iter().all(|i| i.shape() == &*shape));
         let (q, k, v) = (
             inputs[0].try_as_plain_ram()?,

@@ -540,7 +540,11 @@ impl GraphBuilder<'_, '_> {
         scale: f32,
     ) -> TractResult<OutletId> {
         let (info, raw) = self.w.raw(&format!("{name}.w"))?;
-        if info.dtype == DType::Q4_0 && info.rows == out && info.cols == inp && out % ROWS == 0 {
+        if info.dtype == DType::Q4_0
+            && info.rows == out
+            && info.cols == inp
+            && out.is_multiple_of(ROWS)
+        {
             // 4-bit weights stay quantised: integer matmul on q8 activations
             let bv = self.w.f32(&format!("{name}.b"), 1, out)?;
             let op = QLinear {

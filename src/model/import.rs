@@ -323,7 +323,10 @@ fn finish_pack(
     }
     // block checksums, so that a browser can fetch and check a few rows
     let block_rows = BLOCK_ROWS.min(per);
-    let block_rows = (1..=block_rows).rev().find(|b| per % b == 0).unwrap_or(1);
+    let block_rows = (1..=block_rows)
+        .rev()
+        .find(|b| per.is_multiple_of(*b))
+        .unwrap_or(1);
     let mut blocks = Vec::new();
     for shard in word_rows.chunks(per * rb) {
         for block in shard.chunks(block_rows * rb) {

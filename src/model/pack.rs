@@ -144,7 +144,7 @@ impl PackManifest {
     fn validate(&self) -> Result<()> {
         let a = &self.arch;
         let bad = |why: String| Err(Error::corrupt(MANIFEST, why));
-        if a.hidden == 0 || a.heads == 0 || a.hidden % a.heads != 0 {
+        if a.hidden == 0 || a.heads == 0 || !a.hidden.is_multiple_of(a.heads) {
             return bad(format!(
                 "hidden size {} is not divisible by {} heads",
                 a.hidden, a.heads
@@ -173,7 +173,7 @@ impl PackManifest {
         }
         if let Some(b) = &e.blocks {
             if b.rows == 0
-                || e.rows_per_shard % b.rows != 0
+                || !e.rows_per_shard.is_multiple_of(b.rows)
                 || b.data_offsets.len() != e.shards.len()
             {
                 return bad(format!(

@@ -57,7 +57,7 @@ impl QWeights {
     /// and bias are multiplied by `scale`. `out` must be a multiple of
     /// [`ROWS`] and `inp` of the block size.
     pub fn from_q4_0(raw: &[u8], bias: &[f32], out: usize, inp: usize, scale: f32) -> Self {
-        assert!(out % ROWS == 0 && inp % Q4_BLOCK == 0);
+        assert!(out.is_multiple_of(ROWS) && inp.is_multiple_of(Q4_BLOCK));
         let nb = inp / Q4_BLOCK;
         let row_bytes = nb * 18;
         assert_eq!(raw.len(), out * row_bytes);
@@ -121,7 +121,7 @@ const ROUNDER: f32 = 12_582_912.0;
 
 impl QActs {
     pub fn quantize(x: &[f32], tokens: usize, inp: usize) -> Self {
-        assert!(inp % Q4_BLOCK == 0 && x.len() == tokens * inp);
+        assert!(inp.is_multiple_of(Q4_BLOCK) && x.len() == tokens * inp);
         let nb = inp / Q4_BLOCK;
         let mut pairs = vec![0u32; tokens * inp / 2];
         let mut d = vec![0f32; tokens * nb];
@@ -284,6 +284,13 @@ fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
 /// `y[t][o] = x[t] . W[o] + b[o]` for all tokens; `y` is `[tokens, out]`.
 pub fn qmatmul(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
+    if has_avx512_vnni() {
+        let k = Kernel::new(wt, xq, y);
+        // SAFETY: the CPU has AVX-512 F, BW and VNNI (hence AVX2).
+        unsafe { qmatmul_avx512(&k, y) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         let k = Kernel::new(wt, xq, y);
         // SAFETY: the CPU has AVX2.
@@ -316,6 +323,54 @@ pub fn qmatmul_baseline(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
 #[target_feature(enable = "avx2")]
 unsafe fn qmatmul_avx2(k: &Kernel, y: &mut [f32]) {
     for g in 0..k.wt.out / ROWS {
+        let mut t = 0;
+        while t + 4 <= k.xq.tokens {
+            k.tile_avx2::<4>(g, t, y);
+            t += 4;
+        }
+        match k.xq.tokens - t {
+            3 => k.tile_avx2::<3>(g, t, y),
+            2 => k.tile_avx2::<2>(g, t, y),
+            1 => k.tile_avx2::<1>(g, t, y),
+            _ => {}
+        }
+    }
+}
+
+/// Whether [`qmatmul`] takes the AVX-512 VNNI path on this CPU.
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512_vnni() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vnni")
+}
+
+/// Two groups of rows (16 rows, one 512-bit vector) at a time, tiles of 8
+/// tokens; an odd last group goes through the AVX2 tile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn qmatmul_avx512(k: &Kernel, y: &mut [f32]) {
+    let groups = k.wt.out / ROWS;
+    let mut g = 0;
+    while g + 2 <= groups {
+        let mut t = 0;
+        while t + 8 <= k.xq.tokens {
+            k.tile_avx512::<8>(g, t, y);
+            t += 8;
+        }
+        match k.xq.tokens - t {
+            7 => k.tile_avx512::<7>(g, t, y),
+            6 => k.tile_avx512::<6>(g, t, y),
+            5 => k.tile_avx512::<5>(g, t, y),
+            4 => k.tile_avx512::<4>(g, t, y),
+            3 => k.tile_avx512::<3>(g, t, y),
+            2 => k.tile_avx512::<2>(g, t, y),
+            1 => k.tile_avx512::<1>(g, t, y),
+            _ => {}
+        }
+        g += 2;
+    }
+    if g < groups {
         let mut t = 0;
         while t + 4 <= k.xq.tokens {
             k.tile_avx2::<4>(g, t, y);
@@ -370,7 +425,7 @@ impl<'a> Kernel<'a> {
     fn new(wt: &'a QWeights, xq: &'a QActs, y: &[f32]) -> Self {
         assert_eq!(wt.inp, xq.inp);
         assert_eq!(y.len(), xq.tokens * wt.out);
-        assert!(wt.out % ROWS == 0 && wt.inp % Q4_BLOCK == 0);
+        assert!(wt.out.is_multiple_of(ROWS) && wt.inp.is_multiple_of(Q4_BLOCK));
         let nb = wt.inp / Q4_BLOCK;
         assert!(wt.w.len() == wt.out * wt.inp && wt.d.len() == wt.out * nb);
         assert!(xq.pairs.len() == xq.tokens * xq.inp / 2 && xq.d.len() == xq.tokens * nb);
@@ -423,6 +478,60 @@ impl<'a> Kernel<'a> {
         for (i, f) in facc.iter().enumerate() {
             let o = y[(t0 + i) * self.wt.out + g * ROWS..][..ROWS].as_mut_ptr();
             _mm256_storeu_ps(o, _mm256_add_ps(*f, bias));
+        }
+    }
+
+    /// Rows `ROWS * g..ROWS * (g + 2)` (groups `g` and `g + 1`) for tokens
+    /// `t0..t0+TT` with 512-bit vectors: the i32 lanes 0-7 hold group `g`'s
+    /// rows, 8-15 group `g + 1`'s. `vpdpwssd` adds `a0 * w0 + a1 * w1` to each
+    /// i32 lane without saturation, exactly what `pmaddwd` + `paddd` give
+    /// (|block sum| <= 32 * 8 * 128, far from overflow), so the per-block
+    /// integer sums, and the float steps after them, are those of the other
+    /// paths, lane by lane.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn tile_avx512<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
+        use core::arch::x86_64::*;
+        let (w0, dw0, a, da) = self.ptrs::<TT>(g, t0);
+        let (w1, dw1, _, _) = self.ptrs::<TT>(g + 1, t0);
+        // two 8-lane halves into one 16-lane vector
+        let join = |lo: __m256, hi: __m256| {
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+                _mm256_castps_pd(hi),
+            ))
+        };
+        let mut facc = [_mm512_setzero_ps(); TT];
+        for b in 0..self.nb {
+            let (wb0, wb1) = (w0.add(b * GROUP_BLOCK), w1.add(b * GROUP_BLOCK));
+            let mut iacc = [_mm512_setzero_si512(); TT];
+            for p in 0..16 {
+                let lo = _mm_loadu_si128(wb0.add(p * 16) as *const __m128i);
+                let hi = _mm_loadu_si128(wb1.add(p * 16) as *const __m128i);
+                let wv = _mm512_cvtepi8_epi16(_mm256_inserti128_si256::<1>(
+                    _mm256_castsi128_si256(lo),
+                    hi,
+                ));
+                for i in 0..TT {
+                    let av = _mm512_set1_epi32(a[i].add(b * 16 + p).read() as i32);
+                    iacc[i] = _mm512_dpwssd_epi32(iacc[i], av, wv);
+                }
+            }
+            let dwb = join(
+                _mm256_loadu_ps(dw0.add(b * ROWS)),
+                _mm256_loadu_ps(dw1.add(b * ROWS)),
+            );
+            for i in 0..TT {
+                let s = _mm512_mul_ps(dwb, _mm512_set1_ps(*da[i].add(b)));
+                facc[i] = _mm512_add_ps(facc[i], _mm512_mul_ps(_mm512_cvtepi32_ps(iacc[i]), s));
+            }
+        }
+        let bias = self.wt.bias[g * ROWS..][..2 * ROWS].as_ptr();
+        let bias = join(_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(ROWS)));
+        for (i, f) in facc.iter().enumerate() {
+            let o = y[(t0 + i) * self.wt.out + g * ROWS..][..2 * ROWS].as_mut_ptr();
+            _mm512_storeu_ps(o, _mm512_add_ps(*f, bias));
         }
     }
 
@@ -655,7 +764,15 @@ mod tests {
         {
             super::super::tensors::DType::Q4_0.decode_row(row, o);
         }
-        for tokens in 1..=9 {
+        #[cfg(target_arch = "x86_64")]
+        eprintln!(
+            "qlinear x86-64 paths checked here: avx2 {}, avx512 vnni {}",
+            std::is_x86_feature_detected!("avx2"),
+            has_avx512_vnni()
+        );
+        // up to 17 tokens: full 8-token tiles and every remainder; 24 rows:
+        // a pair of groups and an odd group (the AVX2 tail of the 512 path)
+        for tokens in 1..=17 {
             let x = random_f32(tokens * inp, 11 + tokens as u64);
             let xq = QActs::quantize(&x, tokens, inp);
             let (mut fast, mut slow) = (vec![0f32; tokens * out], vec![0f32; tokens * out]);
@@ -666,6 +783,23 @@ mod tests {
             let mut base = vec![0f32; tokens * out];
             qmatmul_baseline(&w, &xq, &mut base);
             assert_eq!(bits(&base), bits(&slow), "{tokens} tokens");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    let mut v = vec![0f32; tokens * out];
+                    let k = Kernel::new(&w, &xq, &v);
+                    // SAFETY: the CPU has AVX2.
+                    unsafe { qmatmul_avx2(&k, &mut v) };
+                    assert_eq!(bits(&v), bits(&slow), "avx2, {tokens} tokens");
+                }
+                if has_avx512_vnni() {
+                    let mut v = vec![0f32; tokens * out];
+                    let k = Kernel::new(&w, &xq, &v);
+                    // SAFETY: the CPU has AVX-512 F, BW and VNNI.
+                    unsafe { qmatmul_avx512(&k, &mut v) };
+                    assert_eq!(bits(&v), bits(&slow), "avx512 vnni, {tokens} tokens");
+                }
+            }
             for t in 0..tokens {
                 for o in 0..out {
                     let exact: f32 = (0..inp)

@@ -46,7 +46,7 @@ impl DType {
         cols > 0
             && cols <= usize::MAX / 8
             && match self {
-                DType::Q4_0 => cols % Q4_BLOCK == 0,
+                DType::Q4_0 => cols.is_multiple_of(Q4_BLOCK),
                 _ => true,
             }
     }
@@ -260,7 +260,7 @@ impl TensorFileWriter {
             rows * dtype.row_bytes(cols),
             "tensor {name}: wrong byte length"
         );
-        while self.data.len() % 16 != 0 {
+        while !self.data.len().is_multiple_of(16) {
             self.data.push(0);
         }
         self.tensors.push(TensorInfo {
