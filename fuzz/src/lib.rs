@@ -197,6 +197,23 @@ pub fn tensors(data: &[u8]) {
     }
 }
 
+/// The flat vocabulary reader and the tokenizer built on it
+/// (`TextTokenizer::from_vocab`, what `Tokenizer.fromVocab` runs in the
+/// browser). Input: the `vocab.bin` bytes, then optionally a separator and
+/// a text to tokenise. Any damage must be an error; any text must give ids
+/// inside the vocabulary.
+pub fn vocab(data: &[u8]) {
+    let parts = split(data);
+    let Ok(tok) = crossfind::model::tokenizer::TextTokenizer::from_vocab(parts[0], "vocab.bin") else {
+        return;
+    };
+    let text = parts.get(1).map(|t| String::from_utf8_lossy(t)).unwrap_or_default();
+    if let Ok(ids) = tok.ids(&text) {
+        let n = tok.vocab_size() as u32;
+        assert!(ids.iter().all(|&i| i < n), "id outside the vocabulary of {n}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,25 @@ pub struct TextTokenizer {
     inner: Inner,
 }
 
+/// `tokenizers` 0.23 panics (an `expect`) on a `Precompiled` normaliser whose
+/// charsmap does not parse, and a panic in wasm takes the worker down. Every
+/// `Precompiled` in `normalizer` (nested in sequences too) is parsed here
+/// first, so bad bytes become an error naming the file.
+fn check_normalizer(v: &serde_json::Value, file: &str) -> Result<()> {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.get("type").and_then(|t| t.as_str()) == Some("Precompiled") {
+                serde_json::from_value::<tokenizers::normalizers::Precompiled>(v.clone()).map_err(
+                    |e| Error::corrupt(file, format!("its Precompiled normalizer: {e}")),
+                )?;
+            }
+            m.values().try_for_each(|x| check_normalizer(x, file))
+        }
+        serde_json::Value::Array(a) => a.iter().try_for_each(|x| check_normalizer(x, file)),
+        _ => Ok(()),
+    }
+}
+
 fn tok_err(file: &str) -> impl Fn(tokenizers::Error) -> Error + '_ {
     move |e| Error::Tokenizer(format!("cannot load {file}: {e}"))
 }
@@ -52,6 +71,14 @@ impl TextTokenizer {
         if let Some((model, config)) = split_tokenizer_json(bytes)? {
             return Self::flat(model, &config, "tokenizer.json");
         }
+        #[derive(serde::Deserialize)]
+        struct Normalizer {
+            #[serde(default)]
+            normalizer: serde_json::Value,
+        }
+        let n: Normalizer = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt("tokenizer.json", e.to_string()))?;
+        check_normalizer(&n.normalizer, "tokenizer.json")?;
         let mut inner =
             tokenizers::Tokenizer::from_bytes(bytes).map_err(tok_err("tokenizer.json"))?;
         inner
@@ -90,6 +117,7 @@ impl TextTokenizer {
                 .map_err(|e| Error::Tokenizer(format!("cannot load {file}: its {what}: {e}")))
         }
         let mut t = FlatTokenizer::new(model);
+        check_normalizer(&config.normalizer, file)?;
         let normalizer: Option<NormalizerWrapper> = part(&config.normalizer, "normalizer", file)?;
         t.with_normalizer(normalizer).map_err(tok_err(file))?;
         let pre: Option<PreTokenizerWrapper> = part(&config.pre_tokenizer, "pre_tokenizer", file)?;
@@ -147,5 +175,37 @@ impl TextTokenizer {
             Inner::Flat(t) => t.get_vocab_size(true),
             Inner::Hf(t) => t.get_vocab_size(true),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Found by the `vocab` fuzz target: tokenizers panics on this charsmap.
+    #[test]
+    fn damaged_precompiled_charsmap_is_an_error_not_a_panic() {
+        let config = PipelineConfig {
+            pieces: 2,
+            unk_id: 0,
+            normalizer: serde_json::json!({"type": "Sequence", "normalizers": [
+                {"type": "Precompiled", "precompiled_charsmap": "AL`QCAAC"}]}),
+            pre_tokenizer: serde_json::Value::Null,
+            post_processor: serde_json::Value::Null,
+            added_tokens: vec![],
+        };
+        let model = FlatUnigram::new(&["<unk>", "a"], vec![0.0, -1.0], 0, "vocab.bin").unwrap();
+        let bytes = model.to_bytes(&config);
+        let err = TextTokenizer::from_vocab(&bytes, "vocab.bin")
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), "corrupt_file");
+        assert!(err.to_string().contains("Precompiled"), "{err}");
+        let json = serde_json::json!({"normalizer": config.normalizer, "pre_tokenizer": null,
+            "model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}});
+        let err = TextTokenizer::from_bytes(json.to_string().as_bytes())
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), "corrupt_file");
     }
 }
