@@ -323,17 +323,24 @@ pub fn qmatmul_baseline(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
 #[target_feature(enable = "avx2")]
 unsafe fn qmatmul_avx2(k: &Kernel, y: &mut [f32]) {
     for g in 0..k.wt.out / ROWS {
-        let mut t = 0;
-        while t + 4 <= k.xq.tokens {
-            k.tile_avx2::<4>(g, t, y);
-            t += 4;
-        }
-        match k.xq.tokens - t {
-            3 => k.tile_avx2::<3>(g, t, y),
-            2 => k.tile_avx2::<2>(g, t, y),
-            1 => k.tile_avx2::<1>(g, t, y),
-            _ => {}
-        }
+        group_avx2(k, g, y);
+    }
+}
+
+/// Every token of one group of rows, in AVX2 tiles of 4 tokens.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn group_avx2(k: &Kernel, g: usize, y: &mut [f32]) {
+    let mut t = 0;
+    while t + 4 <= k.xq.tokens {
+        k.tile_avx2::<4>(g, t, y);
+        t += 4;
+    }
+    match k.xq.tokens - t {
+        3 => k.tile_avx2::<3>(g, t, y),
+        2 => k.tile_avx2::<2>(g, t, y),
+        1 => k.tile_avx2::<1>(g, t, y),
+        _ => {}
     }
 }
 
@@ -371,17 +378,7 @@ unsafe fn qmatmul_avx512(k: &Kernel, y: &mut [f32]) {
         g += 2;
     }
     if g < groups {
-        let mut t = 0;
-        while t + 4 <= k.xq.tokens {
-            k.tile_avx2::<4>(g, t, y);
-            t += 4;
-        }
-        match k.xq.tokens - t {
-            3 => k.tile_avx2::<3>(g, t, y),
-            2 => k.tile_avx2::<2>(g, t, y),
-            1 => k.tile_avx2::<1>(g, t, y),
-            _ => {}
-        }
+        group_avx2(k, g, y);
     }
 }
 
