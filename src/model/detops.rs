@@ -17,20 +17,29 @@ use std::sync::Arc;
 use tract_core::internal::*;
 
 /// Defines `fn $name(args) -> R` calling `$body(args)` (an
-/// `#[inline(always)]` function), compiled for AVX2 when the CPU has it.
+/// `#[inline(always)]` function), compiled for AVX-512 or AVX2 when the CPU
+/// has it.
 /// Only the vector width changes: the bodies are lane-wise IEEE arithmetic
 /// and Rust never fuses a mul and an add into an FMA, so the results are
 /// the same bits with or without it (and in wasm).
 #[macro_export]
 #[doc(hidden)]
-macro_rules! avx2_dispatch {
+macro_rules! wide_dispatch {
     ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx2,avx512f")]
+                unsafe fn wide512($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
                 #[target_feature(enable = "avx2")]
                 unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512 F (hence AVX2).
+                    return unsafe { wide512($($arg),*) };
                 }
                 if std::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU has AVX2.
@@ -52,9 +61,10 @@ pub fn exp(x: f32) -> f32 {
     // ln 2 split so that n * LN2_HI is exact for |n| < 2^9
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    // NaN stays NaN through the clamp and the rest (n becomes 0)
+    // NaN stays NaN through the clamp and the rest (p is NaN)
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUNDER) - ROUNDER;
+    let f = x * LOG2E + ROUNDER;
+    let n = f - ROUNDER;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     // Taylor series of e^r to r^7 on |r| <= 0.35 (error < 2e-9 relative)
     let p = 1.0
@@ -63,31 +73,35 @@ pub fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n from the bits of f = 1.5 * 2^23 + n, whose low bits hold n (no
+    // float-to-int conversion, so loops over exp vectorise)
+    let n_int = f.to_bits().wrapping_sub(ROUNDER.to_bits()) as i32;
+    p * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
 }
 
 /// erf(x), absolute error below 3e-7: a Taylor series below 0.5, the
 /// Abramowitz & Stegun 7.1.26 form (with the exp above) from there on.
+/// Both forms are computed and one is selected, with no branch, so a loop
+/// over many values vectorises (each form's arithmetic is unchanged).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
     let a = x.abs();
-    if a < 0.5 {
-        // Taylor series: no cancellation near 0 (terms to x^11; the next is < 2e-8)
-        let z = x * x;
-        let s = 1.0
-            + z * (-1.0 / 3.0
-                + z * (1.0 / 10.0 + z * (-1.0 / 42.0 + z * (1.0 / 216.0 + z * (-1.0 / 1320.0)))));
-        return std::f32::consts::FRAC_2_SQRT_PI * x * s;
-    }
+    // Taylor series: no cancellation near 0 (terms to x^11; the next is < 2e-8)
+    let z = x * x;
+    let s = 1.0
+        + z * (-1.0 / 3.0
+            + z * (1.0 / 10.0 + z * (-1.0 / 42.0 + z * (1.0 / 216.0 + z * (-1.0 / 1320.0)))));
+    let small = std::f32::consts::FRAC_2_SQRT_PI * x * s;
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
     let poly = t
         * (0.254_829_6
             + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
     let y = 1.0 - poly * exp(-(a * a));
-    if x < 0.0 {
-        -y
+    let large = if x < 0.0 { -y } else { y };
+    if a < 0.5 {
+        small
     } else {
-        y
+        large
     }
 }
 
@@ -122,12 +136,19 @@ fn sum(a: &[f32]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-fn f32_slice(t: &TValue) -> TractResult<Vec<f32>> {
-    Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
+/// Runs `f` on the input's values in place: without a copy when the plan
+/// holds no other reference to it.
+fn in_place(x: TValue, f: impl FnOnce(&mut [f32]) -> TractResult<()>) -> TractResult<TVec<TValue>> {
+    let mut t = x.into_tensor();
+    f(t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
+    Ok(tvec![t.into_tvalue()])
 }
 
+/// A tensor from a vector, without a copy.
 fn output(shape: &[usize], v: Vec<f32>) -> TractResult<TVec<TValue>> {
-    Ok(tvec![Tensor::from_shape(shape, &v)?.into_tvalue()])
+    Ok(tvec![tract_ndarray::ArrayD::from_shape_vec(shape, v)?
+        .into_tensor()
+        .into_tvalue()])
 }
 
 /// `LayerNorm(x)` or `LayerNorm(x + r)` over the last axis of `[T, h]`.
@@ -160,7 +181,7 @@ impl LayerNorm {
     }
 }
 
-avx2_dispatch!(fn layer_norm(params: &[f32], eps: f32, x: &mut [f32]) => layer_norm_body);
+wide_dispatch!(fn layer_norm(params: &[f32], eps: f32, x: &mut [f32]) => layer_norm_body);
 
 #[inline(always)]
 fn layer_norm_body(params: &[f32], eps: f32, x: &mut [f32]) {
@@ -192,20 +213,22 @@ impl Op for LayerNorm {
 impl EvalOp for LayerNorm {
     op_out_of_plan!();
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, _ctx: &EvalContext, mut inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let h = self.params.len() / 2;
         let shape: TVec<usize> = inputs[0].shape().into();
         ensure!(shape.len() == 2 && shape[1] == h);
-        let mut x = f32_slice(&inputs[0])?;
-        if let Some(r) = inputs.get(1) {
-            ensure!(r.shape() == &*shape);
-            let r = r.try_as_plain_ram()?;
-            for (a, b) in x.iter_mut().zip(r.as_slice::<f32>()?) {
-                *a += b;
+        let r = inputs.get(1).cloned();
+        in_place(inputs.swap_remove(0), |x| {
+            if let Some(r) = r {
+                ensure!(r.shape() == &*shape);
+                let r = r.try_as_plain_ram()?;
+                for (a, b) in x.iter_mut().zip(r.as_slice::<f32>()?) {
+                    *a += b;
+                }
             }
-        }
-        self.run(&mut x);
-        output(&shape, x)
+            self.run(x);
+            Ok(())
+        })
     }
 }
 
@@ -217,7 +240,7 @@ impl TypedOp for LayerNorm {
     as_op!();
 }
 
-avx2_dispatch!(fn gelu_all(x: &mut [f32]) => gelu_all_body);
+wide_dispatch!(fn gelu_all(x: &mut [f32]) => gelu_all_body);
 
 #[inline(always)]
 fn gelu_all_body(x: &mut [f32]) {
@@ -240,11 +263,11 @@ impl Op for Gelu {
 impl EvalOp for Gelu {
     op_out_of_plan!();
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let shape: TVec<usize> = inputs[0].shape().into();
-        let mut x = f32_slice(&inputs[0])?;
-        gelu_all(&mut x);
-        output(&shape, x)
+    fn eval(&self, _ctx: &EvalContext, mut inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        in_place(inputs.swap_remove(0), |x| {
+            gelu_all(x);
+            Ok(())
+        })
     }
 }
 
@@ -274,98 +297,228 @@ impl Attention {
     }
 }
 
-/// `out += (p[s] * inv) * v[s * h..][..HD]` over `s` in order, the sums held
-/// in registers (the same arithmetic as the generic loop).
-#[inline(always)]
-fn weighted_sum<const HD: usize>(p: &[f32], inv: f32, v: &[f32], h: usize, out: &mut [f32]) {
-    let mut acc = [0f32; HD];
-    for (s, ps) in p.iter().enumerate() {
-        let w = ps * inv;
-        let vs: &[f32; HD] = v[s * h..][..HD].try_into().unwrap();
-        for j in 0..HD {
-            acc[j] += w * vs[j];
-        }
-    }
-    out.copy_from_slice(&acc);
-}
-
-/// Keys scored together (two AVX2 or four 128-bit vectors of sums).
+/// Keys scored together: one 512-bit vector, two AVX2 or four 128-bit ones.
 const KEYS: usize = 16;
 
-avx2_dispatch!(fn attention(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> => attention_body);
-
+/// The attention core for every head. Per query, element by element:
+/// - a score is a sum over the head's dimensions in order, `d = 0, 1, ...`;
+/// - the maximum is exact in any order;
+/// - the softmax total is a sum over 16 lanes (lane `j` takes scores
+///   `j, j + 16, ...`), the lanes added pairwise, `(0 + 1) + (2 + 3)` ...;
+/// - a context value is a sum over keys in order, `s = 0, 1, ...`.
+///
+/// Queries are taken `QS` at a time for the scores and `QC` at a time for
+/// the context, so each key or value vector loaded serves several queries;
+/// the tile sizes only change how many sums are in flight, never one sum's
+/// order, so every path (and wasm) gives the same bits.
 #[inline(always)]
-fn attention_body(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
-    {
-        let hd = h / heads;
-        let mut ctx = vec![0f32; t * h];
-        let mut p = vec![0f32; t];
-        let mut kt = vec![0f32; hd * t];
-        for head in 0..heads {
-            let col = head * hd;
-            for s in 0..t {
-                for d in 0..hd {
-                    kt[d * t + s] = k[s * h + col + d];
-                }
+fn attention_tiled<const QS: usize, const QC: usize>(
+    heads: usize,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    t: usize,
+    h: usize,
+) -> Vec<f32> {
+    let hd = h / heads;
+    let tp = t.div_ceil(KEYS) * KEYS;
+    let mut ctx = vec![0f32; t * h];
+    // scores of up to QC queries, `tp` each (the padding keys score 0 and
+    // are never read)
+    let mut p = vec![0f32; QS * tp];
+    let mut inv = [0f32; QS];
+    let mut kt = vec![0f32; hd * tp];
+    for head in 0..heads {
+        let col = head * hd;
+        for s in 0..t {
+            for d in 0..hd {
+                kt[d * tp + s] = k[s * h + col + d];
             }
-            for i in 0..t {
-                let qi = &q[i * h + col..][..hd];
-                // keys in chunks of KEYS, their sums held in registers over d
-                let mut s0 = 0;
-                while s0 + KEYS <= t {
-                    let mut acc = [0f32; KEYS];
-                    for (&qd, kd) in qi.iter().zip(kt.chunks_exact(t)) {
-                        let kd: &[f32; KEYS] = kd[s0..s0 + KEYS].try_into().unwrap();
-                        for j in 0..KEYS {
-                            acc[j] += qd * kd[j];
-                        }
+        }
+        let mut i0 = 0;
+        while i0 < t {
+            // queries i0..i0 + n (a short last tile repeats query t - 1;
+            // those rows are never read)
+            let n = QS.min(t - i0);
+            let rows: [usize; QS] = core::array::from_fn(|r| (i0 + r).min(t - 1));
+            scores_tile::<QS>(q, &kt, &rows, col, hd, h, tp, &mut p);
+            for (r, iv) in inv.iter_mut().enumerate().take(n) {
+                *iv = softmax_unscaled(&mut p[r * tp..][..t]);
+            }
+            let mut r0 = 0;
+            while r0 < n {
+                let m = QC.min(n - r0);
+                let (pr, out) = (&p[r0 * tp..], &mut ctx[(i0 + r0) * h..]);
+                let iv: Option<&[f32; QC]> = inv[r0..].get(..QC).and_then(|x| x.try_into().ok());
+                match (hd, iv) {
+                    (32, Some(iv)) if m == QC => {
+                        context_tile::<QC, 32>(pr, tp, iv, v, col, h, t, out)
                     }
-                    p[s0..s0 + KEYS].copy_from_slice(&acc);
-                    s0 += KEYS;
-                }
-                let rest = &mut p[s0..];
-                rest.iter_mut().for_each(|x| *x = 0.0);
-                for (&qd, kd) in qi.iter().zip(kt.chunks_exact(t)) {
-                    for (ps, &kv) in rest.iter_mut().zip(&kd[s0..]) {
-                        *ps += qd * kv;
+                    (64, Some(iv)) if m == QC => {
+                        context_tile::<QC, 64>(pr, tp, iv, v, col, h, t, out)
                     }
-                }
-                // the maximum is exact in any order: eight lanes, NaNs skipped
-                let mut lanes = [f32::NEG_INFINITY; 8];
-                for c in p.chunks(8) {
-                    for (m, &x) in lanes.iter_mut().zip(c) {
-                        *m = if *m < x { x } else { *m };
-                    }
-                }
-                let mut max = f32::NEG_INFINITY;
-                for x in lanes {
-                    if x > max {
-                        max = x;
-                    }
-                }
-                p.iter_mut().for_each(|x| *x = exp(*x - max));
-                let mut total = 0f32;
-                for &ps in p.iter() {
-                    total += ps;
-                }
-                let inv = 1.0 / total;
-                let out = &mut ctx[i * h + col..][..hd];
-                match hd {
-                    32 => weighted_sum::<32>(&p, inv, &v[col..], h, out),
-                    64 => weighted_sum::<64>(&p, inv, &v[col..], h, out),
                     _ => {
-                        for (s, ps) in p.iter().enumerate() {
-                            let w = ps * inv;
-                            for (o, vv) in out.iter_mut().zip(&v[s * h + col..][..hd]) {
-                                *o += w * vv;
+                        for r in 0..m {
+                            let o = &mut out[r * h + col..][..hd];
+                            for s in 0..t {
+                                let w = pr[r * tp + s] * inv[r0 + r];
+                                for (o, vv) in o.iter_mut().zip(&v[s * h + col..][..hd]) {
+                                    *o += w * vv;
+                                }
                             }
                         }
                     }
                 }
+                r0 += m;
+            }
+            i0 += n;
+        }
+    }
+    ctx
+}
+
+/// `out[r][s] = sum over d of q[rows[r]][col + d] * kt[d][s]` for all `tp`
+/// keys, `KEYS` keys at a time with their `QS` x `KEYS` sums in registers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scores_tile<const QS: usize>(
+    q: &[f32],
+    kt: &[f32],
+    rows: &[usize; QS],
+    col: usize,
+    hd: usize,
+    h: usize,
+    tp: usize,
+    out: &mut [f32],
+) {
+    let qr: [&[f32]; QS] = core::array::from_fn(|r| &q[rows[r] * h + col..][..hd]);
+    let mut s0 = 0;
+    while s0 < tp {
+        let mut acc = [[0f32; KEYS]; QS];
+        for d in 0..hd {
+            let kd: &[f32; KEYS] = kt[d * tp + s0..][..KEYS].try_into().unwrap();
+            for r in 0..QS {
+                let qd = qr[r][d];
+                for j in 0..KEYS {
+                    acc[r][j] += qd * kd[j];
+                }
             }
         }
-        ctx
+        for (r, a) in acc.iter().enumerate() {
+            out[r * tp + s0..][..KEYS].copy_from_slice(a);
+        }
+        s0 += KEYS;
     }
+}
+
+/// Replaces scores by `exp(score - max)`; returns `1 / total`.
+#[inline(always)]
+fn softmax_unscaled(p: &mut [f32]) -> f32 {
+    // the maximum is exact in any order (NaNs skipped)
+    let mut lanes = [f32::NEG_INFINITY; KEYS];
+    let mut chunks = p.chunks_exact(KEYS);
+    for c in &mut chunks {
+        for j in 0..KEYS {
+            lanes[j] = if lanes[j] < c[j] { c[j] } else { lanes[j] };
+        }
+    }
+    for (m, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *m = if *m < x { x } else { *m };
+    }
+    let mut max = f32::NEG_INFINITY;
+    for x in lanes {
+        if x > max {
+            max = x;
+        }
+    }
+    p.iter_mut().for_each(|x| *x = exp(*x - max));
+    let mut lanes = [0f32; KEYS];
+    let mut chunks = p.chunks_exact(KEYS);
+    for c in &mut chunks {
+        for j in 0..KEYS {
+            lanes[j] += c[j];
+        }
+    }
+    for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *l += x;
+    }
+    let mut width = KEYS;
+    while width > 1 {
+        width /= 2;
+        for j in 0..width {
+            lanes[j] = lanes[2 * j] + lanes[2 * j + 1];
+        }
+    }
+    1.0 / lanes[0]
+}
+
+/// `ctx[r][col + j] = sum over s of (p[r][s] * inv[r]) * v[s][col + j]` for
+/// `QC` queries, their sums held in registers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn context_tile<const QC: usize, const HD: usize>(
+    p: &[f32],
+    tp: usize,
+    inv: &[f32; QC],
+    v: &[f32],
+    col: usize,
+    h: usize,
+    t: usize,
+    ctx: &mut [f32],
+) {
+    let mut acc = [[0f32; HD]; QC];
+    for s in 0..t {
+        let vs: &[f32; HD] = v[s * h + col..][..HD].try_into().unwrap();
+        for r in 0..QC {
+            let w = p[r * tp + s] * inv[r];
+            for j in 0..HD {
+                acc[r][j] += w * vs[j];
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        ctx[r * h + col..][..HD].copy_from_slice(a);
+    }
+}
+
+/// The attention core with the widest vectors the CPU has; tiles sized for
+/// its registers (results are the same on every path, see
+/// [`attention_tiled`]).
+fn attention(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,avx512f")]
+        unsafe fn avx512(
+            heads: usize,
+            q: &[f32],
+            k: &[f32],
+            v: &[f32],
+            t: usize,
+            h: usize,
+        ) -> Vec<f32> {
+            attention_tiled::<8, 4>(heads, q, k, v, t, h)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(
+            heads: usize,
+            q: &[f32],
+            k: &[f32],
+            v: &[f32],
+            t: usize,
+            h: usize,
+        ) -> Vec<f32> {
+            attention_tiled::<4, 2>(heads, q, k, v, t, h)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512 F (hence AVX2).
+            return unsafe { avx512(heads, q, k, v, t, h) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2(heads, q, k, v, t, h) };
+        }
+    }
+    attention_tiled::<2, 1>(heads, q, k, v, t, h)
 }
 
 impl Op for Attention {

