@@ -328,6 +328,7 @@ fn attention_tiled<const QS: usize, const QC: usize>(
     let mut p = vec![0f32; QS * tp];
     let mut inv = [0f32; QS];
     let mut kt = vec![0f32; hd * tp];
+    let mut pw = vec![0f32; QC * t];
     for head in 0..heads {
         let col = head * hd;
         for s in 0..t {
@@ -348,20 +349,26 @@ fn attention_tiled<const QS: usize, const QC: usize>(
             let mut r0 = 0;
             while r0 < n {
                 let m = QC.min(n - r0);
-                let (pr, out) = (&p[r0 * tp..], &mut ctx[(i0 + r0) * h..]);
-                let iv: Option<&[f32; QC]> = inv[r0..].get(..QC).and_then(|x| x.try_into().ok());
-                match (hd, iv) {
-                    (32, Some(iv)) if m == QC => {
-                        context_tile::<QC, 32>(pr, tp, iv, v, col, h, t, out)
-                    }
-                    (64, Some(iv)) if m == QC => {
-                        context_tile::<QC, 64>(pr, tp, iv, v, col, h, t, out)
+                let out = &mut ctx[(i0 + r0) * h..];
+                match hd {
+                    32 | 64 if m == QC => {
+                        // the weights p * inv, interleaved: key s's QC weights together
+                        for (sw, pw) in pw.chunks_exact_mut(QC).zip(0..t) {
+                            for (r, w) in sw.iter_mut().enumerate() {
+                                *w = p[(r0 + r) * tp + pw] * inv[r0 + r];
+                            }
+                        }
+                        if hd == 32 {
+                            context_tile::<QC, 32>(&pw, v, col, h, out);
+                        } else {
+                            context_tile::<QC, 64>(&pw, v, col, h, out);
+                        }
                     }
                     _ => {
                         for r in 0..m {
                             let o = &mut out[r * h + col..][..hd];
                             for s in 0..t {
-                                let w = pr[r * tp + s] * inv[r0 + r];
+                                let w = p[(r0 + r) * tp + s] * inv[r0 + r];
                                 for (o, vv) in o.iter_mut().zip(&v[s * h + col..][..hd]) {
                                     *o += w * vv;
                                 }
@@ -452,27 +459,25 @@ fn softmax_unscaled(p: &mut [f32]) -> f32 {
     1.0 / lanes[0]
 }
 
-/// `ctx[r][col + j] = sum over s of (p[r][s] * inv[r]) * v[s][col + j]` for
-/// `QC` queries, their sums held in registers.
+/// `ctx[r][col + j] = sum over s of w[s][r] * v[s][col + j]` for `QC`
+/// queries (`w` the softmax weights, interleaved by key), the sums held in
+/// registers.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn context_tile<const QC: usize, const HD: usize>(
-    p: &[f32],
-    tp: usize,
-    inv: &[f32; QC],
+    w: &[f32],
     v: &[f32],
     col: usize,
     h: usize,
-    t: usize,
     ctx: &mut [f32],
 ) {
     let mut acc = [[0f32; HD]; QC];
-    for s in 0..t {
+    for s in 0..w.len() / QC {
+        let ws: &[f32; QC] = w[s * QC..][..QC].try_into().unwrap();
         let vs: &[f32; HD] = v[s * h + col..][..HD].try_into().unwrap();
         for r in 0..QC {
-            let w = p[r * tp + s] * inv[r];
+            let wr = ws[r];
             for j in 0..HD {
-                acc[r][j] += w * vs[j];
+                acc[r][j] += wr * vs[j];
             }
         }
     }
