@@ -280,20 +280,29 @@ impl TypedOp for Gelu {
 }
 
 /// Multi-head self-attention core: `q`, `k`, `v` `[T, h]` (the softmax
-/// scale already folded into `q`) to the context `[T, h]`, every token
-/// attending to every token.
+/// scale already folded into `q`), as three inputs or, `fused`, as one
+/// `[T, 3h]` input (the three projections side by side, as one fused
+/// linear layer gives them), to the context `[T, h]`, every token attending
+/// to every token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attention {
     pub heads: usize,
+    pub fused: bool,
+}
+
+/// Queries, keys and values: row `i` of each starts at `i * stride`.
+#[derive(Clone, Copy)]
+pub struct Qkv<'a> {
+    pub q: &'a [f32],
+    pub k: &'a [f32],
+    pub v: &'a [f32],
+    pub stride: usize,
 }
 
 impl Attention {
-    /// Scores are sums over the head's dimensions in order (`d = 0, 1, ...`)
-    /// computed for all keys at once from transposed keys; the context sums
-    /// over keys in order, for all dimensions at once. Both loops vectorise
-    /// without changing any element's order of operations.
-    pub fn run(&self, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
-        attention(self.heads, q, k, v, t, h)
+    /// The context `[t, h]` (see [`attention_tiled`] for the arithmetic).
+    pub fn run(&self, x: Qkv, t: usize, h: usize) -> Vec<f32> {
+        attention(self.heads, x, t, h)
     }
 }
 
@@ -314,12 +323,11 @@ const KEYS: usize = 16;
 #[inline(always)]
 fn attention_tiled<const QS: usize, const QC: usize>(
     heads: usize,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    x: Qkv,
     t: usize,
     h: usize,
 ) -> Vec<f32> {
+    let Qkv { q, k, v, stride } = x;
     let hd = h / heads;
     let tp = t.div_ceil(KEYS) * KEYS;
     let mut ctx = vec![0f32; t * h];
@@ -333,7 +341,7 @@ fn attention_tiled<const QS: usize, const QC: usize>(
         let col = head * hd;
         for s in 0..t {
             for d in 0..hd {
-                kt[d * tp + s] = k[s * h + col + d];
+                kt[d * tp + s] = k[s * stride + col + d];
             }
         }
         let mut i0 = 0;
@@ -342,7 +350,7 @@ fn attention_tiled<const QS: usize, const QC: usize>(
             // those rows are never read)
             let n = QS.min(t - i0);
             let rows: [usize; QS] = core::array::from_fn(|r| (i0 + r).min(t - 1));
-            scores_tile::<QS>(q, &kt, &rows, col, hd, h, tp, &mut p);
+            scores_tile::<QS>(q, &kt, &rows, col, hd, stride, tp, &mut p);
             for (r, iv) in inv.iter_mut().enumerate().take(n) {
                 *iv = softmax_unscaled(&mut p[r * tp..][..t]);
             }
@@ -358,18 +366,14 @@ fn attention_tiled<const QS: usize, const QC: usize>(
                                 *w = p[(r0 + r) * tp + pw] * inv[r0 + r];
                             }
                         }
-                        if hd == 32 {
-                            context_tile::<QC, 32>(&pw, v, col, h, out);
-                        } else {
-                            context_tile::<QC, 64>(&pw, v, col, h, out);
-                        }
+                        context::<QC>(&pw, v, col, stride, h, hd, out);
                     }
                     _ => {
                         for r in 0..m {
                             let o = &mut out[r * h + col..][..hd];
                             for s in 0..t {
                                 let w = p[(r0 + r) * tp + s] * inv[r0 + r];
-                                for (o, vv) in o.iter_mut().zip(&v[s * h + col..][..hd]) {
+                                for (o, vv) in o.iter_mut().zip(&v[s * stride + col..][..hd]) {
                                     *o += w * vv;
                                 }
                             }
@@ -394,11 +398,11 @@ fn scores_tile<const QS: usize>(
     rows: &[usize; QS],
     col: usize,
     hd: usize,
-    h: usize,
+    stride: usize,
     tp: usize,
     out: &mut [f32],
 ) {
-    let qr: [&[f32]; QS] = core::array::from_fn(|r| &q[rows[r] * h + col..][..hd]);
+    let qr: [&[f32]; QS] = core::array::from_fn(|r| &q[rows[r] * stride + col..][..hd]);
     let mut s0 = 0;
     while s0 < tp {
         let mut acc = [[0f32; KEYS]; QS];
@@ -467,13 +471,14 @@ fn context_tile<const QC: usize, const HD: usize>(
     w: &[f32],
     v: &[f32],
     col: usize,
+    stride: usize,
     h: usize,
     ctx: &mut [f32],
 ) {
     let mut acc = [[0f32; HD]; QC];
     for s in 0..w.len() / QC {
         let ws: &[f32; QC] = w[s * QC..][..QC].try_into().unwrap();
-        let vs: &[f32; HD] = v[s * h + col..][..HD].try_into().unwrap();
+        let vs: &[f32; HD] = v[s * stride + col..][..HD].try_into().unwrap();
         for r in 0..QC {
             let wr = ws[r];
             for j in 0..HD {
@@ -486,44 +491,95 @@ fn context_tile<const QC: usize, const HD: usize>(
     }
 }
 
+/// [`context_tile`] for `QC` queries, `hd` 32 or 64: with explicit AVX-512
+/// vectors where the CPU has them (LLVM's own vectorisation of the generic
+/// tile keeps its sums in memory in some builds, three times slower), the
+/// generic tile elsewhere. The same arithmetic either way.
+#[inline(always)]
+fn context<const QC: usize>(
+    w: &[f32],
+    v: &[f32],
+    col: usize,
+    stride: usize,
+    h: usize,
+    hd: usize,
+    ctx: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512 F.
+        unsafe {
+            match hd {
+                32 => context_avx512::<QC, 2>(w, v, col, stride, h, ctx),
+                _ => context_avx512::<QC, 4>(w, v, col, stride, h, ctx),
+            }
+        }
+        return;
+    }
+    match hd {
+        32 => context_tile::<QC, 32>(w, v, col, stride, h, ctx),
+        _ => context_tile::<QC, 64>(w, v, col, stride, h, ctx),
+    }
+}
+
+/// [`context_tile`] with `NV` 512-bit vectors per query (`hd = 16 * NV`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn context_avx512<const QC: usize, const NV: usize>(
+    w: &[f32],
+    v: &[f32],
+    col: usize,
+    stride: usize,
+    h: usize,
+    ctx: &mut [f32],
+) {
+    use core::arch::x86_64::*;
+    let keys = w.len() / QC;
+    assert!(keys == 0 || (keys - 1) * stride + col + 16 * NV <= v.len());
+    assert!((QC - 1) * h + col + 16 * NV <= ctx.len());
+    let mut acc = [[_mm512_setzero_ps(); NV]; QC];
+    for s in 0..keys {
+        let vp = v.as_ptr().add(s * stride + col);
+        let vs: [__m512; NV] = core::array::from_fn(|j| _mm512_loadu_ps(vp.add(16 * j)));
+        for (r, a) in acc.iter_mut().enumerate() {
+            let wr = _mm512_set1_ps(*w.get_unchecked(s * QC + r));
+            for j in 0..NV {
+                a[j] = _mm512_add_ps(a[j], _mm512_mul_ps(wr, vs[j]));
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let o = ctx.as_mut_ptr().add(r * h + col);
+        for (j, x) in a.iter().enumerate() {
+            _mm512_storeu_ps(o.add(16 * j), *x);
+        }
+    }
+}
+
 /// The attention core with the widest vectors the CPU has; tiles sized for
 /// its registers (results are the same on every path, see
 /// [`attention_tiled`]).
-fn attention(heads: usize, q: &[f32], k: &[f32], v: &[f32], t: usize, h: usize) -> Vec<f32> {
+fn attention(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2,avx512f")]
-        unsafe fn avx512(
-            heads: usize,
-            q: &[f32],
-            k: &[f32],
-            v: &[f32],
-            t: usize,
-            h: usize,
-        ) -> Vec<f32> {
-            attention_tiled::<8, 4>(heads, q, k, v, t, h)
+        unsafe fn avx512(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
+            attention_tiled::<8, 4>(heads, x, t, h)
         }
         #[target_feature(enable = "avx2")]
-        unsafe fn avx2(
-            heads: usize,
-            q: &[f32],
-            k: &[f32],
-            v: &[f32],
-            t: usize,
-            h: usize,
-        ) -> Vec<f32> {
-            attention_tiled::<4, 2>(heads, q, k, v, t, h)
+        unsafe fn avx2(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
+            attention_tiled::<4, 2>(heads, x, t, h)
         }
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512 F (hence AVX2).
-            return unsafe { avx512(heads, q, k, v, t, h) };
+            return unsafe { avx512(heads, x, t, h) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(heads, q, k, v, t, h) };
+            return unsafe { avx2(heads, x, t, h) };
         }
     }
-    attention_tiled::<2, 1>(heads, q, k, v, t, h)
+    attention_tiled::<2, 1>(heads, x, t, h)
 }
 
 impl Op for Attention {
@@ -538,32 +594,54 @@ impl EvalOp for Attention {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let shape: TVec<usize> = inputs[0].shape().into();
+        ensure!(shape.len() == 2 && inputs.len() == if self.fused { 1 } else { 3 });
+        let (t, h) = (shape[0], if self.fused { shape[1] / 3 } else { shape[1] });
         ensure!(
-            shape.len() == 2
-                && shape[1].is_multiple_of(self.heads)
-                && (shape[1] / self.heads).is_multiple_of(4)
+            h.is_multiple_of(self.heads)
+                && (h / self.heads).is_multiple_of(4)
+                && (!self.fused || shape[1] == 3 * h)
         );
         ensure!(inputs.iter().all(|i| i.shape() == &*shape));
-        let (q, k, v) = (
-            inputs[0].try_as_plain_ram()?,
-            inputs[1].try_as_plain_ram()?,
-            inputs[2].try_as_plain_ram()?,
-        );
-        let ctx = self.run(
-            q.as_slice::<f32>()?,
-            k.as_slice::<f32>()?,
-            v.as_slice::<f32>()?,
-            shape[0],
-            shape[1],
-        );
-        output(&shape, ctx)
+        let views = inputs
+            .iter()
+            .map(|i| i.try_as_plain_ram())
+            .collect::<TractResult<Vec<_>>>()?;
+        let slices = views
+            .iter()
+            .map(|v| v.as_slice::<f32>())
+            .collect::<TractResult<Vec<_>>>()?;
+        let x = if self.fused {
+            let all = slices[0];
+            Qkv {
+                q: all,
+                k: &all[h..],
+                v: &all[2 * h..],
+                stride: 3 * h,
+            }
+        } else {
+            Qkv {
+                q: slices[0],
+                k: slices[1],
+                v: slices[2],
+                stride: h,
+            }
+        };
+        output(&[t, h], self.run(x, t, h))
     }
 }
 
 impl TypedOp for Attention {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs.len() == 3 && inputs.iter().all(|f| f.datum_type == f32::datum_type()));
-        Ok(tvec![f32::fact(inputs[0].shape.clone())])
+        ensure!(
+            inputs.len() == if self.fused { 1 } else { 3 }
+                && inputs
+                    .iter()
+                    .all(|f| f.datum_type == f32::datum_type() && f.rank() == 2)
+        );
+        let t = inputs[0].shape[0].clone();
+        let cols = inputs[0].shape[1].to_usize()?;
+        let h = if self.fused { cols / 3 } else { cols };
+        Ok(tvec![f32::fact(&[t, h.to_dim()])])
     }
     as_op!();
 }
@@ -623,9 +701,57 @@ mod tests {
         let q: Vec<f32> = (0..t * h).map(|i| (i as f32 * 0.37).sin()).collect();
         let k: Vec<f32> = (0..t * h).map(|i| (i as f32 * 0.91).cos()).collect();
         let v = vec![2.0f32; t * h];
-        let ctx = Attention { heads }.run(&q, &k, &v, t, h);
-        for c in ctx {
+        let ctx = Attention {
+            heads,
+            fused: false,
+        }
+        .run(
+            Qkv {
+                q: &q,
+                k: &k,
+                v: &v,
+                stride: h,
+            },
+            t,
+            h,
+        );
+        for c in &ctx {
             assert!((c - 2.0).abs() < 1e-5);
         }
+        // with varied values, the same three side by side in one [t, 3h]
+        // input give the same bits
+        let v: Vec<f32> = (0..t * h).map(|i| (i as f32 * 0.53).sin()).collect();
+        let ctx = Attention {
+            heads,
+            fused: false,
+        }
+        .run(
+            Qkv {
+                q: &q,
+                k: &k,
+                v: &v,
+                stride: h,
+            },
+            t,
+            h,
+        );
+        let fused: Vec<f32> = (0..t)
+            .flat_map(|i| {
+                [&q, &k, &v]
+                    .map(|m| m[i * h..(i + 1) * h].to_vec())
+                    .concat()
+            })
+            .collect();
+        let ctx2 = Attention { heads, fused: true }.run(
+            Qkv {
+                q: &fused,
+                k: &fused[h..],
+                v: &fused[2 * h..],
+                stride: 3 * h,
+            },
+            t,
+            h,
+        );
+        assert_eq!(ctx, ctx2);
     }
 }

@@ -491,11 +491,19 @@ fn build_graph(arch: &Arch, w: &TensorFile) -> TractResult<TypedModel> {
     for l in 0..arch.layers {
         let p = format!("l{l}");
         // the softmax scale is folded into the query projection
-        let q = g.linear(&format!("{p}.q"), x, h, h, scale)?;
-        let k = g.linear(&format!("{p}.k"), x, h, h, 1.0)?;
-        let v = g.linear(&format!("{p}.v"), x, h, h, 1.0)?;
-        let ctx =
-            g.m.wire_node(format!("{p}.attn"), Attention { heads }, &[q, k, v])?[0];
+        let ctx = if let Some(qkv) = g.qkv(&p, x, h, scale)? {
+            let op = Attention { heads, fused: true };
+            g.m.wire_node(format!("{p}.attn"), op, &[qkv])?[0]
+        } else {
+            let q = g.linear(&format!("{p}.q"), x, h, h, scale)?;
+            let k = g.linear(&format!("{p}.k"), x, h, h, 1.0)?;
+            let v = g.linear(&format!("{p}.v"), x, h, h, 1.0)?;
+            let op = Attention {
+                heads,
+                fused: false,
+            };
+            g.m.wire_node(format!("{p}.attn"), op, &[q, k, v])?[0]
+        };
         let ao = g.linear(&format!("{p}.ao"), ctx, h, h, 1.0)?;
         x = g.layer_norm(&format!("{p}.aln"), &[x, ao], h)?;
         let mid = g.linear(&format!("{p}.fi"), x, ff, h, 1.0)?;
@@ -564,6 +572,35 @@ impl GraphBuilder<'_, '_> {
         Ok(self
             .m
             .wire_node(format!("{name}.bias"), math::add(), &[y, b])?[0])
+    }
+
+    /// The query, key and value projections of layer `p` as one integer
+    /// linear layer `[T, h] -> [T, 3h]` (one activation quantisation
+    /// instead of three, one kernel call), when all three are 4-bit; the
+    /// query rows carry the softmax `scale`. Each output is the same bits
+    /// as its own layer's.
+    fn qkv(&mut self, p: &str, x: OutletId, h: usize, scale: f32) -> TractResult<Option<OutletId>> {
+        let mut raw = Vec::new();
+        let mut bias = Vec::new();
+        for part in ["q", "k", "v"] {
+            let (info, r) = self.w.raw(&format!("{p}.{part}.w"))?;
+            if info.dtype != DType::Q4_0
+                || info.rows != h
+                || info.cols != h
+                || !h.is_multiple_of(ROWS)
+            {
+                return Ok(None);
+            }
+            raw.extend_from_slice(r);
+            bias.extend(self.w.f32(&format!("{p}.{part}.b"), 1, h)?);
+        }
+        let scales: Vec<f32> = (0..3 * h)
+            .map(|i| if i < h { scale } else { 1.0 })
+            .collect();
+        let op = QLinear {
+            w: Arc::new(QWeights::from_q4_0_scaled(&raw, &bias, 3 * h, h, &scales)),
+        };
+        Ok(Some(self.m.wire_node(format!("{p}.qkv.qmm"), op, &[x])?[0]))
     }
 
     /// Layer norm over the last axis of `[T, h]`, of the sum of `inputs`

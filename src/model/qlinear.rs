@@ -111,21 +111,33 @@ impl QWeights {
     /// [`ROWS`] and `inp` of the block size. In [`Layout::preferred`], or
     /// in pairs when `out` does not fill groups of 16.
     pub fn from_q4_0(raw: &[u8], bias: &[f32], out: usize, inp: usize, scale: f32) -> Self {
+        Self::from_q4_0_scaled(raw, bias, out, inp, &vec![scale; out])
+    }
+
+    /// As [`QWeights::from_q4_0`] with one scale per row (layers fused
+    /// into one, each with its own folded scale).
+    pub fn from_q4_0_scaled(
+        raw: &[u8],
+        bias: &[f32],
+        out: usize,
+        inp: usize,
+        scales: &[f32],
+    ) -> Self {
         let layout = match Layout::preferred() {
             Layout::Quads if out.is_multiple_of(QUAD_ROWS) => Layout::Quads,
             _ => Layout::Pairs,
         };
-        Self::from_q4_0_in(raw, bias, out, inp, scale, layout)
+        Self::from_q4_0_in(raw, bias, out, inp, scales, layout)
     }
 
-    /// As [`QWeights::from_q4_0`], in the given layout (`out` a multiple of
-    /// its group size).
+    /// As [`QWeights::from_q4_0_scaled`], in the given layout (`out` a
+    /// multiple of its group size).
     pub fn from_q4_0_in(
         raw: &[u8],
         bias: &[f32],
         out: usize,
         inp: usize,
-        scale: f32,
+        scales: &[f32],
         layout: Layout,
     ) -> Self {
         let gr = layout.group_rows();
@@ -134,6 +146,7 @@ impl QWeights {
         let row_bytes = nb * 18;
         assert_eq!(raw.len(), out * row_bytes);
         assert_eq!(bias.len(), out);
+        assert_eq!(scales.len(), out);
         let mut w = vec![0u8; out * inp];
         let mut d = vec![0f32; out * nb];
         for row in 0..out {
@@ -141,8 +154,8 @@ impl QWeights {
             for b in 0..nb {
                 let blk = &raw[row * row_bytes + b * 18..][..18];
                 let mut ds = f16_to_f32(u16::from_le_bytes([blk[0], blk[1]]));
-                if scale != 1.0 {
-                    ds *= scale;
+                if scales[row] != 1.0 {
+                    ds *= scales[row];
                 }
                 d[(g * nb + b) * gr + r] = ds;
                 // the nibbles, 0..15, in value order
@@ -169,11 +182,11 @@ impl QWeights {
                 }
             }
         }
-        let bias = if scale != 1.0 {
-            bias.iter().map(|b| b * scale).collect()
-        } else {
-            bias.to_vec()
-        };
+        let bias = bias
+            .iter()
+            .zip(scales)
+            .map(|(&b, &s)| if s != 1.0 { b * s } else { b })
+            .collect();
         QWeights {
             out,
             inp,
@@ -1042,7 +1055,7 @@ mod tests {
     fn check_layout(out: usize, inp: usize, layout: Layout) {
         let raw = random_q4(out, inp, 7);
         let bias = random_f32(out, 3);
-        let w = QWeights::from_q4_0_in(&raw, &bias, out, inp, 0.5, layout);
+        let w = QWeights::from_q4_0_in(&raw, &bias, out, inp, &vec![0.5; out], layout);
         let mut wf = vec![0f32; out * inp];
         for (row, o) in raw
             .chunks_exact(inp / 32 * 18)
@@ -1071,7 +1084,7 @@ mod tests {
                 Layout::Quads => Layout::Pairs,
             };
             if out.is_multiple_of(other.group_rows()) {
-                let w2 = QWeights::from_q4_0_in(&raw, &bias, out, inp, 0.5, other);
+                let w2 = QWeights::from_q4_0_in(&raw, &bias, out, inp, &vec![0.5; out], other);
                 let xq2 = QActs::quantize(&x, tokens, inp, other);
                 let mut v = vec![0f32; tokens * out];
                 qmatmul(&w2, &xq2, &mut v);
