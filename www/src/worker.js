@@ -124,6 +124,7 @@ async function loadWasm() {
       problem('index', e, true, WASM_FILES[flavour]);
       return false;
     }
+    console.warn(`crossfind: the relaxed-SIMD wasm did not load (${(e && e.message) || e}); using the baseline build`);
     flavour = 'baseline';
     try {
       await init({ module_or_path: new URL(WASM_FILES.baseline, base) });
