@@ -2,9 +2,12 @@
 //   crossfind.js   the entry the site loads (<script type="module">), an ES module
 //   worker.js      the search worker (module worker, a file of its own)
 //   sw.js          the opt-in service worker (classic script)
-//   crossfind_bg.<hash>.wasm   the wasm runtime from pkg/web, copied as-is
+//   crossfind_bg.<hash>.wasm           the wasm runtime from pkg/web, copied as-is
+//   crossfind_relaxed_bg.<hash>.wasm   its relaxed-SIMD build (the worker loads
+//                                      one of the two, see wasm-flavour.cjs)
 //   crossfind.css, i18n/<lang>.json, widget.json (the list above with sha256s,
-//   which sw.js keeps offline)
+//   which sw.js keeps offline; the two wasm files are marked with their
+//   flavour, so it keeps only the one its browser runs)
 //
 //   npx webpack --mode production      (npm run build:widget)
 // Needs pkg/web from scripts/build-wasm.sh.
@@ -19,21 +22,30 @@ const webpack = require('webpack');
 const ROOT = __dirname;
 const SRC = path.join(ROOT, 'www', 'src');
 const DIST = path.join(ROOT, 'www', 'dist');
-const WASM = path.join(ROOT, 'pkg', 'web', 'crossfind_bg.wasm');
+// The wasm builds of scripts/build-wasm.sh, by flavour.
+const WASM = {
+  baseline: path.join(ROOT, 'pkg', 'web', 'crossfind_bg.wasm'),
+  relaxed: path.join(ROOT, 'pkg', 'web', 'crossfind_relaxed_bg.wasm'),
+};
 
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
-function wasmName() {
-  if (!fs.existsSync(WASM)) {
-    throw new Error(`${path.relative(ROOT, WASM)} is missing: run scripts/build-wasm.sh first`);
+// {flavour: content-hashed file name}
+function wasmNames() {
+  const out = {};
+  for (const [flavour, file] of Object.entries(WASM)) {
+    if (!fs.existsSync(file)) {
+      throw new Error(`${path.relative(ROOT, file)} is missing: run scripts/build-wasm.sh first`);
+    }
+    out[flavour] = `${path.basename(file, '.wasm')}.${sha256(fs.readFileSync(file)).slice(0, 12)}.wasm`;
   }
-  return `crossfind_bg.${sha256(fs.readFileSync(WASM)).slice(0, 12)}.wasm`;
+  return out;
 }
 
 // Copies the wasm, the stylesheet and the strings into the widget's output.
 class WidgetAssets {
-  constructor(wasmFile) {
-    this.wasmFile = wasmFile;
+  constructor(wasmFiles) {
+    this.wasmFiles = wasmFiles;
   }
 
   apply(compiler) {
@@ -43,10 +55,12 @@ class WidgetAssets {
     const i18n = path.join(SRC, 'i18n');
     compiler.hooks.thisCompilation.tap('WidgetAssets', (compilation) => {
       compilation.hooks.processAssets.tap({ name: 'WidgetAssets', stage: Compilation.PROCESS_ASSETS_STAGE_ADDITIONAL }, () => {
-        compilation.fileDependencies.add(WASM);
+        for (const file of Object.values(WASM)) compilation.fileDependencies.add(file);
         compilation.fileDependencies.add(css);
         compilation.contextDependencies.add(i18n);
-        compilation.emitAsset(this.wasmFile, new RawSource(fs.readFileSync(WASM)));
+        for (const [flavour, name] of Object.entries(this.wasmFiles)) {
+          compilation.emitAsset(name, new RawSource(fs.readFileSync(WASM[flavour])));
+        }
         compilation.emitAsset('crossfind.css', new RawSource(fs.readFileSync(css)));
         for (const f of fs.readdirSync(i18n).filter((n) => n.endsWith('.json')).sort()) {
           const strings = JSON.parse(fs.readFileSync(path.join(i18n, f), 'utf8'));
@@ -59,7 +73,12 @@ class WidgetAssets {
 
 // Once everything is written: widget.json, every file of the widget with its
 // sha256 (what sw.js keeps for offline use; sw.js itself is the browser's job).
+// The wasm files carry their flavour: a browser needs one of them.
 class WidgetList {
+  constructor(wasmFiles) {
+    this.flavourOf = new Map(Object.entries(wasmFiles).map(([flavour, name]) => [name, flavour]));
+  }
+
   apply(compiler) {
     compiler.hooks.afterEmit.tap('WidgetList', () => {
       const files = [];
@@ -76,7 +95,8 @@ class WidgetList {
         .sort()
         .map((name) => {
           const buf = fs.readFileSync(path.join(DIST, name));
-          return { name, bytes: buf.length, sha256: sha256(buf) };
+          const flavour = this.flavourOf.get(name);
+          return { name, bytes: buf.length, sha256: sha256(buf), ...(flavour ? { wasm: flavour } : {}) };
         });
       fs.writeFileSync(path.join(DIST, 'widget.json'), JSON.stringify({ format: 'crossfind-widget', version: 1, files: list }, null, 1) + '\n');
     });
@@ -85,7 +105,7 @@ class WidgetList {
 
 module.exports = (env, argv) => {
   const mode = argv.mode || 'production';
-  const wasmFile = wasmName();
+  const wasmFiles = wasmNames();
   fs.rmSync(DIST, { recursive: true, force: true });
   const common = {
     mode,
@@ -104,7 +124,13 @@ module.exports = (env, argv) => {
       experiments: { outputModule: true },
       output: { path: DIST, filename: '[name].js', module: true, chunkFormat: 'module', library: { type: 'module' }, clean: false },
       module: { parser: { javascript: { importMeta: false, url: false, worker: false, dynamicImportMode: 'eager' } } },
-      plugins: [new webpack.DefinePlugin({ __CROSSFIND_WASM__: JSON.stringify(wasmFile) }), new WidgetAssets(wasmFile)],
+      plugins: [
+        new webpack.DefinePlugin({
+          __CROSSFIND_WASM__: JSON.stringify(wasmFiles.baseline),
+          __CROSSFIND_WASM_RELAXED__: JSON.stringify(wasmFiles.relaxed),
+        }),
+        new WidgetAssets(wasmFiles),
+      ],
     },
     {
       ...common,
@@ -114,7 +140,7 @@ module.exports = (env, argv) => {
       target: 'webworker',
       output: { path: DIST, filename: '[name].js', iife: true, clean: false },
       // Built after the widget, so widget.json lists its final files.
-      plugins: [new WidgetList()],
+      plugins: [new WidgetList(wasmFiles)],
     },
   ];
 };

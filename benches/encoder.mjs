@@ -1,9 +1,14 @@
-// Encoder benchmark, wasm side: crossfind (pkg/) vs onnxruntime-web on the
-// int8 and fp32 ONNX exports of the same weights, single thread, in Node and
-// in headless Chromium, all in one run.
+// Encoder benchmark, wasm side: crossfind (pkg/, both builds: baseline SIMD128
+// and relaxed SIMD) vs onnxruntime-web on the int8 and fp32 ONNX exports of
+// the same weights, single thread, in Node and in headless Chromium, all in
+// one run.
 //
 //   node benches/encoder.mjs [--rounds 2] [--runs 30] [--warmup 5] [--sweep-runs 3]
-//                            [--only node|chromium] [--out FILE.json]
+//                            [--only node|chromium] [--engines a,b] [--out FILE.json]
+//
+// --engines: a comma-separated subset of ENGINE_NAMES (default: all).
+// Node 20 runs the relaxed build with --experimental-wasm-relaxed-simd (on by
+// default from Node 22); the flags a child got are in its JSON (node_flags).
 //
 // --sweep-runs N: in Node's first round, also time N embeddings at 16..384
 // tokens (lib/texts.mjs SWEEP) to show how latency grows with length; 0: off.
@@ -26,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-export const ENGINE_NAMES = ['crossfind', 'crossfind-lazy', 'ort-int8', 'ort-fp32'];
+export const ENGINE_NAMES = ['crossfind', 'crossfind-relaxed', 'crossfind-lazy', 'ort-int8', 'ort-fp32'];
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export function pkgVersion(name) {
@@ -56,7 +61,7 @@ async function child(engine, opts) {
       }
     },
     readText: async (p) => readFile(path.join(ROOT, p), 'utf8'),
-    importOurs: async () => require(path.join(ROOT, 'pkg/node/crossfind.js')),
+    importOurs: async (flavour) => require(path.join(ROOT, `pkg/node/${flavour}/crossfind.js`)),
     importOrt: () => import('onnxruntime-web'),
     importTokenizers: () => import('@huggingface/tokenizers'),
     // onnxruntime-web's Node build loads ort-wasm-simd-threaded.{mjs,wasm}
@@ -70,12 +75,21 @@ async function child(engine, opts) {
   };
   const r = await measure(engine, host, opts);
   r.node = process.version;
+  r.node_flags = process.execArgv;
   process.stdout.write('\n@@RESULT ' + JSON.stringify(r) + '\n');
 }
 
-function runChild(engine, opts) {
+// V8 flags a child needs for an engine: relaxed SIMD where it is not on by default.
+async function childFlags(engine) {
+  if (engine !== 'crossfind-relaxed') return [];
+  const { relaxedSimd } = require(path.join(ROOT, 'pkg/node/wasm-flavour.cjs'));
+  return relaxedSimd() ? [] : ['--experimental-wasm-relaxed-simd'];
+}
+
+async function runChild(engine, opts) {
+  const flags = await childFlags(engine);
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', engine,
+    const p = spawn(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child', engine,
       '--runs', String(opts.runs), '--warmup', String(opts.warmup), '--sweep-runs', String(opts.sweepRuns ?? 0)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -161,8 +175,10 @@ export async function summarise(rounds) {
   return out;
 }
 
-export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweepRuns = 3, envs = ['node', 'chromium'], log = console.error } = {}) {
-  for (const f of ['pkg/node/crossfind.js', 'pkg/web/crossfind.js', '.cache/bench/onnx/model_quantized.onnx', '.cache/bench/onnx/model.onnx', 'node_modules/onnxruntime-web/package.json']) {
+export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweepRuns = 3, envs = ['node', 'chromium'], engines = ENGINE_NAMES, log = console.error } = {}) {
+  const unknown = engines.filter((e) => !ENGINE_NAMES.includes(e));
+  if (unknown.length) throw new Error(`unknown engine(s) ${unknown.join(', ')}: ${ENGINE_NAMES.join(', ')}`);
+  for (const f of ['pkg/node/baseline/crossfind.js', 'pkg/node/relaxed/crossfind.js', 'pkg/web/crossfind.js', 'pkg/web/crossfind_relaxed_bg.wasm', '.cache/bench/onnx/model_quantized.onnx', '.cache/bench/onnx/model.onnx', 'node_modules/onnxruntime-web/package.json']) {
     if (!existsSync(path.join(ROOT, f))) throw new Error(`missing ${f}: see benches/run.mjs / docs/benchmarks.md for setup`);
   }
   const opts = { runs, warmup };
@@ -177,7 +193,7 @@ export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweep
         server ??= await startServer();
       }
       for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? ENGINE_NAMES : [...ENGINE_NAMES].reverse();
+        const order = r % 2 === 0 ? engines : [...engines].reverse();
         const round = {};
         for (const e of order) {
           const la = os.loadavg()[0];
@@ -211,6 +227,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const res = await runEncoderBench({
       rounds: Number(arg('rounds', 2)), runs: Number(arg('runs', 30)), warmup: Number(arg('warmup', 5)), sweepRuns: Number(arg('sweep-runs', 3)),
       envs: only ? [only] : ['node', 'chromium'],
+      ...(arg('engines') ? { engines: arg('engines').split(',') } : {}),
     });
     const out = arg('out');
     if (out) { mkdirSync(path.dirname(path.resolve(out)), { recursive: true }); writeFileSync(out, JSON.stringify(res, null, 1)); }
@@ -218,7 +235,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       if (!res[env]) continue;
       console.log(`\n${env}:`);
       for (const [e, s] of Object.entries(res[env].summary)) {
-        console.log(`  ${e.padEnd(10)} load ${String(Math.round(s.load_ms)).padStart(6)} ms  ` +
+        console.log(`  ${e.padEnd(17)} load ${String(Math.round(s.load_ms)).padStart(6)} ms  ` +
           Object.entries(s.latency_ms).map(([k, v]) => `${v.tokens} tok p50 ${v.p50.toFixed(1)} p95 ${v.p95.toFixed(1)}`).join(' | ') +
           `  wasm heap ${(s.wasm_heap_after_load_bytes / 2 ** 20).toFixed(0)} MiB`);
       }

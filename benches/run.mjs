@@ -47,7 +47,8 @@ async function setup() {
   }
   if (!existsSync(path.join(ROOT, 'target/release/crossfind'))) sh('cargo', ['build', '--release']);
   // pkg/: written by scripts/build-wasm.sh (rm -rf, then wasm-bindgen twice)
-  const need = ['pkg/node/crossfind.js', 'pkg/node/crossfind_bg.wasm', 'pkg/web/crossfind.js', 'pkg/web/crossfind_bg.wasm'];
+  const need = ['pkg/node/crossfind.js', 'pkg/node/baseline/crossfind_bg.wasm', 'pkg/node/relaxed/crossfind_bg.wasm',
+    'pkg/web/crossfind.js', 'pkg/web/crossfind_bg.wasm', 'pkg/web/crossfind_relaxed_bg.wasm'];
   for (let waited = 0; ; waited += 10) {
     const ok = need.every((f) => existsSync(path.join(ROOT, f)));
     const fresh = ok && need.some((f) => Date.now() - statSync(path.join(ROOT, f)).mtimeMs < 20_000);
@@ -114,9 +115,11 @@ export function markdown(r) {
         return `${f1(v.p50)} / ${f1(v.p95)}${v.cpu_p50 !== undefined ? ` [${f1(v.cpu_p50)}]` : ''}`;
       }).join(' | ')} | ${mib(x.wasm_heap_after_load_bytes)} MiB | ${mib(x.memory_after_load_round1[heapKey] ?? NaN)} MiB |${env === 'node' ? ` ${mib(x.memory_after_load_round1.rss)} MiB |` : ''}`);
     }
-    if (s.crossfind && s['ort-int8']) {
-      const a = s.crossfind, b = s['ort-int8'];
-      L.push(`| *crossfind ÷ ort-int8* | *${(a.load_ms / b.load_ms).toFixed(2)}×* | ${texts.map(([t]) => {
+    // ratio rows: both crossfind builds against ORT int8, and relaxed against baseline
+    for (const [x, y] of [['crossfind', 'ort-int8'], ['crossfind-relaxed', 'ort-int8'], ['crossfind-relaxed', 'crossfind']]) {
+      const a = s[x], b = s[y];
+      if (!a || !b) continue;
+      L.push(`| *${x} ÷ ${y}* | *${(a.load_ms / b.load_ms).toFixed(2)}×* | ${texts.map(([t]) => {
         const ca = a.latency_ms[t].cpu_p50, cb = b.latency_ms[t].cpu_p50;
         return `*${(a.latency_ms[t].p50 / b.latency_ms[t].p50).toFixed(2)}×*${ca !== undefined && cb !== undefined ? ` *[${(ca / cb).toFixed(2)}×]*` : ''}`;
       }).join(' | ')} | *${(a.wasm_heap_after_load_bytes / b.wasm_heap_after_load_bytes).toFixed(2)}×* | |${env === 'node' ? ` *${(a.memory_after_load_round1.rss / b.memory_after_load_round1.rss).toFixed(2)}×* |` : ''}`);
@@ -184,6 +187,11 @@ export function markdown(r) {
     }
     L.push(`| **total** | **${mb(z.crossfind.total.raw)}** | **${mb(z.crossfind.total.brotli)}** | **total (int8)** | **${mb(z.peer.total_int8.raw)}** | **${mb(z.peer.total_int8.brotli)}** |`);
     L.push('');
+    const wr = z.crossfind.wasm_relaxed;
+    if (wr) {
+      L.push(`The table counts the baseline wasm; a browser with relaxed SIMD downloads ${wr.label} instead: ${mb(wr.raw_bytes)} MB raw, ${mb(wr.brotli_bytes)} MB brotli.`);
+      L.push('');
+    }
     const q = z.crossfind.rows_per_query;
     if (q) {
       L.push(`crossfind's total is what a browser downloads before its first semantic query. The word-embedding rows (${mb(z.crossfind.embeddings.raw_bytes)} MB raw, ${mb(z.crossfind.embeddings.brotli_bytes)} MB brotli in ${z.crossfind.embeddings.files.length} shards; the total with all of them is ${mb(z.crossfind.total_with_all_rows.brotli)} MB brotli) are fetched per query by HTTP Range, ${q.block_rows} rows per checked block: over the ${q.queries} demo queries each alone on a cold cache, p50 ${(q.cold_bytes.p50 / 1e3).toFixed(1)} kB, p95 ${(q.cold_bytes.p95 / 1e3).toFixed(1)} kB, max ${(q.cold_bytes.max / 1e3).toFixed(1)} kB; all ${q.queries} in a row ${mb(q.all_queries_in_a_row_bytes)} MB.`);

@@ -54,6 +54,8 @@ export async function measureSizes({ log = console.error } = {}) {
     log?.('sizes (crossfind):');
     res.crossfind.wasm = await group('pkg/web/crossfind_bg.wasm', ['pkg/web/crossfind_bg.wasm'], cache, log);
     res.crossfind.js_glue = await group('pkg/web/crossfind.js', ['pkg/web/crossfind.js'], cache, log);
+    // what a browser with relaxed SIMD downloads instead of crossfind_bg.wasm (not in the totals)
+    res.crossfind.wasm_relaxed = await group('pkg/web/crossfind_relaxed_bg.wasm', ['pkg/web/crossfind_relaxed_bg.wasm'], cache, log);
     res.crossfind.encoder = await group('encoder.bin', [m('encoder.bin')], cache, log);
     res.crossfind.embeddings = await group(`emb shards (${shards.length})`, shards, cache, log);
     if (pack.embeddings.blocks) res.crossfind.block_index = await group('emb-blocks.bin', [m('emb-blocks.bin')], cache, log);

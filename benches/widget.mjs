@@ -165,7 +165,9 @@ function fileSizes() {
   const w = (re) => widget.files.map((f) => f.name).filter((n) => re.test(n)).map((n) => path.join(BUNDLE, n));
   const shard = (kind) => manifest.shards.filter((s) => s.kind === kind).map((s) => path.join(BUNDLE, s.name));
   return {
-    wasm: sizeGroup('crossfind_bg.*.wasm', w(/\.wasm$/)),
+    // a browser downloads one of the two builds: Chromium the relaxed one
+    wasm: sizeGroup('crossfind_bg.*.wasm (baseline: browsers without relaxed SIMD)', w(/^crossfind_bg\..*\.wasm$/)),
+    wasm_relaxed: sizeGroup('crossfind_relaxed_bg.*.wasm (relaxed SIMD: what Chromium loads)', w(/^crossfind_relaxed_bg\..*\.wasm$/)),
     widget_js: sizeGroup('crossfind.js + worker.js', w(/^(crossfind|worker)\.js$/)),
     sw_js: sizeGroup('sw.js (offline opt-in)', [path.join(BUNDLE, 'sw.js')]),
     css: sizeGroup('crossfind.css', w(/\.css$/)),
@@ -525,12 +527,17 @@ const out = (cmd, args) => {
 };
 
 function wasmBuild() {
-  // the demo's wasm is pkg/web's, made from target/wasm32-unknown-unknown/{release,dist}
-  const served = readdirSync(BUNDLE).find((n) => /^crossfind_bg\..*\.wasm$/.test(n));
-  const h = createHash('sha256').update(readFileSync(path.join(BUNDLE, served))).digest('hex');
-  const pkg = path.join(ROOT, 'pkg/web/crossfind_bg.wasm');
-  const same = existsSync(pkg) && createHash('sha256').update(readFileSync(pkg)).digest('hex') === h;
-  return `${served}${same ? ' (= pkg/web; DEMO_DIST=1 for the LTO build)' : ' (not the current pkg/web)'}`;
+  // the demo's wasm files are pkg/web's, made from target/wasm32-unknown-unknown/{release,dist}
+  // (baseline) and target/wasm-relaxed/… (relaxed); Chromium runs the relaxed one
+  const one = (stem) => {
+    const served = readdirSync(BUNDLE).find((n) => n.startsWith(`${stem}.`) && n.endsWith('.wasm'));
+    if (!served) return `no ${stem}.*.wasm`;
+    const h = createHash('sha256').update(readFileSync(path.join(BUNDLE, served))).digest('hex');
+    const pkg = path.join(ROOT, `pkg/web/${stem}.wasm`);
+    const same = existsSync(pkg) && createHash('sha256').update(readFileSync(pkg)).digest('hex') === h;
+    return `${served}${same ? ' (= pkg/web)' : ' (not the current pkg/web)'}`;
+  };
+  return `${one('crossfind_relaxed_bg')}, ${one('crossfind_bg')}; DEMO_DIST=1 for the LTO builds`;
 }
 
 async function main() {

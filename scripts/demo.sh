@@ -5,7 +5,7 @@
 #   scripts/demo.sh              build everything that is out of date, then serve
 #   scripts/demo.sh --no-serve   only build (the browser tests use this)
 #   scripts/demo.sh --csp        serve with the strict Content-Security-Policy
-#   DEMO_DIST=1 scripts/demo.sh  ship the LTO wasm build (slow: ~10 min cold)
+#   DEMO_DIST=1 scripts/demo.sh  ship the LTO wasm builds (slow: ~10 min cold for each of the two)
 #
 # Steps: scripts/setup.sh (model pack, CLI) -> the site (examples/helpdesk) ->
 # `crossfind index` (skipped while the content, the indexer's sources and the

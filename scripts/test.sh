@@ -14,9 +14,9 @@ cargo fmt --all -- --check
 cargo clippy --release --quiet --all-targets -- -D warnings
 echo "== Rust tests" >&2
 cargo test --release
-echo "== wasm build" >&2
+echo "== wasm build (baseline and relaxed SIMD)" >&2
 scripts/build-wasm.sh
-echo "== wasm tests (Node)" >&2
+echo "== wasm tests (Node; both builds, tests/wasm/flavours.test.mjs)" >&2
 node --test tests/wasm/
 echo "== browser tests (Chromium, demo help center)" >&2
 node --test --test-concurrency=1 tests/browser/

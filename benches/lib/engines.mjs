@@ -1,6 +1,7 @@
 // The engines compared by benches/encoder.mjs, written once for Node and the
 // browser. A `host` supplies file access and module loading:
-//   now(), readBytes(relPath), readRange(relPath, start, end), readText(relPath), importOurs(), importOrt(),
+//   now(), readBytes(relPath), readRange(relPath, start, end), readText(relPath),
+//   importOurs(flavour) (flavour: 'baseline' | 'relaxed', the wasm build), importOrt(),
 //   importTokenizers(), ortWasmPaths, memory() (extra memory numbers),
 //   cpu() (optional: process CPU time in ms, Node only)
 // Paths are relative to the repository root.
@@ -17,8 +18,8 @@ export const PEER_DIR = '.cache/bench/onnx';
 // embedded (only the first embedding of a text fetches anything).
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 
-async function loadOurs(host, mark, allRows) {
-  const mod = await host.importOurs();
+async function loadOurs(host, mark, allRows, flavour = 'baseline') {
+  const mod = await host.importOurs(flavour);
   mark('module');
   const loader = new mod.PackLoader(await host.readText(`${MODEL_DIR}/pack.json`));
   const names = [...loader.missing(), ...(allRows ? loader.rowShards() : [])];
@@ -49,13 +50,19 @@ async function loadOurs(host, mark, allRows) {
 
 const ours = {
   name: 'crossfind',
-  describe: 'crossfind wasm (pkg), 4-bit pack models/e5-small, own tokenizer',
-  load: (host, mark) => loadOurs(host, mark, true),
+  describe: 'crossfind wasm (pkg, baseline build: SIMD128), 4-bit pack models/e5-small, own tokenizer',
+  load: (host, mark) => loadOurs(host, mark, true, 'baseline'),
+};
+
+const oursRelaxed = {
+  name: 'crossfind-relaxed',
+  describe: 'crossfind wasm (pkg, relaxed build: SIMD128 + relaxed SIMD), 4-bit pack models/e5-small, own tokenizer',
+  load: (host, mark) => loadOurs(host, mark, true, 'relaxed'),
 };
 
 const oursLazy = {
   name: 'crossfind-lazy',
-  describe: 'crossfind wasm (pkg), 4-bit pack, embedding rows fetched per text by HTTP Range (as the widget does)',
+  describe: 'crossfind wasm (pkg, baseline build), 4-bit pack, embedding rows fetched per text by HTTP Range (as the widget does)',
   load: (host, mark) => loadOurs(host, mark, false),
 };
 
@@ -116,6 +123,7 @@ function ortEngine(name, file, describe) {
 
 export const ENGINES = {
   crossfind: ours,
+  'crossfind-relaxed': oursRelaxed,
   'crossfind-lazy': oursLazy,
   'ort-int8': ortEngine('ort-int8', 'model_quantized.onnx',
     'onnxruntime-web wasm 1 thread, model_quantized.onnx (quantize_dynamic QInt8 per-channel), tokenizers.js'),

@@ -1,5 +1,5 @@
 // Browser host for benches/lib/engines.mjs: files over fetch from the local
-// static server (benches/serve.mjs), our pkg/web build, and onnxruntime-web's
+// static server (benches/serve.mjs), our pkg/web builds, and onnxruntime-web's
 // wasm-only ES module with its .mjs/.wasm loaded from node_modules.
 import { wasmMemoryBytes } from '../lib/probe.mjs';
 import { measure } from '../lib/engines.mjs';
@@ -19,9 +19,10 @@ const host = {
     return new Uint8Array(await r.arrayBuffer());
   },
   readText: async (p) => (await get(p)).text(),
-  async importOurs() {
+  // one glue, the .wasm of the flavour asked for (one engine per page load)
+  async importOurs(flavour) {
     const m = await import('/pkg/web/crossfind.js');
-    await m.default();
+    await m.default({ module_or_path: `/pkg/web/${flavour === 'relaxed' ? 'crossfind_relaxed_bg' : 'crossfind_bg'}.wasm` });
     return m;
   },
   importOrt: () => import('/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs'),

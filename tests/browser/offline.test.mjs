@@ -48,6 +48,13 @@ test('after one visit the site and its semantic search work offline', T, async (
     const caches = await page.evaluate(() => caches.keys());
     assert.equal(caches.filter((k) => k.includes(':v:')).length, 1, JSON.stringify(caches));
     assert.ok(caches.some((k) => k.endsWith(`:v:${state.version}`)));
+    // Of the two wasm builds, only the one this browser runs (Chromium: relaxed SIMD) is kept.
+    const wasmKept = await page.evaluate(async (v) => {
+      const name = (await caches.keys()).find((k) => k.endsWith(`:v:${v}`));
+      return (await (await caches.open(name)).keys()).map((r) => r.url).filter((u) => u.endsWith('.wasm'));
+    }, state.version);
+    assert.equal(wasmKept.length, 1, JSON.stringify(wasmKept));
+    assert.match(wasmKept[0], /\/crossfind_relaxed_bg\.[0-9a-f]{12}\.wasm$/);
 
     // No server, no network.
     await server.close();
@@ -65,6 +72,7 @@ test('after one visit the site and its semantic search work offline', T, async (
     const hits = await page.evaluate((query) => window.crossfind.search(query, { k: 5 }), q);
     assert.ok(hits.some((h) => h.page_id === '/es/factura-electronica-cfdi' && typeof h.dense === 'number'), JSON.stringify(hits.map((h) => h.url)));
     assert.deepEqual((await offlineState(page)).version, state.version);
+    assert.equal(await page.evaluate(() => window.crossfind.status.wasm), 'relaxed', 'the kept build ran');
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

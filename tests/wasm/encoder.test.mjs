@@ -1,5 +1,8 @@
 // The wasm encoder in Node: same token ids as Python tokenizers, same
 // embeddings and neighbours as the native build, typed errors for bad input.
+// Runs on the flavour pkg/node picks (relaxed SIMD where this Node has it);
+// CROSSFIND_WASM_FLAVOUR=baseline|relaxed forces one, and flavours.test.mjs
+// runs this file again on the other.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -11,7 +14,7 @@ import path from 'node:path';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const require = createRequire(import.meta.url);
-const { PackLoader, Tokenizer } = require(path.join(root, 'pkg/node/crossfind.js'));
+const { PackLoader, Tokenizer, wasmFlavour } = require(path.join(root, 'pkg/node/crossfind.js'));
 const modelDir = path.join(root, 'models/e5-small');
 const cli = path.join(root, 'target/release/crossfind');
 
@@ -71,7 +74,7 @@ test('wasm token ids equal Python tokenizers on every fixture string', () => {
 
 // The integer linear layers and our own float ops (src/model/qlinear.rs,
 // src/model/detops.rs) make the arithmetic the same on every target.
-test('wasm embeddings are bitwise equal to native ones for queries and passages', () => {
+test(`wasm embeddings (${wasmFlavour} build) are bitwise equal to native ones for queries and passages`, () => {
   const rows = jsonl(path.join(root, 'tests/fixtures/sentences.jsonl')).filter((s) => !/[\n\r]/.test(s.text));
   for (const kind of ['query', 'passage']) {
     const part = rows.filter((s) => s.kind === kind);

@@ -14,6 +14,10 @@
 //                        cannot send Service-Worker-Allowed
 //   semantic="eager"     fetch the multilingual model right away instead of on
 //                        the first opening of the search (or "off": never)
+//   wasm="baseline"      which wasm build the worker runs: "auto" (default: the
+//                        relaxed-SIMD build where the browser has relaxed SIMD),
+//                        "baseline" or "relaxed"; the page URL's
+//                        ?crossfind-wasm=... overrides it (for testing)
 //
 // JS API (module exports, also window.crossfind):
 //   search(query, {lang, k, mode}) -> Promise<hits>
@@ -154,6 +158,14 @@ const settle = () => {
   return { promise, resolve, reject };
 };
 
+// The wasm build asked for: ?crossfind-wasm= on the page, else the first
+// element's wasm attribute, else auto (the worker decides).
+function wasmWanted() {
+  const fromUrl = new URLSearchParams(location.search).get('crossfind-wasm');
+  if (fromUrl) return fromUrl;
+  return document.querySelector('crossfind-search[wasm]')?.getAttribute('wasm') || 'auto';
+}
+
 const client = {
   worker: null,
   seq: 0,
@@ -166,6 +178,7 @@ const client = {
     languages: {},
     problems: [],
     offline: 'off', // off | syncing | ready | failed
+    wasm: null, // the wasm build the worker runs, once ready: baseline | relaxed
   },
   ready: settle(),
   semanticReady: settle(),
@@ -185,7 +198,7 @@ const client = {
       ev.preventDefault();
       this.onProblem({ stage: 'index', code: 'worker', message: ev.message || 'the search worker failed to start', fatal: true });
     };
-    this.worker.postMessage({ type: 'init', base: BASE.href, semantic: this.semanticAsked });
+    this.worker.postMessage({ type: 'init', base: BASE.href, semantic: this.semanticAsked, wasm: wasmWanted() });
   },
 
   loadSemantic() {
@@ -202,6 +215,7 @@ const client = {
       case 'ready':
         s.lexical = 'ready';
         s.languages = m.languages || {};
+        s.wasm = m.wasm || null;
         if (m.semantic === 'unavailable') s.semantic = 'unavailable';
         this.ready.resolve(s.languages);
         broadcast('ready', { languages: s.languages, lang: searchLang() });

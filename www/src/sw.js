@@ -10,11 +10,17 @@
 // Pages and other files of the site are network-first, with the last copy
 // kept for when the network is gone.
 //
+// Of the widget's two wasm builds (10 MB each) only the one this browser's
+// search worker runs is kept: the same choice, made by the same code
+// (wasm-flavour.cjs), as the worker's.
+//
 // Registered as  <bundle>/sw.js?base=<bundle path>  with the site root as
 // scope (the server sends Service-Worker-Allowed: /). See www/README.md for
 // hosts that cannot send that header.
 
 /* eslint-env serviceworker */
+import { pickFlavour } from './wasm-flavour.cjs';
+
 const PARAMS = new URL(self.location.href).searchParams;
 const BASE = new URL(PARAMS.get('base') || './', self.location.href);
 const PREFIX = 'crossfind:' + BASE.pathname + ':';
@@ -94,7 +100,11 @@ async function sync() {
     if (hasVocab && f.role === 'tokenizer') continue;
     files.push([new URL(f.name, modelBase).href, f.sha256]);
   }
-  for (const f of widget.files || []) files.push([new URL(f.name, BASE).href, f.sha256 || null]);
+  const flavour = pickFlavour('auto');
+  for (const f of widget.files || []) {
+    if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
+    files.push([new URL(f.name, BASE).href, f.sha256 || null]);
+  }
 
   const name = VERSION_PREFIX + version;
   const cache = await caches.open(name);

@@ -2,6 +2,9 @@
 // loading or searching.
 //
 // Loading, in order, each step announced to the page:
+//   wasm: the relaxed-SIMD build where the engine validates relaxed SIMD,
+//     the baseline build elsewhere (wasm-flavour.cjs; {type:'init', wasm}
+//     forces one: 'baseline' | 'relaxed' | 'auto')
 //   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready'} (lexical search works)
 //   fragment shards (snippet text)                             => {type:'fragments'}
 //   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
@@ -16,9 +19,15 @@
 // newest one is answered.
 
 import init, { BundleLoader, PackLoader } from '../../pkg/web/crossfind.js';
+import { pickFlavour } from './wasm-flavour.cjs';
 
-/* global __CROSSFIND_WASM__ */
-const WASM_FILE = typeof __CROSSFIND_WASM__ === 'string' ? __CROSSFIND_WASM__ : 'crossfind_bg.wasm';
+// The two builds of the runtime, content-hashed by webpack.config.js; one JS
+// glue serves both (scripts/build-wasm.sh checks that it is the same).
+/* global __CROSSFIND_WASM__, __CROSSFIND_WASM_RELAXED__ */
+const WASM_FILES = {
+  baseline: typeof __CROSSFIND_WASM__ === 'string' ? __CROSSFIND_WASM__ : 'crossfind_bg.wasm',
+  relaxed: typeof __CROSSFIND_WASM_RELAXED__ === 'string' ? __CROSSFIND_WASM_RELAXED__ : 'crossfind_relaxed_bg.wasm',
+};
 const MODEL_CONCURRENCY = 4;
 const PROGRESS_EVERY_MS = 100;
 
@@ -29,6 +38,8 @@ let semanticWanted = false;
 let semanticState = 'idle'; // idle | loading | ready | failed
 let startedUp = null;
 let packId = '';
+let wasmRequested = 'auto';
+let wasmFlavour = null; // the build that runs: 'baseline' | 'relaxed'
 
 const post = (msg) => self.postMessage(msg);
 
@@ -94,8 +105,40 @@ async function fetchText(url) {
   return res.text();
 }
 
+// Instantiates the chosen build. A relaxed build chosen automatically that
+// fails to load (a host that did not upload it, an engine whose validate()
+// and compiler disagree) falls back to the baseline; a forced one does not.
+async function loadWasm() {
+  let flavour;
+  try {
+    flavour = pickFlavour(wasmRequested);
+  } catch (e) {
+    problem('index', e, true);
+    return false;
+  }
+  try {
+    await init({ module_or_path: new URL(WASM_FILES[flavour], base) });
+  } catch (e) {
+    const forced = wasmRequested && wasmRequested !== 'auto';
+    if (flavour === 'baseline' || forced) {
+      problem('index', e, true, WASM_FILES[flavour]);
+      return false;
+    }
+    console.warn(`crossfind: the relaxed-SIMD wasm did not load (${(e && e.message) || e}); using the baseline build`);
+    flavour = 'baseline';
+    try {
+      await init({ module_or_path: new URL(WASM_FILES.baseline, base) });
+    } catch (e2) {
+      problem('index', e2, true, WASM_FILES.baseline);
+      return false;
+    }
+  }
+  wasmFlavour = flavour;
+  return true;
+}
+
 async function startup() {
-  await init({ module_or_path: new URL(WASM_FILE, base) });
+  if (!(await loadWasm())) return;
 
   let loader;
   try {
@@ -149,7 +192,7 @@ async function startup() {
   } catch {
     languages = {};
   }
-  post({ type: 'ready', languages, semantic: semanticState === 'failed' ? 'unavailable' : 'available' });
+  post({ type: 'ready', languages, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
 
   // Snippet text: a damaged fragment shard only costs the snippets it holds.
   const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(new URL(name, base))));
@@ -397,6 +440,7 @@ self.onmessage = async (ev) => {
       if (!startedUp) {
         base = new URL(msg.base);
         semanticWanted = semanticWanted || !!msg.semantic;
+        if (msg.wasm) wasmRequested = msg.wasm;
         startedUp = startup().catch((e) => problem('index', e, true));
       }
     } else if (msg.type === 'semantic') {
