@@ -2,7 +2,8 @@
 # Builds the wasm runtime into pkg/ with wasm-bindgen, in two flavours:
 #   baseline  +simd128                (.cargo/config.toml; every engine with SIMD128)
 #   relaxed   +simd128,+relaxed-simd  (engines with relaxed SIMD: Chrome/Edge 114+,
-#                                      Node 22+; Node 20 with --experimental-wasm-relaxed-simd)
+#                                      Node 22+; not Node 20, whose experimental relaxed
+#                                      dot product is wrong: the loaders check it)
 # Both give bitwise the same results; the relaxed one has faster integer dot
 # products. Loaders pick one at run time (www/src/wasm-flavour.cjs).
 #
