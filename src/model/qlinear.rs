@@ -40,6 +40,9 @@ use tract_core::internal::*;
 
 use super::tensors::{f16_to_f32, Q4_BLOCK};
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
+
 /// Output rows a layer's row count must be a multiple of (the i32 lanes of
 /// one 256-bit vector, or of two 128-bit ones).
 pub const ROWS: usize = 8;
@@ -478,6 +481,13 @@ macro_rules! tiles {
 pub fn qmatmul(wt: &QWeights, xq: &QActs, y: &mut [f32]) {
     match wt.layout {
         Layout::Quads => {
+            #[cfg(target_arch = "x86_64")]
+            if amx::available() {
+                let k = Kernel::new(wt, xq, y);
+                // SAFETY: `available` checked the CPU, the OS and AVX-512 VNNI.
+                unsafe { amx::qmatmul_quads_amx(&k, y) };
+                return;
+            }
             #[cfg(target_arch = "x86_64")]
             if has_avx512_vnni() {
                 let k = Kernel::new(wt, xq, y);
@@ -1065,13 +1075,14 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         eprintln!(
-            "qlinear {layout:?}, x86-64 paths checked here: avx2 {}, avx512 vnni {}",
+            "qlinear {layout:?}, x86-64 paths checked here: avx2 {}, avx512 vnni {}, amx {}",
             std::is_x86_feature_detected!("avx2"),
-            has_avx512_vnni()
+            has_avx512_vnni(),
+            amx::available()
         );
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-        // up to 17 tokens: full 8-token tiles and every remainder
-        for tokens in 1..=17 {
+        // up to 35 tokens: full 8- and 16-token tiles and every remainder
+        for tokens in 1..=35 {
             let x = random_f32(tokens * inp, 11 + tokens as u64);
             let xq = QActs::quantize(&x, tokens, inp, layout);
             let (mut fast, mut slow) = (vec![0f32; tokens * out], vec![0f32; tokens * out]);
@@ -1094,6 +1105,23 @@ mod tests {
                 let mut base = vec![0f32; tokens * out];
                 qmatmul_baseline(&w, &xq, &mut base);
                 assert_eq!(bits(&base), bits(&slow), "{tokens} tokens");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if layout == Layout::Quads {
+                if has_avx512_vnni() {
+                    let mut v = vec![0f32; tokens * out];
+                    let k = Kernel::new(&w, &xq, &v);
+                    // SAFETY: the CPU has AVX-512 F, BW and VNNI.
+                    unsafe { qmatmul_quads_avx512(&k, &mut v) };
+                    assert_eq!(bits(&v), bits(&slow), "quads avx512 vnni, {tokens} tokens");
+                }
+                if amx::available() {
+                    let mut v = vec![0f32; tokens * out];
+                    let k = Kernel::new(&w, &xq, &v);
+                    // SAFETY: `available` said yes.
+                    unsafe { amx::qmatmul_quads_amx(&k, &mut v) };
+                    assert_eq!(bits(&v), bits(&slow), "quads amx, {tokens} tokens");
+                }
             }
             #[cfg(target_arch = "x86_64")]
             if layout == Layout::Pairs {
