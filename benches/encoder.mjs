@@ -7,7 +7,10 @@
 //                            [--only node|chromium] [--engines a,b] [--out FILE.json]
 //
 // --engines: a comma-separated subset of ENGINE_NAMES (default: all).
-// Node 20 runs the relaxed build with --experimental-wasm-relaxed-simd (on by
+// Node runs the relaxed build only where its relaxed SIMD passes the probe of
+// www/src/wasm-flavour.cjs (Node 22+; not Node 20, whose experimental relaxed
+// SIMD validates but computes the dot product wrongly), possibly with
+// --experimental-wasm-relaxed-simd (on by
 // default from Node 22); the flags a child got are in its JSON (node_flags).
 //
 // --sweep-runs N: in Node's first round, also time N embeddings at 16..384
@@ -21,7 +24,7 @@
 //
 // Needs: pkg/node + pkg/web (scripts/build-wasm.sh), the ONNX files
 // (benches/make_onnx.py), npm packages (npm install), /usr/bin/chromium.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -79,11 +82,27 @@ async function child(engine, opts) {
   process.stdout.write('\n@@RESULT ' + JSON.stringify(r) + '\n');
 }
 
-// V8 flags a child needs for an engine: relaxed SIMD where it is not on by default.
+// The V8 flags a child Node needs to run the relaxed build ([] when relaxed
+// SIMD is on by default), or null when no flag gives it relaxed SIMD that
+// computes right (wasm-flavour.cjs's probe; Node 20's experimental one
+// validates but computes the dot product wrongly).
+let relaxedFlags;
+function nodeRelaxedFlags() {
+  if (relaxedFlags !== undefined) return relaxedFlags;
+  const probe = "process.stdout.write(String(require('./pkg/node/wasm-flavour.cjs').relaxedSimd()))";
+  relaxedFlags = null;
+  for (const flags of [[], ['--experimental-wasm-relaxed-simd']]) {
+    const r = spawnSync(process.execPath, [...flags, '-e', probe], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim() === 'true') {
+      relaxedFlags = flags;
+      break;
+    }
+  }
+  return relaxedFlags;
+}
+
 async function childFlags(engine) {
-  if (engine !== 'crossfind-relaxed') return [];
-  const { relaxedSimd } = require(path.join(ROOT, 'pkg/node/wasm-flavour.cjs'));
-  return relaxedSimd() ? [] : ['--experimental-wasm-relaxed-simd'];
+  return engine === 'crossfind-relaxed' ? nodeRelaxedFlags() ?? [] : [];
 }
 
 async function runChild(engine, opts) {
@@ -192,8 +211,14 @@ export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweep
         const { startServer } = await import('./serve.mjs');
         server ??= await startServer();
       }
+      let envEngines = engines;
+      if (env === 'node' && engines.includes('crossfind-relaxed') && nodeRelaxedFlags() === null) {
+        envEngines = engines.filter((e) => e !== 'crossfind-relaxed');
+        result.node_skipped = { 'crossfind-relaxed': `Node ${process.version} has no working relaxed SIMD (wasm-flavour.cjs probe), not even behind --experimental-wasm-relaxed-simd` };
+        log(`[node] skipping crossfind-relaxed: ${result.node_skipped['crossfind-relaxed']}`);
+      }
       for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? engines : [...engines].reverse();
+        const order = r % 2 === 0 ? envEngines : [...envEngines].reverse();
         const round = {};
         for (const e of order) {
           const la = os.loadavg()[0];

@@ -129,6 +129,7 @@ export function markdown(r) {
     L.push(`Load phases, round 1 (ms): ${ph.join('; ')}.`);
     const agree = Object.entries(s).filter(([e]) => e !== 'crossfind').map(([e, x]) => `${e} ${Object.values(x.latency_ms).map((v) => `${v.same_token_ids_as_crossfind ? 'same ids' : 'DIFFERENT ids'}, cos ${v.cosine_vs_crossfind}`).join(' / ')}`);
     L.push(`Agreement with crossfind per input: ${agree.join('; ')}.`);
+    for (const [e, why] of Object.entries(env === 'node' ? r.encoder.node_skipped ?? {} : {})) L.push(`Not run: ${e}: ${why}.`);
     const sw = Object.entries(s).filter(([, x]) => x.sweep_ms);
     if (sw.length) {
       L.push('');
