@@ -700,41 +700,26 @@ mod tests {
         let (t, h, heads) = (3, 8, 2);
         let q: Vec<f32> = (0..t * h).map(|i| (i as f32 * 0.37).sin()).collect();
         let k: Vec<f32> = (0..t * h).map(|i| (i as f32 * 0.91).cos()).collect();
-        let v = vec![2.0f32; t * h];
-        let ctx = Attention {
-            heads,
-            fused: false,
-        }
-        .run(
-            Qkv {
+        let separate = |v: &[f32]| {
+            let x = Qkv {
                 q: &q,
                 k: &k,
-                v: &v,
+                v,
                 stride: h,
-            },
-            t,
-            h,
-        );
-        for c in &ctx {
+            };
+            let op = Attention {
+                heads,
+                fused: false,
+            };
+            op.run(x, t, h)
+        };
+        for c in separate(&vec![2.0f32; t * h]) {
             assert!((c - 2.0).abs() < 1e-5);
         }
         // with varied values, the same three side by side in one [t, 3h]
         // input give the same bits
         let v: Vec<f32> = (0..t * h).map(|i| (i as f32 * 0.53).sin()).collect();
-        let ctx = Attention {
-            heads,
-            fused: false,
-        }
-        .run(
-            Qkv {
-                q: &q,
-                k: &k,
-                v: &v,
-                stride: h,
-            },
-            t,
-            h,
-        );
+        let ctx = separate(&v);
         let fused: Vec<f32> = (0..t)
             .flat_map(|i| {
                 [&q, &k, &v]
