@@ -312,8 +312,7 @@ const KEYS: usize = 16;
 /// The attention core for every head. Per query, element by element:
 /// - a score is a sum over the head's dimensions in order, `d = 0, 1, ...`;
 /// - the maximum is exact in any order;
-/// - the softmax total is a sum over 16 lanes (lane `j` takes scores
-///   `j, j + 16, ...`), the lanes added pairwise, `(0 + 1) + (2 + 3)` ...;
+/// - the softmax total is a sum over keys in order, `s = 0, 1, ...`;
 /// - a context value is a sum over keys in order, `s = 0, 1, ...`.
 ///
 /// Queries are taken `QS` at a time for the scores and `QC` at a time for
@@ -351,8 +350,20 @@ fn attention_tiled<const QS: usize, const QC: usize>(
             let n = QS.min(t - i0);
             let rows: [usize; QS] = core::array::from_fn(|r| (i0 + r).min(t - 1));
             scores_tile::<QS>(q, &kt, &rows, col, hd, stride, tp, &mut p);
-            for (r, iv) in inv.iter_mut().enumerate().take(n) {
-                *iv = softmax_unscaled(&mut p[r * tp..][..t]);
+            // every row of the tile (rows past n repeat a real query)
+            for r in 0..QS {
+                exp_shifted(&mut p[r * tp..][..t]);
+            }
+            // each total a plain sum over keys in order; the QS rows in step,
+            // so the additions' latency overlaps across rows
+            let mut total = [0f32; QS];
+            for s in 0..t {
+                for (r, sum) in total.iter_mut().enumerate() {
+                    *sum += p[r * tp + s];
+                }
+            }
+            for (iv, sum) in inv.iter_mut().zip(total) {
+                *iv = 1.0 / sum;
             }
             let mut r0 = 0;
             while r0 < n {
@@ -422,9 +433,9 @@ fn scores_tile<const QS: usize>(
     }
 }
 
-/// Replaces scores by `exp(score - max)`; returns `1 / total`.
+/// Replaces scores by `exp(score - max)`.
 #[inline(always)]
-fn softmax_unscaled(p: &mut [f32]) -> f32 {
+fn exp_shifted(p: &mut [f32]) {
     // the maximum is exact in any order (NaNs skipped)
     let mut lanes = [f32::NEG_INFINITY; KEYS];
     let mut chunks = p.chunks_exact(KEYS);
@@ -443,24 +454,6 @@ fn softmax_unscaled(p: &mut [f32]) -> f32 {
         }
     }
     p.iter_mut().for_each(|x| *x = exp(*x - max));
-    let mut lanes = [0f32; KEYS];
-    let mut chunks = p.chunks_exact(KEYS);
-    for c in &mut chunks {
-        for j in 0..KEYS {
-            lanes[j] += c[j];
-        }
-    }
-    for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
-        *l += x;
-    }
-    let mut width = KEYS;
-    while width > 1 {
-        width /= 2;
-        for j in 0..width {
-            lanes[j] = lanes[2 * j] + lanes[2 * j + 1];
-        }
-    }
-    1.0 / lanes[0]
 }
 
 /// `ctx[r][col + j] = sum over s of w[s][r] * v[s][col + j]` for `QC`

@@ -48,8 +48,8 @@ mod amx;
 pub const ROWS: usize = 8;
 /// Rows of one group in the [`Layout::Quads`] layout (one 512-bit vector).
 const QUAD_ROWS: usize = 16;
-/// Bytes of weights per group of rows and block (both layouts: 8 rows x 32
-/// values, 16 rows x 32 values / 2 ... see [`Layout::group_rows`]).
+/// Bytes of weights per group of `rows` rows and block, in either layout
+/// (one byte per value; [`Layout::group_rows`] gives `rows`).
 const fn group_block(rows: usize) -> usize {
     rows * Q4_BLOCK
 }
