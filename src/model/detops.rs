@@ -325,6 +325,7 @@ fn attention_tiled<const QS: usize, const QC: usize>(
     x: Qkv,
     t: usize,
     h: usize,
+    avx512: bool,
 ) -> Vec<f32> {
     let Qkv { q, k, v, stride } = x;
     let hd = h / heads;
@@ -377,7 +378,7 @@ fn attention_tiled<const QS: usize, const QC: usize>(
                                 *w = p[(r0 + r) * tp + pw] * inv[r0 + r];
                             }
                         }
-                        context::<QC>(&pw, v, col, stride, h, hd, out);
+                        context::<QC>(&pw, v, col, stride, h, hd, out, avx512);
                     }
                     _ => {
                         for r in 0..m {
@@ -485,10 +486,11 @@ fn context_tile<const QC: usize, const HD: usize>(
 }
 
 /// [`context_tile`] for `QC` queries, `hd` 32 or 64: with explicit AVX-512
-/// vectors where the CPU has them (LLVM's own vectorisation of the generic
+/// vectors when `avx512` (the caller checked the CPU) (LLVM's own vectorisation of the generic
 /// tile keeps its sums in memory in some builds, three times slower), the
 /// generic tile elsewhere. The same arithmetic either way.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn context<const QC: usize>(
     w: &[f32],
     v: &[f32],
@@ -497,10 +499,13 @@ fn context<const QC: usize>(
     h: usize,
     hd: usize,
     ctx: &mut [f32],
+    avx512: bool,
 ) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx512;
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512 F.
+    if avx512 {
+        // SAFETY: `attention` passes true only on CPUs with AVX-512 F.
         unsafe {
             match hd {
                 32 => context_avx512::<QC, 2>(w, v, col, stride, h, ctx),
@@ -557,11 +562,11 @@ fn attention(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
     {
         #[target_feature(enable = "avx2,avx512f")]
         unsafe fn avx512(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
-            attention_tiled::<8, 4>(heads, x, t, h)
+            attention_tiled::<8, 4>(heads, x, t, h, true)
         }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
-            attention_tiled::<4, 2>(heads, x, t, h)
+            attention_tiled::<4, 2>(heads, x, t, h, false)
         }
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512 F (hence AVX2).
@@ -572,7 +577,7 @@ fn attention(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
             return unsafe { avx2(heads, x, t, h) };
         }
     }
-    attention_tiled::<2, 1>(heads, x, t, h)
+    attention_tiled::<2, 1>(heads, x, t, h, false)
 }
 
 impl Op for Attention {

@@ -2,28 +2,17 @@
 // bundle from another version, and page titles made of markup. The reader
 // gets a clear message, keyword search goes on where it can, and the page
 // sees no uncaught error.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureDemo, ensureHostileSite, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery } from './harness.mjs';
+import { demoBrowser, ensureHostileSite, instrument, serve, watchErrors, W, waitForResults, typeQuery } from './harness.mjs';
 
 const T = { timeout: 300000 };
-let browser, server;
-
-before(async () => {
-  await ensureDemo();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = demoBrowser();
 
 // A page on a context whose responses for `pattern` come back with one byte flipped
 // (or rewritten by `edit`).
 async function tamperedPage(pattern, edit = null) {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
   await instrument(context);
   const damaged = [];
   await context.route(pattern, async (route) => {
@@ -57,7 +46,7 @@ async function waitNotice(page, re) {
 
 test('a damaged model file: a clear message, and keyword search keeps working', T, async () => {
   const { context, page, errors, damaged } = await tamperedPage('**/crossfind/model/encoder.bin');
-  await page.goto(`${server.url}en/index.html`);
+  await page.goto(`${env.server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /Multilingual search is unavailable/);
   assert.match(await noticeText(page), /keyword search still works.*damaged \(encoder\.bin\)/);
@@ -77,7 +66,7 @@ test('a damaged model file: a clear message, and keyword search keeps working', 
 // block by block, and that query is answered by keywords.
 test('damaged embedding rows: a clear message, and the query still gets keyword results', T, async () => {
   const { context, page, errors, damaged } = await tamperedPage(/\/crossfind\/model\/emb-\d+\.bin$/);
-  await page.goto(`${server.url}en/index.html`);
+  await page.goto(`${env.server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await page.evaluate(() => window.crossfind.semanticReady());
   await typeQuery(page, 'cancel subscription');
@@ -93,7 +82,7 @@ test('damaged embedding rows: a clear message, and the query still gets keyword 
 
 test('a damaged vectors shard: a clear message and no uncaught error', T, async () => {
   const { context, page, errors, damaged } = await tamperedPage(/\/crossfind\/vectors\.[0-9a-f]+\.bin$/);
-  await page.goto(`${server.url}en/index.html`);
+  await page.goto(`${env.server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /damaged/);
   assert.equal(damaged.length, 1);
@@ -113,7 +102,7 @@ test('a damaged vectors shard: keyword search keeps working', T, async () => {
   page.on('request', (r) => {
     if (/\/crossfind\/model\//.test(r.url())) model.push(r.url());
   });
-  await page.goto(`${server.url}en/index.html`);
+  await page.goto(`${env.server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /damaged/);
   const file = damaged[0].split('/').pop();
@@ -137,7 +126,7 @@ test('a damaged vectors shard: keyword search keeps working', T, async () => {
 
 test('a bundle from another version: a clear message and no uncaught error', T, async () => {
   const { context, page, errors } = await tamperedPage('**/crossfind/manifest.json', (text) => text.replace('"version": 1', '"version": 99'));
-  await page.goto(`${server.url}en/index.html`);
+  await page.goto(`${env.server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /another version of crossfind/);
   assert.match(await noticeText(page), /^Search is unavailable/);
@@ -152,7 +141,7 @@ test('a bundle from another version: a clear message and no uncaught error', T, 
 test('titles and headings made of markup render as text', T, async () => {
   const dir = ensureHostileSite();
   const hostile = await serve(dir, { csp: true });
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
   await instrument(context);
   const page = await context.newPage();
   const errors = watchErrors(page);

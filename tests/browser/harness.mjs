@@ -8,6 +8,7 @@
 //   CHROMIUM=/path           the browser (default /usr/bin/chromium)
 
 import { execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, cpSync, readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -218,4 +219,21 @@ export async function typeQuery(page, text) {
 
 export function waitSemantic(page, timeout = 180000) {
   return page.waitForFunction(() => window.crossfind && window.crossfind.status.semantic === 'ready', null, { timeout, polling: 200 });
+}
+
+// Registers the usual hooks of a browser test file: build the demo, serve it,
+// launch Chromium before the tests; close both after. The returned object
+// holds `browser` and `server` once the `before` hook has run.
+export function demoBrowser() {
+  const env = { browser: null, server: null };
+  before(async () => {
+    await ensureDemo();
+    env.server = await serve();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  return env;
 }

@@ -3,37 +3,26 @@
 // and only that, and answer exactly as the baseline build does (same hits,
 // same scores: the arithmetic is bitwise the same). ?crossfind-wasm= forces
 // a build; a relaxed build that cannot be fetched falls back to the baseline.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureDemo, launch, serve } from './harness.mjs';
+import { demoBrowser } from './harness.mjs';
 
 const T = { timeout: 300000 };
 const Q = 'メキシコの電子請求書 CFDI';
 const RELAXED = /\/crossfind\/crossfind_relaxed_bg\.[0-9a-f]{12}\.wasm$/;
 const BASELINE = /\/crossfind\/crossfind_bg\.[0-9a-f]{12}\.wasm$/;
-let browser, server;
-
-before(async () => {
-  await ensureDemo();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = demoBrowser();
 
 // Opens a demo page in a fresh context (no service worker: every request is
 // seen), waits for the model, and runs one semantic search through the JS API.
 async function visit(query = '', route = null) {
-  const context = await browser.newContext({ serviceWorkers: 'block', locale: 'ja-JP' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block', locale: 'ja-JP' });
   const requests = [];
   context.on('request', (r) => requests.push(r.url()));
   if (route) await context.route(route.url, route.handler);
   try {
     const page = await context.newPage();
-    await page.goto(`${server.url}ja/index.html${query}`);
+    await page.goto(`${env.server.url}ja/index.html${query}`);
     await page.evaluate(() => window.crossfind.semanticReady());
     const hits = await page.evaluate((q) => window.crossfind.search(q, { lang: 'ja', k: 8 }), Q);
     const wasm = await page.evaluate(() => window.crossfind.status.wasm);

@@ -116,25 +116,22 @@ async function loadWasm() {
     problem('index', e, true);
     return false;
   }
-  try {
-    await init({ module_or_path: new URL(WASM_FILES[flavour], base) });
-  } catch (e) {
-    const forced = wasmRequested && wasmRequested !== 'auto';
-    if (flavour === 'baseline' || forced) {
-      problem('index', e, true, WASM_FILES[flavour]);
-      return false;
-    }
-    console.warn(`crossfind: the relaxed-SIMD wasm did not load (${(e && e.message) || e}); using the baseline build`);
-    flavour = 'baseline';
+  const forced = wasmRequested && wasmRequested !== 'auto';
+  const tries = flavour === 'relaxed' && !forced ? ['relaxed', 'baseline'] : [flavour];
+  for (const [i, f] of tries.entries()) {
     try {
-      await init({ module_or_path: new URL(WASM_FILES.baseline, base) });
-    } catch (e2) {
-      problem('index', e2, true, WASM_FILES.baseline);
-      return false;
+      await init({ module_or_path: new URL(WASM_FILES[f], base) });
+      wasmFlavour = f;
+      return true;
+    } catch (e) {
+      if (i + 1 === tries.length) {
+        problem('index', e, true, WASM_FILES[f]);
+        return false;
+      }
+      console.warn(`crossfind: the relaxed-SIMD wasm did not load (${(e && e.message) || e}); using the baseline build`);
     }
   }
-  wasmFlavour = flavour;
-  return true;
+  return false;
 }
 
 async function startup() {
