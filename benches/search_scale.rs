@@ -213,6 +213,7 @@ fn synthetic_bundle(
             id: "synthetic".into(),
             dim: DIM,
             dir: "model".into(),
+            offline_rows: None,
         },
         pages,
         chunks: n,

@@ -88,7 +88,7 @@ pub(crate) fn parse_manifest<T: serde::de::DeserializeOwned>(
     file: &str,
     bytes: &[u8],
     format: &str,
-    version: u32,
+    versions: std::ops::RangeInclusive<u32>,
 ) -> Result<T> {
     #[derive(serde::Deserialize)]
     struct Probe {
@@ -104,11 +104,11 @@ pub(crate) fn parse_manifest<T: serde::de::DeserializeOwned>(
         ));
     }
     let found = probe.version.unwrap_or(0);
-    if found != version {
+    if !versions.contains(&found) {
         return Err(Error::Version {
             file: file.into(),
             found,
-            supported: version,
+            supported: *versions.end(),
         });
     }
     serde_json::from_slice(bytes).map_err(|e| Error::corrupt(file, format!("bad manifest: {e}")))

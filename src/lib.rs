@@ -10,6 +10,7 @@ pub mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
 pub mod model;
+pub mod script;
 pub mod search;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

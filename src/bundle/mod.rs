@@ -44,6 +44,28 @@ pub struct ModelRef {
     pub dim: usize,
     /// Folder of the pack, relative to the bundle.
     pub dir: String,
+    /// The word-embedding rows the offline copy keeps; without it, all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_rows: Option<OfflineRows>,
+}
+
+/// The embedding rows a site's languages need, for the offline copy (the
+/// service worker keeps these byte ranges of the pack's row shards instead
+/// of whole shards): the row groups of `model::roworder` for the languages
+/// of the site's pages.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OfflineRows {
+    pub groups: Vec<String>,
+    pub ranges: Vec<ByteRange>,
+}
+
+/// Bytes `start..end` of a file of the model pack, with their sha256.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ByteRange {
+    pub file: String,
+    pub start: u64,
+    pub end: u64,
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -65,7 +87,12 @@ pub struct BundleManifest {
 
 impl BundleManifest {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let m: BundleManifest = parse_manifest(MANIFEST, bytes, BUNDLE_FORMAT, BUNDLE_VERSION)?;
+        let m: BundleManifest = parse_manifest(
+            MANIFEST,
+            bytes,
+            BUNDLE_FORMAT,
+            BUNDLE_VERSION..=BUNDLE_VERSION,
+        )?;
         for s in &m.shards {
             check_relative_name(MANIFEST, &s.name)?;
         }

@@ -187,6 +187,54 @@ fn write_fragments(
     )
 }
 
+/// The row byte ranges a site in `langs` keeps offline; `None` when the
+/// pack's rows are in id order (every group is everywhere).
+fn offline_rows<'a>(
+    pack: &crate::model::PackManifest,
+    langs: impl IntoIterator<Item = &'a String>,
+    model_dir: &Path,
+) -> Result<Option<OfflineRows>> {
+    let Some(order) = &pack.embeddings.order else {
+        return Ok(None);
+    };
+    let groups =
+        crate::model::roworder::groups_for_languages(langs.into_iter().map(String::as_str));
+    let spans: Vec<(usize, usize)> = order
+        .groups
+        .iter()
+        .filter(|g| groups.contains(&g.name.as_str()))
+        .map(|g| (g.start, g.end))
+        .collect();
+    let Some(ranges) = pack.row_byte_ranges(&spans) else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut open: Option<(String, Vec<u8>)> = None;
+    for (file, start, end) in ranges {
+        if open.as_ref().is_none_or(|(f, _)| *f != file) {
+            let path = model_dir.join(&file);
+            open = Some((file.clone(), std::fs::read(&path).map_err(io(&path))?));
+        }
+        let bytes = &open.as_ref().expect("just opened").1;
+        let slice = bytes.get(start as usize..end as usize).ok_or_else(|| {
+            Error::corrupt(
+                &file,
+                format!("is shorter than the rows it should hold ({end} bytes)"),
+            )
+        })?;
+        out.push(ByteRange {
+            sha256: sha256_hex(slice),
+            file,
+            start,
+            end,
+        });
+    }
+    Ok(Some(OfflineRows {
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ranges: out,
+    }))
+}
+
 /// Builds the bundle for `corpus` into `out` (with the pack copied to `out/model`).
 ///
 /// Streaming: pages are chunked in order and each page's text is released
@@ -409,6 +457,7 @@ pub fn build_bundle(
             id: pack.model.id.clone(),
             dim,
             dir: "model".into(),
+            offline_rows: offline_rows(pack, languages.keys(), &model_dir)?,
         },
         pages: docs.pages.len(),
         chunks,

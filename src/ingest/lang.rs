@@ -73,101 +73,12 @@ pub fn path_language(rel_path: &str) -> Option<String> {
 
 // -------------------------------------------------------------- detection
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Script {
-    Latin,
-    Cyrillic,
-    Greek,
-    Armenian,
-    Hebrew,
-    Arabic,
-    Devanagari,
-    Bengali,
-    Gurmukhi,
-    Gujarati,
-    Oriya,
-    Tamil,
-    Telugu,
-    Kannada,
-    Malayalam,
-    Sinhala,
-    Thai,
-    Lao,
-    Tibetan,
-    Myanmar,
-    Georgian,
-    Hangul,
-    Ethiopic,
-    Khmer,
-    Kana,
-    Han,
-}
+use crate::script::{script_of, Script, SCRIPTS};
 
-const SCRIPTS: [Script; 26] = [
-    Script::Latin,
-    Script::Cyrillic,
-    Script::Greek,
-    Script::Armenian,
-    Script::Hebrew,
-    Script::Arabic,
-    Script::Devanagari,
-    Script::Bengali,
-    Script::Gurmukhi,
-    Script::Gujarati,
-    Script::Oriya,
-    Script::Tamil,
-    Script::Telugu,
-    Script::Kannada,
-    Script::Malayalam,
-    Script::Sinhala,
-    Script::Thai,
-    Script::Lao,
-    Script::Tibetan,
-    Script::Myanmar,
-    Script::Georgian,
-    Script::Hangul,
-    Script::Ethiopic,
-    Script::Khmer,
-    Script::Kana,
-    Script::Han,
-];
-
-fn script_of(c: char) -> Option<Script> {
-    let u = c as u32;
-    let s = match u {
-        0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF => Script::Latin,
-        0x370..=0x3FF | 0x1F00..=0x1FFF => Script::Greek,
-        0x400..=0x52F => Script::Cyrillic,
-        0x530..=0x58F => Script::Armenian,
-        0x590..=0x5FF => Script::Hebrew,
-        0x600..=0x6FF | 0x750..=0x77F | 0x8A0..=0x8FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFE => {
-            Script::Arabic
-        }
-        0x900..=0x97F => Script::Devanagari,
-        0x980..=0x9FF => Script::Bengali,
-        0xA00..=0xA7F => Script::Gurmukhi,
-        0xA80..=0xAFF => Script::Gujarati,
-        0xB00..=0xB7F => Script::Oriya,
-        0xB80..=0xBFF => Script::Tamil,
-        0xC00..=0xC7F => Script::Telugu,
-        0xC80..=0xCFF => Script::Kannada,
-        0xD00..=0xD7F => Script::Malayalam,
-        0xD80..=0xDFF => Script::Sinhala,
-        0xE00..=0xE7F => Script::Thai,
-        0xE80..=0xEFF => Script::Lao,
-        0xF00..=0xFFF => Script::Tibetan,
-        0x1000..=0x109F => Script::Myanmar,
-        0x10A0..=0x10FF => Script::Georgian,
-        0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => Script::Hangul,
-        0x1200..=0x139F => Script::Ethiopic,
-        0x1780..=0x17FF => Script::Khmer,
-        0x3040..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F => Script::Kana,
-        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F => Script::Han,
-        _ => return None,
-    };
-    // Only letters (and the vowel signs that Unicode counts as alphabetic);
-    // digits and punctuation inside these blocks say little.
-    (c.is_alphabetic() || s == Script::Kana).then_some(s)
+/// The script of a letter (digits and punctuation inside a script's block
+/// say little about the language, so they count for none).
+fn letter_script(c: char) -> Option<Script> {
+    script_of(c).filter(|&s| c.is_alphabetic() || s == Script::Kana)
 }
 
 /// The language of `text`, or `None` when the text is too short or too
@@ -180,7 +91,7 @@ pub fn detect_language(text: &str) -> Option<&'static str> {
     };
     let mut counts = [0usize; SCRIPTS.len()];
     for c in text.chars() {
-        if let Some(s) = script_of(c) {
+        if let Some(s) = letter_script(c) {
             counts[s as usize] += 1;
         }
     }
@@ -353,6 +264,14 @@ fn detect_latin(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_known_language_names_its_scripts() {
+        // a site in a language missing here would keep the whole row table offline
+        for lang in KNOWN {
+            assert!(crate::script::scripts_of_language(lang).is_some(), "{lang}");
+        }
+    }
 
     #[test]
     fn tags_normalise_to_primary_subtag() {

@@ -23,6 +23,7 @@ use super::pack::{
     ENCODER_FILE, TOKENIZER_FILE, VOCAB_FILE,
 };
 use super::qlinear::{QLinear, QWeights, ROWS};
+use super::roworder::RowOrder;
 use super::tensors::{DType, TensorFile};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::error::{Error, Result};
@@ -64,6 +65,8 @@ struct RowTable {
     blocks: Option<(usize, Vec<u64>, Vec<u8>)>,
     /// Blocks added one by one.
     loaded: HashMap<u32, Vec<u8>>,
+    /// Stored row of each token id, for packs that group rows by script.
+    order: Option<Vec<u32>>,
 }
 
 /// A byte range of one shard file holding consecutive blocks not loaded yet.
@@ -80,7 +83,7 @@ pub struct RowRange {
 }
 
 impl RowTable {
-    fn from_pack(pack: &mut Pack) -> Result<Self> {
+    fn from_pack(pack: &mut Pack, order: Option<RowOrder>) -> Result<Self> {
         let layout = pack.manifest.embeddings.clone();
         let cols = pack.manifest.arch.hidden;
         let blocks = match &layout.blocks {
@@ -111,6 +114,7 @@ impl RowTable {
             shards: vec![None; layout.shards.len()],
             blocks,
             loaded: HashMap::new(),
+            order: order.map(|o| o.stored),
         };
         for (i, name) in layout.shards.iter().enumerate() {
             if pack.has(name) || table.blocks.is_none() {
@@ -152,20 +156,21 @@ impl RowTable {
         self.dtype.row_bytes(self.cols)
     }
 
-    fn check_id(&self, id: u32) -> Result<usize> {
-        let id = id as usize;
-        if id >= self.rows {
+    /// The stored row of token `id`.
+    fn stored_row(&self, id: u32) -> Result<usize> {
+        let i = id as usize;
+        if i >= self.rows {
             return Err(Error::Tokenizer(format!(
                 "token id {id} is outside the model's vocabulary of {} rows (tokenizer and model do not match)",
                 self.rows
             )));
         }
-        Ok(id)
+        Ok(self.order.as_ref().map_or(i, |o| o[i] as usize))
     }
 
-    /// The stored bytes of row `id`, or the block to fetch for it.
+    /// The stored bytes of token `id`'s row, or the block to fetch for it.
     fn row(&self, id: u32) -> Result<std::result::Result<&[u8], u32>> {
-        let id = self.check_id(id)?;
+        let id = self.stored_row(id)?;
         let rb = self.row_bytes();
         let (s, r) = (id / self.rows_per_shard, id % self.rows_per_shard);
         if let Some((bytes, start)) = &self.shards[s] {
@@ -327,7 +332,16 @@ impl Encoder {
             .into_optimized()
             .and_then(SimplePlan::new)
             .map_err(tract_err)?;
-        let rows = RowTable::from_pack(&mut pack)?;
+        let order = match &manifest.embeddings.order {
+            Some(declared) => Some(RowOrder::load(
+                declared,
+                manifest.embeddings.rows,
+                super::pack::MANIFEST,
+                |id| tokenizer.piece(id),
+            )?),
+            None => None,
+        };
+        let rows = RowTable::from_pack(&mut pack, order)?;
         Ok(Encoder {
             manifest,
             tokenizer,

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::pack::{
-    Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest, Pooling, Profile,
-    BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION, TOKENIZER_FILE,
-    VOCAB_FILE,
+    sha256_hex, Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest,
+    Pooling, Profile, BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION,
+    TOKENIZER_FILE, VOCAB_FILE,
 };
+use super::roworder::RowOrder;
 use super::tensors::{quantize_i8_rows, DType, TensorFile, TensorFileWriter, Q4_BLOCK};
 use super::tokenizer::TextTokenizer;
 use crate::error::{Error, Result};
@@ -301,6 +302,39 @@ fn finish_pack(
     let per = opts.rows_per_shard.unwrap_or(DEFAULT_ROWS_PER_SHARD).max(1);
     let rb = word_dtype.row_bytes(arch.hidden);
     let vocab = TextTokenizer::vocab_file(&tokenizer)?;
+    // Rows grouped by script, so that a site keeps only its languages' rows
+    // offline. Only for Unigram vocabularies (XLM-R's): their pieces are
+    // text, while byte-level BPE pieces hide the script a token is in.
+    let mut order = match &vocab {
+        Some(v) => {
+            let t = TextTokenizer::from_vocab(v, VOCAB_FILE)?;
+            Some(RowOrder::compute(arch.vocab, |id| t.piece(id)))
+        }
+        None => None,
+    };
+    let shard_file = |rows: &[u8]| {
+        let mut w = TensorFileWriter::default();
+        w.push_raw("rows", word_dtype, rows.len() / rb, arch.hidden, rows);
+        w.finish()
+    };
+    let reordered;
+    let word_rows = match &mut order {
+        Some(o) => {
+            // the hashes of the shards as they would be in id order name the
+            // model's numbers (the pack id), whatever the order they are kept in
+            o.info.id_order_sha256 = word_rows
+                .chunks(per * rb)
+                .map(|chunk| sha256_hex(&shard_file(chunk)))
+                .collect();
+            let mut rows = Vec::with_capacity(word_rows.len());
+            for id in o.ids_in_stored_order() {
+                rows.extend_from_slice(&word_rows[id as usize * rb..][..rb]);
+            }
+            reordered = rows;
+            &reordered[..]
+        }
+        None => word_rows,
+    };
     let mut files = vec![
         (ENCODER_FILE.to_string(), FileRole::Encoder, encoder),
         (TOKENIZER_FILE.to_string(), FileRole::Tokenizer, tokenizer),
@@ -311,10 +345,8 @@ fn finish_pack(
     let mut shards = Vec::new();
     let mut data_offsets = Vec::new();
     for (i, chunk) in word_rows.chunks(per * rb).enumerate() {
-        let mut w = TensorFileWriter::default();
-        w.push_raw("rows", word_dtype, chunk.len() / rb, arch.hidden, chunk);
         let name = format!("emb-{i:03}.bin");
-        let bytes = w.finish();
+        let bytes = shard_file(chunk);
         let tf = TensorFile::parse(&name, &bytes)?;
         let (_, raw) = tf.raw("rows")?;
         data_offsets.push((raw.as_ptr() as usize - bytes.as_ptr() as usize) as u64);
@@ -348,6 +380,7 @@ fn finish_pack(
                 rows: block_rows,
                 data_offsets,
             }),
+            order: order.map(|o| o.info),
         },
         arch,
         files: vec![],
@@ -625,6 +658,14 @@ pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
         let tf = TensorFile::parse(name, pack.bytes(name)?)?;
         let rows = tf.info("rows")?.rows;
         word.extend(tf.f32("rows", rows, h)?);
+    }
+    if let Some(order) = RowOrder::of_pack(pack)? {
+        // back to id order, as every other engine indexes the table
+        let stored = std::mem::take(&mut word);
+        word.reserve(stored.len());
+        for &r in &order.stored {
+            word.extend_from_slice(&stored[r as usize * h..][..h]);
+        }
     }
     tensors.push((
         "embeddings.word_embeddings.weight".into(),

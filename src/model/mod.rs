@@ -6,6 +6,7 @@ pub mod encoder;
 pub mod import;
 pub mod pack;
 pub mod qlinear;
+pub mod roworder;
 pub mod tensors;
 pub mod tokenizer;
 pub mod unigram;

@@ -8,11 +8,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::roworder::RowOrderInfo;
 use super::tensors::DType;
 use crate::error::{check_relative_name, parse_manifest, Error, Result};
 
 pub const PACK_FORMAT: &str = "crossfind-pack";
-pub const PACK_VERSION: u32 = 1;
+/// Version 2 added `embeddings.order`; version 1 packs (rows in id order)
+/// are still read.
+pub const PACK_VERSION: u32 = 2;
+const PACK_OLDEST_VERSION: u32 = 1;
 pub const MANIFEST: &str = "pack.json";
 pub const ENCODER_FILE: &str = "encoder.bin";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -81,6 +85,10 @@ pub struct EmbeddingLayout {
     /// block); packs without it load whole shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<BlockLayout>,
+    /// Rows stored grouped by script ([`super::roworder`]); without it row
+    /// `i` is token id `i`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<RowOrderInfo>,
 }
 
 /// Rows in verifiable blocks: block `b` holds rows `b * rows ..`, never
@@ -136,7 +144,12 @@ pub struct PackManifest {
 impl PackManifest {
     /// Parses and checks the manifest's format and version.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let m: PackManifest = parse_manifest(MANIFEST, bytes, PACK_FORMAT, PACK_VERSION)?;
+        let m: PackManifest = parse_manifest(
+            MANIFEST,
+            bytes,
+            PACK_FORMAT,
+            PACK_OLDEST_VERSION..=PACK_VERSION,
+        )?;
         m.validate()?;
         Ok(m)
     }
@@ -188,6 +201,31 @@ impl PackManifest {
                 return bad(format!("file `{BLOCKS_FILE}` is used but not listed"));
             }
         }
+        if let Some(o) = &e.order {
+            if o.id_order_sha256.len() != e.shards.len() {
+                return bad(format!(
+                    "{} id-order shard hashes for {} shards",
+                    o.id_order_sha256.len(),
+                    e.shards.len()
+                ));
+            }
+            let mut at = 0;
+            for g in &o.groups {
+                if g.start != at || g.end <= g.start {
+                    return bad(format!(
+                        "row group `{}` spans rows {}..{}, expected it to start at {at}",
+                        g.name, g.start, g.end
+                    ));
+                }
+                at = g.end;
+            }
+            if at != e.rows {
+                return bad(format!(
+                    "row groups cover {at} rows, the table has {}",
+                    e.rows
+                ));
+            }
+        }
         let required = e
             .shards
             .iter()
@@ -207,16 +245,63 @@ impl PackManifest {
     /// A short identifier of the model's exact numbers: a hash of the file
     /// hashes. Derived files (the block index, the flat vocabulary) are left
     /// out: adding them to a pack must not orphan the bundles built with
-    /// that pack before.
+    /// that pack before. Likewise rows kept grouped by script count as the
+    /// shards they would be in id order.
     pub fn pack_id(&self) -> String {
         let mut h = Sha256::new();
+        let e = &self.embeddings;
         for f in self.files.iter().filter(|f| !f.role.is_derived()) {
+            // rows kept in another order: the hash of the shard in id order
+            let canonical = e.order.as_ref().and_then(|o| {
+                let i = e.shards.iter().position(|s| *s == f.name)?;
+                o.id_order_sha256.get(i)
+            });
             h.update(f.name.as_bytes());
             h.update(b"\0");
-            h.update(f.sha256.as_bytes());
+            h.update(canonical.unwrap_or(&f.sha256).as_bytes());
             h.update(b"\n");
         }
         hex(&h.finalize())[..16].to_string()
+    }
+
+    /// The byte ranges of the embedding shards holding stored rows
+    /// `spans` (each `start..end`), widened to whole blocks (what a reader
+    /// fetches) and merged: `(shard name, start, end)`, in file order.
+    /// `None` for packs without a block index.
+    pub fn row_byte_ranges(&self, spans: &[(usize, usize)]) -> Option<Vec<(String, u64, u64)>> {
+        let e = &self.embeddings;
+        let b = e.blocks.as_ref()?;
+        let rb = e.dtype.row_bytes(self.arch.hidden) as u64;
+        let mut spans: Vec<(usize, usize)> = spans
+            .iter()
+            .filter(|(s, t)| s < t)
+            .map(|&(s, t)| (s / b.rows * b.rows, t.div_ceil(b.rows) * b.rows))
+            .map(|(s, t)| (s.min(e.rows), t.min(e.rows)))
+            .collect();
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (s, t) in spans {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(t),
+                _ => merged.push((s, t)),
+            }
+        }
+        let per = e.rows_per_shard;
+        let mut out = Vec::new();
+        for (mut s, t) in merged {
+            while s < t {
+                let shard = s / per;
+                let cut = t.min((shard + 1) * per);
+                let base = b.data_offsets[shard];
+                out.push((
+                    e.shards[shard].clone(),
+                    base + (s - shard * per) as u64 * rb,
+                    base + (cut - shard * per) as u64 * rb,
+                ));
+                s = cut;
+            }
+        }
+        Some(out)
     }
 
     pub fn file(&self, name: &str) -> Option<&FileEntry> {

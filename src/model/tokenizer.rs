@@ -171,6 +171,14 @@ impl TextTokenizer {
         })
     }
 
+    /// The vocabulary piece (or added token) of `id`.
+    pub fn piece(&self, id: u32) -> Option<String> {
+        match &self.inner {
+            Inner::Flat(t) => t.id_to_token(id),
+            Inner::Hf(t) => t.id_to_token(id),
+        }
+    }
+
     pub fn vocab_size(&self) -> usize {
         match &self.inner {
             Inner::Flat(t) => t.get_vocab_size(true),

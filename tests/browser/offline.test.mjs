@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDemo, instrument, launch, serve, watchErrors, waitForResults, typeQuery, SITE, BUNDLE } from './harness.mjs';
+import { ensureDemo, instrument, launch, serve, watchErrors, waitForResults, typeQuery, SITE, BUNDLE, W } from './harness.mjs';
 
 const T = { timeout: 400000 };
 let browser;
@@ -74,6 +74,43 @@ test('after one visit the site and its semantic search work offline', T, async (
     assert.deepEqual((await offlineState(page)).version, state.version);
     assert.equal(await page.evaluate(() => window.crossfind.status.wasm), 'relaxed', 'the kept build ran');
     assert.deepEqual(errors, []);
+
+    // Of the word-embedding rows, only those of the scripts the site's 12
+    // languages use are kept: the byte ranges the manifest lists, not the
+    // whole row shards.
+    const kept = await page.evaluate(async (v) => {
+      const name = (await caches.keys()).find((k) => k.endsWith(`:v:${v}`));
+      const cache = await caches.open(name);
+      const urls = (await cache.keys()).map((r) => r.url);
+      const manifest = await (await fetch('/crossfind/manifest.json')).json();
+      const pack = await (await fetch('/crossfind/model/pack.json')).json();
+      let parts = 0;
+      for (const u of urls.filter((x) => x.includes('.crossfind-rows-'))) parts += (await (await cache.match(u)).arrayBuffer()).byteLength;
+      return {
+        whole: urls.filter((u) => /\/emb-\d+\.bin$/.test(u)).length,
+        parts,
+        listed: manifest.model.offline_rows.ranges.reduce((n, r) => n + r.end - r.start, 0),
+        groups: manifest.model.offline_rows.groups,
+        table: pack.files.filter((f) => f.role === 'embeddings').reduce((n, f) => n + f.bytes, 0),
+      };
+    }, state.version);
+    assert.equal(kept.whole, 0, JSON.stringify(kept));
+    assert.equal(kept.parts, kept.listed, JSON.stringify(kept));
+    assert.ok(kept.parts < 0.85 * kept.table, JSON.stringify(kept));
+    assert.ok(!kept.groups.includes('greek') && kept.groups.includes('kana'), JSON.stringify(kept.groups));
+    // A query in a script none of the site's languages uses (Greek) needs
+    // rows that were left out: offline it answers by keywords, and says so.
+    const greek = 'Πώς αλλάζω τον κωδικό πρόσβασης μου;';
+    await typeQuery(page, greek);
+    await waitForResults(page, () => true, { query: greek });
+    const last = await page.evaluate(() => window.__cfResults.at(-1));
+    assert.equal(last.semantic, false, JSON.stringify(last));
+    await page.locator(W.notice).waitFor({ state: 'visible' });
+    assert.match(await page.locator(W.notice).textContent(), /^Offline, multilingual search covers this site's languages/);
+    // and the next query in a site language is semantic again
+    const again = 'reembolso de un pago duplicado';
+    await typeQuery(page, again);
+    await waitForResults(page, (r) => r.length > 0, { query: again, semantic: true });
   } finally {
     await context.close();
     await server.close().catch(() => {});

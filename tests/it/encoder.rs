@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crossfind::bundle::ByteRange;
+use crossfind::model::pack::sha256_hex;
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::{Encoder, Pack, TextKind};
 
@@ -314,4 +316,79 @@ fn damaged_or_misplaced_rows_are_refused_and_nothing_is_added() {
         .unwrap()
         .iter()
         .all(|x| x.file != r.file));
+}
+
+/// Whether every byte of `r` lies in one of `kept`.
+fn kept_offline(r: &crossfind::model::encoder::RowRange, kept: &[ByteRange]) -> bool {
+    kept.iter()
+        .any(|k| k.file == r.file && k.start <= r.start && r.end <= k.end)
+}
+
+#[test]
+fn offline_copy_of_a_spanish_english_site_keeps_its_readers_rows_and_half_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("site.jsonl");
+    std::fs::write(
+        &corpus,
+        concat!(
+            r#"{"id": "en-reset", "lang": "en", "title": "Reset your password", "url": "/en/reset.html", "text": "Ask for a reset link by email. The link expires after 30 minutes."}"#,
+            "\n",
+            r#"{"id": "es-reset", "lang": "es", "title": "Restablecer la contraseña", "url": "/es/reset.html", "text": "Pide un enlace por correo. El enlace caduca a los 30 minutos."}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("bundle");
+    let o = crate::search::index(&corpus, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest = crossfind::bundle::BundleManifest::parse(
+        &std::fs::read(out.join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let offline = manifest
+        .model
+        .offline_rows
+        .expect("the default pack groups its rows, so a bundle lists what to keep offline");
+    assert_eq!(offline.groups, ["common", "latin-basic", "latin"]);
+    // each kept range is what the pack holds there
+    for k in &offline.ranges {
+        let bytes = std::fs::read(out.join("model").join(&k.file)).unwrap();
+        assert_eq!(
+            sha256_hex(&bytes[k.start as usize..k.end as usize]),
+            k.sha256
+        );
+    }
+    let kept: u64 = offline.ranges.iter().map(|k| k.end - k.start).sum();
+    let pack = encoder().manifest();
+    let table: u64 = pack
+        .files
+        .iter()
+        .filter(|f| pack.embeddings.shards.contains(&f.name))
+        .map(|f| f.bytes)
+        .sum();
+    assert!(
+        kept * 2 < table,
+        "a Latin-script site keeps {kept} of {table} bytes of rows offline"
+    );
+    // the site's readers, typing in its languages (and mixing them), find
+    // every row they need in the offline copy
+    let lazy = lazy_encoder();
+    for q in [
+        "¿Cómo cambio mi contraseña?",
+        "I need help con mi cuenta",
+        "reset link expired after 30 minutes",
+        "el enlace caducó, qué hago",
+    ] {
+        for r in lazy.row_ranges(q, TextKind::Query).unwrap() {
+            assert!(kept_offline(&r, &offline.ranges), "{q}: {r:?} is not kept");
+        }
+    }
+    // other scripts' rows are left to the network
+    for q in ["パスワードを忘れました", "Как сбросить пароль?"] {
+        let ranges = lazy.row_ranges(q, TextKind::Query).unwrap();
+        assert!(
+            ranges.iter().any(|r| !kept_offline(r, &offline.ranges)),
+            "{q}: all its rows are kept by a Spanish/English site"
+        );
+    }
 }

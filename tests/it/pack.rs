@@ -53,11 +53,11 @@ fn pack_of_another_version_is_refused() {
     let p = d.path().join("pack.json");
     let text = std::fs::read_to_string(&p)
         .unwrap()
-        .replacen("\"version\": 1", "\"version\": 2", 1);
+        .replacen("\"version\": 2", "\"version\": 3", 1);
     std::fs::write(&p, text).unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "version_mismatch");
-    assert!(e.to_string().contains("version 2"), "{e}");
+    assert!(e.to_string().contains("version 3"), "{e}");
 }
 
 #[test]
@@ -90,4 +90,89 @@ fn pack_from_before_vocab_bin_loads_from_tokenizer_json_with_the_same_model_id()
         old.embed(q, kind).unwrap().vector,
         crate::encoder().embed(q, kind).unwrap().vector
     );
+}
+
+/// Rewrites the pack in `dir` as a version 1 pack: rows in id order, no row
+/// order and no block index, as packs were imported before rows were grouped.
+fn write_as_id_ordered_v1(dir: &std::path::Path) {
+    use crossfind::model::pack::{sha256_hex, BLOCKS_FILE};
+    use crossfind::model::roworder::RowOrder;
+    use crossfind::model::tensors::{TensorFile, TensorFileWriter};
+    let pack = Pack::read_dir(dir).unwrap();
+    let order = RowOrder::of_pack(&pack)
+        .unwrap()
+        .expect("the default pack groups its rows");
+    let mut m = pack.manifest.clone();
+    let e = &m.embeddings;
+    let rb = e.dtype.row_bytes(m.arch.hidden);
+    let mut stored = Vec::new();
+    for name in &e.shards {
+        let tf = TensorFile::parse(name, pack.bytes(name).unwrap()).unwrap();
+        stored.extend_from_slice(tf.raw("rows").unwrap().1);
+    }
+    let mut by_id = Vec::with_capacity(stored.len());
+    for &r in &order.stored {
+        by_id.extend_from_slice(&stored[r as usize * rb..][..rb]);
+    }
+    for (name, rows) in e
+        .shards
+        .clone()
+        .iter()
+        .zip(by_id.chunks(e.rows_per_shard * rb))
+    {
+        let mut w = TensorFileWriter::default();
+        w.push_raw("rows", e.dtype, rows.len() / rb, m.arch.hidden, rows);
+        let bytes = w.finish();
+        let f = m.files.iter_mut().find(|f| f.name == *name).unwrap();
+        f.sha256 = sha256_hex(&bytes);
+        f.bytes = bytes.len() as u64;
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    m.version = 1;
+    m.embeddings.order = None;
+    m.embeddings.blocks = None;
+    m.files.retain(|f| f.name != BLOCKS_FILE);
+    std::fs::write(
+        dir.join("pack.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn version_1_pack_with_rows_in_id_order_is_the_same_model() {
+    let d = pack_copy();
+    write_as_id_ordered_v1(d.path());
+    let old = Encoder::from_pack(Pack::read_dir(d.path()).unwrap()).unwrap();
+    // bundles indexed with either pack match the other: same model, same id
+    assert_eq!(
+        old.manifest().pack_id(),
+        crate::encoder().manifest().pack_id()
+    );
+    let kind = crossfind::TextKind::Query;
+    for q in [
+        "I need help con mi cuenta",
+        "パスワードを忘れた",
+        "Как сбросить пароль?",
+    ] {
+        assert_eq!(
+            old.embed(q, kind).unwrap().vector,
+            crate::encoder().embed(q, kind).unwrap().vector,
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn rows_ordered_unlike_the_vocabulary_are_refused() {
+    // the vocabulary of the pack edited so that its computed order changes
+    let d = pack_copy();
+    let mpath = d.path().join("pack.json");
+    let mut m = crossfind::PackManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
+    let order = m.embeddings.order.as_mut().unwrap();
+    order.digest = "0000000000000000".into();
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let e = load_err(d.path());
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(e.to_string().contains("import the model again"), "{e}");
 }

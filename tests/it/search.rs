@@ -24,7 +24,7 @@ fn crossfind() -> Command {
     Command::new(env!("CARGO_BIN_EXE_crossfind"))
 }
 
-fn index(input: &Path, out: &Path) -> Output {
+pub(crate) fn index(input: &Path, out: &Path) -> Output {
     if out.exists() {
         std::fs::remove_dir_all(out).unwrap();
     }

@@ -302,6 +302,8 @@ function messageFor(p) {
   if (p.fatal) return t('errorUnavailable', { reason: reason(p) });
   if (p.stage === 'index') return t('errorLexicalOnly', { reason: reason(p) });
   if (p.stage === 'fragments') return t('errorSnippets', { reason: reason(p) });
+  // offline, a query in a script the site does not use needs rows the offline copy left out
+  if (p.stage === 'rows' && !navigator.onLine) return t('errorOfflineRows');
   return t('errorSemantic', { reason: reason(p) });
 }
 

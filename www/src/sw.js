@@ -14,6 +14,14 @@
 // search worker runs is kept: the same choice, made by the same code
 // (wasm-flavour.cjs), as the worker's.
 //
+// Of the model's word-embedding rows (50 MB for 250k tokens of ~100
+// languages) only those of the scripts the site's languages are written in
+// are kept, when the bundle lists them (manifest.json, model.offline_rows:
+// byte ranges of the row shards, each with its sha256; the pack stores its
+// rows grouped by script so that these are few and long). The search worker
+// asks for rows by byte range; those inside a kept range are answered from
+// it, others go to the network (offline, such a query answers by keywords).
+//
 // Registered as  <bundle>/sw.js?base=<bundle path>  with the site root as
 // scope (the server sends Service-Worker-Allowed: /). See www/README.md for
 // hosts that cannot send that header.
@@ -66,6 +74,10 @@ async function notify(msg) {
   for (const c of all) c.postMessage(Object.assign({ type: 'crossfind-offline' }, msg));
 }
 
+// The model pack's folder named by a bundle manifest.
+const modelBaseOf = (manifest) =>
+  new URL(String(manifest.model && manifest.model.dir ? manifest.model.dir : 'model').replace(/\/?$/, '/'), BASE);
+
 // Downloads the version the server has now, if it is not the current one.
 async function sync() {
   lastSync = Date.now();
@@ -73,7 +85,7 @@ async function sync() {
   const widgetUrl = new URL('widget.json', BASE).href;
   const manifestText = await (await fetchOk(manifestUrl)).text();
   const manifest = JSON.parse(manifestText);
-  const modelBase = new URL(String(manifest.model && manifest.model.dir ? manifest.model.dir : 'model').replace(/\/?$/, '/'), BASE);
+  const modelBase = modelBaseOf(manifest);
   const packUrl = new URL('pack.json', modelBase).href;
   const packText = await (await fetchOk(packUrl)).text();
   const pack = JSON.parse(packText);
@@ -91,15 +103,18 @@ async function sync() {
     return version;
   }
 
-  const files = []; // [url, sha256 or null]
+  const files = []; // [url, sha256 or null, byte range of the url to keep under it, or undefined]
   for (const s of manifest.shards || []) files.push([new URL(s.name, BASE).href, s.sha256]);
   // tokenizer.json is only the source of vocab.bin: the worker never loads it when both are there
   const packFiles = pack.files || [];
   const hasVocab = packFiles.some((f) => f.role === 'vocab');
+  const rows = offlineRows(manifest);
   for (const f of packFiles) {
     if (hasVocab && f.role === 'tokenizer') continue;
+    if (rows && f.role === 'embeddings') continue; // only the ranges below
     files.push([new URL(f.name, modelBase).href, f.sha256]);
   }
+  for (const r of rows || []) files.push([partKey(modelBase, r), r.sha256, r]);
   const flavour = pickFlavour('auto');
   for (const f of widget.files || []) {
     if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
@@ -112,8 +127,12 @@ async function sync() {
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
-      const [url, want] = files[next++];
+      const [url, want, range] = files[next++];
       if (await cache.match(url)) continue;
+      if (range) {
+        await cache.put(url, new Response(await fetchPart(modelBase, range), { status: 200 }));
+        continue;
+      }
       const res = await fetchOk(url);
       const bytes = await res.arrayBuffer();
       if (want && (await sha256(bytes)) !== want) throw new Error(url + ' does not match its sha256 in the manifest');
@@ -136,6 +155,72 @@ async function sync() {
   return version;
 }
 
+// ------------------------------------------------- embedding rows, in part
+
+// The row byte ranges the bundle asks to keep, or null (keep whole shards).
+function offlineRows(manifest) {
+  const o = manifest.model && manifest.model.offline_rows;
+  return o && Array.isArray(o.ranges) ? o.ranges : null;
+}
+
+// Where a kept range lives in the version's cache (never a URL the site serves).
+const partKey = (modelBase, r) => new URL(`${r.file}.crossfind-rows-${r.start}-${r.end}`, modelBase).href;
+
+// Bytes start..end of a row shard, checked against the manifest's sha256. A
+// server that ignores Range sends the whole file; the range is cut from it.
+async function fetchPart(modelBase, r) {
+  const url = new URL(r.file, modelBase).href;
+  const res = await fetchOk(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
+  let bytes = await res.arrayBuffer();
+  if (res.status !== 206) bytes = bytes.slice(r.start, r.end);
+  if (bytes.byteLength !== r.end - r.start || (await sha256(bytes)) !== r.sha256) {
+    throw new Error(`${url} bytes ${r.start}-${r.end - 1} do not match their sha256 in the manifest`);
+  }
+  return bytes;
+}
+
+// Kept ranges of each version: version -> Promise<[{ path, start, end, key }]>.
+const partsOf = new Map();
+
+function partsOfVersion(v, cache) {
+  if (!partsOf.has(v)) {
+    partsOf.set(
+      v,
+      (async () => {
+        const hit = await cache.match(new URL('manifest.json', BASE).href);
+        const manifest = hit ? JSON.parse(await hit.text()) : {};
+        const modelBase = modelBaseOf(manifest);
+        return (offlineRows(manifest) || []).map((r) => ({
+          path: new URL(r.file, modelBase).pathname,
+          start: r.start,
+          end: r.end,
+          key: partKey(modelBase, r),
+        }));
+      })(),
+    );
+  }
+  return partsOf.get(v);
+}
+
+// A 206 answer from the kept range that holds the requested bytes, or null.
+async function fromPart(v, cache, url, range) {
+  const want = parseRange(range);
+  if (!want || want.end === null) return null;
+  const parts = await partsOfVersion(v, cache);
+  const part = parts.find((p) => p.path === url.pathname && p.start <= want.start && want.end < p.end);
+  const hit = part && (await cache.match(part.key));
+  if (!hit) return null;
+  const body = await hit.arrayBuffer();
+  return new Response(body.slice(want.start - part.start, want.end - part.start + 1), {
+    status: 206,
+    headers: {
+      'Content-Type': 'application/octet-stream',
+      'Content-Range': `bytes ${want.start}-${want.end}/*`,
+      'Content-Length': String(want.end - want.start + 1),
+    },
+  });
+}
+
 // Deletes versions that are neither current nor in use by a live page.
 async function dropUnused() {
   const live = await self.clients.matchAll({ type: 'all', includeUncontrolled: true });
@@ -146,7 +231,10 @@ async function dropUnused() {
     else versionOf.delete(id);
   }
   for (const key of await caches.keys()) {
-    if (key.startsWith(VERSION_PREFIX) && !inUse.has(key.slice(VERSION_PREFIX.length))) await caches.delete(key);
+    if (key.startsWith(VERSION_PREFIX) && !inUse.has(key.slice(VERSION_PREFIX.length))) {
+      partsOf.delete(key.slice(VERSION_PREFIX.length));
+      await caches.delete(key);
+    }
   }
 }
 
@@ -222,6 +310,10 @@ async function fromBundle(event, url) {
     const hit = await cache.match(url.href, { ignoreSearch: true });
     const range = event.request.headers.get('range');
     if (hit && range) return sliceOf(hit, range);
+    if (range) {
+      const part = await fromPart(v, cache, url, range);
+      if (part) return part;
+    }
     if (hit) {
       if (url.pathname === new URL('manifest.json', BASE).pathname && Date.now() - lastSync > SYNC_EVERY_MS) {
         event.waitUntil(syncOnce()); // look for a newer version, for the next page
@@ -235,11 +327,11 @@ async function fromBundle(event, url) {
 // A 206 answer cut from a cached whole file (the search worker fetches
 // embedding rows by byte range); a range it cannot parse gets the whole file.
 async function sliceOf(res, range) {
-  const m = /^bytes=(\d+)-(\d*)$/.exec(range.trim());
-  if (!m) return res;
+  const want = parseRange(range);
+  if (!want) return res;
   const body = await res.arrayBuffer();
-  const start = Number(m[1]);
-  const end = Math.min(m[2] ? Number(m[2]) : body.byteLength - 1, body.byteLength - 1);
+  const start = want.start;
+  const end = Math.min(want.end === null ? body.byteLength - 1 : want.end, body.byteLength - 1);
   if (start > end) {
     return new Response(null, { status: 416, headers: { 'Content-Range': `bytes */${body.byteLength}` } });
   }
@@ -251,6 +343,12 @@ async function sliceOf(res, range) {
       'Content-Length': String(end - start + 1),
     },
   });
+}
+
+// `bytes=a-b` or `bytes=a-` as { start, end (inclusive) or null }; null otherwise.
+function parseRange(range) {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(range.trim());
+  return m ? { start: Number(m[1]), end: m[2] ? Number(m[2]) : null } : null;
 }
 
 // Network first; the last good copy when offline.
