@@ -88,7 +88,48 @@ export async function measureSizes({ log = console.error } = {}) {
     res.crossfind.total = sum(res.crossfind, [...upFront, 'embeddings']);
   }
   res.peer.total_int8 = sum(res.peer, ['wasm', 'js', 'model_quantized', 'tokenizer']);
+  if (pack.embeddings.order) {
+    res.crossfind.offline_rows = await offlineRows(res.crossfind.embeddings, cache, log);
+    save();
+  }
   return res;
+}
+
+// What the offline copy keeps of the row table for sites in a few language
+// sets: `crossfind index` on a one-page-per-language corpus writes the
+// byte ranges (model.offline_rows) the service worker keeps.
+async function offlineRows(table, cache, log) {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const sites = [['en'], ['en', 'es', 'fr', 'de', 'pt'], ['ru', 'en'], ['ja'], ['en', 'ja'], ['zh'], ['ko'], ['ar', 'en'],
+    ['ar', 'de', 'en', 'es', 'fr', 'hi', 'ja', 'ko', 'pt', 'ru', 'sw', 'zh']];
+  const out = [];
+  log?.('offline rows by site languages:');
+  for (const langs of sites) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cf-offline-'));
+    try {
+      const corpus = langs.map((l, i) => JSON.stringify({ id: `p${i}`, lang: l, title: `page ${i}`, url: `/${l}/p.html`, text: 'crossfind 2026' })).join('\n');
+      writeFileSync(path.join(dir, 'site.jsonl'), corpus + '\n');
+      execFileSync(path.join(ROOT, 'target/release/crossfind'), ['index', '--input', path.join(dir, 'site.jsonl'), '--out', path.join(dir, 'b'), '--model', path.join(ROOT, 'models/e5-small')], { stdio: 'ignore' });
+      const rows = JSON.parse(readFileSync(path.join(dir, 'b/manifest.json'), 'utf8')).model.offline_rows;
+      let raw = 0, brotli = 0;
+      for (const r of rows.ranges) {
+        const key = 'sha256:' + r.sha256;
+        if (cache[key] === undefined) {
+          const bytes = readFileSync(path.join(dir, 'b/model', r.file)).subarray(r.start, r.end);
+          cache[key] = (await br(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } })).length;
+        }
+        raw += r.end - r.start;
+        brotli += cache[key];
+      }
+      log?.(`  ${langs.join('+')}: ${rows.groups.join(', ')}: ${(raw / 1e6).toFixed(1)} MB raw, ${(brotli / 1e6).toFixed(1)} MB brotli (${((100 * raw) / table.raw_bytes).toFixed(0)} % of the table)`);
+      out.push({ languages: langs, groups: rows.groups, ranges: rows.ranges.length, raw_bytes: raw, brotli_bytes: brotli, share_of_table: raw / table.raw_bytes });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return { table_raw_bytes: table.raw_bytes, table_brotli_bytes: table.brotli_bytes, sites: out };
 }
 
 // Bytes of embedding rows the demo's 396 queries fetch (HTTP Range bodies,

@@ -11,6 +11,8 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{AddedToken, TokenizerImpl};
 
+use std::borrow::Cow;
+
 use super::unigram::{split_tokenizer_json, FlatUnigram, PipelineConfig};
 use crate::error::{Error, Result};
 
@@ -38,6 +40,8 @@ enum Inner {
 
 pub struct TextTokenizer {
     inner: Inner,
+    /// Ids of the added tokens (a handful), sorted.
+    added_ids: Vec<u32>,
 }
 
 /// `tokenizers` 0.23 panics (an `expect`) on a `Precompiled` normaliser whose
@@ -88,6 +92,7 @@ impl TextTokenizer {
         inner.with_padding(None);
         Ok(TextTokenizer {
             inner: Inner::Hf(Box::new(inner)),
+            added_ids: Vec::new(),
         })
     }
 
@@ -136,7 +141,10 @@ impl TextTokenizer {
             })
             .collect::<Result<Vec<_>>>()?;
         t.add_tokens(added).map_err(tok_err(file))?;
+        let mut added_ids: Vec<u32> = t.get_added_tokens_decoder().into_keys().collect();
+        added_ids.sort_unstable();
         Ok(TextTokenizer {
+            added_ids,
             inner: Inner::Flat(Box::new(t)),
         })
     }
@@ -171,11 +179,16 @@ impl TextTokenizer {
         })
     }
 
-    /// The vocabulary piece (or added token) of `id`.
-    pub fn piece(&self, id: u32) -> Option<String> {
+    /// The vocabulary piece (or added token) of `id`, as `id_to_token`
+    /// gives it; model pieces of the flat vocabulary without a copy (the
+    /// row order reads all 250k at load).
+    pub fn piece(&self, id: u32) -> Option<Cow<'_, str>> {
         match &self.inner {
-            Inner::Flat(t) => t.id_to_token(id),
-            Inner::Hf(t) => t.id_to_token(id),
+            Inner::Flat(t) if !self.added_ids.contains(&id) => {
+                t.get_model().piece(id as usize).map(Cow::Borrowed)
+            }
+            Inner::Flat(t) => t.id_to_token(id).map(Cow::Owned),
+            Inner::Hf(t) => t.id_to_token(id).map(Cow::Owned),
         }
     }
 

@@ -58,7 +58,7 @@ pub struct PipelineConfig {
 }
 
 pub struct FlatUnigram {
-    blob: Vec<u8>,
+    blob: String,
     /// `offsets[i]..offsets[i + 1]` is piece `i` in `blob`.
     offsets: Vec<u32>,
     scores: Vec<f64>,
@@ -133,6 +133,14 @@ impl FlatUnigram {
                 format!("piece {i} has a score that is not a number"),
             ));
         }
+        // one UTF-8 check for all pieces, then each piece's ends
+        let blob = String::from_utf8(blob).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let id = offsets
+                .partition_point(|&o| o as usize <= at)
+                .saturating_sub(1);
+            bad(file, format!("piece {id} is not UTF-8"))
+        })?;
         let min_score = scores.iter().copied().fold(f64::INFINITY, f64::min);
         let table_bits = (n * 2).next_power_of_two().trailing_zeros().max(4);
         let mut me = FlatUnigram {
@@ -146,10 +154,11 @@ impl FlatUnigram {
             max_len: 0,
         };
         for id in 0..n {
-            let piece = me.piece_bytes(id);
-            if std::str::from_utf8(piece).is_err() {
+            let (a, b) = (me.offsets[id] as usize, me.offsets[id + 1] as usize);
+            if !me.blob.is_char_boundary(a) || !me.blob.is_char_boundary(b) {
                 return Err(bad(file, format!("piece {id} is not UTF-8")));
             }
+            let piece = me.piece_bytes(id);
             let (len, slot) = (piece.len(), me.slot_of(fnv(piece), piece));
             me.max_len = me.max_len.max(len);
             me.table[slot] = id as u32 + 1;
@@ -158,7 +167,7 @@ impl FlatUnigram {
     }
 
     fn piece_bytes(&self, id: usize) -> &[u8] {
-        &self.blob[self.offsets[id] as usize..self.offsets[id + 1] as usize]
+        &self.blob.as_bytes()[self.offsets[id] as usize..self.offsets[id + 1] as usize]
     }
 
     /// The slot holding `piece`, or the empty slot where it would go.
@@ -185,6 +194,12 @@ impl FlatUnigram {
 
     pub fn len(&self) -> usize {
         self.scores.len()
+    }
+
+    /// The piece of `id`.
+    pub fn piece(&self, id: usize) -> Option<&str> {
+        (id < self.len())
+            .then(|| &self.blob[self.offsets[id] as usize..self.offsets[id + 1] as usize])
     }
 
     pub fn is_empty(&self) -> bool {
@@ -291,7 +306,7 @@ impl FlatUnigram {
         for s in &self.scores {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        out.extend_from_slice(&self.blob);
+        out.extend_from_slice(self.blob.as_bytes());
         out
     }
 

@@ -114,7 +114,7 @@ test('bad input crosses the wasm boundary as coded errors, never a panic', () =>
   assert.ok(info.truncatedFrom > 10000);
   assert.equal(enc().embed(huge, 'passage').length, 384);
   const manifest = readFileSync(path.join(modelDir, 'pack.json'), 'utf8');
-  assert.equal(code(() => new PackLoader(manifest.replace('"version": 1', '"version": 7'))), 'version_mismatch');
+  assert.equal(code(() => new PackLoader(manifest.replace('"version": 2', '"version": 7'))), 'version_mismatch');
   assert.equal(code(() => new PackLoader('{not json')), 'corrupt_file');
   const loader = new PackLoader(manifest);
   assert.equal(code(() => loader.add('encoder.bin', readFileSync(path.join(modelDir, 'encoder.bin')).subarray(0, 1000))), 'corrupt_file');
