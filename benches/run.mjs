@@ -158,14 +158,20 @@ export function markdown(r) {
     L.push('');
     if (t1.onnxruntime_int8) {
       const o1 = t1.onnxruntime_int8;
-      L.push(`**Native, crossfind vs onnxruntime ${o1.onnxruntime} CPU** on the int8 \`${o1.model}\` (in-process; query alone, p50 of 30; the ${n.n_passages} passages as one padded batch, median of ${n.reps}; threads = intra_op_num_threads)`);
+      L.push(`**Native, crossfind vs onnxruntime ${o1.onnxruntime} CPU** on the int8 \`${o1.model}\` (in-process; query alone, p50 of 30; the ${n.n_passages} passages as one padded batch, median of ${n.reps}, each batch next to one of crossfind's; threads = intra_op_num_threads)`);
       L.push('');
       L.push('| threads | crossfind query ms | onnxruntime query ms | crossfind passages/s | onnxruntime passages/s | *crossfind ÷ onnxruntime throughput* |');
       L.push('|---|--:|--:|--:|--:|--:|');
+      // the median of per-round ratios (batches run back to back) when the run has them
+      const ratio = (x) => {
+        const p = x.crossfind_vs_onnxruntime_int8;
+        if (p && p.throughput_ratio_median !== undefined) return `${p.throughput_ratio_median.toFixed(2)}× (rounds ${p.throughput_ratio_each_round.map((r) => r.toFixed(2)).join(', ')})`;
+        return `${(x.crossfind.passages_per_s / x.onnxruntime_int8.passages_per_s).toFixed(2)}×`;
+      };
       for (const [t, x] of Object.entries(n.threads)) {
         const o = x.onnxruntime_int8;
         if (!o) continue;
-        L.push(`| ${t === '1' ? '1 (taskset)' : 'default (2 cores)'} | ${f1(x.crossfind.query_ms_load_subtracted)} | ${f1(o.query_ms_p50)} | ${f1(x.crossfind.passages_per_s)} | ${f1(o.passages_per_s)} | *${(x.crossfind.passages_per_s / o.passages_per_s).toFixed(2)}×* |`);
+        L.push(`| ${t === '1' ? '1 (taskset)' : 'default (2 cores)'} | ${f1(x.crossfind.query_ms_load_subtracted)} | ${f1(o.query_ms_p50)} | ${f1(x.crossfind.passages_per_s)} | ${f1(o.passages_per_s)} | *${ratio(x)}* |`);
       }
       L.push('');
       L.push(`onnxruntime session load ${f0(o1.load_ms)} ms. crossfind vs onnxruntime int8 vectors: query cos ${t1.crossfind_vs_onnxruntime_int8.query_cosine}, passages min cos ${t1.crossfind_vs_onnxruntime_int8.passage_cosine_min}.`);
