@@ -20,7 +20,10 @@
 // a fresh browser), so load time and memory are cold-start numbers and the
 // engines don't share a heap. Rounds alternate the engine order (forward,
 // then reversed) to spread drift from other load on the machine; latency
-// percentiles pool the samples of all rounds, load time is the median.
+// percentiles pool the samples of all rounds, load time is the median; each
+// crossfind build's p50 is also divided by onnxruntime-web int8's of the same
+// round (p50_ratio_to_ort_int8_each_round, and their median), since the
+// machine's speed drifts between rounds.
 //
 // Needs: pkg/node + pkg/web (scripts/build-wasm.sh), the ONNX files
 // (benches/make_onnx.py), npm packages (npm install), /usr/bin/chromium.
@@ -180,6 +183,13 @@ export async function summarise(rounds) {
         p50_each_round: rs.map((r) => r.latency_ms[t].p50),
       };
       if (rs[0].latency_ms[t].cpu_p50 !== undefined) s.latency_ms[t].cpu_p50 = r3(median(rs.map((r) => r.latency_ms[t].cpu_p50)));
+      // paired with the peer: the two ran in the same round, minutes apart at most
+      const peer = rounds.map((r) => r['ort-int8']);
+      if (name.startsWith('crossfind') && peer.every((p, i) => p && rounds[i][name])) {
+        const each = rs.map((r, i) => r3(r.latency_ms[t].p50 / peer[i].latency_ms[t].p50));
+        s.latency_ms[t].p50_ratio_to_ort_int8_each_round = each;
+        s.latency_ms[t].p50_ratio_to_ort_int8_median = r3(median(each));
+      }
       if (ref) {
         s.latency_ms[t].same_token_ids_as_crossfind = JSON.stringify(rs[0].vectors[t].ids) === JSON.stringify(ref.vectors[t].ids);
         s.latency_ms[t].cosine_vs_crossfind = Math.round(cos(rs[0].vectors[t].vector, ref.vectors[t].vector) * 1e6) / 1e6;
