@@ -12,6 +12,10 @@ fi
 echo "== lints" >&2
 cargo fmt --all -- --check
 cargo clippy --release --quiet --all-targets -- -D warnings
+# the wasm-only code, both builds (the relaxed one in its own target dir, as scripts/build-wasm.sh)
+cargo clippy --release --quiet --target wasm32-unknown-unknown --lib -- -D warnings
+RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd --cfg getrandom_backend="wasm_js"' \
+  CARGO_TARGET_DIR=target/wasm-relaxed cargo clippy --release --quiet --target wasm32-unknown-unknown --lib -- -D warnings
 echo "== Rust tests" >&2
 cargo test --release
 echo "== wasm build (baseline and relaxed SIMD)" >&2

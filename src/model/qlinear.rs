@@ -727,6 +727,8 @@ impl<'a> Kernel<'a> {
     /// each float sum starts at 0.0 and adds the blocks' terms in order.
     #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
     #[inline(always)]
+    // `k` and `i` index the weights, the splats and both sums' arrays at once
+    #[allow(clippy::needless_range_loop)]
     fn tile_relaxed<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
         use core::arch::wasm32::*;
         let (w, dw, a, da) = self.ptrs::<TT>(g, t0);
