@@ -124,6 +124,12 @@ export function markdown(r) {
         return `*${(a.latency_ms[t].p50 / b.latency_ms[t].p50).toFixed(2)}×*${ca !== undefined && cb !== undefined ? ` *[${(ca / cb).toFixed(2)}×]*` : ''}`;
       }).join(' | ')} | *${(a.wasm_heap_after_load_bytes / b.wasm_heap_after_load_bytes).toFixed(2)}×* | |${env === 'node' ? ` *${(a.memory_after_load_round1.rss / b.memory_after_load_round1.rss).toFixed(2)}×* |` : ''}`);
     }
+    // paired: each round's p50 over the peer's p50 in the same round, median over rounds
+    for (const e of ['crossfind', 'crossfind-relaxed']) {
+      const x = s[e];
+      if (!x || !texts.every(([t]) => x.latency_ms[t].p50_ratio_to_ort_int8_median !== undefined)) continue;
+      L.push(`| *${e} ÷ ort-int8, median of per-round ratios* | | ${texts.map(([t]) => `*${x.latency_ms[t].p50_ratio_to_ort_int8_median.toFixed(2)}×* (${x.latency_ms[t].p50_ratio_to_ort_int8_each_round.map((v) => v.toFixed(2)).join(', ')})`).join(' | ')} | | |${env === 'node' ? ' |' : ''}`);
+    }
     L.push('');
     const ph = Object.entries(s).map(([e, x]) => `${e}: ${Object.entries(x.load_phases_ms_round1).map(([k, v]) => `${k} ${f0(v)}`).join(', ')}`);
     L.push(`Load phases, round 1 (ms): ${ph.join('; ')}.`);
