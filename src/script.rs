@@ -122,6 +122,18 @@ pub fn is_shared(c: char) -> bool {
         | 0x1F000..=0x1FAFF)
 }
 
+/// ISO 639-1 codes (plus a few 639-2/3 codes used on the web) accepted as a
+/// language in a URL path segment such as `/es/` or `/pt-br/`.
+pub const KNOWN_LANGUAGES: &[&str] = &[
+    "af", "am", "ar", "as", "az", "be", "bg", "bn", "bo", "bs", "ca", "ceb", "cs", "cy", "da",
+    "de", "el", "en", "eo", "es", "et", "eu", "fa", "fi", "fil", "fr", "ga", "gl", "gu", "ha",
+    "he", "hi", "hr", "ht", "hu", "hy", "id", "ig", "is", "it", "ja", "jv", "ka", "kk", "km", "kn",
+    "ko", "ku", "ky", "la", "lb", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt",
+    "my", "nb", "ne", "nl", "nn", "no", "ny", "or", "pa", "pl", "ps", "pt", "ro", "ru", "rw", "sd",
+    "si", "sk", "sl", "sm", "sn", "so", "sq", "sr", "st", "su", "sv", "sw", "ta", "te", "tg", "th",
+    "tk", "tl", "tr", "tt", "ug", "uk", "ur", "uz", "vi", "xh", "yi", "yo", "yue", "zh", "zu",
+];
+
 /// The scripts readers of language `lang` (a lowercase ISO 639 code) type
 /// in; `None` for a language this table does not know.
 pub fn scripts_of_language(lang: &str) -> Option<&'static [Script]> {
@@ -154,12 +166,8 @@ pub fn scripts_of_language(lang: &str) -> Option<&'static [Script]> {
         "km" => &[Khmer],
         "ja" => &[Kana, Han],
         "zh" | "yue" => &[Han],
-        "af" | "az" | "bs" | "ca" | "ceb" | "cs" | "cy" | "da" | "de" | "en" | "eo" | "es"
-        | "et" | "eu" | "fi" | "fil" | "fr" | "ga" | "gl" | "ha" | "hr" | "ht" | "hu" | "id"
-        | "ig" | "is" | "it" | "jv" | "la" | "lb" | "lt" | "lv" | "mg" | "mi" | "ms" | "mt"
-        | "nb" | "nl" | "nn" | "no" | "ny" | "pl" | "pt" | "ro" | "rw" | "sk" | "sl" | "sm"
-        | "sn" | "so" | "sq" | "st" | "su" | "sv" | "sw" | "tk" | "tl" | "tr" | "vi" | "xh"
-        | "yo" | "zu" => &[Latin],
+        // every other language crossfind knows is written in Latin letters
+        _ if KNOWN_LANGUAGES.contains(&lang) => &[Latin],
         _ => return None,
     })
 }

@@ -6,21 +6,11 @@
 //! do not declare their language, not as a general-purpose classifier: it
 //! answers `None` rather than guess on short or ambiguous text.
 
-/// ISO 639-1 codes (plus a few 639-2/3 codes used on the web) accepted as a
-/// language in a URL path segment such as `/es/` or `/pt-br/`.
-const KNOWN: &[&str] = &[
-    "af", "am", "ar", "as", "az", "be", "bg", "bn", "bo", "bs", "ca", "ceb", "cs", "cy", "da",
-    "de", "el", "en", "eo", "es", "et", "eu", "fa", "fi", "fil", "fr", "ga", "gl", "gu", "ha",
-    "he", "hi", "hr", "ht", "hu", "hy", "id", "ig", "is", "it", "ja", "jv", "ka", "kk", "km", "kn",
-    "ko", "ku", "ky", "la", "lb", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt",
-    "my", "nb", "ne", "nl", "nn", "no", "ny", "or", "pa", "pl", "ps", "pt", "ro", "ru", "rw", "sd",
-    "si", "sk", "sl", "sm", "sn", "so", "sq", "sr", "st", "su", "sv", "sw", "ta", "te", "tg", "th",
-    "tk", "tl", "tr", "tt", "ug", "uk", "ur", "uz", "vi", "xh", "yi", "yo", "yue", "zh", "zu",
-];
+use crate::script::{script_of, Script, KNOWN_LANGUAGES, SCRIPTS};
 
 /// Whether `code` (lowercase primary subtag) is a language this crate knows.
 pub fn is_known(code: &str) -> bool {
-    KNOWN.contains(&code)
+    KNOWN_LANGUAGES.contains(&code)
 }
 
 /// The primary subtag of a BCP-47 tag, lowercased and with deprecated codes
@@ -72,8 +62,6 @@ pub fn path_language(rel_path: &str) -> Option<String> {
 }
 
 // -------------------------------------------------------------- detection
-
-use crate::script::{script_of, Script, SCRIPTS};
 
 /// The script of a letter (digits and punctuation inside a script's block
 /// say little about the language, so they count for none).
@@ -268,7 +256,7 @@ mod tests {
     #[test]
     fn every_known_language_names_its_scripts() {
         // a site in a language missing here would keep the whole row table offline
-        for lang in KNOWN {
+        for lang in KNOWN_LANGUAGES {
             assert!(crate::script::scripts_of_language(lang).is_some(), "{lang}");
         }
     }

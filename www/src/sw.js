@@ -210,15 +210,7 @@ async function fromPart(v, cache, url, range) {
   const part = parts.find((p) => p.path === url.pathname && p.start <= want.start && want.end < p.end);
   const hit = part && (await cache.match(part.key));
   if (!hit) return null;
-  const body = await hit.arrayBuffer();
-  return new Response(body.slice(want.start - part.start, want.end - part.start + 1), {
-    status: 206,
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Content-Range': `bytes ${want.start}-${want.end}/*`,
-      'Content-Length': String(want.end - want.start + 1),
-    },
-  });
+  return partial(await hit.arrayBuffer(), part.start, want.start, want.end, '*', 'application/octet-stream');
 }
 
 // Deletes versions that are neither current nor in use by a live page.
@@ -335,11 +327,17 @@ async function sliceOf(res, range) {
   if (start > end) {
     return new Response(null, { status: 416, headers: { 'Content-Range': `bytes */${body.byteLength}` } });
   }
-  return new Response(body.slice(start, end + 1), {
+  return partial(body, 0, start, end, body.byteLength, res.headers.get('Content-Type') || 'application/octet-stream');
+}
+
+// The 206 answer for file bytes start..end (inclusive) out of `body`, which
+// holds the file from byte `offset` on; `total` is the file's size or '*'.
+function partial(body, offset, start, end, total, type) {
+  return new Response(body.slice(start - offset, end - offset + 1), {
     status: 206,
     headers: {
-      'Content-Type': res.headers.get('Content-Type') || 'application/octet-stream',
-      'Content-Range': `bytes ${start}-${end}/${body.byteLength}`,
+      'Content-Type': type,
+      'Content-Range': `bytes ${start}-${end}/${total}`,
       'Content-Length': String(end - start + 1),
     },
   });
