@@ -331,17 +331,15 @@ fn attention_tiled<const QS: usize, const QC: usize>(
     let hd = h / heads;
     let tp = t.div_ceil(KEYS) * KEYS;
     let mut ctx = vec![0f32; t * h];
-    // scores of up to QC queries, `tp` each (the padding keys score 0 and
+    // scores of up to QS queries, `tp` each (the padding keys score 0 and
     // are never read)
     let mut p = vec![0f32; QS * tp];
-    let mut inv = [0f32; QS];
     let mut kt = vec![0f32; hd * tp];
-    let mut pw = vec![0f32; QC * t];
     for head in 0..heads {
         let col = head * hd;
-        for s in 0..t {
-            for d in 0..hd {
-                kt[d * tp + s] = k[s * stride + col + d];
+        for (s, ks) in k.chunks(stride).take(t).enumerate() {
+            for (d, &x) in ks[col..][..hd].iter().enumerate() {
+                kt[d * tp + s] = x;
             }
         }
         let mut i0 = 0;
@@ -357,34 +355,31 @@ fn attention_tiled<const QS: usize, const QC: usize>(
             }
             // each total a plain sum over keys in order; the QS rows in step,
             // so the additions' latency overlaps across rows
+            let prow: [&[f32]; QS] = core::array::from_fn(|r| &p[r * tp..][..t]);
             let mut total = [0f32; QS];
             for s in 0..t {
-                for (r, sum) in total.iter_mut().enumerate() {
-                    *sum += p[r * tp + s];
+                for (sum, row) in total.iter_mut().zip(&prow) {
+                    *sum += row[s];
                 }
             }
-            for (iv, sum) in inv.iter_mut().zip(total) {
-                *iv = 1.0 / sum;
+            // the softmax weights `p * (1 / total)`, in place
+            for (row, sum) in p.chunks_exact_mut(tp).zip(total).take(n) {
+                let inv = 1.0 / sum;
+                row[..t].iter_mut().for_each(|x| *x *= inv);
             }
             let mut r0 = 0;
             while r0 < n {
                 let m = QC.min(n - r0);
                 let out = &mut ctx[(i0 + r0) * h..];
+                let w = &p[r0 * tp..];
                 match hd {
                     32 | 64 if m == QC => {
-                        // the weights p * inv, interleaved: key s's QC weights together
-                        for (sw, pw) in pw.chunks_exact_mut(QC).zip(0..t) {
-                            for (r, w) in sw.iter_mut().enumerate() {
-                                *w = p[(r0 + r) * tp + pw] * inv[r0 + r];
-                            }
-                        }
-                        context::<QC>(&pw, v, col, stride, h, hd, out, avx512);
+                        context::<QC>(w, tp, t, v, col, stride, h, hd, out, avx512)
                     }
                     _ => {
                         for r in 0..m {
                             let o = &mut out[r * h + col..][..hd];
-                            for s in 0..t {
-                                let w = p[(r0 + r) * tp + s] * inv[r0 + r];
+                            for (s, &w) in w[r * tp..][..t].iter().enumerate() {
                                 for (o, vv) in o.iter_mut().zip(&v[s * stride + col..][..hd]) {
                                     *o += w * vv;
                                 }
@@ -457,26 +452,29 @@ fn exp_shifted(p: &mut [f32]) {
     p.iter_mut().for_each(|x| *x = exp(*x - max));
 }
 
-/// `ctx[r][col + j] = sum over s of w[s][r] * v[s][col + j]` for `QC`
-/// queries (`w` the softmax weights, interleaved by key), the sums held in
-/// registers.
+/// `ctx[r][col + j] = sum over s < keys of w[r][s] * v[s][col + j]` for
+/// `QC` queries (`w` the softmax weights, row `r` at `r * ws`), the sums
+/// held in registers.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn context_tile<const QC: usize, const HD: usize>(
     w: &[f32],
+    ws: usize,
+    keys: usize,
     v: &[f32],
     col: usize,
     stride: usize,
     h: usize,
     ctx: &mut [f32],
 ) {
+    let wr: [&[f32]; QC] = core::array::from_fn(|r| &w[r * ws..][..keys]);
     let mut acc = [[0f32; HD]; QC];
-    for s in 0..w.len() / QC {
-        let ws: &[f32; QC] = w[s * QC..][..QC].try_into().unwrap();
+    for s in 0..keys {
         let vs: &[f32; HD] = v[s * stride + col..][..HD].try_into().unwrap();
         for r in 0..QC {
-            let wr = ws[r];
+            let wrs = wr[r][s];
             for j in 0..HD {
-                acc[r][j] += wr * vs[j];
+                acc[r][j] += wrs * vs[j];
             }
         }
     }
@@ -493,6 +491,8 @@ fn context_tile<const QC: usize, const HD: usize>(
 #[allow(clippy::too_many_arguments)]
 fn context<const QC: usize>(
     w: &[f32],
+    ws: usize,
+    keys: usize,
     v: &[f32],
     col: usize,
     stride: usize,
@@ -508,23 +508,26 @@ fn context<const QC: usize>(
         // SAFETY: `attention` passes true only on CPUs with AVX-512 F.
         unsafe {
             match hd {
-                32 => context_avx512::<QC, 2>(w, v, col, stride, h, ctx),
-                _ => context_avx512::<QC, 4>(w, v, col, stride, h, ctx),
+                32 => context_avx512::<QC, 2>(w, ws, keys, v, col, stride, h, ctx),
+                _ => context_avx512::<QC, 4>(w, ws, keys, v, col, stride, h, ctx),
             }
         }
         return;
     }
     match hd {
-        32 => context_tile::<QC, 32>(w, v, col, stride, h, ctx),
-        _ => context_tile::<QC, 64>(w, v, col, stride, h, ctx),
+        32 => context_tile::<QC, 32>(w, ws, keys, v, col, stride, h, ctx),
+        _ => context_tile::<QC, 64>(w, ws, keys, v, col, stride, h, ctx),
     }
 }
 
 /// [`context_tile`] with `NV` 512-bit vectors per query (`hd = 16 * NV`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn context_avx512<const QC: usize, const NV: usize>(
     w: &[f32],
+    ws: usize,
+    keys: usize,
     v: &[f32],
     col: usize,
     stride: usize,
@@ -532,7 +535,7 @@ unsafe fn context_avx512<const QC: usize, const NV: usize>(
     ctx: &mut [f32],
 ) {
     use core::arch::x86_64::*;
-    let keys = w.len() / QC;
+    assert!(keys == 0 || (QC - 1) * ws + keys <= w.len());
     assert!(keys == 0 || (keys - 1) * stride + col + 16 * NV <= v.len());
     assert!((QC - 1) * h + col + 16 * NV <= ctx.len());
     let mut acc = [[_mm512_setzero_ps(); NV]; QC];
@@ -540,7 +543,7 @@ unsafe fn context_avx512<const QC: usize, const NV: usize>(
         let vp = v.as_ptr().add(s * stride + col);
         let vs: [__m512; NV] = core::array::from_fn(|j| _mm512_loadu_ps(vp.add(16 * j)));
         for (r, a) in acc.iter_mut().enumerate() {
-            let wr = _mm512_set1_ps(*w.get_unchecked(s * QC + r));
+            let wr = _mm512_set1_ps(*w.get_unchecked(r * ws + s));
             for j in 0..NV {
                 a[j] = _mm512_add_ps(a[j], _mm512_mul_ps(wr, vs[j]));
             }
