@@ -79,30 +79,38 @@ pub fn exp(x: f32) -> f32 {
     p * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
 }
 
-/// erf(x), absolute error below 3e-7: a Taylor series below 0.5, the
-/// Abramowitz & Stegun 7.1.26 form (with the exp above) from there on.
-/// Both forms are computed and one is selected, with no branch, so a loop
-/// over many values vectorises (each form's arithmetic is unchanged).
+/// erf(x), absolute error below 4e-7 (f32 evaluation included), as
+/// `z * P(z^2) / Q(z^2)` with `z` = x clamped to [-4, 4] (|erf| is within
+/// 2e-8 of 1 beyond) and P, Q of degree 5: a rational fit for the smallest
+/// largest error on [0, 4] (`scripts/fit-erf.py` makes and checks it). One
+/// division, no `exp`, no branch: a loop over it vectorises, and it costs
+/// about a third of the series-plus-`exp` form it replaced (GELU's share of a
+/// 32-token query's profile in Chromium: 13 % -> 4 %).
 #[inline(always)]
+// P[0] is the fit's value, one ulp from 2 / sqrt(pi), not that constant
+#[allow(clippy::approx_constant)]
 pub fn erf(x: f32) -> f32 {
-    let a = x.abs();
-    // Taylor series: no cancellation near 0 (terms to x^11; the next is < 2e-8)
-    let z = x * x;
-    let s = 1.0
-        + z * (-1.0 / 3.0
-            + z * (1.0 / 10.0 + z * (-1.0 / 42.0 + z * (1.0 / 216.0 + z * (-1.0 / 1320.0)))));
-    let small = std::f32::consts::FRAC_2_SQRT_PI * x * s;
-    let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t
-        * (0.254_829_6
-            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
-    let y = 1.0 - poly * exp(-(a * a));
-    let large = if x < 0.0 { -y } else { y };
-    if a < 0.5 {
-        small
-    } else {
-        large
-    }
+    const P: [f32; 6] = [
+        1.128_379,
+        0.196_246_4,
+        0.053_466_775,
+        0.004_003_410_7,
+        0.000_288_015_14,
+        1.974_594_6e-6,
+    ];
+    const Q: [f32; 5] = [
+        0.507_25,
+        0.116_475_02,
+        0.015_444_002,
+        0.001_216_261_4,
+        3.747_7e-5,
+    ];
+    // NaN stays NaN through the clamp and the rest
+    let z = x.clamp(-4.0, 4.0);
+    let w = z * z;
+    let p = P[0] + w * (P[1] + w * (P[2] + w * (P[3] + w * (P[4] + w * P[5]))));
+    let q = 1.0 + w * (Q[0] + w * (Q[1] + w * (Q[2] + w * (Q[3] + w * Q[4]))));
+    z * p / q
 }
 
 /// `0.5 * x * (1 + erf(x / sqrt 2))`, the exact (erf) GELU.
@@ -667,12 +675,15 @@ mod tests {
         while x < 6.0 {
             let e = libm_erf(x as f64);
             assert!(
-                (erf(x) as f64 - e).abs() < 3e-7,
+                (erf(x) as f64 - e).abs() < 4e-7,
                 "erf({x}) = {} vs {e}",
                 erf(x)
             );
             x += 0.0137;
         }
+        assert_eq!(erf(0.0), 0.0);
+        assert_eq!(erf(9.0), erf(4.0));
+        assert!(erf(f32::NAN).is_nan());
     }
 
     /// erf in f64 by its Taylor series / continued fraction, for the test only.
