@@ -152,13 +152,6 @@ fn in_place(x: TValue, f: impl FnOnce(&mut [f32]) -> TractResult<()>) -> TractRe
     Ok(tvec![t.into_tvalue()])
 }
 
-/// A tensor from a vector, without a copy.
-fn output(shape: &[usize], v: Vec<f32>) -> TractResult<TVec<TValue>> {
-    Ok(tvec![tract_ndarray::ArrayD::from_shape_vec(shape, v)?
-        .into_tensor()
-        .into_tvalue()])
-}
-
 /// `LayerNorm(x)` or `LayerNorm(x + r)` over the last axis of `[T, h]`.
 #[derive(Clone, Debug)]
 pub struct LayerNorm {
@@ -310,7 +303,9 @@ pub struct Qkv<'a> {
 impl Attention {
     /// The context `[t, h]` (see [`attention_tiled`] for the arithmetic).
     pub fn run(&self, x: Qkv, t: usize, h: usize) -> Vec<f32> {
-        attention(self.heads, x, t, h)
+        let mut ctx = vec![0f32; t * h];
+        attention(self.heads, x, t, h, &mut ctx);
+        ctx
     }
 }
 
@@ -334,11 +329,12 @@ fn attention_tiled<const QS: usize, const QC: usize>(
     t: usize,
     h: usize,
     avx512: bool,
-) -> Vec<f32> {
+    ctx: &mut [f32],
+) {
     let Qkv { q, k, v, stride } = x;
     let hd = h / heads;
     let tp = t.div_ceil(KEYS) * KEYS;
-    let mut ctx = vec![0f32; t * h];
+    assert_eq!(ctx.len(), t * h);
     // scores of up to QS queries, `tp` each (the padding keys score 0 and
     // are never read)
     let mut p = vec![0f32; QS * tp];
@@ -400,7 +396,6 @@ fn attention_tiled<const QS: usize, const QC: usize>(
             i0 += n;
         }
     }
-    ctx
 }
 
 /// `out[r][s] = sum over d of q[rows[r]][col + d] * kt[d][s]` for all `tp`
@@ -568,27 +563,28 @@ unsafe fn context_avx512<const QC: usize, const NV: usize>(
 /// The attention core with the widest vectors the CPU has; tiles sized for
 /// its registers (results are the same on every path, see
 /// [`attention_tiled`]).
-fn attention(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
+/// `ctx` is `[t, h]`, zeros.
+fn attention(heads: usize, x: Qkv, t: usize, h: usize, ctx: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2,avx512f")]
-        unsafe fn avx512(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
-            attention_tiled::<8, 4>(heads, x, t, h, true)
+        unsafe fn avx512(heads: usize, x: Qkv, t: usize, h: usize, ctx: &mut [f32]) {
+            attention_tiled::<8, 4>(heads, x, t, h, true, ctx)
         }
         #[target_feature(enable = "avx2")]
-        unsafe fn avx2(heads: usize, x: Qkv, t: usize, h: usize) -> Vec<f32> {
-            attention_tiled::<4, 2>(heads, x, t, h, false)
+        unsafe fn avx2(heads: usize, x: Qkv, t: usize, h: usize, ctx: &mut [f32]) {
+            attention_tiled::<4, 2>(heads, x, t, h, false, ctx)
         }
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512 F (hence AVX2).
-            return unsafe { avx512(heads, x, t, h) };
+            return unsafe { avx512(heads, x, t, h, ctx) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(heads, x, t, h) };
+            return unsafe { avx2(heads, x, t, h, ctx) };
         }
     }
-    attention_tiled::<2, 1>(heads, x, t, h, false)
+    attention_tiled::<2, 1>(heads, x, t, h, false, ctx)
 }
 
 impl Op for Attention {
@@ -635,7 +631,16 @@ impl EvalOp for Attention {
                 stride: h,
             }
         };
-        output(&[t, h], self.run(x, t, h))
+        // written in place: a tensor made from a Vec would be copied
+        let mut ctx = Tensor::zero::<f32>(&[t, h])?;
+        attention(
+            self.heads,
+            x,
+            t,
+            h,
+            ctx.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+        );
+        Ok(tvec![ctx.into_tvalue()])
     }
 }
 
