@@ -110,7 +110,7 @@ pub unsafe fn qmatmul_quads_amx(k: &Kernel, y: &mut [f32]) {
     let cfg = TileConfig::new();
     // ldtilecfg [rax]
     asm!(".byte 0xc4, 0xe2, 0x78, 0x49, 0x00", in("rax") cfg.0.as_ptr(), options(nostack));
-    let mut sums = Sums([0; TM * QUAD_ROWS]);
+    let mut sums = [Sums([0; TM * QUAD_ROWS]), Sums([0; TM * QUAD_ROWS])];
     for g in 0..k.wt.out / QUAD_ROWS {
         let mut t0 = 0;
         while t0 < tokens {
@@ -148,14 +148,14 @@ unsafe fn tile(
     a: *const u8,
     s: *const i32,
     d: *const f32,
-    sums: &mut Sums,
+    sums: &mut [Sums; 2],
     y: &mut [f32],
 ) {
     let (nb, inp, out) = (k.nb, k.wt.inp, k.wt.out);
     let w = k.wt.w.as_ptr().add(g * nb * group_block(QUAD_ROWS));
     let dw = k.wt.d.as_ptr().add(g * nb * QUAD_ROWS);
-    let mut facc = [_mm512_setzero_ps(); TM];
-    for b in 0..nb {
+    // block `b`'s integer sums into `sums[b % 2]`
+    let block = |b: usize, dst: &mut Sums| {
         asm!(
             ".byte 0xc4, 0xe2, 0x7b, 0x49, 0xc0", // tilezero tmm0
             ".byte 0xc4, 0xe2, 0x7b, 0x4b, 0x14, 0x08", // tileloadd tmm2, [rax + rcx]
@@ -166,12 +166,24 @@ unsafe fn tile(
             in("rcx") inp,
             in("rdx") w.add(b * group_block(QUAD_ROWS)),
             in("rsi") 64usize,
-            in("rdi") sums.0.as_mut_ptr(),
+            in("rdi") dst.0.as_mut_ptr(),
             options(nostack),
         );
+    };
+    let mut facc = [_mm512_setzero_ps(); TM];
+    // Two blocks in flight: block b + 1's tile work is issued before block
+    // b's float steps, which read sums stored one step earlier, so the
+    // out-of-order core overlaps the two instead of waiting on the tile
+    // store for every block.
+    block(0, &mut sums[0]);
+    for b in 0..nb {
+        if b + 1 < nb {
+            block(b + 1, &mut sums[(b + 1) % 2]);
+        }
+        let cur = &sums[b % 2];
         let dwb = _mm512_loadu_ps(dw.add(b * QUAD_ROWS));
         for (i, f) in facc.iter_mut().enumerate() {
-            let c = _mm512_loadu_si512(sums.0.as_ptr().add(i * QUAD_ROWS) as *const __m512i);
+            let c = _mm512_loadu_si512(cur.0.as_ptr().add(i * QUAD_ROWS) as *const __m512i);
             let isum = _mm512_add_epi32(c, _mm512_set1_epi32(*s.add(i * nb + b)));
             let sc = _mm512_mul_ps(dwb, _mm512_set1_ps(*d.add(i * nb + b)));
             *f = _mm512_add_ps(*f, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), sc));
