@@ -5,6 +5,7 @@
 //
 //   node benches/encoder.mjs [--rounds 2] [--runs 30] [--warmup 5] [--sweep-runs 3]
 //                            [--only node|chromium] [--engines a,b] [--out FILE.json]
+//                            [--interleaved-pairs 40]
 //
 // --engines: a comma-separated subset of ENGINE_NAMES (default: all).
 // Node runs the relaxed build only where its relaxed SIMD passes the probe of
@@ -24,6 +25,11 @@
 // crossfind build's p50 is also divided by onnxruntime-web int8's of the same
 // round (p50_ratio_to_ort_int8_each_round, and their median), since the
 // machine's speed drifts between rounds.
+//
+// --interleaved-pairs N: after the Chromium rounds, one more fresh browser
+// loads crossfind-relaxed and onnxruntime-web int8 side by side and times
+// them call by call, alternating (N calls each per text; 0: off), for the
+// ratio of two calls made back to back (chromium_interleaved in the JSON).
 //
 // Needs: pkg/node + pkg/web (scripts/build-wasm.sh), the ONNX files
 // (benches/make_onnx.py), npm packages (npm install), /usr/bin/chromium.
@@ -147,6 +153,27 @@ async function runChromium(engine, opts, baseUrl) {
   }
 }
 
+// Both engines in one fresh browser, calls alternating (lib/engines.mjs
+// `interleaved`): the latency ratio with the machine's drift paired out.
+async function runChromiumInterleaved(engines, opts, baseUrl) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(`${baseUrl}/benches/web/index.html`);
+    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+    const r = await page.evaluate(([e, o]) => window.runInterleaved(e, o), [engines, opts]);
+    r.chromium = browser.version();
+    if (errors.length) r.page_errors = errors;
+    return r;
+  } finally {
+    await browser.close();
+  }
+}
+
 // ---- summary -----------------------------------------------------------------
 const cos = (a, b) => {
   let d = 0, na = 0, nb = 0;
@@ -204,14 +231,16 @@ export async function summarise(rounds) {
   return out;
 }
 
-export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweepRuns = 3, envs = ['node', 'chromium'], engines = ENGINE_NAMES, log = console.error } = {}) {
+export const INTERLEAVED_ENGINES = ['crossfind-relaxed', 'ort-int8'];
+
+export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweepRuns = 3, envs = ['node', 'chromium'], engines = ENGINE_NAMES, interleavedPairs = 40, log = console.error } = {}) {
   const unknown = engines.filter((e) => !ENGINE_NAMES.includes(e));
   if (unknown.length) throw new Error(`unknown engine(s) ${unknown.join(', ')}: ${ENGINE_NAMES.join(', ')}`);
   for (const f of ['pkg/node/baseline/crossfind.js', 'pkg/node/relaxed/crossfind.js', 'pkg/web/crossfind.js', 'pkg/web/crossfind_relaxed_bg.wasm', '.cache/bench/onnx/model_quantized.onnx', '.cache/bench/onnx/model.onnx', 'node_modules/onnxruntime-web/package.json']) {
     if (!existsSync(path.join(ROOT, f))) throw new Error(`missing ${f}: see benches/run.mjs / docs/benchmarks.md for setup`);
   }
   const opts = { runs, warmup };
-  const result = { settings: { rounds, runs, warmup, sweep_runs_node_round1: sweepRuns, threads: 1 }, onnxruntime_web: pkgVersion('onnxruntime-web'), tokenizers_js: pkgVersion('@huggingface/tokenizers') };
+  const result = { settings: { rounds, runs, warmup, sweep_runs_node_round1: sweepRuns, interleaved_pairs_chromium: interleavedPairs, threads: 1 }, onnxruntime_web: pkgVersion('onnxruntime-web'), tokenizers_js: pkgVersion('@huggingface/tokenizers') };
   let server;
   try {
     for (const env of envs) {
@@ -247,6 +276,19 @@ export async function runEncoderBench({ rounds = 2, runs = 30, warmup = 5, sweep
         const { vectors, ...rest } = v; // vectors only feed the cosine check
         return [k, { ...rest, token_ids: Object.fromEntries(Object.entries(vectors).map(([t, x]) => [t, x.ids])) }];
       }))) };
+      if (env === 'chromium' && interleavedPairs > 0 && INTERLEAVED_ENGINES.every((e) => engines.includes(e))) {
+        const la = os.loadavg()[0];
+        const r = await runChromiumInterleaved(INTERLEAVED_ENGINES, { warmup, pairs: interleavedPairs }, server.url);
+        r.loadavg_1m_before = la;
+        result.chromium_interleaved = r;
+        for (const [t, row] of Object.entries(r.texts)) {
+          log(`[chromium interleaved] ${t}(${row.tokens} tok): ` + r.engines.map((e) => {
+            const x = row.engines[e];
+            const ratio = x[`ratio_to_${r.ref}_median_of_pairs`];
+            return `${e} min ${x.min.toFixed(1)} p50 ${x.p50.toFixed(1)} ms` + (ratio === undefined ? '' : ` (÷ ${r.ref}: ${ratio.toFixed(2)}× by pairs)`);
+          }).join(', '));
+        }
+      }
     }
   } finally {
     if (server) await server.close();
@@ -261,6 +303,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const only = arg('only');
     const res = await runEncoderBench({
       rounds: Number(arg('rounds', 2)), runs: Number(arg('runs', 30)), warmup: Number(arg('warmup', 5)), sweepRuns: Number(arg('sweep-runs', 3)),
+      interleavedPairs: Number(arg('interleaved-pairs', 40)),
       envs: only ? [only] : ['node', 'chromium'],
       ...(arg('engines') ? { engines: arg('engines').split(',') } : {}),
     });

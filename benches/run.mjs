@@ -1,7 +1,7 @@
 // Runs every encoder benchmark and writes bench-results/encoder.json plus a
 // markdown table on stdout:
 //   node benches/run.mjs [--rounds 2] [--runs 30] [--warmup 5] [--sweep-runs 3]
-//                        [--native-reps 3] [--skip-native] [--skip-chromium] [--quick]
+//                        [--native-reps 3] [--interleaved-pairs 40] [--skip-native] [--skip-chromium] [--quick]
 //   node benches/run.mjs --report-only    (print the tables of bench-results/encoder.json)
 // Sets up what is missing first: npm packages (npm ci --ignore-scripts), the
 // Python venv for the ONNX build (.cache/bench-venv, benches/requirements.txt),
@@ -26,6 +26,7 @@ const settings = {
   warmup: opt('warmup', quick ? 2 : 5),
   sweepRuns: opt('sweep-runs', quick ? 0 : 3),
   nativeReps: opt('native-reps', quick ? 1 : 3),
+  interleavedPairs: opt('interleaved-pairs', quick ? 8 : 40),
 };
 const sh = (cmd, args, o = {}) => {
   log(`$ ${cmd} ${args.join(' ')}`);
@@ -145,6 +146,21 @@ export function markdown(r) {
       L.push(`|---|${sw[0][1].sweep_ms.map(() => '--:').join('|')}|`);
       for (const [e, x] of sw) L.push(`| ${e} | ${x.sweep_ms.map((p) => f0(p.p50)).join(' | ')} |`);
     }
+    const il = env === 'chromium' ? r.encoder.chromium_interleaved : undefined;
+    if (il) {
+      const rows = Object.entries(il.texts);
+      L.push('');
+      L.push(`**Chromium, side by side in one page** (${il.engines.join(' and ')} loaded together, calls alternating one by one, ${il.pairs} each per text after ${il.warmup} warm-ups; min / p10 / p50 ms; ratio = median over the back-to-back pairs of crossfind's call ÷ ${il.ref}'s)`);
+      L.push('');
+      L.push(`| engine | ${rows.map(([t, x]) => `${x.tokens} tokens`).join(' | ')} |`);
+      L.push(`|---|${rows.map(() => '--:').join('|')}|`);
+      for (const e of il.engines) {
+        L.push(`| ${e} | ${rows.map(([, x]) => { const v = x.engines[e]; return `${v.min.toFixed(1)} / ${v.p10.toFixed(1)} / ${v.p50.toFixed(1)}`; }).join(' | ')} |`);
+      }
+      for (const e of il.engines.filter((e) => e !== il.ref)) {
+        L.push(`| *${e} ÷ ${il.ref}, median of pairs* | ${rows.map(([, x]) => `*${x.engines[e][`ratio_to_${il.ref}_median_of_pairs`].toFixed(2)}×*`).join(' | ')} |`);
+      }
+    }
     L.push('');
   }
   const n = r.native;
@@ -242,7 +258,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && flag('report-only')) {
     if (existsSync('/usr/bin/chromium')) envs.push('chromium');
     else log('skipping Chromium: /usr/bin/chromium missing (apt-get install -y chromium)');
   }
-  res.encoder = await runEncoderBench({ rounds: settings.rounds, runs: settings.runs, warmup: settings.warmup, sweepRuns: settings.sweepRuns, envs });
+  res.encoder = await runEncoderBench({ rounds: settings.rounds, runs: settings.runs, warmup: settings.warmup, sweepRuns: settings.sweepRuns, interleavedPairs: settings.interleavedPairs, envs });
   save(res, true);
 
   const nanoPy = path.join(ROOT, '.cache/venv/bin/python');

@@ -208,3 +208,49 @@ export async function measure(engineName, host, { warmup = 5, runs = 30, sweepRu
 function mapRound(o) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, k === 'n' ? v : round(v)]));
 }
+
+/**
+ * Several engines loaded side by side in one page (or process), their calls
+ * alternating one by one (A B, then B A, ...) on each text after `warmup`
+ * untimed embeddings of every text by each. A change in the machine's speed
+ * (this kind of shared VM has slow spells lasting seconds to minutes) then
+ * hits both engines of a pair alike, so the ratio of two calls made back to
+ * back is a steadier comparison than latencies taken in separate browsers
+ * minutes apart. `ref` is the engine the others are divided by. Returns
+ * plain JSON: per text, each engine's stats and, for the others, the median
+ * of the per-pair ratios and the ratios of the mins and p50s.
+ */
+export async function interleaved(names, host, { ref = names[names.length - 1], warmup = 5, pairs = 40 } = {}) {
+  for (const n of names) if (!ENGINES[n]) throw new Error(`unknown engine ${n}`);
+  if (!names.includes(ref)) throw new Error(`the reference ${ref} is not among ${names.join(', ')}`);
+  const insts = {};
+  for (const n of names) insts[n] = await ENGINES[n].load(host, () => {});
+  for (const n of names) for (let w = 0; w < warmup; w++) for (const t of TEXTS) await insts[n].embed(t.text, t.kind);
+  const texts = {};
+  for (const t of TEXTS) {
+    const samples = Object.fromEntries(names.map((n) => [n, []]));
+    for (let i = 0; i < pairs; i++) {
+      for (const n of i % 2 ? [...names].reverse() : names) {
+        const a = host.now();
+        await insts[n].embed(t.text, t.kind);
+        samples[n].push(host.now() - a);
+      }
+    }
+    const p10 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 10)];
+    const row = { tokens: insts[names[0]].ids(t.text, t.kind).length, engines: {} };
+    for (const n of names) {
+      const s = stats(samples[n]);
+      row.engines[n] = { ...mapRound(s), p10: round(p10(samples[n])), samples: samples[n].map((x) => round(x)) };
+      if (n === ref) continue;
+      const each = samples[n].map((x, i) => x / samples[ref][i]);
+      const r = stats(samples[ref]);
+      Object.assign(row.engines[n], {
+        [`ratio_to_${ref}_median_of_pairs`]: round(stats(each).p50),
+        [`ratio_to_${ref}_of_p50`]: round(s.p50 / r.p50),
+        [`ratio_to_${ref}_of_min`]: round(s.min / r.min),
+      });
+    }
+    texts[t.name] = row;
+  }
+  return { engines: names, ref, warmup, pairs, texts };
+}

@@ -2,7 +2,7 @@
 // static server (benches/serve.mjs), our pkg/web builds, and onnxruntime-web's
 // wasm-only ES module with its .mjs/.wasm loaded from node_modules.
 import { wasmMemoryBytes } from '../lib/probe.mjs';
-import { measure } from '../lib/engines.mjs';
+import { interleaved, measure } from '../lib/engines.mjs';
 
 async function get(p) {
   const r = await fetch('/' + p);
@@ -38,6 +38,11 @@ window.runBench = async (engine, opts) => {
   r.user_agent = navigator.userAgent;
   r.cross_origin_isolated = self.crossOriginIsolated;
   document.getElementById('out').textContent += `${engine}: load ${r.load_ms} ms\n`;
+  return r;
+};
+window.runInterleaved = async (engines, opts) => {
+  const r = await interleaved(engines, host, opts);
+  r.user_agent = navigator.userAgent;
   return r;
 };
 window.benchReady = true;
