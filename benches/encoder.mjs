@@ -134,7 +134,9 @@ async function runChild(engine, opts) {
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'];
 
-async function runChromium(engine, opts, baseUrl) {
+// A fresh browser on the bench page; `fn(page)` returns the result, to
+// which the browser version and any page errors are added.
+async function inFreshBrowser(baseUrl, fn) {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
@@ -144,7 +146,7 @@ async function runChromium(engine, opts, baseUrl) {
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     await page.goto(`${baseUrl}/benches/web/index.html`);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
-    const r = await page.evaluate(([e, o]) => window.runBench(e, o), [engine, opts]);
+    const r = await fn(page);
     r.chromium = browser.version();
     if (errors.length) r.page_errors = errors;
     return r;
@@ -153,26 +155,13 @@ async function runChromium(engine, opts, baseUrl) {
   }
 }
 
+const runChromium = (engine, opts, baseUrl) =>
+  inFreshBrowser(baseUrl, (page) => page.evaluate(([e, o]) => window.runBench(e, o), [engine, opts]));
+
 // Both engines in one fresh browser, calls alternating (lib/engines.mjs
 // `interleaved`): the latency ratio with the machine's drift paired out.
-async function runChromiumInterleaved(engines, opts, baseUrl) {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    await page.goto(`${baseUrl}/benches/web/index.html`);
-    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
-    const r = await page.evaluate(([e, o]) => window.runInterleaved(e, o), [engines, opts]);
-    r.chromium = browser.version();
-    if (errors.length) r.page_errors = errors;
-    return r;
-  } finally {
-    await browser.close();
-  }
-}
+const runChromiumInterleaved = (engines, opts, baseUrl) =>
+  inFreshBrowser(baseUrl, (page) => page.evaluate(([e, o]) => window.runInterleaved(e, o), [engines, opts]));
 
 // ---- summary -----------------------------------------------------------------
 const cos = (a, b) => {
