@@ -134,7 +134,7 @@ export function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const q = (p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  return { n: s.length, p50: q(0.5), p95: q(0.95), min: s[0], max: s[s.length - 1], mean };
+  return { n: s.length, p10: q(0.1), p50: q(0.5), p95: q(0.95), min: s[0], max: s[s.length - 1], mean };
 }
 
 const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
@@ -236,14 +236,13 @@ export async function interleaved(names, host, { ref = names[names.length - 1], 
         samples[n].push(host.now() - a);
       }
     }
-    const p10 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 10)];
     const row = { tokens: insts[names[0]].ids(t.text, t.kind).length, engines: {} };
+    const r = stats(samples[ref]);
     for (const n of names) {
       const s = stats(samples[n]);
-      row.engines[n] = { ...mapRound(s), p10: round(p10(samples[n])), samples: samples[n].map((x) => round(x)) };
+      row.engines[n] = { ...mapRound(s), samples: samples[n].map((x) => round(x)) };
       if (n === ref) continue;
       const each = samples[n].map((x, i) => x / samples[ref][i]);
-      const r = stats(samples[ref]);
       Object.assign(row.engines[n], {
         [`ratio_to_${ref}_median_of_pairs`]: round(stats(each).p50),
         [`ratio_to_${ref}_of_p50`]: round(s.p50 / r.p50),

@@ -152,6 +152,15 @@ fn in_place(x: TValue, f: impl FnOnce(&mut [f32]) -> TractResult<()>) -> TractRe
     Ok(tvec![t.into_tvalue()])
 }
 
+/// A new `[shape]` tensor of zeros that `f` fills in place. (A tensor made
+/// from a `Vec` would be copied: tract 0.23's `Tensor::from(ArrayD)`
+/// allocates its own buffer.)
+pub(crate) fn computed(shape: &[usize], f: impl FnOnce(&mut [f32])) -> TractResult<TVec<TValue>> {
+    let mut t = Tensor::zero::<f32>(shape)?;
+    f(t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+    Ok(tvec![t.into_tvalue()])
+}
+
 /// `LayerNorm(x)` or `LayerNorm(x + r)` over the last axis of `[T, h]`.
 #[derive(Clone, Debug)]
 pub struct LayerNorm {
@@ -631,16 +640,7 @@ impl EvalOp for Attention {
                 stride: h,
             }
         };
-        // written in place: a tensor made from a Vec would be copied
-        let mut ctx = Tensor::zero::<f32>(&[t, h])?;
-        attention(
-            self.heads,
-            x,
-            t,
-            h,
-            ctx.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        );
-        Ok(tvec![ctx.into_tvalue()])
+        computed(&[t, h], |ctx| attention(self.heads, x, t, h, ctx))
     }
 }
 

@@ -1014,14 +1014,7 @@ impl EvalOp for QLinear {
         let t = x.shape()[0];
         let ram = x.try_as_plain_ram()?;
         let xq = QActs::quantize(ram.as_slice::<f32>()?, t, self.w.inp, self.w.layout);
-        // written in place: a tensor made from a Vec would be copied
-        let mut y = Tensor::zero::<f32>(&[t, self.w.out])?;
-        qmatmul(
-            &self.w,
-            &xq,
-            y.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        );
-        Ok(tvec![y.into_tvalue()])
+        super::detops::computed(&[t, self.w.out], |y| qmatmul(&self.w, &xq, y))
     }
 }
 
