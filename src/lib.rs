@@ -10,6 +10,8 @@ pub mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
 pub mod model;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod par;
 pub mod script;
 pub mod search;
 #[cfg(target_arch = "wasm32")]

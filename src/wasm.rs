@@ -449,9 +449,11 @@ impl Engine {
             return Ok(js_sys::Array::new().into());
         }
         let vector = match (&self.encoder, mode) {
-            (Some(enc), Mode::Hybrid | Mode::Dense) => {
-                Some(enc.embed(text, TextKind::Query).map_err(js_err)?.vector)
-            }
+            (Some(enc), Mode::Hybrid | Mode::Dense) => Some(
+                enc.embed_for_search(text, TextKind::Query)
+                    .map_err(js_err)?
+                    .vector,
+            ),
             _ => None,
         };
         let hits = search(

@@ -375,7 +375,7 @@ impl Bundle {
             Vectors::empty(manifest.model.dim)
         };
         let ls = manifest.shard(ShardKind::Lexical).clone();
-        let lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {
+        let mut lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {
             Error::Corrupt { why, .. } => Error::corrupt(&ls.name, why),
             other => other,
         })?;
@@ -391,6 +391,7 @@ impl Bundle {
                 ),
             ));
         }
+        partition_by_language(&mut lexical, &docs);
         let mut frags = Vec::with_capacity(nfrag);
         let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
         for s in &shards {
@@ -434,6 +435,23 @@ impl Bundle {
     }
 }
 
+/// Term statistics per page language (search/lexical.rs).
+fn partition_by_language(lexical: &mut LexicalIndex, docs: &Docs) {
+    let mut langs: Vec<&str> = docs.pages.iter().map(|p| p.lang.as_str()).collect();
+    langs.sort_unstable();
+    langs.dedup();
+    let lang_of_page: Vec<u16> = docs
+        .pages
+        .iter()
+        .map(|p| langs.binary_search(&p.lang.as_str()).unwrap_or(0) as u16)
+        .collect();
+    lexical.partition(|chunk| {
+        docs.chunks
+            .get(chunk as usize)
+            .map_or(0, |c| lang_of_page[c.page as usize])
+    });
+}
+
 fn parse_fragments(name: &str, bytes: &[u8]) -> Result<Fragments> {
     let f: Fragments = serde_json::from_slice(bytes)
         .map_err(|e| Error::corrupt(name, format!("bad fragments: {e}")))?;
@@ -445,6 +463,94 @@ fn parse_fragments(name: &str, bytes: &[u8]) -> Result<Fragments> {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Bundle {
+    /// The bundle a site would have with only the pages `keep` accepts
+    /// (for evaluation: `crossfind eval --single-copy`). Fragments and
+    /// vectors follow; the lexical index is rebuilt with the site's
+    /// statistics.
+    pub fn subset(&self, keep: &[bool]) -> Bundle {
+        let mut page_map = vec![u32::MAX; self.docs.pages.len()];
+        let mut pages = Vec::new();
+        for (i, p) in self.docs.pages.iter().enumerate() {
+            if keep.get(i).copied().unwrap_or(false) {
+                page_map[i] = pages.len() as u32;
+                pages.push(p.clone());
+            }
+        }
+        let mut chunk_map = vec![u32::MAX; self.docs.chunks.len()];
+        let mut chunks = Vec::new();
+        let rb = 4 + self.vectors.dim;
+        let mut raw = Vec::new();
+        for (i, c) in self.docs.chunks.iter().enumerate() {
+            let np = page_map[c.page as usize];
+            if np == u32::MAX {
+                continue;
+            }
+            chunk_map[i] = chunks.len() as u32;
+            chunks.push(ChunkMeta {
+                page: np,
+                ..c.clone()
+            });
+            if self.has_vectors {
+                raw.extend_from_slice(&self.vectors.raw[i * rb..(i + 1) * rb]);
+            }
+        }
+        let fragments = self
+            .fragments
+            .iter()
+            .map(|f| {
+                f.as_ref().map(|f| Fragments {
+                    chunks: f
+                        .chunks
+                        .iter()
+                        .filter(|(id, _)| chunk_map[*id as usize] != u32::MAX)
+                        .map(|(id, s)| (chunk_map[*id as usize], s.clone()))
+                        .collect(),
+                })
+            })
+            .collect();
+        let kept = |c: u32| chunk_map.get(c as usize).is_some_and(|&m| m != u32::MAX);
+        let mut lexical = self.lexical.subset(kept, |c| chunk_map[c as usize]);
+        let mut manifest = self.manifest.clone();
+        manifest.pages = pages.len();
+        manifest.chunks = chunks.len();
+        let docs = Docs { pages, chunks };
+        partition_by_language(&mut lexical, &docs);
+        Bundle {
+            manifest,
+            vectors: Vectors {
+                dim: self.vectors.dim,
+                rows: if self.has_vectors {
+                    docs.chunks.len()
+                } else {
+                    0
+                },
+                raw,
+            },
+            docs,
+            lexical,
+            fragments,
+            has_vectors: self.has_vectors,
+        }
+    }
+
+    /// One page of every translation group, the language chosen by `seed`:
+    /// what a site whose articles exist in one language each would hold.
+    pub fn single_copy(&self, seed: u64) -> Bundle {
+        let mut best: std::collections::HashMap<&str, (String, usize)> = Default::default();
+        for (i, p) in self.docs.pages.iter().enumerate() {
+            let key = sha256_hex(format!("{seed}\0{}\0{}", p.group, p.lang).as_bytes());
+            let e = best.entry(&p.group).or_insert((key.clone(), i));
+            if key < e.0 {
+                *e = (key, i);
+            }
+        }
+        let mut keep = vec![false; self.docs.pages.len()];
+        for (_, i) in best.values() {
+            keep[*i] = true;
+        }
+        self.subset(&keep)
+    }
+
     /// Reads and verifies a bundle folder, fragments included.
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
         let mpath = dir.join(MANIFEST);

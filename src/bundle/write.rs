@@ -303,7 +303,7 @@ pub fn build_bundle(
                     Err(_) => break,
                 };
                 let Ok((id, passage)) = job else { break };
-                let r = enc.embed(&passage, TextKind::Passage);
+                let r = enc.embed_for_search(&passage, TextKind::Passage);
                 if res_tx.send((id, r)).is_err() {
                     break;
                 }

@@ -26,6 +26,10 @@ pub struct EmbedArgs {
     /// Print the cosine similarity matrix of the texts instead of the vectors.
     #[arg(long)]
     similarity: bool,
+    /// The vectors search compares: language directions removed, as bundles
+    /// store passages (no effect with a pack without a language basis).
+    #[arg(long)]
+    search: bool,
     /// Texts to embed.
     texts: Vec<String>,
 }
@@ -53,38 +57,24 @@ pub fn read_lines(bytes: &[u8], what: &str) -> Result<Vec<String>> {
 }
 
 /// Embeds texts on all cores, keeping input order.
-pub fn embed_all(enc: &Encoder, texts: &[String], kind: TextKind) -> Result<Vec<Embedding>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(texts.len().max(1));
-    let chunk = texts.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Vec<Embedding>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = texts
-            .chunks(chunk)
-            .enumerate()
-            .map(|(ci, part)| {
-                s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, t)| {
-                            enc.embed(t, kind)
-                                .with_context(|| format!("text {}", ci * chunk + i + 1))
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("embedding thread panicked"))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(texts.len());
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+/// Embeds texts on all cores, keeping input order. With `search`, the
+/// vectors are the ones search compares ([`Encoder::embed_for_search`]).
+pub fn embed_all(
+    enc: &Encoder,
+    texts: &[String],
+    kind: TextKind,
+    search: bool,
+) -> Result<Vec<Embedding>> {
+    crossfind::par::par_map(texts, |i, t| {
+        let e = if search {
+            enc.embed_for_search(t, kind)
+        } else {
+            enc.embed(t, kind)
+        };
+        e.with_context(|| format!("text {}", i + 1))
+    })
+    .into_iter()
+    .collect()
 }
 
 pub fn write_npy(path: &std::path::Path, rows: &[Vec<f32>], dim: usize) -> Result<()> {
@@ -118,7 +108,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         bail!("no texts: pass them as arguments or with --input FILE");
     }
     let enc = load_encoder(&args.model)?;
-    let embs = embed_all(&enc, &texts, args.kind.into())?;
+    let embs = embed_all(&enc, &texts, args.kind.into(), args.search)?;
     for (i, e) in embs.iter().enumerate() {
         if let Some(n) = e.truncated_from {
             eprintln!(

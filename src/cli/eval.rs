@@ -10,7 +10,7 @@ use super::embed::embed_all;
 use super::index::load_bundle;
 use super::{load_encoder, KindArg};
 use crossfind::eval::{pairs, report, retrieval};
-use crossfind::search::{Fusion, Mode};
+use crossfind::search::{Fusion, FusionMethod, Mode};
 use crossfind::TextKind;
 
 #[derive(Args)]
@@ -33,6 +33,9 @@ pub struct EvalArgs {
     /// Also grid-search the fusion constants (tuned on even qids, reported on odd and all).
     #[arg(long)]
     tune: bool,
+    /// Override the fusion method: "rank" (reciprocal rank fusion) or "score" (weighted sum).
+    #[arg(long)]
+    fusion: Option<String>,
     /// Override the fusion's rrf_k.
     #[arg(long)]
     rrf_k: Option<f32>,
@@ -45,6 +48,15 @@ pub struct EvalArgs {
     /// Override the candidates taken from each signal before fusion.
     #[arg(long)]
     depth: Option<usize>,
+    /// Evaluate the site as if every translated article existed in one
+    /// language only: one version of each translation group is kept, the
+    /// language chosen by SEED (default 1). Measures answers that exist
+    /// only in another language on any multilingual site.
+    #[arg(long, value_name = "SEED", num_args = 0..=1, default_missing_value = "1")]
+    single_copy: Option<u64>,
+    /// Let reader-language keyword matches count even when the best dense match has no version in that language.
+    #[arg(long)]
+    no_abstain: bool,
 }
 
 #[derive(Subcommand)]
@@ -90,7 +102,15 @@ pub fn run(a: EvalArgs) -> Result<()> {
     };
     let t0 = std::time::Instant::now();
     let queries = retrieval::parse_queries(&read_text(&qpath)?, &qpath.display().to_string())?;
-    let l = load_bundle(&bundle_dir)?;
+    let mut l = load_bundle(&bundle_dir)?;
+    if let Some(seed) = a.single_copy {
+        l.bundle = l.bundle.single_copy(seed);
+        eprintln!(
+            "single copy (seed {seed}): {} pages and {} chunks kept",
+            l.bundle.docs.pages.len(),
+            l.bundle.docs.chunks.len()
+        );
+    }
     let articles = retrieval::Articles::new(&l.bundle.docs);
     let warnings = retrieval::label_warnings(&queries, &articles);
     for w in &warnings {
@@ -103,23 +123,32 @@ pub fn run(a: EvalArgs) -> Result<()> {
         .collect();
     let texts: Vec<String> = nonempty.iter().map(|&i| queries[i].text.clone()).collect();
     eprintln!("embedding {} queries…", texts.len());
-    let embedded = embed_all(&l.encoder, &texts, TextKind::Query)?;
+    let embedded = embed_all(&l.encoder, &texts, TextKind::Query, true)?;
     let mut vectors: Vec<Option<Vec<f32>>> = vec![None; queries.len()];
     for (i, e) in nonempty.into_iter().zip(embedded) {
         vectors[i] = Some(e.vector);
     }
 
     let d = Fusion::default();
+    let method = match a.fusion.as_deref() {
+        None => d.method,
+        Some("rank") => FusionMethod::Rank,
+        Some("score") => FusionMethod::Score,
+        Some(o) => anyhow::bail!("--fusion must be rank or score, not {o:?}"),
+    };
     let fusion = Fusion {
+        method,
         rrf_k: a.rrf_k.unwrap_or(d.rrf_k),
         dense_weight: a.dense_weight.unwrap_or(d.dense_weight),
         lexical_weight: a.lexical_weight.unwrap_or(d.lexical_weight),
         depth: a.depth.unwrap_or(d.depth),
+        abstain: !a.no_abstain,
     };
     let results = retrieval::run_queries(&l.bundle, &articles, &queries, &vectors, fusion, a.k);
     let mut ev = retrieval::evaluate(results, fusion, a.k, warnings);
     ev.bundle = bundle_dir.display().to_string();
     ev.queries_file = qpath.display().to_string();
+    ev.single_copy = a.single_copy;
     print!("{}", report::render_eval(&ev));
 
     let mut tuning = None;
@@ -172,7 +201,7 @@ fn run_pairs(a: PairsArgs) -> Result<()> {
     let enc = load_encoder(&a.model)?;
     let texts: Vec<String> = items.iter().map(|x| x.text.clone()).collect();
     eprintln!("embedding {} sentences…", texts.len());
-    let vectors: Vec<Vec<f32>> = embed_all(&enc, &texts, a.kind.into())?
+    let vectors: Vec<Vec<f32>> = embed_all(&enc, &texts, a.kind.into(), false)?
         .into_iter()
         .map(|e| e.vector)
         .collect();

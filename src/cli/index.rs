@@ -180,7 +180,7 @@ pub fn run_query(
     let vector = if mode == Mode::Lexical || text.trim().is_empty() {
         None
     } else {
-        Some(l.encoder.embed(text, TextKind::Query)?.vector)
+        Some(l.encoder.embed_for_search(text, TextKind::Query)?.vector)
     };
     Ok(search(
         &l.bundle,

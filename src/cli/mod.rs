@@ -66,6 +66,10 @@ enum ModelCommand {
         /// Word-embedding rows per shard file.
         #[arg(long)]
         rows_per_shard: Option<usize>,
+        /// Language directions removed from search vectors, fitted on a built-in
+        /// 41-language parallel sample (0: keep the raw embeddings).
+        #[arg(long, default_value_t = crossfind::model::langbasis::DEFAULT_RANK)]
+        language_basis_rank: usize,
     },
     /// Print a pack's manifest summary after verifying every checksum.
     Info {
@@ -125,6 +129,7 @@ fn run(cli: Cli) -> Result<()> {
             passage_prefix,
             max_tokens,
             rows_per_shard,
+            language_basis_rank,
         }) => {
             let opts = ImportOptions {
                 tokenizer,
@@ -133,6 +138,7 @@ fn run(cli: Cli) -> Result<()> {
                 passage_prefix,
                 max_tokens,
                 rows_per_shard,
+                language_basis_rank: Some(language_basis_rank),
             };
             let t0 = std::time::Instant::now();
             let pack = import(&source, &opts)

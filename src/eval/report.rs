@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::pairs::PairsReport;
 use super::retrieval::{self, mode_name, Evaluation, Row, TuneRow, MODES};
-use crate::search::{Fusion, Mode};
+use crate::search::{Fusion, FusionMethod, Mode};
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
@@ -51,11 +51,34 @@ fn abbrev(m: Mode) -> &'static str {
     }
 }
 
-fn fusion_line(f: &super::retrieval::FusionParams) -> String {
-    format!(
-        "rrf_k {}, dense weight {}, lexical weight {}, depth {}",
-        f.rrf_k, f.dense_weight, f.lexical_weight, f.depth
-    )
+fn fusion_line(f: &Fusion) -> String {
+    let abstain = if f.abstain {
+        ", shared terms only when the best dense match is not in the reader's language"
+    } else {
+        ""
+    };
+    match f.method {
+        FusionMethod::Rank => format!(
+            "rank (RRF): rrf_k {}, dense weight {}, lexical weight {}, depth {}{abstain}",
+            f.rrf_k, f.dense_weight, f.lexical_weight, f.depth
+        ),
+        FusionMethod::Score => format!(
+            "score: {} × cosine + {} × BM25 share, depth {}{abstain}",
+            f.dense_weight, f.lexical_weight, f.depth
+        ),
+    }
+}
+
+/// The method and constants of a tuning row, for its first column.
+fn fusion_cell(f: &Fusion) -> String {
+    match f.method {
+        FusionMethod::Rank => format!(
+            "rank k {} dense w {}",
+            f.rrf_k,
+            f.dense_weight / f.lexical_weight
+        ),
+        FusionMethod::Score => format!("score lexical w {}", f.lexical_weight / f.dense_weight),
+    }
 }
 
 /// The `crossfind eval` report.
@@ -72,6 +95,12 @@ pub fn render_eval(e: &Evaluation) -> String {
         e.by_lang.len(),
         e.by_kind.len()
     );
+    if let Some(seed) = e.single_copy {
+        let _ = writeln!(
+            s,
+            "**Single copy** (seed {seed}): one language version of each translated article kept, so most answers exist in one language only.  "
+        );
+    }
     let _ = writeln!(s, "Hybrid fusion: {}.  ", fusion_line(&e.fusion));
     let _ = writeln!(
         s,
@@ -240,31 +269,30 @@ pub fn render_tuning(
     refs: &[Reference],
 ) -> String {
     let mut s = String::new();
-    let current: super::retrieval::FusionParams = Fusion::default().into();
+    let current = Fusion::default();
     let _ = writeln!(s, "## Fusion tuning\n");
     let _ = writeln!(
         s,
-        "{grid_size} settings (lexical weight 1; only the weight ratio matters), scored by hybrid macro MRR@10 over languages. \
+        "{grid_size} settings (rank fusion: reciprocal ranks, weight ratio dense/lexical; score fusion: cosine + weight x BM25 share), scored by hybrid macro MRR@10 over languages. \
          Tuned on even-numbered qids; odd-numbered qids are held out. Best {show} on the tuning half, then the default in use and plain RRF (k 60, equal weights) if not among them; per-kind columns are on all queries.\n"
     );
     let kinds: Vec<&String> = rows
         .first()
         .map(|r| r.by_kind.keys().collect())
         .unwrap_or_default();
-    let mut head = "| rrf_k | dense w | depth | even (tuned) | odd (held out) | all |".to_string();
+    let mut head = "| fusion | depth | even (tuned) | odd (held out) | all |".to_string();
     for k in &kinds {
         let _ = write!(head, " {k} |");
     }
     let _ = writeln!(
         s,
-        "{head} |\n|--:|--:|--:|--:|--:|--:|{}---|",
+        "{head} |\n|---|--:|--:|--:|--:|{}---|",
         "--:|".repeat(kinds.len())
     );
     let line = |r: &TuneRow, note: &str| {
         let mut l = format!(
-            "| {} | {} | {} | {:.4} | {:.4} | {:.4} |",
-            r.fusion.rrf_k,
-            r.fusion.dense_weight / r.fusion.lexical_weight,
+            "| {} | {} | {:.4} | {:.4} | {:.4} |",
+            fusion_cell(&r.fusion),
             r.fusion.depth,
             r.even,
             r.odd,
@@ -291,7 +319,8 @@ pub fn render_tuning(
     }
     // textbook reciprocal rank fusion: equal weights, k = 60
     let textbook = |r: &&TuneRow| {
-        r.fusion.rrf_k == 60.0
+        r.fusion.method == FusionMethod::Rank
+            && r.fusion.rrf_k == 60.0
             && r.fusion.dense_weight == r.fusion.lexical_weight
             && r.fusion.depth == 200
     };

@@ -53,6 +53,7 @@ use serde::Serialize;
 use super::metrics;
 use crate::bundle::{Bundle, Docs};
 use crate::error::{Error, Result};
+use crate::par::par_map;
 use crate::search::{search, Fusion, Mode, Query};
 
 /// The modes compared, in column order.
@@ -271,37 +272,6 @@ pub fn label_warnings(queries: &[LabelledQuery], articles: &Articles) -> Vec<Str
     out
 }
 
-/// The fusion constants, as recorded in reports.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
-pub struct FusionParams {
-    pub rrf_k: f32,
-    pub dense_weight: f32,
-    pub lexical_weight: f32,
-    pub depth: usize,
-}
-
-impl From<Fusion> for FusionParams {
-    fn from(f: Fusion) -> Self {
-        FusionParams {
-            rrf_k: f.rrf_k,
-            dense_weight: f.dense_weight,
-            lexical_weight: f.lexical_weight,
-            depth: f.depth,
-        }
-    }
-}
-
-impl From<FusionParams> for Fusion {
-    fn from(f: FusionParams) -> Self {
-        Fusion {
-            rrf_k: f.rrf_k,
-            dense_weight: f.dense_weight,
-            lexical_weight: f.lexical_weight,
-            depth: f.depth,
-        }
-    }
-}
-
 /// One query in one mode.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModeRun {
@@ -408,34 +378,6 @@ fn run_mode(
         reader_shown: shown,
         low_confidence: false,
     }
-}
-
-/// Runs `f` over `items` on all cores, keeping order.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, items.len().max(1));
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .enumerate()
-            .map(|(ci, part)| {
-                s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, t)| f(ci * chunk + i, t))
-                        .collect::<Vec<R>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("evaluation thread panicked"))
-            .collect()
-    })
 }
 
 /// The low-confidence thresholds, calibrated on the answerable queries.
@@ -636,8 +578,10 @@ fn ordered<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 pub struct Evaluation {
     pub bundle: String,
     pub queries_file: String,
+    /// `--single-copy`: the seed that chose one version of each translated article.
+    pub single_copy: Option<u64>,
     pub k: usize,
-    pub fusion: FusionParams,
+    pub fusion: Fusion,
     pub low_confidence: LowConfidenceRule,
     /// One row per reader language, in order of first appearance.
     pub by_lang: Vec<Row>,
@@ -692,8 +636,9 @@ pub fn evaluate(
     Evaluation {
         bundle: String::new(),
         queries_file: String::new(),
+        single_copy: None,
         k,
-        fusion: fusion.into(),
+        fusion,
         low_confidence: rule,
         by_lang,
         by_kind,
@@ -727,7 +672,7 @@ pub fn macro_mrr(results: &[QueryResult], mode: Mode, pick: impl Fn(&QueryResult
 /// One fusion setting of the tuning grid, scored by hybrid macro MRR@10.
 #[derive(Clone, Debug, Serialize)]
 pub struct TuneRow {
-    pub fusion: FusionParams,
+    pub fusion: Fusion,
     /// On the even-numbered queries (the ones tuned on).
     pub even: f64,
     /// On the odd-numbered queries (held out).
@@ -740,14 +685,28 @@ pub struct TuneRow {
 /// The grid `crossfind eval --tune` searches: round numbers only.
 pub fn tuning_grid() -> Vec<Fusion> {
     let mut grid = Vec::new();
+    for lexical_weight in [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5] {
+        for depth in [20, 50, 200] {
+            grid.push(Fusion {
+                method: crate::search::FusionMethod::Score,
+                rrf_k: 0.0,
+                dense_weight: 1.0,
+                lexical_weight,
+                depth,
+                abstain: true,
+            });
+        }
+    }
     for rrf_k in [5.0, 10.0, 20.0, 30.0, 60.0] {
         for dense_weight in [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0] {
             for depth in [20, 50, 200] {
                 grid.push(Fusion {
+                    method: crate::search::FusionMethod::Rank,
                     rrf_k,
                     dense_weight,
                     lexical_weight: 1.0,
                     depth,
+                    abstain: true,
                 });
             }
         }
@@ -789,7 +748,7 @@ pub fn tune(
             });
             let kinds: BTreeSet<&str> = results.iter().map(|r| r.kind.as_str()).collect();
             TuneRow {
-                fusion: fusion.into(),
+                fusion,
                 even: macro_mrr(&results, Mode::Hybrid, |r| r.even),
                 odd: macro_mrr(&results, Mode::Hybrid, |r| !r.even),
                 all: macro_mrr(&results, Mode::Hybrid, |_| true),

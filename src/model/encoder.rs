@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::detops::{Attention, Gelu, LayerNorm};
+use super::langbasis::{LanguageBasis, LANG_BASIS_FILE};
 use super::pack::{
     hex, verify_file, Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES,
     ENCODER_FILE, TOKENIZER_FILE, VOCAB_FILE,
@@ -299,6 +300,8 @@ pub struct Encoder {
     positions: Vec<f32>,
     token_type: Vec<f32>,
     plan: Arc<TypedSimplePlan>,
+    /// Language directions dropped from search vectors, when the pack has them.
+    basis: Option<LanguageBasis>,
 }
 
 impl Encoder {
@@ -342,6 +345,11 @@ impl Encoder {
             None => None,
         };
         let rows = RowTable::from_pack(&mut pack, order)?;
+        let basis = if pack.has(LANG_BASIS_FILE) {
+            Some(LanguageBasis::parse(&pack.take(LANG_BASIS_FILE)?, h)?)
+        } else {
+            None
+        };
         Ok(Encoder {
             manifest,
             tokenizer,
@@ -349,6 +357,7 @@ impl Encoder {
             positions,
             token_type,
             plan,
+            basis,
         })
     }
 
@@ -390,6 +399,23 @@ impl Encoder {
             tokens: enc.ids.len(),
             truncated_from: enc.truncated_from,
         })
+    }
+
+    /// The vector search uses for `text`: the embedding with the language
+    /// directions removed ([`super::langbasis`]) when the pack has them, else
+    /// the embedding itself. Bundles store passages this way, and queries
+    /// must be embedded the same way to be compared with them.
+    pub fn embed_for_search(&self, text: &str, kind: TextKind) -> Result<Embedding> {
+        let mut e = self.embed(text, kind)?;
+        if let Some(b) = &self.basis {
+            e.vector = b.apply(&e.vector, kind);
+        }
+        Ok(e)
+    }
+
+    /// The language basis of the pack, if it has one.
+    pub fn language_basis(&self) -> Option<&LanguageBasis> {
+        self.basis.as_ref()
     }
 
     /// Whether every embedding row is in memory (no fetching needed).

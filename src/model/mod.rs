@@ -4,6 +4,7 @@ pub mod detops;
 pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
+pub mod langbasis;
 pub mod pack;
 pub mod qlinear;
 pub mod roworder;

@@ -120,6 +120,10 @@ pub enum FileRole {
     Blocks,
     /// [`VOCAB_FILE`].
     Vocab,
+    /// The language directions search vectors drop
+    /// ([`super::langbasis::LANG_BASIS_FILE`]). Computed at import, but it
+    /// changes every search vector, so the pack id covers it.
+    LanguageBasis,
 }
 
 impl FileRole {
@@ -415,6 +419,18 @@ impl Pack {
         self.files
             .remove(name)
             .ok_or_else(|| Error::MissingFile(name.to_string()))
+    }
+
+    /// Adds (or replaces) a file, computing its size and checksum.
+    pub fn add_file(&mut self, name: &str, role: FileRole, bytes: Vec<u8>) {
+        self.manifest.files.retain(|f| f.name != name);
+        self.manifest.files.push(FileEntry {
+            name: name.to_string(),
+            role,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        });
+        self.files.insert(name.to_string(), bytes);
     }
 
     pub fn manifest_json(&self) -> String {

@@ -22,6 +22,20 @@
 //!
 //! Document lengths are not stored: a document's length is the sum of its
 //! term frequencies.
+//!
+//! # Languages
+//!
+//! A multilingual site's index mixes languages, and a word common in one of
+//! them (Spanish `para`, Portuguese `não`) is rare in the whole index, so its
+//! idf would score it like a content word. After [`LexicalIndex::partition`]
+//! (the bundle passes each chunk's page language), df, N and the average
+//! length are counted within the document's own language, and a hit scores
+//! its *share*: BM25 divided by the most the query could score in that
+//! language, `Σ idf_L(t) · (k1 + 1)` over every query term (a term absent
+//! from the language has the largest idf). So 1.0 means every query term
+//! matched often, and a match on common words alone stays small. Tokens that
+//! are the same in every language (error codes, product and API names,
+//! numbers) keep matching in every language.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -104,6 +118,21 @@ pub struct LexicalIndex {
     post_starts: Vec<u32>,
     post_docs: Vec<u32>,
     post_tfs: Vec<u32>,
+    /// Per doc position: the document's length (sum of its term frequencies).
+    doc_lens: Vec<u64>,
+    /// Term statistics per language, when set ([`LexicalIndex::partition`]).
+    parts: Option<Partitions>,
+}
+
+/// Documents grouped by language: statistics are counted within a group.
+#[derive(Debug, Clone, PartialEq)]
+struct Partitions {
+    /// Per doc position: its group.
+    of_doc: Vec<u16>,
+    /// Documents per group.
+    docs: Vec<u32>,
+    /// Per doc position: `K1 * (1 - B + B * len / avg_len of its group)`.
+    norms: Vec<f32>,
 }
 
 /// Accumulates the pieces of an index in sorted order (shared by the builder
@@ -178,15 +207,68 @@ impl Parts {
             post_starts: self.post_starts,
             post_docs: self.post_docs,
             post_tfs: self.post_tfs,
+            doc_lens: self.doc_lens,
+            parts: None,
         }
     }
 }
 
 impl LexicalIndex {
-    /// The best `k` documents for `query` as (doc id, BM25 score), highest
-    /// score first, equal scores by increasing doc id. Query terms found in
-    /// no document are ignored; a query with no terms returns nothing.
+    /// Counts term statistics per group of documents from now on (see the
+    /// module docs): `group_of(doc id)` names each document's group, e.g. its
+    /// language. Scores become each hit's share of the most the query could
+    /// score in its group.
+    pub fn partition(&mut self, group_of: impl Fn(u32) -> u16) {
+        let of_doc: Vec<u16> = self.doc_ids.iter().map(|&d| group_of(d)).collect();
+        let groups = of_doc.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
+        let mut docs = vec![0u32; groups];
+        let mut total = vec![0u64; groups];
+        for (&g, &len) in of_doc.iter().zip(&self.doc_lens) {
+            docs[g as usize] += 1;
+            total[g as usize] = total[g as usize].saturating_add(len);
+        }
+        let avg: Vec<f32> = docs
+            .iter()
+            .zip(&total)
+            .map(|(&n, &t)| {
+                if n == 0 {
+                    0.0
+                } else {
+                    (t as f64 / n as f64) as f32
+                }
+            })
+            .collect();
+        let norms = of_doc
+            .iter()
+            .zip(&self.doc_lens)
+            .map(|(&g, &len)| {
+                let a = avg[g as usize];
+                let rel = if a > 0.0 { len as f32 / a } else { 0.0 };
+                K1 * (1.0 - B + B * rel)
+            })
+            .collect();
+        self.parts = Some(Partitions {
+            of_doc,
+            docs,
+            norms,
+        });
+    }
+
+    /// The best `k` documents for `query` as (doc id, score), highest score
+    /// first, equal scores by increasing doc id: BM25, or after
+    /// [`partition`](Self::partition) the share of the best possible BM25 in
+    /// the document's group. Query terms found in no document are ignored; a
+    /// query with no terms returns nothing.
     pub fn search(&self, query: &str, k: usize) -> Vec<(u32, f32)> {
+        self.search_terms(query, k, false)
+    }
+
+    /// Like [`search`](Self::search); with `shared_only` (on a partitioned
+    /// index), only terms found in at least half the groups count: error codes,
+    /// product and API names, numbers, words languages borrow. The terms of
+    /// one language alone are left out (they still count towards the best
+    /// possible score, so a match on shared terms alone scores its share).
+    pub fn search_terms(&self, query: &str, k: usize, shared_only: bool) -> Vec<(u32, f32)> {
         if k == 0 || self.doc_ids.is_empty() {
             return Vec::new();
         }
@@ -198,26 +280,74 @@ impl LexicalIndex {
         let mut scores = vec![0.0f32; n];
         let mut touched: Vec<u32> = Vec::new();
         let mut seen = vec![false; n];
+        // per group: the most the query could score there
+        let mut best_possible = self
+            .parts
+            .as_ref()
+            .map(|pt| vec![0f32; pt.docs.len()])
+            .unwrap_or_default();
+        let mut df_group: Vec<u32> = vec![0; best_possible.len()];
+        let mut idf_group: Vec<f32> = vec![0.0; best_possible.len()];
         for term in &query_terms {
             let Some(t) = self.find(term) else {
+                // absent everywhere: the largest idf in every group
+                if let Some(pt) = &self.parts {
+                    for (b, &nd) in best_possible.iter_mut().zip(&pt.docs) {
+                        *b += idf(nd as usize, 0) * (K1 + 1.0);
+                    }
+                }
                 continue;
             };
             let (start, end) = (
                 self.post_starts[t] as usize,
                 self.post_starts[t + 1] as usize,
             );
-            let idf = idf(n, end - start);
-            for (&pos, &tf) in self.post_docs[start..end]
+            let posts = self.post_docs[start..end]
                 .iter()
-                .zip(&self.post_tfs[start..end])
-            {
-                let p = pos as usize;
-                let tf = tf as f32;
-                scores[p] += idf * (tf * (K1 + 1.0)) / (tf + self.doc_norms[p]);
-                if !seen[p] {
-                    seen[p] = true;
-                    touched.push(pos);
+                .zip(&self.post_tfs[start..end]);
+            match &self.parts {
+                None => {
+                    let idf = idf(n, end - start);
+                    for (&pos, &tf) in posts {
+                        let p = pos as usize;
+                        let tf = tf as f32;
+                        scores[p] += idf * (tf * (K1 + 1.0)) / (tf + self.doc_norms[p]);
+                        if !seen[p] {
+                            seen[p] = true;
+                            touched.push(pos);
+                        }
+                    }
                 }
+                Some(pt) => {
+                    df_group.iter_mut().for_each(|d| *d = 0);
+                    for &pos in &self.post_docs[start..end] {
+                        df_group[pt.of_doc[pos as usize] as usize] += 1;
+                    }
+                    for (g, (&nd, &df)) in pt.docs.iter().zip(&df_group).enumerate() {
+                        idf_group[g] = idf(nd as usize, df as usize);
+                        best_possible[g] += idf_group[g] * (K1 + 1.0);
+                    }
+                    if shared_only && !is_shared(&df_group) {
+                        continue;
+                    }
+                    for (&pos, &tf) in posts {
+                        let p = pos as usize;
+                        let tf = tf as f32;
+                        let g = pt.of_doc[p] as usize;
+                        scores[p] += idf_group[g] * (tf * (K1 + 1.0)) / (tf + pt.norms[p]);
+                        if !seen[p] {
+                            seen[p] = true;
+                            touched.push(pos);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(pt) = &self.parts {
+            for &p in &touched {
+                let b = best_possible[pt.of_doc[p as usize] as usize];
+                let s = &mut scores[p as usize];
+                *s = if b > 0.0 { *s / b } else { 0.0 };
             }
         }
 
@@ -232,6 +362,49 @@ impl LexicalIndex {
         }
         hits.sort_unstable_by(order);
         hits
+    }
+
+    /// The index of the documents `keep` accepts, with their ids renumbered
+    /// by `new_id` (which must keep their order): the index a site of only
+    /// those documents would have. Not partitioned.
+    pub fn subset(&self, keep: impl Fn(u32) -> bool, new_id: impl Fn(u32) -> u32) -> Self {
+        let kept_pos: Vec<Option<u32>> = {
+            let mut next = 0u32;
+            self.doc_ids
+                .iter()
+                .map(|&d| {
+                    keep(d).then(|| {
+                        next += 1;
+                        next - 1
+                    })
+                })
+                .collect()
+        };
+        let ids = self
+            .doc_ids
+            .iter()
+            .filter(|&&d| keep(d))
+            .map(|&d| new_id(d))
+            .collect();
+        let mut parts = Parts::new(ids);
+        for t in 0..self.term_ends.len() {
+            let (start, end) = (
+                self.post_starts[t] as usize,
+                self.post_starts[t + 1] as usize,
+            );
+            let posts: Vec<(u32, u32)> = (start..end)
+                .filter_map(|i| kept_pos[self.post_docs[i] as usize].map(|p| (p, self.post_tfs[i])))
+                .collect();
+            if posts.is_empty() {
+                continue;
+            }
+            parts.push_term(self.term(t));
+            for (p, tf) in posts {
+                // lengths were valid in the full index, so they are here
+                let _ = parts.push_posting(p, tf);
+            }
+        }
+        parts.into_index()
     }
 
     /// Number of documents added (including ones without terms).
@@ -431,6 +604,14 @@ impl LexicalIndex {
         }
         Ok(parts.into_index())
     }
+}
+
+/// Whether a term occurs in at least half of the groups (and at least two):
+/// error codes, product and API names and numbers do; the words of one
+/// language, or of a few related ones (Spanish and Portuguese `como`), do not.
+fn is_shared(df_group: &[u32]) -> bool {
+    let present = df_group.iter().filter(|&&d| d > 0).count();
+    present >= 2 && 2 * present >= df_group.len()
 }
 
 /// BM25 idf, never negative. Computed in f64 with [`ln`], rounded to f32.

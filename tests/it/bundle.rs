@@ -19,7 +19,7 @@ use std::process::Command;
 use crossfind::bundle::{Bundle, BundleManifest, Docs, ShardKind, MANIFEST};
 use crossfind::model::pack::sha256_hex;
 use crossfind::search::lexical::{LexicalIndex, LexicalIndexBuilder};
-use crossfind::search::{search, Fusion, Hit, Mode, Query};
+use crossfind::search::{search, Fusion, FusionMethod, Hit, Mode, Query};
 use crossfind::TextKind;
 
 use crate::{encoder, root};
@@ -33,7 +33,10 @@ fn golden() -> Bundle {
 }
 
 fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
-    let v = encoder().embed(text, TextKind::Query).unwrap().vector;
+    let v = encoder()
+        .embed_for_search(text, TextKind::Query)
+        .unwrap()
+        .vector;
     search(
         b,
         &Query {
@@ -45,10 +48,12 @@ fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
             // the fusion the bundle was recorded with, not today's tuning:
             // this test pins the format, not the ranking constants
             fusion: Fusion {
+                method: FusionMethod::Rank,
                 rrf_k: 60.0,
                 dense_weight: 1.0,
                 lexical_weight: 1.0,
                 depth: 200,
+                abstain: false,
             },
         },
     )

@@ -61,7 +61,10 @@ fn mini() -> &'static Bundle {
 }
 
 fn ask(text: &str, lang: Option<&str>, k: usize) -> Vec<Hit> {
-    let v = encoder().embed(text, TextKind::Query).unwrap().vector;
+    let v = encoder()
+        .embed_for_search(text, TextKind::Query)
+        .unwrap()
+        .vector;
     search(
         mini(),
         &Query {
