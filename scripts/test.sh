@@ -24,8 +24,16 @@ echo "== wasm tests (Node; both builds, tests/wasm/flavours.test.mjs)" >&2
 node --test tests/wasm/
 echo "== browser tests (Chromium, demo help center)" >&2
 node --test --test-concurrency=1 tests/browser/
-echo "== quality report on the demo help center (bench-results/eval.*)" >&2
-mkdir -p bench-results
+echo "== quality gate on the demo help center (target/eval/; baselines in tests/quality/)" >&2
+# Fails when MRR@10 of a language, a kind or the macro average drops below the
+# committed baseline, or the reader-language share drops (src/eval/baseline.rs).
+# The second run keeps one language version of each article (--single-copy):
+# answers that exist only in another language.
+mkdir -p target/eval
 target/release/crossfind eval --bundle target/demo-site/crossfind --queries examples/helpdesk/queries.jsonl \
-  --json bench-results/eval.json > bench-results/eval.md
+  --json target/eval/eval.json --baseline tests/quality/baseline.json > target/eval/eval.md
+target/release/crossfind eval --bundle target/demo-site/crossfind --queries examples/helpdesk/queries.jsonl \
+  --single-copy --json target/eval/eval-single-copy.json --baseline tests/quality/baseline-single-copy.json \
+  > target/eval/eval-single-copy.md
+grep -h -A3 '^## Summary' target/eval/eval.md target/eval/eval-single-copy.md >&2
 echo "== all tests passed" >&2

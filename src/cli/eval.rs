@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::embed::embed_all;
 use super::index::load_bundle;
 use super::{load_encoder, KindArg};
+use crossfind::eval::baseline::Baseline;
 use crossfind::eval::{pairs, report, retrieval};
 use crossfind::search::{Fusion, FusionMethod, Mode};
 use crossfind::TextKind;
@@ -54,6 +55,18 @@ pub struct EvalArgs {
     /// only in another language on any multilingual site.
     #[arg(long, value_name = "SEED", num_args = 0..=1, default_missing_value = "1")]
     single_copy: Option<u64>,
+    /// Fail (exit 1) when a number drops below this baseline (see
+    /// src/eval/baseline.rs): MRR@10 per mode by language, by kind and
+    /// macro, and the reader-language share.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Largest MRR@10 drop of one language or kind the baseline allows
+    /// (macro averages: a third of it).
+    #[arg(long, default_value_t = 0.03)]
+    max_drop: f64,
+    /// Write this run's numbers as a baseline file.
+    #[arg(long)]
+    write_baseline: Option<PathBuf>,
     /// Let reader-language keyword matches count even when the best dense match has no version in that language.
     #[arg(long)]
     no_abstain: bool,
@@ -192,6 +205,27 @@ pub fn run(a: EvalArgs) -> Result<()> {
         queries.len(),
         t0.elapsed().as_secs_f32()
     );
+    let now = Baseline::of(&ev);
+    if let Some(p) = &a.write_baseline {
+        write_json(p, &now)?;
+    }
+    if let Some(p) = &a.baseline {
+        let base: Baseline = serde_json::from_str(&read_text(p)?)
+            .with_context(|| format!("{} is not a crossfind eval baseline", p.display()))?;
+        let bad = base.regressions(&now, a.max_drop);
+        if !bad.is_empty() {
+            for l in &bad {
+                eprintln!("regression: {l}");
+            }
+            anyhow::bail!(
+                "{} number(s) fell below the baseline {} (max drop {}); if the change is intended, rewrite it with --write-baseline and say why in the commit",
+                bad.len(),
+                p.display(),
+                a.max_drop
+            );
+        }
+        eprintln!("no regression against {}", p.display());
+    }
     Ok(())
 }
 

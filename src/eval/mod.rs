@@ -5,6 +5,7 @@
 //!
 //! Native only: it runs searches in bulk over a bundle loaded from disk.
 
+pub mod baseline;
 pub mod metrics;
 pub mod pairs;
 pub mod report;
