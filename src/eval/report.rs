@@ -340,7 +340,7 @@ pub fn render_tuning(
     }
     for r in refs {
         let mut l = format!(
-            "| {} | | | {:.4} | {:.4} | {:.4} |",
+            "| {} | | {:.4} | {:.4} | {:.4} |",
             r.name, r.even, r.odd, r.all
         );
         for k in &kinds {

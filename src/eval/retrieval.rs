@@ -689,7 +689,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
         for depth in [20, 50, 200] {
             grid.push(Fusion {
                 method: crate::search::FusionMethod::Score,
-                rrf_k: 0.0,
+                rrf_k: 30.0,
                 dense_weight: 1.0,
                 lexical_weight,
                 depth,
