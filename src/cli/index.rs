@@ -156,6 +156,14 @@ pub fn load_bundle(dir: &Path) -> Result<Loaded> {
     let bundle = Bundle::read_dir(dir)
         .with_context(|| format!("cannot load the search bundle in {}", dir.display()))?;
     let mdir = dir.join(&bundle.manifest.model.dir);
+    if !mdir.join(crossfind::model::pack::MANIFEST).exists() {
+        bail!(
+            "the bundle in {} has no model: {} has no {}; copy the whole bundle folder again, or re-run `crossfind index`",
+            dir.display(),
+            mdir.display(),
+            crossfind::model::pack::MANIFEST
+        );
+    }
     let pack = Pack::read_dir(&mdir)
         .with_context(|| format!("cannot load the bundle's model in {}", mdir.display()))?;
     if pack.manifest.pack_id() != bundle.manifest.model.pack_id {

@@ -470,7 +470,12 @@ mod fs {
             let mpath = dir.join(MANIFEST);
             let mbytes = std::fs::read(&mpath).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::MissingFile(mpath.display().to_string())
+                    Error::NoManifest {
+                        dir: dir.display().to_string(),
+                        what: "crossfind model pack",
+                        manifest: MANIFEST,
+                        hint: "build one with `crossfind model import` (or scripts/setup.sh), or copy the whole pack folder again",
+                    }
                 } else {
                     io(&mpath)(e)
                 }

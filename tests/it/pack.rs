@@ -61,11 +61,37 @@ fn pack_of_another_version_is_refused() {
 }
 
 #[test]
-fn missing_manifest_says_what_is_missing() {
+fn missing_manifest_says_the_folder_is_not_a_pack() {
     let d = tempfile::tempdir().unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "missing_file");
-    assert!(e.to_string().contains("pack.json"), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("is not a crossfind model pack")
+            && msg.contains("no pack.json")
+            && !msg.contains("listed in the manifest"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn pack_file_names_that_leave_the_pack_folder_are_refused() {
+    let text = std::fs::read_to_string(crate::model_dir().join("pack.json")).unwrap();
+    for &name in crate::bundle::HOSTILE_NAMES {
+        // renamed everywhere the manifest uses it (files and embedding shards)
+        let quoted = serde_json::to_string(name).unwrap();
+        let planted = text.replace("\"emb-003.bin\"", &quoted);
+        let e = crossfind::PackManifest::parse(planted.as_bytes())
+            .err()
+            .unwrap_or_else(|| panic!("a pack naming {name:?} parsed"));
+        assert_eq!(e.code(), "corrupt_file", "{name:?}: {e}");
+        assert!(e.to_string().contains("pack.json"), "{e}");
+        let planted = text.replace("\"encoder.bin\"", &quoted);
+        assert!(
+            crossfind::PackManifest::parse(planted.as_bytes()).is_err(),
+            "{name:?}"
+        );
+    }
 }
 
 #[test]
@@ -176,3 +202,4 @@ fn rows_ordered_unlike_the_vocabulary_are_refused() {
     assert_eq!(e.code(), "corrupt_file");
     assert!(e.to_string().contains("import the model again"), "{e}");
 }
+
