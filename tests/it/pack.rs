@@ -203,3 +203,83 @@ fn rows_ordered_unlike_the_vocabulary_are_refused() {
     assert!(e.to_string().contains("import the model again"), "{e}");
 }
 
+#[test]
+fn pack_id_covers_everything_that_changes_a_vector() {
+    let m = crate::encoder().manifest().clone();
+    let id = m.pack_id();
+    type Edit = fn(&mut crossfind::PackManifest);
+    let edits: [(&str, Edit); 7] = [
+        ("query prefix", |m| {
+            m.profile.query_prefix = "search: ".into()
+        }),
+        ("passage prefix", |m| m.profile.passage_prefix.clear()),
+        ("pooling", |m| {
+            m.profile.pooling = crossfind::model::pack::Pooling::Cls
+        }),
+        ("normalisation", |m| m.profile.normalize = false),
+        ("token budget", |m| m.profile.max_tokens = 256),
+        ("heads", |m| m.arch.heads = 6),
+        ("layer norm epsilon", |m| m.arch.layer_norm_eps = 1e-6),
+    ];
+    for (what, edit) in edits {
+        let mut other = m.clone();
+        edit(&mut other);
+        assert_ne!(other.pack_id(), id, "changing the {what} kept the pack id");
+    }
+    // what changes no number keeps it
+    let mut renamed = m.clone();
+    renamed.model.id = "my-copy".into();
+    renamed.model.source = "elsewhere".into();
+    assert_eq!(renamed.pack_id(), id);
+}
+
+#[test]
+fn bundle_is_refused_by_a_pack_with_another_query_prefix() {
+    // The golden bundle beside a copy of its pack whose query prefix was
+    // edited: same files, so the old id matched and rankings changed
+    // silently; now search stops and says to re-index.
+    let d = tempfile::tempdir().unwrap();
+    let golden = crate::root().join("tests/fixtures/golden/bundle-v1");
+    for e in std::fs::read_dir(&golden).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
+    }
+    let mdir = d.path().join("model");
+    std::fs::create_dir(&mdir).unwrap();
+    for e in std::fs::read_dir(crate::model_dir()).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "pack.json" {
+            std::os::unix::fs::symlink(e.path(), mdir.join(e.file_name())).unwrap();
+        }
+    }
+    let mut m = crate::encoder().manifest().clone();
+    let search = |d: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crossfind"))
+            .args(["search", "--bundle"])
+            .arg(d)
+            .arg("forgot my password")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        mdir.join("pack.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let out = search(d.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    m.profile.query_prefix = "passage: ".into();
+    std::fs::write(
+        mdir.join("pack.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let out = search(d.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("re-run `crossfind index`"), "{err}");
+}
