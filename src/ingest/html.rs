@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-use super::lang::{normalize_tag, path_language};
+use super::lang::{check_tag, path_language};
 use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path, percent_decode, TextBuilder};
 use super::{
@@ -232,10 +232,19 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
     let url = encode_path(&format!("/{rel}"));
     let title = ex.title.clone().unwrap_or_else(|| title_from_file(rel));
 
-    let attr_lang = ex.lang_attr.as_deref().and_then(normalize_tag);
+    let (attr_lang, attr_problem) = ex.lang_attr.as_deref().map_or((None, None), check_tag);
+    let attr_odd = |p: &str| {
+        format!(
+            "the lang attribute {:?} {p}",
+            ex.lang_attr.as_deref().unwrap_or_default()
+        )
+    };
     let dir_lang = path_language(rel);
     let (lang, lang_source) = match (attr_lang, dir_lang) {
         (Some(l), dir) => {
+            if let Some(p) = &attr_problem {
+                corpus.warn(rel, attr_odd(p));
+            }
             if let Some(d) = dir.filter(|d| *d != l) {
                 corpus.warn(
                     rel,
@@ -244,13 +253,16 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
             }
             (l, LangSource::HtmlLang)
         }
-        (None, Some(d)) => (d, LangSource::PathPrefix),
+        (None, Some(d)) => {
+            if let Some(p) = &attr_problem {
+                corpus.warn(rel, format!("{}; using {d}, from the folder", attr_odd(p)));
+            }
+            (d, LangSource::PathPrefix)
+        }
         (None, None) => {
-            let what = match ex.lang_attr.as_deref() {
-                Some(bad) if !bad.trim().is_empty() => {
-                    format!("the lang attribute {bad:?} is not a language")
-                }
-                _ => "no lang attribute".to_string(),
+            let what = match &attr_problem {
+                Some(p) => attr_odd(p),
+                None => "no lang attribute".to_string(),
             };
             fallback_language(&page_text(&ex.sections, &title), &what, rel, corpus)
         }
@@ -552,14 +564,20 @@ fn extract(doc: &Html) -> Extracted {
     };
     let root_is_body = roots.len() == 1 && (Some(roots[0]) == body || roots[0] == html_el);
 
-    let lang_attr = html_el
-        .value()
-        .attr("lang")
-        .or_else(|| html_el.value().attr("xml:lang"))
-        .filter(|l| !l.trim().is_empty())
-        .or_else(|| body.and_then(|b| b.value().attr("lang")))
-        .or_else(|| roots[0].value().attr("lang"))
-        .map(str::to_string);
+    // the first lang that says something; else an empty one, if any, to
+    // warn about
+    let candidates = [
+        html_el.value().attr("lang"),
+        html_el.value().attr("xml:lang"),
+        body.and_then(|b| b.value().attr("lang")),
+        roots[0].value().attr("lang"),
+    ];
+    let lang_attr = candidates
+        .iter()
+        .flatten()
+        .find(|l| !l.trim().is_empty())
+        .or_else(|| candidates.iter().flatten().next())
+        .map(|l| l.to_string());
 
     // Title: the h1 when there is exactly one, else <title> minus the site
     // name, else the first h1.
