@@ -14,6 +14,7 @@ mod html;
 mod jsonl;
 mod lang;
 mod markdown;
+mod nesting;
 mod sections;
 mod text;
 

@@ -679,3 +679,72 @@ fn odd_lang_values_are_warned_about_and_detected_instead() {
         );
     }
 }
+
+#[test]
+fn html_reading_is_linear_in_nesting_depth() {
+    // 100k nested <div>s (1.1 MB) took 35 s: the parser's work per tag grew
+    // with the depth. Now pages nested past 512 levels are flattened below
+    // 256 first; each shape here reads in well under a second.
+    type Shape = fn(usize) -> String;
+    let shapes: [(&str, Shape); 4] = [
+        ("div", |n| {
+            format!("{}Bottom text.{}", "<div>".repeat(n), "</div>".repeat(n))
+        }),
+        ("ul-li", |n| format!("{}Bottom text.", "<ul><li>".repeat(n))),
+        ("table", |n| {
+            format!("{}Bottom text.", "<table><tr><td>".repeat(n))
+        }),
+        ("b-id", |n| {
+            (0..n).map(|i| format!("<b id=b{i}>")).collect::<String>() + "Bottom text."
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    for (name, shape) in shapes {
+        let html = format!(
+            "<html lang=en><body><main><h2 id=top>Top heading</h2><p>Intro text.</p>{}<p>After.</p></main></body></html>",
+            shape(100_000)
+        );
+        let p = dir.path().join(format!("{name}.html"));
+        std::fs::write(&p, &html).unwrap();
+        let t = std::time::Instant::now();
+        let c = read_input(&p).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert!(secs < 5.0, "{name}: {secs:.1}s for {} bytes", html.len());
+        let page = &c.pages[0];
+        assert_eq!(page.sections[0].anchor.as_deref(), Some("top"), "{name}");
+        assert!(all_text(page).contains("Bottom text."), "{name}");
+        let w = warnings_for(&c, &format!("{name}.html"));
+        assert!(
+            w.iter().any(|w| w.contains("nested more than 512 levels")),
+            "{name}: {w:?}"
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert!(secs < 10.0, "{secs:.1}s in all");
+}
+
+#[test]
+fn block_elements_inside_headings_are_word_boundaries() {
+    // `<h2>Account<div>Settings</div></h2>` read as "AccountSettings".
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.html"),
+        "<html lang=en><body><main>\
+         <h1>Kitebook<div>Help center</div></h1>\
+         <p>Intro text for the page.</p>\
+         <h2 id=a>Account<div>Settings</div>Page</h2><p>Change your email here.</p>\
+         <h2 id=b>Two<br>lines</h2><p>Text.</p>\
+         <h3 id=c><span>Inline</span><b>Bold</b></h3><p>More text.</p>\
+         </main></body></html>",
+    )
+    .unwrap();
+    let c = read_input(dir.path()).unwrap();
+    let p = page(&c, "/p");
+    assert_eq!(p.title, "Kitebook Help center");
+    let headings: Vec<&str> = p.sections.iter().map(|s| s.heading.as_str()).collect();
+    assert_eq!(
+        headings,
+        ["", "Account Settings Page", "Two lines", "InlineBold"]
+    );
+}
