@@ -348,6 +348,29 @@ mod tests {
     }
 
     #[test]
+    fn names_made_of_hostile_pieces_that_parse_stay_inside() {
+        // every name of up to three pieces, in every position the target
+        // plants names: a small exhaustive run of the fuzz target
+        let pieces = [
+            "..", ".", "/", "\\", "%2e", "%2F", "%5c", ":", "a", "b.json", "\t", " ", "\0", "é",
+            "?", "#", "~", "-",
+        ];
+        let mut names = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|n| pieces.iter().map(move |p| format!("{n}{p}")))
+                .collect();
+            names.extend(longer);
+        }
+        for n in &names {
+            let b = n.as_bytes();
+            manifest_names(&join(&[b, b, b, b, b, b]));
+        }
+        assert!(names.len() > 5000);
+    }
+
+    #[test]
     fn split_inverts_join() {
         let parts: Vec<&[u8]> = vec![b"{}", b"", b"abc\0--", b"x"];
         assert_eq!(split(&join(&parts)), parts);
