@@ -8,6 +8,7 @@
 mod bundle;
 mod cli;
 mod encoder;
+mod index;
 mod pack;
 mod search;
 
