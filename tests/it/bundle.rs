@@ -10,7 +10,10 @@
 //! ```
 //!
 //! Its `model/` folder is not committed; the tests attach `models/e5-small`,
-//! whose pack id the manifest records. Rebuild the fixture only on purpose:
+//! whose pack id the manifest records. The vectors shard and the pack id were
+//! rebuilt once on purpose, when search vectors became language-neutral
+//! (`model::langbasis`): a bundle with raw vectors ranks wrongly against
+//! projected queries, so its old pack id makes it ask to be re-indexed. Rebuild the fixture only on purpose:
 //! when these tests fail, bundles already deployed on users' sites would too.
 
 use std::path::{Path, PathBuf};
@@ -131,18 +134,10 @@ fn golden_bundle_answers_as_when_it_was_built() {
             &["es-reset"],
         ),
         ("forgot my password", None, Mode::Dense, &["en-reset"]),
-        (
-            "E4011",
-            None,
-            Mode::Hybrid,
-            &["en-api", "es-reset", "ja-refund"],
-        ),
-        (
-            "E4011",
-            None,
-            Mode::Dense,
-            &["en-api", "es-reset", "ja-refund"],
-        ),
+        // which version of the unrelated reset article scores second moved
+        // when the vectors became language-neutral: only the code's page is pinned
+        ("E4011", None, Mode::Hybrid, &["en-api"]),
+        ("E4011", None, Mode::Dense, &["en-api"]),
         (
             "返金",
             None,
