@@ -16,6 +16,7 @@ mod lang;
 mod markdown;
 mod sections;
 mod text;
+mod url;
 
 use std::collections::HashMap;
 use std::fmt;

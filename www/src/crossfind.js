@@ -27,7 +27,9 @@
 //   ready, semantic-ready, model-progress, search-error, search, results,
 //   zero-results, result-click (cancelable), offline-ready.
 //
-// Page content (titles, headings, snippets) is only ever set as text.
+// Page content (titles, headings, snippets) is only ever set as text, and a
+// result's URL becomes a link only when it is an http(s) page of this origin
+// (safeHref): see docs/security.md.
 
 import fallbackStrings from './i18n/en.json';
 
@@ -450,6 +452,31 @@ function isEditable(el) {
   return false;
 }
 
+// The link a result may become: its URL resolved as the browser resolves it
+// (spaces, tabs and newlines dropped as by navigation), when that is an
+// http(s) URL on this page's own origin; null otherwise. A bundle is
+// content, not code: a `javascript:` or `data:` URL, or one on another host
+// (`//evil.example`), is never opened and never becomes an href.
+export function safeHref(url) {
+  if (typeof url !== 'string') return null;
+  let u;
+  try {
+    u = new URL(url, location.href);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+  if (u.origin !== location.origin) return null;
+  return u.href;
+}
+
+const refused = new Set();
+function warnRefused(url) {
+  if (refused.has(url)) return;
+  refused.add(url);
+  console.warn(`crossfind: a result's URL ${JSON.stringify(url)} is not a page of this site (${location.origin}); it is shown without a link`);
+}
+
 // ---------------------------------------------------------------- the widget
 
 let instances = 0;
@@ -711,8 +738,12 @@ class CrossfindSearch extends HTMLElement {
     this._list.classList.toggle('cf-semantic', !!semantic);
   }
 
+  // One result. A result whose URL is not a page of this site (safeHref) is
+  // listed but disabled, and never opened.
   _option(hit, i) {
-    const li = h('li', { role: 'option', id: `cf${this._n}-opt-${++this._optSeq}`, 'aria-selected': 'false', class: 'cf-option' });
+    const href = safeHref(hit.url);
+    if (!href) warnRefused(hit.url);
+    const li = h('li', { role: 'option', id: `cf${this._n}-opt-${++this._optSeq}`, 'aria-selected': 'false', 'aria-disabled': href ? null : 'true', class: href ? 'cf-option' : 'cf-option cf-inert' });
     li.dataset.index = String(i);
     li.dataset.url = hit.url;
     const lang = primary(hit.lang);
@@ -774,15 +805,21 @@ class CrossfindSearch extends HTMLElement {
     }
   }
 
+  // Opens result i in this tab (Enter, a click): only a page of this site
+  // (safeHref), and only when no result-click listener cancels.
   _choose(i) {
     const hit = this._hits[i];
     if (!hit) return;
-    const ok = emit('result-click', { query: this._query, result: hit, index: i }, this);
+    const href = safeHref(hit.url);
+    if (!href) {
+      warnRefused(hit.url);
+      return;
+    }
+    const ok = emit('result-click', { query: this._query, result: hit, index: i, href }, this);
     if (!ok) return;
-    const target = new URL(hit.url, location.href);
     this._opener = null;
     this._dialog.close();
-    location.assign(target.href);
+    location.assign(href);
   }
 
   // ---------------------------------------------------------------- status
@@ -884,7 +921,7 @@ export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
 export const uiLanguage = UI_LANG;
 
-const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, base: BASE.href };
+const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, base: BASE.href };
 if (!window.crossfind) window.crossfind = api;
 export default api;
 
