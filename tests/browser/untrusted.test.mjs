@@ -1,14 +1,16 @@
 // A bundle is data from the host, not code: no URL in it runs script or
-// leads off the site. No CSP here: the widget itself must refuse, not the
-// browser.
+// leads off the site, and no name in a manifest makes the search worker or
+// the service worker fetch outside the bundle folder. No CSP here: the
+// widget itself must refuse, not the browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { ensureDemo, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery, ROOT } from './harness.mjs';
+import { ensureDemo, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery, ROOT, SITE, BUNDLE } from './harness.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -190,5 +192,106 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
   } finally {
     await context.close();
     await server.close();
+  }
+});
+
+// ------------------------------------------------------- manifest names
+
+// Serves the demo with manifest.json rewritten by `edit`; returns what the
+// reader is told and every request made.
+async function withManifest(edit, fn) {
+  const server = await serve();
+  const origin = new URL(server.url).origin;
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  await context.route(/evil\.example/, (route) => route.abort());
+  await context.route('**/crossfind/manifest.json', async (route) => {
+    const res = await route.fetch();
+    const m = JSON.parse(await res.text());
+    edit(m);
+    await route.fulfill({ response: res, body: JSON.stringify(m) });
+  });
+  const p = await context.newPage();
+  const errors = watchErrors(p);
+  try {
+    await p.goto(`${server.url}en/index.html`);
+    await fn(p, { origin, requests, errors });
+  } finally {
+    await context.close();
+    await server.close();
+  }
+}
+
+const noticeOf = (p) =>
+  p.waitForFunction(
+    () => {
+      const n = document.querySelector('crossfind-search').shadowRoot.querySelector('.cf-notice');
+      return n && !n.hidden && n.textContent;
+    },
+    null,
+    { timeout: 120000 },
+  ).then((h) => h.jsonValue());
+
+for (const [what, edit, bad] of [
+  ['a fragment shard on another host', (m) => (m.shards.find((s) => s.kind === 'fragments').name = 'https://evil.example/frag.json'), 'https://evil.example/frag.json'],
+  ['a percent-encoded way out', (m) => (m.shards.find((s) => s.kind === 'fragments').name = '%2e%2e/%2e%2e/frag.json'), '%2e%2e/%2e%2e/frag.json'],
+  ['a model folder outside the bundle', (m) => (m.model.dir = '../../elsewhere'), '../../elsewhere'],
+  ['an absolute model folder', (m) => (m.model.dir = '/elsewhere/model'), '/elsewhere/model'],
+]) {
+  test(`the search worker refuses a manifest naming ${what}`, T, async () => {
+    await withManifest(edit, async (p, { origin, requests, errors }) => {
+      const err = await p.evaluate(() => window.crossfind.ready().then(() => null, (e) => ({ code: e.code, file: e.file, message: e.message })));
+      await p.evaluate(() => window.crossfind.semanticReady().catch(() => {}));
+      assert.equal(err?.code, 'corrupt_file', JSON.stringify(err));
+      assert.equal(err.file, 'manifest.json');
+      assert.ok(err.message.includes(bad), err.message);
+      await p.keyboard.press('Control+k');
+      assert.equal(await noticeOf(p), 'Search is unavailable: A file of the search index is damaged (manifest.json).');
+      // Nothing was fetched for it.
+      const strays = requests.filter((u) => /evil\.example|\/frag\.json$|\/elsewhere\//.test(u) && !u.startsWith(`${origin}/crossfind/`));
+      assert.deepEqual(strays, []);
+      assert.deepEqual(errors.filter((e) => !/crossfind: index:/.test(e)), []);
+    });
+  });
+}
+
+// A site of links to the demo's files, with its own manifest.json.
+function siteWithManifest(edit) {
+  const root = mkdtempSync(path.join(tmpdir(), 'cf-names-'));
+  for (const n of readdirSync(SITE)) if (n !== 'crossfind') symlinkSync(path.join(SITE, n), path.join(root, n));
+  mkdirSync(path.join(root, 'crossfind'));
+  for (const n of readdirSync(BUNDLE)) if (n !== 'manifest.json') symlinkSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
+  copyFileSync(path.join(BUNDLE, 'manifest.json'), path.join(root, 'crossfind', 'manifest.json'));
+  const m = JSON.parse(readFileSync(path.join(root, 'crossfind', 'manifest.json'), 'utf8'));
+  edit(m);
+  writeFileSync(path.join(root, 'crossfind', 'manifest.json'), JSON.stringify(m));
+  writeFileSync(path.join(root, 'secret.json'), '{"secret": true}');
+  return root;
+}
+
+test('the service worker refuses a manifest naming a file outside the bundle, and says which', T, async () => {
+  const bad = '%2e%2e/secret.json';
+  const root = siteWithManifest((m) => m.shards.push({ name: bad, kind: 'fragments', bytes: 16, sha256: sha256('{"secret": true}') }));
+  const seen = [];
+  const server = await serve(root, { log: (line) => seen.push(line) });
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  try {
+    const p = await context.newPage();
+    await p.goto(`${server.url}en/index.html`);
+    let state;
+    const start = Date.now();
+    do {
+      await p.waitForTimeout(500);
+      state = await p.evaluate(() => window.crossfind.offline());
+    } while (state.state !== 'failed' && state.state !== 'ready' && Date.now() - start < 120000);
+    assert.equal(state.state, 'failed', JSON.stringify(state));
+    assert.match(state.error, /^manifest\.json names the file "%2e%2e\/secret\.json", which is not a plain name inside the bundle folder: it is percent-encoded$/);
+    assert.equal(state.version, null);
+    assert.deepEqual(seen.filter((l) => /secret/.test(l)), [], 'nothing fetched outside the bundle');
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });

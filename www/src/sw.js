@@ -28,6 +28,7 @@
 
 /* eslint-env serviceworker */
 import { pickFlavour } from './wasm-flavour.cjs';
+import { fileUrl, dirUrl } from './bundle-files.cjs';
 
 const PARAMS = new URL(self.location.href).searchParams;
 const BASE = new URL(PARAMS.get('base') || './', self.location.href);
@@ -74,9 +75,10 @@ async function notify(msg) {
   for (const c of all) c.postMessage(Object.assign({ type: 'crossfind-offline' }, msg));
 }
 
-// The model pack's folder named by a bundle manifest.
-const modelBaseOf = (manifest) =>
-  new URL(String(manifest.model && manifest.model.dir ? manifest.model.dir : 'model').replace(/\/?$/, '/'), BASE);
+// The model pack's folder named by a bundle manifest. Every name a manifest
+// gives must be a plain name inside the bundle folder (bundle-files.cjs);
+// one that is not fails the whole sync, naming the manifest and the name.
+const modelBaseOf = (manifest) => dirUrl(manifest.model && manifest.model.dir ? manifest.model.dir : 'model', BASE, 'manifest.json');
 
 // Downloads the version the server has now, if it is not the current one.
 async function sync() {
@@ -104,7 +106,7 @@ async function sync() {
   }
 
   const files = []; // [url, sha256 or null, byte range of the url to keep under it, or undefined]
-  for (const s of manifest.shards || []) files.push([new URL(s.name, BASE).href, s.sha256]);
+  for (const s of manifest.shards || []) files.push([fileUrl(s.name, BASE, 'manifest.json').href, s.sha256]);
   // tokenizer.json is only the source of vocab.bin: the worker never loads it when both are there
   const packFiles = pack.files || [];
   const hasVocab = packFiles.some((f) => f.role === 'vocab');
@@ -112,13 +114,13 @@ async function sync() {
   for (const f of packFiles) {
     if (hasVocab && f.role === 'tokenizer') continue;
     if (rows && f.role === 'embeddings') continue; // only the ranges below
-    files.push([new URL(f.name, modelBase).href, f.sha256]);
+    files.push([fileUrl(f.name, modelBase, 'pack.json').href, f.sha256]);
   }
   for (const r of rows || []) files.push([partKey(modelBase, r), r.sha256, r]);
   const flavour = pickFlavour('auto');
   for (const f of widget.files || []) {
     if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
-    files.push([new URL(f.name, BASE).href, f.sha256 || null]);
+    files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null]);
   }
 
   const name = VERSION_PREFIX + version;
@@ -164,12 +166,12 @@ function offlineRows(manifest) {
 }
 
 // Where a kept range lives in the version's cache (never a URL the site serves).
-const partKey = (modelBase, r) => new URL(`${r.file}.crossfind-rows-${r.start}-${r.end}`, modelBase).href;
+const partKey = (modelBase, r) => `${fileUrl(r.file, modelBase, 'manifest.json').href}.crossfind-rows-${r.start}-${r.end}`;
 
 // Bytes start..end of a row shard, checked against the manifest's sha256. A
 // server that ignores Range sends the whole file; the range is cut from it.
 async function fetchPart(modelBase, r) {
-  const url = new URL(r.file, modelBase).href;
+  const url = fileUrl(r.file, modelBase, 'manifest.json').href;
   const res = await fetchOk(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
   let bytes = await res.arrayBuffer();
   if (res.status !== 206) bytes = bytes.slice(r.start, r.end);
@@ -191,7 +193,7 @@ function partsOfVersion(v, cache) {
         const manifest = hit ? JSON.parse(await hit.text()) : {};
         const modelBase = modelBaseOf(manifest);
         return (offlineRows(manifest) || []).map((r) => ({
-          path: new URL(r.file, modelBase).pathname,
+          path: fileUrl(r.file, modelBase, 'manifest.json').pathname,
           start: r.start,
           end: r.end,
           key: partKey(modelBase, r),
