@@ -12,6 +12,8 @@
 //   offline-worker="/crossfind-sw.js"  a worker script at the site root that
 //                        does importScripts('/crossfind/sw.js'), for hosts that
 //                        cannot send Service-Worker-Allowed
+//   offline-pages="100"  how many copies of the site's pages (and stylesheets)
+//                        the service worker keeps at most (default 100)
 //   semantic="eager"     fetch the multilingual model right away instead of on
 //                        the first opening of the search (or "off": never)
 //   wasm="baseline"      which wasm build the worker runs: "auto" (default: the
@@ -319,11 +321,13 @@ function searchLang() {
 
 let offlineStarted = false;
 
-function startOffline(scopeAttr, workerAttr) {
+function startOffline(scopeAttr, workerAttr, pagesAttr) {
   if (offlineStarted || !('serviceWorker' in navigator)) return;
   offlineStarted = true;
   const url = workerAttr ? new URL(workerAttr, location.href) : new URL('sw.js', BASE);
   url.searchParams.set('base', BASE.pathname);
+  const pages = Number(pagesAttr);
+  if (pagesAttr && Number.isInteger(pages) && pages > 0) url.searchParams.set('pages', String(pages));
   const scope = scopeAttr ? new URL(scopeAttr, location.href).pathname : new URL('../', BASE).pathname;
   client.status.offline = 'syncing';
   navigator.serviceWorker.addEventListener('message', (ev) => {
@@ -347,12 +351,13 @@ function startOffline(scopeAttr, workerAttr) {
     });
 }
 
-// This page and the same-origin files it loaded outside the bundle (styles,
-// images), for the service worker to keep: the first visit happens before it
-// controls the page.
+// This page and the same-origin stylesheets it loaded outside the bundle,
+// for the service worker to keep (it checks each answer may be kept): the
+// first visit happens before it controls the page.
 function pageFiles() {
   const out = new Set([location.href.split('#')[0]]);
   for (const e of performance.getEntriesByType('resource')) {
+    if (e.initiatorType !== 'link' && e.initiatorType !== 'css') continue;
     try {
       const u = new URL(e.name);
       if (u.origin === location.origin && !u.pathname.startsWith(BASE.pathname)) out.add(u.href);
@@ -508,7 +513,7 @@ class CrossfindSearch extends HTMLElement {
       client.status.semantic = 'off';
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
-    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'));
+    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'));
     stringsLoaded.then(() => this._applyStrings());
     const on = (name, fn) => {
       this.addEventListener(name, fn);
