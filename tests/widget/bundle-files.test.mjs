@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { nameProblem, checkName, fileUrl, dirUrl } = require('../../www/src/bundle-files.cjs');
+const { nameProblem, checkName, fileUrl, dirUrl, cacheMode } = require('../../www/src/bundle-files.cjs');
 
 const BASE = new URL('https://docs.example.com/help/crossfind/');
 
@@ -78,4 +78,13 @@ test('names that leave the folder, or could, are refused with the manifest named
   for (const dir of ['../model', '/model', 'https://evil.example/model/', '%2e%2e', 'model//']) {
     assert.throws(() => dirUrl(dir, BASE, 'manifest.json'), (e) => e.file === 'manifest.json', dir);
   }
+});
+
+test('content-hashed names may come from the HTTP cache; others are revalidated', () => {
+  assert.equal(cacheMode(new URL('docs.2ca7ed34fd8f.json', BASE)), 'default');
+  assert.equal(cacheMode(new URL('crossfind_bg.0123456789ab.wasm', BASE)), 'default');
+  for (const n of ['model/encoder.bin', 'model/vocab.bin', 'model/emb-blocks.bin', 'model/emb-000.bin', 'model/pack.json', 'manifest.json']) {
+    assert.equal(cacheMode(new URL(n, BASE)), 'no-cache', n);
+  }
+  assert.equal(cacheMode('https://x/model/encoder.bin?v=docs.2ca7ed34fd8f.json'), 'no-cache');
 });

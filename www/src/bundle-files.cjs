@@ -1,6 +1,6 @@
 // Names of bundle files, as manifests give them (manifest.json: shards,
 // model.dir, model.offline_rows; model/pack.json: files; widget.json: files),
-// turned into URLs inside the bundle folder.
+// turned into URLs inside the bundle folder, and how to fetch them.
 //
 // A manifest is data from the host, like the pages: a name in it must be a
 // plain relative name inside its folder, or nothing is fetched for it. So
@@ -75,4 +75,18 @@ function dirUrl(name, base, listedIn) {
   return inside(name.endsWith('/') ? name : name + '/', base, listedIn);
 }
 
-module.exports = { nameProblem, checkName, fileUrl, dirUrl };
+// "docs.2ca7ed34fd8f.json": named by its content, so never stale.
+const HASHED = /\.[0-9a-f]{12,64}\.[A-Za-z0-9]+$/;
+
+// The fetch cache mode for a bundle file. Content-hashed names can come from
+// the HTTP cache as they are; every other name (model/encoder.bin,
+// vocab.bin, emb-*.bin, pack.json, manifest.json) is revalidated with the
+// server each time ('no-cache': a conditional request, a 304 when nothing
+// changed), so a host that sends a long max-age for them cannot hand out a
+// file of the previous model pack after an update.
+function cacheMode(url) {
+  const path = typeof url === 'string' ? url.split(/[?#]/)[0] : url.pathname;
+  return HASHED.test(path) ? 'default' : 'no-cache';
+}
+
+module.exports = { nameProblem, checkName, fileUrl, dirUrl, cacheMode };

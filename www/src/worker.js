@@ -20,7 +20,7 @@
 
 import init, { BundleLoader, PackLoader } from '../../pkg/web/crossfind.js';
 import { pickFlavour } from './wasm-flavour.cjs';
-import { fileUrl, dirUrl } from './bundle-files.cjs';
+import { fileUrl, dirUrl, cacheMode } from './bundle-files.cjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
@@ -64,11 +64,13 @@ class FetchError extends Error {
 }
 
 // Fetches a file as bytes, reporting every chunk read to `onBytes`.
+// Content-hashed names may come from the HTTP cache; the others (the model
+// pack's files) are revalidated, never taken stale (bundle-files.cjs).
 async function fetchBytes(url, onBytes) {
   let lastErr;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { cache: cacheMode(url) });
       if (!res.ok) throw new FetchError(url, res.status);
       if (!onBytes || !res.body) {
         const buf = new Uint8Array(await res.arrayBuffer());
@@ -350,7 +352,7 @@ async function loadRange(r, cache) {
     }
   }
   const url = fileUrl(r.file, self.modelBase, 'pack.json');
-  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
+  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: cacheMode(url) });
   if (!res.ok) throw new FetchError(url.href, res.status);
   const bytes = new Uint8Array(await res.arrayBuffer());
   rowBytesFetched += bytes.byteLength;
