@@ -130,7 +130,7 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
     // (with their snippets: the list is final)
     const shown = await waitForResults(p, (r) => r.length === 1 + Object.keys(HOSTILE).length && r.every((x) => /zebra crossing/.test(x.text)), { query: 'zebra' });
 
-    // What the list offers: the safe page; the others are disabled, without a link.
+    // What the list offers: a link for the safe page only.
     const options = await p.evaluate(() =>
       [...document.querySelector('crossfind-search').shadowRoot.querySelectorAll('[role="option"]')].map((o) => ({
         title: o.querySelector('.cf-title').textContent,
@@ -140,6 +140,7 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
     );
     for (const o of options) {
       if (o.title === 'Zebra safe page') {
+        assert.deepEqual(o.hrefs, [`${origin}/safe.html`]);
         assert.equal(o.disabled, null);
       } else {
         assert.ok(o.title in HOSTILE, o.title);

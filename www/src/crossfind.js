@@ -599,9 +599,27 @@ class CrossfindSearch extends HTMLElement {
     });
     this._input.addEventListener('input', () => this._onInput());
     this._input.addEventListener('keydown', (e) => this._onKey(e));
+    // Results are links: a plain click opens the result as Enter does (with
+    // result-click first); a modified click (Ctrl/Cmd: new tab, Shift: new
+    // window) and a middle click are the browser's, after a cancelable
+    // result-click with newTab: true.
     this._list.addEventListener('click', (e) => {
       const li = e.target.closest('[role="option"]');
-      if (li) this._choose(this._items.indexOf(li));
+      if (!li) return;
+      const i = this._items.indexOf(li);
+      if (e.ctrlKey || e.metaKey || e.shiftKey) {
+        if (!this._linkClicked(i)) e.preventDefault();
+        this._input.focus();
+        return;
+      }
+      e.preventDefault();
+      this._choose(i);
+    });
+    this._list.addEventListener('auxclick', (e) => {
+      const li = e.button === 1 && e.target.closest('[role="option"]');
+      if (!li) return;
+      if (!this._linkClicked(this._items.indexOf(li))) e.preventDefault();
+      this._input.focus();
     });
     this._list.addEventListener('mousemove', (e) => {
       const li = e.target.closest('[role="option"]');
@@ -726,13 +744,13 @@ class CrossfindSearch extends HTMLElement {
     const kept = this._hits.slice(0, keep);
     const keptIds = new Set(kept.map((x) => x.page_id));
     const rest = hits.filter((x) => !keptIds.has(x.page_id));
-    for (const li of this._items.slice(keep)) li.remove();
+    for (const opt of this._items.slice(keep)) opt.parentElement.remove();
     this._items = this._items.slice(0, keep);
     this._hits = kept.concat(rest).slice(0, Math.max(K, keep));
     for (const hit of this._hits.slice(keep)) {
-      const li = this._option(hit, this._items.length);
-      this._items.push(li);
-      this._list.append(li);
+      const opt = this._option(hit, this._items.length);
+      this._items.push(opt);
+      this._list.append(h('li', { role: 'none', class: 'cf-item' }, opt));
     }
     this._shownQuery = q;
     if (keep === 0) this._setActive(-1);
@@ -743,32 +761,42 @@ class CrossfindSearch extends HTMLElement {
     this._list.classList.toggle('cf-semantic', !!semantic);
   }
 
-  // One result. A result whose URL is not a page of this site (safeHref) is
-  // listed but disabled, and never opened.
+  // One result: a real link (<a href>) that is the listbox's option, out of
+  // the tab order (the combobox keeps focus, arrows move the active option),
+  // in an <li role="none">. A result whose URL is not a page of this site
+  // gets no href and is disabled.
   _option(hit, i) {
     const href = safeHref(hit.url);
     if (!href) warnRefused(hit.url);
-    const li = h('li', { role: 'option', id: `cf${this._n}-opt-${++this._optSeq}`, 'aria-selected': 'false', 'aria-disabled': href ? null : 'true', class: href ? 'cf-option' : 'cf-option cf-inert' });
-    li.dataset.index = String(i);
-    li.dataset.url = hit.url;
+    const link = h('a', {
+      role: 'option',
+      id: `cf${this._n}-opt-${++this._optSeq}`,
+      'aria-selected': 'false',
+      'aria-disabled': href ? null : 'true',
+      href,
+      tabindex: href ? '-1' : null,
+      class: href ? 'cf-option' : 'cf-option cf-inert',
+    });
+    link.dataset.index = String(i);
+    link.dataset.url = hit.url;
     const lang = primary(hit.lang);
     const title = h('span', { class: 'cf-title', lang, dir: 'auto', text: hit.title || hit.url });
     const badge = h('span', { class: 'cf-badge', lang: UI_LANG, title: langName(lang) }, h('span', { 'aria-hidden': 'true', text: lang.toUpperCase() }), h('span', { class: 'cf-vh', text: ` (${langName(lang)})` }));
-    li.append(h('span', { class: 'cf-head' }, title, badge));
-    if (hit.heading) li.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: hit.heading }));
+    link.append(h('span', { class: 'cf-head' }, title, badge));
+    if (hit.heading) link.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: hit.heading }));
     if (hit.snippet) {
       const p = h('span', { class: 'cf-snippet', lang, dir: 'auto' });
       p.append(highlighted(hit.snippet, hit.highlights));
-      li.append(p);
+      link.append(p);
     }
     const also = (hit.also_in || []).filter((l) => l !== hit.lang);
     if (also.length) {
-      li.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
+      link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
     }
     if (hit.matched_lang && hit.matched_lang !== hit.lang) {
-      li.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matched_lang) }) }));
+      link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matched_lang) }) }));
     }
-    return li;
+    return link;
   }
 
   _setActive(i, scroll = true) {
@@ -810,8 +838,8 @@ class CrossfindSearch extends HTMLElement {
     }
   }
 
-  // Opens result i in this tab (Enter, a click): only a page of this site
-  // (safeHref), and only when no result-click listener cancels.
+  // Opens result i in this tab (Enter, a plain click): only a page of this
+  // site (safeHref), and only when no result-click listener cancels.
   _choose(i) {
     const hit = this._hits[i];
     if (!hit) return;
@@ -820,11 +848,20 @@ class CrossfindSearch extends HTMLElement {
       warnRefused(hit.url);
       return;
     }
-    const ok = emit('result-click', { query: this._query, result: hit, index: i, href }, this);
+    const ok = emit('result-click', { query: this._query, result: hit, index: i, href, newTab: false }, this);
     if (!ok) return;
     this._opener = null;
     this._dialog.close();
     location.assign(href);
+  }
+
+  // A modified or middle click on result i, which the browser opens from the
+  // link itself; false when a result-click listener cancels it.
+  _linkClicked(i) {
+    const hit = this._hits[i];
+    const href = hit && safeHref(hit.url);
+    if (!href) return false;
+    return emit('result-click', { query: this._query, result: hit, index: i, href, newTab: true }, this);
   }
 
   // ---------------------------------------------------------------- status
