@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::lang::check_tag;
 use super::markdown::parse_body;
 use super::text::collapse_whitespace;
+use super::url::check_page_url;
 use super::{
     check_groups, decode, fallback_language, io_error, page_text, resolve_translations, Corpus,
     LangSource, Page, MAX_FILE_BYTES,
@@ -127,6 +128,17 @@ pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {
             );
             id.clone()
         });
+        // Only links to pages: no `javascript:`, `data:`, `//other.host` (see url.rs).
+        let url = match check_page_url(&url) {
+            Ok(u) => u,
+            Err(why) => {
+                corpus.warn(
+                    &at,
+                    format!("skipped line {line_no} (id {id:?}): its \"url\" {url:?} {why}"),
+                );
+                continue;
+            }
+        };
         // declared (even empty), so that an odd value is warned about
         let lang_field = match obj.get("lang") {
             Some(Value::String(s)) => Some(s.trim().to_string()),

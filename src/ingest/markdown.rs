@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::lang::{check_tag, path_language, segment_language};
 use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path};
+use super::url::check_page_url;
 use super::{
     check_groups, fallback_language, page_text, read_text_file, rel_display, resolve_translations,
     Corpus, LangSource, Page, Section,
@@ -84,7 +85,20 @@ fn read_page(
     }
     let stem = strip_md_extension(rel);
     let id = stem.to_string();
-    let url = get(&["url", "permalink"]).unwrap_or_else(|| encode_path(&format!("/{stem}.html")));
+    let file_url = || encode_path(&format!("/{stem}.html"));
+    // Only links to pages: no `javascript:`, `data:`, `//other.host` (see url.rs).
+    let url = match get(&["url", "permalink"]).map(|u| (check_page_url(&u), u)) {
+        None => file_url(),
+        Some((Ok(u), _)) => u,
+        Some((Err(why), raw)) => {
+            let fallback = file_url();
+            corpus.warn(
+                rel,
+                format!("the front matter url {raw:?} {why}; linking to {fallback} instead"),
+            );
+            fallback
+        }
+    };
 
     // declared (even empty), so that an odd value is warned about
     let fm_lang = ["lang", "language", "locale"]

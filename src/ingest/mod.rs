@@ -17,6 +17,7 @@ mod markdown;
 mod nesting;
 mod sections;
 mod text;
+mod url;
 
 use std::collections::HashMap;
 use std::fmt;
