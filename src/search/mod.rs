@@ -54,6 +54,11 @@ pub struct Fusion {
     /// Only language-neutral terms (with a digit, or in half the languages) count when the best dense match
     /// has no version in the reader's language.
     pub abstain: bool,
+    /// Share of a chunk's dense score that is its whole page's cosine with
+    /// the query (0: the chunk alone). A section is read in its page's
+    /// context, so one off-topic sentence does not carry a page, and a page
+    /// about the question lifts all of its sections. Dense and hybrid modes.
+    pub page_context: f32,
 }
 
 impl Default for Fusion {
@@ -71,6 +76,7 @@ impl Default for Fusion {
             lexical_weight: 0.15,
             depth: 200,
             abstain: true,
+            page_context: 0.15,
         }
     }
 }
@@ -144,7 +150,9 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         Mode::Lexical => None,
         _ => q.vector,
     };
-    let dense_all: Vec<f32> = dense_q.map(|v| b.vectors.scores(v)).unwrap_or_default();
+    let dense_all: Vec<f32> = dense_q
+        .map(|v| with_page_context(b, b.vectors.scores(v), q.fusion.page_context))
+        .unwrap_or_default();
     let dense_top = if dense_all.is_empty() {
         vec![]
     } else {
@@ -285,6 +293,25 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
             }
         })
         .collect()
+}
+
+/// Mixes each chunk's dot product with its page's cosine:
+/// `(1 - w) · chunk + w · Σ page chunks / |Σ page vectors|`.
+fn with_page_context(b: &Bundle, mut scores: Vec<f32>, w: f32) -> Vec<f32> {
+    if w == 0.0 || scores.len() != b.docs.chunks.len() {
+        return scores;
+    }
+    let mut sums = vec![0f32; b.docs.pages.len()];
+    for (c, &s) in b.docs.chunks.iter().zip(&scores) {
+        sums[c.page as usize] += s;
+    }
+    for (c, s) in b.docs.chunks.iter().zip(scores.iter_mut()) {
+        let n = b.page_norms.get(c.page as usize).copied().unwrap_or(0.0);
+        if n > 0.0 {
+            *s = (1.0 - w) * *s + w * (sums[c.page as usize] / n);
+        }
+    }
+    scores
 }
 
 fn best_chunk_of_page(
