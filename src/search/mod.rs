@@ -115,6 +115,31 @@ pub struct Hit {
     pub also_in: Vec<String>,
     /// The language of the page that actually matched, when another version is shown.
     pub matched_lang: Option<String>,
+    /// Other sections of the shown page that matched too, best first (at
+    /// most [`MAX_SECTIONS`]): the page is shown once, with these beneath.
+    pub sections: Vec<Section>,
+}
+
+/// Another section of a result's page that also matched the query.
+#[derive(Clone, Debug, Serialize)]
+pub struct Section {
+    pub heading: String,
+    /// The page URL with the section's anchor.
+    pub url: String,
+    pub chunk: u32,
+    pub snippet: Option<String>,
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// Sections shown beneath a result at most.
+pub const MAX_SECTIONS: usize = 3;
+
+/// The URL of a chunk's section: its page's, with the section's anchor.
+fn section_url(page_url: &str, anchor: Option<&str>) -> String {
+    match anchor {
+        Some(a) => format!("{page_url}#{a}"),
+        None => page_url.to_string(),
+    }
 }
 
 fn ranks(scored: &[(u32, f32)]) -> HashMap<u32, usize> {
@@ -215,6 +240,20 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         }
     }
 
+    // A section is shown beneath its page's result when it ranks among the
+    // best 2k chunks of the whole query (a scale-free cut: fused scores are
+    // cosines, BM25 shares or reciprocal ranks depending on the mode).
+    let section_cut = {
+        let mut all: Vec<f32> = fused.values().copied().collect();
+        let n = (2 * q.k).min(all.len());
+        if n == 0 {
+            f32::INFINITY
+        } else {
+            all.select_nth_unstable_by(n - 1, |a, b| b.total_cmp(a));
+            all[n - 1]
+        }
+    };
+
     // pages: best chunk each; then translation groups: best page each
     let docs = &b.docs;
     let mut best_chunk: HashMap<u32, (u32, f32)> = HashMap::new();
@@ -272,10 +311,8 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                 .collect();
             also_in.sort();
             also_in.dedup();
-            let url = match &cm.anchor {
-                Some(a) => format!("{}#{a}", pm.url),
-                None => pm.url.clone(),
-            };
+            let url = section_url(&pm.url, cm.anchor.as_deref());
+            let sections = other_sections(b, &fused, shown_page, shown_chunk, section_cut, &terms);
             Hit {
                 page_id: pm.id.clone(),
                 url,
@@ -290,9 +327,50 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                 fused: score,
                 also_in,
                 matched_lang,
+                sections,
             }
         })
         .collect()
+}
+
+/// The page's other matching sections: candidates at or above `cut`, best
+/// first, one per anchor (and not the shown section's), at most [`MAX_SECTIONS`].
+fn other_sections(
+    b: &Bundle,
+    fused: &HashMap<u32, f32>,
+    page: u32,
+    shown: u32,
+    cut: f32,
+    terms: &[String],
+) -> Vec<Section> {
+    let docs = &b.docs;
+    let mut cands: Vec<(u32, f32)> = fused
+        .iter()
+        .filter(|(&c, &s)| c != shown && s >= cut && docs.chunks[c as usize].page == page)
+        .map(|(&c, &s)| (c, s))
+        .collect();
+    cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut seen = vec![docs.chunks[shown as usize].anchor.clone()];
+    let mut out = Vec::new();
+    for (c, _) in cands {
+        let cm = &docs.chunks[c as usize];
+        if seen.contains(&cm.anchor) || cm.heading.is_empty() {
+            continue;
+        }
+        seen.push(cm.anchor.clone());
+        let (snippet, highlights) = snippet_for(b, c, terms);
+        out.push(Section {
+            heading: cm.heading.clone(),
+            url: section_url(&docs.pages[page as usize].url, cm.anchor.as_deref()),
+            chunk: c,
+            snippet,
+            highlights,
+        });
+        if out.len() == MAX_SECTIONS {
+            break;
+        }
+    }
+    out
 }
 
 /// Mixes each chunk's dot product with its page's cosine:
