@@ -9,6 +9,7 @@ pub mod error;
 pub mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
+pub mod lang;
 pub mod model;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod par;

@@ -504,6 +504,14 @@ impl Engine {
             .ok_or_else(|| js_err(Error::Input("no encoder attached yet (setEncoder)".into())))
     }
 
+    /// The language a query is written in (ISO 639-1), or `null` when it
+    /// is too short or too mixed to tell: for the widget's events, so a site
+    /// sees which languages its readers search in.
+    #[wasm_bindgen(js_name = queryLanguage)]
+    pub fn query_language(&self, text: &str) -> Option<String> {
+        crate::lang::detect_language(cut_query(text)).map(str::to_string)
+    }
+
     /// Pages and chunks per language, from the manifest (JSON).
     pub fn languages(&self) -> String {
         serde_json::to_string(&self.bundle.manifest.languages).unwrap_or_default()

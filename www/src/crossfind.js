@@ -748,14 +748,14 @@ class CrossfindSearch extends HTMLElement {
         this._empty.textContent = t('noResults', { q });
         this._empty.hidden = false;
         this._announce(t('noResults', { q }));
-        emit('zero-results', { query: q, lang, semantic: !!m.semantic }, this);
+        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, semantic: !!m.semantic }, this);
       } else {
         this._empty.hidden = true;
         const count = t('results', { n });
         const merged = (announceMerge || (isUpdate && !wasSemantic)) && m.semantic;
         this._announce(merged ? t('semanticMerged', { count }) : count);
       }
-      emit('results', { query: q, lang, results: this._hits.slice(), semantic: !!m.semantic }, this);
+      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, results: this._hits.slice(), semantic: !!m.semantic }, this);
     };
     if (client.status.lexical === 'loading') {
       this._announce(t('loading'));
@@ -996,7 +996,7 @@ export function search(query, { lang, k = K, mode } = {}) {
       if (m.error && !m.hits.length && m.error !== 'not_ready') {
         throw Object.assign(new Error(m.message || m.error), { code: m.error });
       }
-      const detail = { query: q, lang: l, results: m.hits, semantic: !!m.semantic, source: 'api' };
+      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, results: m.hits, semantic: !!m.semantic, source: 'api' };
       emit(m.hits.length ? 'results' : 'zero-results', detail);
       return m.hits;
     }),

@@ -401,16 +401,25 @@ async function answer(msg) {
     post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: 'not_ready' });
     return;
   }
+  // The language the query is written in (null: too short or too mixed to
+  // tell), carried to the page's events.
+  let queryLang = null;
+  try {
+    queryLang = engine.queryLanguage(msg.query) ?? null;
+  } catch {
+    /* the query is still searched */
+  }
+  const results = (fields) => post({ type: 'results', id: msg.id, queryLang, ...fields });
   try {
     const requested = msg.mode || 'hybrid';
     const canDense = engine.hasEncoder();
     if (requested === 'lexical' || !canDense) {
-      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }
     if (msg.latest) {
       // Keyword matches first: they take milliseconds, embedding the query longer.
-      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: false });
+      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: false });
       await tick();
       if (pendingLatest && pendingLatest.id !== msg.id) return; // a newer query will answer
     }
@@ -420,13 +429,13 @@ async function answer(msg) {
       // rows out of reach (offline without them, a damaged range): this
       // query answers by keywords, the next one tries again
       problem('rows', e, false, (e && e.file) || fileNamed(String(e && e.message)));
-      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }
     if (msg.latest && pendingLatest && pendingLatest.id !== msg.id) return;
-    post({ type: 'results', id: msg.id, hits: runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
+    results({ hits: runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
   } catch (e) {
-    post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
+    results({ hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
   }
 }
 
