@@ -35,8 +35,8 @@ use crossfind::bundle::{
     Bundle, BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta, Shard,
     ShardKind, BUNDLE_FORMAT, BUNDLE_VERSION,
 };
-use crossfind::model::pack::sha256_hex;
-use crossfind::model::tensors::{DType, TensorFileWriter};
+use crossfind::format::sha256_hex;
+use crossfind::format::tensors::{DType, TensorFileWriter};
 use crossfind::search::lexical::LexicalIndexBuilder;
 use crossfind::search::text::terms;
 use crossfind::search::{search, Fusion, Mode, Query};

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod eval;
+pub mod format;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
 pub mod model;

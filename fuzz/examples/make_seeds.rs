@@ -16,8 +16,8 @@ use crossfind::bundle::{
     BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta, Shard, ShardKind,
     BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST,
 };
-use crossfind::model::pack::sha256_hex;
-use crossfind::model::tensors::{quantize_i8_rows, DType, TensorFileWriter};
+use crossfind::format::sha256_hex;
+use crossfind::format::tensors::{quantize_i8_rows, DType, TensorFileWriter};
 use crossfind::search::lexical::LexicalIndexBuilder;
 use crossfind_fuzz::join;
 

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 
 use crossfind::bundle::{Bundle, BundleManifest};
 use crossfind::model::pack::PackManifest;
-use crossfind::model::pack::sha256_hex;
-use crossfind::model::tensors::TensorFile;
+use crossfind::format::sha256_hex;
+use crossfind::format::tensors::TensorFile;
 use crossfind::search::lexical::LexicalIndex;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 

@@ -6,9 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_relative_name, check_relative_path, parse_manifest, Error, Result};
-use crate::model::pack::{sha256_hex, verify_file, FileEntry, FileRole};
-use crate::model::tensors::{DType, TensorFile};
+use crate::error::{Error, Result};
+use crate::format::manifest::{check_relative_name, check_relative_path, parse_manifest};
+use crate::format::tensors::{DType, TensorFile};
+use crate::format::{sha256_hex, verify_file, Listed};
 use crate::search::lexical::LexicalIndex;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -125,17 +126,16 @@ impl BundleManifest {
     }
 }
 
-/// Checks a shard's bytes against the manifest.
-pub fn verify_shard(s: &Shard, bytes: &[u8]) -> Result<()> {
-    verify_file(
-        &FileEntry {
-            name: s.name.clone(),
-            role: FileRole::Encoder,
-            bytes: s.bytes,
-            sha256: s.sha256.clone(),
-        },
-        bytes,
-    )
+impl Listed for Shard {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+    fn sha256(&self) -> &str {
+        &self.sha256
+    }
 }
 
 /// Content-hashed shard file name: `stem.<12 hex>.ext`.
@@ -346,7 +346,7 @@ impl Bundle {
     ) -> Result<Self> {
         let mut read = |s: &Shard| -> Result<Vec<u8>> {
             let b = get(&s.name)?.ok_or_else(|| Error::MissingFile(s.name.clone()))?;
-            verify_shard(s, &b)?;
+            verify_file(s, &b)?;
             Ok(b)
         };
         let docs_shard = manifest.shard(ShardKind::Docs).clone();
@@ -423,7 +423,7 @@ impl Bundle {
             .nth(index)
             .cloned()
             .ok_or_else(|| Error::Input(format!("no fragment shard {index}")))?;
-        verify_shard(&s, bytes)?;
+        verify_file(&s, bytes)?;
         self.fragments[index] = Some(parse_fragments(&s.name, bytes)?);
         Ok(())
     }
@@ -557,34 +557,15 @@ impl Bundle {
 
     /// Reads and verifies a bundle folder, fragments included.
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
-        let mpath = dir.join(MANIFEST);
-        let bytes = std::fs::read(&mpath).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NoManifest {
-                    dir: dir.display().to_string(),
-                    what: "crossfind search bundle",
-                    manifest: MANIFEST,
-                    hint: "build it with `crossfind index`, or copy the whole bundle folder again",
-                }
-            } else {
-                Error::Io {
-                    path: mpath.display().to_string(),
-                    source: e,
-                }
-            }
-        })?;
-        let manifest = BundleManifest::parse(&bytes)?;
-        Bundle::from_files(
-            manifest,
-            |name| match std::fs::read(dir.join(name)) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::Io {
-                    path: dir.join(name).display().to_string(),
-                    source: e,
-                }),
+        use crate::format::fs::{read_listed, read_manifest, Kind};
+        let manifest = BundleManifest::parse(&read_manifest(
+            dir,
+            &Kind {
+                what: "crossfind search bundle",
+                manifest: MANIFEST,
+                hint: "build it with `crossfind index`, or copy the whole bundle folder again",
             },
-            true,
-        )
+        )?)?;
+        Bundle::from_files(manifest, |name| read_listed(dir, name), true)
     }
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::{mpsc, Mutex};
 
 use super::*;
+use crate::format::tensors::{quantize_i8_rows, TensorFileWriter};
 use crate::ingest::{split_sentences, Corpus};
-use crate::model::tensors::{quantize_i8_rows, TensorFileWriter};
 use crate::model::{Encoder, TextKind};
 use crate::search::lexical::LexicalIndexBuilder;
 

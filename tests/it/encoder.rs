@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crossfind::bundle::ByteRange;
-use crossfind::model::pack::sha256_hex;
+use crossfind::format::sha256_hex;
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::{Encoder, Pack, TextKind};
 

@@ -121,11 +121,12 @@ fn pack_from_before_vocab_bin_loads_from_tokenizer_json_with_the_same_model_id()
 /// Rewrites the pack in `dir` as a version 1 pack: rows in id order, no row
 /// order and no block index, as packs were imported before rows were grouped.
 fn write_as_id_ordered_v1(dir: &std::path::Path) {
-    use crossfind::model::pack::{sha256_hex, BLOCKS_FILE};
-    use crossfind::model::roworder::RowOrder;
-    use crossfind::model::tensors::{TensorFile, TensorFileWriter};
+    use crossfind::format::sha256_hex;
+    use crossfind::format::tensors::{TensorFile, TensorFileWriter};
+    use crossfind::model::pack::BLOCKS_FILE;
     let pack = Pack::read_dir(dir).unwrap();
-    let order = RowOrder::of_pack(&pack)
+    let order = pack
+        .row_order()
         .unwrap()
         .expect("the default pack groups its rows");
     let mut m = pack.manifest.clone();
