@@ -9,6 +9,8 @@ pub mod error;
 pub mod eval;
 pub mod format;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod index;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
 pub mod model;
 #[cfg(not(target_arch = "wasm32"))]

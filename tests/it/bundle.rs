@@ -19,9 +19,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crossfind::bundle::{Bundle, BundleManifest, Docs, ShardKind, MANIFEST};
+use crossfind::bundle::{BundleManifest, Docs, ShardKind, MANIFEST};
 use crossfind::format::sha256_hex;
 use crossfind::search::lexical::{LexicalIndex, LexicalIndexBuilder};
+use crossfind::search::Bundle;
 use crossfind::search::{search, Fusion, FusionMethod, Hit, Mode, Query};
 use crossfind::TextKind;
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crossfind::bundle::Bundle;
+use crossfind::search::Bundle;
 
 use crate::{model_dir, root};
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crossfind::bundle::Bundle;
+use crossfind::search::Bundle;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 use crossfind::TextKind;
 
