@@ -1,5 +1,6 @@
 //! The dense signal: the bundle's int8 chunk vectors and their exact scan.
 
+use crate::bundle::Docs;
 use crate::error::{Error, Result};
 use crate::format::tensors::{DType, TensorFile};
 
@@ -77,6 +78,36 @@ impl Vectors {
             .map(|(i, s)| (i as u32, s))
             .collect();
         best_n(scored, n)
+    }
+
+    /// The length of each page's summed chunk vectors (0 for a page without
+    /// chunks, and for every page when no vectors are loaded). With it, a
+    /// page's cosine with a query is the sum of its chunks' dot products
+    /// divided by this length, so no page vector is stored or fetched.
+    /// Summed in chunk order, dimension by dimension: native and wasm agree.
+    pub fn page_norms(&self, docs: &Docs) -> Vec<f32> {
+        let mut sums =
+            vec![vec![0f32; self.dim]; if self.rows == 0 { 0 } else { docs.pages.len() }];
+        for (i, c) in docs.chunks.iter().enumerate().take(self.rows) {
+            let (scale, v) = self.row(i);
+            if let Some(acc) = sums.get_mut(c.page as usize) {
+                for (a, &b) in acc.iter_mut().zip(v) {
+                    *a += scale * (b as i8) as f32;
+                }
+            }
+        }
+        let mut norms: Vec<f32> = sums
+            .iter()
+            .map(|acc| {
+                let mut ss = 0f32;
+                for a in acc {
+                    ss += a * a;
+                }
+                ss.sqrt()
+            })
+            .collect();
+        norms.resize(docs.pages.len(), 0.0);
+        norms
     }
 
     /// Dot products of `q` with every vector.

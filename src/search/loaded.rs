@@ -20,6 +20,8 @@ pub struct Bundle {
     pub lexical: LexicalIndex,
     /// Loaded fragment shards, by index in `manifest.fragment_shards()`.
     pub fragments: Vec<Option<Fragments>>,
+    /// [`Vectors::page_norms`], computed at load.
+    pub page_norms: Vec<f32>,
     /// Pages of each translation group, in page order.
     groups: HashMap<String, Vec<u32>>,
     has_vectors: bool,
@@ -100,6 +102,7 @@ impl Bundle {
                 None
             });
         }
+        let page_norms = vectors.page_norms(&docs);
         Ok(Bundle {
             manifest,
             groups: group_index(&docs),
@@ -107,6 +110,7 @@ impl Bundle {
             vectors,
             lexical,
             fragments: frags,
+            page_norms,
             has_vectors: with_vectors,
         })
     }
@@ -226,21 +230,24 @@ impl Bundle {
         manifest.chunks = chunks.len();
         let docs = Docs { pages, chunks };
         partition_by_language(&mut lexical, &docs);
+        let vectors = Vectors {
+            dim: self.vectors.dim,
+            rows: if self.has_vectors {
+                docs.chunks.len()
+            } else {
+                0
+            },
+            raw,
+        };
+        let page_norms = vectors.page_norms(&docs);
         Bundle {
             manifest,
             groups: group_index(&docs),
-            vectors: Vectors {
-                dim: self.vectors.dim,
-                rows: if self.has_vectors {
-                    docs.chunks.len()
-                } else {
-                    0
-                },
-                raw,
-            },
+            vectors,
             docs,
             lexical,
             fragments,
+            page_norms,
             has_vectors: self.has_vectors,
         }
     }
