@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use js_sys::{Float32Array, Uint32Array};
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::{verify_shard, Bundle, BundleManifest, ShardKind};
+use crate::bundle::{BundleManifest, ShardKind};
 use crate::error::Error;
+use crate::format::{verify_digested, verify_file};
 use crate::model::encoder::RowRange;
-use crate::model::pack::{verify_digested, verify_file, Pack, PackManifest};
+use crate::model::pack::{Pack, PackManifest};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{Encoder, TextKind};
-use crate::search::{search, Fusion, Mode, Query};
+use crate::search::{search, Bundle, Fusion, Mode, Query};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -308,7 +309,7 @@ impl BundleLoader {
                     "`{name}` is not a shard of this bundle"
                 )))
             })?;
-        if let Err(e) = verify_shard(s, &bytes) {
+        if let Err(e) = verify_file(s, &bytes) {
             self.refused.insert(name.to_string(), e.to_string());
             return Err(js_err(e));
         }

@@ -13,12 +13,12 @@
 
 use std::collections::HashMap;
 
-use crossfind::bundle::{Bundle, BundleManifest};
+use crossfind::bundle::BundleManifest;
 use crossfind::model::pack::PackManifest;
-use crossfind::model::pack::sha256_hex;
-use crossfind::model::tensors::TensorFile;
+use crossfind::format::sha256_hex;
+use crossfind::format::tensors::TensorFile;
 use crossfind::search::lexical::LexicalIndex;
-use crossfind::search::{search, Fusion, Hit, Mode, Query};
+use crossfind::search::{search, Bundle, Fusion, Hit, Mode, Query};
 
 /// Separates the parts of a `bundle` input.
 pub const SEP: &[u8] = b"\0--cf--\0";
