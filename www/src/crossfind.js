@@ -12,6 +12,10 @@
 //   offline-worker="/crossfind-sw.js"  a worker script at the site root that
 //                        does importScripts('/crossfind/sw.js'), for hosts that
 //                        cannot send Service-Worker-Allowed
+//   offline-start="load" download the offline copy on the first page view;
+//                        by default it starts after the reader's first search,
+//                        and never under Save-Data or on a slow or cellular
+//                        connection (enableOffline() overrides that)
 //   offline-pages="100"  how many copies of the site's pages (and stylesheets)
 //                        the service worker keeps at most (default 100)
 //   semantic="eager"     fetch the multilingual model right away instead of on
@@ -24,10 +28,12 @@
 // JS API (module exports, also window.crossfind):
 //   search(query, {lang, k, mode}) -> Promise<hits>
 //   ready(), semanticReady() -> Promise (the latter starts the model download);
-//   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>
+//   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>;
+//   enableOffline(); removeOffline() -> Promise
 // Events (bubbling from the element, and on document for engine events):
 //   ready, semantic-ready, model-progress, search-error, search, results,
-//   zero-results, result-click (cancelable), offline-ready.
+//   zero-results, result-click (cancelable), offline-progress, offline-ready,
+//   offline-paused.
 //
 // Page content (titles, headings, snippets) is only ever set as text, and a
 // result's URL becomes a link only when it is an http(s) page of this origin
@@ -181,7 +187,7 @@ const client = {
     total: 0,
     languages: {},
     problems: [],
-    offline: 'off', // off | syncing | ready | failed
+    offline: 'off', // off | waiting (no search yet) | paused (offlineHold: save-data, cellular, slow-connection) | syncing | ready | failed | removed
     wasm: null, // the wasm build the worker runs, once ready: baseline | relaxed
   },
   ready: settle(),
@@ -320,6 +326,47 @@ function searchLang() {
 // ------------------------------------------------------------ offline (sw.js)
 
 let offlineStarted = false;
+let offlineWanted = null; // the element's offline attributes, once one asks
+
+// Why the offline copy waits for the reader's say-so on this connection:
+// Save-Data, a cellular link, or a slow one (null: none of these).
+function connectionHold() {
+  const c = navigator.connection;
+  if (!c) return null;
+  if (c.saveData) return 'save-data';
+  if (c.type === 'cellular') return 'cellular';
+  if (/^(slow-2g|2g|3g)$/.test(c.effectiveType || '')) return 'slow-connection';
+  return null;
+}
+
+// <crossfind-search offline>: the copy (about 30 MB: index, model, widget)
+// is downloaded only after the reader has searched on this site, or at once
+// with offline-start="load", or on a page a copy already controls (it is
+// kept up to date); never under Save-Data or on a slow or cellular
+// connection unless the site calls enableOffline() (a reader's click).
+function wantOffline(scopeAttr, workerAttr, pagesAttr, startAttr) {
+  if (offlineWanted || !('serviceWorker' in navigator)) return;
+  offlineWanted = [scopeAttr, workerAttr, pagesAttr];
+  client.status.offline = 'waiting';
+  const controller = navigator.serviceWorker.controller;
+  const ours = controller && new URL(controller.scriptURL).searchParams.get('base') === BASE.pathname;
+  if (ours || (startAttr || '').toLowerCase() === 'load') maybeStartOffline(false);
+}
+
+function maybeStartOffline(force) {
+  if (!offlineWanted || offlineStarted) return;
+  const hold = force ? null : connectionHold();
+  if (hold) {
+    if (client.status.offline !== 'paused') {
+      client.status.offline = 'paused';
+      client.status.offlineHold = hold;
+      broadcast('offline-paused', { reason: hold });
+    }
+    return;
+  }
+  client.status.offlineHold = null;
+  startOffline(...offlineWanted);
+}
 
 function startOffline(scopeAttr, workerAttr, pagesAttr) {
   if (offlineStarted || !('serviceWorker' in navigator)) return;
@@ -330,15 +377,25 @@ function startOffline(scopeAttr, workerAttr, pagesAttr) {
   if (pagesAttr && Number.isInteger(pages) && pages > 0) url.searchParams.set('pages', String(pages));
   const scope = scopeAttr ? new URL(scopeAttr, location.href).pathname : new URL('../', BASE).pathname;
   client.status.offline = 'syncing';
+  // Kept unless the browser runs short of space, where it lets the site ask.
+  if (navigator.storage && navigator.storage.persist) {
+    navigator.storage.persist().then((p) => (client.status.offlinePersisted = p)).catch(() => {});
+  }
   navigator.serviceWorker.addEventListener('message', (ev) => {
     const m = ev.data || {};
     if (m.type !== 'crossfind-offline') return;
-    if (m.state === 'ready') {
+    if (m.state === 'syncing') {
+      client.status.offlineLoaded = m.loaded;
+      client.status.offlineTotal = m.total;
+      broadcast('offline-progress', { loaded: m.loaded, total: m.total });
+    } else if (m.state === 'ready') {
       client.status.offline = 'ready';
       broadcast('offline-ready', { version: m.version });
     } else if (m.state === 'failed') {
       client.status.offline = 'failed';
       console.warn(`crossfind: offline copy not updated: ${m.message}`);
+    } else if (m.state === 'removed') {
+      client.status.offline = 'removed';
     }
   });
   navigator.serviceWorker
@@ -349,6 +406,34 @@ function startOffline(scopeAttr, workerAttr, pagesAttr) {
       client.status.offline = 'failed';
       console.warn(`crossfind: the service worker could not be registered: ${e.message || e}`);
     });
+}
+
+// Removes the offline copy (every cache of this bundle) and its service
+// worker; nothing is downloaded again on this page. Resolves once done.
+function removeOffline() {
+  offlineWanted = null;
+  offlineStarted = true;
+  if (!('serviceWorker' in navigator)) return Promise.resolve();
+  return navigator.serviceWorker.getRegistrations().then(async (regs) => {
+    for (const reg of regs) {
+      const w = reg.active || reg.waiting || reg.installing;
+      if (!w || new URL(w.scriptURL).searchParams.get('base') !== BASE.pathname) continue;
+      await new Promise((resolve) => {
+        const ch = new MessageChannel();
+        const done = setTimeout(resolve, 3000);
+        navigator.serviceWorker.addEventListener('message', function onMsg(ev) {
+          if (ev.data && ev.data.type === 'crossfind-offline' && ev.data.state === 'removed') {
+            navigator.serviceWorker.removeEventListener('message', onMsg);
+            clearTimeout(done);
+            resolve();
+          }
+        });
+        w.postMessage({ type: 'remove' }, [ch.port2]);
+      });
+      await reg.unregister().catch(() => {});
+    }
+    client.status.offline = 'removed';
+  });
 }
 
 // This page and the same-origin stylesheets it loaded outside the bundle,
@@ -371,7 +456,9 @@ function pageFiles() {
 // Asks the service worker what it holds: {state, version}.
 function offlineStatus() {
   if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) {
-    return Promise.resolve({ state: client.status.offline === 'off' ? 'off' : 'syncing', version: null });
+    const st = client.status.offline;
+    const state = ['off', 'waiting', 'paused', 'removed'].includes(st) ? st : 'syncing';
+    return Promise.resolve({ state, version: null, hold: client.status.offlineHold || null });
   }
   return new Promise((resolve) => {
     const ch = new MessageChannel();
@@ -542,7 +629,7 @@ class CrossfindSearch extends HTMLElement {
       client.status.semantic = 'off';
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
-    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'));
+    if (this.hasAttribute('offline')) wantOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'), this.getAttribute('offline-start'));
     stringsLoaded.then(() => this._applyStrings());
     const on = (name, fn) => {
       this.addEventListener(name, fn);
@@ -733,6 +820,7 @@ class CrossfindSearch extends HTMLElement {
     }
     const lang = searchLang();
     emit('search', { query: q, lang }, this);
+    maybeStartOffline(false); // the reader searched: the offline copy may start
     const onUpdate = (m) => {
       if (this._query !== q || m.superseded) return;
       this._render(m.hits || [], isUpdate || this._shownQuery === q, q, m.semantic);
@@ -990,6 +1078,7 @@ export function search(query, { lang, k = K, mode } = {}) {
   const l = lang === undefined ? searchLang() : lang || undefined;
   const q = String(query ?? '');
   emit('search', { query: q, lang: l, source: 'api' });
+  maybeStartOffline(false);
   client.start();
   return client.ready.promise.then(() =>
     client.query(q, { lang: l, k, mode }).then((m) => {
@@ -1021,7 +1110,11 @@ export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
 export const uiLanguage = UI_LANG;
 
-const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
+// Starts the offline copy now, whatever the connection (for a reader's own
+// "keep for offline" click); removeOffline() deletes it.
+export const enableOffline = () => maybeStartOffline(true);
+export { removeOffline };
+const api = { search, ready, semanticReady, status, loadSemantic, offline, enableOffline, removeOffline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
 if (!window.crossfind) window.crossfind = api;
 export default api;
 
