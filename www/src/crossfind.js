@@ -34,10 +34,9 @@
 // (safeHref): see docs/security.md.
 
 import fallbackStrings from './i18n/en.json';
+import { UI_LANGS, pickLanguage, direction, format } from './strings.mjs';
 
 const BASE = new URL('./', import.meta.url);
-const UI_LANGS = ['en', 'es', 'fr', 'de', 'pt', 'ja', 'zh', 'ko', 'ar', 'hi', 'ru', 'sw'];
-const RTL_LANGS = new Set(['ar', 'he', 'fa', 'ur']);
 const DEBOUNCE_MS = 60;
 const K = 10;
 
@@ -59,34 +58,47 @@ function readerLangs() {
 }
 
 const READER = readerLangs();
-const UI_LANG = READER.find((l) => UI_LANGS.includes(l)) || 'en';
 
 // ------------------------------------------------------------------- strings
+//
+// The UI language is the first of the page's language and the browser's
+// (full tags) that has a table of strings
+// (i18n/<lang>.json, fetched; en is inlined above). A key the table lacks is
+// shown in English.
 
-let strings = fallbackStrings;
-const stringsLoaded =
-  UI_LANG === 'en'
-    ? Promise.resolve()
-    : fetch(new URL(`i18n/${UI_LANG}.json`, BASE))
-        .then((r) => (r.ok ? r.json() : null))
-        .then((s) => {
-          if (s) strings = s;
-        })
-        .catch(() => {});
+const READER_TAGS = [document.documentElement.getAttribute('lang'), ...(navigator.languages || [navigator.language])].filter(Boolean);
+let UI_LANG = pickLanguage(READER_TAGS);
+let strings = fallbackStrings; // the shipped table of UI_LANG
+const shippedTables = new Map([['en', Promise.resolve(fallbackStrings)]]);
+
+function shippedTable(lang) {
+  if (!shippedTables.has(lang)) {
+    const got = fetch(new URL(`i18n/${lang}.json`, BASE))
+      .then((r) => (r.ok ? r.json() : null))
+      .catch(() => null);
+    shippedTables.set(lang, got);
+  }
+  return shippedTables.get(lang);
+}
+
+// Settles the UI language, loads its table and shows the strings in every
+// widget. The latest call wins.
+let stringsConfigured = null;
+function configureStrings() {
+  const lang = pickLanguage(READER_TAGS, UI_LANGS);
+  const done = shippedTable(lang).then((table) => {
+    if (stringsConfigured !== done) return;
+    if (lang !== UI_LANG) displayNames = null;
+    UI_LANG = uiLanguage = lang;
+    strings = table || fallbackStrings;
+    for (const el of elements) el._applyStrings();
+  });
+  stringsConfigured = done;
+  return done;
+}
 
 function t(key, vars = {}) {
-  let s = strings[key] ?? fallbackStrings[key] ?? key;
-  if (typeof s === 'object') {
-    let cat = 'other';
-    try {
-      cat = new Intl.PluralRules(UI_LANG).select(vars.n ?? 0);
-    } catch {
-      /* keep "other" */
-    }
-    if (vars.n === 0 && s.zero) cat = 'zero';
-    s = s[cat] ?? s.other;
-  }
-  return String(s).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return format(UI_LANG, [strings, fallbackStrings], key, vars);
 }
 
 let displayNames = null;
@@ -543,7 +555,6 @@ class CrossfindSearch extends HTMLElement {
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
     if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'));
-    stringsLoaded.then(() => this._applyStrings());
     const on = (name, fn) => {
       this.addEventListener(name, fn);
       this._unsub.push(() => this.removeEventListener(name, fn));
@@ -658,10 +669,11 @@ class CrossfindSearch extends HTMLElement {
   }
 
   _applyStrings() {
-    const dir = RTL_LANGS.has(UI_LANG) ? 'rtl' : 'ltr';
+    const dir = direction(UI_LANG);
     this._dialog.setAttribute('lang', UI_LANG);
     this._dialog.setAttribute('dir', dir);
     this._trigger.setAttribute('lang', UI_LANG);
+    this._trigger.setAttribute('dir', dir);
     this._triggerLabel.textContent = t('button');
     this._title.textContent = t('dialogTitle');
     this._label.textContent = t('inputLabel');
@@ -982,6 +994,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 if (!customElements.get('crossfind-search')) customElements.define('crossfind-search', CrossfindSearch);
+configureStrings();
 
 // ------------------------------------------------------------------- JS API
 
@@ -1019,9 +1032,10 @@ export const offline = () => offlineStatus();
 export const open = () => firstWidget()?.open();
 export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
-export const uiLanguage = UI_LANG;
+export let uiLanguage = UI_LANG; // the UI language (a live binding)
 
 const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
+Object.defineProperty(api, 'uiLanguage', { get: () => uiLanguage, enumerable: true });
 if (!window.crossfind) window.crossfind = api;
 export default api;
 
