@@ -19,10 +19,13 @@ const EN = table('en');
 // cannot hide one in the files.
 const placeholdersOf = (s) => [...new Set([...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
 
-test('the shipped languages are exactly the files of www/src/i18n', () => {
+test('the shipped languages are exactly the files of www/src/i18n, at least 30 of them', () => {
   assert.deepEqual(FILES.map((f) => f.slice(0, -5)).sort(), [...UI_LANGS].sort());
-  // every language the demo help center indexes
-  for (const l of 'en es fr de pt ja zh ko ar hi ru sw'.split(' ')) assert.ok(UI_LANGS.includes(l), l);
+  assert.ok(UI_LANGS.length >= 30, `${UI_LANGS.length} languages`);
+  // every language the demo help center indexes, and those issue 20 names
+  for (const l of 'en es fr de pt ja zh ko ar hi ru sw fa he ur id vi th tr pl uk nl it bn ta'.split(' ')) {
+    assert.ok(UI_LANGS.includes(l), l);
+  }
 });
 
 for (const file of FILES) {
@@ -70,6 +73,11 @@ test('plural forms: Intl.PluralRules picks the right one', () => {
   const cases = {
     en: { 0: '0 results', 1: '1 result', 2: '2 results', 21: '21 results' },
     ru: { 1: '1 результат', 3: '3 результата', 5: '5 результатов', 11: '11 результатов', 21: '21 результат', 22: '22 результата', 25: '25 результатов', 111: '111 результатов', 1.5: '1,5 результата' },
+    uk: { 1: '1 результат', 4: '4 результати', 5: '5 результатів', 12: '12 результатів', 21: '21 результат', 1.5: '1,5 результату' },
+    pl: { 1: '1 wynik', 2: '2 wyniki', 5: '5 wyników', 12: '12 wyników', 21: '21 wyników', 22: '22 wyniki', 1.5: '1,5 wyniku' },
+    cs: { 1: '1 výsledek', 3: '3 výsledky', 5: '5 výsledků', 1.5: '1,5 výsledku' },
+    ro: { 1: '1 rezultat', 2: '2 rezultate', 19: '19 rezultate', 20: '20 de rezultate', 101: '101 rezultate', 120: '120 de rezultate' },
+    he: { 1: 'תוצאה אחת', 2: 'שתי תוצאות', 3: '3 תוצאות', 10: '10 תוצאות', 20: '20 תוצאות' },
     fr: { 0: '0 résultat', 1: '1 résultat', 2: '2 résultats', 1000000: '1 000 000 de résultats' },
     es: { 1: '1 resultado', 2: '2 resultados', 1000000: '1.000.000 de resultados' },
     ja: { 1: '1 件の結果', 7: '7 件の結果' },
@@ -83,6 +91,8 @@ test('plural forms: Intl.PluralRules picks the right one', () => {
     }
   }
   // Numbers are written as the language writes them.
+  assert.equal(format('fa', [table('fa')], 'results', { n: 3 }), '۳ نتیجه');
+  assert.equal(format('bn', [table('bn')], 'results', { n: 5 }), '৫টি ফলাফল');
   assert.equal(format('ar-EG', [table('ar')], 'results', { n: 3 }), '٣ نتائج');
 });
 
@@ -101,32 +111,35 @@ test('strings fall back key by key, placeholders are filled, unknown ones kept',
 test('the UI language: the first of the reader\'s tags with a table', () => {
   assert.equal(pickLanguage(['fr-CA', 'en']), 'fr');
   assert.equal(pickLanguage(['pt-BR']), 'pt');
+  assert.equal(pickLanguage(['zh-TW']), 'zh-Hant');
+  assert.equal(pickLanguage(['zh-HK']), 'zh-Hant');
+  assert.equal(pickLanguage(['zh-Hant-CN']), 'zh-Hant');
   assert.equal(pickLanguage(['zh-CN']), 'zh');
   assert.equal(pickLanguage(['zh-SG']), 'zh');
   assert.equal(pickLanguage(['zh']), 'zh');
   assert.equal(pickLanguage(['zh-TW'], ['en', 'zh']), 'zh');
-  assert.equal(pickLanguage(['iw-IL'], ['en', 'he']), 'he');
-  assert.equal(pickLanguage(['in'], ['en', 'id']), 'id');
-  assert.equal(pickLanguage(['no'], ['en', 'nb']), 'nb');
-  assert.equal(pickLanguage(['nn-NO'], ['en', 'nb']), 'nb');
-  assert.equal(pickLanguage(['fa_IR'], ['en', 'fa']), 'fa');
+  assert.equal(pickLanguage(['iw-IL']), 'he');
+  assert.equal(pickLanguage(['in']), 'id');
+  assert.equal(pickLanguage(['no']), 'nb');
+  assert.equal(pickLanguage(['nn-NO']), 'nb');
+  assert.equal(pickLanguage(['fa_IR']), 'fa');
   assert.equal(pickLanguage(['ca', 'es']), 'es');
   assert.equal(pickLanguage(['ca', 'es'], [...UI_LANGS, 'ca']), 'ca');
-  assert.equal(pickLanguage(['xx', '', 'not a tag!', 'hi-IN']), 'hi');
+  assert.equal(pickLanguage(['xx', '', 'not a tag!', 'ur-PK']), 'ur');
   assert.equal(pickLanguage(['tlh']), 'en');
   assert.equal(pickLanguage([]), 'en');
   assert.deepEqual(tableNames('zh-Hant-TW'), ['zh-Hant', 'zh']);
   assert.deepEqual(tableNames('???'), []);
 });
 
-test('right to left: every shipped language as Intl.Locale says, and the others written so', () => {
+test('right to left: every shipped language as Intl.Locale says, and other languages written so', () => {
   for (const lang of UI_LANGS) {
     const loc = new Intl.Locale(lang);
     const info = loc.getTextInfo ? loc.getTextInfo() : loc.textInfo;
     assert.equal(direction(lang), info.direction, lang);
   }
   for (const lang of ['ar', 'fa', 'he', 'ur', 'ar-EG', 'fa-AF', 'he-IL', 'ur-IN', 'iw', 'ps', 'yi']) assert.equal(direction(lang), 'rtl', lang);
-  for (const lang of ['en', 'hi', 'zh-Hant', 'tr', 'ca']) assert.equal(direction(lang), 'ltr', lang);
+  for (const lang of ['en', 'hi', 'bn', 'zh-Hant', 'tr', 'ca']) assert.equal(direction(lang), 'ltr', lang);
 });
 
 test('a site\'s strings: each bad key is named, the good ones pass', () => {

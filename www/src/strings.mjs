@@ -10,7 +10,11 @@
 
 // The tables crossfind ships: www/src/i18n/<tag>.json (en.json is also
 // inlined into crossfind.js; the others are fetched when a reader needs them).
-export const UI_LANGS = ['en', 'es', 'fr', 'de', 'pt', 'ja', 'zh', 'ko', 'ar', 'hi', 'ru', 'sw'];
+export const UI_LANGS = [
+  'en', 'es', 'fr', 'de', 'pt', 'ja', 'zh', 'zh-Hant', 'ko', 'ar', 'hi', 'ru', 'sw',
+  'fa', 'he', 'ur', 'id', 'vi', 'th', 'tr', 'pl', 'uk', 'nl', 'it', 'bn', 'ta',
+  'sv', 'da', 'nb', 'fi', 'cs', 'ro', 'hu', 'el', 'ms',
+];
 
 // Languages written right to left (primary subtags): the shipped ones, and
 // those a site may add with its own strings.
