@@ -20,6 +20,8 @@
 //                        relaxed-SIMD build where the browser has relaxed SIMD),
 //                        "baseline" or "relaxed"; the page URL's
 //                        ?crossfind-wasm=... overrides it (for testing)
+//   strings='{"placeholder": "..."}'  the site's own UI strings, in the page's
+//                        language (keys of i18n/en.json; www/README.md)
 //
 // JS API (module exports, also window.crossfind):
 //   search(query, {lang, k, mode}) -> Promise<hits>
@@ -34,7 +36,7 @@
 // (safeHref): see docs/security.md.
 
 import fallbackStrings from './i18n/en.json';
-import { UI_LANGS, pickLanguage, direction, format } from './strings.mjs';
+import { UI_LANGS, pickLanguage, tableNames, direction, format, checkTable } from './strings.mjs';
 
 const BASE = new URL('./', import.meta.url);
 const DEBOUNCE_MS = 60;
@@ -62,13 +64,19 @@ const READER = readerLangs();
 // ------------------------------------------------------------------- strings
 //
 // The UI language is the first of the page's language and the browser's
-// (full tags) that has a table of strings
-// (i18n/<lang>.json, fetched; en is inlined above). A key the table lacks is
-// shown in English.
+// (full tags: zh-TW reads Traditional Chinese) that has a table of strings:
+// one crossfind ships (i18n/<lang>.json, fetched; en is inlined above), or
+// a complete one the site gives. The site's strings are the JSON object in
+// the `strings` attribute of the first <crossfind-search> that has one, in
+// the language of that element (its lang, usually <html lang>); they replace
+// the shipped strings of that language key by key. A key no table has is
+// shown in English. Strings are checked as the shipped files are
+// (strings.mjs): a key that fails is left out with a console warning.
 
 const READER_TAGS = [document.documentElement.getAttribute('lang'), ...(navigator.languages || [navigator.language])].filter(Boolean);
 let UI_LANG = pickLanguage(READER_TAGS);
 let strings = fallbackStrings; // the shipped table of UI_LANG
+let siteStrings = null; // the site's strings for UI_LANG
 const shippedTables = new Map([['en', Promise.resolve(fallbackStrings)]]);
 
 function shippedTable(lang) {
@@ -81,24 +89,71 @@ function shippedTable(lang) {
   return shippedTables.get(lang);
 }
 
-// Settles the UI language, loads its table and shows the strings in every
-// widget. The latest call wins.
+const stringWarnings = new Set();
+function warnStrings(message) {
+  if (stringWarnings.has(message)) return;
+  stringWarnings.add(message);
+  console.warn(`crossfind: strings attribute: ${message}`);
+}
+
+// {lang, table, complete} from the first <crossfind-search strings>, or null.
+function readSiteStrings() {
+  const el = document.querySelector('crossfind-search[strings]');
+  if (!el) return null;
+  const lang = tableNames(el.closest('[lang]')?.getAttribute('lang') || 'en')[0] || 'en';
+  let table;
+  try {
+    table = JSON.parse(el.getAttribute('strings'));
+  } catch (e) {
+    warnStrings(`not JSON (${e.message}); the shipped strings are shown`);
+    return null;
+  }
+  const problems = checkTable(lang, table, fallbackStrings, { shipped: false });
+  for (const p of problems) warnStrings(`${p.message}; ${p.key ? 'the shipped string is shown' : 'the shipped strings are shown'}`);
+  if (problems.some((p) => p.key === null)) return null;
+  const bad = new Set(problems.map((p) => p.key));
+  const good = Object.fromEntries(Object.entries(table).filter(([k]) => !bad.has(k)));
+  const missing = Object.keys(fallbackStrings).filter((k) => !(k in good));
+  const complete = missing.length === 0;
+  if (!complete && !UI_LANGS.includes(lang)) {
+    warnStrings(`crossfind has no strings in ${lang}: the site's are used once they give every key (missing: ${missing.join(', ')})`);
+  }
+  return { lang, table: good, complete };
+}
+
+// Reads the site's strings, settles the UI language, loads its table and
+// shows the strings in every widget. The latest call wins.
 let stringsConfigured = null;
 function configureStrings() {
-  const lang = pickLanguage(READER_TAGS, UI_LANGS);
-  const done = shippedTable(lang).then((table) => {
+  const site = readSiteStrings();
+  const available = site && (site.complete || UI_LANGS.includes(site.lang)) ? UI_LANGS.concat(site.lang) : UI_LANGS;
+  const lang = pickLanguage(READER_TAGS, available);
+  const own = site && site.lang === lang ? site.table : null;
+  const done = (UI_LANGS.includes(lang) ? shippedTable(lang) : Promise.resolve(null)).then((table) => {
     if (stringsConfigured !== done) return;
     if (lang !== UI_LANG) displayNames = null;
     UI_LANG = uiLanguage = lang;
     strings = table || fallbackStrings;
+    siteStrings = own;
     for (const el of elements) el._applyStrings();
   });
   stringsConfigured = done;
   return done;
 }
 
+// Several changes in one task (elements upgraded, attributes set) read once.
+let stringsQueued = false;
+function reconfigureStrings() {
+  if (stringsQueued) return;
+  stringsQueued = true;
+  queueMicrotask(() => {
+    stringsQueued = false;
+    configureStrings();
+  });
+}
+
 function t(key, vars = {}) {
-  return format(UI_LANG, [strings, fallbackStrings], key, vars);
+  return format(UI_LANG, [siteStrings, strings, fallbackStrings], key, vars);
 }
 
 let displayNames = null;
@@ -555,6 +610,7 @@ class CrossfindSearch extends HTMLElement {
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
     if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'));
+    if (this.hasAttribute('strings')) reconfigureStrings();
     const on = (name, fn) => {
       this.addEventListener(name, fn);
       this._unsub.push(() => this.removeEventListener(name, fn));
@@ -576,8 +632,18 @@ class CrossfindSearch extends HTMLElement {
     this._replayStatus();
   }
 
+  static get observedAttributes() {
+    return ['strings'];
+  }
+
+  // Site strings set or changed later (a single-page app switching language).
+  attributeChangedCallback(name, before, after) {
+    if (name === 'strings' && before !== after && this.isConnected) reconfigureStrings();
+  }
+
   disconnectedCallback() {
     elements.delete(this);
+    if (this.hasAttribute('strings')) reconfigureStrings();
     for (const u of this._unsub) u();
     this._unsub = [];
   }
@@ -994,7 +1060,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 if (!customElements.get('crossfind-search')) customElements.define('crossfind-search', CrossfindSearch);
-configureStrings();
+reconfigureStrings();
 
 // ------------------------------------------------------------------- JS API
 
@@ -1032,7 +1098,7 @@ export const offline = () => offlineStatus();
 export const open = () => firstWidget()?.open();
 export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
-export let uiLanguage = UI_LANG; // the UI language (a live binding)
+export let uiLanguage = UI_LANG; // a live binding: the site's strings may add a language
 
 const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
 Object.defineProperty(api, 'uiLanguage', { get: () => uiLanguage, enumerable: true });
