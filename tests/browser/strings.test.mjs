@@ -3,11 +3,13 @@
 // a site's own strings (<crossfind-search strings='{...}'>): over the shipped
 // ones of the page's language, as a language crossfind does not ship, right
 // to left, changed by a script later, and refused key by key when wrong.
-// Pages other than the demo's are served by the test, with the demo's bundle.
+// Pages other than the demo's are served by the test, with the demo's
+// bundle, all under the strict Content-Security-Policy.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { STRICT_CSP } from '../../www/serve.mjs';
 import { ROOT, BUNDLE, ensureDemo, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery } from './harness.mjs';
 
 const T = { timeout: 300000 };
@@ -17,7 +19,7 @@ let browser, server;
 
 before(async () => {
   await ensureDemo();
-  server = await serve();
+  server = await serve(undefined, { csp: true });
   browser = await launch();
 });
 
@@ -54,13 +56,17 @@ async function readerContext(locale, pages = {}, languages = null) {
     await context.addInitScript((l) => Object.defineProperty(Navigator.prototype, 'languages', { get: () => l }), languages);
   }
   for (const [name, opts] of Object.entries(pages)) {
-    await context.route(`${server.url}t/${name}.html`, (route) => route.fulfill({ contentType: 'text/html; charset=utf-8', body: pageHtml(opts) }));
+    // under the strict CSP, as the server sends it: the attribute needs no script of the site's
+    await context.route(`${server.url}t/${name}.html`, (route) =>
+      route.fulfill({ contentType: 'text/html; charset=utf-8', headers: { 'Content-Security-Policy': STRICT_CSP }, body: pageHtml(opts) }),
+    );
   }
   await context.route(`${server.url}t/strings.mjs`, (route) => route.fulfill({ contentType: 'text/javascript; charset=utf-8', body: STRINGS_MODULE }));
   return context;
 }
 
-// Opens /t/<name>.html; resolves with the page, its errors and the widget's console warnings.
+// Opens /t/<name>.html; resolves with the page, its errors (a CSP refusal
+// is a console error) and the widget's console warnings.
 async function visit(context, name) {
   const page = await context.newPage();
   const errors = watchErrors(page);
