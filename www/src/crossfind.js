@@ -24,6 +24,8 @@
 //                        relaxed-SIMD build where the browser has relaxed SIMD),
 //                        "baseline" or "relaxed"; the page URL's
 //                        ?crossfind-wasm=... overrides it (for testing)
+//   strings='{"placeholder": "..."}'  the site's own UI strings, in the page's
+//                        language (keys of i18n/en.json; www/README.md)
 //
 // JS API (module exports, also window.crossfind):
 //   search(query, {lang, k, mode}) -> Promise<hits>
@@ -40,10 +42,9 @@
 // (safeHref): see docs/security.md.
 
 import fallbackStrings from './i18n/en.json';
+import { UI_LANGS, pickLanguage, tableNames, direction, format, checkTable } from './strings.mjs';
 
 const BASE = new URL('./', import.meta.url);
-const UI_LANGS = ['en', 'es', 'fr', 'de', 'pt', 'ja', 'zh', 'ko', 'ar', 'hi', 'ru', 'sw'];
-const RTL_LANGS = new Set(['ar', 'he', 'fa', 'ur']);
 const DEBOUNCE_MS = 60;
 const K = 10;
 
@@ -65,34 +66,100 @@ function readerLangs() {
 }
 
 const READER = readerLangs();
-const UI_LANG = READER.find((l) => UI_LANGS.includes(l)) || 'en';
 
 // ------------------------------------------------------------------- strings
+//
+// The UI language is the first of the page's language and the browser's
+// (full tags: zh-TW reads Traditional Chinese) that has a table of strings:
+// one crossfind ships (i18n/<lang>.json, fetched; en is inlined above), or
+// a complete one the site gives. The site's strings are the JSON object in
+// the `strings` attribute of the first <crossfind-search> that has one, in
+// the language of that element (its lang, usually <html lang>); they replace
+// the shipped strings of that language key by key. A key no table has is
+// shown in English. Strings are checked as the shipped files are
+// (strings.mjs): a key that fails is left out with a console warning.
 
-let strings = fallbackStrings;
-const stringsLoaded =
-  UI_LANG === 'en'
-    ? Promise.resolve()
-    : fetch(new URL(`i18n/${UI_LANG}.json`, BASE))
-        .then((r) => (r.ok ? r.json() : null))
-        .then((s) => {
-          if (s) strings = s;
-        })
-        .catch(() => {});
+const READER_TAGS = [document.documentElement.getAttribute('lang'), ...(navigator.languages || [navigator.language])].filter(Boolean);
+let UI_LANG = pickLanguage(READER_TAGS);
+let strings = fallbackStrings; // the shipped table of UI_LANG
+let siteStrings = null; // the site's strings for UI_LANG
+const shippedTables = new Map([['en', Promise.resolve(fallbackStrings)]]);
+
+function shippedTable(lang) {
+  if (!shippedTables.has(lang)) {
+    const got = fetch(new URL(`i18n/${lang}.json`, BASE))
+      .then((r) => (r.ok ? r.json() : null))
+      .catch(() => null);
+    shippedTables.set(lang, got);
+  }
+  return shippedTables.get(lang);
+}
+
+const stringWarnings = new Set();
+function warnStrings(message) {
+  if (stringWarnings.has(message)) return;
+  stringWarnings.add(message);
+  console.warn(`crossfind: strings attribute: ${message}`);
+}
+
+// {lang, table, complete} from the first <crossfind-search strings>, or null.
+function readSiteStrings() {
+  const el = document.querySelector('crossfind-search[strings]');
+  if (!el) return null;
+  const lang = tableNames(el.closest('[lang]')?.getAttribute('lang') || 'en')[0] || 'en';
+  let table;
+  try {
+    table = JSON.parse(el.getAttribute('strings'));
+  } catch (e) {
+    warnStrings(`not JSON (${e.message}); the shipped strings are shown`);
+    return null;
+  }
+  const problems = checkTable(lang, table, fallbackStrings, { shipped: false });
+  for (const p of problems) warnStrings(`${p.message}; ${p.key ? 'the shipped string is shown' : 'the shipped strings are shown'}`);
+  if (problems.some((p) => p.key === null)) return null;
+  const bad = new Set(problems.map((p) => p.key));
+  const good = Object.fromEntries(Object.entries(table).filter(([k]) => !bad.has(k)));
+  const missing = Object.keys(fallbackStrings).filter((k) => !(k in good));
+  const complete = missing.length === 0;
+  if (!complete && !UI_LANGS.includes(lang)) {
+    warnStrings(`crossfind has no strings in ${lang}: the site's are used once they give every key (missing: ${missing.join(', ')})`);
+  }
+  return { lang, table: good, complete };
+}
+
+// Reads the site's strings, settles the UI language, loads its table and
+// shows the strings in every widget. The latest call wins.
+let stringsConfigured = null;
+function configureStrings() {
+  const site = readSiteStrings();
+  const available = site && (site.complete || UI_LANGS.includes(site.lang)) ? UI_LANGS.concat(site.lang) : UI_LANGS;
+  const lang = pickLanguage(READER_TAGS, available);
+  const own = site && site.lang === lang ? site.table : null;
+  const done = (UI_LANGS.includes(lang) ? shippedTable(lang) : Promise.resolve(null)).then((table) => {
+    if (stringsConfigured !== done) return;
+    if (lang !== UI_LANG) displayNames = null;
+    UI_LANG = uiLanguage = lang;
+    strings = table || fallbackStrings;
+    siteStrings = own;
+    for (const el of elements) el._applyStrings();
+  });
+  stringsConfigured = done;
+  return done;
+}
+
+// Several changes in one task (elements upgraded, attributes set) read once.
+let stringsQueued = false;
+function reconfigureStrings() {
+  if (stringsQueued) return;
+  stringsQueued = true;
+  queueMicrotask(() => {
+    stringsQueued = false;
+    configureStrings();
+  });
+}
 
 function t(key, vars = {}) {
-  let s = strings[key] ?? fallbackStrings[key] ?? key;
-  if (typeof s === 'object') {
-    let cat = 'other';
-    try {
-      cat = new Intl.PluralRules(UI_LANG).select(vars.n ?? 0);
-    } catch {
-      /* keep "other" */
-    }
-    if (vars.n === 0 && s.zero) cat = 'zero';
-    s = s[cat] ?? s.other;
-  }
-  return String(s).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return format(UI_LANG, [siteStrings, strings, fallbackStrings], key, vars);
 }
 
 let displayNames = null;
@@ -630,7 +697,7 @@ class CrossfindSearch extends HTMLElement {
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
     if (this.hasAttribute('offline')) wantOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'), this.getAttribute('offline-start'));
-    stringsLoaded.then(() => this._applyStrings());
+    if (this.hasAttribute('strings')) reconfigureStrings();
     const on = (name, fn) => {
       this.addEventListener(name, fn);
       this._unsub.push(() => this.removeEventListener(name, fn));
@@ -652,8 +719,18 @@ class CrossfindSearch extends HTMLElement {
     this._replayStatus();
   }
 
+  static get observedAttributes() {
+    return ['strings'];
+  }
+
+  // Site strings set or changed later (a single-page app switching language).
+  attributeChangedCallback(name, before, after) {
+    if (name === 'strings' && before !== after && this.isConnected) reconfigureStrings();
+  }
+
   disconnectedCallback() {
     elements.delete(this);
+    if (this.hasAttribute('strings')) reconfigureStrings();
     for (const u of this._unsub) u();
     this._unsub = [];
   }
@@ -745,10 +822,11 @@ class CrossfindSearch extends HTMLElement {
   }
 
   _applyStrings() {
-    const dir = RTL_LANGS.has(UI_LANG) ? 'rtl' : 'ltr';
+    const dir = direction(UI_LANG);
     this._dialog.setAttribute('lang', UI_LANG);
     this._dialog.setAttribute('dir', dir);
     this._trigger.setAttribute('lang', UI_LANG);
+    this._trigger.setAttribute('dir', dir);
     this._triggerLabel.textContent = t('button');
     this._title.textContent = t('dialogTitle');
     this._label.textContent = t('inputLabel');
@@ -1070,6 +1148,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 if (!customElements.get('crossfind-search')) customElements.define('crossfind-search', CrossfindSearch);
+reconfigureStrings();
 
 // ------------------------------------------------------------------- JS API
 
@@ -1108,13 +1187,14 @@ export const offline = () => offlineStatus();
 export const open = () => firstWidget()?.open();
 export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
-export const uiLanguage = UI_LANG;
+export let uiLanguage = UI_LANG; // a live binding: the site's strings may add a language
 
 // Starts the offline copy now, whatever the connection (for a reader's own
 // "keep for offline" click); removeOffline() deletes it.
 export const enableOffline = () => maybeStartOffline(true);
 export { removeOffline };
 const api = { search, ready, semanticReady, status, loadSemantic, offline, enableOffline, removeOffline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
+Object.defineProperty(api, 'uiLanguage', { get: () => uiLanguage, enumerable: true });
 if (!window.crossfind) window.crossfind = api;
 export default api;
 
