@@ -63,6 +63,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The file the error is about, when it is about one: the wasm bindings
+    /// hand it to JS as the error's `file` property, so the page names the
+    /// damaged or missing file without reading the message.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Error::MissingFile(f) => Some(f),
+            Error::Checksum { file, .. }
+            | Error::Corrupt { file, .. }
+            | Error::Version { file, .. } => Some(file),
+            Error::Io { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// A stable machine-readable code, used by the wasm bindings and the CLI.
     pub fn code(&self) -> &'static str {
         match self {

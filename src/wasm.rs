@@ -21,9 +21,15 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// The one error shape at the boundary: a JS `Error` with the message, a
+/// stable `code` (`Error::code`) and, when the error is about a file, its
+/// name as `file`.
 fn js_err(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
+    if let Some(f) = e.file() {
+        let _ = js_sys::Reflect::set(&err, &"file".into(), &f.into());
+    }
     err.into()
 }
 
@@ -284,6 +290,22 @@ impl BundleLoader {
             .fragment_shards()
             .map(|s| s.name.clone())
             .collect()
+    }
+
+    /// What the shard `name` holds, as the manifest says: "docs", "vectors",
+    /// "lexical" or "fragments"; `undefined` for a name it does not list.
+    #[wasm_bindgen(js_name = shardKind)]
+    pub fn shard_kind(&self, name: &str) -> Option<String> {
+        let s = self.manifest.shards.iter().find(|s| s.name == name)?;
+        Some(
+            match s.kind {
+                ShardKind::Docs => "docs",
+                ShardKind::Vectors => "vectors",
+                ShardKind::Lexical => "lexical",
+                ShardKind::Fragments => "fragments",
+            }
+            .to_string(),
+        )
     }
 
     /// The model folder and pack id the bundle's vectors were made with.
