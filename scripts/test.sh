@@ -23,6 +23,8 @@ echo "== wasm build (baseline and relaxed SIMD)" >&2
 scripts/build-wasm.sh
 echo "== wasm tests (Node; both builds, tests/wasm/flavours.test.mjs)" >&2
 node --test tests/wasm/
+echo "== widget JS tests (Node: manifest-name rules)" >&2
+node --test tests/widget/
 echo "== browser tests (Chromium, demo help center)" >&2
 node --test --test-concurrency=1 tests/browser/
 # Fuzzing: builds the fuzz crate (fuzz/, its own workspace) and runs every

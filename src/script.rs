@@ -97,11 +97,14 @@ pub fn script_of(c: char) -> Option<Script> {
         0xF00..=0xFFF => Script::Tibetan,
         0x1000..=0x109F => Script::Myanmar,
         0x10A0..=0x10FF => Script::Georgian,
-        0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => Script::Hangul,
+        // jamo, compatibility jamo, jamo extended-A, syllables, jamo extended-B
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7FF => Script::Hangul,
         0x1200..=0x139F => Script::Ethiopic,
         0x1780..=0x17FF => Script::Khmer,
         0x3040..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F => Script::Kana,
-        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F => Script::Han,
+        // ideographs, extension A, compatibility ideographs, and planes 2-3
+        // (extensions B-I and the supplements)
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3FFFF => Script::Han,
         _ => return None,
     })
 }

@@ -14,8 +14,9 @@
 // register it for the whole site. --port 0 picks a free port; the first line
 // printed is "listening on http://HOST:PORT/".
 //
-// Also importable: `startServer({root, port, host, csp})` resolves to
-// `{url, port, server, close()}`.
+// Also importable: `startServer({root, port, host, csp, headers})` resolves to
+// `{url, port, server, close()}`. `headers(pathname)` (tests) returns extra
+// response headers for a file, e.g. another Cache-Control, or null.
 
 import http from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -87,7 +88,7 @@ async function resolveFile(root, urlPath) {
   }
 }
 
-export function createHandler({ root, csp = false, log = null }) {
+export function createHandler({ root, csp = false, log = null, headers: extraHeaders = null }) {
   root = path.resolve(root);
   return async (req, res) => {
     const started = Date.now();
@@ -129,6 +130,7 @@ export function createHandler({ root, csp = false, log = null }) {
       'Cache-Control': HASHED.test(path.basename(file)) ? 'public, max-age=31536000, immutable' : 'no-cache',
     };
     if (path.basename(file) === 'sw.js') headers['Service-Worker-Allowed'] = '/';
+    if (extraHeaders) Object.assign(headers, extraHeaders(url.pathname) || {});
     const inm = req.headers['if-none-match'];
     if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
       res.writeHead(304, headers);
@@ -168,8 +170,8 @@ export function createHandler({ root, csp = false, log = null }) {
   };
 }
 
-export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false, log = null } = {}) {
-  const server = http.createServer(createHandler({ root, csp, log }));
+export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false, log = null, headers = null } = {}) {
+  const server = http.createServer(createHandler({ root, csp, log, headers }));
   const sockets = new Set();
   server.on('connection', (s) => {
     sockets.add(s);

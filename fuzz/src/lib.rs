@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use crossfind::bundle::{Bundle, BundleManifest};
 use crossfind::ingest::{read_input, split_sentences, Corpus, LangSource};
 use crossfind::model::pack::sha256_hex;
+use crossfind::model::pack::PackManifest;
 use crossfind::model::tensors::TensorFile;
 use crossfind::search::lexical::LexicalIndex;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
@@ -89,6 +90,7 @@ pub fn bundle(data: &[u8]) {
     let Ok(mut manifest) = BundleManifest::parse(parts[0]) else {
         return;
     };
+    check_bundle_names(&manifest);
     let mut files: HashMap<String, &[u8]> = HashMap::new();
     for (s, bytes) in manifest.shards.iter_mut().zip(&parts[1..]) {
         s.bytes = bytes.len() as u64;
@@ -145,6 +147,135 @@ pub fn bundle(data: &[u8]) {
             };
             check_hits(&b, &search(&b, &q), k);
         }
+    }
+}
+
+/// Whether `name`, a name a manifest uses, names something inside the
+/// manifest's folder however it is used: joined to a folder natively, or
+/// resolved with `new URL(name, base)` by the browser (which strips
+/// surrounding whitespace and tabs/newlines inside, decodes nothing but lets
+/// servers decode `%2e`/`%2f`/`%5c`, reads `\` as `/` and `:` as a scheme).
+/// An oracle written apart from `crossfind::error`'s whitelist: a looser
+/// rule, so a whitelist that lets anything through that breaks it is a bug.
+pub fn stays_inside(name: &str, slashes: bool) -> bool {
+    if name.is_empty() || (!slashes && name.contains('/')) {
+        return false;
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, ':' | '\\' | '?' | '#'))
+    {
+        return false;
+    }
+    let lower = name.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return false;
+    }
+    name.split('/').all(|seg| !matches!(seg, "" | "." | ".."))
+        && std::path::Path::new(name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Every name of a parsed bundle manifest stays inside the bundle folder.
+fn check_bundle_names(m: &BundleManifest) {
+    for s in &m.shards {
+        assert!(
+            stays_inside(&s.name, false),
+            "shard name {:?} accepted",
+            s.name
+        );
+    }
+    assert!(
+        stays_inside(&m.model.dir, true),
+        "model.dir {:?} accepted",
+        m.model.dir
+    );
+    for r in m.model.offline_rows.iter().flat_map(|o| &o.ranges) {
+        assert!(
+            stays_inside(&r.file, false),
+            "offline_rows file {:?} accepted",
+            r.file
+        );
+    }
+}
+
+/// A valid bundle manifest whose names the `manifest_names` target replaces.
+const BUNDLE_TEMPLATE: &str = r#"{"format":"crossfind-bundle","version":1,
+"model":{"pack_id":"8536a5035c33d7f7","id":"m","dim":8,"dir":"model",
+"offline_rows":{"groups":["ascii"],"ranges":[{"file":"emb-000.bin","start":0,"end":8,"sha256":"00"}]}},
+"pages":1,"chunks":1,"languages":{},
+"shards":[{"name":"docs.0.json","kind":"docs","bytes":1,"sha256":"00"},
+{"name":"vectors.0.bin","kind":"vectors","bytes":1,"sha256":"00"},
+{"name":"lexical.0.bin","kind":"lexical","bytes":1,"sha256":"00"},
+{"name":"frag-000.0.json","kind":"fragments","bytes":1,"sha256":"00"}]}"#;
+
+/// A valid pack manifest whose file names the target replaces.
+const PACK_TEMPLATE: &str = r#"{"format":"crossfind-pack","version":2,
+"model":{"id":"m","source":"s","license":"l"},
+"profile":{"query_prefix":"query: ","passage_prefix":"passage: ","pooling":"mean","normalize":true,"dim":8,"max_tokens":8},
+"arch":{"hidden":8,"layers":1,"heads":2,"intermediate":16,"vocab":4,"max_positions":8,"layer_norm_eps":1e-12},
+"embeddings":{"dtype":"f32","rows":4,"rows_per_shard":2,"shards":["emb-000.bin","emb-001.bin"]},
+"files":[{"name":"encoder.bin","role":"encoder","bytes":1,"sha256":"00"},
+{"name":"tokenizer.json","role":"tokenizer","bytes":1,"sha256":"00"},
+{"name":"emb-000.bin","role":"embeddings","bytes":1,"sha256":"00"},
+{"name":"emb-001.bin","role":"embeddings","bytes":1,"sha256":"00"}]}"#;
+
+/// The manifest-name rules of both manifests. Input: names separated by
+/// [`SEP`] (lossy UTF-8). In a bundle manifest they replace, in turn,
+/// `model.dir`, the offline rows' file and the four shard names; in a pack
+/// manifest, the names of its four files (the two row shards renamed in
+/// `embeddings.shards` too). Whatever a manifest accepts must pass
+/// [`stays_inside`]; the templates with their own names must parse.
+pub fn manifest_names(data: &[u8]) {
+    let names: Vec<String> = split(data)
+        .into_iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let name = |i: usize| names.get(i).cloned();
+
+    let mut b: serde_json::Value = serde_json::from_str(BUNDLE_TEMPLATE).expect("template");
+    if let Some(n) = name(0) {
+        b["model"]["dir"] = n.into();
+    }
+    if let Some(n) = name(1) {
+        b["model"]["offline_rows"]["ranges"][0]["file"] = n.into();
+    }
+    for k in 0..4 {
+        if let Some(n) = name(2 + k) {
+            b["shards"][k]["name"] = n.into();
+        }
+    }
+    let bytes = serde_json::to_vec(&b).expect("serialises");
+    match BundleManifest::parse(&bytes) {
+        Ok(m) => check_bundle_names(&m),
+        Err(e) => assert_eq!(e.code(), "corrupt_file", "{e}"),
+    }
+
+    let mut p: serde_json::Value = serde_json::from_str(PACK_TEMPLATE).expect("template");
+    for k in 0..4 {
+        if let Some(n) = name(k) {
+            if k >= 2 {
+                p["embeddings"]["shards"][k - 2] = n.clone().into();
+            }
+            p["files"][k]["name"] = n.into();
+        }
+    }
+    let bytes = serde_json::to_vec(&p).expect("serialises");
+    match PackManifest::parse(&bytes) {
+        Ok(m) => {
+            for f in &m.files {
+                assert!(
+                    stays_inside(&f.name, false),
+                    "pack file {:?} accepted",
+                    f.name
+                );
+            }
+        }
+        Err(e) => assert_eq!(e.code(), "corrupt_file", "{e}"),
     }
 }
 
@@ -449,6 +580,47 @@ pub fn jsonl(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_templates_parse_and_hostile_names_are_refused() {
+        BundleManifest::parse(BUNDLE_TEMPLATE.as_bytes()).expect("bundle template parses");
+        PackManifest::parse(PACK_TEMPLATE.as_bytes()).expect("pack template parses");
+        manifest_names(b"");
+        manifest_names(&join(&[b"model", b"emb-000.bin", b"docs.0.json"]));
+        for hostile in [
+            &b"https://evil.example/x"[..],
+            b"%2e%2e/%2e%2e/x",
+            b"../../../../etc/passwd",
+            b"/abs",
+            b"a\\b",
+            b"java\tscript:x",
+        ] {
+            manifest_names(&join(&[hostile, hostile, hostile, hostile, hostile]));
+        }
+    }
+
+    #[test]
+    fn names_made_of_hostile_pieces_that_parse_stay_inside() {
+        // every name of up to three pieces, in every position the target
+        // plants names: a small exhaustive run of the fuzz target
+        let pieces = [
+            "..", ".", "/", "\\", "%2e", "%2F", "%5c", ":", "a", "b.json", "\t", " ", "\0", "é",
+            "?", "#", "~", "-",
+        ];
+        let mut names = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|n| pieces.iter().map(move |p| format!("{n}{p}")))
+                .collect();
+            names.extend(longer);
+        }
+        for n in &names {
+            let b = n.as_bytes();
+            manifest_names(&join(&[b, b, b, b, b, b]));
+        }
+        assert!(names.len() > 5000);
+    }
 
     #[test]
     fn split_inverts_join() {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_relative_name, parse_manifest, Error, Result};
+use crate::error::{check_relative_name, check_relative_path, parse_manifest, Error, Result};
 use crate::model::pack::{sha256_hex, verify_file, FileEntry, FileRole};
 use crate::model::tensors::{DType, TensorFile};
 use crate::search::lexical::LexicalIndex;
@@ -95,6 +95,10 @@ impl BundleManifest {
         )?;
         for s in &m.shards {
             check_relative_name(MANIFEST, &s.name)?;
+        }
+        check_relative_path(MANIFEST, &m.model.dir)?;
+        for r in m.model.offline_rows.iter().flat_map(|o| &o.ranges) {
+            check_relative_name(MANIFEST, &r.file)?;
         }
         for kind in [ShardKind::Docs, ShardKind::Vectors, ShardKind::Lexical] {
             if m.shards.iter().filter(|s| s.kind == kind).count() != 1 {
@@ -556,7 +560,12 @@ impl Bundle {
         let mpath = dir.join(MANIFEST);
         let bytes = std::fs::read(&mpath).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::MissingFile(mpath.display().to_string())
+                Error::NoManifest {
+                    dir: dir.display().to_string(),
+                    what: "crossfind search bundle",
+                    manifest: MANIFEST,
+                    hint: "build it with `crossfind index`, or copy the whole bundle folder again",
+                }
             } else {
                 Error::Io {
                     path: mpath.display().to_string(),

@@ -20,6 +20,9 @@ pub struct BuildOptions {
     pub overlap_sentences: usize,
     /// Pages whose text shares one fragment file.
     pub pages_per_fragment: usize,
+    /// Write into an output folder that is neither empty nor a bundle (see
+    /// [`previous_bundle`]). Nothing of what is there is deleted either way.
+    pub force: bool,
 }
 
 impl Default for BuildOptions {
@@ -28,6 +31,7 @@ impl Default for BuildOptions {
             chunk_tokens: 320,
             overlap_sentences: 1,
             pages_per_fragment: 24,
+            force: false,
         }
     }
 }
@@ -235,6 +239,89 @@ fn offline_rows<'a>(
     }))
 }
 
+/// What an output folder holds before a build: the manifest of the bundle
+/// an earlier `crossfind index` wrote there, if it is one.
+///
+/// A folder that does not exist or is empty is fine (`None`). A folder with
+/// a readable bundle manifest is that bundle (`Some`): the build replaces
+/// it, and deletes only the files its manifest and its model's `pack.json`
+/// list. Any other folder holds someone's files and is refused, unless
+/// `force`, in which case nothing in it is deleted (only files of the new
+/// bundle's names are written, and the `model/` pack files).
+pub fn previous_bundle(out: &Path, force: bool) -> Result<Option<BundleManifest>> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(out)(e)),
+    };
+    if !std::fs::metadata(out).map_err(io(out))?.is_dir() {
+        return Err(Error::Input(format!(
+            "the output `{}` is {}, not a folder",
+            out.display(),
+            if meta.file_type().is_symlink() {
+                "a link to a file"
+            } else {
+                "a file"
+            }
+        )));
+    }
+    let why = match std::fs::read(out.join(MANIFEST)) {
+        Ok(bytes) => match BundleManifest::parse(&bytes) {
+            Ok(m) => return Ok(Some(m)),
+            Err(e) => format!("its {MANIFEST} is not one crossfind can read: {e}"),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut entries = std::fs::read_dir(out).map_err(io(out))?;
+            if entries.next().is_none() {
+                return Ok(None);
+            }
+            format!("it has no {MANIFEST}")
+        }
+        Err(e) => return Err(io(&out.join(MANIFEST))(e)),
+    };
+    if force {
+        return Ok(None);
+    }
+    Err(Error::Input(format!(
+        "the output folder `{}` is not empty and is not a crossfind bundle ({why}); \
+         crossfind index writes into an empty folder or over a bundle it wrote before, \
+         so that it never overwrites or deletes your files. Choose a new folder for --out, \
+         or pass --force to write into this one anyway (nothing in it is deleted)",
+        out.display()
+    )))
+}
+
+/// Whether `path` holds exactly the bytes `entry` describes.
+fn file_matches(path: &Path, entry: &crate::model::pack::FileEntry) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == entry.bytes)
+        && std::fs::read(path).is_ok_and(|b| sha256_hex(&b) == entry.sha256)
+}
+
+/// Copies a pack file into the bundle's model folder unless an identical
+/// copy is there (compared by sha256: a file of the same size with other
+/// bytes, from another pack or damaged, is replaced). The copy goes to a
+/// temporary name first and is checked before it takes the real name.
+fn copy_model_file(src: &Path, dst: &Path, entry: &crate::model::pack::FileEntry) -> Result<()> {
+    if file_matches(dst, entry) {
+        return Ok(());
+    }
+    let mut tmp = dst.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::copy(src, &tmp).map_err(io(src))?;
+    if !file_matches(&tmp, entry) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::corrupt(
+            &entry.name,
+            format!(
+                "the copy from {} does not match the pack's checksum (the pack changed while indexing?); run the command again",
+                src.display()
+            ),
+        ));
+    }
+    std::fs::rename(&tmp, dst).map_err(io(dst))
+}
+
 /// Builds the bundle for `corpus` into `out` (with the pack copied to `out/model`).
 ///
 /// Streaming: pages are chunked in order and each page's text is released
@@ -257,6 +344,7 @@ pub fn build_bundle(
         .min(enc.manifest().profile.max_tokens.saturating_sub(64))
         .max(16);
     let per_frag = opts.pages_per_fragment.max(1);
+    let previous = previous_bundle(out, opts.force)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
 
     let mut docs = Docs::default();
@@ -421,24 +509,25 @@ pub fn build_bundle(
     });
     let files = writer.shards;
 
-    // the model, then the manifest; then drop shards no longer named
+    // the model, then the manifest; then drop what the previous bundle
+    // listed and this one does not
     let model_dir = out.join("model");
     std::fs::create_dir_all(&model_dir).map_err(io(&model_dir))?;
+    let previous_pack = previous.as_ref().and_then(|_| {
+        let bytes = std::fs::read(model_dir.join(crate::model::pack::MANIFEST)).ok()?;
+        crate::model::PackManifest::parse(&bytes).ok()
+    });
     let mut report_files = Vec::new();
     let pack = enc.manifest();
-    for name in pack
-        .files
-        .iter()
-        .map(|f| f.name.as_str())
-        .chain([crate::model::pack::MANIFEST])
+    for f in &pack.files {
+        let (src, dst) = (pack_dir.join(&f.name), model_dir.join(&f.name));
+        copy_model_file(&src, &dst, f)?;
+        report_files.push((format!("model/{}", f.name), "model".to_string(), f.bytes));
+    }
     {
+        let name = crate::model::pack::MANIFEST;
         let (src, dst) = (pack_dir.join(name), model_dir.join(name));
-        let same = std::fs::metadata(&dst).ok().map(|m| m.len())
-            == std::fs::metadata(&src).ok().map(|m| m.len())
-            && name != crate::model::pack::MANIFEST;
-        if !same {
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
-        }
+        std::fs::copy(&src, &dst).map_err(io(&src))?;
         let bytes = std::fs::metadata(&dst).map_err(io(&dst))?.len();
         report_files.push((format!("model/{name}"), "model".to_string(), bytes));
     }
@@ -471,15 +560,19 @@ pub fn build_bundle(
     )
     .map_err(io(&tmp))?;
     std::fs::rename(&tmp, out.join(MANIFEST)).map_err(io(out))?;
+    // names from a parsed manifest are plain names (checked by `parse`)
     let keep: std::collections::HashSet<&str> =
         manifest.shards.iter().map(|s| s.name.as_str()).collect();
-    for e in std::fs::read_dir(out).map_err(io(out))?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ours = ["docs.", "vectors.", "lexical.", "frag-"]
-            .iter()
-            .any(|p| name.starts_with(p));
-        if ours && !keep.contains(name.as_str()) && e.path().is_file() {
-            let _ = std::fs::remove_file(e.path());
+    for s in previous.iter().flat_map(|m| &m.shards) {
+        if !keep.contains(s.name.as_str()) {
+            let _ = std::fs::remove_file(out.join(&s.name));
+        }
+    }
+    if let Some(old) = &previous_pack {
+        for f in &old.files {
+            if pack.file(&f.name).is_none() {
+                let _ = std::fs::remove_file(model_dir.join(&f.name));
+            }
         }
     }
     report_files.push((

@@ -111,7 +111,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let embs = embed_all(&enc, &texts, args.kind.into(), args.search)?;
     for (i, e) in embs.iter().enumerate() {
         if let Some(n) = e.truncated_from {
-            eprintln!(
+            super::term::errln!(
                 "warning: text {} has {n} tokens; only the first {} were embedded (the model's limit)",
                 i + 1,
                 e.tokens
@@ -141,12 +141,12 @@ pub fn run(args: EmbedArgs) -> Result<()> {
                 let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
                 write!(out, "{cos:>6.3}")?;
             }
-            writeln!(out, "  {}", label(&texts[i]))?;
+            writeln!(out, "  {}", super::term::one_line(&label(&texts[i])))?;
         }
     }
     if let Some(p) = &args.out {
         write_npy(p, &vectors, enc.dim())?;
-        eprintln!(
+        super::term::errln!(
             "wrote {} vectors of {} to {}",
             vectors.len(),
             enc.dim(),

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::embed::embed_all;
 use super::index::load_bundle;
+use super::term::{clean, one_line, out};
 use super::{load_encoder, KindArg};
 use crossfind::eval::baseline::Baseline;
 use crossfind::eval::{pairs, report, retrieval};
@@ -127,7 +128,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let articles = retrieval::Articles::new(&l.bundle.docs);
     let warnings = retrieval::label_warnings(&queries, &articles);
     for w in &warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", one_line(&w.to_string()));
     }
 
     // one embedding per query, shared by the modes (as `search` would embed it)
@@ -162,7 +163,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
     ev.bundle = bundle_dir.display().to_string();
     ev.queries_file = qpath.display().to_string();
     ev.single_copy = a.single_copy;
-    print!("{}", report::render_eval(&ev));
+    out!("{}", clean(&report::render_eval(&ev)))?;
 
     let mut tuning = None;
     if a.tune {
@@ -187,7 +188,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
                     .collect(),
             })
             .collect();
-        print!("\n{}", report::render_tuning(&rows, grid.len(), 10, &refs));
+        out!(
+            "\n{}",
+            clean(&report::render_tuning(&rows, grid.len(), 10, &refs))
+        )?;
         tuning = Some(rows);
     }
     if let Some(p) = &a.json {
@@ -241,10 +245,14 @@ fn run_pairs(a: PairsArgs) -> Result<()> {
         .collect();
     let r = pairs::analyze(&items, &vectors);
     let model = enc.manifest().model.id.clone();
-    print!(
+    out!(
         "{}",
-        report::render_pairs(&r, &a.pairs.display().to_string(), &model)
-    );
+        clean(&report::render_pairs(
+            &r,
+            &a.pairs.display().to_string(),
+            &model
+        ))
+    )?;
     if let Some(p) = &a.json {
         #[derive(serde::Serialize)]
         struct Out<'a> {

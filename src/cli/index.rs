@@ -1,13 +1,15 @@
 //! `crossfind index` and `crossfind search`.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crossfind::bundle::write::{build_bundle, BuildOptions, Progress};
+use super::term::{errln, json_safe, one_line, outln};
+use crossfind::bundle::write::{build_bundle, previous_bundle, BuildOptions, Progress};
 use crossfind::bundle::Bundle;
+use crossfind::ingest::{Corpus, WarningKind};
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 use crossfind::{Encoder, Pack, TextKind};
 
@@ -25,6 +27,27 @@ pub struct IndexArgs {
     /// Token budget of a chunk's body.
     #[arg(long, default_value_t = 320)]
     chunk_tokens: usize,
+    /// Write into a non-empty --out folder that is not a crossfind bundle.
+    /// Nothing in it is deleted; files with the bundle's names are written.
+    #[arg(long)]
+    force: bool,
+    /// File to write every warning and skipped input to [default:
+    /// crossfind-report.txt in the current folder, or in the temporary
+    /// folder when the current folder is inside the site or the bundle].
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Stop, writing nothing, when more than this share of the input, from
+    /// 0 to 1, is skipped because of problems with it: a site build that
+    /// lost most of its pages must not replace a good bundle. Pages the
+    /// site itself leaves out (404 pages, noindex, redirects, drafts) do
+    /// not count. The summary always says how many were skipped; --strict
+    /// allows none.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    max_skipped: f64,
+    /// Stop, writing nothing, on any warning or skipped input (pages the site
+    /// leaves out on purpose excepted).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]
@@ -64,24 +87,175 @@ fn load_pack_encoder(dir: &Path) -> Result<Encoder> {
     super::load_encoder(dir)
 }
 
+/// `path` absolute, with symlinks resolved as far as it exists and `..`
+/// applied after that, so that two spellings of one folder compare equal
+/// whether or not it exists yet.
+fn resolved(path: &Path) -> Result<PathBuf> {
+    let abs =
+        std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    let parts: Vec<Component> = abs.components().collect();
+    for cut in (1..=parts.len()).rev() {
+        let head: PathBuf = parts[..cut].iter().collect();
+        if let Ok(mut p) = head.canonicalize() {
+            for c in &parts[cut..] {
+                match c {
+                    Component::ParentDir => {
+                        p.pop();
+                    }
+                    Component::Normal(n) => p.push(n),
+                    _ => {}
+                }
+            }
+            return Ok(p);
+        }
+    }
+    Ok(abs)
+}
+
+/// Where the report goes: `--report`, else `crossfind-report.txt` in the
+/// current folder, unless that folder is inside the site or the bundle
+/// (whose files get published), then in the temporary folder.
+fn report_path(given: Option<&Path>, input: &Path, out: &Path) -> Result<PathBuf> {
+    const NAME: &str = "crossfind-report.txt";
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let here = resolved(Path::new("."))?;
+    let site = if input.is_dir() {
+        input
+    } else {
+        input.parent().unwrap_or(input)
+    };
+    if here.starts_with(site) || here.starts_with(out) {
+        Ok(std::env::temp_dir().join(NAME))
+    } else {
+        Ok(PathBuf::from(NAME))
+    }
+}
+
+/// Share of the inputs read that were skipped because of a problem.
+fn skipped_share(corpus: &Corpus) -> (usize, usize, f64) {
+    let skipped = corpus.skipped();
+    let seen = corpus.pages.len() + skipped;
+    (skipped, seen, skipped as f64 / seen.max(1) as f64)
+}
+
+/// The report file: a summary, then every warning by kind.
+fn write_report(path: &Path, input: &Path, out: &Path, corpus: &Corpus) -> Result<()> {
+    let (skipped, seen, share) = skipped_share(corpus);
+    let mut r = String::new();
+    r.push_str("crossfind index report\n");
+    r.push_str(&format!(
+        "input   {}\n",
+        one_line(&input.display().to_string())
+    ));
+    r.push_str(&format!(
+        "output  {}\n\n",
+        one_line(&out.display().to_string())
+    ));
+    r.push_str(&format!("pages read          {}\n", corpus.pages.len()));
+    r.push_str(&format!(
+        "skipped (problems)  {skipped} of {seen} ({:.1}%)\n",
+        100.0 * share
+    ));
+    r.push_str(&format!(
+        "skipped on purpose  {}\n",
+        corpus.count(WarningKind::SkippedOnPurpose)
+    ));
+    r.push_str(&format!(
+        "other warnings      {}\n",
+        corpus.count(WarningKind::Warning)
+    ));
+    for (kind, title) in [
+        (
+            WarningKind::Skipped,
+            "skipped because of a problem (not searchable)",
+        ),
+        (WarningKind::Warning, "warnings (indexed)"),
+        (
+            WarningKind::SkippedOnPurpose,
+            "skipped on purpose (404 pages, noindex, redirects, drafts, link lists)",
+        ),
+    ] {
+        let lines: Vec<String> = corpus
+            .warnings
+            .iter()
+            .filter(|w| w.kind() == kind)
+            .map(|w| format!("  {}\n", one_line(&w.to_string())))
+            .collect();
+        if !lines.is_empty() {
+            r.push_str(&format!("\n{title}: {}\n", lines.len()));
+            r.extend(lines);
+        }
+    }
+    std::fs::write(path, r).with_context(|| format!("cannot write the report {}", path.display()))
+}
+
 pub fn index(a: IndexArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
-    let mut corpus = crossfind::ingest::read_input(&a.input)
-        .with_context(|| format!("cannot read {}", a.input.display()))?;
-    for w in corpus.warnings.iter().take(25) {
-        eprintln!("warning: {}: {}", w.file, w.message);
+    if !(0.0..=1.0).contains(&a.max_skipped) {
+        bail!("--max-skipped is a share of the input, from 0 to 1 (0.2 is a fifth)");
     }
-    if corpus.warnings.len() > 25 {
-        eprintln!("warning: … and {} more", corpus.warnings.len() - 25);
+    // The bundle goes into a folder of its own: inside the site is the
+    // usual place (public/crossfind), the site itself or above it is not.
+    let input = resolved(&a.input)?;
+    let out = resolved(&a.out)?;
+    if input.starts_with(&out) {
+        bail!(
+            "--out {} is the input or a folder that contains it: the bundle would be written among the files it reads. \
+             Write it into a folder of its own, e.g. --out {}",
+            a.out.display(),
+            a.input.join("crossfind").display()
+        );
+    }
+    // refuse a folder of the user's before the long part, not after
+    previous_bundle(&a.out, a.force)?;
+    let skip = out
+        .strip_prefix(&input)
+        .ok()
+        .filter(|r| !r.as_os_str().is_empty());
+    let mut corpus = crossfind::ingest::read_input_skipping(&a.input, skip)
+        .with_context(|| format!("cannot read {}", a.input.display()))?;
+    let report_file = report_path(a.report.as_deref(), &input, &out)?;
+    write_report(&report_file, &input, &out, &corpus)?;
+    const SHOWN: usize = 25;
+    for w in corpus.warnings.iter().take(SHOWN) {
+        errln!("warning: {}", one_line(&w.to_string()));
+    }
+    if corpus.warnings.len() > SHOWN {
+        errln!(
+            "warning: … and {} more; every warning is in {}",
+            corpus.warnings.len() - SHOWN,
+            report_file.display()
+        );
+    }
+    let (skipped, seen, share) = skipped_share(&corpus);
+    let problems = skipped + corpus.count(WarningKind::Warning);
+    if a.strict && problems > 0 {
+        bail!(
+            "--strict: {problems} warning(s), {skipped} of them skipped input; nothing was written (see {})",
+            report_file.display()
+        );
+    }
+    if share > a.max_skipped {
+        bail!(
+            "{skipped} of {seen} pages ({:.0}%) were skipped because of problems, more than --max-skipped {} allows; \
+             nothing was written (a bundle already there is unchanged). See {} for why; \
+             pass --max-skipped 1 to index the rest anyway",
+            100.0 * share,
+            a.max_skipped,
+            report_file.display()
+        );
     }
     let enc = load_pack_encoder(&a.model)?;
-    eprintln!(
+    errln!(
         "read {} pages in {:.1}s; embedding…",
         corpus.pages.len(),
         t0.elapsed().as_secs_f32()
     );
     let opts = BuildOptions {
         chunk_tokens: a.chunk_tokens,
+        force: a.force,
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -100,49 +274,57 @@ pub fn index(a: IndexArgs) -> Result<()> {
             *l = std::time::Instant::now();
             let rate = p.embedded as f64 / started.elapsed().as_secs_f64().max(1e-6);
             let end = if tty { "\r" } else { "\n" };
-            eprint!(
+            let mut e = std::io::stderr().lock();
+            let _ = write!(
+                e,
                 "{end}  pages {}/{}  chunks {}/{}  ({rate:.1} embeddings/s)   ",
                 p.pages_done, p.pages_total, p.embedded, p.chunks
             );
-            let _ = std::io::stderr().flush();
+            let _ = e.flush();
         }
     };
     let report = build_bundle(&mut corpus, &enc, &a.model, &a.out, &opts, &progress)?;
-    eprintln!();
-    println!("{:<8}{:>8}{:>8}", "lang", "pages", "chunks");
+    errln!();
+    outln!("{:<8}{:>8}{:>8}", "lang", "pages", "chunks")?;
     for (l, c) in &report.languages {
-        println!("{l:<8}{:>8}{:>8}", c.pages, c.chunks);
+        outln!("{:<8}{:>8}{:>8}", one_line(l), c.pages, c.chunks)?;
     }
-    println!("{:<8}{:>8}{:>8}", "total", report.pages, report.chunks);
-    println!();
+    outln!("{:<8}{:>8}{:>8}", "total", report.pages, report.chunks)?;
+    outln!()?;
     let mut by_kind = std::collections::BTreeMap::<String, (usize, u64)>::new();
     for (_, kind, bytes) in &report.files {
         let e = by_kind.entry(kind.clone()).or_default();
         e.0 += 1;
         e.1 += bytes;
     }
-    println!("{:<12}{:>7}{:>14}", "shard kind", "files", "bytes");
+    outln!("{:<12}{:>7}{:>14}", "shard kind", "files", "bytes")?;
     let (mut nf, mut nb) = (0, 0);
     for (k, (n, b)) in &by_kind {
-        println!("{k:<12}{n:>7}{b:>14}");
+        outln!("{k:<12}{n:>7}{b:>14}")?;
         nf += n;
         nb += b;
     }
-    println!("{:<12}{nf:>7}{nb:>14}", "total");
+    outln!("{:<12}{nf:>7}{nb:>14}", "total")?;
     if report.truncated_chunks > 0 {
-        eprintln!(
+        errln!(
             "note: {} chunks were longer than the model's budget and were truncated",
             report.truncated_chunks
         );
     }
-    println!(
-        "\nindexed {} pages ({} warnings) into {} in {:.1}s ({:.1} embeddings/s)",
+    outln!(
+        "\nindexed {} pages into {} in {:.1}s ({:.1} embeddings/s)",
         report.pages,
-        corpus.warnings.len(),
-        a.out.display(),
+        one_line(&a.out.display().to_string()),
         t0.elapsed().as_secs_f32(),
         report.chunks as f64 / report.embed_seconds.max(1e-6)
-    );
+    )?;
+    outln!(
+        "skipped {skipped} of {seen} pages because of problems ({:.1}%), {} more on purpose; {} other warnings; report: {}",
+        100.0 * share,
+        corpus.count(WarningKind::SkippedOnPurpose),
+        corpus.count(WarningKind::Warning),
+        report_file.display()
+    )?;
     Ok(())
 }
 
@@ -156,6 +338,14 @@ pub fn load_bundle(dir: &Path) -> Result<Loaded> {
     let bundle = Bundle::read_dir(dir)
         .with_context(|| format!("cannot load the search bundle in {}", dir.display()))?;
     let mdir = dir.join(&bundle.manifest.model.dir);
+    if !mdir.join(crossfind::model::pack::MANIFEST).exists() {
+        bail!(
+            "the bundle in {} has no model: {} has no {}; copy the whole bundle folder again, or re-run `crossfind index`",
+            dir.display(),
+            mdir.display(),
+            crossfind::model::pack::MANIFEST
+        );
+    }
     let pack = Pack::read_dir(&mdir)
         .with_context(|| format!("cannot load the bundle's model in {}", mdir.display()))?;
     if pack.manifest.pack_id() != bundle.manifest.model.pack_id {
@@ -230,7 +420,7 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
             n += 1;
         }
         std::fs::write(run, out).with_context(|| format!("cannot write {}", run.display()))?;
-        eprintln!("ran {n} queries; wrote {}", run.display());
+        errln!("ran {n} queries; wrote {}", run.display());
         return Ok(());
     }
     let query = a.query.join(" ");
@@ -239,37 +429,45 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
     }
     let hits = run_query(&l, &query, a.lang.as_deref(), a.k, a.mode)?;
     if a.json {
+        // serde_json escapes the C0 controls; json_safe the others
         for h in &hits {
-            println!("{}", serde_json::to_string(h)?);
+            outln!("{}", json_safe(&serde_json::to_string(h)?))?;
         }
         return Ok(());
     }
     if hits.is_empty() {
-        println!("no results");
+        outln!("no results")?;
     }
+    // titles, URLs, headings and snippets are the site's text: made safe
+    // for the terminal, one line each
     for (i, h) in hits.iter().enumerate() {
         let also = if h.also_in.is_empty() {
             String::new()
         } else {
-            format!("  also in: {}", h.also_in.join(", "))
+            format!("  also in: {}", one_line(&h.also_in.join(", ")))
         };
-        println!("{:>2}. {}  [{}]{also}", i + 1, h.title, h.lang);
-        println!("    {}", h.url);
+        outln!(
+            "{:>2}. {}  [{}]{also}",
+            i + 1,
+            one_line(&h.title),
+            one_line(&h.lang)
+        )?;
+        outln!("    {}", one_line(&h.url))?;
         if let Some(s) = &h.snippet {
             let head = if h.heading.is_empty() {
                 String::new()
             } else {
                 format!("{} — ", h.heading)
             };
-            println!("    {head}{s}");
+            outln!("    {}", one_line(&format!("{head}{s}")))?;
         }
         let f = |v: Option<f32>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "    fused {:.4}  dense {}  lexical {}",
             h.fused,
             f(h.dense),
             f(h.lexical)
-        );
+        )?;
     }
     Ok(())
 }

@@ -12,6 +12,9 @@ use crossfind::{Encoder, Pack, TextKind};
 mod embed;
 mod eval;
 mod index;
+mod term;
+
+use term::{clean, errln, one_line, outln};
 
 #[derive(Parser)]
 #[command(
@@ -111,11 +114,21 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // stdout closed by its reader (`crossfind search … | head -1`):
+        // nobody is left to read the rest, which is not an error
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {}", clean(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -149,8 +162,8 @@ fn run(cli: Cli) -> Result<()> {
             })?;
             Encoder::from_pack(probe).context("the imported pack does not load")?;
             pack.write_dir(&out)?;
-            print_info(&pack);
-            eprintln!(
+            print_info(&pack)?;
+            errln!(
                 "wrote {} in {:.1}s",
                 out.display(),
                 t0.elapsed().as_secs_f32()
@@ -160,14 +173,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Model(ModelCommand::Info { pack }) => {
             let p =
                 Pack::read_dir(&pack).with_context(|| format!("cannot load {}", pack.display()))?;
-            print_info(&p);
-            Ok(())
+            print_info(&p)
         }
         Command::Model(ModelCommand::ExportHf { pack, out }) => {
             let p =
                 Pack::read_dir(&pack).with_context(|| format!("cannot load {}", pack.display()))?;
             export_hf_folder(&p, &out)?;
-            eprintln!("wrote {}", out.display());
+            errln!("wrote {}", out.display());
             Ok(())
         }
         Command::Embed(args) => embed::run(args),
@@ -177,12 +189,18 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn print_info(pack: &Pack) {
+/// The pack's summary; the names come from its `pack.json`, so they are
+/// made safe for the terminal.
+fn print_info(pack: &Pack) -> Result<()> {
     let m = &pack.manifest;
-    println!("model     {} ({})", m.model.id, m.model.license);
-    println!("source    {}", m.model.source);
-    println!("pack id   {}", m.pack_id());
-    println!(
+    outln!(
+        "model     {} ({})",
+        one_line(&m.model.id),
+        one_line(&m.model.license)
+    )?;
+    outln!("source    {}", one_line(&m.model.source))?;
+    outln!("pack id   {}", m.pack_id())?;
+    outln!(
         "arch      {} layers, hidden {}, {} heads, ffn {}, vocab {}, {} positions",
         m.arch.layers,
         m.arch.hidden,
@@ -190,15 +208,15 @@ fn print_info(pack: &Pack) {
         m.arch.intermediate,
         m.arch.vocab,
         m.arch.max_positions
-    );
-    println!(
+    )?;
+    outln!(
         "profile   query prefix {:?}, passage prefix {:?}, {:?} pooling, dim {}, max {} tokens",
-        m.profile.query_prefix,
-        m.profile.passage_prefix,
+        one_line(&m.profile.query_prefix),
+        one_line(&m.profile.passage_prefix),
         m.profile.pooling,
         m.profile.dim,
         m.profile.max_tokens
-    );
+    )?;
     let mut by_role = std::collections::BTreeMap::<String, (usize, u64)>::new();
     for f in &m.files {
         let e = by_role
@@ -208,6 +226,7 @@ fn print_info(pack: &Pack) {
         e.1 += f.bytes;
     }
     for (role, (n, b)) in by_role {
-        println!("{role:<10}{n:>4} file(s) {:>10.1} MB", b as f64 / 1e6);
+        outln!("{role:<10}{n:>4} file(s) {:>10.1} MB", b as f64 / 1e6)?;
     }
+    Ok(())
 }

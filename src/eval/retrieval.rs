@@ -393,7 +393,14 @@ pub struct LowConfidenceRule {
     pub dense_rule: String,
     pub lexical_rule: String,
     pub hybrid_rule: String,
+    /// Per reader language with at least [`MIN_QUERIES_PER_LANGUAGE_RULE`]
+    /// answerable queries: that language's own dense threshold (scores run
+    /// lower in some languages, which a site-wide threshold flags as weak).
+    pub dense_threshold_by_lang: BTreeMap<String, f32>,
 }
+
+/// Answerable queries a language needs for a threshold of its own.
+pub const MIN_QUERIES_PER_LANGUAGE_RULE: usize = 10;
 
 impl LowConfidenceRule {
     pub fn calibrate(results: &[QueryResult]) -> Self {
@@ -405,19 +412,49 @@ impl LowConfidenceRule {
         let lt = metrics::quantile(&lexical, q);
         let st = metrics::quantile(&lexical, STRONG_LEXICAL_QUANTILE);
         let f = |t: Option<f32>| t.map_or("-".to_string(), |t| format!("{t:.3}"));
+        let mut by_lang: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
+        for r in results.iter().filter(|r| r.answerable) {
+            if let Some(d) = r.top_dense {
+                by_lang.entry(r.lang.as_str()).or_default().push(d);
+            }
+        }
+        let dense_threshold_by_lang: BTreeMap<String, f32> = by_lang
+            .into_iter()
+            .filter(|(_, v)| v.len() >= MIN_QUERIES_PER_LANGUAGE_RULE)
+            .filter_map(|(l, v)| metrics::quantile(&v, q).map(|t| (l.to_string(), t)))
+            .collect();
+        let dense_weak = if dense_threshold_by_lang.is_empty() {
+            f(dt)
+        } else {
+            let per: Vec<String> = dense_threshold_by_lang
+                .iter()
+                .map(|(l, t)| format!("{l} {t:.3}"))
+                .collect();
+            format!(
+                "its language's threshold ({}; others {})",
+                per.join(", "),
+                f(dt)
+            )
+        };
         LowConfidenceRule {
             quantile: q,
             dense_threshold: dt,
             lexical_threshold: lt,
             strong_lexical_threshold: st,
-            dense_rule: format!("best dense score < {}", f(dt)),
+            dense_rule: format!("best dense score < {dense_weak}"),
             lexical_rule: format!("best BM25 score < {}", f(lt)),
-            hybrid_rule: format!("best dense < {} and best BM25 < {}", f(dt), f(st)),
+            hybrid_rule: format!("best dense < {dense_weak} and best BM25 < {}", f(st)),
+            dense_threshold_by_lang,
         }
     }
 
     pub fn flags(&self, r: &QueryResult, mode: Mode) -> bool {
-        let weak_dense = match (r.top_dense, self.dense_threshold) {
+        let threshold = self
+            .dense_threshold_by_lang
+            .get(&r.lang)
+            .copied()
+            .or(self.dense_threshold);
+        let weak_dense = match (r.top_dense, threshold) {
             (Some(s), Some(t)) => s < t,
             // no vector: no dense evidence at all
             (None, _) => true,

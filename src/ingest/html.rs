@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-use super::lang::{normalize_tag, path_language};
+use super::lang::{check_tag, path_language};
+use super::nesting;
 use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path, percent_decode, TextBuilder};
 use super::{
@@ -193,7 +194,7 @@ fn page_id(rel: &str) -> String {
 }
 
 fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
-    let doc = Html::parse_document(src);
+    let doc = parse_page(rel, src, corpus)?;
     let ex = extract(&doc, rel);
     if ex.noindex {
         corpus.warn(
@@ -232,10 +233,19 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
     let url = encode_path(&format!("/{rel}"));
     let title = ex.title.clone().unwrap_or_else(|| title_from_file(rel));
 
-    let attr_lang = ex.lang_attr.as_deref().and_then(normalize_tag);
+    let (attr_lang, attr_problem) = ex.lang_attr.as_deref().map_or((None, None), check_tag);
+    let attr_odd = |p: &str| {
+        format!(
+            "the lang attribute {:?} {p}",
+            ex.lang_attr.as_deref().unwrap_or_default()
+        )
+    };
     let dir_lang = path_language(rel);
     let (lang, lang_source) = match (attr_lang, dir_lang) {
         (Some(l), dir) => {
+            if let Some(p) = &attr_problem {
+                corpus.warn(rel, attr_odd(p));
+            }
             if let Some(d) = dir.filter(|d| *d != l) {
                 corpus.warn(
                     rel,
@@ -244,13 +254,16 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
             }
             (l, LangSource::HtmlLang)
         }
-        (None, Some(d)) => (d, LangSource::PathPrefix),
+        (None, Some(d)) => {
+            if let Some(p) = &attr_problem {
+                corpus.warn(rel, format!("{}; using {d}, from the folder", attr_odd(p)));
+            }
+            (d, LangSource::PathPrefix)
+        }
         (None, None) => {
-            let what = match ex.lang_attr.as_deref() {
-                Some(bad) if !bad.trim().is_empty() => {
-                    format!("the lang attribute {bad:?} is not a language")
-                }
-                _ => "no lang attribute".to_string(),
+            let what = match &attr_problem {
+                Some(p) => attr_odd(p),
+                None => "no lang attribute".to_string(),
             };
             fallback_language(&page_text(&ex.sections, &title), &what, rel, corpus)
         }
@@ -426,22 +439,77 @@ fn attr_is(el: &ElementRef, name: &str, value: &str) -> bool {
 /// `keep_header` lets an article's own `<header>` through (title lookup).
 fn is_dropped(el: &ElementRef, keep_header: bool) -> bool {
     let e = el.value();
-    let name = e.name();
+    is_dropped_parts(e.name(), |n| e.attr(n), keep_header)
+}
+
+/// [`is_dropped`] on an element's name and attributes (also used on tags
+/// before parsing, see `nesting::flatten`).
+fn is_dropped_parts<'a>(
+    name: &str,
+    attr: impl Fn(&str) -> Option<&'a str>,
+    keep_header: bool,
+) -> bool {
     if DROPPED.contains(&name) && !(keep_header && name == "header") {
         return true;
     }
-    if e.attr("data-crossfind-ignore").is_some() || e.attr("hidden").is_some() {
+    if attr("data-crossfind-ignore").is_some() || attr("hidden").is_some() {
         return true;
     }
-    if attr_is(el, "aria-hidden", "true") {
+    if attr("aria-hidden").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
         return true;
     }
-    if e.attr("role")
-        .is_some_and(|r| DROPPED_ROLES.contains(&r.trim().to_ascii_lowercase().as_str()))
+    if attr("role").is_some_and(|r| DROPPED_ROLES.contains(&r.trim().to_ascii_lowercase().as_str()))
     {
         return true;
     }
-    e.classes().any(|c| SR_ONLY_CLASSES.contains(&c))
+    attr("class").is_some_and(|c| {
+        c.split_ascii_whitespace()
+            .any(|c| SR_ONLY_CLASSES.contains(&c))
+    })
+}
+
+/// Parses a page in time linear in its size: a page nested too deep for
+/// the parser is flattened first (with a warning), and skipped if even that
+/// fails (see `nesting`).
+fn parse_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<Html> {
+    if let Some(doc) = nesting::parse(src) {
+        return Some(doc);
+    }
+    let invisible = |name: &str, attrs: &[(String, String)]| {
+        is_dropped_parts(
+            name,
+            |k| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+            false,
+        )
+    };
+    let block = |name: &str| {
+        BLOCKS.contains(&name)
+            || heading_level(name).is_some()
+            || matches!(name, "pre" | "td" | "th")
+    };
+    match nesting::parse(&nesting::flatten(src, &invisible, &block)) {
+        Some(doc) => {
+            corpus.warn(
+                rel,
+                format!(
+                    "elements are nested more than {} levels deep; the markup below level {} was read as plain text",
+                    nesting::MAX_PARSE_DEPTH,
+                    nesting::FLAT_DEPTH
+                ),
+            );
+            Some(doc)
+        }
+        None => {
+            corpus.warn(
+                rel,
+                format!(
+                    "skipped: elements are nested more than {} levels deep, and the page could not be flattened",
+                    nesting::MAX_PARSE_DEPTH
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// Whether `el` sits inside a dropped element below `root`.
@@ -554,14 +622,20 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
     };
     let root_is_body = roots.len() == 1 && (Some(roots[0]) == body || roots[0] == html_el);
 
-    let lang_attr = html_el
-        .value()
-        .attr("lang")
-        .or_else(|| html_el.value().attr("xml:lang"))
-        .filter(|l| !l.trim().is_empty())
-        .or_else(|| body.and_then(|b| b.value().attr("lang")))
-        .or_else(|| roots[0].value().attr("lang"))
-        .map(str::to_string);
+    // the first lang that says something; else an empty one, if any, to
+    // warn about
+    let candidates = [
+        html_el.value().attr("lang"),
+        html_el.value().attr("xml:lang"),
+        body.and_then(|b| b.value().attr("lang")),
+        roots[0].value().attr("lang"),
+    ];
+    let lang_attr = candidates
+        .iter()
+        .flatten()
+        .find(|l| !l.trim().is_empty())
+        .or_else(|| candidates.iter().flatten().next())
+        .map(|l| l.to_string());
 
     // Title: the h1 when there is exactly one, else <title> minus the site
     // name, else the first h1.
@@ -817,10 +891,18 @@ fn heading_text(el: &ElementRef) -> String {
                     if c.value().name() == "a" && is_permalink_text(&c.text().collect::<String>()) {
                         continue;
                     }
-                    if c.value().name() == "br" {
+                    // a block inside a heading (`Account<div>Settings</div>`)
+                    // is shown on a line of its own: a word boundary
+                    let boundary = name == "br"
+                        || BLOCKS.contains(&name)
+                        || matches!(name, "td" | "th" | "caption" | "dt" | "dd");
+                    if boundary {
                         b.push_inline(" ");
                     }
                     walk(&c, b, depth + 1);
+                    if boundary {
+                        b.push_inline(" ");
+                    }
                 }
                 _ => {}
             }

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::lang::normalize_tag;
+use super::lang::check_tag;
 use super::markdown::parse_body;
 use super::text::collapse_whitespace;
+use super::url::check_page_url;
 use super::{
     check_groups, decode, fallback_language, io_error, page_text, resolve_translations, Corpus,
     LangSource, Page, MAX_FILE_BYTES,
@@ -127,13 +128,36 @@ pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {
             );
             id.clone()
         });
-        let lang_field = field("lang");
-        let (lang, lang_source) = match lang_field.as_deref().and_then(normalize_tag) {
-            Some(l) => (l, LangSource::Field),
+        // Only links to pages: no `javascript:`, `data:`, `//other.host` (see url.rs).
+        let url = match check_page_url(&url) {
+            Ok(u) => u,
+            Err(why) => {
+                corpus.warn(
+                    &at,
+                    format!("skipped line {line_no} (id {id:?}): its \"url\" {url:?} {why}"),
+                );
+                continue;
+            }
+        };
+        // declared (even empty), so that an odd value is warned about
+        let lang_field = match obj.get("lang") {
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        };
+        let (declared, problem) = lang_field.as_deref().map_or((None, None), check_tag);
+        let (lang, lang_source) = match declared {
+            Some(l) => {
+                if let Some(p) = &problem {
+                    let bad = lang_field.as_deref().unwrap_or_default();
+                    corpus.warn(&at, format!("\"lang\" {bad:?} {p}"));
+                }
+                (l, LangSource::Field)
+            }
             None => {
-                let what = match &lang_field {
-                    Some(bad) => format!("\"lang\" {bad:?} is not a language"),
-                    None => "no \"lang\" field".to_string(),
+                let what = match (&lang_field, &problem) {
+                    (Some(bad), Some(p)) => format!("\"lang\" {bad:?} {p}"),
+                    _ => "no \"lang\" field".to_string(),
                 };
                 fallback_language(&page_text(&sections, &title), &what, &at, corpus)
             }

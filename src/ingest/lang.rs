@@ -34,6 +34,34 @@ pub fn normalize_tag(tag: &str) -> Option<String> {
     Some(primary)
 }
 
+/// A declared language tag (`<html lang>`, front matter `lang`, a JSONL
+/// `lang` field) checked: the language to use, and what is odd about the
+/// tag, to warn about. A tag whose primary subtag is not a language this
+/// crate knows (`zz`, `xx-INVALID`), an empty tag and a tag that is no
+/// language tag at all give no language: the caller falls back to the path
+/// or to detection, and says so. A known language with malformed subtags
+/// (`en-!!`) is used, with a warning.
+pub fn check_tag(tag: &str) -> (Option<String>, Option<String>) {
+    let t = tag.trim();
+    if t.is_empty() {
+        return (None, Some("is empty".into()));
+    }
+    let Some(code) = normalize_tag(t) else {
+        return (None, Some("is not a language tag".into()));
+    };
+    if !is_known(&code) {
+        return (
+            None,
+            Some(format!("names `{code}`, not a language crossfind knows")),
+        );
+    }
+    let odd = t.split(['-', '_']).skip(1).any(|sub| {
+        sub.is_empty() || sub.len() > 8 || !sub.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    let problem = odd.then(|| format!("is not a well-formed language tag; using `{code}`"));
+    (Some(code), problem)
+}
+
 /// The language of a URL path segment like `es`, `pt-br`, `zh_Hans` or
 /// `en-US`, if its primary subtag is a known language and the other subtags
 /// look like regions or scripts.
@@ -259,6 +287,20 @@ mod tests {
         for lang in KNOWN_LANGUAGES {
             assert!(crate::script::scripts_of_language(lang).is_some(), "{lang}");
         }
+    }
+
+    #[test]
+    fn declared_tags_that_are_odd_say_why() {
+        assert_eq!(check_tag("es-MX"), (Some("es".into()), None));
+        assert_eq!(check_tag("zh_Hant_TW"), (Some("zh".into()), None));
+        assert_eq!(check_tag("iw"), (Some("he".into()), None));
+        for bad in ["xx-INVALID", "zz", "", "  ", "und", "123", "english"] {
+            let (lang, why) = check_tag(bad);
+            assert!(lang.is_none() && why.is_some(), "{bad:?}");
+        }
+        let (lang, why) = check_tag("en-!!");
+        assert_eq!(lang.as_deref(), Some("en"));
+        assert!(why.unwrap().contains("not a well-formed"));
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::lang::{normalize_tag, path_language, segment_language};
+use super::lang::{check_tag, path_language, segment_language};
 use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path};
+use super::url::check_page_url;
 use super::{
     check_groups, fallback_language, page_text, read_text_file, rel_display, resolve_translations,
     Corpus, LangSource, Page, Section,
@@ -55,8 +56,13 @@ fn read_page(
     let (fm, body) = match split_front_matter(&src) {
         Ok(x) => x,
         Err(why) => {
-            corpus.warn(rel, format!("{why}; reading the whole file as Markdown"));
-            (HashMap::new(), src.as_str())
+            // its title, language and `draft: true` cannot be read: the
+            // page is not published on a guess (it may be a draft)
+            corpus.warn(
+                rel,
+                format!("skipped: {why}, so the page's metadata (title, lang, draft) cannot be read; close it with a line of its own"),
+            );
+            return None;
         }
     };
     let get = |keys: &[&str]| {
@@ -79,16 +85,46 @@ fn read_page(
     }
     let stem = strip_md_extension(rel);
     let id = stem.to_string();
-    let url = get(&["url", "permalink"]).unwrap_or_else(|| encode_path(&format!("/{stem}.html")));
+    let file_url = || encode_path(&format!("/{stem}.html"));
+    // Only links to pages: no `javascript:`, `data:`, `//other.host` (see url.rs).
+    let url = match get(&["url", "permalink"]).map(|u| (check_page_url(&u), u)) {
+        None => file_url(),
+        Some((Ok(u), _)) => u,
+        Some((Err(why), raw)) => {
+            let fallback = file_url();
+            corpus.warn(
+                rel,
+                format!("the front matter url {raw:?} {why}; linking to {fallback} instead"),
+            );
+            fallback
+        }
+    };
 
-    let fm_lang = get(&["lang", "language", "locale"]);
-    let (lang, lang_source) = if let Some(l) = fm_lang.as_deref().and_then(normalize_tag) {
+    // declared (even empty), so that an odd value is warned about
+    let fm_lang = ["lang", "language", "locale"]
+        .iter()
+        .find_map(|k| fm.get(*k))
+        .map(|v| v.trim().to_string());
+    let (declared, problem) = fm_lang.as_deref().map_or((None, None), check_tag);
+    let odd = |p: &str| {
+        format!(
+            "the front matter lang {:?} {p}",
+            fm_lang.as_deref().unwrap_or_default()
+        )
+    };
+    let (lang, lang_source) = if let Some(l) = declared {
+        if let Some(p) = &problem {
+            corpus.warn(rel, odd(p));
+        }
         (l, LangSource::FrontMatter)
     } else if let Some(l) = path_language(rel).or_else(|| suffix_language(stem)) {
+        if let Some(p) = &problem {
+            corpus.warn(rel, format!("{}; using {l}, from the file's path", odd(p)));
+        }
         (l, LangSource::PathPrefix)
     } else {
-        let what = match fm_lang {
-            Some(bad) => format!("the front matter lang {bad:?} is not a language"),
+        let what = match &problem {
+            Some(p) => odd(p),
             None => "no lang in the front matter or the path".to_string(),
         };
         fallback_language(&page_text(&doc.sections, &doc.title), &what, rel, corpus)

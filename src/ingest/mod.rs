@@ -14,8 +14,10 @@ mod html;
 mod jsonl;
 mod lang;
 mod markdown;
+mod nesting;
 mod sections;
 mod text;
+mod url;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -122,6 +124,39 @@ impl fmt::Display for Warning {
     }
 }
 
+/// What a [`Warning`] means for the input it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WarningKind {
+    /// The file (or JSONL line, or folder) was not indexed because of a
+    /// problem with it: its content is missing from the search.
+    Skipped,
+    /// The page was indexed, but something about it needs a look (its
+    /// language, its encoding, its links).
+    Warning,
+    /// The page was left out because the site asks for that (a 404 page,
+    /// `noindex`, a redirect, a draft, an index page of links).
+    SkippedOnPurpose,
+}
+
+impl Warning {
+    /// What this warning means; every skip message of the readers starts
+    /// with `skipped` (or `note: skipped` when on purpose), and a folder
+    /// that cannot be read is a skip of everything in it.
+    pub fn kind(&self) -> WarningKind {
+        let m = self.message.as_str();
+        if m.starts_with("note:") {
+            WarningKind::SkippedOnPurpose
+        } else if m.starts_with("skipped")
+            || m.starts_with("cannot read this folder")
+            || m.starts_with("cannot list this folder")
+        {
+            WarningKind::Skipped
+        } else {
+            WarningKind::Warning
+        }
+    }
+}
+
 /// Everything read from an input.
 #[derive(Debug, Clone, Default)]
 pub struct Corpus {
@@ -130,6 +165,16 @@ pub struct Corpus {
 }
 
 impl Corpus {
+    /// Inputs left out because of a problem with them ([`WarningKind::Skipped`]).
+    pub fn skipped(&self) -> usize {
+        self.count(WarningKind::Skipped)
+    }
+
+    /// Warnings of one kind.
+    pub fn count(&self, kind: WarningKind) -> usize {
+        self.warnings.iter().filter(|w| w.kind() == kind).count()
+    }
+
     fn warn(&mut self, file: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Warning {
             file: file.into(),
@@ -143,6 +188,13 @@ impl Corpus {
 /// folder with both HTML and Markdown is read as HTML, with a warning.
 /// A single `.html` or `.md` file is read as a one-page site.
 pub fn read_input(path: &Path) -> Result<Corpus, Error> {
+    read_input_skipping(path, None)
+}
+
+/// [`read_input`], leaving out the folder `skip` (a path relative to the
+/// input folder), e.g. the bundle folder `crossfind index` writes inside
+/// the site it reads.
+pub fn read_input_skipping(path: &Path, skip: Option<&Path>) -> Result<Corpus, Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::Input(format!(
@@ -171,7 +223,7 @@ pub fn read_input(path: &Path) -> Result<Corpus, Error> {
         return Ok(corpus);
     }
     let mut files = Files::default();
-    walk(path, Path::new(""), &mut files, &mut corpus, true)?;
+    walk(path, Path::new(""), skip, &mut files, &mut corpus, true)?;
     // Sorted for stable output; `x.html` before `x.htm`, so that of two
     // files with the same page id the `.html` one is kept.
     files
@@ -223,11 +275,12 @@ fn extension(path: &Path) -> String {
 }
 
 /// Collects `.html`/`.htm` and `.md` files under `dir`, as paths relative to
-/// the input root. Hidden entries and `node_modules` are skipped; symlinked
-/// folders are not followed (no loops).
+/// the input root. Hidden entries, `node_modules` and the folder `skip` are
+/// skipped; symlinked folders are not followed (no loops).
 fn walk(
     root: &Path,
     rel: &Path,
+    skip: Option<&Path>,
     files: &mut Files,
     corpus: &mut Corpus,
     top: bool,
@@ -263,7 +316,9 @@ fn walk(
         let child = rel.join(&name);
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
-            walk(root, &child, files, corpus, false)?;
+            if skip != Some(child.as_path()) {
+                walk(root, &child, skip, files, corpus, false)?;
+            }
             continue;
         }
         // Symlinks to files are read; symlinks to folders are not followed.

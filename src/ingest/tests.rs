@@ -565,3 +565,211 @@ fn deeply_nested_markup_does_not_overflow_the_stack() {
     let c = read_input(&dir.path().join("deep.md")).unwrap();
     assert!(c.pages[0].sections[0].text.contains("text"));
 }
+
+#[test]
+fn front_matter_that_never_closes_skips_the_page() {
+    // The whole file used to be indexed, `draft: true` and all.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("draft.md"),
+        "---\ntitle: Unreleased pricing\ndraft: true\n\n# Unreleased pricing\n\nSecret numbers.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("toml.md"),
+        "+++\ntitle = \"Half done\"\n\nBody text.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ok.md"),
+        "---\nlang: en\n---\n# Published\n\nPublic text.\n",
+    )
+    .unwrap();
+    let c = read_input(dir.path()).unwrap();
+    assert_eq!(ids(&c), ["ok"]);
+    for (file, delim) in [("draft.md", "---"), ("toml.md", "+++")] {
+        let w = warnings_for(&c, file);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("skipped: the front matter opened with ")
+                && w[0].contains(delim)
+                && w[0].contains("never closed"),
+            "{w:?}"
+        );
+        let warning = c.warnings.iter().find(|x| x.file == file).unwrap();
+        assert_eq!(warning.kind(), WarningKind::Skipped);
+    }
+}
+
+#[test]
+fn odd_lang_values_are_warned_about_and_detected_instead() {
+    // `xx-INVALID`, `zz` and empty values were stored as the page language
+    // (or, empty, passed over) without a word.
+    let en = "Forgot your password? Ask for a reset link by email and choose a new one that you have not used before.";
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("site.jsonl");
+    let line = |id: &str, lang: &str| {
+        format!(
+            "{{\"id\": \"{id}\", \"lang\": {lang}, \"title\": \"Reset\", \"url\": \"/{id}.html\", \"text\": \"{en}\"}}\n"
+        )
+    };
+    std::fs::write(
+        &jsonl,
+        [
+            line("a", "\"xx-INVALID\""),
+            line("b", "\"zz\""),
+            line("c", "\"\""),
+            line("d", "\"en-GB\""),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let c = read_input(&jsonl).unwrap();
+    for (id, n, bad) in [("a", 1, "xx-INVALID"), ("b", 2, "zz"), ("c", 3, "")] {
+        let p = page(&c, id);
+        assert_eq!(
+            (p.lang.as_str(), p.lang_source),
+            ("en", LangSource::Detected),
+            "{id}"
+        );
+        let w = warnings_for(&c, &format!("site.jsonl:{n}"));
+        assert!(
+            w.len() == 1 && w[0].contains(&format!("{bad:?}")) && w[0].contains("detected en"),
+            "{id}: {w:?}"
+        );
+    }
+    assert_eq!(page(&c, "d").lang, "en");
+    assert!(warnings_for(&c, "site.jsonl:4").is_empty());
+
+    // Markdown front matter and the HTML attribute, with and without a
+    // language folder to fall back on
+    let site = tempfile::tempdir().unwrap();
+    let s = site.path();
+    std::fs::create_dir_all(s.join("es")).unwrap();
+    std::fs::write(
+        s.join("zz.md"),
+        format!("---\nlang: zz\n---\n# Reset\n\n{en}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.join("empty.md"),
+        format!("---\nlang: \"\"\n---\n# Reset\n\n{en}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.join("es/x.md"),
+        "---\nlang: xx-INVALID\n---\n# Restablecer\n\nPide un enlace por correo.\n",
+    )
+    .unwrap();
+    let c = read_input(s).unwrap();
+    for (file, id) in [("zz.md", "zz"), ("empty.md", "empty")] {
+        assert_eq!(page(&c, id).lang, "en");
+        let w = warnings_for(&c, file);
+        assert!(
+            w.len() == 1 && w[0].starts_with("the front matter lang"),
+            "{w:?}"
+        );
+    }
+    assert_eq!(page(&c, "es/x").lang, "es");
+    let w = warnings_for(&c, "es/x.md");
+    assert!(
+        w.len() == 1 && w[0].contains("\"xx-INVALID\"") && w[0].contains("using es"),
+        "{w:?}"
+    );
+
+    let html = tempfile::tempdir().unwrap();
+    let h = html.path();
+    std::fs::create_dir_all(h.join("es")).unwrap();
+    let doc = |lang: &str, text: &str| {
+        format!(
+            "<html lang=\"{lang}\"><body><main><h1>Reset</h1><p>{text}</p></main></body></html>"
+        )
+    };
+    std::fs::write(h.join("zz.html"), doc("zz", en)).unwrap();
+    std::fs::write(h.join("empty.html"), doc("", en)).unwrap();
+    std::fs::write(
+        h.join("es/x.html"),
+        doc("xx-INVALID", "Pide un enlace por correo."),
+    )
+    .unwrap();
+    let c = read_input(h).unwrap();
+    assert_eq!(page(&c, "/zz").lang, "en");
+    assert_eq!(page(&c, "/empty").lang, "en");
+    assert_eq!(page(&c, "/es/x").lang, "es");
+    for file in ["zz.html", "empty.html", "es/x.html"] {
+        let w = warnings_for(&c, file);
+        assert!(
+            w.len() == 1 && w[0].starts_with("the lang attribute"),
+            "{file}: {w:?}"
+        );
+    }
+}
+
+#[test]
+fn html_reading_is_linear_in_nesting_depth() {
+    // 100k nested <div>s (1.1 MB) took 35 s: the parser's work per tag grew
+    // with the depth. Now pages nested past 512 levels are flattened below
+    // 256 first; each shape here reads in well under a second.
+    type Shape = fn(usize) -> String;
+    let shapes: [(&str, Shape); 4] = [
+        ("div", |n| {
+            format!("{}Bottom text.{}", "<div>".repeat(n), "</div>".repeat(n))
+        }),
+        ("ul-li", |n| format!("{}Bottom text.", "<ul><li>".repeat(n))),
+        ("table", |n| {
+            format!("{}Bottom text.", "<table><tr><td>".repeat(n))
+        }),
+        ("b-id", |n| {
+            (0..n).map(|i| format!("<b id=b{i}>")).collect::<String>() + "Bottom text."
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    for (name, shape) in shapes {
+        let html = format!(
+            "<html lang=en><body><main><h2 id=top>Top heading</h2><p>Intro text.</p>{}<p>After.</p></main></body></html>",
+            shape(100_000)
+        );
+        let p = dir.path().join(format!("{name}.html"));
+        std::fs::write(&p, &html).unwrap();
+        let t = std::time::Instant::now();
+        let c = read_input(&p).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert!(secs < 5.0, "{name}: {secs:.1}s for {} bytes", html.len());
+        let page = &c.pages[0];
+        assert_eq!(page.sections[0].anchor.as_deref(), Some("top"), "{name}");
+        assert!(all_text(page).contains("Bottom text."), "{name}");
+        let w = warnings_for(&c, &format!("{name}.html"));
+        assert!(
+            w.iter().any(|w| w.contains("nested more than 512 levels")),
+            "{name}: {w:?}"
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert!(secs < 10.0, "{secs:.1}s in all");
+}
+
+#[test]
+fn block_elements_inside_headings_are_word_boundaries() {
+    // `<h2>Account<div>Settings</div></h2>` read as "AccountSettings".
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.html"),
+        "<html lang=en><body><main>\
+         <h1>Kitebook<div>Help center</div></h1>\
+         <p>Intro text for the page.</p>\
+         <h2 id=a>Account<div>Settings</div>Page</h2><p>Change your email here.</p>\
+         <h2 id=b>Two<br>lines</h2><p>Text.</p>\
+         <h3 id=c><span>Inline</span><b>Bold</b></h3><p>More text.</p>\
+         </main></body></html>",
+    )
+    .unwrap();
+    let c = read_input(dir.path()).unwrap();
+    let p = page(&c, "/p");
+    assert_eq!(p.title, "Kitebook Help center");
+    let headings: Vec<&str> = p.sections.iter().map(|s| s.heading.as_str()).collect();
+    assert_eq!(
+        headings,
+        ["", "Account Settings Page", "Two lines", "InlineBold"]
+    );
+}

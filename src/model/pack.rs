@@ -246,13 +246,25 @@ impl PackManifest {
         Ok(())
     }
 
-    /// A short identifier of the model's exact numbers: a hash of the file
-    /// hashes. Derived files (the block index, the flat vocabulary) are left
-    /// out: adding them to a pack must not orphan the bundles built with
-    /// that pack before. Likewise rows kept grouped by script count as the
-    /// shards they would be in id order.
+    /// A short identifier of everything that decides a vector: the model's
+    /// exact numbers (a hash of the file hashes), the BERT shape they are
+    /// run with (`arch`) and how inputs and outputs are treated (`profile`:
+    /// prefixes, pooling, normalisation, dimension, token budget). A bundle
+    /// records it, and a pack with another id is refused for that bundle.
+    ///
+    /// Derived files (the block index, the flat vocabulary) are left out:
+    /// adding them to a pack must not orphan the bundles built with that
+    /// pack before. Likewise rows kept grouped by script count as the
+    /// shards they would be in id order. The model's name, source and
+    /// licence are left out: they change no number.
+    ///
+    /// The id used to cover the files only, so a pack whose query prefix
+    /// or pooling had been edited kept its id (issue 15). Bundles built
+    /// before the profile joined the id record the old id and are refused
+    /// with an id mismatch that says to re-run `crossfind index`.
     pub fn pack_id(&self) -> String {
         let mut h = Sha256::new();
+        h.update(b"crossfind pack id 2\n");
         let e = &self.embeddings;
         for f in self.files.iter().filter(|f| !f.role.is_derived()) {
             // rows kept in another order: the hash of the shard in id order
@@ -263,6 +275,35 @@ impl PackManifest {
             h.update(f.name.as_bytes());
             h.update(b"\0");
             h.update(canonical.unwrap_or(&f.sha256).as_bytes());
+            h.update(b"\n");
+        }
+        // every field spelled out, so that a field added later joins the
+        // id on purpose, not by accident of serialisation
+        let p = &self.profile;
+        let a = &self.arch;
+        let json = |s: &str| serde_json::to_string(s).expect("a string serialises");
+        let fields = [
+            ("profile.query_prefix", json(&p.query_prefix)),
+            ("profile.passage_prefix", json(&p.passage_prefix)),
+            ("profile.pooling", format!("{:?}", p.pooling)),
+            ("profile.normalize", p.normalize.to_string()),
+            ("profile.dim", p.dim.to_string()),
+            ("profile.max_tokens", p.max_tokens.to_string()),
+            ("arch.hidden", a.hidden.to_string()),
+            ("arch.layers", a.layers.to_string()),
+            ("arch.heads", a.heads.to_string()),
+            ("arch.intermediate", a.intermediate.to_string()),
+            ("arch.vocab", a.vocab.to_string()),
+            ("arch.max_positions", a.max_positions.to_string()),
+            (
+                "arch.layer_norm_eps",
+                format!("{:08x}", a.layer_norm_eps.to_bits()),
+            ),
+        ];
+        for (k, v) in fields {
+            h.update(k.as_bytes());
+            h.update(b"=");
+            h.update(v.as_bytes());
             h.update(b"\n");
         }
         hex(&h.finalize())[..16].to_string()
@@ -486,7 +527,12 @@ mod fs {
             let mpath = dir.join(MANIFEST);
             let mbytes = std::fs::read(&mpath).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::MissingFile(mpath.display().to_string())
+                    Error::NoManifest {
+                        dir: dir.display().to_string(),
+                        what: "crossfind model pack",
+                        manifest: MANIFEST,
+                        hint: "build one with `crossfind model import` (or scripts/setup.sh), or copy the whole pack folder again",
+                    }
                 } else {
                     io(&mpath)(e)
                 }

@@ -264,8 +264,9 @@ impl LexicalIndex {
     }
 
     /// Like [`search`](Self::search); with `shared_only` (on a partitioned
-    /// index), only terms found in at least half the groups count: error codes,
-    /// product and API names, numbers, words languages borrow. The terms of
+    /// index), only language-neutral terms count: terms with a digit (error
+    /// codes, numbers) and terms found in at least half the groups (product
+    /// and API names, words languages borrow). The terms of
     /// one language alone are left out (they still count towards the best
     /// possible score, so a match on shared terms alone scores its share).
     pub fn search_terms(&self, query: &str, k: usize, shared_only: bool) -> Vec<(u32, f32)> {
@@ -327,7 +328,7 @@ impl LexicalIndex {
                         idf_group[g] = idf(nd as usize, df as usize);
                         best_possible[g] += idf_group[g] * (K1 + 1.0);
                     }
-                    if shared_only && !is_shared(&df_group) {
+                    if shared_only && !is_neutral(term, &df_group) {
                         continue;
                     }
                     for (&pos, &tf) in posts {
@@ -606,10 +607,14 @@ impl LexicalIndex {
     }
 }
 
-/// Whether a term occurs in at least half of the groups (and at least two):
-/// error codes, product and API names and numbers do; the words of one
+/// Whether a term means the same in every language: it holds a digit (error
+/// codes, HTTP statuses, versions, numbers), or it occurs in at least half of
+/// the groups (product and API names, borrowed words). The words of one
 /// language, or of a few related ones (Spanish and Portuguese `como`), do not.
-fn is_shared(df_group: &[u32]) -> bool {
+fn is_neutral(term: &str, df_group: &[u32]) -> bool {
+    if term.chars().any(|c| c.is_ascii_digit()) {
+        return true;
+    }
     let present = df_group.iter().filter(|&&d| d > 0).count();
     present >= 2 && 2 * present >= df_group.len()
 }

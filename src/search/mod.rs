@@ -51,7 +51,7 @@ pub struct Fusion {
     pub lexical_weight: f32,
     /// Candidates taken from each signal before fusion.
     pub depth: usize,
-    /// Only terms shared across languages count when the best dense match
+    /// Only language-neutral terms (with a digit, or in half the languages) count when the best dense match
     /// has no version in the reader's language.
     pub abstain: bool,
 }
@@ -158,7 +158,8 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
     // Keyword matches are in the query's language. When the best dense
     // match has no version in the reader's language, the answer most likely
     // is not in that language either, and the reader-language matches would
-    // pull the wrong pages up: only terms shared across languages count then.
+    // pull the wrong pages up: only language-neutral terms (codes, numbers,
+    // names found in half the languages) count then.
     let answer_elsewhere = mode == Mode::Hybrid
         && match (q.lang, dense_top.first()) {
             (Some(l), Some(&(c, _))) => {

@@ -25,6 +25,7 @@
 //! Punctuation and symbols produce no terms; numbers do. No stopwords are
 //! removed. Terms are capped at [`MAX_TERM_CHARS`] chars.
 
+use crate::script::{script_of, Script};
 use std::collections::HashSet;
 
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
@@ -257,16 +258,17 @@ enum Run {
 }
 
 fn run_class(c: char) -> Run {
+    // Han ideographs: the one table in crate::script
+    if script_of(c) == Some(Script::Han) {
+        return Run::Cjk;
+    }
     match c as u32 {
-        // Han: radicals, iteration/ideographic marks, ideographs, extensions.
+        // Han radicals and iteration/ideographic marks (shared punctuation
+        // blocks for crate::script, but written inside Han words).
         0x2E80..=0x2FDF
         | 0x3005..=0x3007
         | 0x3021..=0x3029
         | 0x3038..=0x303B
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xF900..=0xFAFF
-        | 0x20000..=0x3FFFF
         // Hiragana, Katakana (without ゠ and ・), phonetic extensions, kana supplements.
         | 0x3041..=0x309F
         | 0x30A1..=0x30FA
@@ -284,8 +286,7 @@ fn run_class(c: char) -> Run {
 }
 
 fn is_hangul(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x11FF | 0x3131..=0x318E | 0xA960..=0xA97F | 0xAC00..=0xD7A3 | 0xD7B0..=0xD7FF)
+    script_of(c) == Some(Script::Hangul)
 }
 
 /// Chars that belong inside a word part (everything else splits compounds).
@@ -436,6 +437,40 @@ fn emit_hangul(part: &str, base: usize, emit: &mut dyn FnMut(&str, usize, usize)
 
 #[cfg(test)]
 mod tests {
+
+    /// Hangul and Han are decided by one table (crate::script) for both
+    /// term analysis and row order: they used to disagree on the jamo
+    /// extensions (U+A960-A97F, U+D7B0-D7FF) and on where Han ends.
+    #[test]
+    fn hangul_and_han_agree_with_the_script_table() {
+        for (c, hangul) in [
+            ('\u{A960}', true),
+            ('\u{D7B0}', true),
+            ('한', true),
+            ('\u{3131}', true),
+        ] {
+            assert_eq!(is_hangul(c), hangul, "{c:?}");
+            assert_eq!(script_of(c), Some(Script::Hangul), "{c:?}");
+        }
+        for c in ['語', '\u{2A700}', '\u{30000}', '\u{3134A}'] {
+            assert!(matches!(run_class(c), Run::Cjk), "{c:?}");
+            assert_eq!(script_of(c), Some(Script::Han), "{c:?}");
+        }
+        // every Hangul char of the table is a Hangul char of the analyser, and back
+        for u in 0x1000u32..0x40000 {
+            if let Some(c) = char::from_u32(u) {
+                assert_eq!(
+                    is_hangul(c),
+                    script_of(c) == Some(Script::Hangul),
+                    "U+{u:04X}"
+                );
+                if script_of(c) == Some(Script::Han) {
+                    assert!(matches!(run_class(c), Run::Cjk), "U+{u:04X}");
+                }
+            }
+        }
+    }
+
     use super::*;
 
     fn has(text: &str, term: &str) -> bool {

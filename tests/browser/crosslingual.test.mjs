@@ -6,9 +6,9 @@
 //
 // Before language-neutral vectors (5ad9fba) 3 of 8 such answers reached the
 // top 3; the test asserts at least 7 of these 10 do and prints every rank.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureDemo, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery, waitSemantic } from './harness.mjs';
+import { demoBrowser, instrument, watchErrors, W, waitForResults, typeQuery, waitSemantic } from './harness.mjs';
 
 const T = { timeout: 600000 };
 // [reader's language, question, the article that answers it (exists in one other language)]
@@ -25,22 +25,12 @@ const CASES = [
   ['sw', 'kuhamia matukio mapya ya webhook toleo la pili', '/en/webhook-events-v2-migration'],
 ];
 
-let browser, context, server;
-
-before(async () => {
-  await ensureDemo();
-  server = await serve();
-  browser = await launch();
-  context = await browser.newContext({ serviceWorkers: 'block' });
-  await instrument(context);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = demoBrowser();
 
 test('answers that exist only in another language reach the top 3 for most readers', T, async () => {
+  const { browser, server } = env;
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await instrument(context);
   const page = await context.newPage();
   const errors = watchErrors(page);
   const ranks = [];
@@ -63,5 +53,5 @@ test('answers that exist only in another language reach the top 3 for most reade
   for (const r of ranks) console.log(`  ${r.lang} -> ${r.answer}: ${r.rank ?? 'not shown'}`);
   assert.ok(top3 >= 7, `only ${top3} of ${ranks.length} answers in the top 3: ${JSON.stringify(ranks)}`);
   assert.deepEqual(errors, []);
-  await page.close();
+  await context.close();
 });

@@ -121,8 +121,10 @@ export async function launch() {
   });
 }
 
-export async function serve(root = SITE, { csp = false } = {}) {
-  return startServer({ root, port: 0, host: '127.0.0.1', csp });
+// `headers(pathname)`: extra response headers (www/serve.mjs); `log(line)`:
+// one line per request answered ("GET /path 200 3ms").
+export async function serve(root = SITE, { csp = false, headers = null, log = null } = {}) {
+  return startServer({ root, port: 0, host: '127.0.0.1', csp, headers, log });
 }
 
 // Errors a page raises: uncaught exceptions and console errors. Chromium's own

@@ -197,3 +197,94 @@ test('a new bundle version replaces the old one whole, and open pages keep their
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+// A site of links to the demo's files plus a folder of test pages, each
+// served with the headers given for it.
+function siteWithPages(pages) {
+  const root = mkdtempSync(path.join(tmpdir(), 'cf-pages-'));
+  for (const n of readdirSync(SITE)) symlinkSync(path.join(SITE, n), path.join(root, n));
+  mkdirSync(path.join(root, 't'));
+  for (const [name, body] of Object.entries(pages)) writeFileSync(path.join(root, 't', name), body);
+  return root;
+}
+
+const plain = (title, extra = '') => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${extra}</body></html>`;
+
+test('the page cache keeps only public pages of the site, at most offline-pages of them', T, async () => {
+  const root = siteWithPages({
+    'start.html': plain(
+      'Start',
+      '<link rel="stylesheet" href="/t/style.css"><crossfind-search offline offline-pages="3"></crossfind-search><script type="module" src="/crossfind/crossfind.js"></script>',
+    ),
+    'style.css': 'h1 { color: #123456; }',
+    'nostore.html': plain('No store'),
+    'private.html': plain('Private'),
+    'vary.html': plain('Per reader', '<script>fetch("/t/data.json")</script>'),
+    'data.json': '{"account": "someone"}',
+    'p1.html': plain('P1'),
+    'p2.html': plain('P2'),
+    'p3.html': plain('P3'),
+    'p4.html': plain('P4'),
+  });
+  const server = await serve(root, {
+    headers: (p) =>
+      ({
+        '/t/nostore.html': { 'Cache-Control': 'no-store' },
+        '/t/private.html': { 'Cache-Control': 'private, no-cache' },
+        '/t/vary.html': { Vary: 'Cookie' },
+      })[p] || null,
+  });
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const page = await context.newPage();
+  const t = (name) => `${server.url}t/${name}`;
+  const kept = () =>
+    page.evaluate(async () => {
+      const name = (await caches.keys()).find((k) => k.endsWith(':pages'));
+      return name ? (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname) : [];
+    });
+  const until = async (want) => {
+    const start = Date.now();
+    let got;
+    while (!want((got = await kept())) && Date.now() - start < 30000) await page.waitForTimeout(200);
+    return got;
+  };
+  try {
+    await page.goto(t('start.html'));
+    await page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 60000 });
+    // The first visit's page and its stylesheet, reported by the widget.
+    assert.deepEqual((await until((k) => k.length >= 2)).sort(), ['/t/start.html', '/t/style.css']);
+
+    for (const name of ['nostore.html', 'private.html', 'vary.html']) {
+      const res = await page.goto(t(name));
+      assert.equal(res.status(), 200);
+    }
+    await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/t/data.json')));
+    for (const name of ['p1.html', 'p2.html', 'p3.html', 'p4.html']) {
+      await page.goto(t(name));
+      await until((k) => k.includes(`/t/${name}`));
+    }
+    // Bounded: the three newest, the oldest went first; nothing private,
+    // unstorable, per reader, or that is not a page.
+    assert.deepEqual(await until((k) => k.length <= 3), ['/t/p2.html', '/t/p3.html', '/t/p4.html']);
+
+    // Offline: kept pages come from the copy, the others do not.
+    await server.close();
+    await context.setOffline(true);
+    const again = await page.goto(t('p3.html'));
+    assert.ok(again.fromServiceWorker());
+    assert.equal(await page.title(), 'P3');
+    for (const name of ['nostore.html', 'private.html', 'vary.html', 'p1.html']) {
+      const q = await context.newPage();
+      const got = await q.goto(t(name)).then(
+        (res) => `served: ${res.status()} ${res.fromServiceWorker()}`,
+        (e) => e.message,
+      );
+      assert.match(got, /net::ERR_|chrome-error/, name);
+      await q.close();
+    }
+  } finally {
+    await context.close();
+    await server.close().catch(() => {});
+    rmSync(root, { recursive: true, force: true });
+  }
+});

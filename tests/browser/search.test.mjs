@@ -196,3 +196,75 @@ test('events: ready, semantic-ready, search, results, zero-results, result-click
   assert.deepEqual(errs, []);
   await p.close();
 });
+
+test('results are real links: Ctrl+click and middle-click open new tabs, the keyboard works as before', T, async () => {
+  const p = await context.newPage();
+  const errs = watchErrors(p);
+  await p.addInitScript(() => {
+    window.__clicks = [];
+    document.addEventListener('result-click', (e) => window.__clicks.push({ href: e.detail.href, newTab: e.detail.newTab, index: e.detail.index }));
+  });
+  const start = `${server.url}en/index.html`;
+  await p.goto(start);
+  await p.evaluate(() => window.crossfind.ready());
+  await p.keyboard.press('Control+k');
+  await typeQuery(p, 'invoice');
+  const shown = await waitForResults(p, (r) => r.length >= 3, { query: 'invoice' });
+  // Each option is a link to its result (<a href role="option">), out of the
+  // tab order, filling its row of the list; nothing else in it is a link.
+  const links = await p.evaluate(() =>
+    [...document.querySelector('crossfind-search').shadowRoot.querySelectorAll('[role="option"]')].map((o) => {
+      const box = (el) => el.getBoundingClientRect();
+      return {
+        tag: o.tagName.toLowerCase(),
+        href: o.href,
+        tabindex: o.getAttribute('tabindex'),
+        inner: o.querySelectorAll('[href]').length,
+        row: o.parentElement.getAttribute('role'),
+        fills: box(o).width >= box(o.parentElement).width - 1 && box(o).height >= box(o.parentElement).height - 1,
+      };
+    }),
+  );
+  assert.equal(links.length, shown.length);
+  links.forEach((l, i) => {
+    assert.equal(l.tag, 'a', JSON.stringify(l));
+    assert.equal(l.href, new URL(shown[i].url, server.url).href);
+    assert.equal(l.tabindex, '-1');
+    assert.equal(l.inner, 0);
+    assert.equal(l.row, 'none');
+    assert.ok(l.fills, `link ${i} fills its row`);
+  });
+
+  // Ctrl+click: a new tab at the result, this page stays as it was.
+  const [tab] = await Promise.all([context.waitForEvent('page'), p.locator(W.options).nth(1).click({ modifiers: ['Control'] })]);
+  await tab.waitForLoadState('domcontentloaded');
+  assert.equal(tab.url(), links[1].href);
+  await tab.close();
+  assert.equal(p.url(), start);
+  assert.equal(await p.locator(W.dialog).evaluate((d) => d.open), true);
+  assert.equal((await deepActive(p)).role, 'combobox', 'focus stays in the search box');
+  // Middle click: the same.
+  const [tab2] = await Promise.all([context.waitForEvent('page'), p.locator(W.options).nth(2).click({ button: 'middle' })]);
+  await tab2.waitForLoadState('domcontentloaded');
+  assert.equal(tab2.url(), links[2].href);
+  await tab2.close();
+  assert.equal(p.url(), start);
+  assert.deepEqual(await p.evaluate(() => window.__clicks), [
+    { href: links[1].href, newTab: true, index: 1 },
+    { href: links[2].href, newTab: true, index: 2 },
+  ]);
+
+  // The keyboard as before: arrows move the active option, Enter opens it here.
+  const input = p.locator(W.input);
+  await input.focus();
+  await p.keyboard.press('ArrowUp');
+  const active = await input.getAttribute('aria-activedescendant');
+  const i = shown.findIndex((r) => r.id === active);
+  assert.ok(i >= 0, active);
+  await p.keyboard.press('ArrowDown');
+  const next = (i + 1) % shown.length;
+  assert.equal(await input.getAttribute('aria-activedescendant'), shown[next].id);
+  await Promise.all([p.waitForURL(links[next].href), p.keyboard.press('Enter')]);
+  assert.deepEqual(errs, []);
+  await p.close();
+});

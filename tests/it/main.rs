@@ -9,6 +9,7 @@ mod bundle;
 mod cli;
 mod encoder;
 mod fuzz_corpus;
+mod index;
 mod pack;
 mod search;
 

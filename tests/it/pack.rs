@@ -61,11 +61,37 @@ fn pack_of_another_version_is_refused() {
 }
 
 #[test]
-fn missing_manifest_says_what_is_missing() {
+fn missing_manifest_says_the_folder_is_not_a_pack() {
     let d = tempfile::tempdir().unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "missing_file");
-    assert!(e.to_string().contains("pack.json"), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("is not a crossfind model pack")
+            && msg.contains("no pack.json")
+            && !msg.contains("listed in the manifest"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn pack_file_names_that_leave_the_pack_folder_are_refused() {
+    let text = std::fs::read_to_string(crate::model_dir().join("pack.json")).unwrap();
+    for &name in crate::bundle::HOSTILE_NAMES {
+        // renamed everywhere the manifest uses it (files and embedding shards)
+        let quoted = serde_json::to_string(name).unwrap();
+        let planted = text.replace("\"emb-003.bin\"", &quoted);
+        let e = crossfind::PackManifest::parse(planted.as_bytes())
+            .err()
+            .unwrap_or_else(|| panic!("a pack naming {name:?} parsed"));
+        assert_eq!(e.code(), "corrupt_file", "{name:?}: {e}");
+        assert!(e.to_string().contains("pack.json"), "{e}");
+        let planted = text.replace("\"encoder.bin\"", &quoted);
+        assert!(
+            crossfind::PackManifest::parse(planted.as_bytes()).is_err(),
+            "{name:?}"
+        );
+    }
 }
 
 #[test]
@@ -175,4 +201,85 @@ fn rows_ordered_unlike_the_vocabulary_are_refused() {
     let e = load_err(d.path());
     assert_eq!(e.code(), "corrupt_file");
     assert!(e.to_string().contains("import the model again"), "{e}");
+}
+
+#[test]
+fn pack_id_covers_everything_that_changes_a_vector() {
+    let m = crate::encoder().manifest().clone();
+    let id = m.pack_id();
+    type Edit = fn(&mut crossfind::PackManifest);
+    let edits: [(&str, Edit); 7] = [
+        ("query prefix", |m| {
+            m.profile.query_prefix = "search: ".into()
+        }),
+        ("passage prefix", |m| m.profile.passage_prefix.clear()),
+        ("pooling", |m| {
+            m.profile.pooling = crossfind::model::pack::Pooling::Cls
+        }),
+        ("normalisation", |m| m.profile.normalize = false),
+        ("token budget", |m| m.profile.max_tokens = 256),
+        ("heads", |m| m.arch.heads = 6),
+        ("layer norm epsilon", |m| m.arch.layer_norm_eps = 1e-6),
+    ];
+    for (what, edit) in edits {
+        let mut other = m.clone();
+        edit(&mut other);
+        assert_ne!(other.pack_id(), id, "changing the {what} kept the pack id");
+    }
+    // what changes no number keeps it
+    let mut renamed = m.clone();
+    renamed.model.id = "my-copy".into();
+    renamed.model.source = "elsewhere".into();
+    assert_eq!(renamed.pack_id(), id);
+}
+
+#[test]
+fn bundle_is_refused_by_a_pack_with_another_query_prefix() {
+    // The golden bundle beside a copy of its pack whose query prefix was
+    // edited: same files, so the old id matched and rankings changed
+    // silently; now search stops and says to re-index.
+    let d = tempfile::tempdir().unwrap();
+    let golden = crate::root().join("tests/fixtures/golden/bundle-v1");
+    for e in std::fs::read_dir(&golden).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
+    }
+    let mdir = d.path().join("model");
+    std::fs::create_dir(&mdir).unwrap();
+    for e in std::fs::read_dir(crate::model_dir()).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "pack.json" {
+            std::os::unix::fs::symlink(e.path(), mdir.join(e.file_name())).unwrap();
+        }
+    }
+    let mut m = crate::encoder().manifest().clone();
+    let search = |d: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crossfind"))
+            .args(["search", "--bundle"])
+            .arg(d)
+            .arg("forgot my password")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        mdir.join("pack.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let out = search(d.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    m.profile.query_prefix = "passage: ".into();
+    std::fs::write(
+        mdir.join("pack.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let out = search(d.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("re-run `crossfind index`"), "{err}");
 }

@@ -28,6 +28,8 @@ pub(crate) fn index(input: &Path, out: &Path) -> Output {
     if out.exists() {
         std::fs::remove_dir_all(out).unwrap();
     }
+    let mut report = out.as_os_str().to_owned();
+    report.push("-report.txt");
     crossfind()
         .arg("index")
         .arg("--input")
@@ -36,6 +38,8 @@ pub(crate) fn index(input: &Path, out: &Path) -> Output {
         .arg(out)
         .arg("--model")
         .arg(model_dir())
+        .arg("--report")
+        .arg(report)
         .output()
         .unwrap()
 }

@@ -12,6 +12,8 @@
 //   offline-worker="/crossfind-sw.js"  a worker script at the site root that
 //                        does importScripts('/crossfind/sw.js'), for hosts that
 //                        cannot send Service-Worker-Allowed
+//   offline-pages="100"  how many copies of the site's pages (and stylesheets)
+//                        the service worker keeps at most (default 100)
 //   semantic="eager"     fetch the multilingual model right away instead of on
 //                        the first opening of the search (or "off": never)
 //   wasm="baseline"      which wasm build the worker runs: "auto" (default: the
@@ -27,7 +29,9 @@
 //   ready, semantic-ready, model-progress, search-error, search, results,
 //   zero-results, result-click (cancelable), offline-ready.
 //
-// Page content (titles, headings, snippets) is only ever set as text.
+// Page content (titles, headings, snippets) is only ever set as text, and a
+// result's URL becomes a link only when it is an http(s) page of this origin
+// (safeHref): see docs/security.md.
 
 import fallbackStrings from './i18n/en.json';
 
@@ -317,11 +321,13 @@ function searchLang() {
 
 let offlineStarted = false;
 
-function startOffline(scopeAttr, workerAttr) {
+function startOffline(scopeAttr, workerAttr, pagesAttr) {
   if (offlineStarted || !('serviceWorker' in navigator)) return;
   offlineStarted = true;
   const url = workerAttr ? new URL(workerAttr, location.href) : new URL('sw.js', BASE);
   url.searchParams.set('base', BASE.pathname);
+  const pages = Number(pagesAttr);
+  if (pagesAttr && Number.isInteger(pages) && pages > 0) url.searchParams.set('pages', String(pages));
   const scope = scopeAttr ? new URL(scopeAttr, location.href).pathname : new URL('../', BASE).pathname;
   client.status.offline = 'syncing';
   navigator.serviceWorker.addEventListener('message', (ev) => {
@@ -345,12 +351,13 @@ function startOffline(scopeAttr, workerAttr) {
     });
 }
 
-// This page and the same-origin files it loaded outside the bundle (styles,
-// images), for the service worker to keep: the first visit happens before it
-// controls the page.
+// This page and the same-origin stylesheets it loaded outside the bundle,
+// for the service worker to keep (it checks each answer may be kept): the
+// first visit happens before it controls the page.
 function pageFiles() {
   const out = new Set([location.href.split('#')[0]]);
   for (const e of performance.getEntriesByType('resource')) {
+    if (e.initiatorType !== 'link' && e.initiatorType !== 'css') continue;
     try {
       const u = new URL(e.name);
       if (u.origin === location.origin && !u.pathname.startsWith(BASE.pathname)) out.add(u.href);
@@ -450,6 +457,31 @@ function isEditable(el) {
   return false;
 }
 
+// The link a result may become: its URL resolved as the browser resolves it
+// (spaces, tabs and newlines dropped as by navigation), when that is an
+// http(s) URL on this page's own origin; null otherwise. A bundle is
+// content, not code: a `javascript:` or `data:` URL, or one on another host
+// (`//evil.example`), is never opened and never becomes an href.
+export function safeHref(url) {
+  if (typeof url !== 'string') return null;
+  let u;
+  try {
+    u = new URL(url, location.href);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+  if (u.origin !== location.origin) return null;
+  return u.href;
+}
+
+const refused = new Set();
+function warnRefused(url) {
+  if (refused.has(url)) return;
+  refused.add(url);
+  console.warn(`crossfind: a result's URL ${JSON.stringify(url)} is not a page of this site (${location.origin}); it is shown without a link`);
+}
+
 // ---------------------------------------------------------------- the widget
 
 let instances = 0;
@@ -481,7 +513,7 @@ class CrossfindSearch extends HTMLElement {
       client.status.semantic = 'off';
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
-    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'));
+    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'));
     stringsLoaded.then(() => this._applyStrings());
     const on = (name, fn) => {
       this.addEventListener(name, fn);
@@ -567,9 +599,27 @@ class CrossfindSearch extends HTMLElement {
     });
     this._input.addEventListener('input', () => this._onInput());
     this._input.addEventListener('keydown', (e) => this._onKey(e));
+    // Results are links: a plain click opens the result as Enter does (with
+    // result-click first); a modified click (Ctrl/Cmd: new tab, Shift: new
+    // window) and a middle click are the browser's, after a cancelable
+    // result-click with newTab: true.
     this._list.addEventListener('click', (e) => {
       const li = e.target.closest('[role="option"]');
-      if (li) this._choose(this._items.indexOf(li));
+      if (!li) return;
+      const i = this._items.indexOf(li);
+      if (e.ctrlKey || e.metaKey || e.shiftKey) {
+        if (!this._linkClicked(i)) e.preventDefault();
+        this._input.focus();
+        return;
+      }
+      e.preventDefault();
+      this._choose(i);
+    });
+    this._list.addEventListener('auxclick', (e) => {
+      const li = e.button === 1 && e.target.closest('[role="option"]');
+      if (!li) return;
+      if (!this._linkClicked(this._items.indexOf(li))) e.preventDefault();
+      this._input.focus();
     });
     this._list.addEventListener('mousemove', (e) => {
       const li = e.target.closest('[role="option"]');
@@ -694,13 +744,13 @@ class CrossfindSearch extends HTMLElement {
     const kept = this._hits.slice(0, keep);
     const keptIds = new Set(kept.map((x) => x.page_id));
     const rest = hits.filter((x) => !keptIds.has(x.page_id));
-    for (const li of this._items.slice(keep)) li.remove();
+    for (const opt of this._items.slice(keep)) opt.parentElement.remove();
     this._items = this._items.slice(0, keep);
     this._hits = kept.concat(rest).slice(0, Math.max(K, keep));
     for (const hit of this._hits.slice(keep)) {
-      const li = this._option(hit, this._items.length);
-      this._items.push(li);
-      this._list.append(li);
+      const opt = this._option(hit, this._items.length);
+      this._items.push(opt);
+      this._list.append(h('li', { role: 'none', class: 'cf-item' }, opt));
     }
     this._shownQuery = q;
     if (keep === 0) this._setActive(-1);
@@ -711,28 +761,42 @@ class CrossfindSearch extends HTMLElement {
     this._list.classList.toggle('cf-semantic', !!semantic);
   }
 
+  // One result: a real link (<a href>) that is the listbox's option, out of
+  // the tab order (the combobox keeps focus, arrows move the active option),
+  // in an <li role="none">. A result whose URL is not a page of this site
+  // gets no href and is disabled.
   _option(hit, i) {
-    const li = h('li', { role: 'option', id: `cf${this._n}-opt-${++this._optSeq}`, 'aria-selected': 'false', class: 'cf-option' });
-    li.dataset.index = String(i);
-    li.dataset.url = hit.url;
+    const href = safeHref(hit.url);
+    if (!href) warnRefused(hit.url);
+    const link = h('a', {
+      role: 'option',
+      id: `cf${this._n}-opt-${++this._optSeq}`,
+      'aria-selected': 'false',
+      'aria-disabled': href ? null : 'true',
+      href,
+      tabindex: href ? '-1' : null,
+      class: href ? 'cf-option' : 'cf-option cf-inert',
+    });
+    link.dataset.index = String(i);
+    link.dataset.url = hit.url;
     const lang = primary(hit.lang);
     const title = h('span', { class: 'cf-title', lang, dir: 'auto', text: hit.title || hit.url });
     const badge = h('span', { class: 'cf-badge', lang: UI_LANG, title: langName(lang) }, h('span', { 'aria-hidden': 'true', text: lang.toUpperCase() }), h('span', { class: 'cf-vh', text: ` (${langName(lang)})` }));
-    li.append(h('span', { class: 'cf-head' }, title, badge));
-    if (hit.heading) li.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: hit.heading }));
+    link.append(h('span', { class: 'cf-head' }, title, badge));
+    if (hit.heading) link.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: hit.heading }));
     if (hit.snippet) {
       const p = h('span', { class: 'cf-snippet', lang, dir: 'auto' });
       p.append(highlighted(hit.snippet, hit.highlights));
-      li.append(p);
+      link.append(p);
     }
     const also = (hit.also_in || []).filter((l) => l !== hit.lang);
     if (also.length) {
-      li.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
+      link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
     }
     if (hit.matched_lang && hit.matched_lang !== hit.lang) {
-      li.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matched_lang) }) }));
+      link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matched_lang) }) }));
     }
-    return li;
+    return link;
   }
 
   _setActive(i, scroll = true) {
@@ -774,15 +838,30 @@ class CrossfindSearch extends HTMLElement {
     }
   }
 
+  // Opens result i in this tab (Enter, a plain click): only a page of this
+  // site (safeHref), and only when no result-click listener cancels.
   _choose(i) {
     const hit = this._hits[i];
     if (!hit) return;
-    const ok = emit('result-click', { query: this._query, result: hit, index: i }, this);
+    const href = safeHref(hit.url);
+    if (!href) {
+      warnRefused(hit.url);
+      return;
+    }
+    const ok = emit('result-click', { query: this._query, result: hit, index: i, href, newTab: false }, this);
     if (!ok) return;
-    const target = new URL(hit.url, location.href);
     this._opener = null;
     this._dialog.close();
-    location.assign(target.href);
+    location.assign(href);
+  }
+
+  // A modified or middle click on result i, which the browser opens from the
+  // link itself; false when a result-click listener cancels it.
+  _linkClicked(i) {
+    const hit = this._hits[i];
+    const href = hit && safeHref(hit.url);
+    if (!href) return false;
+    return emit('result-click', { query: this._query, result: hit, index: i, href, newTab: true }, this);
   }
 
   // ---------------------------------------------------------------- status
@@ -884,7 +963,7 @@ export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
 export const uiLanguage = UI_LANG;
 
-const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, base: BASE.href };
+const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, base: BASE.href };
 if (!window.crossfind) window.crossfind = api;
 export default api;
 

@@ -7,8 +7,12 @@
 // made current: pages never see a mix of two versions. A page (and its search
 // worker) keeps the version it started with while it lives.
 //
-// Pages and other files of the site are network-first, with the last copy
-// kept for when the network is gone.
+// The site's pages (and their stylesheets) are network-first, with the last
+// copy kept for when the network is gone: only copies any visitor could be
+// given (200, text/html or text/css, not Cache-Control no-store or private,
+// not Vary: Cookie / Authorization / *), at most PAGES_MAX of them (the
+// oldest go first) and none older than PAGES_MAX_AGE_MS. Nothing else of the
+// site (scripts, images, API calls) goes through this worker.
 //
 // Of the widget's two wasm builds (10 MB each) only the one this browser's
 // search worker runs is kept: the same choice, made by the same code
@@ -28,6 +32,7 @@
 
 /* eslint-env serviceworker */
 import { pickFlavour } from './wasm-flavour.cjs';
+import { fileUrl, dirUrl } from './bundle-files.cjs';
 
 const PARAMS = new URL(self.location.href).searchParams;
 const BASE = new URL(PARAMS.get('base') || './', self.location.href);
@@ -37,6 +42,11 @@ const PAGES = PREFIX + 'pages';
 const VERSION_PREFIX = PREFIX + 'v:';
 const CURRENT_KEY = new URL('__crossfind_current__', BASE).href;
 const SYNC_EVERY_MS = 5 * 60 * 1000;
+// The page copies: how many (?pages=N on the worker's URL, from the widget's
+// offline-pages attribute) and for how long.
+const PAGES_MAX = Math.min(Math.max(Math.floor(Number(PARAMS.get('pages'))) || 100, 1), 1000);
+const PAGES_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+const STORED_AT = 'X-Crossfind-Stored';
 
 let current; // version id, or null; undefined until read from META
 let syncing = null;
@@ -74,9 +84,10 @@ async function notify(msg) {
   for (const c of all) c.postMessage(Object.assign({ type: 'crossfind-offline' }, msg));
 }
 
-// The model pack's folder named by a bundle manifest.
-const modelBaseOf = (manifest) =>
-  new URL(String(manifest.model && manifest.model.dir ? manifest.model.dir : 'model').replace(/\/?$/, '/'), BASE);
+// The model pack's folder named by a bundle manifest. Every name a manifest
+// gives must be a plain name inside the bundle folder (bundle-files.cjs);
+// one that is not fails the whole sync, naming the manifest and the name.
+const modelBaseOf = (manifest) => dirUrl(manifest.model && manifest.model.dir ? manifest.model.dir : 'model', BASE, 'manifest.json');
 
 // Downloads the version the server has now, if it is not the current one.
 async function sync() {
@@ -104,7 +115,7 @@ async function sync() {
   }
 
   const files = []; // [url, sha256 or null, byte range of the url to keep under it, or undefined]
-  for (const s of manifest.shards || []) files.push([new URL(s.name, BASE).href, s.sha256]);
+  for (const s of manifest.shards || []) files.push([fileUrl(s.name, BASE, 'manifest.json').href, s.sha256]);
   // tokenizer.json is only the source of vocab.bin: the worker never loads it when both are there
   const packFiles = pack.files || [];
   const hasVocab = packFiles.some((f) => f.role === 'vocab');
@@ -112,13 +123,13 @@ async function sync() {
   for (const f of packFiles) {
     if (hasVocab && f.role === 'tokenizer') continue;
     if (rows && f.role === 'embeddings') continue; // only the ranges below
-    files.push([new URL(f.name, modelBase).href, f.sha256]);
+    files.push([fileUrl(f.name, modelBase, 'pack.json').href, f.sha256]);
   }
   for (const r of rows || []) files.push([partKey(modelBase, r), r.sha256, r]);
   const flavour = pickFlavour('auto');
   for (const f of widget.files || []) {
     if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
-    files.push([new URL(f.name, BASE).href, f.sha256 || null]);
+    files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null]);
   }
 
   const name = VERSION_PREFIX + version;
@@ -164,12 +175,12 @@ function offlineRows(manifest) {
 }
 
 // Where a kept range lives in the version's cache (never a URL the site serves).
-const partKey = (modelBase, r) => new URL(`${r.file}.crossfind-rows-${r.start}-${r.end}`, modelBase).href;
+const partKey = (modelBase, r) => `${fileUrl(r.file, modelBase, 'manifest.json').href}.crossfind-rows-${r.start}-${r.end}`;
 
 // Bytes start..end of a row shard, checked against the manifest's sha256. A
 // server that ignores Range sends the whole file; the range is cut from it.
 async function fetchPart(modelBase, r) {
-  const url = new URL(r.file, modelBase).href;
+  const url = fileUrl(r.file, modelBase, 'manifest.json').href;
   const res = await fetchOk(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
   let bytes = await res.arrayBuffer();
   if (res.status !== 206) bytes = bytes.slice(r.start, r.end);
@@ -191,7 +202,7 @@ function partsOfVersion(v, cache) {
         const manifest = hit ? JSON.parse(await hit.text()) : {};
         const modelBase = modelBaseOf(manifest);
         return (offlineRows(manifest) || []).map((r) => ({
-          path: new URL(r.file, modelBase).pathname,
+          path: fileUrl(r.file, modelBase, 'manifest.json').pathname,
           start: r.start,
           end: r.end,
           key: partKey(modelBase, r),
@@ -250,14 +261,18 @@ function syncOnce() {
 
 self.addEventListener('install', () => self.skipWaiting());
 
+// Drops every page copy that may not be kept (copies an older worker kept
+// without these rules too) or is too old, then trims to the bound.
+const tidyPages = () => pagesTask(async () => trimPages(await caches.open(PAGES), true)).catch(() => {});
+
 self.addEventListener('activate', (event) => {
-  event.waitUntil(self.clients.claim());
+  event.waitUntil(Promise.all([self.clients.claim(), tidyPages()]));
 });
 
 self.addEventListener('message', (event) => {
   const m = event.data || {};
   if (m.type === 'sync') {
-    event.waitUntil(Promise.all([keepPages(m.pages), syncOnce()]));
+    event.waitUntil(Promise.all([keepPages(m.pages).then(tidyPages), syncOnce()]));
   } else if (m.type === 'status') {
     const port = event.ports && event.ports[0];
     event.waitUntil(
@@ -271,17 +286,20 @@ self.addEventListener('message', (event) => {
   }
 });
 
-// Pages the widget reports from a visit this worker did not see yet.
+// Pages the widget reports from a visit this worker did not see yet (the
+// page itself and its stylesheets), kept when they may be (keepable).
 async function keepPages(urls) {
   if (!Array.isArray(urls)) return;
   const cache = await caches.open(PAGES);
   await Promise.all(
-    urls.slice(0, 50).map(async (u) => {
+    urls.slice(0, 20).map(async (u) => {
       try {
         const url = new URL(u);
+        url.hash = '';
         if (url.origin !== self.location.origin || inBundle(url) || (await cache.match(url.href))) return;
-        const res = await fetch(url.href, { credentials: 'same-origin' });
-        if (res.ok && res.type === 'basic') await cache.put(url.href, res);
+        const req = new Request(url.href, { credentials: 'same-origin' });
+        const res = await fetch(req);
+        await keepPage(req, res);
       } catch (e) {
         /* best effort: the next visit fills it in */
       }
@@ -349,6 +367,83 @@ function parseRange(range) {
   return m ? { start: Number(m[1]), end: m[2] ? Number(m[2]) : null } : null;
 }
 
+// ------------------------------------------------------------ the site's pages
+//
+// A copy of a page is kept only when any visitor could have been given it:
+// a plain 200 of this origin (not redirected), HTML (or a stylesheet), that
+// the server did not mark as personal or unstorable. A request that carried
+// an Authorization header is not kept either; the cookies a page request
+// sends are not visible here, so a site whose pages differ per signed-in
+// reader must say so (Cache-Control: private, or Vary: Cookie), as it must
+// for any shared cache.
+
+const KEPT_TYPES = ['text/html', 'text/css'];
+
+function keepable(req, res) {
+  if (!res || res.status !== 200 || res.type !== 'basic' || res.redirected) return false;
+  if (req.headers.has('authorization')) return false;
+  return storedCopyOk(res);
+}
+
+// What the stored headers still tell (for copies kept by older workers too).
+function storedCopyOk(res) {
+  const type = (res.headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
+  if (!KEPT_TYPES.includes(type)) return false;
+  const cc = (res.headers.get('cache-control') || '').toLowerCase();
+  if (/(^|[\s,])(no-store|private)(\s*=|\s*,|\s*$)/.test(cc)) return false;
+  const vary = (res.headers.get('vary') || '').toLowerCase().split(',').map((v) => v.trim());
+  if (vary.some((v) => v === '*' || v === 'cookie' || v === 'authorization')) return false;
+  return true;
+}
+
+const tooOld = (res) => !(Date.now() - Number(res.headers.get(STORED_AT) || 0) < PAGES_MAX_AGE_MS);
+
+// Page-cache writes one at a time, so the bound holds.
+let pagesQueue = Promise.resolve();
+function pagesTask(fn) {
+  const run = pagesQueue.then(fn, fn);
+  pagesQueue = run.catch(() => {});
+  return run;
+}
+
+// Keeps a copy of `res` (stamped with the time) under the request's URL, or
+// drops an older copy when this answer may not be kept; then trims.
+async function keepPage(req, res) {
+  const key = req.url.split('#')[0];
+  if (!keepable(req, res)) {
+    // A page that is now private or gone keeps no older copy either.
+    if (res && (res.status === 200 || res.status === 404 || res.status === 410)) {
+      await pagesTask(async () => (await caches.open(PAGES)).delete(key));
+    }
+    return;
+  }
+  const headers = new Headers(res.headers);
+  headers.set(STORED_AT, String(Date.now()));
+  const body = await res.arrayBuffer();
+  await pagesTask(async () => {
+    const cache = await caches.open(PAGES);
+    await cache.delete(key); // a new copy goes to the end: the oldest stay first
+    await cache.put(key, new Response(body, { status: 200, statusText: res.statusText, headers }));
+    await trimPages(cache);
+  });
+}
+
+// Drops copies that may not be kept, that are too old, and the oldest ones
+// beyond PAGES_MAX (Cache Storage lists entries in the order they were put).
+async function trimPages(cache, checkAll = false) {
+  let keys = await cache.keys();
+  if (checkAll) {
+    const left = [];
+    for (const k of keys) {
+      const r = await cache.match(k);
+      if (r && storedCopyOk(r) && !tooOld(r)) left.push(k);
+      else await cache.delete(k);
+    }
+    keys = left;
+  }
+  for (const k of keys.slice(0, Math.max(0, keys.length - PAGES_MAX))) await cache.delete(k);
+}
+
 // Network first; the last good copy when offline.
 async function fromSite(event) {
   const req = event.request;
@@ -357,14 +452,14 @@ async function fromSite(event) {
     const v = await currentVersion();
     if (v) versionOf.set(event.resultingClientId, v);
   }
-  const cache = await caches.open(PAGES);
   try {
     const res = await fetch(req);
-    if (res.ok && res.type === 'basic') event.waitUntil(cache.put(req, res.clone()));
+    event.waitUntil(keepPage(req, res.clone()).catch(() => {}));
     return res;
   } catch (e) {
-    const hit = await cache.match(req, { ignoreSearch: req.mode === 'navigate' });
-    if (hit) return hit;
+    const cache = await caches.open(PAGES);
+    const hit = await cache.match(req.url, { ignoreSearch: req.mode === 'navigate', ignoreVary: true });
+    if (hit && !tooOld(hit)) return hit;
     throw e;
   }
 }
@@ -375,6 +470,8 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
   if (inBundle(url)) event.respondWith(fromBundle(event, url));
-  else if (req.headers.has('range')) return; // media and the like: the browser's own way
-  else if (!url.pathname.endsWith('/sw.js')) event.respondWith(fromSite(event));
+  else if (req.headers.has('range') || url.pathname.endsWith('/sw.js')) return; // media and the like: the browser's own way
+  // The site's pages and their stylesheets; scripts, images, API calls and
+  // the rest are the browser's business, never kept.
+  else if (req.mode === 'navigate' || req.destination === 'style') event.respondWith(fromSite(event));
 });

@@ -20,6 +20,7 @@
 
 import init, { BundleLoader, PackLoader } from '../../pkg/web/crossfind.js';
 import { pickFlavour } from './wasm-flavour.cjs';
+import { fileUrl, dirUrl, cacheMode } from './bundle-files.cjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
@@ -63,11 +64,13 @@ class FetchError extends Error {
 }
 
 // Fetches a file as bytes, reporting every chunk read to `onBytes`.
+// Content-hashed names may come from the HTTP cache; the others (the model
+// pack's files) are revalidated, never taken stale (bundle-files.cjs).
 async function fetchBytes(url, onBytes) {
   let lastErr;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { cache: cacheMode(url) });
       if (!res.ok) throw new FetchError(url, res.status);
       if (!onBytes || !res.body) {
         const buf = new Uint8Array(await res.arrayBuffer());
@@ -148,7 +151,17 @@ async function startup() {
   const modelDir = loader.modelDir();
   packId = loader.packId();
   const required = loader.required();
-  const got = await Promise.allSettled(required.map((name) => fetchBytes(new URL(name, base))));
+  // Every name the manifest gives must be a plain name inside the bundle
+  // folder (bundle-files.cjs): a manifest that points elsewhere is refused whole.
+  let modelBase;
+  try {
+    for (const name of required.concat(fragments)) fileUrl(name, base, 'manifest.json');
+    modelBase = dirUrl(modelDir, base, 'manifest.json');
+  } catch (e) {
+    problem('index', e, true, 'manifest.json');
+    return;
+  }
+  const got = await Promise.allSettled(required.map((name) => fetchBytes(fileUrl(name, base, 'manifest.json'))));
   const broken = [];
   got.forEach((r, i) => {
     const name = required[i];
@@ -192,7 +205,7 @@ async function startup() {
   post({ type: 'ready', languages, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
 
   // Snippet text: a damaged fragment shard only costs the snippets it holds.
-  const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(new URL(name, base))));
+  const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(fileUrl(name, base, 'manifest.json'))));
   let fragProblem = null;
   frags.forEach((r, i) => {
     if (r.status === 'rejected') {
@@ -208,7 +221,7 @@ async function startup() {
   if (fragProblem) problem('fragments', fragProblem.err, false, fragProblem.name);
   post({ type: 'fragments' });
 
-  self.modelBase = new URL(modelDir.replace(/\/?$/, '/'), base);
+  self.modelBase = modelBase;
   if (semanticWanted) loadModel();
 }
 
@@ -226,6 +239,7 @@ async function loadModel() {
     const pack = new PackLoader(await fetchText(new URL('pack.json', modelBase)));
     const total = pack.totalBytes();
     const names = pack.missing();
+    for (const name of names) fileUrl(name, modelBase, 'pack.json'); // before any fetch
     let loaded = 0;
     let lastPost = 0;
     // Throttled, with a trailing post: bytes that arrive just after a post
@@ -251,7 +265,7 @@ async function loadModel() {
     const fetchOne = async () => {
       while (queue.length) {
         const name = queue.shift();
-        const bytes = await fetchBytes(new URL(name, modelBase), (n) => {
+        const bytes = await fetchBytes(fileUrl(name, modelBase, 'pack.json'), (n) => {
           loaded += n;
           report(false);
         }).catch((e) => {
@@ -281,7 +295,7 @@ async function loadModel() {
     post({ type: 'semantic-ready' });
   } catch (e) {
     semanticState = 'failed';
-    problem('model', e, false, fileNamed(String(e && e.message)) || current);
+    problem('model', e, false, (e && e.file) || fileNamed(String(e && e.message)) || current);
   }
 }
 
@@ -297,7 +311,7 @@ async function loadModel() {
 
 const ROWS_CACHE_PREFIX = 'crossfind-rows:';
 const rowsCacheName = () => ROWS_CACHE_PREFIX + self.modelBase.pathname + ':' + packId;
-const blockKey = (r, b) => new URL(r.file + '?crossfind-block=' + b, self.modelBase).href;
+const blockKey = (r, b) => fileUrl(r.file, self.modelBase, 'pack.json').href + '?crossfind-block=' + b;
 
 async function dropOldRowCaches() {
   try {
@@ -337,8 +351,8 @@ async function loadRange(r, cache) {
       }
     }
   }
-  const url = new URL(r.file, self.modelBase);
-  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
+  const url = fileUrl(r.file, self.modelBase, 'pack.json');
+  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: cacheMode(url) });
   if (!res.ok) throw new FetchError(url.href, res.status);
   const bytes = new Uint8Array(await res.arrayBuffer());
   rowBytesFetched += bytes.byteLength;
@@ -405,7 +419,7 @@ async function answer(msg) {
     } catch (e) {
       // rows out of reach (offline without them, a damaged range): this
       // query answers by keywords, the next one tries again
-      problem('rows', e, false, fileNamed(String(e && e.message)));
+      problem('rows', e, false, (e && e.file) || fileNamed(String(e && e.message)));
       post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }

@@ -1,0 +1,394 @@
+//! `crossfind index` and `crossfind search` with a user's files around them:
+//! nothing of theirs is deleted or overwritten, nothing is dropped silently,
+//! a damaged model copy is repaired, and what is printed is safe for a
+//! terminal and a pipe.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crossfind::bundle::Bundle;
+
+use crate::{model_dir, root};
+
+fn crossfind() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crossfind"))
+}
+
+/// `crossfind index --input input --out out --model <default> extra...`, with
+/// the report in `report` (so that tests do not write into the work tree).
+fn index_with(input: &Path, out: &Path, report: &Path, extra: &[&str]) -> Output {
+    crossfind()
+        .arg("index")
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--model")
+        .arg(model_dir())
+        .arg("--report")
+        .arg(report)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn corpus() -> PathBuf {
+    root().join("tests/fixtures/golden/corpus.jsonl")
+}
+
+/// Every file under `dir` with its bytes, sorted by path.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A folder of the user's whose file names look like a bundle's.
+fn users_folder(dir: &Path) {
+    std::fs::create_dir_all(dir.join("model")).unwrap();
+    for (name, text) in [
+        ("docs.notes.txt", "my notes"),
+        ("vectors.csv", "1,2,3"),
+        ("lexical.md", "# glossary"),
+        ("frag-ideas.txt", "ideas"),
+        ("report.pdf", "%PDF"),
+        ("model/notes.txt", "my model notes"),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+#[test]
+fn index_refuses_a_folder_of_the_users_and_deletes_nothing() {
+    // It used to delete docs.*, vectors.*, lexical.* and frag-* there,
+    // overwrite model/ and exit 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("mine");
+    users_folder(&out);
+    let before = snapshot(&out);
+    let report = tmp.path().join("report.txt");
+    let o = index_with(&corpus(), &out, &report, &[]);
+    assert!(!o.status.success(), "indexed into a folder of the user's");
+    let err = stderr(&o);
+    assert!(
+        err.contains("is not empty and is not a crossfind bundle") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&out), before, "files changed in a refused folder");
+
+    // forced: the bundle is added, nothing of the user's is touched
+    let o = index_with(&corpus(), &out, &report, &["--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = snapshot(&out);
+    for f in &before {
+        assert!(
+            after.contains(f),
+            "{} was changed or deleted",
+            f.0.display()
+        );
+    }
+    Bundle::read_dir(&out).expect("the forced bundle loads");
+}
+
+#[test]
+fn index_refuses_an_output_that_is_or_contains_its_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(site.join("en")).unwrap();
+    std::fs::write(
+        site.join("en/reset.md"),
+        "---\nlang: en\n---\n# Reset your password\n\nAsk for a reset link by email.\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
+    let before = snapshot(tmp.path());
+    let report = std::env::temp_dir().join(format!("cf-report-{}.txt", std::process::id()));
+    for out in [site.clone(), tmp.path().to_path_buf(), site.join("en/..")] {
+        let o = index_with(&site, &out, &report, &["--force"]);
+        assert!(!o.status.success(), "--out {} was accepted", out.display());
+        assert!(
+            stderr(&o).contains("is the input or a folder that contains it"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // a JSONL file's folder contains it too
+    let jsonl = tmp.path().join("site.jsonl");
+    std::fs::copy(corpus(), &jsonl).unwrap();
+    let o = index_with(&jsonl, tmp.path(), &report, &["--force"]);
+    assert!(!o.status.success());
+    std::fs::remove_file(&jsonl).unwrap();
+    let _ = std::fs::remove_file(&report);
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn bundle_inside_its_site_is_not_read_and_reindexing_removes_only_its_own_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("public");
+    std::fs::create_dir_all(site.join("en")).unwrap();
+    let page = |text: &str| format!("---\nlang: en\n---\n# Reset your password\n\n{text}\n");
+    std::fs::write(
+        site.join("en/reset.md"),
+        page("Ask for a reset link by email."),
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("en/refund.md"),
+        "---\nlang: en\n---\n# Refunds\n\nRefunds reach your card in ten days.\n",
+    )
+    .unwrap();
+    let out = site.join("crossfind");
+    let report = tmp.path().join("report.txt");
+    let o = index_with(&site, &out, &report, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = Bundle::read_dir(&out).unwrap().manifest;
+
+    // files that are not the bundle's, in the bundle folder: a stray page
+    // (never read as part of the site) and a file named like a shard
+    std::fs::write(
+        out.join("stray.md"),
+        "# Stray\n\nThis page is not part of the site.\n",
+    )
+    .unwrap();
+    std::fs::write(out.join("frag-keep.txt"), "mine").unwrap();
+    std::fs::write(out.join("docs.backup.json"), "{}").unwrap();
+    std::fs::write(
+        site.join("en/reset.md"),
+        page("Ask for a reset link by text message."),
+    )
+    .unwrap();
+    let o = index_with(&site, &out, &report, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b = Bundle::read_dir(&out).unwrap();
+    let ids: Vec<&str> = b.docs.pages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["en/refund", "en/reset"],
+        "the bundle folder was read as input"
+    );
+    assert!(out.join("frag-keep.txt").exists() && out.join("docs.backup.json").exists());
+    assert!(out.join("stray.md").exists());
+    // the old lexical shard is listed by the old manifest only: it goes
+    let old_lexical = &first.shard(crossfind::bundle::ShardKind::Lexical).name;
+    assert_ne!(
+        old_lexical,
+        &b.manifest.shard(crossfind::bundle::ShardKind::Lexical).name
+    );
+    assert!(
+        !out.join(old_lexical).exists(),
+        "a shard of the old bundle was left"
+    );
+}
+
+#[test]
+fn reindexing_repairs_damaged_model_files_of_the_same_size() {
+    // Model files were compared by size: a damaged vocab.bin (or another
+    // pack's encoder.bin of the same size) stayed, and search failed later.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let report = tmp.path().join("report.txt");
+    let o = index_with(&corpus(), &out, &report, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["vocab.bin", "encoder.bin"] {
+        let p = out.join("model").join(name);
+        let mut bytes = std::fs::read(&p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+        std::fs::write(&p, &bytes).unwrap();
+    }
+    assert!(crossfind::Pack::read_dir(&out.join("model")).is_err());
+    let o = index_with(&corpus(), &out, &report, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    crossfind::Pack::read_dir(&out.join("model")).expect("re-indexing repaired the model copy");
+    let s = crossfind()
+        .args(["search", "--bundle"])
+        .arg(&out)
+        .arg("forgot my password")
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", stderr(&s));
+    // no temporary copies are left behind
+    assert!(!std::fs::read_dir(out.join("model")).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".tmp")));
+}
+
+/// A JSONL site of `good` pages and `bad` lines that are not JSON.
+fn site_with_bad_lines(path: &Path, good: usize, bad: usize) {
+    let mut s = String::new();
+    for i in 0..good {
+        s.push_str(&format!(
+            "{{\"id\": \"p{i}\", \"lang\": \"en\", \"title\": \"Page {i}\", \"url\": \"/p{i}.html\", \"text\": \"Short page number {i} about invoices.\"}}\n"
+        ));
+    }
+    for i in 0..bad {
+        s.push_str(&format!("{{broken line {i}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn every_skipped_input_is_in_the_report_and_too_many_stop_the_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("site.jsonl");
+    let out = tmp.path().join("b");
+    let report = tmp.path().join("report.txt");
+    // 30 of 70 lines broken (43 %): under the default limit of a half
+    site_with_bad_lines(&input, 40, 30);
+    let o = index_with(&input, &out, &report, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&report).unwrap();
+    for i in 41..=70 {
+        assert!(
+            text.contains(&format!("site.jsonl:{i}: skipped line {i}")),
+            "line {i}:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("skipped (problems)  30 of 70 (42.9%)"),
+        "{text}"
+    );
+    // the terminal shows 25 and says where the rest are
+    let err = stderr(&o);
+    assert!(err.contains("… and 5 more; every warning is in"), "{err}");
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.contains("skipped 30 of 70 pages because of problems"),
+        "{summary}"
+    );
+
+    // over a stricter limit, or --strict: an error, and the bundle already
+    // there is left as it was
+    let before = snapshot(&out);
+    std::fs::write(&report, "").unwrap();
+    let o = index_with(&input, &out, &report, &["--max-skipped", "0.2"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("more than --max-skipped 0.2 allows"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("site.jsonl:70"));
+    let o = index_with(&input, &out, &report, &["--strict"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--strict"), "{}", stderr(&o));
+    assert_eq!(snapshot(&out), before);
+
+    // most of the site lost: stopped with the default limit too
+    site_with_bad_lines(&input, 2, 8);
+    let o = index_with(&input, &tmp.path().join("new"), &report, &[]);
+    assert!(!o.status.success());
+    assert!(!tmp.path().join("new/manifest.json").exists());
+}
+
+/// The golden bundle with the default pack beside it, in a temp folder.
+fn golden_with_model() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(root().join("tests/fixtures/golden/bundle-v1")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
+    }
+    std::os::unix::fs::symlink(model_dir(), d.path().join("model")).unwrap();
+    d
+}
+
+#[test]
+fn search_into_a_closed_pipe_exits_quietly() {
+    // `crossfind search … | head -1`: stdout closed before the results are
+    // written. It panicked (exit 101, with a backtrace note).
+    let d = golden_with_model();
+    let mut child = crossfind()
+        .args(["search", "--bundle"])
+        .arg(d.path())
+        .arg("forgot my password")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before the first line
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+}
+
+#[test]
+fn search_and_index_print_no_terminal_escapes_from_the_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    // a title that would set the window title, and coloured, cursor-moving text
+    std::fs::write(
+        site.join("reset.md"),
+        "---\nlang: en\ntitle: \"\u{1b}]0;owned\u{7}Reset \u{1b}[31mpassword\u{1b}[0m\"\n---\n\
+         ## Ask for a link \u{1b}[2J\u{1b}[H\n\nForgot your password? Ask for a reset \u{9b}5Alink\u{7} by email.\n",
+    )
+    .unwrap();
+    // and a file name with an escape in it (warned about: no language)
+    std::fs::write(
+        site.join("\u{1b}[1mnotes.md"),
+        "# Notes\n\nForgot your password notes.\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("b");
+    let o = index_with(&site, &out, &tmp.path().join("r.txt"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let control = |s: &str| s.chars().any(|c| c.is_control() && c != '\n');
+    let (so, se) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        !control(&so) && !control(&se),
+        "index printed controls:\n{se:?}"
+    );
+    assert!(se.contains("notes.md"), "{se}");
+    let report = std::fs::read_to_string(tmp.path().join("r.txt")).unwrap();
+    assert!(!control(&report), "{report:?}");
+
+    let s = crossfind()
+        .args(["search", "--bundle"])
+        .arg(&out)
+        .arg("forgot my password")
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", stderr(&s));
+    let text = String::from_utf8(s.stdout).unwrap();
+    assert!(!control(&text), "search printed controls: {text:?}");
+    assert!(text.contains("Reset password"), "{text}");
+    // --json keeps the text as it is, escaped by JSON
+    let j = crossfind()
+        .args(["search", "--json", "--bundle"])
+        .arg(&out)
+        .arg("forgot my password")
+        .output()
+        .unwrap();
+    let json = String::from_utf8(j.stdout).unwrap();
+    assert!(
+        !control(&json) && json.contains("\\u001b]0;owned"),
+        "{json}"
+    );
+}
