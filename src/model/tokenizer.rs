@@ -64,6 +64,86 @@ fn check_normalizer(v: &serde_json::Value, file: &str) -> Result<()> {
     }
 }
 
+/// `tokenizers` 0.23 deserialises a `TemplateProcessing` post-processor
+/// without the checks its builder makes, and then panics when a template
+/// names a special token that `special_tokens` does not define (a map
+/// lookup), or when the single-text template uses the second sequence (an
+/// index). Special tokens whose ids and tokens differ in number, and ids
+/// outside the vocabulary, would give encodings the encoder cannot use.
+/// Checked on the post-processor as `tokenizers` reads it (serialised back,
+/// so in one spelling whatever the file's), nested in sequences too.
+fn check_post_processor(p: &PostProcessorWrapper, vocab: usize, file: &str) -> Result<()> {
+    let v = serde_json::to_value(p).map_err(|e| Error::Tokenizer(e.to_string()))?;
+    check_processor_value(&v, vocab)
+        .map_err(|why| Error::corrupt(file, format!("its post_processor: {why}")))
+}
+
+fn check_processor_value(v: &serde_json::Value, vocab: usize) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    let check_id = |id: &Value| match id.as_u64() {
+        Some(i) if (i as usize) < vocab && i <= u64::from(u32::MAX) => Ok(()),
+        _ => Err(format!(
+            "special token id {id} is outside the vocabulary of {vocab}"
+        )),
+    };
+    match v {
+        Value::Object(m) => {
+            match m.get("type").and_then(Value::as_str) {
+                Some("TemplateProcessing") => {
+                    let empty = serde_json::Map::new();
+                    let specials = m
+                        .get("special_tokens")
+                        .and_then(Value::as_object)
+                        .unwrap_or(&empty);
+                    for (name, t) in specials {
+                        let ids = t.get("ids").and_then(Value::as_array);
+                        let tokens = t.get("tokens").and_then(Value::as_array);
+                        if ids.map(Vec::len) != tokens.map(Vec::len) {
+                            return Err(format!(
+                                "special token `{name}` has a different number of ids and tokens"
+                            ));
+                        }
+                        ids.into_iter().flatten().try_for_each(check_id)?;
+                    }
+                    for which in ["single", "pair"] {
+                        let pieces = m.get(which).and_then(Value::as_array);
+                        for piece in pieces.into_iter().flatten() {
+                            if let Some(id) =
+                                piece.pointer("/SpecialToken/id").and_then(Value::as_str)
+                            {
+                                if !specials.contains_key(id) {
+                                    return Err(format!(
+                                        "its {which} template names the special token `{id}`, which its special_tokens does not define"
+                                    ));
+                                }
+                            }
+                            if which == "single"
+                                && piece.pointer("/Sequence/id").and_then(Value::as_str)
+                                    == Some("B")
+                            {
+                                return Err(
+                                    "its single template uses the second sequence ($B)".into()
+                                );
+                            }
+                        }
+                    }
+                }
+                Some("BertProcessing" | "RobertaProcessing") => {
+                    for k in ["sep", "cls"] {
+                        if let Some(id) = m.get(k).and_then(|t| t.get(1)) {
+                            check_id(id)?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            m.values().try_for_each(|x| check_processor_value(x, vocab))
+        }
+        Value::Array(a) => a.iter().try_for_each(|x| check_processor_value(x, vocab)),
+        _ => Ok(()),
+    }
+}
+
 fn tok_err(file: &str) -> impl Fn(tokenizers::Error) -> Error + '_ {
     move |e| Error::Tokenizer(format!("cannot load {file}: {e}"))
 }
@@ -90,6 +170,9 @@ impl TextTokenizer {
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         inner.with_padding(None);
+        if let Some(p) = inner.get_post_processor() {
+            check_post_processor(p, inner.get_vocab_size(true), "tokenizer.json")?;
+        }
         Ok(TextTokenizer {
             inner: Inner::Hf(Box::new(inner)),
             added_ids: Vec::new(),
@@ -130,7 +213,6 @@ impl TextTokenizer {
         t.with_pre_tokenizer(pre);
         let post: Option<PostProcessorWrapper> =
             part(&config.post_processor, "post_processor", file)?;
-        t.with_post_processor(post);
         let added = config
             .added_tokens
             .iter()
@@ -141,6 +223,10 @@ impl TextTokenizer {
             })
             .collect::<Result<Vec<_>>>()?;
         t.add_tokens(added).map_err(tok_err(file))?;
+        if let Some(p) = &post {
+            check_post_processor(p, t.get_vocab_size(true), file)?;
+        }
+        t.with_post_processor(post);
         let mut added_ids: Vec<u32> = t.get_added_tokens_decoder().into_keys().collect();
         added_ids.sort_unstable();
         Ok(TextTokenizer {
@@ -229,5 +315,141 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.code(), "corrupt_file");
+    }
+
+    fn flat_vocab(
+        pieces: &[&str],
+        normalizer: serde_json::Value,
+        post: serde_json::Value,
+    ) -> Vec<u8> {
+        let config = PipelineConfig {
+            pieces: pieces.len(),
+            unk_id: 0,
+            normalizer,
+            pre_tokenizer: serde_json::Value::Null,
+            post_processor: post,
+            added_tokens: vec![],
+        };
+        let scores = (0..pieces.len()).map(|i| -(i.min(1) as f64)).collect();
+        FlatUnigram::new(pieces, scores, 0, "vocab.bin")
+            .unwrap()
+            .to_bytes(&config)
+    }
+
+    fn word_level_json(pieces: &[&str], post: serde_json::Value) -> Vec<u8> {
+        let vocab: serde_json::Map<String, serde_json::Value> = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.to_string(), i.into()))
+            .collect();
+        serde_json::json!({"normalizer": null, "pre_tokenizer": null, "post_processor": post,
+            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": pieces[0]}})
+        .to_string()
+        .into_bytes()
+    }
+
+    /// XLM-R's template (`<s> $A </s>`), with `special_tokens` as given.
+    fn template(specials: serde_json::Value, single_b: bool) -> serde_json::Value {
+        let seq = if single_b { "B" } else { "A" };
+        serde_json::json!({"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": seq, "type_id": 0}},
+                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": specials})
+    }
+
+    fn special(name: &str, ids: &[u32]) -> serde_json::Value {
+        serde_json::json!({"id": name, "ids": ids, "tokens": vec![name; ids.len()]})
+    }
+
+    const PIECES: &[&str] = &["<unk>", "<s>", "</s>", "a"];
+
+    // Found by the `vocab` fuzz target (fuzz/corpus/vocab/
+    // finding-template-missing-special-token): tokenizers 0.23 panicked
+    // ("no entry found for key") on the first text.
+    #[test]
+    fn template_naming_an_undefined_special_token_is_an_error_not_a_panic() {
+        // the key of `</s>` misspelled, as the fuzzer did
+        let post = template(
+            serde_json::json!({"<s>": special("<s>", &[1]), "</x>": special("</s>", &[2])}),
+            false,
+        );
+        let err = TextTokenizer::from_vocab(
+            &flat_vocab(PIECES, serde_json::Value::Null, post.clone()),
+            "vocab.bin",
+        )
+        .err()
+        .expect("refused at load");
+        assert_eq!(err.code(), "corrupt_file");
+        let msg = err.to_string();
+        assert!(msg.contains("vocab.bin") && msg.contains("`</s>`"), "{msg}");
+        // the same in a tokenizer.json the `tokenizers` models run (import
+        // and the browser's tokenizer.json path)
+        let err = TextTokenizer::from_bytes(&word_level_json(PIECES, post))
+            .err()
+            .expect("refused at load");
+        assert_eq!(err.code(), "corrupt_file");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("tokenizer.json") && msg.contains("`</s>`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn other_broken_templates_are_refused_and_a_sound_one_runs() {
+        let ok = serde_json::json!({"<s>": special("<s>", &[1]), "</s>": special("</s>", &[2])});
+        for (post, what) in [
+            // the single-text template uses the second text: an index panic
+            (template(ok.clone(), true), "second sequence"),
+            // ids the encoder has no rows for
+            (
+                template(
+                    serde_json::json!({"<s>": special("<s>", &[1]), "</s>": special("</s>", &[99])}),
+                    false,
+                ),
+                "special token id 99",
+            ),
+            (
+                template(
+                    serde_json::json!({"<s>": special("<s>", &[1]),
+                    "</s>": {"id": "</s>", "ids": [2, 2], "tokens": ["</s>"]}}),
+                    false,
+                ),
+                "different number",
+            ),
+            // nested in a sequence of processors
+            (
+                serde_json::json!({"type": "Sequence", "processors": [
+                    template(serde_json::json!({"<s>": special("<s>", &[1])}), false)]}),
+                "`</s>`",
+            ),
+            (
+                serde_json::json!({"type": "RobertaProcessing", "sep": ["</s>", 7], "cls": ["<s>", 1],
+                    "trim_offsets": true, "add_prefix_space": true}),
+                "special token id 7",
+            ),
+        ] {
+            for r in [
+                TextTokenizer::from_vocab(
+                    &flat_vocab(PIECES, serde_json::Value::Null, post.clone()),
+                    "vocab.bin",
+                ),
+                TextTokenizer::from_bytes(&word_level_json(PIECES, post.clone())),
+            ] {
+                let err = r.err().unwrap_or_else(|| panic!("{what}: accepted"));
+                assert_eq!(err.code(), "corrupt_file", "{err}");
+                assert!(err.to_string().contains(what), "{what}: {err}");
+            }
+        }
+        let t = TextTokenizer::from_vocab(
+            &flat_vocab(PIECES, serde_json::Value::Null, template(ok.clone(), false)),
+            "vocab.bin",
+        )
+        .unwrap();
+        assert_eq!(t.ids("a").unwrap(), vec![1, 3, 2]);
+        let t = TextTokenizer::from_bytes(&word_level_json(PIECES, template(ok, false))).unwrap();
+        assert_eq!(t.ids("a").unwrap(), vec![1, 3, 2]);
     }
 }
