@@ -16,7 +16,12 @@
 //!   (UTF-16 and Windows-1252 files, front matter and JSONL edge cases);
 //! - `vocab`: the first 50, 300 and 2,000 pieces of the default pack's
 //!   `vocab.bin` (`models/e5-small`, or `CROSSFIND_MODEL`) with its real
-//!   normaliser, 50 pieces without it, and four texts.
+//!   normaliser, 50 pieces without it, and four texts;
+//! - `manifest_names`: the names crossfind writes, and the hostile names of
+//!   `crossfind_fuzz::HOSTILE_NAMES`.
+//!
+//! Inputs a fuzzer found (`finding-*`) are committed beside these seeds
+//! and left alone here.
 //!
 //! The output is deterministic: rerunning it on the same inputs rewrites the
 //! same bytes. The site seeds are checked to read and the vocabularies to
@@ -34,7 +39,7 @@ use crossfind::model::tensors::{quantize_i8_rows, DType, TensorFileWriter};
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::model::unigram::{PipelineConfig, VOCAB_MAGIC};
 use crossfind::search::lexical::LexicalIndexBuilder;
-use crossfind_fuzz::join;
+use crossfind_fuzz::{join, HOSTILE_NAMES};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::create_dir_all(dir).unwrap();
@@ -223,6 +228,26 @@ fn main() {
 
     site_seeds(&root, &out);
     vocab_seeds(&root, &out.join("vocab"));
+    manifest_name_seeds(&out.join("manifest_names"));
+}
+
+/// The names crossfind writes, in the target's six places (`model.dir`, the
+/// offline rows' file, the four shard names), and the hostile names of
+/// [`HOSTILE_NAMES`], six to a seed.
+fn manifest_name_seeds(dir: &Path) {
+    let ours: [&[u8]; 6] = [
+        b"model",
+        b"emb-000.bin",
+        b"docs.0.json",
+        b"vectors.0.bin",
+        b"lexical.0.bin",
+        b"frag-000.0.json",
+    ];
+    write(dir, "plain", &join(&ours));
+    for (i, six) in HOSTILE_NAMES.chunks(6).enumerate() {
+        let names: Vec<&[u8]> = six.iter().map(|n| n.as_bytes()).collect();
+        write(dir, &format!("hostile-{i}"), &join(&names));
+    }
 }
 
 /// One part of a site input: the file's path, a newline, its bytes.

@@ -203,6 +203,36 @@ fn check_bundle_names(m: &BundleManifest) {
     }
 }
 
+/// Names no manifest may use: they leave the folder natively or when the
+/// browser resolves them with `new URL(name, base)`. `tests/it/bundle.rs`
+/// and `tests/it/pack.rs` plant them in manifests; `make_seeds` writes them
+/// as seeds of the `manifest_names` target.
+pub const HOSTILE_NAMES: &[&str] = &[
+    "https://evil.example/frag.json",
+    "//evil.example/frag.json",
+    "javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "%2e%2e/%2e%2e/x",
+    "%2E%2E%2Fx",
+    "..%2fx",
+    "..%5cx",
+    "../../../../etc/passwd",
+    "..",
+    ".",
+    "",
+    "/etc/passwd",
+    "C:\\Windows\\win.ini",
+    "c:x",
+    "sub\\..\\..\\x",
+    "docs.json\u{0}",
+    "frag\n.json",
+    "\u{1b}[31mred.json",
+    " frag.json",
+    ".hidden",
+    "frag.json?x=1",
+    "frag.json#x",
+];
+
 /// A valid bundle manifest whose names the `manifest_names` target replaces.
 const BUNDLE_TEMPLATE: &str = r#"{"format":"crossfind-bundle","version":1,
 "model":{"pack_id":"8536a5035c33d7f7","id":"m","dim":8,"dir":"model",

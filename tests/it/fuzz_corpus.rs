@@ -8,7 +8,7 @@
 //! (`fuzz_corpus::harness::tests`).
 
 #[path = "../../fuzz/src/lib.rs"]
-mod harness;
+pub(crate) mod harness;
 
 use crate::root;
 
@@ -24,6 +24,7 @@ const TARGETS: &[(&str, Harness)] = &[
     ("html", harness::html),
     ("markdown", harness::markdown),
     ("jsonl", harness::jsonl),
+    ("manifest_names", harness::manifest_names),
 ];
 
 #[test]
