@@ -50,6 +50,9 @@ pub struct EvalArgs {
     /// Override the candidates taken from each signal before fusion.
     #[arg(long)]
     depth: Option<usize>,
+    /// Override the share of a chunk's dense score that is its page's cosine (0 to 1).
+    #[arg(long)]
+    page_context: Option<f32>,
     /// Evaluate the site as if every translated article existed in one
     /// language only: one version of each translation group is kept, the
     /// language chosen by SEED (default 1). Measures answers that exist
@@ -157,7 +160,14 @@ pub fn run(a: EvalArgs) -> Result<()> {
         lexical_weight: a.lexical_weight.unwrap_or(d.lexical_weight),
         depth: a.depth.unwrap_or(d.depth),
         abstain: !a.no_abstain,
+        page_context: a.page_context.unwrap_or(d.page_context),
     };
+    if !(0.0..=1.0).contains(&fusion.page_context) {
+        anyhow::bail!(
+            "--page-context must be between 0 and 1, not {}",
+            fusion.page_context
+        );
+    }
     let results = retrieval::run_queries(&l.bundle, &articles, &queries, &vectors, fusion, a.k);
     let mut ev = retrieval::evaluate(results, fusion, a.k, warnings);
     ev.bundle = bundle_dir.display().to_string();

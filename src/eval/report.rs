@@ -57,7 +57,7 @@ fn fusion_line(f: &Fusion) -> String {
     } else {
         ""
     };
-    match f.method {
+    let fused = match f.method {
         FusionMethod::Rank => format!(
             "rank (RRF): rrf_k {}, dense weight {}, lexical weight {}, depth {}{abstain}",
             f.rrf_k, f.dense_weight, f.lexical_weight, f.depth
@@ -66,7 +66,11 @@ fn fusion_line(f: &Fusion) -> String {
             "score: {} × cosine + {} × BM25 share, depth {}{abstain}",
             f.dense_weight, f.lexical_weight, f.depth
         ),
-    }
+    };
+    format!(
+        "{fused}; dense = chunk mixed {} with its page",
+        f.page_context
+    )
 }
 
 /// The method and constants of a tuning row, for its first column.
@@ -77,7 +81,11 @@ fn fusion_cell(f: &Fusion) -> String {
             f.rrf_k,
             f.dense_weight / f.lexical_weight
         ),
-        FusionMethod::Score => format!("score lexical w {}", f.lexical_weight / f.dense_weight),
+        FusionMethod::Score => format!(
+            "score lexical w {} page {}",
+            f.lexical_weight / f.dense_weight,
+            f.page_context
+        ),
     }
 }
 

@@ -722,16 +722,19 @@ pub struct TuneRow {
 /// The grid `crossfind eval --tune` searches: round numbers only.
 pub fn tuning_grid() -> Vec<Fusion> {
     let mut grid = Vec::new();
-    for lexical_weight in [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5] {
-        for depth in [20, 50, 200] {
-            grid.push(Fusion {
-                method: crate::search::FusionMethod::Score,
-                rrf_k: 30.0,
-                dense_weight: 1.0,
-                lexical_weight,
-                depth,
-                abstain: true,
-            });
+    for page_context in [0.0, 0.1, 0.15, 0.2, 0.3] {
+        for lexical_weight in [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5] {
+            for depth in [20, 50, 200] {
+                grid.push(Fusion {
+                    method: crate::search::FusionMethod::Score,
+                    rrf_k: 30.0,
+                    dense_weight: 1.0,
+                    lexical_weight,
+                    depth,
+                    abstain: true,
+                    page_context,
+                });
+            }
         }
     }
     for rrf_k in [5.0, 10.0, 20.0, 30.0, 60.0] {
@@ -744,6 +747,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
                     lexical_weight: 1.0,
                     depth,
                     abstain: true,
+                    page_context: Fusion::default().page_context,
                 });
             }
         }

@@ -54,6 +54,11 @@ pub struct Fusion {
     /// Only language-neutral terms (with a digit, or in half the languages) count when the best dense match
     /// has no version in the reader's language.
     pub abstain: bool,
+    /// Share of a chunk's dense score that is its whole page's cosine with
+    /// the query (0: the chunk alone). A section is read in its page's
+    /// context, so one off-topic sentence does not carry a page, and a page
+    /// about the question lifts all of its sections. Dense and hybrid modes.
+    pub page_context: f32,
 }
 
 impl Default for Fusion {
@@ -71,6 +76,7 @@ impl Default for Fusion {
             lexical_weight: 0.15,
             depth: 200,
             abstain: true,
+            page_context: 0.15,
         }
     }
 }
@@ -109,6 +115,31 @@ pub struct Hit {
     pub also_in: Vec<String>,
     /// The language of the page that actually matched, when another version is shown.
     pub matched_lang: Option<String>,
+    /// Other sections of the shown page that matched too, best first (at
+    /// most [`MAX_SECTIONS`]): the page is shown once, with these beneath.
+    pub sections: Vec<Section>,
+}
+
+/// Another section of a result's page that also matched the query.
+#[derive(Clone, Debug, Serialize)]
+pub struct Section {
+    pub heading: String,
+    /// The page URL with the section's anchor.
+    pub url: String,
+    pub chunk: u32,
+    pub snippet: Option<String>,
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// Sections shown beneath a result at most.
+pub const MAX_SECTIONS: usize = 3;
+
+/// The URL of a chunk's section: its page's, with the section's anchor.
+fn section_url(page_url: &str, anchor: Option<&str>) -> String {
+    match anchor {
+        Some(a) => format!("{page_url}#{a}"),
+        None => page_url.to_string(),
+    }
 }
 
 fn ranks(scored: &[(u32, f32)]) -> HashMap<u32, usize> {
@@ -144,7 +175,9 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         Mode::Lexical => None,
         _ => q.vector,
     };
-    let dense_all: Vec<f32> = dense_q.map(|v| b.vectors.scores(v)).unwrap_or_default();
+    let dense_all: Vec<f32> = dense_q
+        .map(|v| with_page_context(b, b.vectors.scores(v), q.fusion.page_context))
+        .unwrap_or_default();
     let dense_top = if dense_all.is_empty() {
         vec![]
     } else {
@@ -207,6 +240,20 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         }
     }
 
+    // A section is shown beneath its page's result when it ranks among the
+    // best 2k chunks of the whole query (a scale-free cut: fused scores are
+    // cosines, BM25 shares or reciprocal ranks depending on the mode).
+    let section_cut = {
+        let mut all: Vec<f32> = fused.values().copied().collect();
+        let n = (2 * q.k).min(all.len());
+        if n == 0 {
+            f32::INFINITY
+        } else {
+            all.select_nth_unstable_by(n - 1, |a, b| b.total_cmp(a));
+            all[n - 1]
+        }
+    };
+
     // pages: best chunk each; then translation groups: best page each
     let docs = &b.docs;
     let mut best_chunk: HashMap<u32, (u32, f32)> = HashMap::new();
@@ -264,10 +311,8 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                 .collect();
             also_in.sort();
             also_in.dedup();
-            let url = match &cm.anchor {
-                Some(a) => format!("{}#{a}", pm.url),
-                None => pm.url.clone(),
-            };
+            let url = section_url(&pm.url, cm.anchor.as_deref());
+            let sections = other_sections(b, &fused, shown_page, shown_chunk, section_cut, &terms);
             Hit {
                 page_id: pm.id.clone(),
                 url,
@@ -282,9 +327,69 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                 fused: score,
                 also_in,
                 matched_lang,
+                sections,
             }
         })
         .collect()
+}
+
+/// The page's other matching sections: candidates at or above `cut`, best
+/// first, one per anchor (and not the shown section's), at most [`MAX_SECTIONS`].
+fn other_sections(
+    b: &Bundle,
+    fused: &HashMap<u32, f32>,
+    page: u32,
+    shown: u32,
+    cut: f32,
+    terms: &[String],
+) -> Vec<Section> {
+    let docs = &b.docs;
+    let mut cands: Vec<(u32, f32)> = fused
+        .iter()
+        .filter(|(&c, &s)| c != shown && s >= cut && docs.chunks[c as usize].page == page)
+        .map(|(&c, &s)| (c, s))
+        .collect();
+    cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut seen = vec![docs.chunks[shown as usize].anchor.clone()];
+    let mut out = Vec::new();
+    for (c, _) in cands {
+        let cm = &docs.chunks[c as usize];
+        if seen.contains(&cm.anchor) || cm.heading.is_empty() {
+            continue;
+        }
+        seen.push(cm.anchor.clone());
+        let (snippet, highlights) = snippet_for(b, c, terms);
+        out.push(Section {
+            heading: cm.heading.clone(),
+            url: section_url(&docs.pages[page as usize].url, cm.anchor.as_deref()),
+            chunk: c,
+            snippet,
+            highlights,
+        });
+        if out.len() == MAX_SECTIONS {
+            break;
+        }
+    }
+    out
+}
+
+/// Mixes each chunk's dot product with its page's cosine:
+/// `(1 - w) · chunk + w · Σ page chunks / |Σ page vectors|`.
+fn with_page_context(b: &Bundle, mut scores: Vec<f32>, w: f32) -> Vec<f32> {
+    if w == 0.0 || scores.len() != b.docs.chunks.len() {
+        return scores;
+    }
+    let mut sums = vec![0f32; b.docs.pages.len()];
+    for (c, &s) in b.docs.chunks.iter().zip(&scores) {
+        sums[c.page as usize] += s;
+    }
+    for (c, s) in b.docs.chunks.iter().zip(scores.iter_mut()) {
+        let n = b.page_norms.get(c.page as usize).copied().unwrap_or(0.0);
+        if n > 0.0 {
+            *s = (1.0 - w) * *s + w * (sums[c.page as usize] / n);
+        }
+    }
+    scores
 }
 
 fn best_chunk_of_page(

@@ -164,12 +164,14 @@ export function deepActive(page) {
   });
 }
 
-// The results shown: [{id, url, title, lang, selected, text}].
+// The options shown: [{id, url, title, lang, selected, text, sub}]; `sub`
+// marks another section of the page above (a sub-result).
 export function shownResults(page) {
   return page.evaluate(() => {
     const host = document.querySelector('crossfind-search');
     return [...host.shadowRoot.querySelectorAll('[role="option"]')].map((li) => ({
       id: li.id,
+      sub: li.classList.contains('cf-sub-option'),
       url: li.dataset.url,
       title: li.querySelector('.cf-title')?.textContent,
       lang: li.querySelector('.cf-title')?.getAttribute('lang'),

@@ -95,7 +95,8 @@ test('keyboard only: Ctrl+K and / open, arrows move, Esc returns focus, Enter na
   await page.keyboard.press('ArrowDown');
   const target = new URL(again[1].url, server.url);
   await Promise.all([page.waitForURL((u) => u.pathname === target.pathname), page.keyboard.press('Enter')]);
-  assert.equal(new URL(page.url()).hash, target.hash);
+  // the section's anchor (the text fragment after it is the browser's to consume)
+  assert.equal(new URL(page.url()).hash.split(':~:')[0], target.hash);
 });
 
 test('results are announced, semantic results merge in without moving the active option', T, async () => {
@@ -228,7 +229,8 @@ test('results are real links: Ctrl+click and middle-click open new tabs, the key
   assert.equal(links.length, shown.length);
   links.forEach((l, i) => {
     assert.equal(l.tag, 'a', JSON.stringify(l));
-    assert.equal(l.href, new URL(shown[i].url, server.url).href);
+    // the result's section, opened at its passage (a text fragment, when it has a snippet)
+    assert.equal(l.href.split(':~:')[0].replace(/#$/, ''), new URL(shown[i].url, server.url).href);
     assert.equal(l.tabindex, '-1');
     assert.equal(l.inner, 0);
     assert.equal(l.row, 'none');
@@ -238,7 +240,8 @@ test('results are real links: Ctrl+click and middle-click open new tabs, the key
   // Ctrl+click: a new tab at the result, this page stays as it was.
   const [tab] = await Promise.all([context.waitForEvent('page'), p.locator(W.options).nth(1).click({ modifiers: ['Control'] })]);
   await tab.waitForLoadState('domcontentloaded');
-  assert.equal(tab.url(), links[1].href);
+  const noDirective = (u) => u.split(':~:')[0].replace(/#$/, '');
+  assert.equal(noDirective(tab.url()), noDirective(links[1].href));
   await tab.close();
   assert.equal(p.url(), start);
   assert.equal(await p.locator(W.dialog).evaluate((d) => d.open), true);
@@ -246,13 +249,19 @@ test('results are real links: Ctrl+click and middle-click open new tabs, the key
   // Middle click: the same.
   const [tab2] = await Promise.all([context.waitForEvent('page'), p.locator(W.options).nth(2).click({ button: 'middle' })]);
   await tab2.waitForLoadState('domcontentloaded');
-  assert.equal(tab2.url(), links[2].href);
+  assert.equal(noDirective(tab2.url()), noDirective(links[2].href));
   await tab2.close();
   assert.equal(p.url(), start);
-  assert.deepEqual(await p.evaluate(() => window.__clicks), [
-    { href: links[1].href, newTab: true, index: 1 },
-    { href: links[2].href, newTab: true, index: 2 },
-  ]);
+  const clicks = await p.evaluate(() => window.__clicks);
+  assert.deepEqual(
+    clicks.map((c) => [c.href, c.newTab]),
+    [
+      [links[1].href, true],
+      [links[2].href, true],
+    ],
+  );
+  // `index` is the page's rank: a sub-result shares its page's
+  assert.ok(clicks[0].index <= 1 && clicks[1].index <= 2 && clicks[0].index <= clicks[1].index, JSON.stringify(clicks));
 
   // The keyboard as before: arrows move the active option, Enter opens it here.
   const input = p.locator(W.input);
@@ -264,7 +273,85 @@ test('results are real links: Ctrl+click and middle-click open new tabs, the key
   await p.keyboard.press('ArrowDown');
   const next = (i + 1) % shown.length;
   assert.equal(await input.getAttribute('aria-activedescendant'), shown[next].id);
-  await Promise.all([p.waitForURL(links[next].href), p.keyboard.press('Enter')]);
+  await Promise.all([p.waitForURL((u) => noDirective(u.href) === noDirective(links[next].href)), p.keyboard.press('Enter')]);
+  assert.deepEqual(errs, []);
+  await p.close();
+});
+
+test('a page with several matching sections is shown once, its other sections beneath, each opening at its passage', T, async () => {
+  const p = await context.newPage();
+  const errs = watchErrors(p);
+  await p.setViewportSize({ width: 800, height: 360 }); // the passage is below the first screen
+  await p.goto(`${server.url}en/index.html`);
+  await p.evaluate(() => window.crossfind.ready());
+  await p.keyboard.press('Control+k');
+  await typeQuery(p, 'webhook signature');
+  await waitForResults(p, (r) => r.length >= 3, { query: 'webhook signature' });
+  const opts = await p.evaluate(() =>
+    [...document.querySelector('crossfind-search').shadowRoot.querySelectorAll('[role="option"]')].map((o) => ({
+      id: o.id,
+      sub: o.classList.contains('cf-sub-option'),
+      href: o.getAttribute('href'),
+      url: o.dataset.url,
+      title: o.querySelector('.cf-title')?.textContent || null,
+      heading: o.querySelector('.cf-section')?.textContent || null,
+      snippet: o.querySelector('.cf-snippet')?.textContent || null,
+      name: o.textContent,
+    })),
+  );
+  const page = (u) => u.split('#')[0];
+  // the signatures page leads, once, with other sections of it beneath
+  assert.equal(page(opts[0].url), '/en/webhook-signatures.html', JSON.stringify(opts.map((o) => o.url)));
+  assert.equal(opts[0].sub, false);
+  const subs = [];
+  for (const o of opts.slice(1)) {
+    if (!o.sub) break;
+    subs.push(o);
+  }
+  assert.ok(subs.length >= 1, JSON.stringify(opts.map((o) => [o.url, o.sub])));
+  const titles = opts.filter((o) => !o.sub).map((o) => page(o.url));
+  assert.equal(new Set(titles).size, titles.length, 'each page is listed once');
+  for (const s of subs) {
+    assert.equal(page(s.url), '/en/webhook-signatures.html');
+    assert.notEqual(s.url, opts[0].url, 'a sub-result is another section');
+    assert.equal(s.title, null, 'a sub-result shows its section, not the title again');
+    assert.ok(s.heading, JSON.stringify(s));
+    assert.ok(s.name.startsWith(`${opts[0].title}: `), `a screen reader hears the page first: ${s.name}`);
+  }
+  // each link carries its passage: the start of the snippet it shows
+  for (const o of [opts[0], ...subs]) {
+    const [, quote] = o.href.split(':~:text=');
+    assert.ok(quote, o.href);
+    assert.ok(o.snippet.replace(/\s+/g, ' ').startsWith(decodeURIComponent(quote)), `${decodeURIComponent(quote)} | ${o.snippet}`);
+  }
+  // choosing the second sub-result (keyboard) opens the page at that passage
+  const target = subs[subs.length - 1];
+  const input = p.locator(W.input);
+  const idx = opts.findIndex((o) => o.id === target.id);
+  for (let i = 0; i <= idx; i++) await p.keyboard.press('ArrowDown');
+  assert.equal(await input.getAttribute('aria-activedescendant'), target.id);
+  await Promise.all([p.waitForURL((u) => u.pathname === '/en/webhook-signatures.html'), p.keyboard.press('Enter')]);
+  await p.waitForLoadState('load');
+  const quote = decodeURIComponent(target.href.split(':~:text=')[1]);
+  // the passage is on screen: the browser scrolled to the quoted text
+  const onScreen = await p.waitForFunction(
+    (q) => {
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      const words = q.split(' ').slice(0, 3).join(' ');
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (el && el.closest('p,li,h2,h3,td,pre') && el.closest('p,li,h2,h3,td,pre').textContent.replace(/\s+/g, ' ').includes(words)) {
+          const r = el.getBoundingClientRect();
+          return r.top >= 0 && r.bottom <= window.innerHeight ? { top: r.top, scrolled: window.scrollY, below: r.top + window.scrollY > window.innerHeight } : null;
+        }
+      }
+      return null;
+    },
+    quote,
+    { timeout: 10000 },
+  );
+  const where = await onScreen.jsonValue();
+  assert.ok(where.below && where.scrolled > 0, `the passage was below the first screen and the page scrolled to it: ${JSON.stringify(where)}`);
   assert.deepEqual(errs, []);
   await p.close();
 });

@@ -57,6 +57,7 @@ fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
                 lexical_weight: 1.0,
                 depth: 200,
                 abstain: false,
+                page_context: 0.0,
             },
         },
     )
@@ -174,6 +175,70 @@ fn golden_bundle_answers_as_when_it_was_built() {
     assert!(hits[0].lexical.is_some());
     assert_eq!(hits[0].url, "/en/api-tokens.html#e4011");
     assert!(hits[0].snippet.as_deref().unwrap().contains("E4011"));
+}
+
+#[test]
+fn page_context_scores_a_section_with_its_whole_page() {
+    // With the page's share at 1, every result scores the cosine of the
+    // query with its page's summed section vectors, rebuilt here from the
+    // shard's raw int8 rows; at 0, the best section alone.
+    let b = golden();
+    let text = "how do I get my money back";
+    let v = encoder()
+        .embed_for_search(text, TextKind::Query)
+        .unwrap()
+        .vector;
+    let run = |page_context: f32| {
+        search(
+            &b,
+            &Query {
+                text,
+                vector: Some(&v),
+                lang: None,
+                k: 50,
+                mode: Mode::Dense,
+                fusion: Fusion {
+                    page_context,
+                    ..Fusion::default()
+                },
+            },
+        )
+    };
+    let dim = b.vectors.dim;
+    let page_cosine = |page: usize| {
+        let mut sum = vec![0f64; dim];
+        for (i, c) in b.docs.chunks.iter().enumerate() {
+            if c.page as usize == page {
+                let row = &b.vectors.raw[i * (4 + dim)..(i + 1) * (4 + dim)];
+                let scale = f32::from_le_bytes([row[0], row[1], row[2], row[3]]) as f64;
+                for (s, &x) in sum.iter_mut().zip(&row[4..]) {
+                    *s += scale * (x as i8) as f64;
+                }
+            }
+        }
+        let n = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+        sum.iter().zip(&v).map(|(a, &b)| a * b as f64).sum::<f64>() / n
+    };
+    let whole = run(1.0);
+    assert!(!whole.is_empty());
+    for h in &whole {
+        let p = b.docs.pages.iter().position(|p| p.id == h.page_id).unwrap();
+        let want = page_cosine(p);
+        assert!(
+            (h.fused as f64 - want).abs() < 1e-4,
+            "{}: scored {}, its page's cosine is {want}",
+            h.page_id,
+            h.fused
+        );
+    }
+    let alone = run(0.0);
+    for h in &alone {
+        let best = (0..b.docs.chunks.len() as u32)
+            .filter(|&c| b.docs.pages[b.docs.chunks[c as usize].page as usize].id == h.page_id)
+            .map(|c| b.vectors.score(&v, c))
+            .fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(h.fused, best, "{}", h.page_id);
+    }
 }
 
 #[test]

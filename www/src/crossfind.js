@@ -482,6 +482,34 @@ function warnRefused(url) {
   console.warn(`crossfind: a result's URL ${JSON.stringify(url)} is not a page of this site (${location.origin}); it is shown without a link`);
 }
 
+// A result's link opens the page at the matched passage: the section's
+// anchor plus a URL text fragment (#anchor:~:text=...) quoting the start of
+// the snippet, which the browser scrolls to and highlights. Browsers without
+// text fragments go to the anchor; highlight.js (opt-in) highlights there too.
+export function passageLink(url, snippet) {
+  const quote = passageStart(snippet);
+  if (!quote || typeof url !== 'string' || url.includes(':~:')) return url;
+  // the directive's own separators (- , &) are escaped inside the quote
+  const enc = encodeURIComponent(quote).replace(/-/g, '%2D').replace(/,/g, '%2C').replace(/&/g, '%26');
+  return `${url.includes('#') ? url : `${url}#`}:~:text=${enc}`;
+}
+
+// Whole words from the start of a snippet (the engine's best sentence):
+// at most 8 words and 80 characters, or 24 characters of a script written
+// without spaces. A quote that is too short to be specific is not used.
+function passageStart(snippet) {
+  const s = String(snippet || '').replace(/…$/, '').replace(/\s+/g, ' ').trim();
+  if (!s) return '';
+  let quote;
+  if (s.includes(' ')) {
+    quote = s.split(' ').slice(0, 8).join(' ');
+    if (quote.length > 80) quote = quote.slice(0, 80).replace(/\s+\S*$/, '');
+  } else {
+    quote = [...s].slice(0, 24).join('');
+  }
+  return [...quote].length >= 4 ? quote : '';
+}
+
 // ---------------------------------------------------------------- the widget
 
 let instances = 0;
@@ -491,7 +519,8 @@ class CrossfindSearch extends HTMLElement {
     super();
     this._n = ++instances;
     this._hits = []; // shown, in order
-    this._items = []; // their <li>s
+    this._items = []; // the options: each hit's, then its sections'
+    this._entries = []; // per option: {hit, hitIndex, url, section?}
     this._active = -1;
     this._query = '';
     this._shownQuery = '';
@@ -736,22 +765,29 @@ class CrossfindSearch extends HTMLElement {
     await client.query(q, { lang, k: K, latest: true }, onUpdate);
   }
 
-  // Shows `hits`. When they update the list already shown for the same query
-  // and the reader has an active option, everything up to and including it
-  // stays where it is; only what is below changes.
+  // Shows `hits`, each page followed by its other matching sections
+  // (hit.sections) as options of their own. When they update the list
+  // already shown for the same query and the reader has an active option,
+  // every result up to and including the active one stays where it is; only
+  // what is below changes. this._entries[i] describes this._items[i].
   _render(hits, sameQuery, q, semantic) {
-    const keep = sameQuery && this._active >= 0 ? this._active + 1 : 0;
-    const kept = this._hits.slice(0, keep);
+    const active = sameQuery && this._active >= 0 ? this._entries[this._active] : null;
+    const keepHits = active ? active.hitIndex + 1 : 0;
+    const keep = keepHits ? this._entries.findLastIndex((e) => e.hitIndex < keepHits) + 1 : 0;
+    const kept = this._hits.slice(0, keepHits);
     const keptIds = new Set(kept.map((x) => x.page_id));
     const rest = hits.filter((x) => !keptIds.has(x.page_id));
     for (const opt of this._items.slice(keep)) opt.parentElement.remove();
     this._items = this._items.slice(0, keep);
-    this._hits = kept.concat(rest).slice(0, Math.max(K, keep));
-    for (const hit of this._hits.slice(keep)) {
-      const opt = this._option(hit, this._items.length);
-      this._items.push(opt);
-      this._list.append(h('li', { role: 'none', class: 'cf-item' }, opt));
-    }
+    this._entries = this._entries.slice(0, keep);
+    this._hits = kept.concat(rest).slice(0, Math.max(K, keepHits));
+    this._hits.slice(keepHits).forEach((hit, j) => {
+      const hitIndex = keepHits + j;
+      this._addEntry(this._option(hit, hit, this._items.length), 'cf-item', { hit, hitIndex, url: hit.url });
+      for (const sec of Array.isArray(hit.sections) ? hit.sections : []) {
+        this._addEntry(this._option(hit, sec, this._items.length), 'cf-item cf-sub', { hit, hitIndex, url: sec.url, section: sec });
+      }
+    });
     this._shownQuery = q;
     if (keep === 0) this._setActive(-1);
     const any = this._hits.length > 0;
@@ -761,13 +797,23 @@ class CrossfindSearch extends HTMLElement {
     this._list.classList.toggle('cf-semantic', !!semantic);
   }
 
+  _addEntry(opt, cls, entry) {
+    this._items.push(opt);
+    this._entries.push(entry);
+    this._list.append(h('li', { role: 'none', class: cls }, opt));
+  }
+
   // One result: a real link (<a href>) that is the listbox's option, out of
   // the tab order (the combobox keeps focus, arrows move the active option),
   // in an <li role="none">. A result whose URL is not a page of this site
   // gets no href and is disabled.
-  _option(hit, i) {
-    const href = safeHref(hit.url);
-    if (!href) warnRefused(hit.url);
+  // `part` is the hit itself, or one of its sections (a sub-result: its
+  // heading and snippet, beneath the page's title, which screen readers
+  // hear first).
+  _option(hit, part, i) {
+    const sub = part !== hit;
+    const href = safeHref(passageLink(part.url, part.snippet));
+    if (!href) warnRefused(part.url);
     const link = h('a', {
       role: 'option',
       id: `cf${this._n}-opt-${++this._optSeq}`,
@@ -778,17 +824,23 @@ class CrossfindSearch extends HTMLElement {
       class: href ? 'cf-option' : 'cf-option cf-inert',
     });
     link.dataset.index = String(i);
-    link.dataset.url = hit.url;
+    link.dataset.url = part.url;
     const lang = primary(hit.lang);
-    const title = h('span', { class: 'cf-title', lang, dir: 'auto', text: hit.title || hit.url });
-    const badge = h('span', { class: 'cf-badge', lang: UI_LANG, title: langName(lang) }, h('span', { 'aria-hidden': 'true', text: lang.toUpperCase() }), h('span', { class: 'cf-vh', text: ` (${langName(lang)})` }));
-    link.append(h('span', { class: 'cf-head' }, title, badge));
-    if (hit.heading) link.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: hit.heading }));
-    if (hit.snippet) {
+    if (sub) {
+      link.classList.add('cf-sub-option');
+      link.append(h('span', { class: 'cf-vh', lang, dir: 'auto', text: `${hit.title || hit.url}: ` }));
+    } else {
+      const title = h('span', { class: 'cf-title', lang, dir: 'auto', text: hit.title || hit.url });
+      const badge = h('span', { class: 'cf-badge', lang: UI_LANG, title: langName(lang) }, h('span', { 'aria-hidden': 'true', text: lang.toUpperCase() }), h('span', { class: 'cf-vh', text: ` (${langName(lang)})` }));
+      link.append(h('span', { class: 'cf-head' }, title, badge));
+    }
+    if (part.heading) link.append(h('span', { class: 'cf-section', lang, dir: 'auto', text: part.heading }));
+    if (part.snippet) {
       const p = h('span', { class: 'cf-snippet', lang, dir: 'auto' });
-      p.append(highlighted(hit.snippet, hit.highlights));
+      p.append(highlighted(part.snippet, part.highlights));
       link.append(p);
     }
+    if (sub) return link;
     const also = (hit.also_in || []).filter((l) => l !== hit.lang);
     if (also.length) {
       link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
@@ -841,14 +893,14 @@ class CrossfindSearch extends HTMLElement {
   // Opens result i in this tab (Enter, a plain click): only a page of this
   // site (safeHref), and only when no result-click listener cancels.
   _choose(i) {
-    const hit = this._hits[i];
-    if (!hit) return;
-    const href = safeHref(hit.url);
+    const entry = this._entries[i];
+    if (!entry) return;
+    const href = safeHref(passageLink(entry.url, (entry.section || entry.hit).snippet));
     if (!href) {
-      warnRefused(hit.url);
+      warnRefused(entry.url);
       return;
     }
-    const ok = emit('result-click', { query: this._query, result: hit, index: i, href, newTab: false }, this);
+    const ok = emit('result-click', this._clickDetail(entry, href, false), this);
     if (!ok) return;
     this._opener = null;
     this._dialog.close();
@@ -858,10 +910,16 @@ class CrossfindSearch extends HTMLElement {
   // A modified or middle click on result i, which the browser opens from the
   // link itself; false when a result-click listener cancels it.
   _linkClicked(i) {
-    const hit = this._hits[i];
-    const href = hit && safeHref(hit.url);
+    const entry = this._entries[i];
+    const href = entry && safeHref(passageLink(entry.url, (entry.section || entry.hit).snippet));
     if (!href) return false;
-    return emit('result-click', { query: this._query, result: hit, index: i, href, newTab: true }, this);
+    return emit('result-click', this._clickDetail(entry, href, true), this);
+  }
+
+  // result-click's detail: `index` is the page's rank (0-based) and
+  // `section` the sub-result chosen, if it was one.
+  _clickDetail(entry, href, newTab) {
+    return { query: this._query, result: entry.hit, index: entry.hitIndex, section: entry.section || null, href, newTab };
   }
 
   // ---------------------------------------------------------------- status
@@ -963,7 +1021,7 @@ export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
 export const uiLanguage = UI_LANG;
 
-const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, base: BASE.href };
+const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
 if (!window.crossfind) window.crossfind = api;
 export default api;
 
