@@ -223,6 +223,25 @@ export async function typeQuery(page, text) {
   await input.pressSequentially(text, { delay: 10 });
 }
 
+// Records the service worker's reports on its offline copy (after each
+// sync: {state: 'ready', version} or {state: 'failed', message}) in
+// window.__cfOffline of every page of `context`.
+export async function recordOffline(context) {
+  await context.addInitScript(() => {
+    window.__cfOffline = [];
+    navigator.serviceWorker?.addEventListener('message', (e) => {
+      if (e.data && e.data.type === 'crossfind-offline') window.__cfOffline.push(e.data);
+    });
+  });
+}
+
+// The service worker's first report to a page (recordOffline): on a first
+// visit, whether it made its offline copy.
+export async function offlineReport(page, timeout = 300000) {
+  await page.waitForFunction(() => window.__cfOffline.length > 0, null, { timeout, polling: 200 });
+  return page.evaluate(() => window.__cfOffline[0]);
+}
+
 export function waitSemantic(page, timeout = 180000) {
   return page.waitForFunction(() => window.crossfind && window.crossfind.status.semantic === 'ready', null, { timeout, polling: 200 });
 }
