@@ -33,7 +33,7 @@ use std::time::Instant;
 mod common;
 use common::cpu;
 
-use crossfind::bundle::write::{build_bundle, BuildOptions, Progress};
+use crossfind::index::{build_bundle, BuildOptions, Progress};
 use serde_json::json;
 
 /// Resident memory now and at peak, in MiB, from /proc/self/status.

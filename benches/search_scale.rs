@@ -31,15 +31,11 @@ use std::time::Instant;
 #[path = "common/mod.rs"]
 mod common;
 
-use crossfind::bundle::{
-    Bundle, BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta, Shard,
-    ShardKind, BUNDLE_FORMAT, BUNDLE_VERSION,
-};
-use crossfind::model::pack::sha256_hex;
-use crossfind::model::tensors::{DType, TensorFileWriter};
+use crossfind::bundle::write::{write_shards, Content};
+use crossfind::bundle::{ChunkMeta, Docs, Fragments, ModelRef, PageMeta, ShardKind};
 use crossfind::search::lexical::LexicalIndexBuilder;
 use crossfind::search::text::terms;
-use crossfind::search::{search, Fusion, Mode, Query};
+use crossfind::search::{search, Bundle, Fusion, Mode, Query};
 use serde_json::{json, Value};
 
 const DIM: usize = 384;
@@ -126,7 +122,6 @@ fn synthetic_bundle(
     let langs: Vec<&String> = vocab.keys().collect();
     let pages = n.div_ceil(CHUNKS_PER_PAGE);
     let mut docs = Docs::default();
-    let mut languages: BTreeMap<String, LangCount> = BTreeMap::new();
     let mut group = 0usize;
     let mut left_in_group = 0usize;
     let mut group_langs: Vec<&String> = Vec::new();
@@ -144,7 +139,6 @@ fn synthetic_bundle(
         }
         left_in_group -= 1;
         let lang = group_langs[left_in_group].clone();
-        languages.entry(lang.clone()).or_default().pages += 1;
         docs.pages.push(PageMeta {
             id: format!("{lang}/article-{group}"),
             url: format!("/{lang}/article-{group}.html"),
@@ -160,7 +154,6 @@ fn synthetic_bundle(
     for c in 0..n {
         let page = c / CHUNKS_PER_PAGE;
         let lang = docs.pages[page].lang.clone();
-        languages.entry(lang.clone()).or_default().chunks += 1;
         let v = &vocab[&lang];
         let len = 60 + rng.below(121);
         let words: Vec<&str> = (0..len).map(|_| v.sample(rng)).collect();
@@ -182,57 +175,28 @@ fn synthetic_bundle(
         raw.extend_from_slice(&(1.0f32 / 127.0 / (DIM as f32).sqrt()).to_le_bytes());
         raw.extend((0..DIM).map(|_| (rng.below(255) as i32 - 127) as i8 as u8));
     }
-    let mut vw = TensorFileWriter::default();
-    vw.push_raw("vectors", DType::I8Row, n, DIM, &raw);
-
-    let mut files: Vec<(ShardKind, String, Vec<u8>)> = vec![
-        (
-            ShardKind::Docs,
-            "docs.json".into(),
-            serde_json::to_vec(&docs).unwrap(),
-        ),
-        (ShardKind::Vectors, "vectors.bin".into(), vw.finish()),
-        (
-            ShardKind::Lexical,
-            "lexical.bin".into(),
-            lex.finish().to_bytes(),
-        ),
-    ];
-    for (i, f) in frags.iter().enumerate() {
-        files.push((
-            ShardKind::Fragments,
-            format!("frag-{i:04}.json"),
-            serde_json::to_vec(f).unwrap(),
-        ));
-    }
-    let manifest = BundleManifest {
-        format: BUNDLE_FORMAT.into(),
-        version: BUNDLE_VERSION,
-        model: ModelRef {
-            pack_id: "synthetic".into(),
-            id: "synthetic".into(),
-            dim: DIM,
-            dir: "model".into(),
-            offline_rows: None,
-        },
-        pages,
-        chunks: n,
-        languages,
-        shards: files
-            .iter()
-            .map(|(kind, name, bytes)| Shard {
-                name: name.clone(),
-                kind: *kind,
-                bytes: bytes.len() as u64,
-                sha256: sha256_hex(bytes),
-            })
-            .collect(),
+    let lexical = lex.finish().to_bytes();
+    let content = Content {
+        docs: &docs,
+        dim: DIM,
+        vectors: &raw,
+        lexical: &lexical,
+        fragments: &frags,
     };
+    let model = ModelRef {
+        pack_id: "synthetic".into(),
+        id: "synthetic".into(),
+        dim: DIM,
+        dir: "model".into(),
+        offline_rows: None,
+    };
+    let (manifest, by_name) = write_shards(HashMap::new(), &content, model).unwrap();
     let bytes_of = |k: ShardKind| -> u64 {
-        files
+        manifest
+            .shards
             .iter()
-            .filter(|f| f.0 == k)
-            .map(|f| f.2.len() as u64)
+            .filter(|s| s.kind == k)
+            .map(|s| s.bytes)
             .sum()
     };
     let sizes = [
@@ -241,7 +205,6 @@ fn synthetic_bundle(
         ("lexical", bytes_of(ShardKind::Lexical)),
         ("fragments", bytes_of(ShardKind::Fragments)),
     ];
-    let by_name: HashMap<String, Vec<u8>> = files.into_iter().map(|(_, n, b)| (n, b)).collect();
     let t = Instant::now();
     let b = Bundle::from_files(manifest, |name| Ok(by_name.get(name).cloned()), true).unwrap();
     (b, t.elapsed().as_secs_f64() * 1e3, sizes)

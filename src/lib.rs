@@ -7,8 +7,12 @@ pub mod bundle;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod eval;
+pub mod format;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod index;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod ingest;
+pub mod lang;
 pub mod model;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod par;

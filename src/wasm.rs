@@ -7,22 +7,29 @@ use std::collections::BTreeMap;
 use js_sys::{Float32Array, Uint32Array};
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::{verify_shard, Bundle, BundleManifest, ShardKind};
+use crate::bundle::{BundleManifest, ShardKind};
 use crate::error::Error;
+use crate::format::{verify_digested, verify_file};
 use crate::model::encoder::RowRange;
-use crate::model::pack::{verify_digested, verify_file, Pack, PackManifest};
+use crate::model::pack::{Pack, PackManifest};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{Encoder, TextKind};
-use crate::search::{search, Fusion, Mode, Query};
+use crate::search::{search, Bundle, Fusion, Mode, Query};
 
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// The one error shape at the boundary: a JS `Error` with the message, a
+/// stable `code` (`Error::code`) and, when the error is about a file, its
+/// name as `file`.
 fn js_err(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
+    if let Some(f) = e.file() {
+        let _ = js_sys::Reflect::set(&err, &"file".into(), &f.into());
+    }
     err.into()
 }
 
@@ -285,6 +292,22 @@ impl BundleLoader {
             .collect()
     }
 
+    /// What the shard `name` holds, as the manifest says: "docs", "vectors",
+    /// "lexical" or "fragments"; `undefined` for a name it does not list.
+    #[wasm_bindgen(js_name = shardKind)]
+    pub fn shard_kind(&self, name: &str) -> Option<String> {
+        let s = self.manifest.shards.iter().find(|s| s.name == name)?;
+        Some(
+            match s.kind {
+                ShardKind::Docs => "docs",
+                ShardKind::Vectors => "vectors",
+                ShardKind::Lexical => "lexical",
+                ShardKind::Fragments => "fragments",
+            }
+            .to_string(),
+        )
+    }
+
     /// The model folder and pack id the bundle's vectors were made with.
     #[wasm_bindgen(js_name = modelDir)]
     pub fn model_dir(&self) -> String {
@@ -308,7 +331,7 @@ impl BundleLoader {
                     "`{name}` is not a shard of this bundle"
                 )))
             })?;
-        if let Err(e) = verify_shard(s, &bytes) {
+        if let Err(e) = verify_file(s, &bytes) {
             self.refused.insert(name.to_string(), e.to_string());
             return Err(js_err(e));
         }
@@ -502,6 +525,14 @@ impl Engine {
         self.encoder
             .as_mut()
             .ok_or_else(|| js_err(Error::Input("no encoder attached yet (setEncoder)".into())))
+    }
+
+    /// The language a query is written in (ISO 639-1), or `null` when it
+    /// is too short or too mixed to tell: for the widget's events, so a site
+    /// sees which languages its readers search in.
+    #[wasm_bindgen(js_name = queryLanguage)]
+    pub fn query_language(&self, text: &str) -> Option<String> {
+        crate::lang::detect_language(cut_query(text)).map(str::to_string)
     }
 
     /// Pages and chunks per language, from the manifest (JSON).

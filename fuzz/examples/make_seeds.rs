@@ -27,15 +27,14 @@
 //! same bytes. The site seeds are checked to read and the vocabularies to
 //! build, so that the fuzzer starts past the first error.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crossfind::bundle::write::{write_shards, Content};
 use crossfind::bundle::{
-    BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta, Shard, ShardKind,
-    BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST,
+    BundleManifest, ChunkMeta, Docs, Fragments, ModelRef, PageMeta, ShardKind, MANIFEST,
 };
-use crossfind::model::pack::sha256_hex;
-use crossfind::model::tensors::{quantize_i8_rows, DType, TensorFileWriter};
+use crossfind::format::tensors::{quantize_i8_rows, DType, TensorFileWriter};
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::model::unigram::{PipelineConfig, VOCAB_MAGIC};
 use crossfind::search::lexical::LexicalIndexBuilder;
@@ -116,50 +115,27 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     let values: Vec<f32> = (0..texts.len() * dim)
         .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
         .collect();
-    let mut vw = TensorFileWriter::default();
-    vw.push_raw(
-        "vectors",
-        DType::I8Row,
-        texts.len(),
+    let (vectors, lexical) = (quantize_i8_rows(&values, dim), lex.finish().to_bytes());
+    let content = Content {
+        docs: &docs,
         dim,
-        &quantize_i8_rows(&values, dim),
-    );
-    let mut shards = vec![
-        (ShardKind::Docs, serde_json::to_vec(&docs).unwrap()),
-        (ShardKind::Vectors, vw.finish()),
-        (ShardKind::Lexical, lex.finish().to_bytes()),
-    ];
-    for f in &frags {
-        shards.push((ShardKind::Fragments, serde_json::to_vec(f).unwrap()));
-    }
-    let mut languages = BTreeMap::new();
-    for (l, pages, chunks) in [("en", 1, 2), ("es", 1, 1), ("ja", 1, 2)] {
-        languages.insert(l.to_string(), LangCount { pages, chunks });
-    }
-    let manifest = BundleManifest {
-        format: BUNDLE_FORMAT.into(),
-        version: BUNDLE_VERSION,
-        model: ModelRef {
-            pack_id: "0000000000000000".into(),
-            id: "synthetic".into(),
-            dim,
-            dir: "model".into(),
-            offline_rows: None,
-        },
-        pages: docs.pages.len(),
-        chunks: docs.chunks.len(),
-        languages,
-        shards: shards
-            .iter()
-            .enumerate()
-            .map(|(i, (kind, bytes))| Shard {
-                name: format!("s{i}"),
-                kind: *kind,
-                bytes: bytes.len() as u64,
-                sha256: sha256_hex(bytes),
-            })
-            .collect(),
+        vectors: &vectors,
+        lexical: &lexical,
+        fragments: &frags,
     };
+    let model = ModelRef {
+        pack_id: "0000000000000000".into(),
+        id: "synthetic".into(),
+        dim,
+        dir: "model".into(),
+        offline_rows: None,
+    };
+    let (manifest, mut files) = write_shards(HashMap::new(), &content, model).unwrap();
+    let shards = manifest
+        .shards
+        .iter()
+        .map(|s| (s.kind, files.remove(&s.name).unwrap()))
+        .collect();
     (serde_json::to_vec(&manifest).unwrap(), shards)
 }
 

@@ -15,13 +15,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crossfind::bundle::{Bundle, BundleManifest};
+use crossfind::bundle::BundleManifest;
+use crossfind::format::sha256_hex;
+use crossfind::format::tensors::TensorFile;
 use crossfind::ingest::{read_input, split_sentences, Corpus, LangSource};
-use crossfind::model::pack::sha256_hex;
 use crossfind::model::pack::PackManifest;
-use crossfind::model::tensors::TensorFile;
 use crossfind::search::lexical::LexicalIndex;
-use crossfind::search::{search, Fusion, Hit, Mode, Query};
+use crossfind::search::{search, Bundle, Fusion, Hit, Mode, Query};
 
 /// Separates the parts of a `bundle` input.
 pub const SEP: &[u8] = b"\0--cf--\0";

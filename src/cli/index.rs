@@ -7,9 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::term::{errln, json_safe, one_line, outln};
-use crossfind::bundle::write::{build_bundle, previous_bundle, BuildOptions, Progress};
-use crossfind::bundle::Bundle;
+use crossfind::index::{build_bundle, previous_bundle, BuildOptions, Progress};
 use crossfind::ingest::{Corpus, WarningKind};
+use crossfind::search::Bundle;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 use crossfind::{Encoder, Pack, TextKind};
 

@@ -51,10 +51,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 
 use super::metrics;
-use crate::bundle::{Bundle, Docs};
+use crate::bundle::Docs;
 use crate::error::{Error, Result};
 use crate::par::par_map;
-use crate::search::{search, Fusion, Mode, Query};
+use crate::search::{search, Bundle, Fusion, Mode, Query};
 
 /// The modes compared, in column order.
 pub const MODES: [Mode; 3] = [Mode::Dense, Mode::Lexical, Mode::Hybrid];

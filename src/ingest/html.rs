@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-use super::lang::{check_tag, path_language};
 use super::nesting;
 use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path, percent_decode, TextBuilder};
@@ -14,6 +13,7 @@ use super::{
     assign_groups_by_component, check_groups, fallback_language, page_text, read_text_file,
     rel_display, Corpus, LangSource, Page, Section, UnionFind,
 };
+use crate::lang::{check_tag, path_language};
 
 /// Elements whose content is never page text.
 const DROPPED: &[&str] = &[

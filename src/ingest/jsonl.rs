@@ -7,7 +7,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::lang::check_tag;
 use super::markdown::parse_body;
 use super::text::collapse_whitespace;
 use super::url::check_page_url;
@@ -15,6 +14,7 @@ use super::{
     check_groups, decode, fallback_language, io_error, page_text, resolve_translations, Corpus,
     LangSource, Page, MAX_FILE_BYTES,
 };
+use crate::lang::check_tag;
 use crate::Error;
 
 pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {

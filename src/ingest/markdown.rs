@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::lang::{check_tag, path_language, segment_language};
 use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path};
 use super::url::check_page_url;
@@ -13,6 +12,7 @@ use super::{
     check_groups, fallback_language, page_text, read_text_file, rel_display, resolve_translations,
     Corpus, LangSource, Page, Section,
 };
+use crate::lang::{check_tag, path_language, segment_language};
 
 pub(super) fn read_site(root: &Path, files: &[PathBuf], corpus: &mut Corpus) {
     let mut pages: Vec<Page> = Vec::new();

@@ -12,7 +12,6 @@
 
 mod html;
 mod jsonl;
-mod lang;
 mod markdown;
 mod nesting;
 mod sections;
@@ -25,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
-pub use lang::detect_language;
+pub use crate::lang::detect_language;
 pub use text::split_sentences;
 
 /// Files larger than this are skipped with a warning.

@@ -316,9 +316,7 @@ fn tag_at(s: &str) -> Option<Tag> {
     let name = s[start..j].to_ascii_lowercase();
     let attrs_start = j;
     loop {
-        while j < b.len() && (is_space(b[j]) || b[j] == b'/') {
-            j += 1;
-        }
+        j = skip_separators(b, j);
         if j >= b.len() {
             break;
         }
@@ -326,32 +324,7 @@ fn tag_at(s: &str) -> Option<Tag> {
             j += 1;
             break;
         }
-        // an attribute name (it may start with `=`), then an optional value
-        j += 1;
-        while j < b.len() && !is_space(b[j]) && !matches!(b[j], b'/' | b'>' | b'=') {
-            j += 1;
-        }
-        while j < b.len() && is_space(b[j]) {
-            j += 1;
-        }
-        if j < b.len() && b[j] == b'=' {
-            j += 1;
-            while j < b.len() && is_space(b[j]) {
-                j += 1;
-            }
-            match b.get(j) {
-                Some(&q @ (b'"' | b'\'')) => {
-                    j = s[j + 1..]
-                        .find(q as char)
-                        .map_or(b.len(), |k| j + 1 + k + 1);
-                }
-                _ => {
-                    while j < b.len() && !is_space(b[j]) && b[j] != b'>' {
-                        j += 1;
-                    }
-                }
-            }
-        }
+        j = attribute_at(s, j).end;
     }
     let closed = j <= b.len() && j >= 2 && b[j - 1] == b'>';
     let self_closing = closed && b[j - 2] == b'/';
@@ -365,50 +338,78 @@ fn tag_at(s: &str) -> Option<Tag> {
     })
 }
 
-/// The attributes in `s` (the inside of a tag after its name): lowercased
-/// names and raw values.
-fn attributes(s: &str) -> Vec<(String, String)> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut j = 0;
-    while j < b.len() {
-        while j < b.len() && (is_space(b[j]) || b[j] == b'/') {
-            j += 1;
-        }
-        if j >= b.len() {
-            break;
-        }
-        let start = j;
+/// Spaces and `/` between attributes: where the next attribute (or the
+/// tag's `>`) starts at or after `j`.
+fn skip_separators(b: &[u8], mut j: usize) -> usize {
+    while j < b.len() && (is_space(b[j]) || b[j] == b'/') {
         j += 1;
-        while j < b.len() && !is_space(b[j]) && !matches!(b[j], b'/' | b'=') {
-            j += 1;
-        }
-        let name = s[start..j].to_ascii_lowercase();
+    }
+    j
+}
+
+/// One attribute of a tag, as byte ranges of the source.
+struct Attr {
+    name: (usize, usize),
+    /// Without its quotes; empty when the attribute has no value.
+    value: (usize, usize),
+    /// Where the attribute ends.
+    end: usize,
+}
+
+/// The attribute starting at `j` in `s` (inside a tag, not at a space, `/`
+/// or `>`): a name, which may start with `=`, then optionally `=` and a
+/// quoted or unquoted value, as the tokenizer reads them.
+fn attribute_at(s: &str, start: usize) -> Attr {
+    let b = s.as_bytes();
+    let mut j = start + 1;
+    while j < b.len() && !is_space(b[j]) && !matches!(b[j], b'/' | b'>' | b'=') {
+        j += 1;
+    }
+    let name = (start, j);
+    while j < b.len() && is_space(b[j]) {
+        j += 1;
+    }
+    let mut value = (j, j);
+    if j < b.len() && b[j] == b'=' {
+        j += 1;
         while j < b.len() && is_space(b[j]) {
             j += 1;
         }
-        let mut value = String::new();
-        if j < b.len() && b[j] == b'=' {
-            j += 1;
-            while j < b.len() && is_space(b[j]) {
-                j += 1;
+        match b.get(j) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let close = s[j + 1..].find(q as char).map_or(b.len(), |k| j + 1 + k);
+                value = (j + 1, close);
+                j = (close + 1).min(b.len());
             }
-            match b.get(j) {
-                Some(&q @ (b'"' | b'\'')) => {
-                    let close = s[j + 1..].find(q as char).map_or(b.len(), |k| j + 1 + k);
-                    value = s[j + 1..close].to_string();
-                    j = (close + 1).min(b.len());
+            _ => {
+                let v = j;
+                while j < b.len() && !is_space(b[j]) && b[j] != b'>' {
+                    j += 1;
                 }
-                _ => {
-                    let v = j;
-                    while j < b.len() && !is_space(b[j]) {
-                        j += 1;
-                    }
-                    value = s[v..j].to_string();
-                }
+                value = (v, j);
             }
         }
-        out.push((name, value));
+    }
+    Attr {
+        name,
+        value,
+        end: j,
+    }
+}
+
+/// The attributes in `s` (the inside of a tag after its name, as
+/// [`Tag::attrs`] delimits it): lowercased names and raw values.
+fn attributes(s: &str) -> Vec<(String, String)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut j = skip_separators(b, 0);
+    while j < b.len() {
+        let a = attribute_at(s, j);
+        out.push((
+            s[a.name.0..a.name.1].to_ascii_lowercase(),
+            s[a.value.0..a.value.1].to_string(),
+        ));
+        j = skip_separators(b, a.end);
     }
     out
 }
@@ -464,6 +465,26 @@ fn markup_declaration(s: &str, foreign: bool) -> Option<usize> {
     None
 }
 
+/// The next start or end tag in `src` from byte `i`, and where it starts;
+/// comments, doctypes and other `<!`/`<?` markup (CDATA sections too, in
+/// `foreign` content) are passed over, as are `<`s that open no tag. The
+/// one walk over the source that [`flatten`] and [`skip_element`] share.
+fn next_tag(src: &str, mut i: usize, foreign: bool) -> Option<(usize, Tag)> {
+    while let Some(k) = src[i..].find('<') {
+        let at = i + k;
+        let s = &src[at..];
+        if let Some(n) = markup_declaration(s, foreign) {
+            i = at + n;
+            continue;
+        }
+        match tag_at(s) {
+            Some(tag) => return Some((at, tag)),
+            None => i = at + 1,
+        }
+    }
+    None
+}
+
 /// Whether an element is never page text, from its name and attributes.
 pub type Invisible<'a> = &'a dyn Fn(&str, &[(String, String)]) -> bool;
 
@@ -480,18 +501,13 @@ pub fn flatten(src: &str, invisible: Invisible, block: &dyn Fn(&str) -> bool) ->
     };
     let mut i = 0;
     let mut text_from = 0;
-    while let Some(k) = src[i..].find('<') {
-        let at = i + k;
-        let s = &src[at..];
+    loop {
         let foreign = f.count("svg") + f.count("math") > 0;
-        if let Some(n) = markup_declaration(s, foreign) {
-            i = at + n;
-            continue; // copied with the text around it
-        }
-        let Some(tag) = tag_at(s) else {
-            i = at + 1;
-            continue;
+        // comments and the like are copied with the text around them
+        let Some((at, tag)) = next_tag(src, i, foreign) else {
+            break;
         };
+        let s = &src[at..];
         f.out.push_str(&src[text_from..at]);
         let whole = &s[..tag.len];
         let mut next = at + tag.len;
@@ -550,17 +566,7 @@ pub fn flatten(src: &str, invisible: Invisible, block: &dyn Fn(&str) -> bool) ->
 /// end tag, counting same-name elements inside it), or the end of `src`.
 fn skip_element(src: &str, mut i: usize, name: &str) -> usize {
     let mut depth = 1usize;
-    while let Some(k) = src[i..].find('<') {
-        let at = i + k;
-        let s = &src[at..];
-        if let Some(n) = markup_declaration(s, false) {
-            i = at + n;
-            continue;
-        }
-        let Some(tag) = tag_at(s) else {
-            i = at + 1;
-            continue;
-        };
+    while let Some((at, tag)) = next_tag(src, i, false) {
         i = at + tag.len;
         if !tag.end && RAW_TEXT.contains(&tag.name.as_str()) {
             i += raw_text_end(&src[i..], &tag.name);

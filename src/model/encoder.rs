@@ -20,14 +20,15 @@ use sha2::{Digest, Sha256};
 use super::detops::{Attention, Gelu, LayerNorm};
 use super::langbasis::{LanguageBasis, LANG_BASIS_FILE};
 use super::pack::{
-    hex, verify_file, Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES,
-    ENCODER_FILE, TOKENIZER_FILE, VOCAB_FILE,
+    Arch, Pack, PackManifest, Pooling, BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, TOKENIZER_FILE,
+    VOCAB_FILE,
 };
 use super::qlinear::{QLinear, QWeights, ROWS};
 use super::roworder::RowOrder;
-use super::tensors::{DType, TensorFile};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::error::{Error, Result};
+use crate::format::tensors::{DType, TensorFile};
+use crate::format::{hex, verify_file};
 
 /// Whether a text is a search query or an indexed passage (selects the prefix).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

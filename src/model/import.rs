@@ -9,14 +9,15 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::pack::{
-    sha256_hex, Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest,
-    Pooling, Profile, BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION,
-    TOKENIZER_FILE, VOCAB_FILE,
+    Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest, Pooling, Profile,
+    BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION, TOKENIZER_FILE,
+    VOCAB_FILE,
 };
 use super::roworder::RowOrder;
-use super::tensors::{quantize_i8_rows, DType, TensorFile, TensorFileWriter, Q4_BLOCK};
 use super::tokenizer::TextTokenizer;
 use crate::error::{Error, Result};
+use crate::format::sha256_hex;
+use crate::format::tensors::{quantize_i8_rows, DType, TensorFile, TensorFileWriter, Q4_BLOCK};
 use sha2::{Digest, Sha256};
 
 /// Rows per word-embedding shard file.
@@ -561,7 +562,7 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
                 .collect(),
             safetensors::Dtype::F16 => data
                 .chunks_exact(2)
-                .map(|b| super::tensors::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .map(|b| crate::format::tensors::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
                 .collect(),
             safetensors::Dtype::BF16 => data
                 .chunks_exact(2)
@@ -685,7 +686,7 @@ fn read_license(dir: &Path) -> Option<String> {
 /// config.json, tokenizer.json): the form other engines (onnxruntime through a
 /// torch export, transformers.js) consume, so peers run the very same weights.
 pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
-    use super::tensors::TensorFile;
+    use crate::format::tensors::TensorFile;
     let m = &pack.manifest;
     let a = &m.arch;
     let h = a.hidden;
@@ -697,7 +698,7 @@ pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
         let rows = tf.info("rows")?.rows;
         word.extend(tf.f32("rows", rows, h)?);
     }
-    if let Some(order) = RowOrder::of_pack(pack)? {
+    if let Some(order) = pack.row_order()? {
         // back to id order, as every other engine indexes the table
         let stored = std::mem::take(&mut word);
         word.reserve(stored.len());

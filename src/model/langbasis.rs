@@ -35,8 +35,8 @@
 //! separate multiplies and adds, so native and wasm give the same bits.
 
 use crate::error::{Error, Result};
+use crate::format::tensors::{DType, TensorFile, TensorFileWriter};
 use crate::model::encoder::{l2_normalize, TextKind};
-use crate::model::tensors::{DType, TensorFile, TensorFileWriter};
 
 /// The pack file holding the language basis.
 pub const LANG_BASIS_FILE: &str = "lang-basis.bin";
@@ -132,7 +132,7 @@ impl LanguageBasis {
 
     /// The file bytes (int8 rows, each with its scale).
     pub fn to_bytes(&self) -> Vec<u8> {
-        use crate::model::tensors::quantize_i8_rows;
+        use crate::format::tensors::quantize_i8_rows;
         let mut w = TensorFileWriter::default();
         let mut push = |name: &str, v: &[f32]| {
             let rows = v.len() / self.dim;

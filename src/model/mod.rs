@@ -8,7 +8,6 @@ pub mod langbasis;
 pub mod pack;
 pub mod qlinear;
 pub mod roworder;
-pub mod tensors;
 pub mod tokenizer;
 pub mod unigram;
 

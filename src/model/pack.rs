@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::roworder::RowOrderInfo;
-use super::tensors::DType;
-use crate::error::{check_relative_name, parse_manifest, Error, Result};
+use super::roworder::{RowOrder, RowOrderInfo};
+use super::tokenizer::TextTokenizer;
+use crate::error::{Error, Result};
+use crate::format::manifest::{check_relative_name, parse_manifest};
+use crate::format::tensors::DType;
+use crate::format::{hex, sha256_hex, verify_file, Listed};
 
 pub const PACK_FORMAT: &str = "crossfind-pack";
 /// Version 2 added `embeddings.order`; version 1 packs (rows in id order)
@@ -108,6 +111,18 @@ pub struct FileEntry {
     pub role: FileRole,
     pub bytes: u64,
     pub sha256: String,
+}
+
+impl Listed for FileEntry {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+    fn sha256(&self) -> &str {
+        &self.sha256
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -362,14 +377,6 @@ impl PackManifest {
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A manifest plus the verified bytes of every file it names.
 pub struct Pack {
     pub manifest: PackManifest,
@@ -477,35 +484,21 @@ impl Pack {
     pub fn manifest_json(&self) -> String {
         serde_json::to_string_pretty(&self.manifest).expect("manifest serialises")
     }
-}
 
-/// Checks one file's size and checksum against its manifest entry.
-pub fn verify_file(entry: &FileEntry, bytes: &[u8]) -> Result<()> {
-    verify_digested(entry, bytes, &sha256_hex(bytes))
-}
-
-/// The same with the sha256 of `bytes` already computed (hex), e.g. by the
-/// browser's WebCrypto.
-pub fn verify_digested(entry: &FileEntry, bytes: &[u8], sha256: &str) -> Result<()> {
-    if bytes.len() as u64 != entry.bytes {
-        return Err(Error::corrupt(
-            &entry.name,
-            format!(
-                "{} bytes, the manifest says {} (truncated or replaced?)",
-                bytes.len(),
-                entry.bytes
-            ),
-        ));
+    /// The row order the pack declares, checked against its own
+    /// vocabulary; `None` for packs with rows in id order.
+    pub fn row_order(&self) -> Result<Option<RowOrder>> {
+        let Some(declared) = &self.manifest.embeddings.order else {
+            return Ok(None);
+        };
+        let tokenizer = if self.has(VOCAB_FILE) {
+            TextTokenizer::from_vocab(self.bytes(VOCAB_FILE)?, VOCAB_FILE)?
+        } else {
+            TextTokenizer::from_bytes(self.bytes(TOKENIZER_FILE)?)?
+        };
+        let rows = self.manifest.embeddings.rows;
+        RowOrder::load(declared, rows, MANIFEST, |id| tokenizer.piece(id)).map(Some)
     }
-    let actual = sha256.to_ascii_lowercase();
-    if actual != entry.sha256 {
-        return Err(Error::Checksum {
-            file: entry.name.clone(),
-            expected: entry.sha256.clone(),
-            actual,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -513,39 +506,19 @@ mod fs {
     use std::path::Path;
 
     use super::*;
+    use crate::format::fs::{io, read_listed, read_manifest, Kind};
 
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        move |source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
+    const PACK_FOLDER: Kind = Kind {
+        what: "crossfind model pack",
+        manifest: MANIFEST,
+        hint: "build one with `crossfind model import` (or scripts/setup.sh), or copy the whole pack folder again",
+    };
 
     impl Pack {
         /// Reads and verifies a pack folder.
         pub fn read_dir(dir: &Path) -> Result<Self> {
-            let mpath = dir.join(MANIFEST);
-            let mbytes = std::fs::read(&mpath).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::NoManifest {
-                        dir: dir.display().to_string(),
-                        what: "crossfind model pack",
-                        manifest: MANIFEST,
-                        hint: "build one with `crossfind model import` (or scripts/setup.sh), or copy the whole pack folder again",
-                    }
-                } else {
-                    io(&mpath)(e)
-                }
-            })?;
-            let manifest = PackManifest::parse(&mbytes)?;
-            Pack::from_files(manifest, |name| {
-                let p = dir.join(name);
-                match std::fs::read(&p) {
-                    Ok(b) => Ok(Some(b)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(io(&p)(e)),
-                }
-            })
+            let manifest = PackManifest::parse(&read_manifest(dir, &PACK_FOLDER)?)?;
+            Pack::from_files(manifest, |name| read_listed(dir, name))
         }
 
         /// Writes the pack folder (files first, manifest last, so a crash

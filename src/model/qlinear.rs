@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use tract_core::internal::*;
 
-use super::tensors::{f16_to_f32, Q4_BLOCK};
+use crate::format::tensors::{f16_to_f32, Q4_BLOCK};
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
@@ -1086,7 +1086,7 @@ mod tests {
             .chunks_exact(inp / 32 * 18)
             .zip(wf.chunks_exact_mut(inp))
         {
-            super::super::tensors::DType::Q4_0.decode_row(row, o);
+            crate::format::tensors::DType::Q4_0.decode_row(row, o);
         }
         #[cfg(target_arch = "x86_64")]
         eprintln!(

@@ -214,23 +214,6 @@ impl RowOrder {
         Ok(order)
     }
 
-    /// The order `pack` declares, checked against its own vocabulary;
-    /// `None` for packs with rows in id order.
-    pub fn of_pack(pack: &super::Pack) -> Result<Option<Self>> {
-        use super::pack::{MANIFEST, TOKENIZER_FILE, VOCAB_FILE};
-        use super::tokenizer::TextTokenizer;
-        let Some(declared) = &pack.manifest.embeddings.order else {
-            return Ok(None);
-        };
-        let tokenizer = if pack.has(VOCAB_FILE) {
-            TextTokenizer::from_vocab(pack.bytes(VOCAB_FILE)?, VOCAB_FILE)?
-        } else {
-            TextTokenizer::from_bytes(pack.bytes(TOKENIZER_FILE)?)?
-        };
-        let rows = pack.manifest.embeddings.rows;
-        Self::load(declared, rows, MANIFEST, |id| tokenizer.piece(id)).map(Some)
-    }
-
     /// Id of each stored row (the inverse permutation).
     pub fn ids_in_stored_order(&self) -> Vec<u32> {
         let mut ids = vec![0u32; self.stored.len()];
@@ -246,7 +229,7 @@ fn digest(stored: &[u32]) -> String {
     for r in stored {
         h.update(r.to_le_bytes());
     }
-    super::pack::hex(&h.finalize())[..16].to_string()
+    crate::format::hex(&h.finalize())[..16].to_string()
 }
 
 /// The groups a site in `langs` needs offline: `common` and `latin-basic`

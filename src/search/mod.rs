@@ -1,14 +1,17 @@
 //! Search over a bundle: dense int8 scan, BM25, rank fusion, page grouping
 //! with the reader's language first. The same code runs natively and in wasm.
 
+pub mod dense;
 pub mod lexical;
+mod loaded;
 pub mod text;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::bundle::Bundle;
+pub use dense::best_n;
+pub use loaded::Bundle;
 
 /// Which signals rank the results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -150,18 +153,6 @@ fn ranks(scored: &[(u32, f32)]) -> HashMap<u32, usize> {
         .collect()
 }
 
-/// The `k` best of `(id, score)` pairs, best first, ties to the lower id.
-pub fn best_n(mut idx: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
-    let k = k.min(idx.len());
-    if k == 0 {
-        return vec![];
-    }
-    idx.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    idx.truncate(k);
-    idx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    idx
-}
-
 /// Runs a query. Without a query vector, or on a bundle loaded without its
 /// vectors, every mode answers lexically.
 pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
@@ -197,8 +188,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         && match (q.lang, dense_top.first()) {
             (Some(l), Some(&(c, _))) => {
                 let g = &b.docs.pages[b.docs.chunks[c as usize].page as usize].group;
-                !b.docs
-                    .group_members(g)
+                !b.group_members(g)
                     .iter()
                     .any(|&p| b.docs.pages[p as usize].lang == l)
             }
@@ -283,7 +273,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
     ranked
         .into_iter()
         .map(|(group, page, chunk, score)| {
-            let members: Vec<u32> = docs.group_members(group);
+            let members = b.group_members(group);
             // show the reader's version when one exists
             let (shown_page, shown_chunk, matched_lang) = match q.lang {
                 Some(l) if docs.pages[page as usize].lang != l => {

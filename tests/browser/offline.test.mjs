@@ -33,9 +33,26 @@ test('after one visit the site and its semantic search work offline', T, async (
   const page = await context.newPage();
   const errors = watchErrors(page);
   try {
+    const fetched = [];
+    page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
     await page.goto(`${server.url}en/index.html`);
     assert.equal(await page.locator('crossfind-search').getAttribute('offline'), '', 'the demo opts in');
-    // The first visit: sw.js takes control and keeps one complete version.
+    // The first page view, no search yet: the page, the widget and the
+    // keyword index only. No service worker, no model, no offline copy.
+    await page.evaluate(() => window.crossfind.ready());
+    await page.waitForTimeout(1500);
+    assert.equal((await offlineState(page)).state, 'waiting');
+    assert.deepEqual(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0);
+    const extra = fetched.filter((u) => /\/crossfind\/(model\/|sw\.js)/.test(u));
+    assert.deepEqual(extra, [], 'nothing of the model or the offline copy before a search');
+    // The reader searches: sw.js takes control and keeps one complete version,
+    // reporting its size and progress.
+    await page.evaluate(() => {
+      window.__progress = [];
+      document.addEventListener('offline-progress', (e) => window.__progress.push(e.detail));
+    });
+    await page.keyboard.press('Control+k');
+    await typeQuery(page, 'password');
     const start = Date.now();
     let state;
     for (;;) {
@@ -45,6 +62,11 @@ test('after one visit the site and its semantic search work offline', T, async (
     }
     assert.equal(state.state, 'ready', JSON.stringify(state));
     assert.match(state.version, /^[0-9a-f]{16}$/);
+    const progress = await page.evaluate(() => window.__progress);
+    assert.ok(progress.length >= 2, JSON.stringify(progress));
+    const done = progress[progress.length - 1];
+    assert.ok(done.total > 10e6 && done.loaded === done.total, JSON.stringify(done));
+    await page.keyboard.press('Escape');
     const caches = await page.evaluate(() => caches.keys());
     assert.equal(caches.filter((k) => k.includes(':v:')).length, 1, JSON.stringify(caches));
     assert.ok(caches.some((k) => k.endsWith(`:v:${state.version}`)));
@@ -150,6 +172,7 @@ test('a new bundle version replaces the old one whole, and open pages keep their
     const p1 = await context.newPage();
     const errors = watchErrors(p1);
     await p1.goto(`${server.url}en/index.html`);
+    await p1.evaluate(() => window.crossfind.search('password')); // the copy starts after a search
     const a = await waitOffline(p1);
     assert.equal(a.state, 'ready', JSON.stringify(a));
     assert.deepEqual(await versionCaches(p1), [a.version]);
@@ -250,6 +273,7 @@ test('the page cache keeps only public pages of the site, at most offline-pages 
   };
   try {
     await page.goto(t('start.html'));
+    await page.evaluate(() => window.crossfind.search('password').catch(() => {})); // the copy starts after a search
     await page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 60000 });
     // The first visit's page and its stylesheet, reported by the widget.
     assert.deepEqual((await until((k) => k.length >= 2)).sort(), ['/t/start.html', '/t/style.css']);
@@ -286,5 +310,44 @@ test('the page cache keeps only public pages of the site, at most offline-pages 
     await context.close();
     await server.close().catch(() => {});
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('under Save-Data the offline copy waits for the reader, and removeOffline() takes it back', T, async () => {
+  const server = await serve();
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  // what Chromium reports when the reader turned on its data saver
+  await context.addInitScript(() => Object.defineProperty(navigator, 'connection', { value: { saveData: true, effectiveType: '4g', type: 'wifi' } }));
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const fetched = [];
+  page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+  try {
+    await page.goto(`${server.url}en/index.html`);
+    await page.evaluate(() => {
+      window.__paused = [];
+      document.addEventListener('offline-paused', (e) => window.__paused.push(e.detail.reason));
+    });
+    const hits = await page.evaluate(() => window.crossfind.search('password', { mode: 'lexical' }));
+    assert.ok(hits.length > 0);
+    await page.waitForTimeout(1500);
+    assert.deepEqual(await offlineState(page), { state: 'paused', version: null, hold: 'save-data' });
+    assert.deepEqual(await page.evaluate(() => window.__paused), ['save-data']);
+    assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0);
+    assert.deepEqual(fetched.filter((u) => /\/crossfind\/sw\.js/.test(u)), []);
+    // The reader asks for it (the site's "keep for offline" button): it comes.
+    await page.evaluate(() => window.crossfind.enableOffline());
+    const ready = await waitOffline(page);
+    assert.equal(ready.state, 'ready', JSON.stringify(ready));
+    assert.ok((await page.evaluate(() => caches.keys())).some((k) => k.includes(':v:')));
+    // And takes it back: every cache of the bundle and the worker go.
+    await page.evaluate(() => window.crossfind.removeOffline());
+    assert.deepEqual((await page.evaluate(() => caches.keys())).filter((k) => k.startsWith('crossfind:')), []);
+    assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0);
+    assert.equal(await page.evaluate(() => window.crossfind.status.offline), 'removed');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.close();
   }
 });

@@ -161,7 +161,7 @@ test('events: ready, semantic-ready, search, results, zero-results, result-click
     window.__events = [];
     for (const name of ['ready', 'semantic-ready', 'search', 'results', 'zero-results', 'result-click']) {
       document.addEventListener(name, (e) => {
-        window.__events.push({ name, query: e.detail?.query, n: e.detail?.results?.length, url: e.detail?.result?.url });
+        window.__events.push({ name, query: e.detail?.query, queryLang: e.detail?.queryLang, n: e.detail?.results?.length, url: e.detail?.result?.url });
         if (name === 'result-click') e.preventDefault(); // the page takes over navigation
       });
     }
@@ -194,6 +194,23 @@ test('events: ready, semantic-ready, search, results, zero-results, result-click
   assert.ok(names.indexOf('ready') < names.indexOf('semantic-ready'));
   const click = await p.evaluate(() => window.__events.find((e) => e.name === 'result-click'));
   assert.match(click.url, /webhook/);
+  // results events say which language the reader searched in (for the
+  // site's own analytics), and null when the text cannot tell
+  const langOf = (q) => p.evaluate((q) => window.__events.find((e) => e.name === 'results' && e.query === q)?.queryLang, q);
+  assert.equal(await langOf('webhook signature'), null, 'two words cannot tell English from the jargon of any language');
+  assert.equal(
+    await p.evaluate(() => window.__events.find((e) => e.name === 'zero-results' && e.query === 'qqxzzvw').queryLang),
+    null,
+  );
+  await typeQuery(p, 'how do I get my money back for the yearly plan');
+  await waitForResults(p, (r) => r.length > 0, { query: 'how do I get my money back for the yearly plan', semantic: true });
+  assert.equal(await langOf('how do I get my money back for the yearly plan'), 'en');
+  await typeQuery(p, 'パスワードを忘れました');
+  await waitForResults(p, (r) => r.length > 0, { query: 'パスワードを忘れました', semantic: true });
+  assert.equal(await langOf('パスワードを忘れました'), 'ja');
+  await typeQuery(p, '¿cómo cambio la contraseña de mi cuenta?');
+  await waitForResults(p, (r) => r.length > 0, { query: '¿cómo cambio la contraseña de mi cuenta?', semantic: true });
+  assert.equal(await langOf('¿cómo cambio la contraseña de mi cuenta?'), 'es');
   assert.deepEqual(errs, []);
   await p.close();
 });

@@ -17,19 +17,15 @@
 //! when these tests fail, bundles already deployed on users' sites would too.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crossfind::bundle::{Bundle, BundleManifest, Docs, ShardKind, MANIFEST};
-use crossfind::model::pack::sha256_hex;
+use crossfind::bundle::{BundleManifest, Docs, ShardKind, MANIFEST};
+use crossfind::format::sha256_hex;
 use crossfind::search::lexical::{LexicalIndex, LexicalIndexBuilder};
+use crossfind::search::Bundle;
 use crossfind::search::{search, Fusion, FusionMethod, Hit, Mode, Query};
 use crossfind::TextKind;
 
-use crate::{encoder, root};
-
-fn golden_dir() -> PathBuf {
-    root().join("tests/fixtures/golden/bundle-v1")
-}
+use crate::{assert_error, assert_fails, copy_dir, encoder, flip_byte, golden_dir, search_cli};
 
 fn golden() -> Bundle {
     Bundle::read_dir(&golden_dir()).expect("the golden bundle reads")
@@ -69,12 +65,7 @@ fn ids(hits: &[Hit]) -> Vec<&str> {
 
 /// A writable copy of the golden bundle (without a model).
 fn golden_copy() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(golden_dir()).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
-    }
-    tmp
+    copy_dir(&golden_dir())
 }
 
 fn shard_path(dir: &Path, kind: ShardKind) -> (String, PathBuf) {
@@ -91,18 +82,25 @@ fn load_err(dir: &Path) -> crossfind::Error {
     }
 }
 
+/// Rewrites the manifest of the bundle in `dir` with `edit`.
+fn edit_manifest<R>(dir: &Path, edit: impl FnOnce(&mut BundleManifest) -> R) -> R {
+    let mpath = dir.join(MANIFEST);
+    let mut m = BundleManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
+    let r = edit(&mut m);
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    r
+}
+
 /// Points the manifest entry of `kind` at new bytes (a shard damaged by a
 /// buggy writer rather than in transit: the checksum matches).
 fn replace_shard(dir: &Path, kind: ShardKind, bytes: &[u8]) -> String {
-    let mpath = dir.join(MANIFEST);
-    let mut m = BundleManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
-    let s = m.shards.iter_mut().find(|s| s.kind == kind).unwrap();
-    s.bytes = bytes.len() as u64;
-    s.sha256 = sha256_hex(bytes);
-    std::fs::write(dir.join(&s.name), bytes).unwrap();
-    let name = s.name.clone();
-    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-    name
+    edit_manifest(dir, |m| {
+        let s = m.shards.iter_mut().find(|s| s.kind == kind).unwrap();
+        s.bytes = bytes.len() as u64;
+        s.sha256 = sha256_hex(bytes);
+        std::fs::write(dir.join(&s.name), bytes).unwrap();
+        s.name.clone()
+    })
 }
 
 #[test]
@@ -268,13 +266,8 @@ fn golden_shards_re_encode_to_the_same_bytes() {
 fn flipped_byte_in_a_shard_fails_its_checksum() {
     let d = golden_copy();
     let (name, p) = shard_path(d.path(), ShardKind::Vectors);
-    let mut bytes = std::fs::read(&p).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x01;
-    std::fs::write(&p, &bytes).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "checksum_mismatch");
-    assert!(e.to_string().contains(&name), "{e}");
+    flip_byte(&p, |n| n / 2, 0x01);
+    assert_error(&load_err(d.path()), "checksum_mismatch", &name);
 }
 
 #[test]
@@ -313,9 +306,7 @@ fn missing_shard_is_named() {
     let m = BundleManifest::parse(&std::fs::read(d.path().join(MANIFEST)).unwrap()).unwrap();
     let frag = m.fragment_shards().next().unwrap().name.clone();
     std::fs::remove_file(d.path().join(&frag)).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "missing_file");
-    assert!(e.to_string().contains(&frag), "{e}");
+    assert_error(&load_err(d.path()), "missing_file", &frag);
 }
 
 #[test]
@@ -334,14 +325,7 @@ fn deleted_manifest_says_the_folder_is_not_a_bundle() {
             && !msg.contains("listed in the manifest"),
         "{msg}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_crossfind"))
-        .args(["search", "--bundle"])
-        .arg(d.path())
-        .arg("reset password")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = assert_fails(&search_cli(d.path(), &[], "reset password"));
     assert!(
         err.contains("is not a crossfind search bundle") && !err.contains("listed in the manifest"),
         "{err}"
@@ -405,15 +389,11 @@ fn shard_with_a_valid_checksum_but_bad_content_is_named() {
     // not the index's internal one.
     let d = golden_copy();
     let name = replace_shard(d.path(), ShardKind::Lexical, b"CFLX\x01\x05");
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "corrupt_file");
-    assert!(e.to_string().contains(&name), "{e}");
+    assert_error(&load_err(d.path()), "corrupt_file", &name);
 
     let d = golden_copy();
     let name = replace_shard(d.path(), ShardKind::Docs, b"{\"pages\": [");
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "corrupt_file");
-    assert!(e.to_string().contains(&name), "{e}");
+    assert_error(&load_err(d.path()), "corrupt_file", &name);
 }
 
 #[test]
@@ -425,9 +405,7 @@ fn lexical_index_for_more_chunks_than_the_bundle_is_refused() {
     lex.add(0, "password");
     lex.add(40, "password reset");
     let name = replace_shard(d.path(), ShardKind::Lexical, &lex.finish().to_bytes());
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "corrupt_file");
-    assert!(e.to_string().contains(&name), "{e}");
+    assert_error(&load_err(d.path()), "corrupt_file", &name);
 }
 
 #[test]
@@ -445,30 +423,16 @@ fn vectors_claiming_an_impossible_dimension_are_refused() {
     bytes.extend_from_slice(header.as_bytes());
     bytes.resize(bytes.len().div_ceil(16) * 16, 0);
     let name = replace_shard(d.path(), ShardKind::Vectors, &bytes);
-    let mpath = d.path().join(MANIFEST);
-    let mut m = BundleManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
-    m.model.dim = dim;
-    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "corrupt_file");
-    assert!(e.to_string().contains(&name), "{e}");
+    edit_manifest(d.path(), |m| m.model.dim = dim);
+    assert_error(&load_err(d.path()), "corrupt_file", &name);
 }
 
 #[test]
 fn cli_search_on_a_damaged_bundle_names_the_file() {
     let d = golden_copy();
     let (name, p) = shard_path(d.path(), ShardKind::Docs);
-    let mut bytes = std::fs::read(&p).unwrap();
-    bytes[10] ^= 0x20;
-    std::fs::write(&p, &bytes).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_crossfind"))
-        .args(["search", "--bundle"])
-        .arg(d.path())
-        .arg("reset password")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    flip_byte(&p, |_| 10, 0x20);
+    let err = assert_fails(&search_cli(d.path(), &[], "reset password"));
     assert!(
         err.contains(&name) && err.contains("checksum mismatch"),
         "{err}"
@@ -500,10 +464,7 @@ fn bundle_without_its_vectors_still_searches_by_keywords() {
         if damage == "missing" {
             std::fs::remove_file(&p).unwrap();
         } else {
-            let mut bytes = std::fs::read(&p).unwrap();
-            let mid = bytes.len() / 2;
-            bytes[mid] ^= 0x01;
-            std::fs::write(&p, &bytes).unwrap();
+            flip_byte(&p, |n| n / 2, 0x01);
         }
         let b = read_without_vectors(d.path()).expect("loads without vectors");
         assert!(!b.has_vectors(), "{damage}");
@@ -533,9 +494,7 @@ fn bundle_without_vectors_still_needs_docs_and_lexical() {
     for kind in [ShardKind::Docs, ShardKind::Lexical] {
         let d = golden_copy();
         let (name, p) = shard_path(d.path(), kind);
-        let mut bytes = std::fs::read(&p).unwrap();
-        bytes[0] ^= 0x01;
-        std::fs::write(&p, &bytes).unwrap();
+        flip_byte(&p, |_| 0, 0x01);
         let e = match read_without_vectors(d.path()) {
             Ok(_) => panic!("a damaged {kind:?} shard loaded"),
             Err(e) => e,

@@ -1,12 +1,6 @@
 //! The command line as a user runs it.
 
-use std::process::Command;
-
-use crate::{cosine, model_dir};
-
-fn crossfind() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crossfind"))
-}
+use crate::{assert_fails, assert_ok, cosine, crossfind, model_dir};
 
 fn read_npy(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
     let b = std::fs::read(path).unwrap();
@@ -74,11 +68,7 @@ fn similarity_matrix_puts_translations_together() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let row1: Vec<f32> = text
         .lines()
@@ -105,8 +95,7 @@ fn invalid_utf8_input_line_is_named() {
         .arg(&input)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = assert_fails(&out);
     assert!(err.contains("line 2 is not valid UTF-8"), "{err}");
 }
 
@@ -116,8 +105,7 @@ fn missing_pack_folder_gives_a_hint() {
         .args(["embed", "--model", "/nonexistent/pack", "hello"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = assert_fails(&out);
     assert!(
         err.contains("pack.json") && err.contains("/nonexistent/pack"),
         "{err}"
@@ -144,11 +132,7 @@ fn hugging_face_folder_round_trips_through_import() {
         .arg(&pack)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let enc = crossfind::Encoder::from_pack(crossfind::Pack::read_dir(&pack).unwrap()).unwrap();
     // the e5 id brings back the query/passage prefixes
     assert_eq!(enc.manifest().profile.query_prefix, "query: ");
@@ -201,6 +185,5 @@ fn hugging_face_folder_round_trips_through_import() {
         .arg(tmp.path().join("x"))
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("model.safetensors"));
+    assert!(assert_fails(&out).contains("model.safetensors"));
 }

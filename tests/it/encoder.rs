@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crossfind::bundle::ByteRange;
-use crossfind::model::pack::sha256_hex;
+use crossfind::format::sha256_hex;
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::{Encoder, Pack, TextKind};
 
@@ -346,8 +346,7 @@ fn offline_copy_of_a_spanish_english_site_keeps_its_readers_rows_and_half_the_ta
     )
     .unwrap();
     let out = tmp.path().join("bundle");
-    let o = crate::search::index(&corpus, &out);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::assert_ok(&crate::search::index(&corpus, &out));
     let manifest = crossfind::bundle::BundleManifest::parse(
         &std::fs::read(out.join("manifest.json")).unwrap(),
     )

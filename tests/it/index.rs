@@ -4,37 +4,14 @@
 //! terminal and a pipe.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-use crossfind::bundle::Bundle;
+use crossfind::search::Bundle;
 
-use crate::{model_dir, root};
-
-fn crossfind() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crossfind"))
-}
-
-/// `crossfind index --input input --out out --model <default> extra...`, with
-/// the report in `report` (so that tests do not write into the work tree).
-fn index_with(input: &Path, out: &Path, report: &Path, extra: &[&str]) -> Output {
-    crossfind()
-        .arg("index")
-        .arg("--input")
-        .arg(input)
-        .arg("--out")
-        .arg(out)
-        .arg("--model")
-        .arg(model_dir())
-        .arg("--report")
-        .arg(report)
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::{
+    assert_ok, copy_dir, crossfind, flip_byte, golden_dir, index_with, model_dir, root, search_cli,
+    stderr,
+};
 
 fn corpus() -> PathBuf {
     root().join("tests/fixtures/golden/corpus.jsonl")
@@ -96,7 +73,7 @@ fn index_refuses_a_folder_of_the_users_and_deletes_nothing() {
 
     // forced: the bundle is added, nothing of the user's is touched
     let o = index_with(&corpus(), &out, &report, &["--force"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let after = snapshot(&out);
     for f in &before {
         assert!(
@@ -159,7 +136,7 @@ fn bundle_inside_its_site_is_not_read_and_reindexing_removes_only_its_own_files(
     let out = site.join("crossfind");
     let report = tmp.path().join("report.txt");
     let o = index_with(&site, &out, &report, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let first = Bundle::read_dir(&out).unwrap().manifest;
 
     // files that are not the bundle's, in the bundle folder: a stray page
@@ -177,7 +154,7 @@ fn bundle_inside_its_site_is_not_read_and_reindexing_removes_only_its_own_files(
     )
     .unwrap();
     let o = index_with(&site, &out, &report, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let b = Bundle::read_dir(&out).unwrap();
     let ids: Vec<&str> = b.docs.pages.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(
@@ -207,25 +184,16 @@ fn reindexing_repairs_damaged_model_files_of_the_same_size() {
     let out = tmp.path().join("b");
     let report = tmp.path().join("report.txt");
     let o = index_with(&corpus(), &out, &report, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     for name in ["vocab.bin", "encoder.bin"] {
-        let p = out.join("model").join(name);
-        let mut bytes = std::fs::read(&p).unwrap();
-        let mid = bytes.len() / 2;
-        bytes[mid] ^= 0x01;
-        std::fs::write(&p, &bytes).unwrap();
+        flip_byte(&out.join("model").join(name), |n| n / 2, 0x01);
     }
     assert!(crossfind::Pack::read_dir(&out.join("model")).is_err());
     let o = index_with(&corpus(), &out, &report, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     crossfind::Pack::read_dir(&out.join("model")).expect("re-indexing repaired the model copy");
-    let s = crossfind()
-        .args(["search", "--bundle"])
-        .arg(&out)
-        .arg("forgot my password")
-        .output()
-        .unwrap();
-    assert!(s.status.success(), "{}", stderr(&s));
+    let s = search_cli(&out, &[], "forgot my password");
+    assert_ok(&s);
     // no temporary copies are left behind
     assert!(!std::fs::read_dir(out.join("model")).unwrap().any(|e| e
         .unwrap()
@@ -364,7 +332,7 @@ fn every_skipped_input_is_in_the_report_and_too_many_stop_the_build() {
     // 30 of 70 lines broken (43 %): under the default limit of a half
     site_with_bad_lines(&input, 40, 30);
     let o = index_with(&input, &out, &report, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let text = std::fs::read_to_string(&report).unwrap();
     for i in 41..=70 {
         assert!(
@@ -413,11 +381,7 @@ fn every_skipped_input_is_in_the_report_and_too_many_stop_the_build() {
 
 /// The golden bundle with the default pack beside it, in a temp folder.
 fn golden_with_model() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(root().join("tests/fixtures/golden/bundle-v1")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
-    }
+    let d = copy_dir(&golden_dir());
     std::os::unix::fs::symlink(model_dir(), d.path().join("model")).unwrap();
     d
 }
@@ -465,7 +429,7 @@ fn search_and_index_print_no_terminal_escapes_from_the_site() {
     .unwrap();
     let out = tmp.path().join("b");
     let o = index_with(&site, &out, &tmp.path().join("r.txt"), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let control = |s: &str| s.chars().any(|c| c.is_control() && c != '\n');
     let (so, se) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert!(
@@ -476,23 +440,13 @@ fn search_and_index_print_no_terminal_escapes_from_the_site() {
     let report = std::fs::read_to_string(tmp.path().join("r.txt")).unwrap();
     assert!(!control(&report), "{report:?}");
 
-    let s = crossfind()
-        .args(["search", "--bundle"])
-        .arg(&out)
-        .arg("forgot my password")
-        .output()
-        .unwrap();
-    assert!(s.status.success(), "{}", stderr(&s));
+    let s = search_cli(&out, &[], "forgot my password");
+    assert_ok(&s);
     let text = String::from_utf8(s.stdout).unwrap();
     assert!(!control(&text), "search printed controls: {text:?}");
     assert!(text.contains("Reset password"), "{text}");
     // --json keeps the text as it is, escaped by JSON
-    let j = crossfind()
-        .args(["search", "--json", "--bundle"])
-        .arg(&out)
-        .arg("forgot my password")
-        .output()
-        .unwrap();
+    let j = search_cli(&out, &["--json"], "forgot my password");
     let json = String::from_utf8(j.stdout).unwrap();
     assert!(
         !control(&json) && json.contains("\\u001b]0;owned"),

@@ -14,6 +14,7 @@ mod pack;
 mod search;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use crossfind::{Encoder, Pack};
@@ -71,12 +72,88 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (na * nb)
 }
 
-/// A writable copy of the default pack, for tests that damage it.
-pub fn pack_copy() -> tempfile::TempDir {
+/// The committed golden bundle (`tests/it/bundle.rs` says how it was made).
+pub fn golden_dir() -> PathBuf {
+    root().join("tests/fixtures/golden/bundle-v1")
+}
+
+/// A writable copy of the files in `dir`, for tests that damage them.
+pub fn copy_dir(dir: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(model_dir()).unwrap() {
+    for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
     }
     tmp
+}
+
+/// A writable copy of the default pack, for tests that damage it.
+pub fn pack_copy() -> tempfile::TempDir {
+    copy_dir(&model_dir())
+}
+
+/// Damages a file in place: flips the bits `mask` of byte `at(length)`.
+pub fn flip_byte(path: &Path, at: impl FnOnce(usize) -> usize, mask: u8) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = at(bytes.len());
+    bytes[i] ^= mask;
+    std::fs::write(path, &bytes).unwrap();
+}
+
+/// Asserts that `e` has the stable `code` and that its message says `what`
+/// (the file that is missing, damaged or refused; the version found).
+pub fn assert_error(e: &crossfind::Error, code: &str, what: &str) {
+    assert_eq!(e.code(), code, "{e}");
+    assert!(e.to_string().contains(what), "{e}");
+}
+
+/// The `crossfind` binary of this build.
+pub fn crossfind() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crossfind"))
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts that a command succeeded, showing its stderr when it did not.
+pub fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(o));
+}
+
+/// Asserts that a command failed; returns its stderr.
+pub fn assert_fails(o: &Output) -> String {
+    assert!(!o.status.success(), "succeeded: {}", stderr(o));
+    stderr(o)
+}
+
+/// `crossfind index --input input --out out --model <default> --report
+/// report extra...` (the report given, so that tests do not write into the
+/// work tree).
+pub fn index_with(input: &Path, out: &Path, report: &Path, extra: &[&str]) -> Output {
+    crossfind()
+        .arg("index")
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--model")
+        .arg(model_dir())
+        .arg("--report")
+        .arg(report)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// `crossfind search flags... --bundle dir query`.
+pub fn search_cli(dir: &Path, flags: &[&str], query: &str) -> Output {
+    crossfind()
+        .arg("search")
+        .args(flags)
+        .arg("--bundle")
+        .arg(dir)
+        .arg(query)
+        .output()
+        .unwrap()
 }

@@ -1,8 +1,10 @@
 //! Damaged or mismatched packs give errors that name the file, never garbage.
 
-use crossfind::{Encoder, Pack};
+use crossfind::{Encoder, Pack, PackManifest};
 
-use crate::pack_copy;
+use crate::{
+    assert_error, assert_fails, assert_ok, copy_dir, flip_byte, golden_dir, pack_copy, search_cli,
+};
 
 fn load_err(dir: &std::path::Path) -> crossfind::Error {
     match Pack::read_dir(dir).and_then(Encoder::from_pack) {
@@ -11,13 +13,20 @@ fn load_err(dir: &std::path::Path) -> crossfind::Error {
     }
 }
 
+/// Rewrites the `pack.json` of the pack in `dir` with `edit`.
+fn edit_manifest<R>(dir: &std::path::Path, edit: impl FnOnce(&mut PackManifest) -> R) -> R {
+    let mpath = dir.join("pack.json");
+    let mut m = PackManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
+    let r = edit(&mut m);
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    r
+}
+
 #[test]
 fn missing_shard_is_named() {
     let d = pack_copy();
     std::fs::remove_file(d.path().join("emb-007.bin")).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "missing_file");
-    assert!(e.to_string().contains("emb-007.bin"), "{e}");
+    assert_error(&load_err(d.path()), "missing_file", "emb-007.bin");
 }
 
 #[test]
@@ -37,14 +46,8 @@ fn truncated_encoder_file_is_named() {
 #[test]
 fn flipped_byte_in_tokenizer_fails_its_checksum() {
     let d = pack_copy();
-    let p = d.path().join("tokenizer.json");
-    let mut bytes = std::fs::read(&p).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x20;
-    std::fs::write(&p, &bytes).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "checksum_mismatch");
-    assert!(e.to_string().contains("tokenizer.json"), "{e}");
+    flip_byte(&d.path().join("tokenizer.json"), |n| n / 2, 0x20);
+    assert_error(&load_err(d.path()), "checksum_mismatch", "tokenizer.json");
 }
 
 #[test]
@@ -55,9 +58,7 @@ fn pack_of_another_version_is_refused() {
         .unwrap()
         .replacen("\"version\": 2", "\"version\": 3", 1);
     std::fs::write(&p, text).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "version_mismatch");
-    assert!(e.to_string().contains("version 3"), "{e}");
+    assert_error(&load_err(d.path()), "version_mismatch", "version 3");
 }
 
 #[test]
@@ -97,14 +98,14 @@ fn pack_file_names_that_leave_the_pack_folder_are_refused() {
 #[test]
 fn pack_from_before_vocab_bin_loads_from_tokenizer_json_with_the_same_model_id() {
     let d = pack_copy();
-    let mpath = d.path().join("pack.json");
-    let mut manifest = crossfind::PackManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
-    let id_with = manifest.pack_id();
-    manifest.files.retain(|f| f.name != "vocab.bin");
+    let (id_with, id_without) = edit_manifest(d.path(), |m| {
+        let id_with = m.pack_id();
+        m.files.retain(|f| f.name != "vocab.bin");
+        (id_with, m.pack_id())
+    });
     std::fs::remove_file(d.path().join("vocab.bin")).unwrap();
-    std::fs::write(&mpath, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
     // bundles indexed with the old pack must keep matching the new one
-    assert_eq!(manifest.pack_id(), id_with);
+    assert_eq!(id_without, id_with);
     let old = Encoder::from_pack(Pack::read_dir(d.path()).unwrap()).unwrap();
     let q = "I need help con mi cuenta, パスワードを忘れた";
     let kind = crossfind::TextKind::Query;
@@ -121,11 +122,12 @@ fn pack_from_before_vocab_bin_loads_from_tokenizer_json_with_the_same_model_id()
 /// Rewrites the pack in `dir` as a version 1 pack: rows in id order, no row
 /// order and no block index, as packs were imported before rows were grouped.
 fn write_as_id_ordered_v1(dir: &std::path::Path) {
-    use crossfind::model::pack::{sha256_hex, BLOCKS_FILE};
-    use crossfind::model::roworder::RowOrder;
-    use crossfind::model::tensors::{TensorFile, TensorFileWriter};
+    use crossfind::format::sha256_hex;
+    use crossfind::format::tensors::{TensorFile, TensorFileWriter};
+    use crossfind::model::pack::BLOCKS_FILE;
     let pack = Pack::read_dir(dir).unwrap();
-    let order = RowOrder::of_pack(&pack)
+    let order = pack
+        .row_order()
         .unwrap()
         .expect("the default pack groups its rows");
     let mut m = pack.manifest.clone();
@@ -193,14 +195,14 @@ fn version_1_pack_with_rows_in_id_order_is_the_same_model() {
 fn rows_ordered_unlike_the_vocabulary_are_refused() {
     // the vocabulary of the pack edited so that its computed order changes
     let d = pack_copy();
-    let mpath = d.path().join("pack.json");
-    let mut m = crossfind::PackManifest::parse(&std::fs::read(&mpath).unwrap()).unwrap();
-    let order = m.embeddings.order.as_mut().unwrap();
-    order.digest = "0000000000000000".into();
-    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-    let e = load_err(d.path());
-    assert_eq!(e.code(), "corrupt_file");
-    assert!(e.to_string().contains("import the model again"), "{e}");
+    edit_manifest(d.path(), |m| {
+        m.embeddings.order.as_mut().unwrap().digest = "0000000000000000".into()
+    });
+    assert_error(
+        &load_err(d.path()),
+        "corrupt_file",
+        "import the model again",
+    );
 }
 
 #[test]
@@ -238,12 +240,7 @@ fn bundle_is_refused_by_a_pack_with_another_query_prefix() {
     // The golden bundle beside a copy of its pack whose query prefix was
     // edited: same files, so the old id matched and rankings changed
     // silently; now search stops and says to re-index.
-    let d = tempfile::tempdir().unwrap();
-    let golden = crate::root().join("tests/fixtures/golden/bundle-v1");
-    for e in std::fs::read_dir(&golden).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
-    }
+    let d = copy_dir(&golden_dir());
     let mdir = d.path().join("model");
     std::fs::create_dir(&mdir).unwrap();
     for e in std::fs::read_dir(crate::model_dir()).unwrap() {
@@ -253,33 +250,19 @@ fn bundle_is_refused_by_a_pack_with_another_query_prefix() {
         }
     }
     let mut m = crate::encoder().manifest().clone();
-    let search = |d: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_crossfind"))
-            .args(["search", "--bundle"])
-            .arg(d)
-            .arg("forgot my password")
-            .output()
-            .unwrap()
-    };
+    let search = |d: &std::path::Path| search_cli(d, &[], "forgot my password");
     std::fs::write(
         mdir.join("pack.json"),
         serde_json::to_vec_pretty(&m).unwrap(),
     )
     .unwrap();
-    let out = search(d.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&search(d.path()));
     m.profile.query_prefix = "passage: ".into();
     std::fs::write(
         mdir.join("pack.json"),
         serde_json::to_vec_pretty(&m).unwrap(),
     )
     .unwrap();
-    let out = search(d.path());
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = assert_fails(&search(d.path()));
     assert!(err.contains("re-run `crossfind index`"), "{err}");
 }

@@ -11,18 +11,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
-use crossfind::bundle::Bundle;
+use crossfind::search::Bundle;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 use crossfind::TextKind;
 
-use crate::{encoder, model_dir, root};
-
-fn crossfind() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crossfind"))
-}
+use crate::{assert_ok, crossfind, encoder, index_with, root, search_cli};
 
 pub(crate) fn index(input: &Path, out: &Path) -> Output {
     if out.exists() {
@@ -30,18 +26,7 @@ pub(crate) fn index(input: &Path, out: &Path) -> Output {
     }
     let mut report = out.as_os_str().to_owned();
     report.push("-report.txt");
-    crossfind()
-        .arg("index")
-        .arg("--input")
-        .arg(input)
-        .arg("--out")
-        .arg(out)
-        .arg("--model")
-        .arg(model_dir())
-        .arg("--report")
-        .arg(report)
-        .output()
-        .unwrap()
+    index_with(input, out, Path::new(&report), &[])
 }
 
 /// The helpdesk-mini bundle, built by `crossfind index` on first use.
@@ -49,12 +34,10 @@ fn mini_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helpdesk-mini-bundle");
-        let o = index(&root().join("tests/fixtures/sites/helpdesk-mini"), &out);
-        assert!(
-            o.status.success(),
-            "indexing helpdesk-mini failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_ok(&index(
+            &root().join("tests/fixtures/sites/helpdesk-mini"),
+            &out,
+        ));
         out
     })
 }
@@ -229,13 +212,8 @@ fn broken_pages_warn_and_rest_of_site_indexes() {
     }
     // the good pages, the malformed-but-readable one included, answer queries
     let run = |q: &str| {
-        let o = crossfind()
-            .args(["search", "--json", "--k", "3", "--bundle"])
-            .arg(&out)
-            .arg(q)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = search_cli(&out, &["--json", "--k", "3"], q);
+        assert_ok(&o);
         String::from_utf8(o.stdout)
             .unwrap()
             .lines()
@@ -280,7 +258,7 @@ fn trec_run_file_has_one_line_per_page() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
 
     let docs = &mini().docs;
     let group_of: HashMap<&str, &str> = docs

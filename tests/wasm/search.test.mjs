@@ -259,6 +259,32 @@ test('buildLexical still needs the docs and lexical shards', () => {
     } catch (e) {
       assert.equal(e.code, 'missing_file', kind);
       assert.ok(e.message.includes(skip), e.message);
+      assert.equal(e.file, skip, 'the error names its file as a property, not only in the message');
     }
+  }
+});
+
+test('a damaged shard: the error carries its code and file, and the loader says what kind of shard it is', () => {
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  for (const s of manifest.shards) assert.equal(loader.shardKind(s.name), s.kind);
+  assert.equal(loader.shardKind('nope.bin'), undefined);
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors').name;
+  const bytes = Buffer.from(readFileSync(path.join(bundleDir, vectors)));
+  bytes[bytes.length >> 1] ^= 0xff;
+  try {
+    loader.add(vectors, bytes);
+    assert.fail('a flipped byte was accepted');
+  } catch (e) {
+    assert.equal(e.code, 'checksum_mismatch');
+    assert.equal(e.file, vectors);
+  }
+  // errors about no file in particular carry none
+  try {
+    loader.add('nope.bin', new Uint8Array(1));
+    assert.fail('an unlisted name was accepted');
+  } catch (e) {
+    assert.equal(e.code, 'invalid_input');
+    assert.equal(e.file, undefined);
   }
 });

@@ -12,6 +12,10 @@
 //   offline-worker="/crossfind-sw.js"  a worker script at the site root that
 //                        does importScripts('/crossfind/sw.js'), for hosts that
 //                        cannot send Service-Worker-Allowed
+//   offline-start="load" download the offline copy on the first page view;
+//                        by default it starts after the reader's first search,
+//                        and never under Save-Data or on a slow or cellular
+//                        connection (enableOffline() overrides that)
 //   offline-pages="100"  how many copies of the site's pages (and stylesheets)
 //                        the service worker keeps at most (default 100)
 //   semantic="eager"     fetch the multilingual model right away instead of on
@@ -20,24 +24,27 @@
 //                        relaxed-SIMD build where the browser has relaxed SIMD),
 //                        "baseline" or "relaxed"; the page URL's
 //                        ?crossfind-wasm=... overrides it (for testing)
+//   strings='{"placeholder": "..."}'  the site's own UI strings, in the page's
+//                        language (keys of i18n/en.json; www/README.md)
 //
 // JS API (module exports, also window.crossfind):
 //   search(query, {lang, k, mode}) -> Promise<hits>
 //   ready(), semanticReady() -> Promise (the latter starts the model download);
-//   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>
+//   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>;
+//   enableOffline(); removeOffline() -> Promise
 // Events (bubbling from the element, and on document for engine events):
 //   ready, semantic-ready, model-progress, search-error, search, results,
-//   zero-results, result-click (cancelable), offline-ready.
+//   zero-results, result-click (cancelable), offline-progress, offline-ready,
+//   offline-paused.
 //
 // Page content (titles, headings, snippets) is only ever set as text, and a
 // result's URL becomes a link only when it is an http(s) page of this origin
 // (safeHref): see docs/security.md.
 
 import fallbackStrings from './i18n/en.json';
+import { UI_LANGS, pickLanguage, tableNames, direction, format, checkTable } from './strings.mjs';
 
 const BASE = new URL('./', import.meta.url);
-const UI_LANGS = ['en', 'es', 'fr', 'de', 'pt', 'ja', 'zh', 'ko', 'ar', 'hi', 'ru', 'sw'];
-const RTL_LANGS = new Set(['ar', 'he', 'fa', 'ur']);
 const DEBOUNCE_MS = 60;
 const K = 10;
 
@@ -59,34 +66,100 @@ function readerLangs() {
 }
 
 const READER = readerLangs();
-const UI_LANG = READER.find((l) => UI_LANGS.includes(l)) || 'en';
 
 // ------------------------------------------------------------------- strings
+//
+// The UI language is the first of the page's language and the browser's
+// (full tags: zh-TW reads Traditional Chinese) that has a table of strings:
+// one crossfind ships (i18n/<lang>.json, fetched; en is inlined above), or
+// a complete one the site gives. The site's strings are the JSON object in
+// the `strings` attribute of the first <crossfind-search> that has one, in
+// the language of that element (its lang, usually <html lang>); they replace
+// the shipped strings of that language key by key. A key no table has is
+// shown in English. Strings are checked as the shipped files are
+// (strings.mjs): a key that fails is left out with a console warning.
 
-let strings = fallbackStrings;
-const stringsLoaded =
-  UI_LANG === 'en'
-    ? Promise.resolve()
-    : fetch(new URL(`i18n/${UI_LANG}.json`, BASE))
-        .then((r) => (r.ok ? r.json() : null))
-        .then((s) => {
-          if (s) strings = s;
-        })
-        .catch(() => {});
+const READER_TAGS = [document.documentElement.getAttribute('lang'), ...(navigator.languages || [navigator.language])].filter(Boolean);
+let UI_LANG = pickLanguage(READER_TAGS);
+let strings = fallbackStrings; // the shipped table of UI_LANG
+let siteStrings = null; // the site's strings for UI_LANG
+const shippedTables = new Map([['en', Promise.resolve(fallbackStrings)]]);
+
+function shippedTable(lang) {
+  if (!shippedTables.has(lang)) {
+    const got = fetch(new URL(`i18n/${lang}.json`, BASE))
+      .then((r) => (r.ok ? r.json() : null))
+      .catch(() => null);
+    shippedTables.set(lang, got);
+  }
+  return shippedTables.get(lang);
+}
+
+const stringWarnings = new Set();
+function warnStrings(message) {
+  if (stringWarnings.has(message)) return;
+  stringWarnings.add(message);
+  console.warn(`crossfind: strings attribute: ${message}`);
+}
+
+// {lang, table, complete} from the first <crossfind-search strings>, or null.
+function readSiteStrings() {
+  const el = document.querySelector('crossfind-search[strings]');
+  if (!el) return null;
+  const lang = tableNames(el.closest('[lang]')?.getAttribute('lang') || 'en')[0] || 'en';
+  let table;
+  try {
+    table = JSON.parse(el.getAttribute('strings'));
+  } catch (e) {
+    warnStrings(`not JSON (${e.message}); the shipped strings are shown`);
+    return null;
+  }
+  const problems = checkTable(lang, table, fallbackStrings, { shipped: false });
+  for (const p of problems) warnStrings(`${p.message}; ${p.key ? 'the shipped string is shown' : 'the shipped strings are shown'}`);
+  if (problems.some((p) => p.key === null)) return null;
+  const bad = new Set(problems.map((p) => p.key));
+  const good = Object.fromEntries(Object.entries(table).filter(([k]) => !bad.has(k)));
+  const missing = Object.keys(fallbackStrings).filter((k) => !(k in good));
+  const complete = missing.length === 0;
+  if (!complete && !UI_LANGS.includes(lang)) {
+    warnStrings(`crossfind has no strings in ${lang}: the site's are used once they give every key (missing: ${missing.join(', ')})`);
+  }
+  return { lang, table: good, complete };
+}
+
+// Reads the site's strings, settles the UI language, loads its table and
+// shows the strings in every widget. The latest call wins.
+let stringsConfigured = null;
+function configureStrings() {
+  const site = readSiteStrings();
+  const available = site && (site.complete || UI_LANGS.includes(site.lang)) ? UI_LANGS.concat(site.lang) : UI_LANGS;
+  const lang = pickLanguage(READER_TAGS, available);
+  const own = site && site.lang === lang ? site.table : null;
+  const done = (UI_LANGS.includes(lang) ? shippedTable(lang) : Promise.resolve(null)).then((table) => {
+    if (stringsConfigured !== done) return;
+    if (lang !== UI_LANG) displayNames = null;
+    UI_LANG = uiLanguage = lang;
+    strings = table || fallbackStrings;
+    siteStrings = own;
+    for (const el of elements) el._applyStrings();
+  });
+  stringsConfigured = done;
+  return done;
+}
+
+// Several changes in one task (elements upgraded, attributes set) read once.
+let stringsQueued = false;
+function reconfigureStrings() {
+  if (stringsQueued) return;
+  stringsQueued = true;
+  queueMicrotask(() => {
+    stringsQueued = false;
+    configureStrings();
+  });
+}
 
 function t(key, vars = {}) {
-  let s = strings[key] ?? fallbackStrings[key] ?? key;
-  if (typeof s === 'object') {
-    let cat = 'other';
-    try {
-      cat = new Intl.PluralRules(UI_LANG).select(vars.n ?? 0);
-    } catch {
-      /* keep "other" */
-    }
-    if (vars.n === 0 && s.zero) cat = 'zero';
-    s = s[cat] ?? s.other;
-  }
-  return String(s).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return format(UI_LANG, [siteStrings, strings, fallbackStrings], key, vars);
 }
 
 let displayNames = null;
@@ -181,7 +254,7 @@ const client = {
     total: 0,
     languages: {},
     problems: [],
-    offline: 'off', // off | syncing | ready | failed
+    offline: 'off', // off | waiting (no search yet) | paused (offlineHold: save-data, cellular, slow-connection) | syncing | ready | failed | removed
     wasm: null, // the wasm build the worker runs, once ready: baseline | relaxed
   },
   ready: settle(),
@@ -320,6 +393,47 @@ function searchLang() {
 // ------------------------------------------------------------ offline (sw.js)
 
 let offlineStarted = false;
+let offlineWanted = null; // the element's offline attributes, once one asks
+
+// Why the offline copy waits for the reader's say-so on this connection:
+// Save-Data, a cellular link, or a slow one (null: none of these).
+function connectionHold() {
+  const c = navigator.connection;
+  if (!c) return null;
+  if (c.saveData) return 'save-data';
+  if (c.type === 'cellular') return 'cellular';
+  if (/^(slow-2g|2g|3g)$/.test(c.effectiveType || '')) return 'slow-connection';
+  return null;
+}
+
+// <crossfind-search offline>: the copy (about 30 MB: index, model, widget)
+// is downloaded only after the reader has searched on this site, or at once
+// with offline-start="load", or on a page a copy already controls (it is
+// kept up to date); never under Save-Data or on a slow or cellular
+// connection unless the site calls enableOffline() (a reader's click).
+function wantOffline(scopeAttr, workerAttr, pagesAttr, startAttr) {
+  if (offlineWanted || !('serviceWorker' in navigator)) return;
+  offlineWanted = [scopeAttr, workerAttr, pagesAttr];
+  client.status.offline = 'waiting';
+  const controller = navigator.serviceWorker.controller;
+  const ours = controller && new URL(controller.scriptURL).searchParams.get('base') === BASE.pathname;
+  if (ours || (startAttr || '').toLowerCase() === 'load') maybeStartOffline(false);
+}
+
+function maybeStartOffline(force) {
+  if (!offlineWanted || offlineStarted) return;
+  const hold = force ? null : connectionHold();
+  if (hold) {
+    if (client.status.offline !== 'paused') {
+      client.status.offline = 'paused';
+      client.status.offlineHold = hold;
+      broadcast('offline-paused', { reason: hold });
+    }
+    return;
+  }
+  client.status.offlineHold = null;
+  startOffline(...offlineWanted);
+}
 
 function startOffline(scopeAttr, workerAttr, pagesAttr) {
   if (offlineStarted || !('serviceWorker' in navigator)) return;
@@ -330,15 +444,25 @@ function startOffline(scopeAttr, workerAttr, pagesAttr) {
   if (pagesAttr && Number.isInteger(pages) && pages > 0) url.searchParams.set('pages', String(pages));
   const scope = scopeAttr ? new URL(scopeAttr, location.href).pathname : new URL('../', BASE).pathname;
   client.status.offline = 'syncing';
+  // Kept unless the browser runs short of space, where it lets the site ask.
+  if (navigator.storage && navigator.storage.persist) {
+    navigator.storage.persist().then((p) => (client.status.offlinePersisted = p)).catch(() => {});
+  }
   navigator.serviceWorker.addEventListener('message', (ev) => {
     const m = ev.data || {};
     if (m.type !== 'crossfind-offline') return;
-    if (m.state === 'ready') {
+    if (m.state === 'syncing') {
+      client.status.offlineLoaded = m.loaded;
+      client.status.offlineTotal = m.total;
+      broadcast('offline-progress', { loaded: m.loaded, total: m.total });
+    } else if (m.state === 'ready') {
       client.status.offline = 'ready';
       broadcast('offline-ready', { version: m.version });
     } else if (m.state === 'failed') {
       client.status.offline = 'failed';
       console.warn(`crossfind: offline copy not updated: ${m.message}`);
+    } else if (m.state === 'removed') {
+      client.status.offline = 'removed';
     }
   });
   navigator.serviceWorker
@@ -349,6 +473,34 @@ function startOffline(scopeAttr, workerAttr, pagesAttr) {
       client.status.offline = 'failed';
       console.warn(`crossfind: the service worker could not be registered: ${e.message || e}`);
     });
+}
+
+// Removes the offline copy (every cache of this bundle) and its service
+// worker; nothing is downloaded again on this page. Resolves once done.
+function removeOffline() {
+  offlineWanted = null;
+  offlineStarted = true;
+  if (!('serviceWorker' in navigator)) return Promise.resolve();
+  return navigator.serviceWorker.getRegistrations().then(async (regs) => {
+    for (const reg of regs) {
+      const w = reg.active || reg.waiting || reg.installing;
+      if (!w || new URL(w.scriptURL).searchParams.get('base') !== BASE.pathname) continue;
+      await new Promise((resolve) => {
+        const ch = new MessageChannel();
+        const done = setTimeout(resolve, 3000);
+        navigator.serviceWorker.addEventListener('message', function onMsg(ev) {
+          if (ev.data && ev.data.type === 'crossfind-offline' && ev.data.state === 'removed') {
+            navigator.serviceWorker.removeEventListener('message', onMsg);
+            clearTimeout(done);
+            resolve();
+          }
+        });
+        w.postMessage({ type: 'remove' }, [ch.port2]);
+      });
+      await reg.unregister().catch(() => {});
+    }
+    client.status.offline = 'removed';
+  });
 }
 
 // This page and the same-origin stylesheets it loaded outside the bundle,
@@ -371,7 +523,9 @@ function pageFiles() {
 // Asks the service worker what it holds: {state, version}.
 function offlineStatus() {
   if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) {
-    return Promise.resolve({ state: client.status.offline === 'off' ? 'off' : 'syncing', version: null });
+    const st = client.status.offline;
+    const state = ['off', 'waiting', 'paused', 'removed'].includes(st) ? st : 'syncing';
+    return Promise.resolve({ state, version: null, hold: client.status.offlineHold || null });
   }
   return new Promise((resolve) => {
     const ch = new MessageChannel();
@@ -542,8 +696,8 @@ class CrossfindSearch extends HTMLElement {
       client.status.semantic = 'off';
       client.semanticReady.reject(Object.assign(new Error('semantic search is turned off (semantic="off")'), { code: 'off' }));
     }
-    if (this.hasAttribute('offline')) startOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'));
-    stringsLoaded.then(() => this._applyStrings());
+    if (this.hasAttribute('offline')) wantOffline(this.getAttribute('offline'), this.getAttribute('offline-worker'), this.getAttribute('offline-pages'), this.getAttribute('offline-start'));
+    if (this.hasAttribute('strings')) reconfigureStrings();
     const on = (name, fn) => {
       this.addEventListener(name, fn);
       this._unsub.push(() => this.removeEventListener(name, fn));
@@ -565,8 +719,18 @@ class CrossfindSearch extends HTMLElement {
     this._replayStatus();
   }
 
+  static get observedAttributes() {
+    return ['strings'];
+  }
+
+  // Site strings set or changed later (a single-page app switching language).
+  attributeChangedCallback(name, before, after) {
+    if (name === 'strings' && before !== after && this.isConnected) reconfigureStrings();
+  }
+
   disconnectedCallback() {
     elements.delete(this);
+    if (this.hasAttribute('strings')) reconfigureStrings();
     for (const u of this._unsub) u();
     this._unsub = [];
   }
@@ -658,10 +822,11 @@ class CrossfindSearch extends HTMLElement {
   }
 
   _applyStrings() {
-    const dir = RTL_LANGS.has(UI_LANG) ? 'rtl' : 'ltr';
+    const dir = direction(UI_LANG);
     this._dialog.setAttribute('lang', UI_LANG);
     this._dialog.setAttribute('dir', dir);
     this._trigger.setAttribute('lang', UI_LANG);
+    this._trigger.setAttribute('dir', dir);
     this._triggerLabel.textContent = t('button');
     this._title.textContent = t('dialogTitle');
     this._label.textContent = t('inputLabel');
@@ -733,6 +898,7 @@ class CrossfindSearch extends HTMLElement {
     }
     const lang = searchLang();
     emit('search', { query: q, lang }, this);
+    maybeStartOffline(false); // the reader searched: the offline copy may start
     const onUpdate = (m) => {
       if (this._query !== q || m.superseded) return;
       this._render(m.hits || [], isUpdate || this._shownQuery === q, q, m.semantic);
@@ -748,14 +914,14 @@ class CrossfindSearch extends HTMLElement {
         this._empty.textContent = t('noResults', { q });
         this._empty.hidden = false;
         this._announce(t('noResults', { q }));
-        emit('zero-results', { query: q, lang, semantic: !!m.semantic }, this);
+        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, semantic: !!m.semantic }, this);
       } else {
         this._empty.hidden = true;
         const count = t('results', { n });
         const merged = (announceMerge || (isUpdate && !wasSemantic)) && m.semantic;
         this._announce(merged ? t('semanticMerged', { count }) : count);
       }
-      emit('results', { query: q, lang, results: this._hits.slice(), semantic: !!m.semantic }, this);
+      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, results: this._hits.slice(), semantic: !!m.semantic }, this);
     };
     if (client.status.lexical === 'loading') {
       this._announce(t('loading'));
@@ -982,6 +1148,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 if (!customElements.get('crossfind-search')) customElements.define('crossfind-search', CrossfindSearch);
+reconfigureStrings();
 
 // ------------------------------------------------------------------- JS API
 
@@ -990,13 +1157,14 @@ export function search(query, { lang, k = K, mode } = {}) {
   const l = lang === undefined ? searchLang() : lang || undefined;
   const q = String(query ?? '');
   emit('search', { query: q, lang: l, source: 'api' });
+  maybeStartOffline(false);
   client.start();
   return client.ready.promise.then(() =>
     client.query(q, { lang: l, k, mode }).then((m) => {
       if (m.error && !m.hits.length && m.error !== 'not_ready') {
         throw Object.assign(new Error(m.message || m.error), { code: m.error });
       }
-      const detail = { query: q, lang: l, results: m.hits, semantic: !!m.semantic, source: 'api' };
+      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, results: m.hits, semantic: !!m.semantic, source: 'api' };
       emit(m.hits.length ? 'results' : 'zero-results', detail);
       return m.hits;
     }),
@@ -1019,9 +1187,14 @@ export const offline = () => offlineStatus();
 export const open = () => firstWidget()?.open();
 export const close = () => firstWidget()?.close();
 export const readerLanguages = READER.slice();
-export const uiLanguage = UI_LANG;
+export let uiLanguage = UI_LANG; // a live binding: the site's strings may add a language
 
-const api = { search, ready, semanticReady, status, loadSemantic, offline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
+// Starts the offline copy now, whatever the connection (for a reader's own
+// "keep for offline" click); removeOffline() deletes it.
+export const enableOffline = () => maybeStartOffline(true);
+export { removeOffline };
+const api = { search, ready, semanticReady, status, loadSemantic, offline, enableOffline, removeOffline, open, close, readerLanguages, uiLanguage, safeHref, passageLink, base: BASE.href };
+Object.defineProperty(api, 'uiLanguage', { get: () => uiLanguage, enumerable: true });
 if (!window.crossfind) window.crossfind = api;
 export default api;
 

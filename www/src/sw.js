@@ -114,8 +114,8 @@ async function sync() {
     return version;
   }
 
-  const files = []; // [url, sha256 or null, byte range of the url to keep under it, or undefined]
-  for (const s of manifest.shards || []) files.push([fileUrl(s.name, BASE, 'manifest.json').href, s.sha256]);
+  const files = []; // [url, sha256 or null, byte range of the url to keep under it, or undefined, bytes]
+  for (const s of manifest.shards || []) files.push([fileUrl(s.name, BASE, 'manifest.json').href, s.sha256, undefined, s.bytes]);
   // tokenizer.json is only the source of vocab.bin: the worker never loads it when both are there
   const packFiles = pack.files || [];
   const hasVocab = packFiles.some((f) => f.role === 'vocab');
@@ -123,14 +123,27 @@ async function sync() {
   for (const f of packFiles) {
     if (hasVocab && f.role === 'tokenizer') continue;
     if (rows && f.role === 'embeddings') continue; // only the ranges below
-    files.push([fileUrl(f.name, modelBase, 'pack.json').href, f.sha256]);
+    files.push([fileUrl(f.name, modelBase, 'pack.json').href, f.sha256, undefined, f.bytes]);
   }
-  for (const r of rows || []) files.push([partKey(modelBase, r), r.sha256, r]);
+  for (const r of rows || []) files.push([partKey(modelBase, r), r.sha256, r, r.end - r.start]);
   const flavour = pickFlavour('auto');
   for (const f of widget.files || []) {
     if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
-    files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null]);
+    files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null, undefined, f.bytes]);
   }
+  // Progress for the page: bytes of the whole copy, and of the files in.
+  const total = files.reduce((n, f) => n + (Number(f[3]) || 0), 0);
+  let loaded = 0;
+  let lastProgress = 0;
+  const progress = (bytes) => {
+    loaded += Number(bytes) || 0;
+    const now = Date.now();
+    if (now - lastProgress >= 250 || loaded >= total) {
+      lastProgress = now;
+      notify({ state: 'syncing', loaded: loaded, total: total });
+    }
+  };
+  progress(0);
 
   const name = VERSION_PREFIX + version;
   const cache = await caches.open(name);
@@ -138,10 +151,14 @@ async function sync() {
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
-      const [url, want, range] = files[next++];
-      if (await cache.match(url)) continue;
+      const [url, want, range, bytesListed] = files[next++];
+      if (await cache.match(url)) {
+        progress(bytesListed);
+        continue;
+      }
       if (range) {
         await cache.put(url, new Response(await fetchPart(modelBase, range), { status: 200 }));
+        progress(bytesListed);
         continue;
       }
       const res = await fetchOk(url);
@@ -149,6 +166,7 @@ async function sync() {
       if (want && (await sha256(bytes)) !== want) throw new Error(url + ' does not match its sha256 in the manifest');
       const headers = new Headers(res.headers);
       await cache.put(url, new Response(bytes, { status: 200, headers: headers }));
+      progress(bytes.byteLength);
     }
   };
   // A file that fails (damaged, cut off) stops only its own worker: the
@@ -278,6 +296,11 @@ self.addEventListener('message', (event) => {
   const m = event.data || {};
   if (m.type === 'sync') {
     event.waitUntil(Promise.all([keepPages(m.pages).then(tidyPages), syncOnce()]));
+  } else if (m.type === 'remove') {
+    // The reader (through the site's status API) takes the offline copy
+    // back: every cache of this bundle goes, and this worker unregisters,
+    // so nothing is downloaded again until the widget is asked to.
+    event.waitUntil(removeAll().then(() => notify({ state: 'removed' })));
   } else if (m.type === 'status') {
     const port = event.ports && event.ports[0];
     event.waitUntil(
@@ -290,6 +313,14 @@ self.addEventListener('message', (event) => {
     );
   }
 });
+
+async function removeAll() {
+  for (const key of await caches.keys()) if (key.startsWith(PREFIX)) await caches.delete(key);
+  current = null;
+  partsOf.clear();
+  versionOf.clear();
+  await self.registration.unregister();
+}
 
 // Pages the widget reports from a visit this worker did not see yet (the
 // page itself and its stylesheets), kept when they may be (keepable).

@@ -44,16 +44,12 @@ let wasmFlavour = null; // the build that runs: 'baseline' | 'relaxed'
 
 const post = (msg) => self.postMessage(msg);
 
+// `file`: the file the failure is about, when the caller knows it better
+// than the error (wasm errors carry their own, see js_err in src/wasm.rs).
 function problem(stage, err, fatal, file) {
   const code = (err && err.code) || (err && err.name === 'TypeError' ? 'network' : 'error');
   const message = String((err && err.message) || err);
-  post({ type: 'problem', stage, code, file: file || fileNamed(message), message, fatal });
-}
-
-// The shard a wasm error message names, if any (messages quote it).
-function fileNamed(message) {
-  const m = /([\w-]+(?:\.[0-9a-f]{6,})?\.(?:json|bin))/.exec(message);
-  return m ? m[1] : null;
+  post({ type: 'problem', stage, code, file: (err && err.file) || file || null, message, fatal });
 }
 
 class FetchError extends Error {
@@ -179,7 +175,7 @@ async function startup() {
     const { name, err } = broken[0];
     // An engine without vectors still searches by keywords, where the wasm
     // build offers it (BundleLoader.buildLexical).
-    const lexicalOnly = broken.every((b) => /^vectors\./.test(b.name)) && typeof loader.buildLexical === 'function';
+    const lexicalOnly = broken.every((b) => loader.shardKind(b.name) === 'vectors');
     problem('index', err, !lexicalOnly, name);
     if (!lexicalOnly) return;
     try {
@@ -295,7 +291,7 @@ async function loadModel() {
     post({ type: 'semantic-ready' });
   } catch (e) {
     semanticState = 'failed';
-    problem('model', e, false, (e && e.file) || fileNamed(String(e && e.message)) || current);
+    problem('model', e, false, current);
   }
 }
 
@@ -425,7 +421,8 @@ let pendingLatest = null;
 let draining = false;
 
 function runSearch(msg, mode) {
-  const opts = { k: msg.k || 10 };
+  const opts = {};
+  if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm.rs)
   if (msg.lang) opts.lang = msg.lang;
   opts.mode = mode;
   return engine.search(msg.query, opts);
@@ -438,16 +435,25 @@ async function answer(msg) {
     post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: 'not_ready' });
     return;
   }
+  // The language the query is written in (null: too short or too mixed to
+  // tell), carried to the page's events.
+  let queryLang = null;
+  try {
+    queryLang = engine.queryLanguage(msg.query) ?? null;
+  } catch {
+    /* the query is still searched */
+  }
+  const results = (fields) => post({ type: 'results', id: msg.id, queryLang, ...fields });
   try {
     const requested = msg.mode || 'hybrid';
     const canDense = engine.hasEncoder();
     if (requested === 'lexical' || !canDense) {
-      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }
     if (msg.latest) {
       // Keyword matches first: they take milliseconds, embedding the query longer.
-      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: false });
+      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: false });
       await tick();
       if (pendingLatest && pendingLatest.id !== msg.id) return; // a newer query will answer
     }
@@ -456,14 +462,14 @@ async function answer(msg) {
     } catch (e) {
       // rows out of reach (offline without them, a damaged range): this
       // query answers by keywords, the next one tries again
-      problem('rows', e, false, (e && e.file) || fileNamed(String(e && e.message)));
-      post({ type: 'results', id: msg.id, hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      problem('rows', e, false);
+      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }
     if (msg.latest && pendingLatest && pendingLatest.id !== msg.id) return;
-    post({ type: 'results', id: msg.id, hits: runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
+    results({ hits: runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
   } catch (e) {
-    post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
+    results({ hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
   }
 }
 

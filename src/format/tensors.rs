@@ -1,6 +1,6 @@
-//! The tensor file of a model pack: a small JSON table of contents followed by
-//! raw little-endian data. Used for the encoder weights and for the word
-//! embedding row shards.
+//! The tensor file: a small JSON table of contents followed by raw
+//! little-endian data. Used for a pack's encoder weights, word embedding row
+//! shards and language basis, and for a bundle's vectors shard.
 //!
 //! Layout: `b"CFTN"`, u32 version, u32 header length, header JSON, zero padding
 //! to a 16-byte boundary, then the data area. Offsets in the header are

@@ -3,8 +3,10 @@
 //! The detector decides by script first (Han/Kana, Hangul, Arabic, Cyrillic,
 //! Devanagari, ...) and, for Latin-script text, by counting common function
 //! words of about twenty languages. It is meant as a fallback for pages that
-//! do not declare their language, not as a general-purpose classifier: it
-//! answers `None` rather than guess on short or ambiguous text.
+//! do not declare their language, and to tell a site which language its
+//! readers search in (the wasm `Engine.queryLanguage`), not as a
+//! general-purpose classifier: it answers `None` rather than guess on short
+//! or ambiguous text. Shared by the native indexer and the wasm runtime.
 
 use crate::script::{script_of, Script, KNOWN_LANGUAGES, SCRIPTS};
 

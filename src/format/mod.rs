@@ -1,0 +1,119 @@
+//! Checked, versioned files: what model packs and search bundles share.
+//!
+//! Both are a folder of plain files named by a small JSON manifest that
+//! carries a format name, a version and each file's size and sha256
+//! ([`manifest`]); readers check every file against its listing
+//! ([`verify_file`]) and name the file that is missing, truncated or
+//! altered. Tensor data (encoder weights, embedding rows, a bundle's
+//! vectors) is stored in one tensor file format ([`tensors`]).
+
+pub mod manifest;
+pub mod tensors;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub use manifest::{plain_name_problem, relative_path_problem};
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sha256 of `bytes`, in lowercase hex (how manifests write it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// A file as a manifest lists it: its name, size and sha256 (a pack's
+/// `FileEntry`, a bundle's `Shard`).
+pub trait Listed {
+    fn name(&self) -> &str;
+    fn bytes(&self) -> u64;
+    /// Lowercase hex.
+    fn sha256(&self) -> &str;
+}
+
+/// Checks one file's size and checksum against its listing.
+pub fn verify_file(entry: &impl Listed, bytes: &[u8]) -> Result<()> {
+    verify_digested(entry, bytes, &sha256_hex(bytes))
+}
+
+/// The same with the sha256 of `bytes` already computed (hex), e.g. by the
+/// browser's WebCrypto.
+pub fn verify_digested(entry: &impl Listed, bytes: &[u8], sha256: &str) -> Result<()> {
+    if bytes.len() as u64 != entry.bytes() {
+        return Err(Error::corrupt(
+            entry.name(),
+            format!(
+                "{} bytes, the manifest says {} (truncated or replaced?)",
+                bytes.len(),
+                entry.bytes()
+            ),
+        ));
+    }
+    let actual = sha256.to_ascii_lowercase();
+    if actual != entry.sha256() {
+        return Err(Error::Checksum {
+            file: entry.name().to_string(),
+            expected: entry.sha256().to_string(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Checked files in a folder (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fs {
+    use std::path::Path;
+
+    use crate::error::{Error, Result};
+
+    /// Maps an I/O error on `path` to [`Error::Io`].
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// What a folder is supposed to be, for the error when its manifest is
+    /// missing.
+    pub struct Kind {
+        pub what: &'static str,
+        pub manifest: &'static str,
+        /// What to do next.
+        pub hint: &'static str,
+    }
+
+    /// Reads the manifest of the folder `dir`; a missing one is
+    /// [`Error::NoManifest`] (not a pack or bundle at all).
+    pub fn read_manifest(dir: &Path, kind: &Kind) -> Result<Vec<u8>> {
+        let path = dir.join(kind.manifest);
+        std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NoManifest {
+                    dir: dir.display().to_string(),
+                    what: kind.what,
+                    manifest: kind.manifest,
+                    hint: kind.hint,
+                }
+            } else {
+                io(&path)(e)
+            }
+        })
+    }
+
+    /// Reads file `name` of the folder `dir`, `None` when it is not there
+    /// (the reader then reports it missing by its manifest name).
+    pub fn read_listed(dir: &Path, name: &str) -> Result<Option<Vec<u8>>> {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The output folder (steps 0, 5 and 8 of indexing): what it held before, the
+//! copy of the model pack beside the shards, and the files of the previous
+//! bundle this one no longer lists.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{BundleManifest, MANIFEST};
+use crate::error::{Error, Result};
+use crate::format::fs::io;
+use crate::format::sha256_hex;
+use crate::model::pack::{FileEntry, MANIFEST as PACK_MANIFEST};
+use crate::model::PackManifest;
+
+/// Files a build reported: `(file, kind, bytes)`.
+pub(super) type Files = Vec<(String, String, u64)>;
+
+/// What an output folder holds before a build: the manifest of the bundle
+/// an earlier `crossfind index` wrote there, if it is one.
+///
+/// A folder that does not exist or is empty is fine (`None`). A folder with
+/// a readable bundle manifest is that bundle (`Some`): the build replaces
+/// it, and deletes only the files its manifest and its model's `pack.json`
+/// list. Any other folder holds someone's files and is refused, unless
+/// `force`, in which case nothing in it is deleted (only files of the new
+/// bundle's names are written, and the `model/` pack files).
+pub fn previous_bundle(out: &Path, force: bool) -> Result<Option<BundleManifest>> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(out)(e)),
+    };
+    if !std::fs::metadata(out).map_err(io(out))?.is_dir() {
+        return Err(Error::Input(format!(
+            "the output `{}` is {}, not a folder",
+            out.display(),
+            if meta.file_type().is_symlink() {
+                "a link to a file"
+            } else {
+                "a file"
+            }
+        )));
+    }
+    let why = match std::fs::read(out.join(MANIFEST)) {
+        Ok(bytes) => match BundleManifest::parse(&bytes) {
+            Ok(m) => return Ok(Some(m)),
+            Err(e) => format!("its {MANIFEST} is not one crossfind can read: {e}"),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut entries = std::fs::read_dir(out).map_err(io(out))?;
+            if entries.next().is_none() {
+                return Ok(None);
+            }
+            format!("it has no {MANIFEST}")
+        }
+        Err(e) => return Err(io(&out.join(MANIFEST))(e)),
+    };
+    if force {
+        return Ok(None);
+    }
+    Err(Error::Input(format!(
+        "the output folder `{}` is not empty and is not a crossfind bundle ({why}); \
+         crossfind index writes into an empty folder or over a bundle it wrote before, \
+         so that it never overwrites or deletes your files. Choose a new folder for --out, \
+         or pass --force to write into this one anyway (nothing in it is deleted)",
+        out.display()
+    )))
+}
+
+/// Whether `path` holds exactly the bytes `entry` describes.
+fn file_matches(path: &Path, entry: &FileEntry) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == entry.bytes)
+        && std::fs::read(path).is_ok_and(|b| sha256_hex(&b) == entry.sha256)
+}
+
+/// Copies a pack file into the bundle's model folder unless an identical
+/// copy is there (compared by sha256: a file of the same size with other
+/// bytes, from another pack or damaged, is replaced). The copy goes to a
+/// temporary name first and is checked before it takes the real name.
+fn copy_model_file(src: &Path, dst: &Path, entry: &FileEntry) -> Result<()> {
+    if file_matches(dst, entry) {
+        return Ok(());
+    }
+    let mut tmp = dst.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::copy(src, &tmp).map_err(io(src))?;
+    if !file_matches(&tmp, entry) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::corrupt(
+            &entry.name,
+            format!(
+                "the copy from {} does not match the pack's checksum (the pack changed while indexing?); run the command again",
+                src.display()
+            ),
+        ));
+    }
+    std::fs::rename(&tmp, dst).map_err(io(dst))
+}
+
+/// Copies the pack in `pack_dir` into the bundle's `model_dir`, its
+/// manifest last; returns the files, as `model/<name>`.
+pub(super) fn copy_model(pack: &PackManifest, pack_dir: &Path, model_dir: &Path) -> Result<Files> {
+    std::fs::create_dir_all(model_dir).map_err(io(model_dir))?;
+    let mut files = Vec::new();
+    for f in &pack.files {
+        let (src, dst) = (pack_dir.join(&f.name), model_dir.join(&f.name));
+        copy_model_file(&src, &dst, f)?;
+        files.push((format!("model/{}", f.name), "model".to_string(), f.bytes));
+    }
+    let (src, dst) = (pack_dir.join(PACK_MANIFEST), model_dir.join(PACK_MANIFEST));
+    std::fs::copy(&src, &dst).map_err(io(&src))?;
+    let bytes = std::fs::metadata(&dst).map_err(io(&dst))?.len();
+    files.push((format!("model/{PACK_MANIFEST}"), "model".to_string(), bytes));
+    Ok(files)
+}
+
+/// The manifest of the pack in `model_dir`, if it has a readable one.
+pub(super) fn pack_in(model_dir: &Path) -> Option<PackManifest> {
+    let bytes = std::fs::read(model_dir.join(PACK_MANIFEST)).ok()?;
+    PackManifest::parse(&bytes).ok()
+}
+
+/// Deletes what the previous bundle in `out` listed and the new one does
+/// not: its shards, and the files of its pack (`old_pack`) that the new
+/// pack does not have. Names from parsed manifests are plain names
+/// (checked by `parse`), so nothing outside the folders is touched.
+pub(super) fn remove_stale(
+    out: &Path,
+    manifest: &BundleManifest,
+    previous: Option<&BundleManifest>,
+    model_dir: &Path,
+    pack: &PackManifest,
+    old_pack: Option<&PackManifest>,
+) {
+    let keep: HashSet<&str> = manifest.shards.iter().map(|s| s.name.as_str()).collect();
+    for s in previous.iter().flat_map(|m| &m.shards) {
+        if !keep.contains(s.name.as_str()) {
+            let _ = std::fs::remove_file(out.join(&s.name));
+        }
+    }
+    if let Some(old) = old_pack {
+        for f in &old.files {
+            if pack.file(&f.name).is_none() {
+                let _ = std::fs::remove_file(model_dir.join(&f.name));
+            }
+        }
+    }
+}

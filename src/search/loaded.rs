@@ -1,0 +1,385 @@
+//! A loaded bundle: the verified shards search runs on, natively and in the
+//! browser (which adds fragment shards later, for the hits it shows).
+
+use std::collections::HashMap;
+
+use super::dense::Vectors;
+use super::lexical::LexicalIndex;
+use crate::bundle::{BundleManifest, Docs, Fragments, Shard, ShardKind};
+use crate::error::{Error, Result};
+use crate::format::verify_file;
+
+/// A loaded bundle: everything search needs except the fragments, which the
+/// browser loads on demand for the hits it shows.
+pub struct Bundle {
+    pub manifest: BundleManifest,
+    pub docs: Docs,
+    /// The chunk vectors. Empty (0 rows) when the bundle was loaded without
+    /// them ([`Bundle::from_files_without_vectors`]); see [`Bundle::has_vectors`].
+    pub vectors: Vectors,
+    pub lexical: LexicalIndex,
+    /// Loaded fragment shards, by index in `manifest.fragment_shards()`.
+    pub fragments: Vec<Option<Fragments>>,
+    /// [`Vectors::page_norms`], computed at load.
+    pub page_norms: Vec<f32>,
+    /// Pages of each translation group, in page order.
+    groups: HashMap<String, Vec<u32>>,
+    has_vectors: bool,
+}
+
+impl Bundle {
+    /// Builds a bundle from its manifest and a source of shard bytes; every
+    /// shard read is verified. Fragment shards are read too when `fragments` is true.
+    pub fn from_files(
+        manifest: BundleManifest,
+        get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        fragments: bool,
+    ) -> Result<Self> {
+        Self::load(manifest, get, fragments, true)
+    }
+
+    /// Like [`Bundle::from_files`], but never reads the vectors shard: a
+    /// bundle for keyword search only, for when that shard is missing or
+    /// damaged. `search` answers such a bundle lexically whatever the mode.
+    /// Fails like `from_files` when the docs or lexical shard is missing or damaged.
+    pub fn from_files_without_vectors(
+        manifest: BundleManifest,
+        get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        fragments: bool,
+    ) -> Result<Self> {
+        Self::load(manifest, get, fragments, false)
+    }
+
+    /// Whether the chunk vectors are loaded (dense and hybrid search possible).
+    pub fn has_vectors(&self) -> bool {
+        self.has_vectors
+    }
+
+    fn load(
+        manifest: BundleManifest,
+        mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+        fragments: bool,
+        with_vectors: bool,
+    ) -> Result<Self> {
+        let mut read = |s: &Shard| -> Result<Vec<u8>> {
+            let b = get(&s.name)?.ok_or_else(|| Error::MissingFile(s.name.clone()))?;
+            verify_file(s, &b)?;
+            Ok(b)
+        };
+        let docs_shard = manifest.shard(ShardKind::Docs).clone();
+        let docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
+        let nfrag = manifest.fragment_shards().count();
+        let vectors = if with_vectors {
+            let vs = manifest.shard(ShardKind::Vectors).clone();
+            Vectors::parse(&vs.name, &read(&vs)?, manifest.model.dim, manifest.chunks)?
+        } else {
+            Vectors::empty(manifest.model.dim)
+        };
+        let ls = manifest.shard(ShardKind::Lexical).clone();
+        let mut lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {
+            Error::Corrupt { why, .. } => Error::corrupt(&ls.name, why),
+            other => other,
+        })?;
+        if let Some(max) = lexical
+            .max_doc_id()
+            .filter(|&m| m as usize >= manifest.chunks)
+        {
+            return Err(Error::corrupt(
+                &ls.name,
+                format!(
+                    "indexes chunk {max}, the bundle has only {}",
+                    manifest.chunks
+                ),
+            ));
+        }
+        partition_by_language(&mut lexical, &docs);
+        let mut frags = Vec::with_capacity(nfrag);
+        let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
+        for s in &shards {
+            frags.push(if fragments {
+                Some(Fragments::parse(&s.name, &read(s)?)?)
+            } else {
+                None
+            });
+        }
+        let page_norms = vectors.page_norms(&docs);
+        Ok(Bundle {
+            manifest,
+            groups: group_index(&docs),
+            docs,
+            vectors,
+            lexical,
+            fragments: frags,
+            page_norms,
+            has_vectors: with_vectors,
+        })
+    }
+
+    /// Adds a fragment shard fetched later (browser).
+    pub fn add_fragments(&mut self, index: usize, bytes: &[u8]) -> Result<()> {
+        let s = self
+            .manifest
+            .fragment_shards()
+            .nth(index)
+            .cloned()
+            .ok_or_else(|| Error::Input(format!("no fragment shard {index}")))?;
+        verify_file(&s, bytes)?;
+        self.fragments[index] = Some(Fragments::parse(&s.name, bytes)?);
+        Ok(())
+    }
+
+    /// Pages of a translation group, in page order.
+    pub fn group_members(&self, group: &str) -> &[u32] {
+        self.groups.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// The sentences of a chunk, if its fragment shard is loaded.
+    pub fn sentences(&self, chunk: u32) -> Option<&[String]> {
+        let c = self.docs.chunks.get(chunk as usize)?;
+        let f = self.fragments.get(c.frag as usize)?.as_ref()?;
+        f.chunks
+            .binary_search_by_key(&chunk, |(id, _)| *id)
+            .ok()
+            .map(|i| f.chunks[i].1.as_slice())
+    }
+}
+
+/// The pages of each translation group, in page order.
+fn group_index(docs: &Docs) -> HashMap<String, Vec<u32>> {
+    let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
+    for (i, p) in docs.pages.iter().enumerate() {
+        match groups.get_mut(&p.group) {
+            Some(pages) => pages.push(i as u32),
+            None => {
+                groups.insert(p.group.clone(), vec![i as u32]);
+            }
+        }
+    }
+    groups
+}
+
+/// Term statistics per page language (search/lexical.rs).
+fn partition_by_language(lexical: &mut LexicalIndex, docs: &Docs) {
+    let mut langs: Vec<&str> = docs.pages.iter().map(|p| p.lang.as_str()).collect();
+    langs.sort_unstable();
+    langs.dedup();
+    let lang_of_page: Vec<u16> = docs
+        .pages
+        .iter()
+        .map(|p| langs.binary_search(&p.lang.as_str()).unwrap_or(0) as u16)
+        .collect();
+    lexical.partition(|chunk| {
+        docs.chunks
+            .get(chunk as usize)
+            .map_or(0, |c| lang_of_page[c.page as usize])
+    });
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Bundle {
+    /// The bundle a site would have with only the pages `keep` accepts
+    /// (for evaluation: `crossfind eval --single-copy`). Fragments and
+    /// vectors follow; the lexical index is rebuilt with the site's
+    /// statistics.
+    pub fn subset(&self, keep: &[bool]) -> Bundle {
+        use crate::bundle::ChunkMeta;
+        let mut page_map = vec![u32::MAX; self.docs.pages.len()];
+        let mut pages = Vec::new();
+        for (i, p) in self.docs.pages.iter().enumerate() {
+            if keep.get(i).copied().unwrap_or(false) {
+                page_map[i] = pages.len() as u32;
+                pages.push(p.clone());
+            }
+        }
+        let mut chunk_map = vec![u32::MAX; self.docs.chunks.len()];
+        let mut chunks = Vec::new();
+        let rb = 4 + self.vectors.dim;
+        let mut raw = Vec::new();
+        for (i, c) in self.docs.chunks.iter().enumerate() {
+            let np = page_map[c.page as usize];
+            if np == u32::MAX {
+                continue;
+            }
+            chunk_map[i] = chunks.len() as u32;
+            chunks.push(ChunkMeta {
+                page: np,
+                ..c.clone()
+            });
+            if self.has_vectors {
+                raw.extend_from_slice(&self.vectors.raw[i * rb..(i + 1) * rb]);
+            }
+        }
+        let fragments = self
+            .fragments
+            .iter()
+            .map(|f| {
+                f.as_ref().map(|f| Fragments {
+                    chunks: f
+                        .chunks
+                        .iter()
+                        .filter(|(id, _)| chunk_map[*id as usize] != u32::MAX)
+                        .map(|(id, s)| (chunk_map[*id as usize], s.clone()))
+                        .collect(),
+                })
+            })
+            .collect();
+        let kept = |c: u32| chunk_map.get(c as usize).is_some_and(|&m| m != u32::MAX);
+        let mut lexical = self.lexical.subset(kept, |c| chunk_map[c as usize]);
+        let mut manifest = self.manifest.clone();
+        manifest.pages = pages.len();
+        manifest.chunks = chunks.len();
+        let docs = Docs { pages, chunks };
+        partition_by_language(&mut lexical, &docs);
+        let vectors = Vectors {
+            dim: self.vectors.dim,
+            rows: if self.has_vectors {
+                docs.chunks.len()
+            } else {
+                0
+            },
+            raw,
+        };
+        let page_norms = vectors.page_norms(&docs);
+        Bundle {
+            manifest,
+            groups: group_index(&docs),
+            vectors,
+            docs,
+            lexical,
+            fragments,
+            page_norms,
+            has_vectors: self.has_vectors,
+        }
+    }
+
+    /// One page of every translation group, the language chosen by `seed`:
+    /// what a site whose articles exist in one language each would hold.
+    pub fn single_copy(&self, seed: u64) -> Bundle {
+        let mut best: std::collections::HashMap<&str, (String, usize)> = Default::default();
+        for (i, p) in self.docs.pages.iter().enumerate() {
+            let key =
+                crate::format::sha256_hex(format!("{seed}\0{}\0{}", p.group, p.lang).as_bytes());
+            let e = best.entry(&p.group).or_insert((key.clone(), i));
+            if key < e.0 {
+                *e = (key, i);
+            }
+        }
+        let mut keep = vec![false; self.docs.pages.len()];
+        for (_, i) in best.values() {
+            keep[*i] = true;
+        }
+        self.subset(&keep)
+    }
+
+    /// Reads and verifies a bundle folder, fragments included.
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        use crate::bundle::MANIFEST;
+        use crate::format::fs::{read_listed, read_manifest, Kind};
+        let manifest = BundleManifest::parse(&read_manifest(
+            dir,
+            &Kind {
+                what: "crossfind search bundle",
+                manifest: MANIFEST,
+                hint: "build it with `crossfind index`, or copy the whole bundle folder again",
+            },
+        )?)?;
+        Bundle::from_files(manifest, |name| read_listed(dir, name), true)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::bundle::write::{write_shards, Content, ShardWriter};
+    use crate::bundle::{ChunkMeta, ModelRef, PageMeta};
+    use crate::format::tensors::quantize_i8_rows;
+    use crate::search::lexical::LexicalIndexBuilder;
+
+    fn docs() -> Docs {
+        let page = |id: &str, lang: &str, group: &str| PageMeta {
+            id: id.into(),
+            url: format!("/{id}.html"),
+            lang: lang.into(),
+            title: id.into(),
+            group: group.into(),
+        };
+        Docs {
+            pages: vec![
+                page("en/a", "en", "a"),
+                page("es/a", "es", "a"),
+                page("en/b", "en", "b"),
+                page("ja/a", "ja", "a"),
+            ],
+            chunks: (0..4)
+                .map(|p| ChunkMeta {
+                    page: p,
+                    anchor: None,
+                    heading: String::new(),
+                    frag: p / 2,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn written_shards_load_with_their_groups_and_fragments() {
+        let docs = docs();
+        let mut lex = LexicalIndexBuilder::new();
+        let fragments: Vec<Fragments> = (0..2u32)
+            .map(|f| Fragments {
+                chunks: (2 * f..2 * f + 2)
+                    .map(|c| (c, vec![format!("text {c}")]))
+                    .collect(),
+            })
+            .collect();
+        for c in 0..4 {
+            lex.add(c, &format!("text {c}"));
+        }
+        let values: Vec<f32> = (0..16).map(|i| i as f32 - 8.0).collect();
+        let (vectors, lexical) = (quantize_i8_rows(&values, 4), lex.finish().to_bytes());
+        let content = Content {
+            docs: &docs,
+            dim: 4,
+            vectors: &vectors,
+            lexical: &lexical,
+            fragments: &fragments,
+        };
+        let model = ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        };
+        let (manifest, files) = write_shards(HashMap::new(), &content, model).unwrap();
+        assert_eq!(manifest.languages["en"].pages, 2);
+        assert_eq!(manifest.languages["ja"].chunks, 1);
+        let manifest = BundleManifest::parse(&manifest.to_json()).unwrap();
+        let b = Bundle::from_files(manifest, |n| Ok(files.get(n).cloned()), true).unwrap();
+        assert_eq!(b.docs, docs);
+        assert_eq!(b.group_members("a"), [0, 1, 3]);
+        assert_eq!(b.group_members("b"), [2]);
+        assert!(b.group_members("c").is_empty());
+        assert_eq!(b.sentences(3).unwrap(), ["text 3"]);
+        assert_eq!(b.vectors.rows, 4);
+    }
+
+    #[test]
+    fn fragment_shards_skipped_in_between_are_written_empty() {
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        let f = Fragments {
+            chunks: vec![(0, vec!["x".into()])],
+        };
+        w.fragments(0, &f).unwrap();
+        w.fragments(3, &f).unwrap();
+        let (shards, files) = w.finish();
+        let sizes: Vec<usize> = shards.iter().map(|s| files[&s.name].len()).collect();
+        let empty = serde_json::to_vec(&Fragments::default()).unwrap().len();
+        assert_eq!(shards.len(), 4);
+        assert_eq!(sizes[1], empty);
+        assert_eq!(sizes[2], empty);
+        assert!(sizes[3] > empty);
+    }
+}
