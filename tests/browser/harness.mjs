@@ -248,14 +248,15 @@ export async function typeQuery(page, text) {
   await input.pressSequentially(text, { delay: 10 });
 }
 
-// Records the service worker's reports on its offline copy (after each
-// sync: {state: 'ready', version} or {state: 'failed', message}) in
-// window.__cfOffline of every page of `context`.
+// Records the service worker's reports on its offline copy at the end of
+// each sync ({state: 'ready', version} or {state: 'failed', message}; not
+// its progress reports) in window.__cfOffline of every page of `context`.
 export async function recordOffline(context) {
   await context.addInitScript(() => {
     window.__cfOffline = [];
     navigator.serviceWorker?.addEventListener('message', (e) => {
-      if (e.data && e.data.type === 'crossfind-offline') window.__cfOffline.push(e.data);
+      const m = e.data || {};
+      if (m.type === 'crossfind-offline' && m.state !== 'syncing') window.__cfOffline.push(m);
     });
   });
 }

@@ -34,10 +34,12 @@ async function site() {
   return { root, server, asked, context, file, close };
 }
 
-// The first visit: the service worker keeps one complete version.
+// The first visit: the reader searches, and the service worker keeps one
+// complete version.
 async function firstVisit(s) {
   const page = await s.context.newPage();
   await page.goto(`${s.server.url}en/index.html`);
+  await page.evaluate(() => window.crossfind.search('password'));
   const report = await offlineReport(page);
   assert.equal(report.state, 'ready', JSON.stringify(report));
   return { page, version: report.version };
