@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test crossfind has: lints, Rust unit and integration tests on the real
 # model, the wasm build under Node against the native one, the widget in real
-# Chromium on the demo help center, and the per-language quality report.
+# Chromium on the demo help center, a short fuzzing run of every fuzz target,
+# and the per-language quality report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -26,6 +27,13 @@ echo "== widget JS tests (Node: manifest-name rules)" >&2
 node --test tests/widget/
 echo "== browser tests (Chromium, demo help center)" >&2
 node --test --test-concurrency=1 tests/browser/
+# Fuzzing: builds the fuzz crate (fuzz/, its own workspace) and runs every
+# target in fuzz/fuzz_targets/ for 20 s from its committed seeds in
+# fuzz/corpus/ (about 4 minutes cold on 2 cores; docs/fuzzing.md). The
+# script prints its own sections and timings. A finding fails the run, but
+# only after the quality gate, so that one does not hide the other.
+fuzz_failed=0
+scripts/fuzz-smoke.sh || fuzz_failed=1
 echo "== quality gate on the demo help center (target/eval/; baselines in tests/quality/)" >&2
 # Fails when MRR@10 of a language, a kind or the macro average drops below the
 # committed baseline, or the reader-language share drops (src/eval/baseline.rs).
@@ -38,4 +46,8 @@ target/release/crossfind eval --bundle target/demo-site/crossfind --queries exam
   --single-copy --json target/eval/eval-single-copy.json --baseline tests/quality/baseline-single-copy.json \
   > target/eval/eval-single-copy.md
 grep -h -A3 '^## Summary' target/eval/eval.md target/eval/eval-single-copy.md >&2
+if [ "$fuzz_failed" != 0 ]; then
+  echo "== fuzzing found a failure (see '== fuzz' above; docs/fuzzing.md)" >&2
+  exit 1
+fi
 echo "== all tests passed" >&2

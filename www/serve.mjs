@@ -2,6 +2,7 @@
 // A small static file server for the demo site and the browser tests.
 //
 //   node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp]
+//                      [--ignore-range] [--corrupt PATH]... [--fail-midway PATH]...
 //
 // Serves DIR (default target/demo-site) with the right MIME types (wasm as
 // application/wasm, so the browser can compile it while it streams), strong
@@ -14,9 +15,25 @@
 // register it for the whole site. --port 0 picks a free port; the first line
 // printed is "listening on http://HOST:PORT/".
 //
-// Also importable: `startServer({root, port, host, csp, headers})` resolves to
-// `{url, port, server, close()}`. `headers(pathname)` (tests) returns extra
-// response headers for a file, e.g. another Cache-Control, or null.
+// Also importable: `startServer({root, port, host, csp, headers, faults})`
+// resolves to `{url, port, server, faults, close()}`. `headers(pathname)`
+// (tests) returns extra response headers for a file, e.g. another
+// Cache-Control, or null.
+//
+// Faults, to try the widget against hosts and networks that misbehave (the
+// browser tests; also as flags for trying by hand). `faults` is read on
+// every request, so a test changes it while the server runs:
+//   ignoreRange   answer Range requests with the whole file (200, no
+//                 Accept-Ranges), as some hosts and proxies do
+//   corrupt       serve these files with one byte changed (the middle one,
+//                 XOR 0x55; same size, so only a checksum can tell), under
+//                 an ETag of their own
+//   failMidway    send the headers (the full Content-Length) and the first
+//                 half of the body of these files, then drop the connection
+//                 (never a 304: the request fails whatever the browser holds)
+// Each is `true` (every file; ignoreRange only), a list (or Set) of URL
+// paths such as "/crossfind/model/encoder.bin", or a function(pathname) ->
+// boolean. The log line of a faulty answer ends in " corrupt" or " cut".
 
 import http from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -88,11 +105,59 @@ async function resolveFile(root, urlPath) {
   }
 }
 
-export function createHandler({ root, csp = false, log = null, headers: extraHeaders = null }) {
+// Whether a fault setting (true, a list or Set of paths, or a function)
+// covers `pathname`.
+function applies(setting, pathname) {
+  if (!setting) return false;
+  if (setting === true) return true;
+  if (typeof setting === 'function') return !!setting(pathname);
+  if (setting instanceof Set) return setting.has(pathname);
+  return Array.isArray(setting) && setting.includes(pathname);
+}
+
+// Sends bytes start..end (inclusive) of `file` after the headers already
+// given, with the faults asked for; resolves to the log suffix.
+async function sendBody(req, res, file, size, start, end, { corrupt, cut }) {
+  if (req.method === 'HEAD') {
+    res.end();
+    return '';
+  }
+  if (end < start) {
+    res.end(); // an empty file
+    return '';
+  }
+  if (!corrupt && !cut) {
+    const stream = createReadStream(file, { start, end });
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+    await new Promise((r) => res.on('close', r));
+    return '';
+  }
+  const body = Buffer.alloc(end - start + 1);
+  const fh = await fs.open(file, 'r');
+  try {
+    await fh.read(body, 0, body.length, start);
+  } finally {
+    await fh.close();
+  }
+  const middle = size >> 1;
+  if (corrupt && middle >= start && middle <= end) body[middle - start] ^= 0x55;
+  if (cut) {
+    // half of what was promised, then the connection goes
+    res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+    await new Promise((r) => res.on('close', r));
+    return ' cut';
+  }
+  res.end(body);
+  await new Promise((r) => res.on('close', r));
+  return corrupt ? ' corrupt' : '';
+}
+
+export function createHandler({ root, csp = false, log = null, headers: extraHeaders = null, faults = {} }) {
   root = path.resolve(root);
   return async (req, res) => {
     const started = Date.now();
-    const done = (status) => log && log(`${req.method} ${req.url} ${status} ${Date.now() - started}ms`);
+    const done = (status, note = '') => log && log(`${req.method} ${req.url} ${status} ${Date.now() - started}ms${note}`);
     const common = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin' };
     if (csp) common['Content-Security-Policy'] = STRICT_CSP;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -121,7 +186,11 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
       return done(404);
     }
     const { file, st } = found;
-    const etag = etagOf(st);
+    const faulty = { corrupt: applies(faults.corrupt, url.pathname), cut: applies(faults.failMidway, url.pathname) };
+    // A damaged file is another file: its own ETag, so that a browser
+    // holding the good one gets the damaged one, and the reverse once the
+    // fault is gone. A cut answer is cut whatever the browser holds.
+    const etag = faulty.corrupt ? etagOf(st).replace(/"$/, '-damaged"') : etagOf(st);
     const headers = {
       ...common,
       'Content-Type': mimeType(file),
@@ -132,13 +201,14 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
     if (path.basename(file) === 'sw.js') headers['Service-Worker-Allowed'] = '/';
     if (extraHeaders) Object.assign(headers, extraHeaders(url.pathname) || {});
     const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+    if (!faulty.cut && inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
       res.writeHead(304, headers);
       res.end();
       return done(304);
     }
-    headers['Accept-Ranges'] = 'bytes';
-    const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || '').trim());
+    const rangesHonoured = !applies(faults.ignoreRange, url.pathname);
+    if (rangesHonoured) headers['Accept-Ranges'] = 'bytes';
+    const range = rangesHonoured && /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || '').trim());
     if (range && (range[1] || range[2])) {
       const start = range[1] ? Number(range[1]) : Math.max(0, st.size - Number(range[2]));
       const end = range[1] && range[2] ? Math.min(Number(range[2]), st.size - 1) : st.size - 1;
@@ -148,30 +218,15 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
         return done(416);
       }
       res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${st.size}`, 'Content-Length': end - start + 1 });
-      if (req.method === 'HEAD') {
-        res.end();
-        return done(206);
-      }
-      const part = createReadStream(file, { start, end });
-      part.on('error', () => res.destroy());
-      part.pipe(res);
-      res.on('finish', () => done(206));
-      return;
+      return done(206, await sendBody(req, res, file, st.size, start, end, faulty));
     }
     res.writeHead(200, { ...headers, 'Content-Length': st.size });
-    if (req.method === 'HEAD') {
-      res.end();
-      return done(200);
-    }
-    const stream = createReadStream(file);
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
-    res.on('finish', () => done(200));
+    return done(200, await sendBody(req, res, file, st.size, 0, st.size - 1, faulty));
   };
 }
 
-export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false, log = null, headers = null } = {}) {
-  const server = http.createServer(createHandler({ root, csp, log, headers }));
+export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false, log = null, headers = null, faults = {} } = {}) {
+  const server = http.createServer(createHandler({ root, csp, log, headers, faults }));
   const sockets = new Set();
   server.on('connection', (s) => {
     sockets.add(s);
@@ -184,6 +239,7 @@ export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false
       const shown = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
       resolve({
         server,
+        faults,
         port: actual,
         url: `http://${host === '::1' ? '[::1]' : host}:${actual}/`,
         displayUrl: `http://${shown}:${actual}/`,
@@ -197,9 +253,20 @@ export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false
   });
 }
 
+// "crossfind/model/encoder.bin" or "/crossfind/..." as the URL path the
+// faults compare with.
+const urlPath = (p) => '/' + p.replace(/^\/+/, '');
+
 function parseArgs(argv) {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const args = { root: path.join(here, '..', 'target', 'demo-site'), port: 8080, host: '127.0.0.1', csp: false, quiet: false };
+  const args = {
+    root: path.join(here, '..', 'target', 'demo-site'),
+    port: 8080,
+    host: '127.0.0.1',
+    csp: false,
+    quiet: false,
+    faults: { ignoreRange: false, corrupt: [], failMidway: [] },
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -212,6 +279,9 @@ function parseArgs(argv) {
     else if (a === '--host') args.host = value();
     else if (a === '--csp') args.csp = true;
     else if (a === '--quiet') args.quiet = true;
+    else if (a === '--ignore-range') args.faults.ignoreRange = true;
+    else if (a === '--corrupt') args.faults.corrupt.push(urlPath(value()));
+    else if (a === '--fail-midway') args.faults.failMidway.push(urlPath(value()));
     else if (a === '-h' || a === '--help') args.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -228,11 +298,22 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp] [--quiet]');
+    console.log(
+      'usage: node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp] [--quiet]\n' +
+        '                          [--ignore-range] [--corrupt URL-PATH]... [--fail-midway URL-PATH]...',
+    );
     process.exit(0);
   }
   const s = await startServer({ ...args, log: args.quiet ? null : (line) => console.error(line) });
-  console.log(`listening on ${s.displayUrl}${args.csp ? ' (strict CSP)' : ''} serving ${path.resolve(args.root)}`);
+  const f = args.faults;
+  const faultNote = [
+    f.ignoreRange && 'ignoring Range',
+    f.corrupt.length && `corrupting ${f.corrupt.join(', ')}`,
+    f.failMidway.length && `cutting ${f.failMidway.join(', ')} midway`,
+  ].filter(Boolean);
+  console.log(
+    `listening on ${s.displayUrl}${args.csp ? ' (strict CSP)' : ''}${faultNote.length ? ` (${faultNote.join('; ')})` : ''} serving ${path.resolve(args.root)}`,
+  );
   const stop = () => s.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

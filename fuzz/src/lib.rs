@@ -11,12 +11,15 @@
 //! bytes get past the checksum and reach the shard parsers; a shard without
 //! a part is reported missing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crossfind::bundle::BundleManifest;
-use crossfind::model::pack::PackManifest;
 use crossfind::format::sha256_hex;
 use crossfind::format::tensors::TensorFile;
+use crossfind::ingest::{read_input, split_sentences, Corpus, LangSource};
+use crossfind::model::pack::PackManifest;
 use crossfind::search::lexical::LexicalIndex;
 use crossfind::search::{search, Bundle, Fusion, Hit, Mode, Query};
 
@@ -158,13 +161,17 @@ pub fn stays_inside(name: &str, slashes: bool) -> bool {
     if name.is_empty() || (!slashes && name.contains('/')) {
         return false;
     }
-    if name.chars().any(|c| {
-        c.is_control() || c.is_whitespace() || matches!(c, ':' | '\\' | '?' | '#')
-    }) {
+    if name
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, ':' | '\\' | '?' | '#'))
+    {
         return false;
     }
     let lower = name.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%00"].iter().any(|e| lower.contains(e)) {
+    if ["%2e", "%2f", "%5c", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
         return false;
     }
     name.split('/').all(|seg| !matches!(seg, "" | "." | ".."))
@@ -176,13 +183,55 @@ pub fn stays_inside(name: &str, slashes: bool) -> bool {
 /// Every name of a parsed bundle manifest stays inside the bundle folder.
 fn check_bundle_names(m: &BundleManifest) {
     for s in &m.shards {
-        assert!(stays_inside(&s.name, false), "shard name {:?} accepted", s.name);
+        assert!(
+            stays_inside(&s.name, false),
+            "shard name {:?} accepted",
+            s.name
+        );
     }
-    assert!(stays_inside(&m.model.dir, true), "model.dir {:?} accepted", m.model.dir);
+    assert!(
+        stays_inside(&m.model.dir, true),
+        "model.dir {:?} accepted",
+        m.model.dir
+    );
     for r in m.model.offline_rows.iter().flat_map(|o| &o.ranges) {
-        assert!(stays_inside(&r.file, false), "offline_rows file {:?} accepted", r.file);
+        assert!(
+            stays_inside(&r.file, false),
+            "offline_rows file {:?} accepted",
+            r.file
+        );
     }
 }
+
+/// Names no manifest may use: they leave the folder natively or when the
+/// browser resolves them with `new URL(name, base)`. `tests/it/bundle.rs`
+/// and `tests/it/pack.rs` plant them in manifests; `make_seeds` writes them
+/// as seeds of the `manifest_names` target.
+pub const HOSTILE_NAMES: &[&str] = &[
+    "https://evil.example/frag.json",
+    "//evil.example/frag.json",
+    "javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "%2e%2e/%2e%2e/x",
+    "%2E%2E%2Fx",
+    "..%2fx",
+    "..%5cx",
+    "../../../../etc/passwd",
+    "..",
+    ".",
+    "",
+    "/etc/passwd",
+    "C:\\Windows\\win.ini",
+    "c:x",
+    "sub\\..\\..\\x",
+    "docs.json\u{0}",
+    "frag\n.json",
+    "\u{1b}[31mred.json",
+    " frag.json",
+    ".hidden",
+    "frag.json?x=1",
+    "frag.json#x",
+];
 
 /// A valid bundle manifest whose names the `manifest_names` target replaces.
 const BUNDLE_TEMPLATE: &str = r#"{"format":"crossfind-bundle","version":1,
@@ -249,7 +298,11 @@ pub fn manifest_names(data: &[u8]) {
     match PackManifest::parse(&bytes) {
         Ok(m) => {
             for f in &m.files {
-                assert!(stays_inside(&f.name, false), "pack file {:?} accepted", f.name);
+                assert!(
+                    stays_inside(&f.name, false),
+                    "pack file {:?} accepted",
+                    f.name
+                );
             }
         }
         Err(e) => assert_eq!(e.code(), "corrupt_file", "{e}"),
@@ -315,13 +368,242 @@ pub fn tensors(data: &[u8]) {
 /// inside the vocabulary.
 pub fn vocab(data: &[u8]) {
     let parts = split(data);
-    let Ok(tok) = crossfind::model::tokenizer::TextTokenizer::from_vocab(parts[0], "vocab.bin") else {
+    let Ok(tok) = crossfind::model::tokenizer::TextTokenizer::from_vocab(parts[0], "vocab.bin")
+    else {
         return;
     };
-    let text = parts.get(1).map(|t| String::from_utf8_lossy(t)).unwrap_or_default();
+    let text = parts
+        .get(1)
+        .map(|t| String::from_utf8_lossy(t))
+        .unwrap_or_default();
     if let Ok(ids) = tok.ids(&text) {
         let n = tok.vocab_size() as u32;
-        assert!(ids.iter().all(|&i| i < n), "id outside the vocabulary of {n}");
+        assert!(
+            ids.iter().all(|&i| i < n),
+            "id outside the vocabulary of {n}"
+        );
+    }
+}
+
+/// The per-process folder the reader targets write their files into (the
+/// readers take a path, as the CLI does). Under `CROSSFIND_FUZZ_TMP` when it
+/// is set, else the system temp folder.
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = std::env::var_os("CROSSFIND_FUZZ_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        base.join(format!("crossfind-fuzz-{}", std::process::id()))
+    })
+}
+
+/// Removes the scratch folder of this process (the fuzz binaries leave it
+/// behind, under `CROSSFIND_FUZZ_TMP`; tests that replay seeds call this).
+pub fn remove_scratch() {
+    let _ = std::fs::remove_dir_all(scratch());
+}
+
+/// An empty scratch folder for one input.
+fn fresh_scratch() -> &'static Path {
+    let dir = scratch();
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("scratch folder");
+    dir
+}
+
+/// A site-relative path the harness may create: 1 to 4 non-empty
+/// components without `.`/`..`, control characters or backslashes, each
+/// at most 40 bytes.
+fn safe_path(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('/').collect();
+    (1..=4).contains(&parts.len())
+        && parts.iter().all(|c| {
+            !c.is_empty()
+                && *c != "."
+                && *c != ".."
+                && c.len() <= 40
+                && !c.chars().any(|ch| ch.is_control() || ch == '\\')
+        })
+}
+
+/// Writes the files of a site input into `dir`: parts joined by [`SEP`],
+/// each the file's site-relative path, a newline and the file's bytes.
+/// A part whose first line is not a [`safe_path`] is all content, written
+/// as `page{i}.{ext}`. Returns the paths written, in input order.
+fn write_site(dir: &Path, data: &[u8], ext: &str) -> Vec<String> {
+    let mut written: Vec<String> = Vec::new();
+    for (i, part) in split(data).into_iter().enumerate().take(12) {
+        let named = part
+            .iter()
+            .position(|&b| b == b'\n')
+            .and_then(|nl| Some((std::str::from_utf8(&part[..nl]).ok()?, &part[nl + 1..])))
+            .filter(|(p, _)| safe_path(p));
+        let (rel, bytes) = match named {
+            Some((p, b)) => (p.to_string(), b),
+            None => (format!("page{i}.{ext}"), part),
+        };
+        if written.contains(&rel) {
+            continue;
+        }
+        let path = dir.join(&rel);
+        // A path under an existing file, or naming an existing folder, is skipped.
+        let ok = path
+            .parent()
+            .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+            && !path.is_dir()
+            && std::fs::write(&path, bytes).is_ok();
+        if ok {
+            written.push(rel);
+        }
+    }
+    written
+}
+
+/// Characters [`crossfind::ingest`] promises to drop from text.
+const INVISIBLE: &[char] = &['\u{200B}', '\u{FEFF}', '\u{00AD}', '\u{2060}'];
+
+/// Reads `path` with [`read_input`] twice and checks what every reader
+/// promises (`src/ingest/mod.rs`), whatever the files hold: the only error
+/// is `invalid_input`, page ids are unique, every page has sections, every
+/// section has text (whitespace-normalised lines, no invisible characters)
+/// and breadcrumbs, languages are a primary subtag or `und`, and reading
+/// the same files again gives the same corpus.
+fn read_and_check(path: &Path, breadcrumbs_start_with_title: bool) -> Option<Corpus> {
+    let corpus = match read_input(path) {
+        Ok(c) => c,
+        Err(e) => {
+            assert_eq!(e.code(), "invalid_input", "{e}");
+            return None;
+        }
+    };
+    let again = read_input(path).expect("the same files read again");
+    assert!(
+        again.pages == corpus.pages && again.warnings == corpus.warnings,
+        "reading the same files twice gave different corpora"
+    );
+    let mut ids = HashSet::new();
+    for p in &corpus.pages {
+        assert!(ids.insert(p.id.as_str()), "page id {:?} twice", p.id);
+        assert!(!p.sections.is_empty(), "{}: no sections", p.id);
+        assert!(!p.group.is_empty() && !p.url.is_empty(), "{}", p.id);
+        let lang_ok = p.lang == "und"
+            || ((2..=3).contains(&p.lang.len()) && p.lang.bytes().all(|b| b.is_ascii_lowercase()));
+        assert!(lang_ok, "{}: language {:?}", p.id, p.lang);
+        assert_eq!(
+            p.lang == "und",
+            p.lang_source == LangSource::Unknown,
+            "{}: {} from {}",
+            p.id,
+            p.lang,
+            p.lang_source
+        );
+        let mut synthetic = HashSet::new();
+        for s in &p.sections {
+            assert!(!s.text.is_empty(), "{}: a section without text", p.id);
+            for line in s.text.split('\n') {
+                assert!(
+                    !line.trim().is_empty(),
+                    "{}: blank line in {:?}",
+                    p.id,
+                    s.text
+                );
+            }
+            assert!(!s.text.contains(INVISIBLE), "{}: {:?}", p.id, s.text);
+            for sentence in split_sentences(&s.text) {
+                assert!(!sentence.is_empty() && sentence.trim() == sentence);
+            }
+            assert!(
+                s.anchor.is_some() || (s.heading.is_empty() && !s.anchor_synthetic),
+                "{}: heading {:?} without an anchor",
+                p.id,
+                s.heading
+            );
+            if s.anchor_synthetic {
+                synthetic.insert(s.anchor.as_deref().unwrap());
+            }
+            let (first, rest) = s
+                .title_path
+                .split_first()
+                .unwrap_or_else(|| panic!("{}: no breadcrumbs", p.id));
+            assert!(rest.iter().all(|c| !c.is_empty()), "{:?}", s.title_path);
+            if breadcrumbs_start_with_title {
+                assert_eq!(first, &p.title, "{}: breadcrumbs", p.id);
+            }
+        }
+        // a generated anchor is unique within its page
+        for s in &p.sections {
+            if let Some(a) = s.anchor.as_deref() {
+                let n = p
+                    .sections
+                    .iter()
+                    .filter(|t| t.anchor.as_deref() == Some(a))
+                    .count();
+                assert!(
+                    !synthetic.contains(a) || n == 1,
+                    "{}: generated anchor #{a} on {n} sections",
+                    p.id
+                );
+            }
+        }
+    }
+    for w in &corpus.warnings {
+        assert!(!w.file.is_empty() && !w.message.is_empty(), "{w:?}");
+    }
+    Some(corpus)
+}
+
+/// Reads a site of one or more files (see [`write_site`]): one file is read
+/// as a single-page input (`read_input` on the file), more as a folder.
+fn site(data: &[u8], ext: &str, breadcrumbs_start_with_title: bool) {
+    let dir = fresh_scratch();
+    let files = write_site(dir, data, ext);
+    // a single file is named by its file name, files of a folder by their path
+    let (path, sources) = match files.as_slice() {
+        [one] => {
+            let name = one.rsplit('/').next().unwrap_or(one).to_string();
+            (dir.join(one), vec![name])
+        }
+        _ => (dir.to_path_buf(), files),
+    };
+    if let Some(c) = read_and_check(&path, breadcrumbs_start_with_title) {
+        for p in &c.pages {
+            assert!(
+                sources.contains(&p.source),
+                "page {} from {:?}, not a file of the input",
+                p.id,
+                p.source
+            );
+        }
+    }
+}
+
+/// The HTML reader (`src/ingest/html.rs`) on a built site: files framed as
+/// in [`write_site`], `page{i}.html` when unnamed.
+pub fn html(data: &[u8]) {
+    site(data, "html", true);
+}
+
+/// The Markdown reader (`src/ingest/markdown.rs`) on a folder of sources:
+/// files framed as in [`write_site`], `page{i}.md` when unnamed.
+pub fn markdown(data: &[u8]) {
+    site(data, "md", true);
+}
+
+/// The JSONL reader (`src/ingest/jsonl.rs`): the input is the whole
+/// `site.jsonl` file.
+pub fn jsonl(data: &[u8]) {
+    let dir = fresh_scratch();
+    let path = dir.join("site.jsonl");
+    std::fs::write(&path, data).expect("write site.jsonl");
+    if let Some(c) = read_and_check(&path, true) {
+        for p in &c.pages {
+            let line = p
+                .source
+                .strip_prefix("site.jsonl:")
+                .and_then(|n| n.parse::<usize>().ok());
+            assert!(line.is_some_and(|n| n >= 1), "source {:?}", p.source);
+        }
     }
 }
 

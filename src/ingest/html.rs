@@ -195,7 +195,7 @@ fn page_id(rel: &str) -> String {
 
 fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
     let doc = parse_page(rel, src, corpus)?;
-    let ex = extract(&doc);
+    let ex = extract(&doc, rel);
     if ex.noindex {
         corpus.warn(
             rel,
@@ -539,7 +539,9 @@ fn heading_level(name: &str) -> Option<u8> {
     }
 }
 
-fn extract(doc: &Html) -> Extracted {
+/// `rel` names the page when it has no title of its own
+/// ([`title_from_file`]), so that its breadcrumbs start with that name.
+fn extract(doc: &Html, rel: &str) -> Extracted {
     let html_el = doc.root_element();
     let body = doc.select(&selector("body")).next();
 
@@ -674,7 +676,7 @@ fn extract(doc: &Html) -> Extracted {
         walker.asm.text.paragraph_break();
         walker.children(root);
     }
-    let title_for_paths = title.clone().unwrap_or_default();
+    let title_for_paths = title.clone().unwrap_or_else(|| title_from_file(rel));
     let (links, link_chars, text_chars) = (walker.links, walker.link_chars, walker.text_chars);
     let sections = walker.asm.finish(&title_for_paths);
     Extracted {

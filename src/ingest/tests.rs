@@ -79,6 +79,31 @@ fn html_site_reads_the_good_pages_and_skips_the_bad_ones() {
     assert_eq!(page(&c, "/es/facturas").source, "es/facturas.html");
 }
 
+// Found by the `html` fuzz target: a page without <title> or <h1> is named
+// after its file, but its breadcrumbs started with an empty title.
+#[test]
+fn html_page_without_a_title_starts_its_breadcrumbs_with_the_file_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("setup-guide.html"),
+        "<html lang=en><body><p>Intro text.</p><h2>Install</h2><p>Run it.</p><h2>setup guide</h2><p>Again.</p></body></html>",
+    )
+    .unwrap();
+    let c = read_input(&tmp.path().join("setup-guide.html")).unwrap();
+    let p = &c.pages[0];
+    assert_eq!(p.title, "setup guide");
+    let paths: Vec<&Vec<String>> = p.sections.iter().map(|s| &s.title_path).collect();
+    assert_eq!(
+        paths,
+        [
+            &vec!["setup guide".to_string()],
+            &vec!["setup guide".to_string(), "Install".to_string()],
+            // a heading that repeats the title is not repeated
+            &vec!["setup guide".to_string()],
+        ]
+    );
+}
+
 #[test]
 fn html_sections_have_anchors_headings_and_breadcrumbs() {
     let c = tiny();

@@ -266,6 +266,8 @@ impl RowTable {
             };
             let h = &hashes[b as usize * BLOCK_HASH_BYTES..(b as usize + 1) * BLOCK_HASH_BYTES];
             if Sha256::digest(block)[..BLOCK_HASH_BYTES] != *h {
+                // the file is the shard (what the widget names to the
+                // reader); the block goes with the checksums
                 return Err(Error::Checksum {
                     file: self.shard_names[b as usize * br / self.rows_per_shard].clone(),
                     expected: format!("{} for the rows of block {b}", hex(h)),

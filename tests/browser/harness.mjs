@@ -9,8 +9,9 @@
 
 import { execFileSync } from 'node:child_process';
 import { before, after } from 'node:test';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, cpSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, cpSync, readdirSync, statSync, mkdtempSync, copyFileSync, symlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -103,6 +104,30 @@ export function ensureHostileSite() {
   return dir;
 }
 
+// A site root for a test that changes files: links to the demo site's files,
+// except the `writable` ones (paths in the site, e.g.
+// 'crossfind/manifest.json'), which are copies the test may rewrite, and
+// `extra` files ({path: content}) added to it. Remove it with rmSync.
+export function siteCopy(writable = [], extra = {}) {
+  const root = mkdtempSync(path.join(tmpdir(), 'cf-site-'));
+  const own = writable.concat(Object.keys(extra));
+  const walk = (rel) => {
+    mkdirSync(path.join(root, rel), { recursive: true });
+    for (const n of readdirSync(path.join(SITE, rel))) {
+      const r = rel ? `${rel}/${n}` : n;
+      if (own.some((w) => w.startsWith(`${r}/`))) walk(r);
+      else if (writable.includes(r)) copyFileSync(path.join(SITE, r), path.join(root, r));
+      else if (!(r in extra)) symlinkSync(path.join(SITE, r), path.join(root, r));
+    }
+  };
+  walk('');
+  for (const [r, body] of Object.entries(extra)) {
+    mkdirSync(path.dirname(path.join(root, r)), { recursive: true });
+    writeFileSync(path.join(root, r), body);
+  }
+  return root;
+}
+
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -122,9 +147,11 @@ export async function launch() {
 }
 
 // `headers(pathname)`: extra response headers (www/serve.mjs); `log(line)`:
-// one line per request answered ("GET /path 200 3ms").
-export async function serve(root = SITE, { csp = false, headers = null, log = null } = {}) {
-  return startServer({ root, port: 0, host: '127.0.0.1', csp, headers, log });
+// one line per request answered ("GET /path 200 3ms"); `faults`: a host that
+// misbehaves (ignoreRange, corrupt, failMidway: www/serve.mjs), changeable
+// later through the returned server's `faults`.
+export async function serve(root = SITE, { csp = false, headers = null, log = null, faults = {} } = {}) {
+  return startServer({ root, port: 0, host: '127.0.0.1', csp, headers, log, faults });
 }
 
 // Errors a page raises: uncaught exceptions and console errors. Chromium's own
@@ -219,6 +246,48 @@ export async function typeQuery(page, text) {
   const input = page.locator(W.input);
   await input.fill('');
   await input.pressSequentially(text, { delay: 10 });
+}
+
+// Records the service worker's reports on its offline copy at the end of
+// each sync ({state: 'ready', version} or {state: 'failed', message}; not
+// its progress reports) in window.__cfOffline of every page of `context`.
+export async function recordOffline(context) {
+  await context.addInitScript(() => {
+    window.__cfOffline = [];
+    navigator.serviceWorker?.addEventListener('message', (e) => {
+      const m = e.data || {};
+      if (m.type === 'crossfind-offline' && m.state !== 'syncing') window.__cfOffline.push(m);
+    });
+  });
+}
+
+// The service worker's first report to a page (recordOffline): on a first
+// visit, whether it made its offline copy.
+export async function offlineReport(page, timeout = 300000) {
+  await page.waitForFunction(() => window.__cfOffline.length > 0, null, { timeout, polling: 200 });
+  return page.evaluate(() => window.__cfOffline[0]);
+}
+
+// Waits until the service worker controlling `page` runs no sync; its
+// status then: {state, version (the current one), error (why the last sync
+// failed, or null)}. A page's messages reach the worker in order, so a
+// status asked after a sync was asked for answers after that sync began.
+export async function offlineIdle(page, timeout = 300000) {
+  const start = Date.now();
+  for (;;) {
+    const s = await page.evaluate(() => window.crossfind.offline());
+    if (s.state !== 'syncing' && s.state !== 'unknown') return s;
+    if (Date.now() - start > timeout) throw new Error(`the offline copy is still syncing: ${JSON.stringify(s)}`);
+    await sleep(200);
+  }
+}
+
+// Asks the service worker to look for a new version now, and waits for that
+// sync to end (offlineIdle).
+export async function syncNow(page, timeout) {
+  await offlineIdle(page, timeout);
+  await page.evaluate(() => navigator.serviceWorker.controller.postMessage({ type: 'sync' }));
+  return offlineIdle(page, timeout);
 }
 
 export function waitSemantic(page, timeout = 180000) {

@@ -148,6 +148,34 @@ fn hugging_face_folder_round_trips_through_import() {
             .vector;
         assert!(cosine(&a, &b) > 0.998, "{text}: {}", cosine(&a, &b));
     }
+    // A tokenizer.json whose template names a special token that its
+    // special_tokens does not define (the `vocab` fuzz target's finding):
+    // tokenizers 0.23 panicked on the first text the pack encoded. Import
+    // refuses it, naming the file and the token.
+    let tok_path = hf.join("tokenizer.json");
+    let mut tok: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&tok_path).unwrap()).unwrap();
+    let specials = tok["post_processor"]["special_tokens"]
+        .as_object_mut()
+        .unwrap();
+    let eos = specials.remove("</s>").unwrap();
+    specials.insert("</x>".into(), eos);
+    let good_tok = std::fs::read(&tok_path).unwrap();
+    std::fs::write(&tok_path, serde_json::to_vec(&tok).unwrap()).unwrap();
+    let out = crossfind()
+        .args(["model", "import"])
+        .arg(&hf)
+        .arg("--out")
+        .arg(tmp.path().join("bad-template"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&tok_path.display().to_string()) && err.contains("`</s>`"),
+        "{err}"
+    );
+    std::fs::write(&tok_path, good_tok).unwrap();
     // a folder without weights says what is missing
     std::fs::remove_file(hf.join("model.safetensors")).unwrap();
     let out = crossfind()

@@ -202,6 +202,113 @@ fn reindexing_repairs_damaged_model_files_of_the_same_size() {
         .ends_with(".tmp")));
 }
 
+#[test]
+fn reindexing_after_the_model_pack_changed_moves_the_bundle_to_the_new_pack() {
+    // Pack B: the default pack without its language basis, as `model import
+    // --language-basis-rank 0` makes it: another pack id, other vectors, one
+    // model file fewer. Its files are links to the default pack's.
+    let tmp = tempfile::tempdir().unwrap();
+    let pack_b = tmp.path().join("pack-b");
+    std::fs::create_dir(&pack_b).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model_dir().join("pack.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array_mut().unwrap();
+    let n = files.len();
+    files.retain(|f| f["role"] != "language_basis");
+    assert_eq!(files.len(), n - 1, "the default pack has a language basis");
+    for f in files.iter() {
+        let name = f["name"].as_str().unwrap();
+        std::os::unix::fs::symlink(model_dir().join(name), pack_b.join(name)).unwrap();
+    }
+    std::fs::write(
+        pack_b.join("pack.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let id_a = crossfind::Pack::read_dir(&model_dir())
+        .unwrap()
+        .manifest
+        .pack_id();
+    let id_b = crossfind::Pack::read_dir(&pack_b)
+        .unwrap()
+        .manifest
+        .pack_id();
+    assert_ne!(id_a, id_b);
+
+    let out = tmp.path().join("b");
+    let report = tmp.path().join("report.txt");
+    let index = |model: &Path| {
+        let o = crossfind()
+            .arg("index")
+            .arg("--input")
+            .arg(corpus())
+            .arg("--out")
+            .arg(&out)
+            .arg("--model")
+            .arg(model)
+            .arg("--report")
+            .arg(&report)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let search = || {
+        let o = crossfind()
+            .args(["search", "--bundle"])
+            .arg(&out)
+            .arg("forgot my password")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    index(&model_dir());
+    let first = snapshot(&out);
+    let results_a = search();
+    std::fs::write(out.join("model/notes.txt"), "my notes").unwrap();
+
+    // re-indexed with pack B into the same folder: the bundle and its model
+    // copy are B's, the file only A listed is gone, the user's file stays
+    index(&pack_b);
+    let b = Bundle::read_dir(&out).unwrap();
+    assert_eq!(b.manifest.model.pack_id, id_b);
+    let copy = crossfind::Pack::read_dir(&out.join("model")).expect("the model copy loads");
+    assert_eq!(copy.manifest.pack_id(), id_b);
+    assert!(!out.join("model/lang-basis.bin").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("model/notes.txt")).unwrap(),
+        "my notes"
+    );
+    let vectors = |m: &crossfind::bundle::BundleManifest| {
+        m.shard(crossfind::bundle::ShardKind::Vectors).name.clone()
+    };
+    let first_manifest: crossfind::bundle::BundleManifest = serde_json::from_slice(
+        &first
+            .iter()
+            .find(|(p, _)| p == Path::new("manifest.json"))
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_ne!(
+        vectors(&b.manifest),
+        vectors(&first_manifest),
+        "the passages were embedded again with the new pack"
+    );
+    // search loads the bundle with its own model copy: no pack mismatch
+    search();
+
+    // and back to pack A: the same files, byte for byte, as the first
+    // build (plus the user's), and the same results
+    index(&model_dir());
+    std::fs::remove_file(out.join("model/notes.txt")).unwrap();
+    assert!(
+        snapshot(&out) == first,
+        "re-indexing with pack A again left another bundle"
+    );
+    assert_eq!(search(), results_a);
+}
+
 /// A JSONL site of `good` pages and `bad` lines that are not JSON.
 fn site_with_bad_lines(path: &Path, good: usize, bad: usize) {
     let mut s = String::new();

@@ -8,6 +8,7 @@
 mod bundle;
 mod cli;
 mod encoder;
+mod fuzz_corpus;
 mod index;
 mod pack;
 mod search;

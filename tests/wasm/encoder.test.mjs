@@ -161,6 +161,30 @@ test('rows fetched on demand: a few kilobytes per query, checked, same embedding
   assert.deepEqual(Array.from(a), Array.from(b));
 });
 
+// What the search worker does when a host ignores Range and sends a row
+// shard whole (Engine.addShard, the same code): the shard is checked against
+// pack.json and all its rows come in.
+test('whole row shards added to an encoder: checked against pack.json, same embeddings', () => {
+  const code = (fn) => { try { fn(); } catch (e) { assert.ok(e instanceof Error); return e.code; } return 'no error'; };
+  const loader = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  for (const name of loader.missing()) loader.add(name, readFileSync(path.join(modelDir, name)));
+  const lazy = loader.build();
+  const q = 'reembolso de un pago duplicado, 返金';
+  const files = [...new Set(lazy.rowRanges(q, 'query').map((r) => r.file))];
+  assert.ok(files.length > 0);
+  const flipped = Buffer.from(readFileSync(path.join(modelDir, files[0])));
+  flipped[flipped.length >> 1] ^= 1;
+  assert.equal(code(() => lazy.addShard(files[0], flipped)), 'checksum_mismatch');
+  assert.equal(code(() => lazy.addShard('encoder.bin', readFileSync(path.join(modelDir, 'encoder.bin')))), 'invalid_input');
+  // another shard's bytes under this shard's name
+  const other = files[0] === 'emb-000.bin' ? 'emb-001.bin' : 'emb-000.bin';
+  assert.equal(code(() => lazy.addShard(files[0], readFileSync(path.join(modelDir, other)))), 'checksum_mismatch');
+  assert.equal(code(() => lazy.embed(q, 'query')), 'missing_rows');
+  for (const f of files) lazy.addShard(f, readFileSync(path.join(modelDir, f)));
+  assert.equal(lazy.rowRanges(q, 'query').length, 0);
+  assert.deepEqual(Array.from(lazy.embed(q, 'query')), Array.from(enc().embed(q, 'query')));
+});
+
 test('an encoder built from WebCrypto-digested files embeds as one built with add()', async () => {
   const loader = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
   for (const name of [...loader.missing(), ...loader.rowShards()]) {

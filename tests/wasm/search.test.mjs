@@ -105,14 +105,83 @@ test('with rows fetched per query, hybrid results are the same as with the whole
   }
 });
 
-test('odd queries return results or nothing, never throw', () => {
-  const engine = loadEngine();
-  for (const q of ['', '   ', '\u200d', '👩‍👩‍👧', 'a'.repeat(100000), '<img src=x onerror=alert(1)>']) {
-    const hits = engine.search(q, { k: 3 });
-    assert.ok(Array.isArray(hits));
+// What the engine does with queries a search box receives besides words
+// (src/wasm.rs, Engine.search): blank ones answer nothing, a pasted page is
+// cut to its first 2,000 characters, odd Unicode is normalised or dropped
+// as the index's own text is (src/search/text.rs).
+test('odd queries: blank ones answer nothing, huge ones are cut, odd Unicode is normalised', () => {
+  const lexical = loadEngine();
+  const hybrid = loadEngine();
+  attachModel(hybrid);
+  const urls = (hits) => hits.map((h) => h.url);
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const docs = JSON.parse(readFileSync(path.join(bundleDir, manifest.shards.find((s) => s.kind === 'docs').name), 'utf8'));
+  const pages = new Set(docs.pages.map((p) => p.url));
+  const sane = (hits, k, q) => {
+    assert.ok(Array.isArray(hits) && hits.length <= k, `${q}: ${hits.length} hits for k = ${k}`);
+    for (const h of hits) {
+      assert.ok(pages.has(h.url.split('#')[0]), `${q}: ${h.url} is not a page of the bundle`);
+      assert.ok(Number.isFinite(h.fused), `${q}: fused ${h.fused}`);
+    }
+  };
+
+  // blank: no results, no error, whatever the mode and whether a model is attached
+  for (const engine of [lexical, hybrid]) {
+    for (const q of ['', '   ', '\n\t', '\u3000']) {
+      for (const mode of [undefined, 'lexical', 'dense']) {
+        assert.deepEqual(engine.search(q, { k: 3, mode }), [], JSON.stringify([q, mode]));
+      }
+    }
   }
+
+  // huge: answered from its first 2,000 characters, the rest never read
+  const word = 'password';
+  assert.ok(lexical.search(word, { k: 3 }).length > 0);
+  const padded = word + ' ' + 'a'.repeat(100_000);
+  assert.deepEqual(urls(lexical.search(padded, { k: 3 })), urls(lexical.search(padded.slice(0, 2000), { k: 3 })));
+  assert.ok(lexical.search(padded, { k: 3 }).length > 0, 'the words before the cut still match');
+  assert.ok(lexical.search(' '.repeat(1990) + word, { k: 3 }).length > 0, 'a word that ends at character 1,998 is searched');
+  assert.deepEqual(lexical.search(' '.repeat(2000) + word, { k: 3 }), [], 'words after 2,000 characters are not searched');
+  const pasted = 'How do I reset my password? '.repeat(4000);
+  const hits = hybrid.search(pasted, { k: 3 });
+  sane(hits, 3, 'pasted page');
+  assert.ok(hits.length > 0 && hits[0].dense !== null, 'a pasted page is searched semantically too');
+  assert.deepEqual(hits, hybrid.search(pasted.slice(0, 2000), { k: 3 }));
+
+  // odd Unicode: the same terms as the plain query after NFKC, case and
+  // diacritic folding and dropping invisible characters
+  const same = [
+    ['ＰＡＳＳＷＯＲＤ', 'password'],
+    ['pass\u200bword', 'password'],
+    ['\u00adpassword\u2060', 'password'],
+    ['contrasen\u0303a', 'contraseña'],
+    ['CONTRASEÑA', 'contraseña'],
+  ];
+  for (const [odd, plain] of same) {
+    const want = urls(lexical.search(plain, { k: 5, mode: 'lexical' }));
+    assert.ok(want.length > 0, plain);
+    assert.deepEqual(urls(lexical.search(odd, { k: 5, mode: 'lexical' })), want, JSON.stringify(odd));
+  }
+  // symbols, joiners, controls, markup and lone surrogates: no word, so no
+  // keyword hit; the encoder still embeds them, so hybrid answers densely
+  for (const q of ['\u200d', '👩‍👩‍👧', '\u202e\u202c', '\ufffd', '\ud800', '\u0000\u0001', '¿?!…', '<img src=x onerror=alert(1)>']) {
+    const lex = lexical.search(q, { k: 3 });
+    sane(lex, 3, JSON.stringify(q));
+    if (!/[a-z]/i.test(q)) assert.deepEqual(lex, [], `${JSON.stringify(q)}: keyword hits without a word`);
+    const hyb = hybrid.search(q, { k: 3 });
+    sane(hyb, 3, JSON.stringify(q));
+    assert.ok(hyb.length === 3 && hyb.every((h) => h.dense !== null), `${JSON.stringify(q)}: ${JSON.stringify(hyb)}`);
+  }
+  // a lone surrogate reaches Rust as U+FFFD, as if typed
+  assert.deepEqual(hybrid.search('\ud800', { k: 3 }), hybrid.search('\ufffd', { k: 3 }));
+  // markup in a query is text: it finds the page that shows it as text
+  assert.match(hybrid.search('<img src=x onerror=alert(1)>', { k: 3 })[0].url, /^\/xss\.html/);
+  // k is clamped to 1..100
+  assert.equal(hybrid.search(word, { k: 0 }).length, 1);
+
   const code = (fn) => { try { fn(); } catch (e) { return e.code; } return 'no error'; };
-  assert.equal(code(() => engine.search('x', { mode: 'semantic' })), 'invalid_input');
+  assert.equal(code(() => lexical.search('x', { mode: 'semantic' })), 'invalid_input');
+  assert.equal(code(() => lexical.search('x', { k: 'many' })), 'invalid_input');
 });
 
 test('a flipped byte in a shard is refused with the shard named', () => {

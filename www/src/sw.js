@@ -169,7 +169,12 @@ async function sync() {
       progress(bytes.byteLength);
     }
   };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  // A file that fails (damaged, cut off) stops only its own worker: the
+  // others fetch the rest, so that the next try needs only what failed, and
+  // nothing is left downloading once the failure is reported.
+  const done = await Promise.allSettled([worker(), worker(), worker(), worker()]);
+  const failed = done.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   // The manifests exactly as hashed, last: they make the copy complete.
   await cache.put(packUrl, textResponse(packText, 'application/json'));
   await cache.put(widgetUrl, textResponse(widgetText, 'application/json'));

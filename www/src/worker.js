@@ -302,8 +302,12 @@ async function loadModel() {
 // kilobytes. The engine names the byte ranges of the row shards to fetch;
 // each block of rows is checked against the pack's block checksums when it
 // is added, and kept in Cache Storage (named by the pack id) for the next
-// visit. A server that ignores Range sends the whole shard: that is checked
-// against pack.json and used whole.
+// visit. A server that ignores Range sends the whole shard (about 1.7 MB):
+// that is checked against pack.json and added whole (Engine.addShard), so
+// no later query fetches it again, and the ranges asked for are cut from it
+// for Cache Storage. Until a server is seen to answer a range, the ranges of
+// one shard are asked one at a time, so that such a server sends each
+// shard once, not once per range.
 
 const ROWS_CACHE_PREFIX = 'crossfind-rows:';
 const rowsCacheName = () => ROWS_CACHE_PREFIX + self.modelBase.pathname + ':' + packId;
@@ -328,43 +332,69 @@ async function openRowsCache() {
   }
 }
 
-// Brings one range's rows into the engine: from Cache Storage when every
-// block is there, otherwise over the network.
-async function loadRange(r, cache) {
-  if (cache) {
-    const hits = await Promise.all(
-      Array.from({ length: r.blocks }, (_, i) => cache.match(blockKey(r, r.firstBlock + i))),
-    );
-    if (hits.every(Boolean)) {
-      try {
-        for (let i = 0; i < r.blocks; i++) {
-          engine.addRows(r.firstBlock + i, new Uint8Array(await hits[i].arrayBuffer()));
-        }
-        return;
-      } catch {
-        // a damaged cached copy: forget it and take the rows from the network
-        await Promise.all(Array.from({ length: r.blocks }, (_, i) => cache.delete(blockKey(r, r.firstBlock + i)))).catch(() => {});
-      }
+// Brings one range's rows into the engine from Cache Storage; false when
+// a block of it is not there (or is damaged, and then forgotten).
+async function rowsFromCache(r, cache) {
+  if (!cache) return false;
+  const hits = await Promise.all(Array.from({ length: r.blocks }, (_, i) => cache.match(blockKey(r, r.firstBlock + i))));
+  if (!hits.every(Boolean)) return false;
+  try {
+    for (let i = 0; i < r.blocks; i++) {
+      engine.addRows(r.firstBlock + i, new Uint8Array(await hits[i].arrayBuffer()));
     }
+    return true;
+  } catch {
+    // a damaged cached copy: forget it and take the rows from the network
+    await Promise.all(Array.from({ length: r.blocks }, (_, i) => cache.delete(blockKey(r, r.firstBlock + i)))).catch(() => {});
+    return false;
   }
+}
+
+// Keeps the blocks of range `r` (its bytes: `bytes`) in Cache Storage.
+async function keepRows(r, bytes, cache) {
+  if (!cache) return;
+  const puts = [];
+  for (let i = 0, at = 0; i < r.blocks; i++, at += r.blockBytes) {
+    const block = bytes.subarray(at, Math.min(at + r.blockBytes, bytes.byteLength));
+    puts.push(cache.put(blockKey(r, r.firstBlock + i), new Response(block.slice())));
+  }
+  await Promise.all(puts).catch(() => {});
+}
+
+// Whether the server answers Range requests: null until it has answered one.
+let rangesHonoured = null;
+
+// Fetches range `r` of a row shard. A server that ignores Range answers
+// with the whole shard (200): it is checked against pack.json and added
+// whole, and every range in `same` (ranges of the same shard this query
+// needs) is cut from it for Cache Storage. Returns whether the whole shard came.
+async function fetchRows(r, same, cache) {
   const url = fileUrl(r.file, self.modelBase, 'pack.json');
   const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: cacheMode(url) });
   if (!res.ok) throw new FetchError(url.href, res.status);
   const bytes = new Uint8Array(await res.arrayBuffer());
   rowBytesFetched += bytes.byteLength;
   if (res.status !== 206) {
+    rangesHonoured = false;
     engine.addShard(r.file, bytes); // the whole file: checked against pack.json
-    return;
+    for (const s of same) await keepRows(s, bytes.subarray(s.start, s.end), cache);
+    return true;
   }
+  rangesHonoured = true;
   engine.addRows(r.firstBlock, bytes); // checked block by block
-  if (cache) {
-    const puts = [];
-    for (let i = 0, at = 0; i < r.blocks; i++, at += r.blockBytes) {
-      const block = bytes.subarray(at, Math.min(at + r.blockBytes, bytes.byteLength));
-      puts.push(cache.put(blockKey(r, r.firstBlock + i), new Response(block.slice())));
-    }
-    await Promise.all(puts).catch(() => {});
+  await keepRows(r, bytes, cache);
+  return false;
+}
+
+// The ranges of one shard that are not in Cache Storage, from the network:
+// all at once where the server is known to answer ranges; else the first
+// alone, and the others only if it came as a range.
+async function fetchShardRows(ranges, cache) {
+  if (rangesHonoured !== true) {
+    if (await fetchRows(ranges[0], ranges, cache)) return;
+    ranges = ranges.slice(1);
   }
+  await Promise.all(ranges.map((r) => fetchRows(r, [r], cache)));
 }
 
 let rowBytesFetched = 0;
@@ -375,7 +405,14 @@ async function ensureRows(text) {
   const ranges = engine.rowRanges(text);
   if (!ranges.length) return;
   const cache = await openRowsCache();
-  await Promise.all(ranges.map((r) => loadRange(r, cache)));
+  const cached = await Promise.all(ranges.map((r) => rowsFromCache(r, cache)));
+  const byShard = new Map();
+  ranges.forEach((r, i) => {
+    if (cached[i]) return;
+    if (!byShard.has(r.file)) byShard.set(r.file, []);
+    byShard.get(r.file).push(r);
+  });
+  await Promise.all([...byShard.values()].map((rs) => fetchShardRows(rs, cache)));
 }
 
 // ------------------------------------------------------------------ searches
