@@ -6,6 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The browser tests drive Debian's Chromium (tests/browser/harness.mjs;
+# CHROMIUM=/path for another). Installed here when missing and possible,
+# else said plainly before anything runs.
+if [ -z "${CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Chromium (Debian)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "scripts/test.sh: the browser tests need Chromium at /usr/bin/chromium: run 'sudo apt-get install chromium', or set CHROMIUM=/path/to/chromium" >&2
+    exit 1
+  fi
+fi
 if [ -f package.json ]; then
   echo "== npm packages" >&2
   npm install --ignore-scripts --no-audit --no-fund --loglevel=error
