@@ -162,8 +162,10 @@ fn synthetic_bundle(
         let frag = page / PAGES_PER_FRAGMENT;
         // two "sentences" per chunk, for snippets
         let mid = words.len() / 2;
+        // a shard numbers its chunks from its first one
+        let first = frag * PAGES_PER_FRAGMENT * CHUNKS_PER_PAGE;
         frags[frag].chunks.push((
-            c as u32,
+            (c - first) as u32,
             vec![words[..mid].join(" "), words[mid..].join(" ")],
         ));
         docs.chunks.push(ChunkMeta {

@@ -190,7 +190,7 @@ function siteFile(urlPath) {
 
 function category(urlPath) {
   if (urlPath.startsWith('/crossfind/model/')) return 'model';
-  if (/^\/crossfind\/(manifest\.json|(docs|lexical|vectors|frag-\d+)\.[0-9a-f]+\.(json|bin))$/.test(urlPath)) {
+  if (/^\/crossfind\/(manifest\.json|(docs|lexical|vectors|frag(?:-\d+)?)\.[0-9a-f]+\.(json|bin))$/.test(urlPath)) {
     return /^\/crossfind\/frag-/.test(urlPath) ? 'fragments' : 'index';
   }
   if (urlPath.startsWith('/crossfind/')) return 'widget';

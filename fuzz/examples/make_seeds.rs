@@ -97,13 +97,16 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     ];
     let frags = [
         Fragments {
+            page: "en/reset".into(),
             chunks: (0..3u32)
                 .map(|i| (i, vec![texts[i as usize].to_string()]))
                 .collect(),
         },
+        // numbered from its own first chunk (3)
         Fragments {
+            page: "ja/refunds".into(),
             chunks: (3..5u32)
-                .map(|i| (i, vec![texts[i as usize].to_string(), "…".into()]))
+                .map(|i| (i - 3, vec![texts[i as usize].to_string(), "…".into()]))
                 .collect(),
         },
     ];

@@ -234,7 +234,7 @@ pub const HOSTILE_NAMES: &[&str] = &[
 ];
 
 /// A valid bundle manifest whose names the `manifest_names` target replaces.
-const BUNDLE_TEMPLATE: &str = r#"{"format":"crossfind-bundle","version":1,
+const BUNDLE_TEMPLATE: &str = r#"{"format":"crossfind-bundle","version":2,
 "model":{"pack_id":"8536a5035c33d7f7","id":"m","dim":8,"dir":"model",
 "offline_rows":{"groups":["ascii"],"ranges":[{"file":"emb-000.bin","start":0,"end":8,"sha256":"00"}]}},
 "pages":1,"chunks":1,"languages":{},

@@ -21,7 +21,12 @@ use crate::format::{sha256_hex, Listed};
 pub mod write;
 
 pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
-pub const BUNDLE_VERSION: u32 = 1;
+/// 2: a fragment shard numbers its chunks from 0 (the first chunk whose
+/// `ChunkMeta::frag` is that shard), so that its bytes, and its name, do
+/// not change when a page before it gains or loses a chunk; it names its
+/// first page, and shard names carry no index. Version 1 bundles (chunk ids
+/// counted over the whole bundle) still read.
+pub const BUNDLE_VERSION: u32 = 2;
 pub const MANIFEST: &str = "manifest.json";
 
 /// What a shard holds.
@@ -93,12 +98,7 @@ pub struct BundleManifest {
 
 impl BundleManifest {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let m: BundleManifest = parse_manifest(
-            MANIFEST,
-            bytes,
-            BUNDLE_FORMAT,
-            BUNDLE_VERSION..=BUNDLE_VERSION,
-        )?;
+        let m: BundleManifest = parse_manifest(MANIFEST, bytes, BUNDLE_FORMAT, 1..=BUNDLE_VERSION)?;
         for s in &m.shards {
             check_relative_name(MANIFEST, &s.name)?;
         }
@@ -188,6 +188,12 @@ impl Docs {
             ));
         }
         let nfrag = manifest.fragment_shards().count();
+        if manifest.version >= 2 && docs.chunks.windows(2).any(|w| w[1].frag < w[0].frag) {
+            return Err(Error::corrupt(
+                name,
+                "chunks are not in the order of their fragment shards",
+            ));
+        }
         if let Some(c) = docs
             .chunks
             .iter()
@@ -222,18 +228,49 @@ impl Docs {
 /// One fragment shard: the sentences of some chunks, for snippets.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Fragments {
-    /// `(chunk id, sentences)`
+    /// The id of the shard's first page (version 2), which keeps two
+    /// shards of identical text apart.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub page: String,
+    /// `(chunk, sentences)`. On disk (version 2) `chunk` counts from the
+    /// shard's first chunk; once parsed it is the chunk's id in the bundle.
     pub chunks: Vec<(u32, Vec<String>)>,
 }
 
 impl Fragments {
-    /// Parses fragment shard `name`.
-    pub fn parse(name: &str, bytes: &[u8]) -> Result<Self> {
-        let f: Fragments = serde_json::from_slice(bytes)
+    /// Parses fragment shard `name`, whose chunk numbers start at `base`
+    /// (see [`Docs::fragment_bases`]).
+    pub fn parse(name: &str, bytes: &[u8], base: u32) -> Result<Self> {
+        let mut f: Fragments = serde_json::from_slice(bytes)
             .map_err(|e| Error::corrupt(name, format!("bad fragments: {e}")))?;
         if f.chunks.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(Error::corrupt(name, "chunk ids are not sorted"));
         }
+        for (id, _) in &mut f.chunks {
+            *id = id
+                .checked_add(base)
+                .ok_or_else(|| Error::corrupt(name, "chunk id out of range"))?;
+        }
         Ok(f)
+    }
+}
+
+impl Docs {
+    /// The id of the first chunk of each of `nfrag` fragment shards, which
+    /// version 2 shards count their chunks from (0 for version 1, whose
+    /// shards use bundle-wide ids).
+    pub fn fragment_bases(&self, version: u32, nfrag: usize) -> Vec<u32> {
+        let mut bases = vec![0u32; nfrag];
+        if version >= 2 {
+            let mut seen = vec![false; nfrag];
+            for (i, c) in self.chunks.iter().enumerate() {
+                let f = c.frag as usize;
+                if f < nfrag && !seen[f] {
+                    seen[f] = true;
+                    bases[f] = i as u32;
+                }
+            }
+        }
+        bases
     }
 }

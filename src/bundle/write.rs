@@ -44,8 +44,6 @@ impl ShardSink for HashMap<String, Vec<u8>> {
 pub struct ShardWriter<S> {
     sink: S,
     shards: Vec<Shard>,
-    /// Fragment shards written so far.
-    fragments: usize,
 }
 
 impl<S: ShardSink> ShardWriter<S> {
@@ -53,7 +51,6 @@ impl<S: ShardSink> ShardWriter<S> {
         ShardWriter {
             sink,
             shards: Vec::new(),
-            fragments: 0,
         }
     }
 
@@ -69,29 +66,21 @@ impl<S: ShardSink> ShardWriter<S> {
         Ok(())
     }
 
-    /// Fragment shard `index` (`ChunkMeta::frag`). Indexes must increase;
-    /// an index skipped (a run of pages without text) is written as an
-    /// empty shard before it, so that shard `i` is the `i`-th fragment shard
-    /// of the manifest. Empty shards after the last one are never written.
-    pub fn fragments(&mut self, index: usize, f: &Fragments) -> Result<()> {
-        for i in self.fragments..index {
-            let empty = serde_json::to_vec(&Fragments::default()).expect("fragments serialise");
-            self.write(
-                &format!("frag-{i:03}"),
-                "json",
-                ShardKind::Fragments,
-                &empty,
-            )?;
-        }
+    /// The next fragment shard (`ChunkMeta::frag` counts them from 0), its
+    /// chunks numbered from 0 (see `Fragments`). Its name carries no
+    /// index, so a shard whose text did not change keeps its name when
+    /// shards before it come or go.
+    pub fn fragments(&mut self, f: &Fragments) -> Result<()> {
         let bytes = serde_json::to_vec(f).expect("fragments serialise");
-        self.write(
-            &format!("frag-{index:03}"),
-            "json",
-            ShardKind::Fragments,
-            &bytes,
-        )?;
-        self.fragments = index + 1;
-        Ok(())
+        self.write("frag", "json", ShardKind::Fragments, &bytes)
+    }
+
+    /// Fragment shards written so far.
+    pub fn fragment_count(&self) -> usize {
+        self.shards
+            .iter()
+            .filter(|s| s.kind == ShardKind::Fragments)
+            .count()
     }
 
     /// The page and chunk table.
@@ -134,7 +123,8 @@ pub struct Content<'a> {
     pub vectors: &'a [u8],
     /// The lexical index's bytes.
     pub lexical: &'a [u8],
-    /// Fragment shards `0..`, by `ChunkMeta::frag`.
+    /// Fragment shards `0..`, by `ChunkMeta::frag`, each numbering its
+    /// chunks from 0.
     pub fragments: &'a [Fragments],
 }
 
@@ -147,8 +137,8 @@ pub fn write_shards<S: ShardSink>(
     model: ModelRef,
 ) -> Result<(BundleManifest, S)> {
     let mut w = ShardWriter::new(sink);
-    for (i, f) in content.fragments.iter().enumerate() {
-        w.fragments(i, f)?;
+    for f in content.fragments {
+        w.fragments(f)?;
     }
     w.docs(content.docs)?;
     w.vectors(content.docs.chunks.len(), content.dim, content.vectors)?;

@@ -48,6 +48,15 @@ pub struct IndexArgs {
     /// leaves out on purpose excepted).
     #[arg(long)]
     strict: bool,
+    /// Folder of the embedding cache: chunks an earlier build embedded with
+    /// the same model pack are taken from it, so a re-index embeds only
+    /// what changed [default: $CROSSFIND_CACHE, else
+    /// $XDG_CACHE_HOME/crossfind, else ~/.cache/crossfind].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// Embed every chunk; neither read nor write the embedding cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Args)]
@@ -253,9 +262,17 @@ pub fn index(a: IndexArgs) -> Result<()> {
         corpus.pages.len(),
         t0.elapsed().as_secs_f32()
     );
+    let cache = if a.no_cache {
+        None
+    } else {
+        a.cache
+            .clone()
+            .or_else(crossfind::index::cache::default_dir)
+    };
     let opts = BuildOptions {
         chunk_tokens: a.chunk_tokens,
         force: a.force,
+        cache,
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -285,6 +302,9 @@ pub fn index(a: IndexArgs) -> Result<()> {
     };
     let report = build_bundle(&mut corpus, &enc, &a.model, &a.out, &opts, &progress)?;
     errln!();
+    for n in &report.notes {
+        errln!("note: {}", one_line(n));
+    }
     outln!("{:<8}{:>8}{:>8}", "lang", "pages", "chunks")?;
     for (l, c) in &report.languages {
         outln!("{:<8}{:>8}{:>8}", one_line(l), c.pages, c.chunks)?;
@@ -311,12 +331,18 @@ pub fn index(a: IndexArgs) -> Result<()> {
             report.truncated_chunks
         );
     }
+    let embedded = report.chunks - report.reused_chunks;
     outln!(
-        "\nindexed {} pages into {} in {:.1}s ({:.1} embeddings/s)",
+        "\nindexed {} pages into {} in {:.1}s: {embedded} chunks embedded ({:.1}/s), {} reused from the cache{}",
         report.pages,
         one_line(&a.out.display().to_string()),
         t0.elapsed().as_secs_f32(),
-        report.chunks as f64 / report.embed_seconds.max(1e-6)
+        embedded as f64 / report.embed_seconds.max(1e-6),
+        report.reused_chunks,
+        match &report.cache_file {
+            Some(f) => format!(" ({})", one_line(&f.display().to_string())),
+            None => " (off)".into(),
+        }
     )?;
     outln!(
         "skipped {skipped} of {seen} pages because of problems ({:.1}%), {} more on purpose; {} other warnings; report: {}",

@@ -14,22 +14,40 @@ pub(super) struct VectorSink {
     pub rows: Vec<u8>,
     pub embedded: usize,
     pub truncated: usize,
+    /// Whether row `id`'s passage was truncated.
+    pub truncated_rows: Vec<bool>,
+    /// Rows taken from the embedding cache instead of the encoder.
+    pub reused: usize,
 }
 
 impl VectorSink {
     fn take(&mut self, (id, res): (u32, Result<Embedding>)) -> Result<()> {
         let e = res?;
-        if e.truncated_from.is_some() {
-            self.truncated += 1;
-        }
+        let row = quantize_i8_rows(&e.vector, self.dim);
+        self.put(id, &row, e.truncated_from.is_some());
+        Ok(())
+    }
+
+    /// Row `id`, computed or from the cache.
+    pub fn put(&mut self, id: u32, row: &[u8], truncated: bool) {
         let rb = 4 + self.dim;
         let at = id as usize * rb;
         if self.rows.len() < at + rb {
             self.rows.resize(at + rb, 0);
         }
-        self.rows[at..at + rb].copy_from_slice(&quantize_i8_rows(&e.vector, self.dim));
+        self.rows[at..at + rb].copy_from_slice(row);
+        if self.truncated_rows.len() <= id as usize {
+            self.truncated_rows.resize(id as usize + 1, false);
+        }
+        self.truncated_rows[id as usize] = truncated;
+        self.truncated += truncated as usize;
         self.embedded += 1;
-        Ok(())
+    }
+
+    /// Row `id`, as written.
+    pub fn row(&self, id: u32) -> &[u8] {
+        let rb = 4 + self.dim;
+        &self.rows[id as usize * rb..(id as usize + 1) * rb]
     }
 }
 
@@ -95,6 +113,8 @@ pub(super) fn embed_passages<R>(
                 rows: Vec::new(),
                 embedded: 0,
                 truncated: 0,
+                truncated_rows: Vec::new(),
+                reused: 0,
             },
         };
         let fed = feed(&mut embedder)?;

@@ -6,7 +6,8 @@
 //! 1. chunk each page's sections to the model's token budget ([`chunk`]);
 //! 2. feed each chunk's text to the lexical index;
 //! 3. embed the chunks on one encoder thread per core ([`embed`]), while
-//!    steps 1 and 2 go on;
+//!    steps 1 and 2 go on; a chunk embedded by an earlier build with the
+//!    same pack is taken from the embedding cache instead ([`cache`]);
 //! 4. write the fragment shards as their pages are done, then the docs,
 //!    vectors and lexical shards (`bundle::write`);
 //! 5. copy the model pack into `model/` ([`output`]);
@@ -14,13 +15,14 @@
 //! 7. write the manifest, last;
 //! 8. delete what the previous bundle listed and this one does not ([`output`]).
 
+pub mod cache;
 mod chunk;
 mod embed;
 mod offline;
 mod output;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::bundle::write::{write_manifest, DirSink, ShardWriter};
 use crate::bundle::{BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta};
@@ -44,6 +46,8 @@ pub struct BuildOptions {
     /// Write into an output folder that is neither empty nor a bundle (see
     /// [`previous_bundle`]). Nothing of what is there is deleted either way.
     pub force: bool,
+    /// Folder of the embedding cache ([`cache`]); `None` embeds every chunk.
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for BuildOptions {
@@ -53,6 +57,7 @@ impl Default for BuildOptions {
             overlap_sentences: 1,
             pages_per_fragment: 24,
             force: false,
+            cache: None,
         }
     }
 }
@@ -68,6 +73,12 @@ pub struct BuildReport {
     pub files: Vec<(String, String, u64)>,
     /// Wall time from the first chunk sent to the encoder to the last vector back.
     pub embed_seconds: f64,
+    /// Chunks whose vector came from the embedding cache.
+    pub reused_chunks: usize,
+    /// The cache file, when a cache was used.
+    pub cache_file: Option<PathBuf>,
+    /// Notes on the cache (not used, not saved), for the user.
+    pub notes: Vec<String>,
 }
 
 /// Where a running build is, for a progress line.
@@ -116,6 +127,16 @@ pub fn build_bundle(
     let pages_total = docs.pages.len();
     let mut shards = ShardWriter::new(DirSink(out));
     let mut lex = LexicalIndexBuilder::new();
+    let mut notes = Vec::new();
+    let mut cache = match &opts.cache {
+        Some(dir) => {
+            let c = cache::EmbedCache::open(dir, enc)?;
+            notes.extend(c.note.clone());
+            Some(c)
+        }
+        None => None,
+    };
+    let mut keys = Vec::new();
     let t0 = std::time::Instant::now();
     let (chunks, mut vectors) = embed::embed_passages(
         enc,
@@ -127,6 +148,8 @@ pub fn build_bundle(
                 docs: &mut docs,
                 lex: &mut lex,
                 shards: &mut shards,
+                cache: cache.as_mut(),
+                keys: &mut keys,
             };
             pages.index(embedder, progress)
         },
@@ -150,6 +173,27 @@ pub fn build_bundle(
             "{} of {chunks} chunks came back from the encoder",
             vectors.embedded
         )));
+    }
+
+    if let Some(c) = cache.as_mut() {
+        for (id, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                let id = id as u32;
+                c.put(
+                    *k,
+                    cache::Row {
+                        bytes: vectors.row(id).to_vec(),
+                        truncated: vectors.truncated_rows[id as usize],
+                    },
+                );
+            }
+        }
+        if let Err(e) = c.save() {
+            notes.push(format!(
+                "the embedding cache {} could not be written ({e}); the next build embeds every chunk again",
+                c.path().display()
+            ));
+        }
     }
 
     shards.docs(&docs)?;
@@ -201,6 +245,9 @@ pub fn build_bundle(
         languages,
         files,
         embed_seconds,
+        reused_chunks: vectors.reused,
+        cache_file: cache.map(|c| c.path().to_path_buf()),
+        notes,
     })
 }
 
@@ -213,11 +260,19 @@ struct Pages<'a, 'o> {
     docs: &'a mut Docs,
     lex: &'a mut LexicalIndexBuilder,
     shards: &'a mut ShardWriter<DirSink<'o>>,
+    cache: Option<&'a mut cache::EmbedCache>,
+    /// Chunk `id`'s cache key, when it was sent to the encoder (`None`:
+    /// its row came from the cache, or there is no cache).
+    keys: &'a mut Vec<Option<cache::Key>>,
 }
 
 impl Pages<'_, '_> {
     /// Chunks every page, in order; returns the number of chunks.
-    fn index(self, embedder: &mut embed::Embedder, progress: &dyn Fn(Progress)) -> Result<usize> {
+    fn index(
+        mut self,
+        embedder: &mut embed::Embedder,
+        progress: &dyn Fn(Progress),
+    ) -> Result<usize> {
         let budget = self
             .opts
             .chunk_tokens
@@ -226,17 +281,19 @@ impl Pages<'_, '_> {
         let per_frag = self.opts.pages_per_fragment.max(1);
         let pages_total = self.corpus.pages.len();
         let mut frag = Fragments::default();
-        let mut frag_index = 0usize;
+        // pages in `frag` so far, and the id of its first chunk
+        let (mut frag_pages, mut base) = (0usize, 0u32);
         for pi in 0..pages_total {
-            if pi / per_frag != frag_index {
-                // fragment shards are numbered by page; an empty one is only
-                // written when a later one has text
-                let done = std::mem::take(&mut frag);
-                if !done.chunks.is_empty() {
-                    self.shards.fragments(frag_index, &done)?;
-                }
-                frag_index = pi / per_frag;
+            if !frag.chunks.is_empty()
+                && (frag_pages >= 4 * per_frag
+                    || starts_fragment(&self.corpus.pages[pi].id, per_frag))
+            {
+                self.shards.fragments(&std::mem::take(&mut frag))?;
+                frag_pages = 0;
+                base = self.docs.chunks.len() as u32;
             }
+            let frag_index = self.shards.fragment_count() as u32;
+            frag_pages += 1;
             let page = &mut self.corpus.pages[pi];
             let sections = std::mem::take(&mut page.sections);
             for s in sections {
@@ -254,14 +311,30 @@ impl Pages<'_, '_> {
                         page: pi as u32,
                         anchor: s.anchor.clone(),
                         heading: s.heading.clone(),
-                        frag: frag_index as u32,
+                        frag: frag_index,
                     });
                     self.lex.add(
                         id,
                         &format!("{}\n{}\n{}", page.title, s.heading, c.sentences.join(" ")),
                     );
-                    embedder.send(id, c.passage)?;
-                    frag.chunks.push((id, c.sentences));
+                    match self.cache.as_deref_mut() {
+                        Some(cache) => {
+                            let k = cache::key(&c.passage);
+                            if let Some(row) = cache.get(&k) {
+                                embedder.vectors.put(id, &row.bytes, row.truncated);
+                                embedder.vectors.reused += 1;
+                                self.keys.push(None);
+                            } else {
+                                self.keys.push(Some(k));
+                                embedder.send(id, c.passage)?;
+                            }
+                        }
+                        None => embedder.send(id, c.passage)?,
+                    }
+                    if frag.chunks.is_empty() {
+                        frag.page = page.id.clone();
+                    }
+                    frag.chunks.push((id - base, c.sentences));
                 }
             }
             progress(Progress {
@@ -272,8 +345,19 @@ impl Pages<'_, '_> {
             });
         }
         if !frag.chunks.is_empty() {
-            self.shards.fragments(frag_index, &frag)?;
+            self.shards.fragments(&frag)?;
         }
         Ok(self.docs.chunks.len())
     }
+}
+
+/// Whether the page `id` starts a new fragment shard (when the shard being
+/// filled has text): for about one page in `per_frag`, chosen by the page's
+/// id, not its position, so that adding or removing a page moves the
+/// boundaries of its own shard only, and every other shard keeps its bytes
+/// and its name. A shard also ends at `4 × per_frag` pages.
+fn starts_fragment(id: &str, per_frag: usize) -> bool {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(id.as_bytes());
+    u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) % per_frag as u64 == 0
 }

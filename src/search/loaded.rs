@@ -22,6 +22,8 @@ pub struct Bundle {
     pub fragments: Vec<Option<Fragments>>,
     /// [`Vectors::page_norms`], computed at load.
     pub page_norms: Vec<f32>,
+    /// [`Docs::fragment_bases`], computed at load.
+    frag_bases: Vec<u32>,
     /// Pages of each translation group, in page order.
     groups: HashMap<String, Vec<u32>>,
     has_vectors: bool,
@@ -95,9 +97,10 @@ impl Bundle {
         partition_by_language(&mut lexical, &docs);
         let mut frags = Vec::with_capacity(nfrag);
         let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
-        for s in &shards {
+        let bases = docs.fragment_bases(manifest.version, nfrag);
+        for (s, &base) in shards.iter().zip(&bases) {
             frags.push(if fragments {
-                Some(Fragments::parse(&s.name, &read(s)?)?)
+                Some(Fragments::parse(&s.name, &read(s)?, base)?)
             } else {
                 None
             });
@@ -111,6 +114,7 @@ impl Bundle {
             lexical,
             fragments: frags,
             page_norms,
+            frag_bases: bases,
             has_vectors: with_vectors,
         })
     }
@@ -124,7 +128,8 @@ impl Bundle {
             .cloned()
             .ok_or_else(|| Error::Input(format!("no fragment shard {index}")))?;
         verify_file(&s, bytes)?;
-        self.fragments[index] = Some(Fragments::parse(&s.name, bytes)?);
+        let base = self.frag_bases.get(index).copied().unwrap_or(0);
+        self.fragments[index] = Some(Fragments::parse(&s.name, bytes, base)?);
         Ok(())
     }
 
@@ -209,11 +214,12 @@ impl Bundle {
                 raw.extend_from_slice(&self.vectors.raw[i * rb..(i + 1) * rb]);
             }
         }
-        let fragments = self
+        let fragments: Vec<Option<Fragments>> = self
             .fragments
             .iter()
             .map(|f| {
                 f.as_ref().map(|f| Fragments {
+                    page: f.page.clone(),
                     chunks: f
                         .chunks
                         .iter()
@@ -240,12 +246,14 @@ impl Bundle {
             raw,
         };
         let page_norms = vectors.page_norms(&docs);
+        let frag_bases = docs.fragment_bases(manifest.version, fragments.len());
         Bundle {
             manifest,
             groups: group_index(&docs),
             vectors,
             docs,
             lexical,
+            frag_bases,
             fragments,
             page_norms,
             has_vectors: self.has_vectors,
@@ -329,8 +337,9 @@ mod tests {
         let mut lex = LexicalIndexBuilder::new();
         let fragments: Vec<Fragments> = (0..2u32)
             .map(|f| Fragments {
-                chunks: (2 * f..2 * f + 2)
-                    .map(|c| (c, vec![format!("text {c}")]))
+                page: format!("p{}", 2 * f),
+                chunks: (0..2)
+                    .map(|c| (c, vec![format!("text {}", 2 * f + c)]))
                     .collect(),
             })
             .collect();
@@ -367,19 +376,32 @@ mod tests {
     }
 
     #[test]
-    fn fragment_shards_skipped_in_between_are_written_empty() {
-        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
-        let f = Fragments {
-            chunks: vec![(0, vec!["x".into()])],
+    fn fragment_shards_keep_their_names_when_shards_before_them_change() {
+        let names = |first: &str| {
+            let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+            for (page, text) in [("a", first), ("b", "unchanged")] {
+                w.fragments(&Fragments {
+                    page: page.into(),
+                    chunks: vec![(0, vec![text.into()])],
+                })
+                .unwrap();
+            }
+            let (shards, _) = w.finish();
+            shards.into_iter().map(|s| s.name).collect::<Vec<_>>()
         };
-        w.fragments(0, &f).unwrap();
-        w.fragments(3, &f).unwrap();
-        let (shards, files) = w.finish();
-        let sizes: Vec<usize> = shards.iter().map(|s| files[&s.name].len()).collect();
-        let empty = serde_json::to_vec(&Fragments::default()).unwrap().len();
-        assert_eq!(shards.len(), 4);
-        assert_eq!(sizes[1], empty);
-        assert_eq!(sizes[2], empty);
-        assert!(sizes[3] > empty);
+        let (before, after) = (names("one"), names("one, edited"));
+        assert_ne!(before[0], after[0]);
+        assert_eq!(before[1], after[1]);
+        assert!(before[1].starts_with("frag.") && before[1].ends_with(".json"));
+    }
+
+    #[test]
+    fn version_1_fragment_ids_count_over_the_bundle() {
+        let docs = docs();
+        assert_eq!(docs.fragment_bases(1, 2), [0, 0]);
+        assert_eq!(docs.fragment_bases(2, 2), [0, 2]);
+        let bytes = br#"{"chunks":[[0,["x"]],[1,["y"]]]}"#;
+        let f = Fragments::parse("frag.json", bytes, 2).unwrap();
+        assert_eq!(f.chunks[1], (3, vec!["y".to_string()]));
     }
 }

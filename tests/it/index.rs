@@ -453,3 +453,143 @@ fn search_and_index_print_no_terminal_escapes_from_the_site() {
         "{json}"
     );
 }
+
+/// The golden corpus with page `edit` given more text (a new section long
+/// enough to change its number of chunks), as a JSONL file in `dir`.
+fn corpus_edited(dir: &Path, edit: Option<usize>) -> PathBuf {
+    let text = std::fs::read_to_string(corpus()).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    if let Some(i) = edit {
+        let extra: String = (0..40)
+            .map(|n| format!("Step {n}: check the address, then ask for a new link. "))
+            .collect();
+        let t = lines[i]["text"].as_str().unwrap().to_string();
+        lines[i]["text"] =
+            format!("{t}\n\n## Troubleshooting {{#troubleshooting}}\n{extra}").into();
+    }
+    let p = dir.join("corpus.jsonl");
+    let body: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&p, body.join("\n") + "\n").unwrap();
+    p
+}
+
+/// `(embedded, reused)` from `crossfind index`'s last line.
+fn embedded_reused(o: &std::process::Output) -> (usize, usize) {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().find(|l| l.starts_with("indexed ")).expect(&out);
+    let num_before = |word: &str| -> usize {
+        let at = line.find(word).expect(line);
+        line[..at]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (
+        num_before(" chunks embedded"),
+        num_before(" reused from the cache"),
+    )
+}
+
+#[test]
+fn re_index_embeds_only_what_changed_and_writes_the_bundle_a_full_build_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, out, fresh) = (
+        tmp.path().join("cache"),
+        tmp.path().join("out"),
+        tmp.path().join("fresh"),
+    );
+    let report = tmp.path().join("report.txt");
+    let cache_flag = ["--cache", cache.to_str().unwrap()];
+    let input = corpus_edited(tmp.path(), None);
+    let first = index_with(&input, &out, &report, &cache_flag);
+    assert_ok(&first);
+    let (embedded, reused) = embedded_reused(&first);
+    assert_eq!(reused, 0, "a new cache has nothing to reuse");
+
+    // the same site again: nothing is embedded
+    let again = index_with(&input, &out, &report, &cache_flag);
+    assert_ok(&again);
+    assert_eq!(embedded_reused(&again), (0, embedded));
+
+    // one page edited: only its new chunks are embedded, and the bundle is
+    // byte for byte what a build without the cache writes
+    let input = corpus_edited(tmp.path(), Some(1));
+    let edited = index_with(&input, &out, &report, &cache_flag);
+    assert_ok(&edited);
+    let (new, reused) = embedded_reused(&edited);
+    assert!(new >= 1 && new < embedded, "embedded {new} of {embedded}");
+    assert!(reused >= embedded - 2, "reused {reused}");
+    assert_ok(&index_with(&input, &fresh, &report, &["--no-cache"]));
+    assert_eq!(snapshot(&out), snapshot(&fresh));
+    assert!(!fresh.join("cache").exists() && cache.read_dir().unwrap().count() == 1);
+}
+
+#[test]
+fn damaged_embedding_cache_is_ignored_with_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, out) = (tmp.path().join("cache"), tmp.path().join("out"));
+    let report = tmp.path().join("report.txt");
+    let cache_flag = ["--cache", cache.to_str().unwrap()];
+    let input = corpus_edited(tmp.path(), None);
+    let first = index_with(&input, &out, &report, &cache_flag);
+    assert_ok(&first);
+    let (embedded, _) = embedded_reused(&first);
+    let file = cache.read_dir().unwrap().next().unwrap().unwrap().path();
+    let before = snapshot(&out);
+    flip_byte(&file, |n| n / 2, 0x10);
+    let o = index_with(&input, &out, &report, &cache_flag);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("was not used: it is damaged"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(embedded_reused(&o), (embedded, 0));
+    assert_eq!(snapshot(&out), before);
+    // and the cache is whole again for the next build
+    let o = index_with(&input, &out, &report, &cache_flag);
+    assert_eq!(embedded_reused(&o), (0, embedded));
+}
+
+#[test]
+fn fragment_shards_of_unchanged_pages_keep_their_names() {
+    use crossfind::index::{build_bundle, BuildOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let names = |edit: Option<usize>, out: &str| -> Vec<String> {
+        let dir = tmp.path().join(out);
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = corpus_edited(&dir, edit);
+        let mut corpus = crossfind::ingest::read_input_skipping(&input, None).unwrap();
+        let opts = BuildOptions {
+            pages_per_fragment: 1,
+            ..Default::default()
+        };
+        let out = dir.join("bundle");
+        build_bundle(
+            &mut corpus,
+            crate::encoder(),
+            &model_dir(),
+            &out,
+            &opts,
+            &|_| {},
+        )
+        .unwrap();
+        let b = Bundle::read_dir(&out).unwrap();
+        b.manifest
+            .fragment_shards()
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let (before, after) = (names(None, "a"), names(Some(1), "b"));
+    assert_eq!(before.len(), 4, "{before:?}");
+    assert_eq!(after.len(), 4, "{after:?}");
+    // page 1 gained chunks: the shards after it are numbered from their
+    // own first chunk, so only page 1's shard has new bytes
+    let same: Vec<bool> = before.iter().zip(&after).map(|(a, b)| a == b).collect();
+    assert_eq!(same, [true, false, true, true]);
+}

@@ -107,9 +107,14 @@ pub fn assert_error(e: &crossfind::Error, code: &str, what: &str) {
     assert!(e.to_string().contains(what), "{e}");
 }
 
-/// The `crossfind` binary of this build.
+/// The `crossfind` binary of this build, with an embedding cache of this
+/// test run's own (never the user's `~/.cache/crossfind`).
 pub fn crossfind() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crossfind"))
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().unwrap());
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crossfind"));
+    c.env("CROSSFIND_CACHE", cache.path());
+    c
 }
 
 pub fn stderr(o: &Output) -> String {
