@@ -23,6 +23,18 @@
 //! building (Linux `VmHWM`, reset between the steps), against the bytes of
 //! text read: the check that indexing runs in bounded memory. Adds its run
 //! to `bench-results/index-large.json` (one entry per site size).
+//!
+//! ```text
+//! cargo bench --bench index_build -- --reindex
+//! ```
+//!
+//! measures incremental indexing: a full build without the embedding cache,
+//! a build that fills an empty cache, then 1% of the pages edited (a
+//! sentence added to the first paragraph of every hundredth page) and
+//! indexed again with the cache, against a full build of the edited site
+//! without it. Checks that the two bundles are byte for byte the same and
+//! counts the shards whose names changed. Writes `bench-results/reindex.json`
+//! and prints a Markdown table.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -208,9 +220,151 @@ fn large(root: &Path, pages: usize, words_per_page: usize) {
     println!("\nwrote {}", path.display());
 }
 
+/// Every file under `dir` (relative path -> bytes).
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Adds a sentence to the first paragraph of every hundredth page of
+/// `site` (HTML pages, or Markdown files for the generated large site);
+/// returns how many pages were edited.
+fn edit_one_percent(site: &Path) -> usize {
+    let mut pages: Vec<_> = files(site)
+        .into_keys()
+        .filter(|f| f.ends_with(".html") || f.ends_with(".md"))
+        .filter(|f| f.contains('/') && !f.ends_with("index.html"))
+        .collect();
+    pages.sort();
+    let mut edited = 0;
+    for f in pages.iter().step_by(100) {
+        let p = site.join(f);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let sentence = " This page was updated: contact support if the problem persists.";
+        let new = if f.ends_with(".html") {
+            text.replacen("</p>", &format!("{sentence}</p>"), 1)
+        } else {
+            text.replacen("\n\n", &format!("{sentence}\n\n"), 2)
+        };
+        if new != text {
+            std::fs::write(&p, new).unwrap();
+            edited += 1;
+        }
+    }
+    edited
+}
+
+/// `--reindex`: see the module's notes.
+fn reindex(root: &Path, site: &Path, label: &str) {
+    let model = root.join("models/e5-small");
+    let enc = crossfind::Encoder::from_pack(
+        crossfind::Pack::read_dir(&model).expect("models/e5-small: run scripts/setup.sh"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let build = |out: &Path, cache: Option<&Path>| {
+        let t = Instant::now();
+        let mut corpus = crossfind::ingest::read_input(site).unwrap();
+        let opts = BuildOptions {
+            cache: cache.map(Path::to_path_buf),
+            ..Default::default()
+        };
+        let r = build_bundle(&mut corpus, &enc, &model, out, &opts, &|_| {}).unwrap();
+        (t.elapsed().as_secs_f64(), r)
+    };
+    let (full_s, full) = build(&tmp.path().join("full"), None);
+    let out = tmp.path().join("bundle");
+    let (fill_s, _) = build(&out, Some(&cache));
+    let before = files(&out);
+    let edited = edit_one_percent(site);
+    let (re_s, re) = build(&out, Some(&cache));
+    let (edited_full_s, _) = build(&tmp.path().join("edited-full"), None);
+    let after = files(&out);
+    let identical = after == files(&tmp.path().join("edited-full"));
+    let shards = |m: &BTreeMap<String, Vec<u8>>| -> Vec<String> {
+        m.keys()
+            .filter(|k| !k.starts_with("model/") && *k != "manifest.json")
+            .cloned()
+            .collect()
+    };
+    let (old, new) = (shards(&before), shards(&after));
+    let renamed = new.iter().filter(|n| !old.contains(n)).count();
+    let fetched_bytes: usize = new
+        .iter()
+        .filter(|n| !old.contains(n))
+        .map(|n| after[n].len())
+        .sum();
+    let bundle_bytes: usize = new.iter().map(|n| after[n].len()).sum();
+    let cpu = cpu();
+    let result = json!({
+        "bench": "reindex",
+        "site": label,
+        "cpu": cpu,
+        "pages": re.pages,
+        "chunks": re.chunks,
+        "pages_edited": edited,
+        "seconds": {"full_no_cache": full_s, "full_filling_cache": fill_s, "reindex_with_cache": re_s, "edited_full_no_cache": edited_full_s},
+        "reindex_share_of_full": re_s / edited_full_s,
+        "chunks_embedded": re.chunks - re.reused_chunks,
+        "chunks_reused": re.reused_chunks,
+        "identical_to_full_build": identical,
+        "shards": new.len(),
+        "shards_renamed": renamed,
+        "bytes_renamed": fetched_bytes,
+        "bundle_bytes_without_model": bundle_bytes,
+    });
+    let dir = root.join("bench-results");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("reindex.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n").unwrap();
+    println!(
+        "re-index after editing 1% of the pages: {label}, {} pages, {} chunks ({cpu})\n",
+        re.pages, re.chunks
+    );
+    println!("| build | seconds |\n|---|---:|");
+    println!("| full, no cache | {full_s:.2} |\n| full, filling an empty cache | {fill_s:.2} |");
+    println!(
+        "| {edited} pages edited, with the cache | {re_s:.2} ({:.1}% of a full build) |",
+        100.0 * re_s / edited_full_s
+    );
+    println!("| the edited site, full, no cache | {edited_full_s:.2} |\n");
+    println!(
+        "{} chunks embedded, {} reused; bundle identical to the full build: {identical}; {renamed} of {} shards renamed ({} of {} bytes to fetch again)",
+        re.chunks - re.reused_chunks, re.reused_chunks, new.len(), fetched_bytes, bundle_bytes
+    );
+    assert!(identical, "the re-indexed bundle differs from a full build");
+    println!("\nwrote {}", path.display());
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--reindex") {
+        let tmp = tempfile::tempdir().unwrap();
+        let site = tmp.path().join("site");
+        let st = Command::new("node")
+            .arg(root.join("examples/helpdesk/build.mjs"))
+            .arg("--out")
+            .arg(&site)
+            .output()
+            .expect("node runs (the demo site is rendered by examples/helpdesk/build.mjs)");
+        assert!(st.status.success(), "build.mjs failed");
+        reindex(root, &site, "demo help center (built HTML)");
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--large") {
         let num = |j: usize, d: usize| args.get(j).and_then(|v| v.parse().ok()).unwrap_or(d);
         large(root, num(i + 1, 2000), num(i + 2, 1500));
