@@ -285,7 +285,7 @@ fn reindex(root: &Path, site: &Path, label: &str) {
         let r = build_bundle(&mut corpus, &enc, &model, out, &opts, &|_| {}).unwrap();
         (t.elapsed().as_secs_f64(), r)
     };
-    let (full_s, full) = build(&tmp.path().join("full"), None);
+    let (full_s, _) = build(&tmp.path().join("full"), None);
     let out = tmp.path().join("bundle");
     let (fill_s, _) = build(&out, Some(&cache));
     let before = files(&out);
