@@ -145,6 +145,8 @@ fn synthetic_bundle(
             lang,
             title: format!("Article {group}"),
             group: format!("article-{group}"),
+            filters: Default::default(),
+            weight: None,
         });
     }
     let nfrag = pages.div_ceil(PAGES_PER_FRAGMENT);
@@ -330,6 +332,7 @@ fn main() {
                             k: K,
                             mode,
                             fusion: Fusion::default(),
+                            filter: None,
                         };
                         std::hint::black_box(search(bundle, &q));
                     }

@@ -430,6 +430,14 @@ impl Engine {
         Ok(())
     }
 
+    /// The filters the site's pages declare, for a filter menu:
+    /// `{key: {value: pageCount}}` (empty when the site declares none).
+    pub fn filters(&self) -> Result<JsValue, JsValue> {
+        let ser = serde_wasm_bindgen::Serializer::json_compatible();
+        serde::Serialize::serialize(&self.bundle.filter_counts(), &ser)
+            .map_err(|e| js_err(Error::Encoder(e.to_string())))
+    }
+
     #[wasm_bindgen(js_name = hasEncoder)]
     pub fn has_encoder(&self) -> bool {
         self.encoder.is_some()
@@ -441,7 +449,9 @@ impl Engine {
         self.bundle.has_vectors()
     }
 
-    /// Runs a query. `options`: `{lang?: string, k?: number, mode?: "hybrid"|"dense"|"lexical"}`.
+    /// Runs a query. `options`: `{lang?: string, k?: number, mode?:
+    /// "hybrid"|"dense"|"lexical", filter?: {[key]: string[]}}` (`filter`:
+    /// only pages with one of the values of every key; see `search::Filter`).
     /// Returns an array of hits (see `search::Hit`, camelCase-free snake_case fields).
     /// On an engine without vectors, "hybrid" answers lexically and "dense"
     /// fails with code "no_vectors".
@@ -451,6 +461,7 @@ impl Engine {
             lang: Option<String>,
             k: Option<usize>,
             mode: Option<String>,
+            filter: Option<crate::search::Filter>,
         }
         let o: Opts = if options.is_undefined() || options.is_null() {
             Opts::default()
@@ -488,6 +499,7 @@ impl Engine {
                 k: o.k.unwrap_or(10).clamp(1, 100),
                 mode,
                 fusion: Fusion::default(),
+                filter: o.filter.as_ref(),
             },
         );
         let ser = serde_wasm_bindgen::Serializer::json_compatible();

@@ -65,6 +65,8 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
         lang: lang.into(),
         title: title.into(),
         group: group.into(),
+        filters: Default::default(),
+        weight: None,
     };
     let docs = Docs {
         pages: vec![

@@ -144,6 +144,7 @@ pub fn bundle(data: &[u8]) {
                 k,
                 mode,
                 fusion: Fusion::default(),
+                filter: None,
             };
             check_hits(&b, &search(&b, &q), k);
         }

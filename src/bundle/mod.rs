@@ -156,6 +156,14 @@ pub struct PageMeta {
     pub lang: String,
     pub title: String,
     pub group: String,
+    /// The page's filter values by key (`product`, `version`, ...), as the
+    /// site declares them; a search can be limited to pages with some.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub filters: BTreeMap<String, Vec<String>>,
+    /// The site's weight for the page (1 when absent): see
+    /// `search::WEIGHT_SCALE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f32>,
 }
 
 /// A searchable chunk of a page section.

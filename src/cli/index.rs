@@ -10,7 +10,7 @@ use super::term::{errln, json_safe, one_line, outln};
 use crossfind::index::{build_bundle, previous_bundle, BuildOptions, Progress};
 use crossfind::ingest::{Corpus, WarningKind};
 use crossfind::search::Bundle;
-use crossfind::search::{search, Fusion, Hit, Mode, Query};
+use crossfind::search::{search, Filter, Fusion, Hit, Mode, Query};
 use crossfind::{Encoder, Pack, TextKind};
 
 #[derive(Args)]
@@ -79,6 +79,11 @@ pub struct SearchArgs {
     /// TREC run file to write for --queries.
     #[arg(long)]
     run: Option<PathBuf>,
+    /// Only pages with this filter value (repeatable: values of one key
+    /// are alternatives, different keys must all match), e.g.
+    /// --filter version:2.0 --filter product:Billing.
+    #[arg(long = "filter", value_name = "KEY:VALUE")]
+    filter: Vec<String>,
     /// Print results as JSON lines.
     #[arg(long)]
     json: bool,
@@ -392,6 +397,7 @@ pub fn run_query(
     lang: Option<&str>,
     k: usize,
     mode: Mode,
+    filter: Option<&Filter>,
 ) -> Result<Vec<Hit>> {
     let vector = if mode == Mode::Lexical || text.trim().is_empty() {
         None
@@ -407,12 +413,48 @@ pub fn run_query(
             k,
             mode,
             fusion: Fusion::default(),
+            filter,
         },
     ))
 }
 
+/// `--filter KEY:VALUE`s as a [`Filter`], checked against the filters the
+/// bundle's pages declare, so that a misspelt key is an error and not an
+/// empty result.
+fn parse_filter(specs: &[String], l: &Loaded) -> Result<Option<Filter>> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let known: std::collections::BTreeSet<&str> = l
+        .bundle
+        .docs
+        .pages
+        .iter()
+        .flat_map(|p| p.filters.keys().map(String::as_str))
+        .collect();
+    let mut f = Filter::new();
+    for spec in specs {
+        let Some((k, v)) = spec.split_once(':') else {
+            bail!("--filter {spec:?} is not KEY:VALUE (e.g. --filter version:2.0)");
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if !known.contains(k) {
+            if known.is_empty() {
+                bail!("--filter {k}: no page of this bundle declares filters (see README: data-crossfind-filter)");
+            }
+            bail!(
+                "--filter {k}: no page has a filter of that name; this bundle's are: {}",
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            );
+        }
+        f.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    Ok(Some(f))
+}
+
 pub fn search_cmd(a: SearchArgs) -> Result<()> {
     let l = load_bundle(&a.bundle)?;
+    let filter = parse_filter(&a.filter, &l)?;
     if let (Some(qpath), Some(run)) = (&a.queries, &a.run) {
         let bytes =
             std::fs::read(qpath).with_context(|| format!("cannot read {}", qpath.display()))?;
@@ -435,7 +477,10 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
                 );
             };
             let lang = a.lang.as_deref().or(q["lang"].as_str());
-            for (rank, h) in run_query(&l, qt, lang, a.k, a.mode)?.iter().enumerate() {
+            for (rank, h) in run_query(&l, qt, lang, a.k, a.mode, filter.as_ref())?
+                .iter()
+                .enumerate()
+            {
                 out.push_str(&format!(
                     "{qid} Q0 {} {} {:.6} crossfind\n",
                     h.page_id,
@@ -453,7 +498,7 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
     if query.trim().is_empty() {
         bail!("no query: pass it as an argument, or --queries FILE.jsonl --run FILE");
     }
-    let hits = run_query(&l, &query, a.lang.as_deref(), a.k, a.mode)?;
+    let hits = run_query(&l, &query, a.lang.as_deref(), a.k, a.mode, filter.as_ref())?;
     if a.json {
         // serde_json escapes the C0 controls; json_safe the others
         for h in &hits {

@@ -334,6 +334,7 @@ fn run_mode(
             k: k.max(METRIC_DEPTH),
             mode,
             fusion,
+            filter: None,
         },
     );
     // label -> (grade, groups); each label is credited once
@@ -822,6 +823,8 @@ mod tests {
             lang: lang.into(),
             title: String::new(),
             group: group.into(),
+            filters: Default::default(),
+            weight: None,
         }
     }
 

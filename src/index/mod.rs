@@ -120,6 +120,8 @@ pub fn build_bundle(
                 lang: p.lang.clone(),
                 title: p.title.clone(),
                 group: p.group.clone(),
+                filters: p.tags.filters.clone(),
+                weight: p.tags.weight,
             })
             .collect(),
         chunks: Vec::new(),

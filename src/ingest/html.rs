@@ -11,7 +11,7 @@ use super::sections::{Heading, SectionAssembler};
 use super::text::{collapse_whitespace, encode_path, percent_decode, TextBuilder};
 use super::{
     assign_groups_by_component, check_groups, fallback_language, page_text, read_text_file,
-    rel_display, Corpus, LangSource, Page, Section, UnionFind,
+    rel_display, Corpus, LangSource, Page, PageTags, Section, UnionFind,
 };
 use crate::lang::{check_tag, path_language};
 
@@ -138,6 +138,9 @@ struct Extracted {
     links: usize,
     link_chars: usize,
     text_chars: usize,
+    tags: PageTags,
+    /// What was wrong with the page's filters or weight.
+    tag_problems: Vec<String>,
 }
 
 /// A page read from the site, with what grouping needs.
@@ -196,6 +199,9 @@ fn page_id(rel: &str) -> String {
 fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
     let doc = parse_page(rel, src, corpus)?;
     let ex = extract(&doc, rel);
+    for p in &ex.tag_problems {
+        corpus.warn(rel, p.clone());
+    }
     if ex.noindex {
         corpus.warn(
             rel,
@@ -294,6 +300,7 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
             title,
             sections: ex.sections,
             source: rel.to_string(),
+            tags: ex.tags,
         },
     })
 }
@@ -548,9 +555,18 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
     // Page-level metadata.
     let mut noindex = false;
     let mut refresh = false;
+    let mut tags = PageTags::default();
+    let mut tag_problems = Vec::new();
     for m in doc.select(&selector("meta")) {
         let e = m.value();
         let name = e.attr("name").unwrap_or("").trim().to_ascii_lowercase();
+        let raw_content = e.attr("content").unwrap_or("");
+        let done = match name.as_str() {
+            "crossfind:filter" | "crossfind-filter" => tags.add_filter(raw_content),
+            "crossfind:weight" | "crossfind-weight" => tags.set_weight(raw_content),
+            _ => Ok(()),
+        };
+        tag_problems.extend(done.err());
         let content = e.attr("content").unwrap_or("").to_ascii_lowercase();
         if (name == "robots" || name == "crossfind") && content.contains("noindex") {
             noindex = true;
@@ -558,6 +574,19 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         if attr_is(&m, "http-equiv", "refresh") {
             refresh = true;
         }
+    }
+    for el in doc.select(&selector("[data-crossfind-filter]")) {
+        let spec = el.value().attr("data-crossfind-filter").unwrap_or("");
+        let done = if spec.contains(':') {
+            tags.add_filter(spec)
+        } else {
+            tags.add_filter_value(spec, &el.text().collect::<String>())
+        };
+        tag_problems.extend(done.err());
+    }
+    if let Some(el) = doc.select(&selector("[data-crossfind-weight]")).next() {
+        let w = el.value().attr("data-crossfind-weight").unwrap_or("");
+        tag_problems.extend(tags.set_weight(w).err());
     }
     let alternates: Vec<String> = doc
         .select(&selector("link[rel][hreflang][href]"))
@@ -691,6 +720,8 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         links,
         link_chars,
         text_chars,
+        tags,
+        tag_problems,
     }
 }
 

@@ -162,6 +162,36 @@ pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {
                 fallback_language(&page_text(&sections, &title), &what, &at, corpus)
             }
         };
+        let mut tags = super::PageTags::default();
+        match obj.get("filters") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(f)) => {
+                for (key, v) in f {
+                    let values: Vec<&str> = match v {
+                        Value::String(s) => vec![s.as_str()],
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                        _ => vec![],
+                    };
+                    if values.is_empty() {
+                        corpus.warn(&at, format!("\"filters\".{key:?} is not a string or an array of strings; left out"));
+                    }
+                    for v in values {
+                        if let Err(why) = tags.add_filter_value(key, v) {
+                            corpus.warn(&at, why);
+                        }
+                    }
+                }
+            }
+            Some(_) => corpus.warn(
+                &at,
+                "\"filters\" is not an object of key: value(s) (e.g. {\"version\": \"2.0\"}); left out",
+            ),
+        }
+        if let Some(w) = field("weight") {
+            if let Err(why) = tags.set_weight(&w) {
+                corpus.warn(&at, why);
+            }
+        }
         let group = field("group");
         let translation_of = if group.is_some() {
             None
@@ -179,6 +209,7 @@ pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {
             title,
             sections,
             source: at,
+            tags,
         });
     }
     resolve_translations(&mut pages, &links);

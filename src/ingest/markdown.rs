@@ -78,6 +78,19 @@ fn read_page(
         );
         return None;
     }
+    let mut tags = super::PageTags::default();
+    if let Some(list) = get(&["crossfind_filters"]) {
+        for spec in list.split(',').filter(|s| !s.trim().is_empty()) {
+            if let Err(why) = tags.add_filter(spec) {
+                corpus.warn(rel, format!("front matter: {why}"));
+            }
+        }
+    }
+    if let Some(w) = get(&["crossfind_weight"]) {
+        if let Err(why) = tags.set_weight(&w) {
+            corpus.warn(rel, format!("front matter: {why}"));
+        }
+    }
     let doc = parse_body(body, get(&["title"]).as_deref());
     if doc.sections.is_empty() {
         corpus.warn(rel, "skipped: the page has no text");
@@ -166,6 +179,7 @@ fn read_page(
             group: base_group,
             sections,
             source: rel.to_string(),
+            tags,
         },
         fm_id,
         translation_of,

@@ -51,6 +51,107 @@ pub struct Page {
     /// The file the page was read from, relative to the input (for JSONL:
     /// `file.jsonl:LINE`).
     pub source: String,
+    /// Filter values and weight the page declares.
+    pub tags: PageTags,
+}
+
+/// What a page declares for search beyond its text: filter values
+/// (`product: Billing`, `version: 2.0`) and a weight.
+///
+/// - HTML: `<meta name="crossfind:filter" content="version:2.0">`, or
+///   `data-crossfind-filter="version:2.0"` on any element, or
+///   `data-crossfind-filter="version"` on an element whose text is the
+///   value; `<meta name="crossfind:weight" content="0.5">` or
+///   `data-crossfind-weight="0.5"` on any element.
+/// - Markdown front matter: `crossfind_filters: product:Billing, version:2.0`
+///   and `crossfind_weight: 0.5` (not `weight`, which Hugo and others use
+///   to order menus).
+/// - JSONL: `"filters": {"product": "Billing", "version": ["2.0", "2.1"]}`
+///   and `"weight": 0.5`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageTags {
+    pub filters: std::collections::BTreeMap<String, Vec<String>>,
+    pub weight: Option<f32>,
+}
+
+/// Longest filter key and value kept (characters), and values per page.
+const MAX_FILTER_KEY: usize = 64;
+const MAX_FILTER_VALUE: usize = 200;
+const MAX_FILTER_VALUES: usize = 64;
+
+impl PageTags {
+    /// Adds `key:value` (the first colon splits them).
+    pub fn add_filter(&mut self, spec: &str) -> Result<(), String> {
+        match spec.split_once(':') {
+            Some((k, v)) => self.add_filter_value(k, v),
+            None => Err(format!(
+                "the filter {:?} is not `key:value` (e.g. `version:2.0`)",
+                cut(spec)
+            )),
+        }
+    }
+
+    /// Adds the value `value` of filter `key`; whitespace is collapsed.
+    pub fn add_filter_value(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        if key.is_empty() || value.is_empty() {
+            return Err(format!(
+                "the filter {key:?}: {value:?} has an empty key or value"
+            ));
+        }
+        if key.chars().count() > MAX_FILTER_KEY || value.chars().count() > MAX_FILTER_VALUE {
+            return Err(format!(
+                "the filter {:?}: {:?} is too long (keys up to {MAX_FILTER_KEY} characters, values up to {MAX_FILTER_VALUE})",
+                cut(&key),
+                cut(&value)
+            ));
+        }
+        if self.filters.values().map(Vec::len).sum::<usize>() >= MAX_FILTER_VALUES {
+            return Err(format!(
+                "more than {MAX_FILTER_VALUES} filter values; {key:?}: {value:?} and later ones are left out"
+            ));
+        }
+        let values = self.filters.entry(key).or_default();
+        if !values.contains(&value) {
+            values.push(value);
+        }
+        Ok(())
+    }
+
+    /// Sets the weight from its text (a number from 0.1 to 10; others are
+    /// clamped into that range, with a note).
+    pub fn set_weight(&mut self, text: &str) -> Result<(), String> {
+        let w: f32 = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|w: &f32| w.is_finite() && *w > 0.0)
+            .ok_or_else(|| {
+                format!(
+                    "the weight {:?} is not a positive number (1 is normal, 2 favours the page, 0.5 disfavours it)",
+                    cut(text)
+                )
+            })?;
+        use crate::search::{MAX_WEIGHT, MIN_WEIGHT};
+        let clamped = w.clamp(MIN_WEIGHT, MAX_WEIGHT);
+        self.weight = Some(clamped);
+        if clamped != w {
+            return Err(format!(
+                "the weight {w} is outside {MIN_WEIGHT}..{MAX_WEIGHT}; {clamped} is used"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `s` cut to 80 characters, for a message.
+fn cut(s: &str) -> String {
+    let mut out: String = s.chars().take(80).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out
 }
 
 /// Where a page's language was found.

@@ -773,3 +773,75 @@ fn block_elements_inside_headings_are_word_boundaries() {
         ["", "Account Settings Page", "Two lines", "InlineBold"]
     );
 }
+
+#[test]
+fn pages_declare_filters_and_a_weight_in_html_markdown_and_jsonl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("a.html"),
+        r#"<!doctype html><html lang="en"><head><title>A</title>
+        <meta name="crossfind:filter" content="product: Billing">
+        <meta name="crossfind:weight" content="2"></head>
+        <body><main data-crossfind-filter="version:2.0">
+        <span data-crossfind-filter="audience">  Admins </span>
+        <p>Invoices are sent every month.</p></main></body></html>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("b.html"),
+        r#"<html lang="en"><head><title>B</title></head>
+        <body data-crossfind-weight="lots" data-crossfind-filter="oops"><p>Text.</p></body></html>"#,
+    )
+    .unwrap();
+    let c = read_input(&site).unwrap();
+    let a = &page(&c, "/a").tags;
+    assert_eq!(a.filters["product"], ["Billing"]);
+    assert_eq!(a.filters["version"], ["2.0"]);
+    assert_eq!(a.filters["audience"], ["Admins"]);
+    assert_eq!(a.weight, Some(2.0));
+    let b = &page(&c, "/b").tags;
+    assert_eq!(b.weight, None);
+    let w = warnings_for(&c, "b.html").join("\n");
+    assert!(
+        w.contains("the weight \"lots\" is not a positive number"),
+        "{w}"
+    );
+    // a key without a colon takes the element's text: "Text." is not empty,
+    // so `oops: Text.` is a filter, which is what the markup says
+    assert_eq!(b.filters["oops"], ["Text."]);
+
+    let md = tmp.path().join("md");
+    std::fs::create_dir_all(md.join("en")).unwrap();
+    std::fs::write(
+        md.join("en/page.md"),
+        "---\ntitle: Page\nweight: 30\ncrossfind_filters: product:Billing, version:2.0\ncrossfind_weight: 50\n---\nSome text.\n",
+    )
+    .unwrap();
+    let c = read_input(&md).unwrap();
+    let p = &c.pages[0].tags;
+    assert_eq!(p.filters["version"], ["2.0"]);
+    // Hugo's menu `weight` is not ours; ours is clamped to 10, with a note
+    assert_eq!(p.weight, Some(10.0));
+    assert!(warnings_for(&c, "en/page.md")
+        .iter()
+        .any(|w| w.contains("outside 0.1..10")));
+
+    let jsonl = tmp.path().join("pages.jsonl");
+    std::fs::write(
+        &jsonl,
+        r#"{"id":"p1","lang":"en","title":"P1","url":"/p1","text":"Text one.","filters":{"version":["1.0","2.0"],"product":"Billing"},"weight":0.5}
+{"id":"p2","lang":"en","title":"P2","url":"/p2","text":"Text two.","filters":"version:2"}
+"#,
+    )
+    .unwrap();
+    let c = read_input(&jsonl).unwrap();
+    assert_eq!(c.pages[0].tags.filters["version"], ["1.0", "2.0"]);
+    assert_eq!(c.pages[0].tags.weight, Some(0.5));
+    assert!(c.pages[1].tags.filters.is_empty());
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("\"filters\" is not an object")));
+}

@@ -270,6 +270,19 @@ impl LexicalIndex {
     /// one language alone are left out (they still count towards the best
     /// possible score, so a match on shared terms alone scores its share).
     pub fn search_terms(&self, query: &str, k: usize, shared_only: bool) -> Vec<(u32, f32)> {
+        self.search_terms_where(query, k, shared_only, &|_| true)
+    }
+
+    /// Like [`search_terms`](Self::search_terms), over the documents `keep`
+    /// accepts only: the best `k` of those (term statistics stay the
+    /// whole index's).
+    pub fn search_terms_where(
+        &self,
+        query: &str,
+        k: usize,
+        shared_only: bool,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
         if k == 0 || self.doc_ids.is_empty() {
             return Vec::new();
         }
@@ -355,6 +368,7 @@ impl LexicalIndex {
         let mut hits: Vec<(u32, f32)> = touched
             .into_iter()
             .map(|p| (self.doc_ids[p as usize], scores[p as usize]))
+            .filter(|&(id, _)| keep(id))
             .collect();
         let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if hits.len() > k {

@@ -133,6 +133,23 @@ impl Bundle {
         Ok(())
     }
 
+    /// The filters the pages declare: for each key, each value's page count.
+    pub fn filter_counts(
+        &self,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>> {
+        let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>> =
+            Default::default();
+        for p in &self.docs.pages {
+            for (k, vs) in &p.filters {
+                let e = out.entry(k.clone()).or_default();
+                for v in vs {
+                    *e.entry(v.clone()).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// Pages of a translation group, in page order.
     pub fn group_members(&self, group: &str) -> &[u32] {
         self.groups.get(group).map_or(&[], Vec::as_slice)
@@ -312,6 +329,8 @@ mod tests {
             lang: lang.into(),
             title: id.into(),
             group: group.into(),
+            filters: Default::default(),
+            weight: None,
         };
         Docs {
             pages: vec![

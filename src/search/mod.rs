@@ -84,6 +84,41 @@ impl Default for Fusion {
     }
 }
 
+/// Which pages a search looks at: for each key, the values a page must have
+/// one of (all keys must match; a key with no values is ignored). Applied
+/// before ranking, so `k` results still come back when enough pages match.
+pub type Filter = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Whether page `p` passes `filter`.
+pub fn page_passes(p: &crate::bundle::PageMeta, filter: &Filter) -> bool {
+    filter.iter().all(|(key, want)| {
+        want.is_empty()
+            || p.filters
+                .get(key)
+                .is_some_and(|have| have.iter().any(|v| want.contains(v)))
+    })
+}
+
+/// How much a page's weight moves its score: `WEIGHT_SCALE × ln(weight)`
+/// is added to each of its sections' fused scores. Weight 2 adds 0.035,
+/// 0.5 takes 0.035 away: about the cosine gap between the first and the
+/// third result of a typical query, so a weight reorders close results and
+/// does not bury a clearly better answer. Weights are clamped to
+/// `[MIN_WEIGHT, MAX_WEIGHT]`.
+pub const WEIGHT_SCALE: f32 = 0.05;
+pub const MIN_WEIGHT: f32 = 0.1;
+pub const MAX_WEIGHT: f32 = 10.0;
+
+/// The score a page's weight adds ([`WEIGHT_SCALE`]).
+pub fn weight_boost(weight: Option<f32>) -> f32 {
+    match weight {
+        Some(w) if w.is_finite() && w > 0.0 && w != 1.0 => {
+            WEIGHT_SCALE * w.clamp(MIN_WEIGHT, MAX_WEIGHT).ln()
+        }
+        _ => 0.0,
+    }
+}
+
 pub struct Query<'a> {
     pub text: &'a str,
     /// The query's search vector ([`crate::Encoder::embed_for_search`], the
@@ -96,6 +131,8 @@ pub struct Query<'a> {
     pub k: usize,
     pub mode: Mode,
     pub fusion: Fusion,
+    /// Only pages that pass it ([`Filter`]); `None` or empty: every page.
+    pub filter: Option<&'a Filter>,
 }
 
 /// One result: a page, with the section that matched best.
@@ -166,6 +203,17 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         Mode::Lexical => None,
         _ => q.vector,
     };
+    let docs = &b.docs;
+    // pages the filter lets through (None: all)
+    let page_ok: Option<Vec<bool>> = q
+        .filter
+        .filter(|f| f.values().any(|v| !v.is_empty()))
+        .map(|f| docs.pages.iter().map(|p| page_passes(p, f)).collect());
+    let chunk_ok = |c: u32| {
+        page_ok
+            .as_ref()
+            .is_none_or(|ok| ok[docs.chunks[c as usize].page as usize])
+    };
     let dense_all: Vec<f32> = dense_q
         .map(|v| with_page_context(b, b.vectors.scores(v), q.fusion.page_context))
         .unwrap_or_default();
@@ -176,6 +224,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
             .iter()
             .enumerate()
             .map(|(i, &s)| (i as u32, s))
+            .filter(|&(c, _)| chunk_ok(c))
             .collect();
         best_n(scored, q.fusion.depth)
     };
@@ -197,8 +246,12 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
     let lex_top = if mode == Mode::Dense {
         vec![]
     } else {
-        b.lexical
-            .search_terms(q.text, q.fusion.depth, answer_elsewhere && q.fusion.abstain)
+        b.lexical.search_terms_where(
+            q.text,
+            q.fusion.depth,
+            answer_elsewhere && q.fusion.abstain,
+            &chunk_ok,
+        )
     };
     let lex_score: HashMap<u32, f32> = lex_top.iter().copied().collect();
 
@@ -229,6 +282,12 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
             }
         }
     }
+    // the site's page weights
+    if docs.pages.iter().any(|p| p.weight.is_some()) {
+        for (&c, s) in fused.iter_mut() {
+            *s += weight_boost(docs.pages[docs.chunks[c as usize].page as usize].weight);
+        }
+    }
 
     // A section is shown beneath its page's result when it ranks among the
     // best 2k chunks of the whole query (a scale-free cut: fused scores are
@@ -245,7 +304,6 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
     };
 
     // pages: best chunk each; then translation groups: best page each
-    let docs = &b.docs;
     let mut best_chunk: HashMap<u32, (u32, f32)> = HashMap::new();
     for (&c, &s) in &fused {
         let page = docs.chunks[c as usize].page;
@@ -277,7 +335,11 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
             // show the reader's version when one exists
             let (shown_page, shown_chunk, matched_lang) = match q.lang {
                 Some(l) if docs.pages[page as usize].lang != l => {
-                    match members.iter().find(|&&p| docs.pages[p as usize].lang == l) {
+                    let reader_version = members.iter().find(|&&p| {
+                        docs.pages[p as usize].lang == l
+                            && page_ok.as_ref().is_none_or(|ok| ok[p as usize])
+                    });
+                    match reader_version {
                         Some(&p) => {
                             let c = best_chunk
                                 .get(&p)

@@ -55,6 +55,7 @@ fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
                 abstain: false,
                 page_context: 0.0,
             },
+            filter: None,
         },
     )
 }
@@ -199,6 +200,7 @@ fn page_context_scores_a_section_with_its_whole_page() {
                     page_context,
                     ..Fusion::default()
                 },
+                filter: None,
             },
         )
     };

@@ -61,6 +61,7 @@ fn ask(text: &str, lang: Option<&str>, k: usize) -> Vec<Hit> {
             k,
             mode: Mode::Hybrid,
             fusion: Fusion::default(),
+            filter: None,
         },
     )
 }
@@ -307,4 +308,96 @@ fn trec_run_file_has_one_line_per_page() {
     // the query's lang picks the version that is listed
     assert_eq!(per_query["q1"][0].0, "en/reset-password");
     assert_eq!(per_query["q3"][0].0, "es/factura-electronica-cfdi");
+}
+
+/// A help center with two product versions and two identical pages, one of
+/// them weighted, as JSONL; indexed once.
+fn versions_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("versions-site");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let page = |id: &str, lang: &str, title: &str, text: &str, extra: &str| {
+            format!(
+                r#"{{"id":"{id}","lang":"{lang}","title":"{title}","url":"/{id}.html","text":"{text}"{extra}}}"#
+            )
+        };
+        let lines = [
+            page("v1/reset", "en", "Reset your password", "Open Settings, then Security, and choose Reset password. A link arrives by email.", r#","filters":{"version":"1"}"#),
+            page("v2/reset", "en", "Reset your password", "Open Account, then Sign-in, and choose Forgot password. A code arrives by SMS.", r#","filters":{"version":"2"}"#),
+            page("v1/invoices", "en", "Download invoices", "Invoices are in Billing, one PDF per month.", r#","filters":{"version":"1"}"#),
+            page("v2/invoices", "en", "Download invoices", "Invoices are under Plan and billing, as PDF or CSV.", r#","filters":{"version":"2"}"#),
+            page("v2/2fa", "es", "Activar la verificación en dos pasos", "Abre Seguridad y activa la verificación en dos pasos con una app.", r#","filters":{"version":"2"}"#),
+            page("notes/a", "en", "Release notes", "The password screen moved to Account in version 2.", ""),
+            page("notes/b", "en", "Release notes", "The password screen moved to Account in version 2.", r#","weight":3"#),
+        ];
+        let input = tmp.join("site.jsonl");
+        std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+        let out = tmp.join("bundle");
+        assert_ok(&index(&input, &out));
+        out
+    })
+}
+
+fn search_json(flags: &[&str], query: &str) -> Vec<serde_json::Value> {
+    let o = search_cli(versions_dir(), &[&["--json"], flags].concat(), query);
+    assert_ok(&o);
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_filter_keeps_only_its_pages_and_still_fills_the_results() {
+    let all = search_json(&["--k", "4"], "reset my password");
+    assert!(all.iter().any(|h| h["page_id"] == "v1/reset"));
+    let v2 = search_json(&["--k", "4", "--filter", "version:2"], "reset my password");
+    let ids: Vec<&str> = v2.iter().map(|h| h["page_id"].as_str().unwrap()).collect();
+    // every version-2 page, the answer first, and nothing else: filtering
+    // happens before ranking, so the 3 of them come back although other
+    // pages score higher
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids[0], "v2/reset");
+    assert!(ids.iter().all(|id| id.starts_with("v2/")), "{ids:?}");
+    // values of one key are alternatives
+    let both = search_json(
+        &[
+            "--k",
+            "10",
+            "--filter",
+            "version:1",
+            "--filter",
+            "version:2",
+        ],
+        "invoices",
+    );
+    assert_eq!(both.len(), 5);
+    // a misspelt key is an error naming the bundle's keys, not an empty result
+    let o = search_cli(versions_dir(), &["--filter", "verison:2"], "reset");
+    let err = crate::assert_fails(&o);
+    assert!(
+        err.contains("no page has a filter of that name; this bundle's are: version"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_page_weight_moves_it_above_an_equal_page() {
+    let hits = search_json(
+        &["--k", "3", "--mode", "dense"],
+        "where did the password screen go",
+    );
+    let ids: Vec<&str> = hits
+        .iter()
+        .map(|h| h["page_id"].as_str().unwrap())
+        .collect();
+    // notes/a and notes/b have the same text; only b's weight (3) puts it first
+    assert_eq!(&ids[..2], ["notes/b", "notes/a"], "{ids:?}");
+    let (a, b) = (
+        hits[1]["fused"].as_f64().unwrap(),
+        hits[0]["fused"].as_f64().unwrap(),
+    );
+    assert!((b - a - 0.05 * 3f64.ln()).abs() < 1e-4, "{a} {b}");
 }
