@@ -92,7 +92,7 @@ test('after one visit the site and its semantic search work offline', T, async (
     const shown = await waitForResults(page, (r) => r.some((x) => x.url.includes('/es/factura-electronica-cfdi')), { query: q, semantic: true });
     assert.ok(shown.length > 0);
     const hits = await page.evaluate((query) => window.crossfind.search(query, { k: 5 }), q);
-    assert.ok(hits.some((h) => h.page_id === '/es/factura-electronica-cfdi' && typeof h.dense === 'number'), JSON.stringify(hits.map((h) => h.url)));
+    assert.ok(hits.some((h) => h.pageId === '/es/factura-electronica-cfdi' && typeof h.dense === 'number'), JSON.stringify(hits.map((h) => h.url)));
     assert.deepEqual((await offlineState(page)).version, state.version);
     assert.equal(await page.evaluate(() => window.crossfind.status.wasm), 'relaxed', 'the kept build ran');
     assert.deepEqual(errors, []);

@@ -941,8 +941,8 @@ class CrossfindSearch extends HTMLElement {
     const keepHits = active ? active.hitIndex + 1 : 0;
     const keep = keepHits ? this._entries.findLastIndex((e) => e.hitIndex < keepHits) + 1 : 0;
     const kept = this._hits.slice(0, keepHits);
-    const keptIds = new Set(kept.map((x) => x.page_id));
-    const rest = hits.filter((x) => !keptIds.has(x.page_id));
+    const keptIds = new Set(kept.map((x) => x.pageId));
+    const rest = hits.filter((x) => !keptIds.has(x.pageId));
     for (const opt of this._items.slice(keep)) opt.parentElement.remove();
     this._items = this._items.slice(0, keep);
     this._entries = this._entries.slice(0, keep);
@@ -1007,12 +1007,12 @@ class CrossfindSearch extends HTMLElement {
       link.append(p);
     }
     if (sub) return link;
-    const also = (hit.also_in || []).filter((l) => l !== hit.lang);
+    const also = (hit.alsoIn || []).filter((l) => l !== hit.lang);
     if (also.length) {
       link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: `${t('alsoIn')} ${listOf(also.map(langName))}` }));
     }
-    if (hit.matched_lang && hit.matched_lang !== hit.lang) {
-      link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matched_lang) }) }));
+    if (hit.matchedLang && hit.matchedLang !== hit.lang) {
+      link.append(h('span', { class: 'cf-also', lang: UI_LANG, text: t('matchedIn', { lang: langName(hit.matchedLang) }) }));
     }
     return link;
   }
