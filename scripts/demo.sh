@@ -38,7 +38,7 @@ fingerprint() {
   {
     find examples/helpdesk -type f -print0 | sort -z | xargs -0 sha256sum
     sha256sum models/e5-small/pack.json Cargo.lock
-    find src/ingest src/bundle src/search src/model -type f -name '*.rs' -print0 | sort -z | xargs -0 sha256sum
+    find src/ingest src/bundle src/search src/model src/index src/format -type f -name '*.rs' -print0 | sort -z | xargs -0 sha256sum
     sha256sum src/cli/index.rs src/lib.rs src/script.rs
   } | sha256sum | cut -d' ' -f1
 }

@@ -46,6 +46,10 @@ pub enum Error {
     /// shard (missing or damaged): only keyword search works.
     #[error("dense search is unavailable: {0}")]
     NoVectors(String),
+    /// A bundle used with another model pack than the one it was built
+    /// with (its vectors would mean nothing to this encoder).
+    #[error("the model pack ({got}) is not the one this bundle was built with ({want}); rebuild the bundle with `crossfind index`")]
+    ModelMismatch { got: String, want: String },
     /// Embedding rows of these blocks are needed and have not been added
     /// yet (packs that load rows on demand); fetch them and try again.
     #[error("embedding rows of {} block(s) are not loaded yet (first: {})", .0.len(), .0.first().copied().unwrap_or(0))]
@@ -88,6 +92,7 @@ impl Error {
             Error::Encoder(_) => "encoder",
             Error::Input(_) => "invalid_input",
             Error::NoVectors(_) => "no_vectors",
+            Error::ModelMismatch { .. } => "model_mismatch",
             Error::MissingRows(_) => "missing_rows",
             Error::Import(_) => "import",
             Error::Io { .. } => "io",

@@ -12,7 +12,7 @@
 //!    vectors and lexical shards (`bundle::write`);
 //! 5. copy the model pack into `model/` ([`output`]);
 //! 6. list the embedding rows the site's languages need offline ([`offline`]);
-//! 7. write the manifest, last;
+//! 7. write the manifest, then the offline copy's precache list ([`offline`]);
 //! 8. delete what the previous bundle listed and this one does not ([`output`]).
 
 pub mod cache;
@@ -225,6 +225,7 @@ pub fn build_bundle(
     };
     let manifest = BundleManifest::new(model, &docs, shards);
     write_manifest(out, &manifest)?;
+    let precache = offline::write_precache(out, &manifest, pack)?;
     output::remove_stale(
         out,
         &manifest,
@@ -240,6 +241,7 @@ pub fn build_bundle(
             .map(|m| m.len())
             .unwrap_or(0),
     ));
+    files.push(precache);
     Ok(BuildReport {
         pages: docs.pages.len(),
         chunks,

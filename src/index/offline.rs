@@ -1,15 +1,159 @@
-//! Step 6 of indexing: the embedding rows the site's languages need
-//! offline (`bundle::OfflineRows`), as byte ranges of the bundle's copy of
-//! the pack.
+//! The offline copy (steps 6 and 7 of indexing): the embedding rows the
+//! site's languages need offline (`bundle::OfflineRows`), as byte ranges of
+//! the bundle's copy of the pack; and, once the manifest is written, the
+//! precache list the service worker reads.
+//!
+//! ## `offline.json`, the precache list
+//!
+//! Beside `manifest.json`, written after it. It says exactly what the
+//! offline copy holds, so the service worker (`www/src/sw.js`) never reads
+//! the bundle or pack manifests to decide it:
+//!
+//! ```json
+//! {"format": "crossfind-offline", "version": 1, "copy": "<16 hex>",
+//!  "files": [
+//!   {"name": "manifest.json", "bytes": 2210, "sha256": "<hex>"},
+//!   {"name": "docs.4f3a….bin", "bytes": 81234, "sha256": "<hex>"},
+//!   {"name": "model/pack.json", "bytes": 5120, "sha256": "<hex>"},
+//!   {"name": "model/emb-000.bin", "start": 0, "end": 1048576, "bytes": 1048576, "sha256": "<hex>"}]}
+//! ```
+//!
+//! - `name`: a path relative to the bundle folder (a plain name, or
+//!   `<model dir>/<plain name>`).
+//! - `start`, `end` (both or neither): only bytes `start..end` (end
+//!   exclusive) of the file are kept; `bytes` and `sha256` are those of the
+//!   range.
+//! - The files: the manifest, every shard, the pack manifest, the pack
+//!   files the search worker loads (not `tokenizer.json` when the pack has
+//!   `vocab.bin`), and the row shards: the ranges of `model.offline_rows`
+//!   when the bundle lists them, else whole.
+//! - `copy`: names this exact set of bytes (the first 16 hex digits of the
+//!   sha256 of the lines `name bytes sha256 [start end]`): the offline
+//!   copy's version as far as the bundle goes; the service worker combines
+//!   it with the widget's own list (`widget.json`, written by webpack).
 
 use std::path::Path;
 
-use crate::bundle::{ByteRange, OfflineRows};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{BundleManifest, ByteRange, OfflineRows, MANIFEST};
 use crate::error::{Error, Result};
 use crate::format::fs::io;
 use crate::format::sha256_hex;
+use crate::model::pack::MANIFEST as PACK_MANIFEST;
 use crate::model::roworder::groups_for_languages;
 use crate::model::PackManifest;
+
+/// The precache list's file name, beside `manifest.json`.
+pub const PRECACHE: &str = "offline.json";
+const PRECACHE_FORMAT: &str = "crossfind-offline";
+const PRECACHE_VERSION: u32 = 1;
+
+/// `offline.json` (see the module's docs).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Precache {
+    pub format: String,
+    pub version: u32,
+    pub copy: String,
+    pub files: Vec<PrecacheFile>,
+}
+
+/// One entry of `offline.json`: a whole file, or a byte range of one.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PrecacheFile {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u64>,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl PrecacheFile {
+    fn whole(name: String, bytes: u64, sha256: &str) -> Self {
+        PrecacheFile {
+            name,
+            start: None,
+            end: None,
+            bytes,
+            sha256: sha256.to_string(),
+        }
+    }
+}
+
+/// The precache list of the bundle `manifest` in `out` (its manifest and
+/// pack manifest already written there).
+pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> Result<Precache> {
+    let whole_file = |path: &Path, name: String| -> Result<PrecacheFile> {
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        Ok(PrecacheFile::whole(
+            name,
+            bytes.len() as u64,
+            &sha256_hex(&bytes),
+        ))
+    };
+    let dir = manifest.model.dir.trim_end_matches('/');
+    let in_model = |name: &str| format!("{dir}/{name}");
+    let mut files = vec![whole_file(&out.join(MANIFEST), MANIFEST.to_string())?];
+    for s in &manifest.shards {
+        files.push(PrecacheFile::whole(s.name.clone(), s.bytes, &s.sha256));
+    }
+    files.push(whole_file(
+        &out.join(dir).join(PACK_MANIFEST),
+        in_model(PACK_MANIFEST),
+    )?);
+    let rows = manifest.model.offline_rows.as_ref();
+    for f in &pack.files {
+        let row_shard = pack.embeddings.shards.contains(&f.name);
+        // ranges of the row shards below; files the worker never loads are left out
+        if (row_shard && rows.is_some()) || (!row_shard && pack.is_lazy(&f.name)) {
+            continue;
+        }
+        files.push(PrecacheFile::whole(in_model(&f.name), f.bytes, &f.sha256));
+    }
+    for r in rows.iter().flat_map(|o| &o.ranges) {
+        files.push(PrecacheFile {
+            name: in_model(&r.file),
+            start: Some(r.start),
+            end: Some(r.end),
+            bytes: r.end - r.start,
+            sha256: r.sha256.clone(),
+        });
+    }
+    let mut lines = String::new();
+    for f in &files {
+        lines.push_str(&format!("{} {} {}", f.name, f.bytes, f.sha256));
+        if let (Some(s), Some(e)) = (f.start, f.end) {
+            lines.push_str(&format!(" {s} {e}"));
+        }
+        lines.push('\n');
+    }
+    Ok(Precache {
+        format: PRECACHE_FORMAT.into(),
+        version: PRECACHE_VERSION,
+        copy: sha256_hex(lines.as_bytes())[..16].to_string(),
+        files,
+    })
+}
+
+/// Step 7, after the manifest: writes `offline.json` (through a temporary
+/// name, like the manifest); returns it as a file of the build's report.
+pub(super) fn write_precache(
+    out: &Path,
+    manifest: &BundleManifest,
+    pack: &PackManifest,
+) -> Result<(String, String, u64)> {
+    let list = precache(out, manifest, pack)?;
+    let mut json = serde_json::to_string_pretty(&list)
+        .map_err(|e| Error::Input(format!("{PRECACHE} could not be written: {e}")))?;
+    json.push('\n');
+    let tmp = out.join(format!("{PRECACHE}.tmp"));
+    std::fs::write(&tmp, &json).map_err(io(&tmp))?;
+    let path = out.join(PRECACHE);
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok((PRECACHE.into(), "manifest".into(), json.len() as u64))
+}
 
 /// The row byte ranges a site in `langs` keeps offline; `None` when the
 /// pack's rows are in id order (every group is everywhere).

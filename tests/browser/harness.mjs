@@ -128,6 +128,26 @@ export function siteCopy(writable = [], extra = {}) {
   return root;
 }
 
+// Lists the bundle files a test changed in <bundle>/offline.json (which
+// must be one of the test's own copies, not a link to the demo's), as
+// publishing them with `crossfind index` would: entries renamed by `rename`
+// ({old: new}), the size and sha256 of the files named in `changed` read
+// again, and a new `copy` id (any value that differs names the new set).
+export function relist(bundleDir, changed, rename = {}) {
+  const file = path.join(bundleDir, 'offline.json');
+  const list = JSON.parse(readFileSync(file, 'utf8'));
+  for (const f of list.files) {
+    if (rename[f.name]) f.name = rename[f.name];
+    if (!changed.includes(f.name) || f.start !== undefined) continue;
+    const bytes = readFileSync(path.join(bundleDir, f.name));
+    Object.assign(f, { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+  list.copy = createHash('sha256').update(JSON.stringify(list.files)).digest('hex').slice(0, 16);
+  const text = JSON.stringify(list, null, 1);
+  writeFileSync(file, text);
+  return text;
+}
+
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

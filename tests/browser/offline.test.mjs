@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDemo, instrument, launch, serve, watchErrors, waitForResults, typeQuery, SITE, BUNDLE, W } from './harness.mjs';
+import { ensureDemo, instrument, launch, serve, watchErrors, waitForResults, typeQuery, relist, SITE, BUNDLE, W } from './harness.mjs';
 
 const T = { timeout: 400000 };
 let browser;
@@ -92,7 +92,7 @@ test('after one visit the site and its semantic search work offline', T, async (
     const shown = await waitForResults(page, (r) => r.some((x) => x.url.includes('/es/factura-electronica-cfdi')), { query: q, semantic: true });
     assert.ok(shown.length > 0);
     const hits = await page.evaluate((query) => window.crossfind.search(query, { k: 5 }), q);
-    assert.ok(hits.some((h) => h.page_id === '/es/factura-electronica-cfdi' && typeof h.dense === 'number'), JSON.stringify(hits.map((h) => h.url)));
+    assert.ok(hits.some((h) => h.pageId === '/es/factura-electronica-cfdi' && typeof h.dense === 'number'), JSON.stringify(hits.map((h) => h.url)));
     assert.deepEqual((await offlineState(page)).version, state.version);
     assert.equal(await page.evaluate(() => window.crossfind.status.wasm), 'relaxed', 'the kept build ran');
     assert.deepEqual(errors, []);
@@ -139,14 +139,15 @@ test('after one visit the site and its semantic search work offline', T, async (
   }
 });
 
-// A site root whose files are links to the demo's, except the bundle manifest:
-// rewriting that one makes a new bundle version.
+// A site root whose files are links to the demo's, except the bundle manifest
+// and the precache list: rewriting them makes a new bundle version.
 function siteWithOwnManifest() {
   const root = mkdtempSync(path.join(tmpdir(), 'cf-site-'));
+  const own = ['manifest.json', 'offline.json'];
   for (const n of readdirSync(SITE)) if (n !== 'crossfind') symlinkSync(path.join(SITE, n), path.join(root, n));
   mkdirSync(path.join(root, 'crossfind'));
-  for (const n of readdirSync(BUNDLE)) if (n !== 'manifest.json') symlinkSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
-  copyFileSync(path.join(BUNDLE, 'manifest.json'), path.join(root, 'crossfind', 'manifest.json'));
+  for (const n of readdirSync(BUNDLE)) if (!own.includes(n)) symlinkSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
+  for (const n of own) copyFileSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
   return root;
 }
 
@@ -183,6 +184,7 @@ test('a new bundle version replaces the old one whole, and open pages keep their
     // The site is republished: same shards, a manifest that differs.
     const newText = oldText.trimEnd() + '\n\n';
     writeFileSync(manifest, newText);
+    relist(path.dirname(manifest), ['manifest.json']);
     const p2 = await context.newPage();
     await p2.goto(`${server.url}es/index.html`);
     const b = await waitOffline(p2, (s) => s.version !== a.version);

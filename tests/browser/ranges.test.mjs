@@ -51,7 +51,7 @@ async function searchAll(server, asked) {
     for (const q of QUERIES) {
       asked.length = 0;
       const hits = await page.evaluate((query) => window.crossfind.search(query, { k: 10 }), q);
-      out.push({ q, hits: hits.map((h) => [h.page_id, h.score, h.dense]), rows: asked.slice() });
+      out.push({ q, hits: hits.map((h) => [h.pageId, h.score, h.dense]), rows: asked.slice() });
     }
     // A second visit finds the rows of the first query in Cache Storage.
     const again = await context.newPage();
@@ -59,7 +59,7 @@ async function searchAll(server, asked) {
     await again.evaluate(() => window.crossfind.semanticReady());
     asked.length = 0;
     const hits = await again.evaluate((query) => window.crossfind.search(query, { k: 10 }), QUERIES[0]);
-    assert.deepEqual(hits.map((h) => [h.page_id, h.score, h.dense]), out[0].hits);
+    assert.deepEqual(hits.map((h) => [h.pageId, h.score, h.dense]), out[0].hits);
     const rowsAgain = asked.slice();
     assert.deepEqual(errors, []);
     return { out, rowsAgain };

@@ -44,7 +44,7 @@ test('a Japanese query finds the Spanish-only article once semantic search is re
   assert.match(shown[i].text, /ES/);
   // The JS API says the same, with dense scores: the model answered.
   const hits = await page.evaluate(() => window.crossfind.search('メキシコの電子請求書 CFDI', { lang: 'ja', k: 5 }));
-  const es = hits.find((h) => h.page_id === '/es/factura-electronica-cfdi');
+  const es = hits.find((h) => h.pageId === '/es/factura-electronica-cfdi');
   assert.ok(es, JSON.stringify(hits.map((h) => h.url)));
   assert.equal(typeof es.dense, 'number');
   assert.equal(es.lang, 'es');

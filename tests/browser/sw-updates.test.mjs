@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { demoBrowser, serve, siteCopy, watchErrors, recordOffline, offlineReport, offlineIdle, syncNow, BUNDLE } from './harness.mjs';
+import { demoBrowser, serve, siteCopy, watchErrors, recordOffline, offlineReport, offlineIdle, syncNow, relist, BUNDLE } from './harness.mjs';
 
 const T = { timeout: 600000 };
 const env = demoBrowser();
@@ -17,10 +17,10 @@ const env = demoBrowser();
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const QUERY = 'reembolso de un pago duplicado';
 
-// A site whose manifest, widget list, widget script and sw.js the test
-// rewrites; a server that records the paths asked for, with faults.
+// A site whose manifest, precache list, widget list, widget script and sw.js
+// the test rewrites; a server that records the paths asked for, with faults.
 async function site() {
-  const root = siteCopy(['crossfind/manifest.json', 'crossfind/widget.json', 'crossfind/crossfind.js', 'crossfind/sw.js']);
+  const root = siteCopy(['crossfind/manifest.json', 'crossfind/offline.json', 'crossfind/widget.json', 'crossfind/crossfind.js', 'crossfind/sw.js']);
   const asked = [];
   const server = await serve(root, { headers: (p) => (asked.push(p), null) });
   const context = await env.browser.newContext({ serviceWorkers: 'allow' });
@@ -90,16 +90,18 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     const manifestA = readFileSync(s.file('manifest.json'), 'utf8');
 
     // Version B: one fragment shard re-published (a new file, same text),
-    // named and hashed in a new manifest.
+    // named and hashed in a new manifest and precache list.
     const m = JSON.parse(manifestA);
     const shard = m.shards.find((x) => x.kind === 'fragments');
     const body = Buffer.concat([readFileSync(path.join(BUNDLE, shard.name)), Buffer.from('\n')]);
     const digest = sha256(body);
+    const oldName = shard.name;
     const name = shard.name.replace(/\.[0-9a-f]{12}\.json$/, `.${digest.slice(0, 12)}.json`);
     writeFileSync(s.file(name), body);
     Object.assign(shard, { name, bytes: body.length, sha256: digest });
     const manifestB = JSON.stringify(m, null, 1);
     writeFileSync(s.file('manifest.json'), manifestB);
+    const listB = JSON.parse(relist(path.dirname(s.file('manifest.json')), ['manifest.json', name], { [oldName]: name }));
     const newFile = `/crossfind/${name}`;
 
     // 1. The new file arrives damaged.
@@ -120,16 +122,15 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     assert.equal(seen.manifest, manifestA);
 
     // 3. The host serves it whole: B lands, and only what had not arrived
-    // is downloaded (besides the three manifests every sync reads).
+    // is downloaded (besides the two lists every sync reads).
     s.server.faults.failMidway = [];
-    const packText = readFileSync(path.join(s.root, 'crossfind/model/pack.json'), 'utf8');
     const widgetText = readFileSync(s.file('widget.json'), 'utf8');
-    const b = sha256(`${manifestB}\n${packText}\n${widgetText}`).slice(0, 16);
+    const b = sha256(`${listB.copy}\n${widgetText}`).slice(0, 16);
     // the tries that failed fetched every other file of B: its cache holds
-    // all of A's but the shard replaced (and the manifests, put last)
+    // all of A's but the shard replaced (and the two lists, put last)
     const holdsA = await cached(page, a);
-    const oldFile = `/crossfind/${JSON.parse(manifestA).shards.find((x) => x.kind === 'fragments').name}`;
-    const lastOnes = ['/crossfind/manifest.json', '/crossfind/model/pack.json', '/crossfind/widget.json', oldFile];
+    const oldFile = `/crossfind/${oldName}`;
+    const lastOnes = ['/crossfind/offline.json', '/crossfind/widget.json', oldFile];
     assert.deepEqual(await cached(page, b), holdsA.filter((p) => !lastOnes.includes(p)));
     s.asked.length = 0;
     r = await syncNow(page);
@@ -138,7 +139,7 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     // kept of the cut-off download with a range request; sw.js is the
     // browser's own check for a new service worker, at any navigation)
     const bundleAsked = [...new Set(s.asked.filter((p) => p.startsWith('/crossfind/') && p !== '/crossfind/sw.js'))].sort();
-    assert.deepEqual(bundleAsked, ['/crossfind/manifest.json', '/crossfind/model/pack.json', '/crossfind/widget.json', newFile].sort());
+    assert.deepEqual(bundleAsked, ['/crossfind/offline.json', '/crossfind/widget.json', newFile].sort());
     seen = await offlineVisit(s, b);
     assert.equal(seen.manifest, manifestB, 'a new page runs on version B');
   } finally {

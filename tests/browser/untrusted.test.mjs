@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -259,23 +259,23 @@ for (const [what, edit, bad] of [
   });
 }
 
-// A site of links to the demo's files, with its own manifest.json.
-function siteWithManifest(edit) {
+// A site of links to the demo's files, with its own precache list
+// (offline.json, what the service worker reads).
+function siteWithList(edit) {
   const root = mkdtempSync(path.join(tmpdir(), 'cf-names-'));
   for (const n of readdirSync(SITE)) if (n !== 'crossfind') symlinkSync(path.join(SITE, n), path.join(root, n));
   mkdirSync(path.join(root, 'crossfind'));
-  for (const n of readdirSync(BUNDLE)) if (n !== 'manifest.json') symlinkSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
-  copyFileSync(path.join(BUNDLE, 'manifest.json'), path.join(root, 'crossfind', 'manifest.json'));
-  const m = JSON.parse(readFileSync(path.join(root, 'crossfind', 'manifest.json'), 'utf8'));
-  edit(m);
-  writeFileSync(path.join(root, 'crossfind', 'manifest.json'), JSON.stringify(m));
+  for (const n of readdirSync(BUNDLE)) if (n !== 'offline.json') symlinkSync(path.join(BUNDLE, n), path.join(root, 'crossfind', n));
+  const list = JSON.parse(readFileSync(path.join(BUNDLE, 'offline.json'), 'utf8'));
+  edit(list);
+  writeFileSync(path.join(root, 'crossfind', 'offline.json'), JSON.stringify(list));
   writeFileSync(path.join(root, 'secret.json'), '{"secret": true}');
   return root;
 }
 
-test('the service worker refuses a manifest naming a file outside the bundle, and says which', T, async () => {
+test('the service worker refuses a precache list naming a file outside the bundle, and says which', T, async () => {
   const bad = '%2e%2e/secret.json';
-  const root = siteWithManifest((m) => m.shards.push({ name: bad, kind: 'fragments', bytes: 16, sha256: sha256('{"secret": true}') }));
+  const root = siteWithList((l) => l.files.push({ name: bad, bytes: 16, sha256: sha256('{"secret": true}') }));
   const seen = [];
   const server = await serve(root, { log: (line) => seen.push(line) });
   const context = await browser.newContext({ serviceWorkers: 'allow' });
@@ -290,7 +290,7 @@ test('the service worker refuses a manifest naming a file outside the bundle, an
       state = await p.evaluate(() => window.crossfind.offline());
     } while (state.state !== 'failed' && state.state !== 'ready' && Date.now() - start < 120000);
     assert.equal(state.state, 'failed', JSON.stringify(state));
-    assert.match(state.error, /^manifest\.json names the file "%2e%2e\/secret\.json", which is not a plain name inside the bundle folder: it is percent-encoded$/);
+    assert.match(state.error, /^offline\.json names the file "%2e%2e\/secret\.json", which is not a plain name inside the bundle folder: it is percent-encoded$/);
     assert.equal(state.version, null);
     assert.deepEqual(seen.filter((l) => /secret/.test(l)), [], 'nothing fetched outside the bundle');
   } finally {

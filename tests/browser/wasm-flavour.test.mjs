@@ -39,7 +39,7 @@ test('Chromium runs the relaxed-SIMD build, fetches only that, and finds the Spa
   assert.equal(relaxed.wasm, 'relaxed');
   assert.equal(relaxed.fetched.length, 1, JSON.stringify(relaxed.fetched));
   assert.match(relaxed.fetched[0], RELAXED);
-  const es = relaxed.hits.find((h) => h.page_id === '/es/factura-electronica-cfdi');
+  const es = relaxed.hits.find((h) => h.pageId === '/es/factura-electronica-cfdi');
   assert.ok(es, JSON.stringify(relaxed.hits.map((h) => h.url)));
   assert.equal(typeof es.dense, 'number');
   assert.ok(relaxed.hits.indexOf(es) < 5);

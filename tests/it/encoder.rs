@@ -401,3 +401,89 @@ fn offline_copy_of_a_spanish_english_site_keeps_its_readers_rows_and_half_the_ta
         );
     }
 }
+
+/// `offline.json` read as the service worker reads it.
+fn precache_list(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("offline.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_precache_list_names_what_the_browser_loads_with_true_sizes_and_hashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("site.jsonl");
+    let page = |text: &str| {
+        format!(
+            "{}\n{}\n",
+            r#"{"id": "en-reset", "lang": "en", "title": "Reset your password", "url": "/en/reset.html", "text": "Ask for a reset link by email. The link expires after 30 minutes."}"#,
+            format_args!(
+                r#"{{"id": "es-reset", "lang": "es", "title": "Restablecer la contraseña", "url": "/es/reset.html", "text": "{text}"}}"#
+            )
+        )
+    };
+    std::fs::write(&corpus, page("Pide un enlace por correo.")).unwrap();
+    let out = tmp.path().join("bundle");
+    crate::assert_ok(&crate::search::index(&corpus, &out));
+    let list = precache_list(&out);
+    assert_eq!(list["format"], "crossfind-offline");
+    assert_eq!(list["version"], 1);
+    let copy = list["copy"].as_str().unwrap().to_string();
+    assert_eq!(copy.len(), 16);
+
+    // every entry is what the folder holds: whole files, or byte ranges
+    let mut whole = std::collections::BTreeSet::new();
+    let mut ranges = Vec::new();
+    for f in list["files"].as_array().unwrap() {
+        let name = f["name"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        let (start, end) = match (f["start"].as_u64(), f["end"].as_u64()) {
+            (Some(s), Some(e)) => {
+                ranges.push((name.to_string(), s, e));
+                (s as usize, e as usize)
+            }
+            (None, None) => {
+                whole.insert(name.to_string());
+                (0, bytes.len())
+            }
+            _ => panic!("{name}: a range needs both ends"),
+        };
+        assert_eq!(f["bytes"].as_u64().unwrap() as usize, end - start, "{name}");
+        assert_eq!(f["sha256"], sha256_hex(&bytes[start..end]), "{name}");
+    }
+
+    // exactly the files the search worker loads: the manifest, the shards,
+    // the pack manifest and the pack files it fetches before the first
+    // semantic query; of the row table only the ranges the site's
+    // languages need
+    let manifest = crossfind::bundle::BundleManifest::parse(
+        &std::fs::read(out.join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let pack = encoder().manifest();
+    let mut want: std::collections::BTreeSet<String> =
+        manifest.shards.iter().map(|s| s.name.clone()).collect();
+    want.insert("manifest.json".into());
+    want.insert("model/pack.json".into());
+    for f in &pack.files {
+        if !pack.is_lazy(&f.name) {
+            want.insert(format!("model/{}", f.name));
+        }
+    }
+    assert!(!want.contains("model/tokenizer.json"));
+    assert_eq!(whole, want);
+    let listed: Vec<_> = manifest
+        .model
+        .offline_rows
+        .unwrap()
+        .ranges
+        .into_iter()
+        .map(|r| (format!("model/{}", r.file), r.start, r.end))
+        .collect();
+    assert_eq!(ranges, listed);
+
+    // the same site indexed again is the same copy; an edited page is a new one
+    crate::assert_ok(&crate::search::index(&corpus, &out));
+    assert_eq!(precache_list(&out)["copy"], copy.as_str());
+    std::fs::write(&corpus, page("Pide un enlace nuevo por correo.")).unwrap();
+    crate::assert_ok(&crate::search::index(&corpus, &out));
+    assert_ne!(precache_list(&out)["copy"], copy.as_str());
+}

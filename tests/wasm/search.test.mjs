@@ -81,7 +81,7 @@ test('hybrid results in wasm equal the native ones, scores included', () => {
     const wasm = engine.search(q, { lang: args[1], k: 5 });
     const native = nativeSearch(q, [...args, '--k', '5']);
     assert.ok(wasm.length > 0, q);
-    assert.deepEqual(wasm.map((h) => [h.url, h.lang, h.also_in]), native.map((h) => [h.url, h.lang, h.also_in]), q);
+    assert.deepEqual(wasm.map((h) => [h.url, h.lang, h.alsoIn]), native.map((h) => [h.url, h.lang, h.also_in]), q);
     wasm.forEach((h, i) => {
       assert.ok(Math.abs(h.fused - native[i].fused) < 1e-6, `${q}: fused ${h.fused} vs ${native[i].fused}`);
       assert.ok(Math.abs(h.dense - native[i].dense) < 1e-4, `${q}: dense ${h.dense} vs ${native[i].dense}`);
@@ -106,7 +106,7 @@ test('with rows fetched per query, hybrid results are the same as with the whole
 });
 
 // What the engine does with queries a search box receives besides words
-// (src/wasm.rs, Engine.search): blank ones answer nothing, a pasted page is
+// (src/wasm/mod.rs, Engine.search): blank ones answer nothing, a pasted page is
 // cut to its first 2,000 characters, odd Unicode is normalised or dropped
 // as the index's own text is (src/search/text.rs).
 test('odd queries: blank ones answer nothing, huge ones are cut, odd Unicode is normalised', () => {
@@ -287,4 +287,61 @@ test('a damaged shard: the error carries its code and file, and the loader says 
     assert.equal(e.code, 'invalid_input');
     assert.equal(e.file, undefined);
   }
+});
+
+// Every key of a value the engine hands to JS, at any depth.
+function keysOf(v, out = new Set()) {
+  if (Array.isArray(v)) v.forEach((x) => keysOf(x, out));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) keysOf(x, out.add(k));
+  return out;
+}
+const camel = (k) => k.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+const camelKeys = (v) =>
+  Array.isArray(v) ? v.map(camelKeys) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [camel(k), camelKeys(x)])) : v;
+
+test('what the engine hands to JS is plain camelCase data: the CLI --json hits, the languages, the row ranges', () => {
+  const engine = loadEngine();
+  attachModel(engine, { lazy: true });
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  // the languages are an object, not JSON text to parse again
+  const langs = engine.languages();
+  assert.equal(typeof langs, 'object');
+  assert.deepEqual(langs, manifest.languages);
+  for (const [q, args] of queries) {
+    const ranges = engine.rowRanges(q);
+    assert.ok(ranges.length > 0, q);
+    assert.deepEqual([...keysOf(ranges)].sort(), ['blockBytes', 'blocks', 'end', 'file', 'firstBlock', 'start']);
+    fetchRows(engine, q);
+    const wasm = engine.search(q, { lang: args[1], k: 5 });
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.ok(wasm.length > 0 && wasm.some((h) => h.sections.length || h.alsoIn.length), q);
+    // the CLI's JSON keeps its snake_case; the page gets the same data in camelCase
+    assert.ok([...keysOf(wasm)].every((k) => !k.includes('_')), [...keysOf(wasm)].join(' '));
+    for (const h of wasm) assert.equal(Object.getPrototypeOf(h), Object.prototype, 'a plain object');
+    // numbers: f32 as JS numbers, against the CLI's shortest decimal form
+    const scores = [];
+    const plain = (v) => JSON.parse(JSON.stringify(v, (k, x) => (typeof x === 'number' && !Number.isInteger(x) ? (scores.push(x), 'f32') : x)));
+    const [got, wasmScores] = [plain(wasm), scores.splice(0)];
+    assert.deepEqual(got, plain(camelKeys(native)), q);
+    scores.forEach((x, i) => assert.ok(Math.abs(x - wasmScores[i]) < 1e-6, `${q}: wasm ${wasmScores[i]}, CLI ${x}`));
+  }
+});
+
+test('a bundle given another model pack refuses it with code model_mismatch', () => {
+  const engine = loadEngine();
+  const pack = JSON.parse(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  // another query prefix: another pack id (every vector would differ)
+  pack.profile.query_prefix = 'question: ';
+  const pl = new PackLoader(JSON.stringify(pack));
+  for (const n of pl.missing()) pl.add(n, readFileSync(path.join(modelDir, n)));
+  const enc = pl.build();
+  try {
+    engine.setEncoder(enc);
+    assert.fail('accepted another pack');
+  } catch (e) {
+    assert.ok(e instanceof Error);
+    assert.equal(e.code, 'model_mismatch');
+    assert.match(e.message, /rebuild the bundle/);
+  }
+  assert.equal(engine.hasEncoder(), false);
 });

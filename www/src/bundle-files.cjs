@@ -1,5 +1,5 @@
 // Names of bundle files, as manifests give them (manifest.json: shards,
-// model.dir, model.offline_rows; model/pack.json: files; widget.json: files),
+// model.dir; model/pack.json: files; offline.json and widget.json: files),
 // turned into URLs inside the bundle folder, and how to fetch them.
 //
 // A manifest is data from the host, like the pages: a name in it must be a

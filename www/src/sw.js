@@ -1,8 +1,12 @@
 // crossfind service worker (opt-in: <crossfind-search offline> registers it).
 //
 // Keeps one complete copy of the search bundle (manifest, shards, model pack,
-// widget files) per version, where a version is the hash of manifest.json,
-// model/pack.json and widget.json together. A new version is downloaded into
+// widget files) per version. What the copy holds is listed by the two tools
+// that write the files, never worked out here: offline.json, written by
+// `crossfind index` (src/index/offline.rs: every bundle file to keep, with
+// its size and sha256, byte ranges of the row shards, and `copy`, the id of
+// that set), and widget.json, written by webpack (the widget's files). A
+// version is the hash of offline.json's `copy` and widget.json. A new version is downloaded into
 // a cache of its own, every file checked against its sha256, and only then
 // made current: pages never see a mix of two versions. A page (and its search
 // worker) keeps the version it started with while it lives.
@@ -19,12 +23,11 @@
 // (wasm-flavour.cjs), as the worker's.
 //
 // Of the model's word-embedding rows (50 MB for 250k tokens of ~100
-// languages) only those of the scripts the site's languages are written in
-// are kept, when the bundle lists them (manifest.json, model.offline_rows:
-// byte ranges of the row shards, each with its sha256; the pack stores its
-// rows grouped by script so that these are few and long). The search worker
-// asks for rows by byte range; those inside a kept range are answered from
-// it, others go to the network (offline, such a query answers by keywords).
+// languages) offline.json lists only the byte ranges of the scripts the
+// site's languages are written in (entries with `start` and `end`). The
+// search worker asks for rows by byte range; those inside a kept range are
+// answered from it, others go to the network (offline, such a query answers
+// by keywords).
 //
 // Registered as  <bundle>/sw.js?base=<bundle path>  with the site root as
 // scope (the server sends Service-Worker-Allowed: /). See www/README.md for
@@ -32,7 +35,7 @@
 
 /* eslint-env serviceworker */
 import { pickFlavour } from './wasm-flavour.cjs';
-import { fileUrl, dirUrl } from './bundle-files.cjs';
+import { fileUrl } from './bundle-files.cjs';
 
 const PARAMS = new URL(self.location.href).searchParams;
 const BASE = new URL(PARAMS.get('base') || './', self.location.href);
@@ -84,22 +87,39 @@ async function notify(msg) {
   for (const c of all) c.postMessage(Object.assign({ type: 'crossfind-offline' }, msg));
 }
 
-// The model pack's folder named by a bundle manifest. Every name a manifest
-// gives must be a plain name inside the bundle folder (bundle-files.cjs);
-// one that is not fails the whole sync, naming the manifest and the name.
-const modelBaseOf = (manifest) => dirUrl(manifest.model && manifest.model.dir ? manifest.model.dir : 'model', BASE, 'manifest.json');
+const PRECACHE = 'offline.json';
+
+// The entries of offline.json, checked: every name must be a plain name
+// inside the bundle folder (bundle-files.cjs), and a range entry has both
+// ends; one that is not fails the whole sync, naming the list and the name.
+function precacheFiles(list) {
+  if (!list || list.format !== 'crossfind-offline' || list.version !== 1 || typeof list.copy !== 'string' || !Array.isArray(list.files)) {
+    throw new Error(`${PRECACHE} is not a list this widget reads (format crossfind-offline, version 1): rebuild the bundle with the crossfind that matches this widget`);
+  }
+  return list.files.map((f) => {
+    const url = fileUrl(f.name, BASE, PRECACHE);
+    if (typeof f.sha256 !== 'string' || !Number.isSafeInteger(f.bytes)) throw new Error(`${PRECACHE}: ${f.name} has no sha256 or size`);
+    const ranged = f.start !== undefined || f.end !== undefined;
+    if (ranged && !(Number.isSafeInteger(f.start) && Number.isSafeInteger(f.end) && f.start < f.end)) {
+      throw new Error(`${PRECACHE}: the range of ${f.name} is not start < end`);
+    }
+    return { url, sha256: f.sha256, bytes: f.bytes, range: ranged ? { start: f.start, end: f.end } : null };
+  });
+}
 
 // Downloads the version the server has now, if it is not the current one.
 async function sync() {
   lastSync = Date.now();
-  const manifestUrl = new URL('manifest.json', BASE).href;
+  const listUrl = new URL(PRECACHE, BASE).href;
   const widgetUrl = new URL('widget.json', BASE).href;
-  const manifestText = await (await fetchOk(manifestUrl)).text();
-  const manifest = JSON.parse(manifestText);
-  const modelBase = modelBaseOf(manifest);
-  const packUrl = new URL('pack.json', modelBase).href;
-  const packText = await (await fetchOk(packUrl)).text();
-  const pack = JSON.parse(packText);
+  const listRes = await fetch(listUrl, { cache: 'no-cache', credentials: 'same-origin' });
+  if (listRes.status === 404) {
+    throw new Error(`${listUrl}: HTTP 404: the bundle has no ${PRECACHE} (crossfind index writes it since the precache list moved out of the widget); index the site again with this crossfind`);
+  }
+  if (!listRes.ok) throw new Error(listUrl + ': HTTP ' + listRes.status);
+  const listText = await listRes.text();
+  const list = JSON.parse(listText);
+  const bundleFiles = precacheFiles(list);
   let widgetText = '{"files":[]}';
   try {
     widgetText = await (await fetchOk(widgetUrl)).text();
@@ -107,29 +127,20 @@ async function sync() {
     /* a bundle without the widget list: only the bundle is kept */
   }
   const widget = JSON.parse(widgetText);
-  const version = (await sha256(new TextEncoder().encode(manifestText + '\n' + packText + '\n' + widgetText))).slice(0, 16);
+  const version = (await sha256(new TextEncoder().encode(list.copy + '\n' + widgetText))).slice(0, 16);
   if (version === (await currentVersion())) {
     await dropUnused();
     await notify({ state: 'ready', version: version });
     return version;
   }
 
-  const files = []; // [url, sha256 or null, byte range of the url to keep under it, or undefined, bytes]
-  for (const s of manifest.shards || []) files.push([fileUrl(s.name, BASE, 'manifest.json').href, s.sha256, undefined, s.bytes]);
-  // tokenizer.json is only the source of vocab.bin: the worker never loads it when both are there
-  const packFiles = pack.files || [];
-  const hasVocab = packFiles.some((f) => f.role === 'vocab');
-  const rows = offlineRows(manifest);
-  for (const f of packFiles) {
-    if (hasVocab && f.role === 'tokenizer') continue;
-    if (rows && f.role === 'embeddings') continue; // only the ranges below
-    files.push([fileUrl(f.name, modelBase, 'pack.json').href, f.sha256, undefined, f.bytes]);
-  }
-  for (const r of rows || []) files.push([partKey(modelBase, r), r.sha256, r, r.end - r.start]);
+  // [url to store under, sha256 or null, the entry when only a byte range of the file is kept, bytes, the list that gives the sha256]
+  const files = [];
+  for (const f of bundleFiles) files.push([f.range ? partKey(f.url, f.range) : f.url.href, f.sha256, f.range ? f : undefined, f.bytes, PRECACHE]);
   const flavour = pickFlavour('auto');
   for (const f of widget.files || []) {
     if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
-    files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null, undefined, f.bytes]);
+    files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null, undefined, f.bytes, 'widget.json']);
   }
   // Progress for the page: bytes of the whole copy, and of the files in.
   const total = files.reduce((n, f) => n + (Number(f[3]) || 0), 0);
@@ -151,19 +162,19 @@ async function sync() {
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
-      const [url, want, range, bytesListed] = files[next++];
+      const [url, want, range, bytesListed, listedIn] = files[next++];
       if (await cache.match(url)) {
         progress(bytesListed);
         continue;
       }
       if (range) {
-        await cache.put(url, new Response(await fetchPart(modelBase, range), { status: 200 }));
+        await cache.put(url, new Response(await fetchPart(range), { status: 200 }));
         progress(bytesListed);
         continue;
       }
       const res = await fetchOk(url);
       const bytes = await res.arrayBuffer();
-      if (want && (await sha256(bytes)) !== want) throw new Error(url + ' does not match its sha256 in the manifest');
+      if (want && (await sha256(bytes)) !== want) throw new Error(`${url} does not match its sha256 in ${listedIn}`);
       const headers = new Headers(res.headers);
       await cache.put(url, new Response(bytes, { status: 200, headers: headers }));
       progress(bytes.byteLength);
@@ -175,10 +186,9 @@ async function sync() {
   const done = await Promise.allSettled([worker(), worker(), worker(), worker()]);
   const failed = done.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
-  // The manifests exactly as hashed, last: they make the copy complete.
-  await cache.put(packUrl, textResponse(packText, 'application/json'));
+  // The two lists exactly as read, last: they make the copy complete.
   await cache.put(widgetUrl, textResponse(widgetText, 'application/json'));
-  await cache.put(manifestUrl, textResponse(manifestText, 'application/json'));
+  await cache.put(listUrl, textResponse(listText, 'application/json'));
 
   // The switch: one write.
   const meta = await caches.open(META);
@@ -191,24 +201,20 @@ async function sync() {
 
 // ------------------------------------------------- embedding rows, in part
 
-// The row byte ranges the bundle asks to keep, or null (keep whole shards).
-function offlineRows(manifest) {
-  const o = manifest.model && manifest.model.offline_rows;
-  return o && Array.isArray(o.ranges) ? o.ranges : null;
-}
-
 // Where a kept range lives in the version's cache (never a URL the site serves).
-const partKey = (modelBase, r) => `${fileUrl(r.file, modelBase, 'manifest.json').href}.crossfind-rows-${r.start}-${r.end}`;
+const partKey = (url, r) => `${url.href}.crossfind-rows-${r.start}-${r.end}`;
 
-// Bytes start..end of a row shard, checked against the manifest's sha256. A
-// server that ignores Range sends the whole file; the range is cut from it.
-async function fetchPart(modelBase, r) {
-  const url = fileUrl(r.file, modelBase, 'manifest.json').href;
-  const res = await fetchOk(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` } });
+// Bytes start..end of a file (an offline.json entry with a range), checked
+// against the list's sha256. A server that ignores Range sends the whole
+// file; the range is cut from it.
+async function fetchPart(f) {
+  const { start, end } = f.range;
+  const url = f.url.href;
+  const res = await fetchOk(url, { headers: { Range: `bytes=${start}-${end - 1}` } });
   let bytes = await res.arrayBuffer();
-  if (res.status !== 206) bytes = bytes.slice(r.start, r.end);
-  if (bytes.byteLength !== r.end - r.start || (await sha256(bytes)) !== r.sha256) {
-    throw new Error(`${url} bytes ${r.start}-${r.end - 1} do not match their sha256 in the manifest`);
+  if (res.status !== 206) bytes = bytes.slice(start, end);
+  if (bytes.byteLength !== end - start || (await sha256(bytes)) !== f.sha256) {
+    throw new Error(`${url} bytes ${start}-${end - 1} do not match their sha256 in ${PRECACHE}`);
   }
   return bytes;
 }
@@ -221,15 +227,11 @@ function partsOfVersion(v, cache) {
     partsOf.set(
       v,
       (async () => {
-        const hit = await cache.match(new URL('manifest.json', BASE).href);
-        const manifest = hit ? JSON.parse(await hit.text()) : {};
-        const modelBase = modelBaseOf(manifest);
-        return (offlineRows(manifest) || []).map((r) => ({
-          path: fileUrl(r.file, modelBase, 'manifest.json').pathname,
-          start: r.start,
-          end: r.end,
-          key: partKey(modelBase, r),
-        }));
+        const hit = await cache.match(new URL(PRECACHE, BASE).href);
+        const files = hit ? precacheFiles(JSON.parse(await hit.text())) : [];
+        return files
+          .filter((f) => f.range)
+          .map((f) => ({ path: f.url.pathname, start: f.range.start, end: f.range.end, key: partKey(f.url, f.range) }));
       })(),
     );
   }

@@ -11,7 +11,13 @@
 //     (encoder, tokenizer and the block index; the word-embedding rows a
 //     query needs are fetched per query, see ensureRows)
 // Failures are {type:'problem', stage, code, file, message, fatal}; nothing is thrown
-// out of the worker.
+// out of the worker. A failure of the engine carries the engine's own `code`
+// and `file` (src/wasm/contract.rs); the worker's own codes are for what
+// only JS sees: 'missing_file' (HTTP 404), 'network' (any other fetch
+// failure), 'error' (anything else thrown in JS).
+//
+// What the engine hands over is already the page's shape (camelCase plain
+// objects: hits, languages, row ranges), passed on as it is.
 //
 // Searches: {type:'search', id, query, lang, k, mode, latest} -> {type:'results', id, hits, semantic, final}.
 // With the model in, a search answers twice: lexical at once, then hybrid.
@@ -45,7 +51,7 @@ let wasmFlavour = null; // the build that runs: 'baseline' | 'relaxed'
 const post = (msg) => self.postMessage(msg);
 
 // `file`: the file the failure is about, when the caller knows it better
-// than the error (wasm errors carry their own, see js_err in src/wasm.rs).
+// than the error (wasm errors carry their own, see src/wasm/contract.rs).
 function problem(stage, err, fatal, file) {
   const code = (err && err.code) || (err && err.name === 'TypeError' ? 'network' : 'error');
   const message = String((err && err.message) || err);
@@ -194,7 +200,7 @@ async function startup() {
     }
   }
   try {
-    languages = JSON.parse(engine.languages());
+    languages = engine.languages(); // {<lang>: {pages, chunks}}
   } catch {
     languages = {};
   }
@@ -422,7 +428,7 @@ let draining = false;
 
 function runSearch(msg, mode) {
   const opts = {};
-  if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm.rs)
+  if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm/mod.rs)
   if (msg.lang) opts.lang = msg.lang;
   opts.mode = mode;
   return engine.search(msg.query, opts);

@@ -1,6 +1,10 @@
-//! The wasm surface: few coarse calls, typed arrays across, and errors as JS
-//! `Error`s carrying a stable `code` property. Nothing here panics on bad
-//! input; the panic hook is only there to make real bugs readable.
+//! The wasm surface: few coarse calls, typed arrays across. What crosses to
+//! JS, results and errors alike, follows one contract (`contract`): plain
+//! objects with camelCase keys, and JS `Error`s with a stable `code` and
+//! the `file` they are about. Nothing here panics on bad input; the panic
+//! hook is only there to make real bugs readable.
+
+mod contract;
 
 use std::collections::BTreeMap;
 
@@ -10,27 +14,15 @@ use wasm_bindgen::prelude::*;
 use crate::bundle::{BundleManifest, ShardKind};
 use crate::error::Error;
 use crate::format::{verify_digested, verify_file};
-use crate::model::encoder::RowRange;
 use crate::model::pack::{Pack, PackManifest};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{Encoder, TextKind};
 use crate::search::{search, Bundle, Fusion, Mode, Query};
+use contract::js_err;
 
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
-}
-
-/// The one error shape at the boundary: a JS `Error` with the message, a
-/// stable `code` (`Error::code`) and, when the error is about a file, its
-/// name as `file`.
-fn js_err(e: Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
-    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
-    if let Some(f) = e.file() {
-        let _ = js_sys::Reflect::set(&err, &"file".into(), &f.into());
-    }
-    err.into()
 }
 
 fn kind(k: &str) -> Result<TextKind, JsValue> {
@@ -164,14 +156,10 @@ impl WasmEncoder {
             .inner
             .tokenize(text, kind(kind_name)?)
             .map_err(js_err)?;
-        let o = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&o, &"tokens".into(), &(e.ids.len() as u32).into());
-        let trunc = e
-            .truncated_from
-            .map(|n| JsValue::from(n as u32))
-            .unwrap_or(JsValue::NULL);
-        let _ = js_sys::Reflect::set(&o, &"truncatedFrom".into(), &trunc);
-        Ok(o.into())
+        contract::to_js(&contract::JsTokenInfo {
+            tokens: e.ids.len() as u32,
+            truncated_from: e.truncated_from.map(|n| n as u32),
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -183,7 +171,7 @@ impl WasmEncoder {
     /// empty when every row it needs is in.
     #[wasm_bindgen(js_name = rowRanges)]
     pub fn row_ranges(&self, text: &str, kind_name: &str) -> Result<JsValue, JsValue> {
-        ranges_js(self.inner.row_ranges(text, kind(kind_name)?))
+        contract::row_ranges(self.inner.row_ranges(text, kind(kind_name)?))
     }
 
     /// Adds the body of one range (`firstBlock` from `rowRanges`); every
@@ -199,26 +187,11 @@ impl WasmEncoder {
         self.inner.add_shard(name, bytes).map_err(js_err)
     }
 
-    /// The pack manifest as JSON.
-    pub fn manifest(&self) -> String {
-        serde_json::to_string(self.inner.manifest()).unwrap_or_default()
+    /// The id of the model pack (what a bundle's `packId` must equal).
+    #[wasm_bindgen(js_name = packId)]
+    pub fn pack_id(&self) -> String {
+        self.inner.manifest().pack_id()
     }
-}
-
-fn ranges_js(r: crate::error::Result<Vec<RowRange>>) -> Result<JsValue, JsValue> {
-    let ranges = r.map_err(js_err)?;
-    let out = js_sys::Array::new();
-    for r in ranges {
-        let o = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&o, &"file".into(), &r.file.into());
-        let _ = js_sys::Reflect::set(&o, &"start".into(), &(r.start as f64).into());
-        let _ = js_sys::Reflect::set(&o, &"end".into(), &(r.end as f64).into());
-        let _ = js_sys::Reflect::set(&o, &"firstBlock".into(), &r.first_block.into());
-        let _ = js_sys::Reflect::set(&o, &"blocks".into(), &r.blocks.into());
-        let _ = js_sys::Reflect::set(&o, &"blockBytes".into(), &(r.block_bytes as f64).into());
-        out.push(&o);
-    }
-    Ok(out.into())
 }
 
 /// The tokenizer alone (for parity checks and lexical indexing).
@@ -410,9 +383,10 @@ impl Engine {
         self.bundle.add_fragments(index, bytes).map_err(js_err)
     }
 
-    /// Attaches the encoder; it must be the pack the bundle was built with.
+    /// Attaches the encoder; it must be the pack the bundle was built with
+    /// (else code "model_mismatch"). Fails with code "no_vectors" on an
+    /// engine built without vectors.
     #[wasm_bindgen(js_name = setEncoder)]
-    /// Fails with code "no_vectors" on an engine built without vectors.
     pub fn set_encoder(&mut self, encoder: WasmEncoder) -> Result<(), JsValue> {
         if let Some(why) = &self.no_vectors {
             return Err(js_err(Error::NoVectors(why.clone())));
@@ -420,11 +394,10 @@ impl Engine {
         let got = encoder.inner.manifest().pack_id();
         let want = &self.bundle.manifest.model.pack_id;
         if &got != want {
-            let err = js_sys::Error::new(&format!(
-                "the model pack ({got}) is not the one this bundle was built with ({want}); rebuild the bundle"
-            ));
-            let _ = js_sys::Reflect::set(&err, &"code".into(), &"model_mismatch".into());
-            return Err(err.into());
+            return Err(js_err(Error::ModelMismatch {
+                got,
+                want: want.clone(),
+            }));
         }
         self.encoder = Some(encoder.inner);
         Ok(())
@@ -433,9 +406,7 @@ impl Engine {
     /// The filters the site's pages declare, for a filter menu:
     /// `{key: {value: pageCount}}` (empty when the site declares none).
     pub fn filters(&self) -> Result<JsValue, JsValue> {
-        let ser = serde_wasm_bindgen::Serializer::json_compatible();
-        serde::Serialize::serialize(&self.bundle.filter_counts(), &ser)
-            .map_err(|e| js_err(Error::Encoder(e.to_string())))
+        contract::to_js(&self.bundle.filter_counts())
     }
 
     #[wasm_bindgen(js_name = hasEncoder)]
@@ -452,7 +423,9 @@ impl Engine {
     /// Runs a query. `options`: `{lang?: string, k?: number, mode?:
     /// "hybrid"|"dense"|"lexical", filter?: {[key]: string[]}}` (`filter`:
     /// only pages with one of the values of every key; see `search::Filter`).
-    /// Returns an array of hits (see `search::Hit`, camelCase-free snake_case fields).
+    /// Returns an array of hits, `contract::JsHit`: `{pageId, url, title,
+    /// lang, heading, chunk, snippet, highlights, dense, lexical, fused,
+    /// alsoIn, matchedLang, sections}`.
     /// On an engine without vectors, "hybrid" answers lexically and "dense"
     /// fails with code "no_vectors".
     pub fn search(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
@@ -502,8 +475,7 @@ impl Engine {
                 filter: o.filter.as_ref(),
             },
         );
-        let ser = serde_wasm_bindgen::Serializer::json_compatible();
-        serde::Serialize::serialize(&hits, &ser).map_err(|e| js_err(Error::Encoder(e.to_string())))
+        contract::hits(&hits)
     }
 
     /// Embedding rows to fetch before `text` can be searched semantically
@@ -513,7 +485,7 @@ impl Engine {
         let text = cut_query(text);
         match &self.encoder {
             Some(enc) if !text.trim().is_empty() => {
-                ranges_js(enc.row_ranges(text, TextKind::Query))
+                contract::row_ranges(enc.row_ranges(text, TextKind::Query))
             }
             _ => Ok(js_sys::Array::new().into()),
         }
@@ -547,8 +519,9 @@ impl Engine {
         crate::lang::detect_language(cut_query(text)).map(str::to_string)
     }
 
-    /// Pages and chunks per language, from the manifest (JSON).
-    pub fn languages(&self) -> String {
-        serde_json::to_string(&self.bundle.manifest.languages).unwrap_or_default()
+    /// Pages and chunks per language, from the manifest:
+    /// `{"<lang>": {pages, chunks}}`.
+    pub fn languages(&self) -> Result<JsValue, JsValue> {
+        contract::languages(&self.bundle.manifest.languages)
     }
 }
