@@ -104,11 +104,19 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     const listB = JSON.parse(relist(path.dirname(s.file('manifest.json')), ['manifest.json', name], { [oldName]: name }));
     const newFile = `/crossfind/${name}`;
 
-    // 1. The new file arrives damaged.
+    // what a sync downloads from the bundle (sw.js is the browser's own
+    // check for a new service worker, at any navigation)
+    const bundleAsked = () => [...new Set(s.asked.filter((p) => p.startsWith('/crossfind/') && p !== '/crossfind/sw.js'))].sort();
+
+    // 1. The new file arrives damaged. Only what changed is downloaded (the
+    // new shard and manifest, and the two lists): every other file of B is
+    // A's, same name and sha256, copied from A's cache.
     s.server.faults.corrupt = [newFile];
+    s.asked.length = 0;
     let r = await syncNow(page);
     assert.equal(r.version, a, JSON.stringify(r));
     assert.match(r.error, new RegExp(`${name.replace(/\./g, '\\.')} does not match its sha256`));
+    assert.deepEqual(bundleAsked(), ['/crossfind/manifest.json', '/crossfind/offline.json', '/crossfind/widget.json', newFile].sort());
     let seen = await offlineVisit(s, a);
     assert.equal(seen.manifest, manifestA, 'the reader still runs on version A');
 
@@ -126,8 +134,8 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     s.server.faults.failMidway = [];
     const widgetText = readFileSync(s.file('widget.json'), 'utf8');
     const b = sha256(`${listB.copy}\n${widgetText}`).slice(0, 16);
-    // the tries that failed fetched every other file of B: its cache holds
-    // all of A's but the shard replaced (and the two lists, put last)
+    // the tries that failed kept every other file of B (copied from A): its
+    // cache holds all of A's but the shard replaced (and the two lists, put last)
     const holdsA = await cached(page, a);
     const oldFile = `/crossfind/${oldName}`;
     const lastOnes = ['/crossfind/offline.json', '/crossfind/widget.json', oldFile];
@@ -136,10 +144,8 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     r = await syncNow(page);
     assert.deepEqual({ version: r.version, error: r.error }, { version: b, error: null });
     // (the new file may take two requests: Chromium resumes the copy it
-    // kept of the cut-off download with a range request; sw.js is the
-    // browser's own check for a new service worker, at any navigation)
-    const bundleAsked = [...new Set(s.asked.filter((p) => p.startsWith('/crossfind/') && p !== '/crossfind/sw.js'))].sort();
-    assert.deepEqual(bundleAsked, ['/crossfind/offline.json', '/crossfind/widget.json', newFile].sort());
+    // kept of the cut-off download with a range request)
+    assert.deepEqual(bundleAsked(), ['/crossfind/offline.json', '/crossfind/widget.json', newFile].sort());
     seen = await offlineVisit(s, b);
     assert.equal(seen.manifest, manifestB, 'a new page runs on version B');
   } finally {

@@ -158,12 +158,24 @@ async function sync() {
 
   const name = VERSION_PREFIX + version;
   const cache = await caches.open(name);
+  // The version readers have now: a file of the new one that it holds with
+  // the same name and sha256 (shards keep their names while their content
+  // does not change; model files and rows are the same for the same pack)
+  // is copied from it instead of downloaded again.
+  const was = await currentVersion();
+  const previous = was && (await caches.has(VERSION_PREFIX + was)) ? await caches.open(VERSION_PREFIX + was) : null;
   // Files already in this version's cache (an interrupted download) are kept.
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const [url, want, range, bytesListed, listedIn] = files[next++];
       if (await cache.match(url)) {
+        progress(bytesListed);
+        continue;
+      }
+      const kept = await keptCopy(previous, url, want);
+      if (kept) {
+        await cache.put(url, kept);
         progress(bytesListed);
         continue;
       }
@@ -197,6 +209,17 @@ async function sync() {
   await dropUnused();
   await notify({ state: 'ready', version: version });
   return version;
+}
+
+// `url` as the cache `previous` holds it, if its bytes have the sha256 `want`
+// (checked again: a copy is only as good as a download).
+async function keptCopy(previous, url, want) {
+  if (!previous || !want) return null;
+  const hit = await previous.match(url);
+  if (!hit) return null;
+  const bytes = await hit.arrayBuffer();
+  if ((await sha256(bytes)) !== want) return null;
+  return new Response(bytes, { status: 200, headers: hit.headers });
 }
 
 // ------------------------------------------------- embedding rows, in part
