@@ -26,16 +26,10 @@ use super::pack::{
 use super::qlinear::{QLinear, QWeights, ROWS};
 use super::roworder::RowOrder;
 use super::tokenizer::{Encoded, TextTokenizer};
+pub use super::vector::{l2_normalize, TextKind};
 use crate::error::{Error, Result};
 use crate::format::tensors::{DType, TensorFile};
 use crate::format::{hex, verify_file};
-
-/// Whether a text is a search query or an indexed passage (selects the prefix).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextKind {
-    Query,
-    Passage,
-}
 
 /// One embedded text.
 #[derive(Clone, Debug)]
@@ -504,11 +498,6 @@ impl Encoder {
         }
         Ok(v)
     }
-}
-
-pub fn l2_normalize(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
 }
 
 /// Wires the BERT encoder: input `[T, hidden]` token embeddings (word +

@@ -36,7 +36,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::tensors::{DType, TensorFile, TensorFileWriter};
-use crate::model::encoder::{l2_normalize, TextKind};
+use crate::model::vector::{l2_normalize, TextKind};
 
 /// The pack file holding the language basis.
 pub const LANG_BASIS_FILE: &str = "lang-basis.bin";

@@ -10,6 +10,7 @@ pub mod qlinear;
 pub mod roworder;
 pub mod tokenizer;
 pub mod unigram;
+pub mod vector;
 
 pub use encoder::{Embedding, Encoder, TextKind};
 pub use pack::{Pack, PackManifest, Profile};
