@@ -349,19 +349,28 @@ fn reindex(root: &Path, site: &Path, label: &str) {
     println!("\nwrote {}", path.display());
 }
 
+/// Renders the demo help center into `site`.
+fn demo_site(root: &Path, site: &Path) {
+    let st = Command::new("node")
+        .arg(root.join("examples/helpdesk/build.mjs"))
+        .arg("--out")
+        .arg(site)
+        .output()
+        .expect("node runs (the demo site is rendered by examples/helpdesk/build.mjs)");
+    assert!(
+        st.status.success(),
+        "build.mjs failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--reindex") {
         let tmp = tempfile::tempdir().unwrap();
         let site = tmp.path().join("site");
-        let st = Command::new("node")
-            .arg(root.join("examples/helpdesk/build.mjs"))
-            .arg("--out")
-            .arg(&site)
-            .output()
-            .expect("node runs (the demo site is rendered by examples/helpdesk/build.mjs)");
-        assert!(st.status.success(), "build.mjs failed");
+        demo_site(root, &site);
         reindex(root, &site, "demo help center (built HTML)");
         return;
     }
@@ -373,17 +382,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site");
     let out = tmp.path().join("bundle");
-    let st = Command::new("node")
-        .arg(root.join("examples/helpdesk/build.mjs"))
-        .arg("--out")
-        .arg(&site)
-        .output()
-        .expect("node runs (the demo site is rendered by examples/helpdesk/build.mjs)");
-    assert!(
-        st.status.success(),
-        "build.mjs failed: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    demo_site(root, &site);
 
     let model = root.join("models/e5-small");
     let enc = crossfind::Encoder::from_pack(
