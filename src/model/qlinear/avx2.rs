@@ -8,9 +8,10 @@ use super::quant::{block_scale, ROUNDER};
 use super::Kernel;
 use crate::format::tensors::Q4_BLOCK;
 
-/// [`quantize_block`](super::quant) with AVX2, the same steps as the wasm version:
-/// `max_ps(a, m)` is `if a > m { a } else { m }` (NaN skipped), `max_ps(x,
-/// lo)` / `min_ps(x, hi)` the clamp with NaN going to -128.
+/// The scalar `quantize_block` of [`super::quant`] with AVX2, the same
+/// steps as the wasm version: `max_ps(a, m)` is `if a > m { a } else { m }`
+/// (NaN skipped), `max_ps(x, lo)` / `min_ps(x, hi)` the clamp with NaN going
+/// to -128.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn quantize_block_avx2(blk: &[f32; Q4_BLOCK], out: &mut [i8; Q4_BLOCK]) -> f32 {
     use core::arch::x86_64::*;

@@ -7,14 +7,15 @@ use super::quant::{block_scale, ROUNDER};
 use super::Kernel;
 use crate::format::tensors::Q4_BLOCK;
 
-/// As the scalar [`quantize_block`](super::quant) (other targets), lane by lane (the same IEEE operations).
+/// The scalar `quantize_block` of [`super::quant`] (the other targets'),
+/// lane by lane (the same IEEE operations).
 pub(super) fn quantize_block(blk: &[f32; Q4_BLOCK], out: &mut [i8; Q4_BLOCK]) -> f32 {
     use core::arch::wasm32::*;
     // SAFETY: 32 f32 read, 32 i8 written, as the array types say.
     unsafe {
         let p = blk.as_ptr() as *const v128;
         let v: [v128; 8] = core::array::from_fn(|i| v128_load(p.add(i)));
-        // pmax(m, a) = if m < a { a } else { m }: NaN lanes are skipped, as above
+        // pmax(m, a) = if m < a { a } else { m }: NaN lanes are skipped, as in the scalar code
         let mut m = f32x4_splat(0.0);
         for x in v {
             m = f32x4_pmax(m, f32x4_abs(x));

@@ -6,7 +6,7 @@ use super::layout::{group_block, ROWS};
 use super::Kernel;
 
 impl Kernel<'_> {
-    /// As the wasm path, with SSE2.
+    /// As the wasm simd128 tile, with SSE2.
     #[inline(always)]
     pub(super) fn tile<const TT: usize>(&self, g: usize, t0: usize, y: &mut [f32]) {
         use core::arch::x86_64::*;

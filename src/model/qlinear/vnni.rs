@@ -8,7 +8,7 @@ use super::layout::{group_block, QUAD_ROWS, ROWS};
 use super::Kernel;
 use crate::format::tensors::Q4_BLOCK;
 
-/// Whether [`qmatmul`] takes the AVX-512 VNNI paths on this CPU.
+/// Whether [`super::qmatmul`] takes the AVX-512 VNNI paths on this CPU.
 pub fn has_avx512_vnni() -> bool {
     std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512bw")
