@@ -7,7 +7,7 @@
 //! altered. Tensor data (encoder weights, embedding rows, a bundle's
 //! vectors) is stored in one tensor file format ([`tensors`]).
 
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod tensors;
 
 use sha2::{Digest, Sha256};

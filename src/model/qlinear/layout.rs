@@ -22,6 +22,12 @@ pub enum Layout {
     /// Signed pairs, groups of 8 rows: SSE2, AVX2, wasm simd128, scalar.
     Pairs,
     /// Unsigned quads, groups of 16 rows: AVX-512 VNNI, wasm relaxed SIMD.
+    // The baseline wasm build has no quads kernel, so nothing there picks
+    // this layout (only the tests and the other builds construct it).
+    #[cfg_attr(
+        all(target_arch = "wasm32", not(target_feature = "relaxed-simd")),
+        allow(dead_code)
+    )]
     Quads,
 }
 
@@ -159,11 +165,6 @@ impl QWeights {
             d,
             bias,
         }
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.w.len() + 4 * (self.d.len() + self.bias.len())
     }
 
     /// The signed value `w_q` of `row`, input `k` (for the scalar path).
