@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-pub use dense::best_n;
+pub use dense::{best_n, Vectors};
 pub use loaded::Bundle;
 
 /// Which signals rank the results.
