@@ -8,17 +8,19 @@
 //! general-purpose classifier: it answers `None` rather than guess on short
 //! or ambiguous text. Shared by the native indexer and the wasm runtime.
 
-use crate::script::{script_of, Script, KNOWN_LANGUAGES, SCRIPTS};
+use crate::script::{script_of, Script, SCRIPTS};
 
 /// Whether `code` (lowercase primary subtag) is a language this crate knows.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn is_known(code: &str) -> bool {
-    KNOWN_LANGUAGES.contains(&code)
+    crate::script::KNOWN_LANGUAGES.contains(&code)
 }
 
 /// The primary subtag of a BCP-47 tag, lowercased and with deprecated codes
 /// mapped (`iw` → `he`, `in` → `id`, `ji` → `yi`, `jw` → `jv`).
 /// `None` for empty tags, private-use tags (`x-...`) and the "no language"
 /// codes `und`, `mul`, `zxx`, `mis`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn normalize_tag(tag: &str) -> Option<String> {
     let tag = tag.trim();
     let primary = tag.split(['-', '_']).next()?.to_ascii_lowercase();
@@ -43,6 +45,7 @@ pub fn normalize_tag(tag: &str) -> Option<String> {
 /// language tag at all give no language: the caller falls back to the path
 /// or to detection, and says so. A known language with malformed subtags
 /// (`en-!!`) is used, with a warning.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn check_tag(tag: &str) -> (Option<String>, Option<String>) {
     let t = tag.trim();
     if t.is_empty() {
@@ -67,6 +70,7 @@ pub fn check_tag(tag: &str) -> (Option<String>, Option<String>) {
 /// The language of a URL path segment like `es`, `pt-br`, `zh_Hans` or
 /// `en-US`, if its primary subtag is a known language and the other subtags
 /// look like regions or scripts.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn segment_language(segment: &str) -> Option<String> {
     let mut parts = segment.split(['-', '_']);
     let primary = parts.next()?;
@@ -85,6 +89,7 @@ pub fn segment_language(segment: &str) -> Option<String> {
 /// The first directory segment of a site-relative path that names a
 /// language (`/docs/pt-br/setup.html` → `pt`). The file name itself is not
 /// considered.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn path_language(rel_path: &str) -> Option<String> {
     let mut segments: Vec<&str> = rel_path.split('/').filter(|s| !s.is_empty()).collect();
     segments.pop();
@@ -286,7 +291,7 @@ mod tests {
     #[test]
     fn every_known_language_names_its_scripts() {
         // a site in a language missing here would keep the whole row table offline
-        for lang in KNOWN_LANGUAGES {
+        for lang in crate::script::KNOWN_LANGUAGES {
             assert!(crate::script::scripts_of_language(lang).is_some(), "{lang}");
         }
     }

@@ -127,6 +127,7 @@ pub fn is_shared(c: char) -> bool {
 
 /// ISO 639-1 codes (plus a few 639-2/3 codes used on the web) accepted as a
 /// language in a URL path segment such as `/es/` or `/pt-br/`.
+#[cfg(not(target_arch = "wasm32"))]
 pub const KNOWN_LANGUAGES: &[&str] = &[
     "af", "am", "ar", "as", "az", "be", "bg", "bn", "bo", "bs", "ca", "ceb", "cs", "cy", "da",
     "de", "el", "en", "eo", "es", "et", "eu", "fa", "fi", "fil", "fr", "ga", "gl", "gu", "ha",
@@ -139,6 +140,7 @@ pub const KNOWN_LANGUAGES: &[&str] = &[
 
 /// The scripts readers of language `lang` (a lowercase ISO 639 code) type
 /// in; `None` for a language this table does not know.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn scripts_of_language(lang: &str) -> Option<&'static [Script]> {
     use Script::*;
     Some(match lang {

@@ -10,8 +10,8 @@ use super::embed::embed_all;
 use super::index::load_bundle;
 use super::term::{clean, one_line, out};
 use super::{load_encoder, KindArg};
-use crossfind::eval::baseline::Baseline;
-use crossfind::eval::{pairs, report, retrieval};
+use crate::eval::baseline::Baseline;
+use crate::eval::{pairs, report, retrieval};
 use crossfind::search::{Fusion, FusionMethod, Mode};
 use crossfind::TextKind;
 

@@ -1,7 +1,7 @@
 //! Offline evaluation: retrieval quality of a bundle on labelled queries
 //! (`crossfind eval`), cross-lingual alignment of a model on translation
 //! pairs (`crossfind eval pairs`), and the fusion-constant tuning behind
-//! [`crate::search::Fusion::default`].
+//! [`crossfind::search::Fusion::default`].
 //!
 //! Native only: it runs searches in bulk over a bundle loaded from disk.
 

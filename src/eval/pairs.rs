@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crossfind::error::{Error, Result};
 
 /// Neighbours considered by the clustering view.
 pub const NEIGHBOURS: usize = 5;

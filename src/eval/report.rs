@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::pairs::PairsReport;
 use super::retrieval::{self, mode_name, Evaluation, Row, TuneRow, MODES};
-use crate::search::{Fusion, FusionMethod, Mode};
+use crossfind::search::{Fusion, FusionMethod, Mode};
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))

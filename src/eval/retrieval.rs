@@ -51,10 +51,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 
 use super::metrics;
-use crate::bundle::Docs;
-use crate::error::{Error, Result};
-use crate::par::par_map;
-use crate::search::{search, Bundle, Fusion, Mode, Query};
+use crossfind::bundle::Docs;
+use crossfind::error::{Error, Result};
+use crossfind::par::par_map;
+use crossfind::search::{search, Bundle, Fusion, Mode, Query};
 
 /// The modes compared, in column order.
 pub const MODES: [Mode; 3] = [Mode::Dense, Mode::Lexical, Mode::Hybrid];
@@ -727,7 +727,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
         for lexical_weight in [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5] {
             for depth in [20, 50, 200] {
                 grid.push(Fusion {
-                    method: crate::search::FusionMethod::Score,
+                    method: crossfind::search::FusionMethod::Score,
                     rrf_k: 30.0,
                     dense_weight: 1.0,
                     lexical_weight,
@@ -742,7 +742,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
         for dense_weight in [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0] {
             for depth in [20, 50, 200] {
                 grid.push(Fusion {
-                    method: crate::search::FusionMethod::Rank,
+                    method: crossfind::search::FusionMethod::Rank,
                     rrf_k,
                     dense_weight,
                     lexical_weight: 1.0,
@@ -814,7 +814,7 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::PageMeta;
+    use crossfind::bundle::PageMeta;
 
     fn page(id: &str, lang: &str, group: &str) -> PageMeta {
         PageMeta {

@@ -2,12 +2,12 @@
 //!
 //! Both are a folder of plain files named by a small JSON manifest that
 //! carries a format name, a version and each file's size and sha256
-//! ([`manifest`]); readers check every file against its listing
+//! (`manifest`); readers check every file against its listing
 //! ([`verify_file`]) and name the file that is missing, truncated or
 //! altered. Tensor data (encoder weights, embedding rows, a bundle's
 //! vectors) is stored in one tensor file format ([`tensors`]).
 
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod tensors;
 
 use sha2::{Digest, Sha256};

@@ -723,6 +723,10 @@ fn html_reading_is_linear_in_nesting_depth() {
             (0..n).map(|i| format!("<b id=b{i}>")).collect::<String>() + "Bottom text."
         }),
     ];
+    // Linear reading takes well under a second optimised and up to ~5 s
+    // unoptimised (`cargo test` without --release); the quadratic reading
+    // took 35 s optimised, so either budget still catches it.
+    let budget = if cfg!(debug_assertions) { 30.0 } else { 5.0 };
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     for (name, shape) in shapes {
@@ -735,7 +739,7 @@ fn html_reading_is_linear_in_nesting_depth() {
         let t = std::time::Instant::now();
         let c = read_input(&p).unwrap();
         let secs = t.elapsed().as_secs_f64();
-        assert!(secs < 5.0, "{name}: {secs:.1}s for {} bytes", html.len());
+        assert!(secs < budget, "{name}: {secs:.1}s for {} bytes", html.len());
         let page = &c.pages[0];
         assert_eq!(page.sections[0].anchor.as_deref(), Some("top"), "{name}");
         assert!(all_text(page).contains("Bottom text."), "{name}");
@@ -746,7 +750,7 @@ fn html_reading_is_linear_in_nesting_depth() {
         );
     }
     let secs = started.elapsed().as_secs_f64();
-    assert!(secs < 10.0, "{secs:.1}s in all");
+    assert!(secs < 2.0 * budget, "{secs:.1}s in all");
 }
 
 #[test]

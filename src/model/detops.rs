@@ -309,6 +309,8 @@ pub struct Qkv<'a> {
     pub stride: usize,
 }
 
+/// The tests' entry point (the op calls [`attention`] on its own buffer).
+#[cfg(test)]
 impl Attention {
     /// The context `[t, h]` (see [`attention_tiled`] for the arithmetic).
     pub fn run(&self, x: Qkv, t: usize, h: usize) -> Vec<f32> {

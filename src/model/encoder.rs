@@ -5,8 +5,8 @@
 //! The graph is built from our own weight file rather than parsed from ONNX:
 //! nothing in the browser parses protobuf or re-derives shapes. 4-bit linear
 //! weights stay quantised (int8 in memory) and run as integer matmuls on
-//! 8-bit activations ([`super::qlinear`]); layer norm, attention and GELU are
-//! our own ops too ([`super::detops`]), so an embedding is the same bits
+//! 8-bit activations (`model::qlinear`); layer norm, attention and GELU are
+//! our own ops too (`model::detops`), so an embedding is the same bits
 //! natively and in wasm. Other weight types fall back to f32 tract matmuls.
 
 use tract_core::internal::*;

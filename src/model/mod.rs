@@ -1,13 +1,13 @@
 //! Model packs and the sentence encoder.
 
-pub mod detops;
+pub(crate) mod detops;
 pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
 pub mod langbasis;
 pub mod pack;
-pub mod qlinear;
-pub mod roworder;
+pub(crate) mod qlinear;
+pub(crate) mod roworder;
 pub mod tokenizer;
 pub mod unigram;
 pub mod vector;

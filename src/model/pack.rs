@@ -88,7 +88,7 @@ pub struct EmbeddingLayout {
     /// block); packs without it load whole shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<BlockLayout>,
-    /// Rows stored grouped by script ([`super::roworder`]); without it row
+    /// Rows stored grouped by script (`model::roworder`); without it row
     /// `i` is token id `i`'s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<RowOrderInfo>,

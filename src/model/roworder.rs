@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::script::{is_shared, script_of, scripts_of_language, Script, SCRIPTS};
+use crate::script::{is_shared, script_of, Script, SCRIPTS};
 
 /// The grouping rule below. A new rule needs a new name.
 pub const SCHEME: &str = "scripts-1";
@@ -235,12 +235,13 @@ fn digest(stored: &[u32]) -> String {
 /// The groups a site in `langs` needs offline: `common` and `latin-basic`
 /// always (numbers, product names and half-English queries), then each
 /// language's scripts. A language the table does not know needs them all.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn groups_for_languages<'a>(langs: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
     let mut want = [false; GROUPS.len()];
     want[COMMON] = true;
     want[LATIN_BASIC] = true;
     for lang in langs {
-        match scripts_of_language(lang) {
+        match crate::script::scripts_of_language(lang) {
             Some(scripts) => {
                 for &s in scripts {
                     want[script_group(s)] = true;

@@ -1,7 +1,7 @@
 //! Search over a bundle: dense int8 scan, BM25, rank fusion, page grouping
 //! with the reader's language first. The same code runs natively and in wasm.
 
-pub mod dense;
+pub(crate) mod dense;
 pub mod lexical;
 mod loaded;
 pub mod text;
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-pub use dense::best_n;
+pub use dense::{best_n, Vectors};
 pub use loaded::Bundle;
 
 /// Which signals rank the results.

@@ -72,7 +72,7 @@ test('wasm token ids equal Python tokenizers on every fixture string', () => {
   }
 });
 
-// The integer linear layers and our own float ops (src/model/qlinear.rs,
+// The integer linear layers and our own float ops (src/model/qlinear/,
 // src/model/detops.rs) make the arithmetic the same on every target.
 test(`wasm embeddings (${wasmFlavour} build) are bitwise equal to native ones for queries and passages`, () => {
   const rows = jsonl(path.join(root, 'tests/fixtures/sentences.jsonl')).filter((s) => !/[\n\r]/.test(s.text));

@@ -18,7 +18,8 @@ use core::arch::asm;
 use core::arch::x86_64::*;
 use std::sync::OnceLock;
 
-use super::{group_block, Kernel, QUAD_ROWS};
+use super::layout::{group_block, QUAD_ROWS};
+use super::Kernel;
 
 /// Tokens per tile: the rows of the activation and result tiles.
 const TM: usize = 16;
