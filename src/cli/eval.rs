@@ -80,6 +80,33 @@ pub struct EvalArgs {
 enum EvalCommand {
     /// Embed translated sentences and report how well the model aligns languages.
     Pairs(PairsArgs),
+    /// Run real, unlabelled queries (a log from the widget's events) and
+    /// report per reader language the share with no results, low
+    /// confidence, or the best answer in another language: what to write content for.
+    Log(LogArgs),
+}
+
+#[derive(Args)]
+struct LogArgs {
+    /// Bundle folder written by `crossfind index`.
+    #[arg(long)]
+    bundle: PathBuf,
+    /// The query log (JSONL: query, optional lang and count; or one query per line).
+    #[arg(long)]
+    log: PathBuf,
+    /// Labelled queries (as for `crossfind eval`) that calibrate the
+    /// low-confidence thresholds on this bundle.
+    #[arg(long)]
+    calibrate: Option<PathBuf>,
+    /// Results per query, as the widget shows.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Queries listed under each problem, most asked first.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Also write every number (per query too) as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -111,8 +138,10 @@ fn write_json(p: &Path, v: &impl serde::Serialize) -> Result<()> {
 }
 
 pub fn run(a: EvalArgs) -> Result<()> {
-    if let Some(EvalCommand::Pairs(p)) = a.command {
-        return run_pairs(p);
+    match a.command {
+        Some(EvalCommand::Pairs(p)) => return run_pairs(p),
+        Some(EvalCommand::Log(l)) => return run_log(l),
+        None => {}
     }
     let (Some(bundle_dir), Some(qpath)) = (a.bundle, a.queries) else {
         anyhow::bail!("--bundle and --queries are required");
@@ -135,16 +164,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
 
     // one embedding per query, shared by the modes (as `search` would embed it)
-    let nonempty: Vec<usize> = (0..queries.len())
-        .filter(|&i| !queries[i].text.trim().is_empty())
-        .collect();
-    let texts: Vec<String> = nonempty.iter().map(|&i| queries[i].text.clone()).collect();
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     eprintln!("embedding {} queries…", texts.len());
-    let embedded = embed_all(&l.encoder, &texts, TextKind::Query, true)?;
-    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; queries.len()];
-    for (i, e) in nonempty.into_iter().zip(embedded) {
-        vectors[i] = Some(e.vector);
-    }
+    let vectors = query_vectors(&l.encoder, &texts)?;
 
     let d = Fusion::default();
     let method = match a.fusion.as_deref() {
@@ -291,5 +313,83 @@ fn run_pairs(a: PairsArgs) -> Result<()> {
         items.len(),
         t0.elapsed().as_secs_f32()
     );
+    Ok(())
+}
+
+/// Search vectors of `texts` (`None` for an empty one).
+fn query_vectors(enc: &crossfind::Encoder, texts: &[&str]) -> Result<Vec<Option<Vec<f32>>>> {
+    let nonempty: Vec<usize> = (0..texts.len())
+        .filter(|&i| !texts[i].trim().is_empty())
+        .collect();
+    let owned: Vec<String> = nonempty.iter().map(|&i| texts[i].to_string()).collect();
+    let embedded = embed_all(enc, &owned, TextKind::Query, true)?;
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    for (i, e) in nonempty.into_iter().zip(embedded) {
+        vectors[i] = Some(e.vector);
+    }
+    Ok(vectors)
+}
+
+fn run_log(a: LogArgs) -> Result<()> {
+    use crate::eval::log;
+    let source = a.log.display().to_string();
+    let (queries, warnings) = log::parse_log(&read_text(&a.log)?, &source)?;
+    for w in &warnings {
+        eprintln!("warning: {}", one_line(w));
+    }
+    let l = load_bundle(&a.bundle)?;
+    let rule = match &a.calibrate {
+        None => None,
+        Some(p) => {
+            let labelled = retrieval::parse_queries(&read_text(p)?, &p.display().to_string())?;
+            let texts: Vec<&str> = labelled.iter().map(|q| q.text.as_str()).collect();
+            eprintln!("calibrating on {} labelled queries…", labelled.len());
+            let vectors = query_vectors(&l.encoder, &texts)?;
+            let articles = retrieval::Articles::new(&l.bundle.docs);
+            let results = retrieval::run_queries(
+                &l.bundle,
+                &articles,
+                &labelled,
+                &vectors,
+                Fusion::default(),
+                a.k,
+            );
+            Some(retrieval::LowConfidenceRule::calibrate(&results))
+        }
+    };
+    eprintln!("running {} logged queries…", queries.len());
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let vectors = query_vectors(&l.encoder, &texts)?;
+    let results = log::run_log(&l.bundle, &queries, &vectors, rule.as_ref(), a.k.max(1));
+    let rows = log::by_language(&results);
+    let calibrated = a.calibrate.as_ref().map(|p| p.display().to_string());
+    out!(
+        "{}",
+        clean(&log::render(
+            &results,
+            &rows,
+            &source,
+            calibrated.as_deref(),
+            a.top
+        ))
+    )?;
+    if let Some(p) = &a.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            log: &'a str,
+            calibrated_on: Option<&'a str>,
+            by_language: &'a [log::LangRow],
+            queries: &'a [log::LoggedResult],
+        }
+        write_json(
+            p,
+            &Out {
+                log: &source,
+                calibrated_on: calibrated.as_deref(),
+                by_language: &rows,
+                queries: &results,
+            },
+        )?;
+    }
     Ok(())
 }

@@ -450,21 +450,33 @@ impl LowConfidenceRule {
     }
 
     pub fn flags(&self, r: &QueryResult, mode: Mode) -> bool {
+        self.flags_scores(&r.lang, r.top_dense, r.top_lexical, mode)
+    }
+
+    /// The rule's verdict on a query in reader language `lang` whose best
+    /// dense and BM25 scores are these.
+    pub fn flags_scores(
+        &self,
+        lang: &str,
+        top_dense: Option<f32>,
+        top_lexical: f32,
+        mode: Mode,
+    ) -> bool {
         let threshold = self
             .dense_threshold_by_lang
-            .get(&r.lang)
+            .get(lang)
             .copied()
             .or(self.dense_threshold);
-        let weak_dense = match (r.top_dense, threshold) {
+        let weak_dense = match (top_dense, threshold) {
             (Some(s), Some(t)) => s < t,
             // no vector: no dense evidence at all
             (None, _) => true,
             (Some(_), None) => false,
         };
-        let weak_lexical = self.lexical_threshold.is_some_and(|t| r.top_lexical < t);
+        let weak_lexical = self.lexical_threshold.is_some_and(|t| top_lexical < t);
         let strong_lexical = self
             .strong_lexical_threshold
-            .is_some_and(|t| r.top_lexical >= t);
+            .is_some_and(|t| top_lexical >= t);
         match mode {
             Mode::Dense => weak_dense,
             Mode::Lexical => weak_lexical,

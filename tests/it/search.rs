@@ -401,3 +401,41 @@ fn a_page_weight_moves_it_above_an_equal_page() {
     );
     assert!((b - a - 0.05 * 3f64.ln()).abs() < 1e-4, "{a} {b}");
 }
+
+#[test]
+fn eval_log_lists_what_readers_asked_that_has_no_page_in_their_language() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log.jsonl");
+    // the CFDI article exists in Spanish only; password resets in Japanese too
+    std::fs::write(
+        &log,
+        "{\"query\": \"メキシコの電子請求書 CFDI\", \"lang\": \"ja\", \"count\": 4}\n\
+         {\"query\": \"パスワードを忘れました\", \"lang\": \"ja\"}\n\
+         {\"query\": \"メキシコの電子請求書 CFDI\", \"lang\": \"ja\"}\n",
+    )
+    .unwrap();
+    let json = tmp.path().join("log.json");
+    let o = crossfind()
+        .args(["eval", "log", "--bundle"])
+        .arg(mini_dir())
+        .arg("--log")
+        .arg(&log)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let report = String::from_utf8_lossy(&o.stdout);
+    // 5 of the 6 times asked: the answer is in Spanish only
+    assert!(
+        report.contains("| ja | 2 | 6 | 0.0% | - | 83.3% |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| 5 | ja | メキシコの電子請求書 CFDI | es/factura-electronica-cfdi |"),
+        "{report}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["queries"][1]["hits"][0], "ja/reset-password");
+    assert_eq!(v["queries"][1]["other_language_first"], false);
+}
