@@ -45,6 +45,9 @@ before(async () => {
     document.addEventListener('results', (e) => {
       if (e.detail.source !== 'api') window.__cfFilter = e.detail.filter;
     });
+    document.addEventListener('zero-results', (e) => {
+      if (e.detail.source !== 'api') window.__cfZero = e.detail.query;
+    });
   });
 });
 
@@ -196,6 +199,16 @@ test('the filter attribute sets the default filter, for the widget and the JS AP
   await page.evaluate(() => document.querySelector('crossfind-search').setAttribute('filter', 'section:Security'));
   await waitForResults(page, (r) => r.length > 0 && r.every((x) => sectionOf(x.url) === 'Security'), { query });
   assert.deepEqual((await filterBar(page))[0].boxes.filter((b) => b.checked).map((b) => b.value), ['Security']);
+
+  // A default no page declares: shown ticked with 0 pages, nothing found, and the reader can untick it.
+  await page.evaluate(() => document.querySelector('crossfind-search').setAttribute('filter', 'section:Gardening'));
+  await page.waitForFunction(() => window.__cfZero === 'reset my password', null, { timeout: 30000 });
+  const gardening = (await filterBar(page))[0].boxes.find((b) => b.value === 'Gardening');
+  assert.deepEqual([gardening.count, gardening.checked], ['0', true]);
+  assert.equal(await page.locator('crossfind-search .cf-empty').textContent(), 'No results for “reset my password”');
+  await page.locator('crossfind-search .cf-filter-box[data-value="Gardening"]').uncheck();
+  await answeredWith(page, {});
+  await waitForResults(page, (r) => r.length > 0, { query });
   assert.deepEqual(errors, []);
   await page.close();
 });

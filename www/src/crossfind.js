@@ -134,7 +134,7 @@ export const semanticReady = () => {
 };
 // The filters the site's pages declare, once the index is in:
 // {<key>: {<value>: pages}} ({} when they declare none).
-export const filters = () => ready().then(() => client.status.filters);
+export const filters = () => ready().then(() => structuredClone(client.status.filters));
 export const status = client.status;
 export const loadSemantic = () => client.loadSemantic();
 export const offline = () => offlineStatus();
