@@ -5,6 +5,9 @@
 //
 // Renders content/<lang>/<id>.md to <DIR>/<lang>/<id>.html, writes one index
 // per language, a language picker at <DIR>/index.html and <DIR>/assets/site.css.
+// Each article declares its category as the search filter `section`
+// (data-crossfind-filter="section:Billing"), the same English value in every
+// language.
 // Node 20, no dependencies. The Markdown renderer supports exactly the subset
 // described in README.md.
 //
@@ -401,7 +404,9 @@ function articlePage(a) {
       langHref: (l) => (versions.get(a.id).has(l) ? `/${l}/${a.id}.html` : `/${l}/index.html`),
     }),
     '<main>',
-    `<article data-id="${esc(a.id)}" data-category="${esc(entry.category)}">`,
+    // The article's section as a search filter (one English name in every
+    // language, so a filter finds all language versions): the widget's filter bar.
+    `<article data-id="${esc(a.id)}" data-category="${esc(entry.category)}" data-crossfind-filter="section:${esc(UI.en.cat[entry.category])}">`,
     `<h1>${esc(a.meta.title)}</h1>`,
     a.html,
     '</article>',

@@ -198,6 +198,8 @@ const CA = {
   placeholder: 'Cerca en qualsevol llengua…',
   close: 'Esc',
   resultsLabel: 'Resultats',
+  filtersLabel: 'Filtra els resultats',
+  filterPages: { one: '{n} pàgina', many: '{n} de pàgines', other: '{n} pàgines' },
   hint: '↑ ↓ per moure’t · Retorn per obrir · Esc per tancar',
   results: { one: '{n} resultat', many: '{n} de resultats', other: '{n} resultats' },
   noResults: 'No hi ha resultats per a «{q}»',

@@ -43,6 +43,11 @@ const HOSTILE = {
   'Zebra other host': 'https://evil.example/abs',
 };
 
+// A filter key and value the safe page declares: markup, to be shown as text
+// in the filter bar.
+const HOSTILE_KEY = `<img src=x onerror="window.__pwned='filter key'">`;
+const HOSTILE_VALUE = `<b onmouseover="window.__pwned='filter value'">Zebra</b> & co`;
+
 const page = (title) => `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>${title}</title></head>
@@ -65,7 +70,7 @@ function hostileSite() {
   const lines = [
     { id: 'cli-js', lang: 'en', title: 'Zebra refused by the indexer', url: "javascript:alert('indexed')", text: text('refused') },
     { id: 'cli-tab', lang: 'en', title: 'Zebra refused by the indexer too', url: 'java\tscript:alert(1)', text: text('refused') },
-    { id: 'safe', lang: 'en', title: 'Zebra safe page', url: '/safe.html', text: text('safe') },
+    { id: 'safe', lang: 'en', title: 'Zebra safe page', url: '/safe.html', text: text('safe'), filters: { [HOSTILE_KEY]: [HOSTILE_VALUE] } },
     ...Object.keys(HOSTILE).map((title, i) => ({ id: `h${i}`, lang: 'en', title, url: `/placeholder-${i}.html`, text: text(title) })),
   ];
   const input = path.join(dir, 'pages.jsonl');
@@ -150,6 +155,21 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
         assert.equal(o.disabled, 'true', `${o.title} is disabled`);
       }
     }
+
+    // The filter bar shows the page's markup as text, and ticking it leaves the page that declares it.
+    const bar = await p.evaluate(() => {
+      const f = document.querySelector('crossfind-search').shadowRoot.querySelector('.cf-filters');
+      return { hidden: f.hidden, legend: f.querySelector('legend')?.textContent, value: f.querySelector('.cf-filter-value')?.textContent, elements: [...f.querySelectorAll('*')].map((e) => e.localName) };
+    });
+    assert.equal(bar.hidden, false);
+    assert.equal(bar.legend, HOSTILE_KEY);
+    assert.equal(bar.value, HOSTILE_VALUE);
+    assert.ok(!bar.elements.some((n) => n === 'img' || n === 'b'), JSON.stringify(bar.elements));
+    await p.locator('crossfind-search .cf-filter-box').check();
+    await waitForResults(p, (r) => r.length === 1 && r[0].title === 'Zebra safe page', { query: 'zebra' });
+    await p.locator('crossfind-search .cf-filter-box').uncheck();
+    await waitForResults(p, (r) => r.length === 1 + Object.keys(HOSTILE).length, { query: 'zebra' });
+    await p.locator(W.input).focus();
 
     // Still an accessible listbox, disabled options included.
     await p.evaluate(AXE);

@@ -26,15 +26,18 @@
 //                        ?crossfind-wasm=... overrides it (for testing)
 //   strings='{"placeholder": "..."}'  the site's own UI strings, in the page's
 //                        language (keys of i18n/en.json; www/README.md)
+//   filter="version:2.0" the default filter: key:value pairs separated by
+//                        commas or semicolons (filters.mjs); the reader
+//                        changes it in the filter bar
 //
 // JS API (module exports, also window.crossfind):
-//   search(query, {lang, k, mode}) -> Promise<hits>
+//   search(query, {lang, k, mode, filter}) -> Promise<hits>; filters() -> Promise<{key: {value: pages}}>
 //   ready(), semanticReady() -> Promise (the latter starts the model download);
 //   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>;
 //   enableOffline(); removeOffline() -> Promise
 // Events (bubbling from the element, and on document for engine events):
 //   ready, semantic-ready, model-progress, search-error, search, results,
-//   zero-results, result-click (cancelable), offline-progress, offline-ready,
+//   zero-results, filter-change, result-click (cancelable), offline-progress, offline-ready,
 //   offline-paused.
 //
 // Page content (titles, headings, snippets) is only ever set as text, and a
@@ -52,6 +55,7 @@ import { READER, UI_LANG, reconfigureStrings } from './ui/i18n.js';
 import { client, searchLang, K } from './ui/client.js';
 import { maybeStartOffline, removeOffline, offlineStatus } from './ui/offline.js';
 import { deepActiveElement, isEditable, safeHref, passageLink } from './ui/dom.js';
+import { parseFilter, normalizeFilter, isFiltering } from './filters.mjs';
 import { CrossfindSearch } from './ui/widget.js';
 
 export { safeHref, passageLink };
@@ -84,19 +88,34 @@ reconfigureStrings();
 
 // ------------------------------------------------------------------- JS API
 
-export function search(query, { lang, k = K, mode } = {}) {
+// The site's default filter: the filter attribute of the first
+// <crossfind-search> that has one ({} when none does).
+function defaultFilter() {
+  const el = document.querySelector('crossfind-search[filter]');
+  return el ? parseFilter(el.getAttribute('filter')).filter : {};
+}
+
+// `filter`: {key: value | [values]} or "key:value, …"; left out, the site's
+// default (the filter attribute); null or {} for none.
+export function search(query, { lang, k = K, mode, filter } = {}) {
+  let f;
+  try {
+    f = filter === undefined ? defaultFilter() : normalizeFilter(filter);
+  } catch (e) {
+    return Promise.reject(Object.assign(e, { code: 'invalid_input' }));
+  }
   client.loadSemantic();
   const l = lang === undefined ? searchLang() : lang || undefined;
   const q = String(query ?? '');
-  emit('search', { query: q, lang: l, source: 'api' });
+  emit('search', { query: q, lang: l, filter: f, source: 'api' });
   maybeStartOffline(false);
   client.start();
   return client.ready.promise.then(() =>
-    client.query(q, { lang: l, k, mode }).then((m) => {
+    client.query(q, { lang: l, k, mode, filter: isFiltering(f) ? f : {} }).then((m) => {
       if (m.error && !m.hits.length && m.error !== 'not_ready') {
         throw Object.assign(new Error(m.message || m.error), { code: m.error });
       }
-      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, results: m.hits, semantic: !!m.semantic, source: 'api' };
+      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, results: m.hits, semantic: !!m.semantic, filter: f, source: 'api' };
       emit(m.hits.length ? 'results' : 'zero-results', detail);
       return m.hits;
     }),
@@ -113,6 +132,9 @@ export const semanticReady = () => {
   client.loadSemantic();
   return client.semanticReady.promise;
 };
+// The filters the site's pages declare, once the index is in:
+// {<key>: {<value>: pages}} ({} when they declare none).
+export const filters = () => ready().then(() => structuredClone(client.status.filters));
 export const status = client.status;
 export const loadSemantic = () => client.loadSemantic();
 export const offline = () => offlineStatus();
@@ -125,7 +147,7 @@ export { UI_LANG as uiLanguage }; // a live binding: the site's strings may add 
 // "keep for offline" click); removeOffline() deletes it.
 export const enableOffline = () => maybeStartOffline(true);
 export { removeOffline };
-const api = { search, ready, semanticReady, status, loadSemantic, offline, enableOffline, removeOffline, open, close, readerLanguages, uiLanguage: UI_LANG, safeHref, passageLink, base: BASE.href };
+const api = { search, filters, ready, semanticReady, status, loadSemantic, offline, enableOffline, removeOffline, open, close, readerLanguages, uiLanguage: UI_LANG, safeHref, passageLink, base: BASE.href };
 Object.defineProperty(api, 'uiLanguage', { get: () => UI_LANG, enumerable: true });
 if (!window.crossfind) window.crossfind = api;
 export default api;

@@ -5,7 +5,8 @@
 //   wasm: the relaxed-SIMD build where the engine validates relaxed SIMD,
 //     the baseline build elsewhere (wasm-flavour.cjs; {type:'init', wasm}
 //     forces one: 'baseline' | 'relaxed' | 'auto')
-//   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready'} (lexical search works)
+//   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready', languages, filters, semantic, wasm}
+//     (lexical search works; filters: the engine's {key: {value: pageCount}})
 //   fragment shards (snippet text)                             => {type:'fragments'}
 //   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
 //     (encoder, tokenizer and the block index; the word-embedding rows a
@@ -19,7 +20,8 @@
 // What the engine hands over is already the page's shape (camelCase plain
 // objects: hits, languages, row ranges), passed on as it is.
 //
-// Searches: {type:'search', id, query, lang, k, mode, latest} -> {type:'results', id, hits, semantic, final}.
+// Searches: {type:'search', id, query, lang, k, mode, filter, latest} -> {type:'results', id, hits, semantic, final}
+// (filter: {key: [values]}, applied by the engine before ranking).
 // With the model in, a search answers twice: lexical at once, then hybrid.
 // Searches marked `latest` (the search box) supersede each other: only the
 // newest one is answered.
@@ -204,7 +206,13 @@ async function startup() {
   } catch {
     languages = {};
   }
-  post({ type: 'ready', languages, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
+  let filters = {};
+  try {
+    filters = engine.filters() || {}; // {<key>: {<value>: pages}}
+  } catch {
+    filters = {};
+  }
+  post({ type: 'ready', languages, filters, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
 
   // Snippet text: a damaged fragment shard only costs the snippets it holds.
   const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(fileUrl(name, base, 'manifest.json'))));
@@ -430,6 +438,7 @@ function runSearch(msg, mode) {
   const opts = {};
   if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm/mod.rs)
   if (msg.lang) opts.lang = msg.lang;
+  if (msg.filter && Object.keys(msg.filter).length) opts.filter = msg.filter;
   opts.mode = mode;
   return engine.search(msg.query, opts);
 }

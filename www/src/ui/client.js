@@ -41,6 +41,7 @@ export const client = {
     loaded: 0,
     total: 0,
     languages: {},
+    filters: {}, // the filters the site's pages declare: {<key>: {<value>: pages}}
     problems: [],
     offline: 'off', // off | waiting (no search yet) | paused (offlineHold: save-data, cellular, slow-connection) | syncing | ready | failed | removed
     wasm: null, // the wasm build the worker runs, once ready: baseline | relaxed
@@ -80,10 +81,11 @@ export const client = {
       case 'ready':
         s.lexical = 'ready';
         s.languages = m.languages || {};
+        s.filters = m.filters || {};
         s.wasm = m.wasm || null;
         if (m.semantic === 'unavailable') s.semantic = 'unavailable';
         this.ready.resolve(s.languages);
-        broadcast('ready', { languages: s.languages, lang: searchLang() });
+        broadcast('ready', { languages: s.languages, lang: searchLang(), filters: s.filters });
         break;
       case 'fragments':
         broadcast('fragments-ready', {});
@@ -135,7 +137,8 @@ export const client = {
   },
 
   // Resolves with the final answer; `onUpdate` also sees the early lexical one.
-  query(query, { lang, k = K, mode, latest = false } = {}, onUpdate = null) {
+  // `filter`: {key: [values]} (filters.mjs), {} for none.
+  query(query, { lang, k = K, mode, filter = {}, latest = false } = {}, onUpdate = null) {
     this.start();
     const id = ++this.seq;
     return new Promise((resolve) => {
@@ -158,7 +161,7 @@ export const client = {
         }
         this.pending.get(id).latest = true;
       }
-      this.worker.postMessage({ type: 'search', id, query, lang, k, mode, latest });
+      this.worker.postMessage({ type: 'search', id, query, lang, k, mode, filter, latest });
     });
   },
 };

@@ -1,7 +1,8 @@
-// The <crossfind-search> element: the button, the search dialog, results
-// and status.
+// The <crossfind-search> element: the button, the search dialog, results,
+// the filter bar and status.
 
 import { direction } from '../strings.mjs';
+import { parseFilter, normalizeFilter, isFiltering, copyFilter, valuesOf, setValues } from '../filters.mjs';
 import { BASE } from './base.js';
 import { elements, emit } from './events.js';
 import { primary, UI_LANG, reconfigureStrings, t, langName, listOf, fmtNumber } from './i18n.js';
@@ -30,6 +31,18 @@ export class CrossfindSearch extends HTMLElement {
     this._opener = null;
     this._unsub = [];
     this._optSeq = 0;
+    this._filter = {}; // the active filter, {key: [values]} (the filter attribute, then the reader's choices)
+    this._filterShown = ''; // what the filter bar was built from
+  }
+
+  // The active filter: a copy; setting it (an object {key: value | [values]}
+  // or the attribute's "key:value, …") re-runs the shown query.
+  get filter() {
+    return copyFilter(this._filter);
+  }
+
+  set filter(value) {
+    this._setFilter(normalizeFilter(value));
   }
 
   connectedCallback() {
@@ -49,7 +62,10 @@ export class CrossfindSearch extends HTMLElement {
       this.addEventListener(name, fn);
       this._unsub.push(() => this.removeEventListener(name, fn));
     };
-    on('ready', () => this._onEngine());
+    on('ready', () => {
+      this._showFilters();
+      this._onEngine();
+    });
     on('fragments-ready', () => this._refresh(false));
     on('model-progress', () => this._showProgress());
     on('semantic-ready', () => {
@@ -67,12 +83,18 @@ export class CrossfindSearch extends HTMLElement {
   }
 
   static get observedAttributes() {
-    return ['strings'];
+    return ['strings', 'filter'];
   }
 
-  // Site strings set or changed later (a single-page app switching language).
+  // Site strings set or changed later (a single-page app switching language);
+  // the default filter, set or changed (a page showing another version).
   attributeChangedCallback(name, before, after) {
     if (name === 'strings' && before !== after && this.isConnected) reconfigureStrings();
+    if (name === 'filter' && before !== after) {
+      const { filter, problems } = parseFilter(after);
+      for (const p of problems) console.warn(`crossfind: filter attribute: ${p}`);
+      this._setFilter(filter);
+    }
   }
 
   disconnectedCallback() {
@@ -109,6 +131,8 @@ export class CrossfindSearch extends HTMLElement {
       class: 'cf-input',
     });
     this._close = h('button', { type: 'button', class: 'cf-close' });
+    // One group of checkboxes per filter key the site declares (_showFilters).
+    this._filters = h('div', { role: 'group', class: 'cf-filters', hidden: true });
     this._notice = h('p', { class: 'cf-notice', role: 'alert', hidden: true });
     this._progressLabel = h('span', { id: this._ids.progress, class: 'cf-progress-label' });
     this._progressBar = h('progress', { class: 'cf-progress-bar', 'aria-labelledby': this._ids.progress });
@@ -119,7 +143,7 @@ export class CrossfindSearch extends HTMLElement {
     this._live = h('div', { class: 'cf-vh', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
 
     const bar = h('div', { class: 'cf-bar' }, searchIcon(), this._label, this._input, this._close);
-    const panel = h('div', { class: 'cf-panel' }, this._title, bar, this._notice, this._progress, this._list, this._empty, this._hint, this._live);
+    const panel = h('div', { class: 'cf-panel' }, this._title, bar, this._filters, this._notice, this._progress, this._list, this._empty, this._hint, this._live);
     this._dialog = h('dialog', { class: 'cf-dialog', 'aria-labelledby': this._ids.title, part: 'dialog' }, panel);
 
     root.append(h('link', { rel: 'stylesheet', href: new URL('crossfind.css', BASE).href }), this._trigger, this._dialog);
@@ -139,6 +163,10 @@ export class CrossfindSearch extends HTMLElement {
     });
     this._input.addEventListener('input', () => this._onInput());
     this._input.addEventListener('keydown', (e) => this._onKey(e));
+    this._filters.addEventListener('change', (e) => {
+      const box = e.target.closest('input[type="checkbox"]');
+      if (box) this._toggleFilter(box.dataset.key, box.dataset.value, box.checked);
+    });
     // Results are links: a plain click opens the result as Enter does (with
     // result-click first); a modified click (Ctrl/Cmd: new tab, Shift: new
     // window) and a middle click are the browser's, after a cancelable
@@ -181,6 +209,8 @@ export class CrossfindSearch extends HTMLElement {
     this._close.textContent = t('close');
     this._list.setAttribute('aria-label', t('resultsLabel'));
     this._hint.textContent = t('hint');
+    this._filterShown = '';
+    this._showFilters();
     this._showProgress();
     const last = client.status.problems[client.status.problems.length - 1];
     if (last) this._showNotice(last);
@@ -189,7 +219,86 @@ export class CrossfindSearch extends HTMLElement {
   _replayStatus() {
     const last = client.status.problems[client.status.problems.length - 1];
     if (last) this._showNotice(last);
+    this._showFilters();
     this._showProgress();
+  }
+
+  // -------------------------------------------------------------- filters
+
+  _setFilter(filter) {
+    const before = JSON.stringify(this._filter);
+    this._filter = filter;
+    if (JSON.stringify(filter) === before) return;
+    this._showFilters();
+    this._rerun();
+  }
+
+  // The reader ticked or unticked one value.
+  _toggleFilter(key, value, on) {
+    const f = copyFilter(this._filter);
+    const values = valuesOf(f, key).filter((v) => v !== value);
+    if (on) values.push(value);
+    setValues(f, key, values);
+    this._filter = f;
+    this._filterShown = JSON.stringify([client.status.filters, f, UI_LANG]);
+    emit('filter-change', { filter: this.filter }, this);
+    this._rerun();
+  }
+
+  // The shown query, searched again under the new filter: a new list, so
+  // no option stays active.
+  _rerun() {
+    if (!this._dialog || !this._dialog.open) return;
+    this._setActive(-1);
+    this._shownQuery = '';
+    const q = this._input.value;
+    if (q.trim()) this._run(q, false);
+  }
+
+  // The filter bar: a group per key (its name as the legend), a checkbox
+  // per value with its page count, from the engine's filters() and the
+  // active filter (a default value no page declares is shown with 0, so
+  // the reader can see it and untick it). Hidden when there are none.
+  // Keys and values are page content: text only.
+  _showFilters() {
+    if (!this._filters) return;
+    const declared = client.status.filters || {};
+    const state = JSON.stringify([declared, this._filter, UI_LANG]);
+    if (state === this._filterShown) return;
+    this._filterShown = state;
+    const groups = new Map();
+    for (const [key, counts] of Object.entries(declared)) groups.set(key, new Map(Object.entries(counts)));
+    for (const [key, values] of Object.entries(this._filter)) {
+      if (!groups.has(key)) groups.set(key, new Map());
+      for (const v of values) if (!groups.get(key).has(v)) groups.get(key).set(v, 0);
+    }
+    const focused = this.shadowRoot.activeElement;
+    const refocus = focused && this._filters.contains(focused) ? [focused.dataset.key, focused.dataset.value] : null;
+    this._filters.replaceChildren();
+    this._filters.hidden = groups.size === 0;
+    this._filters.setAttribute('aria-label', t('filtersLabel'));
+    let n = 0;
+    for (const [key, values] of groups) {
+      const set = h('fieldset', { class: 'cf-filter-group' }, h('legend', { class: 'cf-filter-key', dir: 'auto', text: key }));
+      for (const [value, pages] of values) {
+        const id = `cf${this._n}-filter-${++n}`;
+        const box = h('input', { type: 'checkbox', id, class: 'cf-filter-box' });
+        box.dataset.key = key;
+        box.dataset.value = value;
+        box.checked = valuesOf(this._filter, key).includes(value);
+        const label = h(
+          'label',
+          { for: id, class: 'cf-filter' },
+          box,
+          h('span', { class: 'cf-filter-value', dir: 'auto', text: value }),
+          h('span', { class: 'cf-filter-count', 'aria-hidden': 'true', text: fmtNumber(pages, 0) }),
+          h('span', { class: 'cf-vh', text: ` (${t('filterPages', { n: pages })})` }),
+        );
+        set.append(label);
+        if (refocus && refocus[0] === key && refocus[1] === value) queueMicrotask(() => box.focus());
+      }
+      this._filters.append(set);
+    }
   }
 
   // ------------------------------------------------------------ open / close
@@ -244,7 +353,8 @@ export class CrossfindSearch extends HTMLElement {
       return;
     }
     const lang = searchLang();
-    emit('search', { query: q, lang }, this);
+    const filter = this.filter;
+    emit('search', { query: q, lang, filter }, this);
     maybeStartOffline(false); // the reader searched: the offline copy may start
     const onUpdate = (m) => {
       if (this._query !== q || m.superseded) return;
@@ -261,21 +371,21 @@ export class CrossfindSearch extends HTMLElement {
         this._empty.textContent = t('noResults', { q });
         this._empty.hidden = false;
         this._announce(t('noResults', { q }));
-        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, semantic: !!m.semantic }, this);
+        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, semantic: !!m.semantic, filter }, this);
       } else {
         this._empty.hidden = true;
         const count = t('results', { n });
         const merged = (announceMerge || (isUpdate && !wasSemantic)) && m.semantic;
         this._announce(merged ? t('semanticMerged', { count }) : count);
       }
-      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, results: this._hits.slice(), semantic: !!m.semantic }, this);
+      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, results: this._hits.slice(), semantic: !!m.semantic, filter }, this);
     };
     if (client.status.lexical === 'loading') {
       this._announce(t('loading'));
       this._empty.textContent = t('loading');
       this._empty.hidden = false;
     }
-    await client.query(q, { lang, k: K, latest: true }, onUpdate);
+    await client.query(q, { lang, k: K, filter: isFiltering(filter) ? filter : {}, latest: true }, onUpdate);
   }
 
   // Shows `hits`, each page followed by its other matching sections
