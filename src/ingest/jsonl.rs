@@ -111,16 +111,7 @@ pub(super) fn read_file(path: &Path, corpus: &mut Corpus) -> Result<(), Error> {
         } else {
             doc.title
         };
-        let sections = doc
-            .sections
-            .into_iter()
-            .map(|mut s| {
-                if s.title_path.first().is_some_and(|t| t.is_empty()) {
-                    s.title_path[0] = title.clone();
-                }
-                s
-            })
-            .collect::<Vec<_>>();
+        let sections = super::markdown::under_title(doc.sections, &title);
         let url = field("url").unwrap_or_else(|| {
             corpus.warn(
                 &at,

@@ -159,16 +159,7 @@ fn read_page(
     } else {
         doc.title
     };
-    let sections = doc
-        .sections
-        .into_iter()
-        .map(|mut s| {
-            if s.title_path.first().is_some_and(|t| t.is_empty()) {
-                s.title_path[0] = title.clone();
-            }
-            s
-        })
-        .collect();
+    let sections = under_title(doc.sections, &title);
     Some((
         Page {
             id,
@@ -251,6 +242,20 @@ pub(super) struct Document {
     /// The given title, else the (first) `#` heading, else "".
     pub title: String,
     pub sections: Vec<Section>,
+}
+
+/// `sections` with `title` as the start of their title paths where the
+/// body had no title of its own.
+pub(super) fn under_title(sections: Vec<Section>, title: &str) -> Vec<Section> {
+    sections
+        .into_iter()
+        .map(|mut s| {
+            if s.title_path.first().is_some_and(|t| t.is_empty()) {
+                s.title_path[0] = title.to_string();
+            }
+            s
+        })
+        .collect()
 }
 
 enum Block {

@@ -317,6 +317,20 @@ export function waitSemantic(page, timeout = 180000) {
 // Registers the usual hooks of a browser test file: build the demo, serve it,
 // launch Chromium before the tests; close both after. The returned object
 // holds `browser` and `server` once the `before` hook has run.
+// One Chromium for a test file, on the built demo: `env.browser` once the
+// file's tests run; closed after them.
+export function launchedBrowser() {
+  const env = { browser: null };
+  before(async () => {
+    await ensureDemo();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+  });
+  return env;
+}
+
 export function demoBrowser() {
   const env = { browser: null, server: null };
   before(async () => {

@@ -2,24 +2,15 @@
 // sw.js, which keeps the bundle, the model and the widget by version. With
 // the server gone and the browser offline, a reload still answers queries
 // semantically.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDemo, instrument, launch, serve, watchErrors, waitForResults, typeQuery, relist, SITE, BUNDLE, W } from './harness.mjs';
+import { launchedBrowser, instrument, serve, watchErrors, waitForResults, typeQuery, relist, SITE, BUNDLE, W } from './harness.mjs';
 
 const T = { timeout: 400000 };
-let browser;
-
-before(async () => {
-  await ensureDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const env = launchedBrowser();
 
 async function offlineState(page) {
   return page.evaluate(() => window.crossfind.offline());
@@ -28,7 +19,7 @@ async function offlineState(page) {
 test('after one visit the site and its semantic search work offline', T, async () => {
   // A server of its own: it is stopped half-way.
   const server = await serve();
-  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const context = await env.browser.newContext({ serviceWorkers: 'allow' });
   await instrument(context);
   const page = await context.newPage();
   const errors = watchErrors(page);
@@ -166,7 +157,7 @@ const manifestSeen = (page) => page.evaluate(async () => (await fetch('/crossfin
 test('a new bundle version replaces the old one whole, and open pages keep theirs', T, async () => {
   const root = siteWithOwnManifest();
   const server = await serve(root);
-  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const context = await env.browser.newContext({ serviceWorkers: 'allow' });
   const manifest = path.join(root, 'crossfind', 'manifest.json');
   const oldText = readFileSync(manifest, 'utf8');
   try {
@@ -259,7 +250,7 @@ test('the page cache keeps only public pages of the site, at most offline-pages 
         '/t/vary.html': { Vary: 'Cookie' },
       })[p] || null,
   });
-  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const context = await env.browser.newContext({ serviceWorkers: 'allow' });
   const page = await context.newPage();
   const t = (name) => `${server.url}t/${name}`;
   const kept = () =>
@@ -317,7 +308,7 @@ test('the page cache keeps only public pages of the site, at most offline-pages 
 
 test('under Save-Data the offline copy waits for the reader, and removeOffline() takes it back', T, async () => {
   const server = await serve();
-  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const context = await env.browser.newContext({ serviceWorkers: 'allow' });
   // what Chromium reports when the reader turned on its data saver
   await context.addInitScript(() => Object.defineProperty(navigator, 'connection', { value: { saveData: true, effectiveType: '4g', type: 'wifi' } }));
   const page = await context.newPage();

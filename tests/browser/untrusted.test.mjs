@@ -1,8 +1,8 @@
 // A bundle is data from the host, not code: no URL in it runs script or
 // leads off the site, and no name in a manifest makes the search worker or
 // the service worker fetch outside the bundle folder. No CSP here: the
-// widget itself must refuse, not the browser.
-import { test, before, after } from 'node:test';
+// widget itself must refuse, not the env.browser.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,21 +10,12 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { ensureDemo, instrument, launch, serve, watchErrors, W, waitForResults, typeQuery, ROOT, SITE, BUNDLE } from './harness.mjs';
+import { launchedBrowser, instrument, serve, watchErrors, W, waitForResults, typeQuery, ROOT, SITE, BUNDLE } from './harness.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const T = { timeout: 300000 };
-let browser;
-
-before(async () => {
-  await ensureDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const env = launchedBrowser();
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
@@ -108,7 +99,7 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
 
   const server = await serve(root);
   const origin = new URL(server.url).origin;
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
   await instrument(context);
   const offSite = [];
   context.on('request', (r) => {
@@ -225,7 +216,7 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
 async function withManifest(edit, fn) {
   const server = await serve();
   const origin = new URL(server.url).origin;
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
   const requests = [];
   context.on('request', (r) => requests.push(r.url()));
   await context.route(/evil\.example/, (route) => route.abort());
@@ -298,7 +289,7 @@ test('the service worker refuses a precache list naming a file outside the bundl
   const root = siteWithList((l) => l.files.push({ name: bad, bytes: 16, sha256: sha256('{"secret": true}') }));
   const seen = [];
   const server = await serve(root, { log: (line) => seen.push(line) });
-  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const context = await env.browser.newContext({ serviceWorkers: 'allow' });
   try {
     const p = await context.newPage();
     await p.goto(`${server.url}en/index.html`);

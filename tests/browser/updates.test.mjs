@@ -1,25 +1,16 @@
 // Updates reach readers: after the model pack changes on the host, the
 // search worker does not use a file of the old pack from the HTTP cache,
 // even where the host lets browsers keep model files for an hour.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDemo, launch, serve, watchErrors, SITE, BUNDLE } from './harness.mjs';
+import { launchedBrowser, serve, watchErrors, SITE, BUNDLE } from './harness.mjs';
 
 const T = { timeout: 300000 };
-let browser;
-
-before(async () => {
-  await ensureDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const env = launchedBrowser();
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
@@ -64,7 +55,7 @@ test('after a model pack update the worker never uses a stale model file from th
     headers: (p) => (p.startsWith('/crossfind/model/') ? { 'Cache-Control': 'public, max-age=3600' } : null),
     log: (line) => seen.push(line),
   });
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
   const model = () => seen.filter((l) => l.includes('/crossfind/model/') && !/emb-\d+\.bin/.test(l)).map((l) => l.split(' ').slice(1, 3).join(' '));
   try {
     // Version 1 of the pack, loaded once: its files are now in the HTTP cache.
