@@ -121,7 +121,8 @@ const MAX_DEPTH: usize = 256;
 
 /// A page that is mostly link text with at least this many links is an
 /// index or navigation page and is skipped (unless it opts in with
-/// `data-crossfind-body`).
+/// `data-crossfind-body`); so is a page of two or more links and no other
+/// text.
 const LINK_LIST_MIN_LINKS: usize = 5;
 const LINK_LIST_SHARE: f64 = 0.8;
 
@@ -131,6 +132,9 @@ struct Extracted {
     title: Option<String>,
     sections: Vec<Section>,
     alternates: Vec<String>,
+    /// Whether `alternates` come from a language switcher's `<a hreflang>`
+    /// links (the page declares no `<link rel="alternate" hreflang>`).
+    switcher: bool,
     base_href: Option<String>,
     noindex: bool,
     refresh: bool,
@@ -148,6 +152,8 @@ struct HtmlPage {
     page: Page,
     /// URL keys of the page's `hreflang` alternates.
     alternates: Vec<String>,
+    /// The alternates are a language switcher's links (see [`Extracted`]).
+    switcher: bool,
     key: String,
 }
 
@@ -220,10 +226,12 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
         corpus.warn(rel, "skipped: the page has no text");
         return None;
     }
-    if !ex.explicit_body
-        && ex.links >= LINK_LIST_MIN_LINKS
-        && ex.link_chars as f64 >= LINK_LIST_SHARE * ex.text_chars as f64
-    {
+    // A long list of links, or a short one with no other text (the home
+    // or section page of a small site: a title and links to its pages).
+    let link_list = (ex.links >= LINK_LIST_MIN_LINKS
+        && ex.link_chars as f64 >= LINK_LIST_SHARE * ex.text_chars as f64)
+        || (ex.links >= 2 && ex.link_chars >= ex.text_chars);
+    if !ex.explicit_body && link_list {
         corpus.warn(
             rel,
             format!(
@@ -291,6 +299,7 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
     Some(HtmlPage {
         key: url_key(&page_path),
         alternates,
+        switcher: ex.switcher,
         page: Page {
             group: id.clone(),
             id,
@@ -327,7 +336,9 @@ fn link_translations(pages: &mut [HtmlPage], corpus: &mut Corpus) {
             }
             if pages[j].alternates.contains(&p.key) {
                 uf.union(i, j);
-            } else {
+            } else if !p.switcher {
+                // (a language switcher may point at another language's home
+                // page when the page has no translation there: no warning)
                 one_way.push((p.page.source.clone(), pages[j].page.url.clone()));
             }
         }
@@ -588,7 +599,7 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         let w = el.value().attr("data-crossfind-weight").unwrap_or("");
         tag_problems.extend(tags.set_weight(w).err());
     }
-    let alternates: Vec<String> = doc
+    let mut alternates: Vec<String> = doc
         .select(&selector("link[rel][hreflang][href]"))
         .filter(|l| {
             l.value()
@@ -599,6 +610,18 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         })
         .filter_map(|l| l.value().attr("href").map(str::to_string))
         .collect();
+    // Without <link rel="alternate" hreflang>, the page's language switcher:
+    // links that name the language of the page they lead to (MkDocs
+    // Material's language selector with mkdocs-static-i18n, for one). Only
+    // links that are returned count (`link_translations`).
+    let switcher = alternates.is_empty();
+    if switcher {
+        alternates = doc
+            .select(&selector("a[hreflang][href]"))
+            .filter(|a| !a.value().attr("hreflang").unwrap_or("").trim().is_empty())
+            .filter_map(|a| a.value().attr("href").map(str::to_string))
+            .collect();
+    }
     let base_href = doc
         .select(&selector("base[href]"))
         .next()
@@ -713,6 +736,7 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         title,
         sections,
         alternates,
+        switcher,
         base_href,
         noindex,
         refresh,
