@@ -1,7 +1,7 @@
 //! Reading a built HTML site: main content, sections, language, title and
 //! `hreflang` translation groups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use scraper::{ElementRef, Html, Node, Selector};
@@ -13,7 +13,7 @@ use super::{
     assign_groups_by_component, check_groups, fallback_language, page_text, read_text_file,
     rel_display, Corpus, LangSource, Page, PageTags, Section, UnionFind,
 };
-use crate::lang::{check_tag, path_language};
+use crate::lang::{check_tag, path_language, segment_language};
 
 /// Elements whose content is never page text.
 const DROPPED: &[&str] = &[
@@ -343,6 +343,30 @@ fn link_translations(pages: &mut [HtmlPage], corpus: &mut Corpus) {
             }
         }
     }
+    // Pages that name no translation at all: the same path in each
+    // language's folder (`/slack.html`, `/es/slack.html`, `/ja/slack.html`),
+    // the layout of VitePress and most multilingual set-ups. Not when a
+    // language would have two pages there.
+    let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in pages.iter().enumerate() {
+        if p.alternates.is_empty() {
+            by_path
+                .entry(path_without_language(&p.key, &p.page.lang))
+                .or_default()
+                .push(i);
+        }
+    }
+    for members in by_path.values().filter(|m| m.len() > 1) {
+        let mut langs = HashSet::new();
+        if members
+            .iter()
+            .all(|&i| langs.insert(pages[i].page.lang.as_str()))
+        {
+            for w in members.windows(2) {
+                uf.union(w[0], w[1]);
+            }
+        }
+    }
     for (file, target) in one_way {
         corpus.warn(
             file,
@@ -380,6 +404,19 @@ fn url_key(path: &str) -> String {
         p.push('/');
     }
     p
+}
+
+/// A page's URL key without the folder that names its language:
+/// `/slack` for `/es/slack` in Spanish, `/` for `/es`.
+fn path_without_language(key: &str, lang: &str) -> String {
+    let mut segments: Vec<&str> = key.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(i) = segments
+        .iter()
+        .position(|s| segment_language(s).as_deref() == Some(lang))
+    {
+        segments.remove(i);
+    }
+    format!("/{}", segments.join("/"))
 }
 
 /// Resolves an `href` against the page's path and returns a site path
@@ -1067,6 +1104,19 @@ mod tests {
         assert_eq!(url_key("/es/index.html"), "/es");
         assert_eq!(url_key("/index.html"), "/");
         assert_eq!(url_key("/"), "/");
+    }
+
+    #[test]
+    fn paths_lose_the_folder_of_their_language() {
+        assert_eq!(path_without_language("/es/slack", "es"), "/slack");
+        assert_eq!(path_without_language("/slack", "en"), "/slack");
+        assert_eq!(path_without_language("/es", "es"), "/");
+        assert_eq!(
+            path_without_language("/docs/ja/guide/a", "ja"),
+            "/docs/guide/a"
+        );
+        // only the page's own language
+        assert_eq!(path_without_language("/es/slack", "en"), "/es/slack");
     }
 
     #[test]

@@ -315,6 +315,50 @@ fn html_language_switcher_links_translations() {
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
+// Found on VitePress (tests/ssg/): its pages name no translation, neither
+// in <link rel="alternate"> nor in the language menu's links (no hreflang);
+// a translation is the same path under the language's folder.
+#[test]
+fn html_pages_without_alternates_group_by_path_across_language_folders() {
+    let page_in = |lang: &str, title: &str| {
+        format!(
+            "<html lang={lang}><body><main><h1>{title}</h1><p>{title}, as a sentence of text.</p></main></body></html>"
+        )
+    };
+    let tmp = site(&[
+        ("index.html", &page_in("en", "Pulse Help")),
+        ("es/index.html", &page_in("es", "Ayuda de Pulse")),
+        ("slack.html", &page_in("en", "Connect Slack")),
+        ("es/slack.html", &page_in("es", "Conectar Slack")),
+        ("ja/slack.html", &page_in("ja", "Slack と連携する")),
+        ("proxy.html", &page_in("en", "Use a proxy")),
+        // two English pages at one path: not grouped
+        ("guide.html", &page_in("en", "Guide")),
+        ("en/guide.html", &page_in("en", "Guide again")),
+        ("es/guide.html", &page_in("es", "Guía")),
+        // a page that names its translations is grouped by them only
+        (
+            "ja/index.html",
+            &page_in("ja", "Pulse ヘルプ").replace(
+                "<body>",
+                "<head><link rel=alternate hreflang=ja href=/ja/></head><body>",
+            ),
+        ),
+    ]);
+    let c = read_input(tmp.path()).unwrap();
+    let group = |id: &str| page(&c, id).group.as_str();
+    assert_eq!(group("/slack"), "/es/slack");
+    assert_eq!(group("/es/slack"), "/es/slack");
+    assert_eq!(group("/ja/slack"), "/es/slack");
+    assert_eq!(group("/index"), "/es/index");
+    assert_eq!(group("/es/index"), "/es/index");
+    assert_eq!(group("/ja/index"), "/ja/index");
+    assert_eq!(group("/proxy"), "/proxy");
+    assert_eq!(group("/guide"), "/guide");
+    assert_eq!(group("/en/guide"), "/en/guide");
+    assert_eq!(group("/es/guide"), "/es/guide");
+}
+
 // Found on Hugo (tests/ssg/): a small site's home and section pages are a
 // title and fewer than five links to its articles, and were indexed as a
 // page whose text is the article titles.

@@ -6,7 +6,10 @@
 //   - MkDocs Material with mkdocs-static-i18n (pinned in the fixture's
 //     requirements.txt, installed by scripts/ssg-test.sh into
 //     .cache/ssg-venv): one folder per language, translations named only by
-//     Material's language selector.
+//     Material's language selector;
+//   - VitePress (pinned in the fixture's package.json, installed into
+//     .cache/ssg-npm): `locales`, English at the root; its pages name no
+//     translation, so they are the same path under each language's folder.
 // Each site is built with the real tool, indexed with the real CLI
 // (--strict: no warnings), and the bundle is read as the widget reads it:
 // pages and languages, translation groups, sections and their anchors, and
@@ -14,13 +17,14 @@
 // of contents. Then one cross-lingual question per site is asked in the
 // widget, in Chromium, on the built site.
 //
-// Run by scripts/ssg-test.sh, which installs Hugo and .cache/ssg-venv. Needs
+// Run by scripts/ssg-test.sh, which installs Hugo, .cache/ssg-venv and
+// .cache/ssg-npm. Needs
 // target/release/crossfind
 // and the widget build in www/dist (scripts/demo.sh --no-serve).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, mkdirSync, cpSync, readFileSync } from 'node:fs';
+import { existsSync, rmSync, mkdirSync, cpSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, launch, serve, instrument, watchErrors, W, waitForResults, typeQuery, waitSemantic } from '../browser/harness.mjs';
 import { readBundle } from './bundle.mjs';
@@ -108,6 +112,41 @@ const SITES = {
     chrome: ['Tamarind', 'Orbit 3.1', 'Pelican Wharf', 'Orbit Labs', 'Orbit Help', 'Made with', 'Material for MkDocs', 'Skip to content', 'Initializing search', 'Table of contents', 'Previous', 'Next', 'Back to top', 'English', 'Español', '日本語', '¶'],
     query: { page: '/ja/', text: 'メキシコのコンビニで現金で支払いたい', answer: '/es/pago-oxxo/' },
   },
+  vitepress: {
+    build(out) {
+      // VitePress loads the config and theme from the project folder, which
+      // must see its node_modules: a copy of the sources beside a link to them
+      const modules = path.join(ROOT, '.cache/ssg-npm/node_modules');
+      need(path.join(modules, '.bin/vitepress'), 'run scripts/ssg-test.sh (it installs VitePress, pinned)');
+      const src = path.join(path.dirname(out), 'src');
+      cpSync(path.join(FIXTURES, 'vitepress/docs'), path.join(src, 'docs'), { recursive: true });
+      symlinkSync(modules, path.join(src, 'node_modules'));
+      execFileSync(path.join(modules, '.bin/vitepress'), ['build', path.join(src, 'docs'), '--outDir', out, '--logLevel', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    },
+    pages: [
+      ['en', '/change-plan.html'],
+      ['en', '/index.html'],
+      ['en', '/notifications.html'],
+      ['en', '/proxy.html'],
+      ['en', '/slack.html'],
+      ...['es', 'ja'].flatMap((l) => ['change-plan', 'index', 'notifications', 'slack'].map((a) => [l, `/${l}/${a}.html`])),
+    ],
+    // no hreflang anywhere: the same path under each language's folder
+    translated: ['change-plan', 'index', 'notifications', 'slack'].map((a) => ['', 'es/', 'ja/'].map((l) => `/${l}${a}.html`)),
+    alone: ['/proxy.html'],
+    anchors: [
+      ['/change-plan.html#upgrade-to-a-bigger-plan', 'Upgrade to a bigger plan'],
+      ['/es/slack.html#anadir-pulse-a-slack', 'Añadir Pulse a Slack'],
+      // VitePress decomposes its ids (NFKD: プ is フ and a combining mark); a
+      // link must keep them so, or the browser finds no such element
+      [`/ja/change-plan.html#${'上位プランにアップグレードする'.normalize('NFKD')}`, '上位プランにアップグレードする'],
+    ],
+    // the default theme's nav bar, sidebar, outline, doc footer (edit link,
+    // previous/next) and site footer (our version notice); \u200b is the
+    // text of its heading permalinks
+    chrome: ['Saffron', 'Pulse 2.0', 'Wombat', 'Edit this page', 'Heron Lane', 'Pulse Labs', 'Pulse Help', 'On this page', 'Previous page', 'Next page', 'Guides', 'Appearance', 'Return to top', 'Menu', 'English', 'Español', '日本語', '\u200b'],
+    query: { page: '/ja/', text: '社内ネットワークからプロキシ経由でサイトを監視したい', answer: '/proxy.html' },
+  },
 };
 
 const built = {};
@@ -167,7 +206,7 @@ for (const [tool, s] of Object.entries(SITES)) {
       const html = readFileSync(path.join(site, decodeURI(c.page.url)), 'utf8');
       assert.ok(html.includes(`id="${c.anchor}"`), `${c.url}: no element with that id`);
     }
-    // and a section's heading is not in its text, nor in the page's title
+    // and no heading keeps its permalink symbol
     for (const c of bundle.chunks) {
       assert.ok(!/[¶#]$/.test(c.heading), `${c.url}: heading ${JSON.stringify(c.heading)}`);
     }
