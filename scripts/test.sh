@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test crossfind has: lints, Rust unit and integration tests on the real
 # model, the wasm build under Node against the native one, the widget in real
-# Chromium on the demo help center, a short fuzzing run of every fuzz target,
-# and the per-language quality report.
+# Chromium on the demo help center and on sites built with Hugo and MkDocs, a
+# short fuzzing run of every fuzz target, and the per-language quality report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -40,6 +40,9 @@ echo "== widget JS tests (Node: manifest-name rules)" >&2
 node --test tests/widget/
 echo "== browser tests (Chromium, demo help center)" >&2
 node --test --test-concurrency=1 tests/browser/
+echo "== static-site generators (Hugo, MkDocs Material; tests/ssg/)" >&2
+# Installs Hugo (apt, when root) and the pinned MkDocs packages itself.
+scripts/ssg-test.sh
 # Fuzzing: builds the fuzz crate (fuzz/, its own workspace) and runs every
 # target in fuzz/fuzz_targets/ for 20 s from its committed seeds in
 # fuzz/corpus/ (about 4 minutes cold on 2 cores; docs/fuzzing.md). The

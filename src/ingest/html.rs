@@ -1,7 +1,7 @@
 //! Reading a built HTML site: main content, sections, language, title and
 //! `hreflang` translation groups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use scraper::{ElementRef, Html, Node, Selector};
@@ -13,7 +13,7 @@ use super::{
     assign_groups_by_component, check_groups, fallback_language, page_text, read_text_file,
     rel_display, Corpus, LangSource, Page, PageTags, Section, UnionFind,
 };
-use crate::lang::{check_tag, path_language};
+use crate::lang::{check_tag, path_language, segment_language};
 
 /// Elements whose content is never page text.
 const DROPPED: &[&str] = &[
@@ -121,7 +121,8 @@ const MAX_DEPTH: usize = 256;
 
 /// A page that is mostly link text with at least this many links is an
 /// index or navigation page and is skipped (unless it opts in with
-/// `data-crossfind-body`).
+/// `data-crossfind-body`); so is a page of two or more links and no other
+/// text.
 const LINK_LIST_MIN_LINKS: usize = 5;
 const LINK_LIST_SHARE: f64 = 0.8;
 
@@ -131,6 +132,9 @@ struct Extracted {
     title: Option<String>,
     sections: Vec<Section>,
     alternates: Vec<String>,
+    /// Whether `alternates` come from a language switcher's `<a hreflang>`
+    /// links (the page declares no `<link rel="alternate" hreflang>`).
+    switcher: bool,
     base_href: Option<String>,
     noindex: bool,
     refresh: bool,
@@ -148,6 +152,8 @@ struct HtmlPage {
     page: Page,
     /// URL keys of the page's `hreflang` alternates.
     alternates: Vec<String>,
+    /// The alternates are a language switcher's links (see [`Extracted`]).
+    switcher: bool,
     key: String,
 }
 
@@ -220,10 +226,12 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
         corpus.warn(rel, "skipped: the page has no text");
         return None;
     }
-    if !ex.explicit_body
-        && ex.links >= LINK_LIST_MIN_LINKS
-        && ex.link_chars as f64 >= LINK_LIST_SHARE * ex.text_chars as f64
-    {
+    // A long list of links, or a short one with no other text (the home
+    // or section page of a small site: a title and links to its pages).
+    let link_list = (ex.links >= LINK_LIST_MIN_LINKS
+        && ex.link_chars as f64 >= LINK_LIST_SHARE * ex.text_chars as f64)
+        || (ex.links >= 2 && ex.link_chars >= ex.text_chars);
+    if !ex.explicit_body && link_list {
         corpus.warn(
             rel,
             format!(
@@ -291,6 +299,7 @@ fn read_page(rel: &str, src: &str, corpus: &mut Corpus) -> Option<HtmlPage> {
     Some(HtmlPage {
         key: url_key(&page_path),
         alternates,
+        switcher: ex.switcher,
         page: Page {
             group: id.clone(),
             id,
@@ -327,8 +336,34 @@ fn link_translations(pages: &mut [HtmlPage], corpus: &mut Corpus) {
             }
             if pages[j].alternates.contains(&p.key) {
                 uf.union(i, j);
-            } else {
+            } else if !p.switcher {
+                // (a language switcher may point at another language's home
+                // page when the page has no translation there: no warning)
                 one_way.push((p.page.source.clone(), pages[j].page.url.clone()));
+            }
+        }
+    }
+    // Pages that name no translation at all: the same path in each
+    // language's folder (`/slack.html`, `/es/slack.html`, `/ja/slack.html`),
+    // the layout of VitePress and most multilingual set-ups. Not when a
+    // language would have two pages there.
+    let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in pages.iter().enumerate() {
+        if p.alternates.is_empty() {
+            by_path
+                .entry(path_without_language(&p.key, &p.page.lang))
+                .or_default()
+                .push(i);
+        }
+    }
+    for members in by_path.values().filter(|m| m.len() > 1) {
+        let mut langs = HashSet::new();
+        if members
+            .iter()
+            .all(|&i| langs.insert(pages[i].page.lang.as_str()))
+        {
+            for w in members.windows(2) {
+                uf.union(w[0], w[1]);
             }
         }
     }
@@ -369,6 +404,19 @@ fn url_key(path: &str) -> String {
         p.push('/');
     }
     p
+}
+
+/// A page's URL key without the folder that names its language:
+/// `/slack` for `/es/slack` in Spanish, `/` for `/es`.
+fn path_without_language(key: &str, lang: &str) -> String {
+    let mut segments: Vec<&str> = key.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(i) = segments
+        .iter()
+        .position(|s| segment_language(s).as_deref() == Some(lang))
+    {
+        segments.remove(i);
+    }
+    format!("/{}", segments.join("/"))
 }
 
 /// Resolves an `href` against the page's path and returns a site path
@@ -588,7 +636,7 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         let w = el.value().attr("data-crossfind-weight").unwrap_or("");
         tag_problems.extend(tags.set_weight(w).err());
     }
-    let alternates: Vec<String> = doc
+    let mut alternates: Vec<String> = doc
         .select(&selector("link[rel][hreflang][href]"))
         .filter(|l| {
             l.value()
@@ -599,6 +647,18 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         })
         .filter_map(|l| l.value().attr("href").map(str::to_string))
         .collect();
+    // Without <link rel="alternate" hreflang>, the page's language switcher:
+    // links that name the language of the page they lead to (MkDocs
+    // Material's language selector with mkdocs-static-i18n, for one). Only
+    // links that are returned count (`link_translations`).
+    let switcher = alternates.is_empty();
+    if switcher {
+        alternates = doc
+            .select(&selector("a[hreflang][href]"))
+            .filter(|a| !a.value().attr("hreflang").unwrap_or("").trim().is_empty())
+            .filter_map(|a| a.value().attr("href").map(str::to_string))
+            .collect();
+    }
     let base_href = doc
         .select(&selector("base[href]"))
         .next()
@@ -713,6 +773,7 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         title,
         sections,
         alternates,
+        switcher,
         base_href,
         noindex,
         refresh,
@@ -1043,6 +1104,19 @@ mod tests {
         assert_eq!(url_key("/es/index.html"), "/es");
         assert_eq!(url_key("/index.html"), "/");
         assert_eq!(url_key("/"), "/");
+    }
+
+    #[test]
+    fn paths_lose_the_folder_of_their_language() {
+        assert_eq!(path_without_language("/es/slack", "es"), "/slack");
+        assert_eq!(path_without_language("/slack", "en"), "/slack");
+        assert_eq!(path_without_language("/es", "es"), "/");
+        assert_eq!(
+            path_without_language("/docs/ja/guide/a", "ja"),
+            "/docs/guide/a"
+        );
+        // only the page's own language
+        assert_eq!(path_without_language("/es/slack", "en"), "/es/slack");
     }
 
     #[test]

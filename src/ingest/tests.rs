@@ -229,6 +229,167 @@ fn html_hreflang_alternates_link_translations() {
         .any(|w| w.contains("does not link back")));
 }
 
+/// Writes `files` (path, content) into a new temporary folder.
+fn site(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for (rel, body) in files {
+        let path = tmp.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    tmp
+}
+
+// Found on MkDocs Material with mkdocs-static-i18n (tests/ssg/): no
+// <link rel="alternate" hreflang>; translations are only named by the
+// language selector's <a hreflang> links, which fall back to the other
+// language's home page where the page has no translation.
+#[test]
+fn html_language_switcher_links_translations() {
+    let page_with = |lang: &str, switcher: &str, text: &str| {
+        format!(
+            "<html lang={lang}><body><header><nav>{switcher}</nav></header>\
+             <main><h1>{text}</h1><p>{text} explained in a full sentence of text.</p></main></body></html>"
+        )
+    };
+    let tmp = site(&[
+        (
+            "index.html",
+            &page_with(
+                "en",
+                r#"<a hreflang=en href="./">English</a><a hreflang=es href="es/">Español</a>"#,
+                "Welcome",
+            ),
+        ),
+        (
+            "es/index.html",
+            &page_with(
+                "es",
+                r#"<a hreflang=en href="../">English</a><a hreflang=es href="./">Español</a>"#,
+                "Bienvenida",
+            ),
+        ),
+        (
+            "reset/index.html",
+            &page_with(
+                "en",
+                r#"<a hreflang=en href="./">English</a><a hreflang=es href="../es/reset/">Español</a>"#,
+                "Reset",
+            ),
+        ),
+        (
+            "es/reset/index.html",
+            &page_with(
+                "es",
+                r#"<a hreflang=en href="../../reset/">English</a><a hreflang=es href="./">Español</a>"#,
+                "Restablecer",
+            ),
+        ),
+        (
+            "es/oxxo/index.html",
+            &page_with(
+                "es",
+                r#"<a hreflang=en href="/">English</a><a hreflang=es href="./">Español</a>"#,
+                "Pagar en OXXO",
+            ),
+        ),
+        (
+            // <link rel="alternate"> wins over the switcher: this page names no translation
+            "es/solo/index.html",
+            &page_with(
+                "es",
+                r#"<link rel=alternate hreflang=es href="./"><a hreflang=en href="../../reset/">English</a>"#,
+                "Solo",
+            ),
+        ),
+    ]);
+    let c = read_input(tmp.path()).unwrap();
+    let group = |id: &str| page(&c, id).group.as_str();
+    assert_eq!(group("/index"), "/es/index");
+    assert_eq!(group("/es/index"), "/es/index");
+    assert_eq!(group("/reset/index"), "/es/reset/index");
+    assert_eq!(group("/es/reset/index"), "/es/reset/index");
+    assert_eq!(group("/es/oxxo/index"), "/es/oxxo/index");
+    assert_eq!(group("/es/solo/index"), "/es/solo/index");
+    // a switcher pointing at a home page is no mistake worth a warning
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+// Found on VitePress (tests/ssg/): its pages name no translation, neither
+// in <link rel="alternate"> nor in the language menu's links (no hreflang);
+// a translation is the same path under the language's folder.
+#[test]
+fn html_pages_without_alternates_group_by_path_across_language_folders() {
+    let page_in = |lang: &str, title: &str| {
+        format!(
+            "<html lang={lang}><body><main><h1>{title}</h1><p>{title}, as a sentence of text.</p></main></body></html>"
+        )
+    };
+    let tmp = site(&[
+        ("index.html", &page_in("en", "Pulse Help")),
+        ("es/index.html", &page_in("es", "Ayuda de Pulse")),
+        ("slack.html", &page_in("en", "Connect Slack")),
+        ("es/slack.html", &page_in("es", "Conectar Slack")),
+        ("ja/slack.html", &page_in("ja", "Slack と連携する")),
+        ("proxy.html", &page_in("en", "Use a proxy")),
+        // two English pages at one path: not grouped
+        ("guide.html", &page_in("en", "Guide")),
+        ("en/guide.html", &page_in("en", "Guide again")),
+        ("es/guide.html", &page_in("es", "Guía")),
+        // a page that names its translations is grouped by them only
+        (
+            "ja/index.html",
+            &page_in("ja", "Pulse ヘルプ").replace(
+                "<body>",
+                "<head><link rel=alternate hreflang=ja href=/ja/></head><body>",
+            ),
+        ),
+    ]);
+    let c = read_input(tmp.path()).unwrap();
+    let group = |id: &str| page(&c, id).group.as_str();
+    assert_eq!(group("/slack"), "/es/slack");
+    assert_eq!(group("/es/slack"), "/es/slack");
+    assert_eq!(group("/ja/slack"), "/es/slack");
+    assert_eq!(group("/index"), "/es/index");
+    assert_eq!(group("/es/index"), "/es/index");
+    assert_eq!(group("/ja/index"), "/ja/index");
+    assert_eq!(group("/proxy"), "/proxy");
+    assert_eq!(group("/guide"), "/guide");
+    assert_eq!(group("/en/guide"), "/en/guide");
+    assert_eq!(group("/es/guide"), "/es/guide");
+}
+
+// Found on Hugo (tests/ssg/): a small site's home and section pages are a
+// title and fewer than five links to its articles, and were indexed as a
+// page whose text is the article titles.
+#[test]
+fn html_page_of_only_a_few_links_is_skipped() {
+    let tmp = site(&[
+        (
+            "en/index.html",
+            "<html lang=en><body><main><h1>Lumen Help</h1><ul>\
+             <li><a href=a.html>Reset your password</a></li>\
+             <li><a href=b.html>Export your notes</a></li></ul></main></body></html>",
+        ),
+        (
+            "en/a.html",
+            "<html lang=en><body><main><h1>Reset your password</h1>\
+             <p>See <a href=b.html>Export your notes</a> and <a href=c.html>Security</a> first.</p></main></body></html>",
+        ),
+        (
+            "en/b.html",
+            "<html lang=en><body><main><h1>Export your notes</h1>\
+             <p><a href=a.html>Reset your password</a></p></main></body></html>",
+        ),
+    ]);
+    let c = read_input(tmp.path()).unwrap();
+    // a page with prose around its links, and a page of one link, stay
+    assert_eq!(ids(&c), vec!["/en/a", "/en/b"]);
+    assert!(warnings_for(&c, "en/index.html")
+        .iter()
+        .any(|w| w.contains("list of links")));
+}
+
 #[test]
 fn html_malformed_page_still_yields_sections() {
     let c = tiny();
