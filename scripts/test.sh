@@ -40,7 +40,7 @@ echo "== widget JS tests (Node: manifest-name rules)" >&2
 node --test tests/widget/
 echo "== browser tests (Chromium, demo help center)" >&2
 node --test --test-concurrency=1 tests/browser/
-echo "== static-site generators (Hugo, MkDocs Material; tests/ssg/)" >&2
+echo "== static-site generators (Hugo, MkDocs Material, VitePress; tests/ssg/)" >&2
 # Installs Hugo (apt, when root) and the pinned MkDocs packages itself.
 scripts/ssg-test.sh
 # Fuzzing: builds the fuzz crate (fuzz/, its own workspace) and runs every
