@@ -171,12 +171,7 @@ pub fn run_log(
                 filter: None,
             },
         );
-        let top_dense = v.and_then(|v| bundle.vectors.scores(v).into_iter().reduce(f32::max));
-        let top_lexical = bundle
-            .lexical
-            .search(&q.text, 1)
-            .first()
-            .map_or(0.0, |x| x.1);
+        let (top_dense, top_lexical) = super::retrieval::best_scores(bundle, &q.text, v);
         let hit_langs: Vec<String> = hits.iter().map(|h| h.lang.clone()).collect();
         LoggedResult {
             query: q.text.clone(),

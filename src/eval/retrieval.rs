@@ -485,6 +485,15 @@ impl LowConfidenceRule {
     }
 }
 
+/// The best dense score over all chunks (none without a query vector) and
+/// the best BM25 score (0 when no term matches): what the low-confidence
+/// rule judges.
+pub fn best_scores(bundle: &Bundle, text: &str, vector: Option<&[f32]>) -> (Option<f32>, f32) {
+    let dense = vector.and_then(|v| bundle.vectors.scores(v).into_iter().reduce(f32::max));
+    let lexical = bundle.lexical.search(text, 1).first().map_or(0.0, |x| x.1);
+    (dense, lexical)
+}
+
 /// Runs every query in every mode (unjudged low-confidence flags).
 pub fn run_queries(
     bundle: &Bundle,
@@ -496,12 +505,7 @@ pub fn run_queries(
 ) -> Vec<QueryResult> {
     par_map(queries, |i, q| {
         let v = vectors.get(i).and_then(|v| v.as_deref());
-        let top_dense = v.and_then(|v| bundle.vectors.scores(v).into_iter().reduce(f32::max));
-        let top_lexical = bundle
-            .lexical
-            .search(&q.text, 1)
-            .first()
-            .map_or(0.0, |x| x.1);
+        let (top_dense, top_lexical) = best_scores(bundle, &q.text, v);
         QueryResult {
             qid: q.qid.clone(),
             lang: q.lang.clone().unwrap_or_else(|| "-".into()),
