@@ -75,14 +75,6 @@ impl<S: ShardSink> ShardWriter<S> {
         self.write("frag", "json", ShardKind::Fragments, &bytes)
     }
 
-    /// Fragment shards written so far.
-    pub fn fragment_count(&self) -> usize {
-        self.shards
-            .iter()
-            .filter(|s| s.kind == ShardKind::Fragments)
-            .count()
-    }
-
     /// The page and chunk table.
     pub fn docs(&mut self, docs: &Docs) -> Result<()> {
         let bytes = serde_json::to_vec(docs).expect("docs serialise");

@@ -285,18 +285,19 @@ impl Pages<'_, '_> {
         let per_frag = self.opts.pages_per_fragment.max(1);
         let pages_total = self.corpus.pages.len();
         let mut frag = Fragments::default();
-        // pages in `frag` so far, and the id of its first chunk
-        let (mut frag_pages, mut base) = (0usize, 0u32);
+        // `frag`'s index (`ChunkMeta::frag`), its pages so far, and the id
+        // of its first chunk
+        let (mut frag_index, mut frag_pages, mut base) = (0u32, 0usize, 0u32);
         for pi in 0..pages_total {
             if !frag.chunks.is_empty()
                 && (frag_pages >= 4 * per_frag
                     || starts_fragment(&self.corpus.pages[pi].id, per_frag))
             {
                 self.shards.fragments(&std::mem::take(&mut frag))?;
+                frag_index += 1;
                 frag_pages = 0;
                 base = self.docs.chunks.len() as u32;
             }
-            let frag_index = self.shards.fragment_count() as u32;
             frag_pages += 1;
             let page = &mut self.corpus.pages[pi];
             let sections = std::mem::take(&mut page.sections);
