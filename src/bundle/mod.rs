@@ -182,6 +182,9 @@ pub struct ChunkMeta {
     pub heading: String,
     /// Index of the fragment shard holding this chunk's text.
     pub frag: u32,
+    /// The section's weight, on top of its page's (absent: 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
