@@ -175,6 +175,7 @@ fn synthetic_bundle(
             anchor: (c % CHUNKS_PER_PAGE != 0).then(|| format!("s{}", c % CHUNKS_PER_PAGE)),
             heading: format!("Section {}", c % CHUNKS_PER_PAGE),
             frag: frag as u32,
+            weight: None,
         });
         raw.extend_from_slice(&(1.0f32 / 127.0 / (DIM as f32).sqrt()).to_le_bytes());
         raw.extend((0..DIM).map(|_| (rng.below(255) as i32 - 127) as i8 as u8));

@@ -87,6 +87,7 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
             anchor: anchor.map(String::from),
             heading: heading.into(),
             frag,
+            weight: None,
         })
         .collect(),
     };

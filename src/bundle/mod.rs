@@ -27,6 +27,8 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// first page, and shard names carry no index. Version 1 bundles (chunk ids
 /// counted over the whole bundle) still read.
 pub const BUNDLE_VERSION: u32 = 2;
+/// The oldest bundle format version this build still reads.
+pub const BUNDLE_OLDEST_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 
 /// What a shard holds.
@@ -98,7 +100,12 @@ pub struct BundleManifest {
 
 impl BundleManifest {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let m: BundleManifest = parse_manifest(MANIFEST, bytes, BUNDLE_FORMAT, 1..=BUNDLE_VERSION)?;
+        let m: BundleManifest = parse_manifest(
+            MANIFEST,
+            bytes,
+            BUNDLE_FORMAT,
+            BUNDLE_OLDEST_VERSION..=BUNDLE_VERSION,
+        )?;
         for s in &m.shards {
             check_relative_name(MANIFEST, &s.name)?;
         }
@@ -175,6 +182,9 @@ pub struct ChunkMeta {
     pub heading: String,
     /// Index of the fragment shard holding this chunk's text.
     pub frag: u32,
+    /// The section's weight, on top of its page's (absent: 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

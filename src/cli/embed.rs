@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+
+use super::term::{bad_input, BadInput};
 use clap::Args;
 
 use super::{load_encoder, KindArg};
@@ -39,17 +41,17 @@ pub struct EmbedArgs {
 pub fn read_lines(bytes: &[u8], what: &str) -> Result<Vec<String>> {
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if body.is_empty() {
-        bail!("{what} has no texts");
+        bad_input!("{what} has no texts");
     }
     body.split(|&b| b == b'\n')
         .enumerate()
         .map(|(i, line)| {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let s = std::str::from_utf8(line).map_err(|e| {
-                anyhow::anyhow!("{what}: line {} is not valid UTF-8 (bad byte at column {}); convert the file to UTF-8", i + 1, e.valid_up_to() + 1)
+                anyhow::Error::new(BadInput(format!("{what}: line {} is not valid UTF-8 (bad byte at column {}); convert the file to UTF-8", i + 1, e.valid_up_to() + 1)))
             })?;
             if s.trim().is_empty() {
-                bail!("{what}: line {} is blank; every line must hold one text", i + 1);
+                bad_input!("{what}: line {} is blank; every line must hold one text", i + 1);
             }
             Ok(s.to_string())
         })
@@ -105,7 +107,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         texts.extend(read_lines(&bytes, &p.display().to_string())?);
     }
     if texts.is_empty() {
-        bail!("no texts: pass them as arguments or with --input FILE");
+        bad_input!("no texts: pass them as arguments or with --input FILE");
     }
     let enc = load_encoder(&args.model)?;
     let embs = embed_all(&enc, &texts, args.kind.into(), args.search)?;

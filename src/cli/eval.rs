@@ -144,7 +144,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         None => {}
     }
     let (Some(bundle_dir), Some(qpath)) = (a.bundle, a.queries) else {
-        anyhow::bail!("--bundle and --queries are required");
+        super::term::bad_input!("--bundle and --queries are required");
     };
     let t0 = std::time::Instant::now();
     let queries = retrieval::parse_queries(&read_text(&qpath)?, &qpath.display().to_string())?;
@@ -173,7 +173,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         None => d.method,
         Some("rank") => FusionMethod::Rank,
         Some("score") => FusionMethod::Score,
-        Some(o) => anyhow::bail!("--fusion must be rank or score, not {o:?}"),
+        Some(o) => super::term::bad_input!("--fusion must be rank or score, not {o:?}"),
     };
     let fusion = Fusion {
         method,
@@ -185,7 +185,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         page_context: a.page_context.unwrap_or(d.page_context),
     };
     if !(0.0..=1.0).contains(&fusion.page_context) {
-        anyhow::bail!(
+        super::term::bad_input!(
             "--page-context must be between 0 and 1, not {}",
             fusion.page_context
         );

@@ -3,10 +3,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 
-use super::term::{errln, json_safe, one_line, outln};
+use super::term::{bad_input, errln, json_safe, one_line, outln};
 use crossfind::index::{build_bundle, previous_bundle, BuildOptions, Progress};
 use crossfind::ingest::{Corpus, WarningKind};
 use crossfind::search::Bundle;
@@ -57,6 +57,13 @@ pub struct IndexArgs {
     /// Embed every chunk; neither read nor write the embedding cache.
     #[arg(long)]
     no_cache: bool,
+    /// Print nothing but errors (warnings still go to the report file).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print the summary as one JSON object on stdout (for CI), instead of
+    /// the tables.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -93,7 +100,7 @@ pub struct SearchArgs {
 
 fn load_pack_encoder(dir: &Path) -> Result<Encoder> {
     if !dir.join("pack.json").exists() {
-        bail!(
+        bad_input!(
             "no model pack at {} (pack.json missing); build one with `crossfind model import` or run scripts/setup.sh",
             dir.display()
         );
@@ -208,14 +215,20 @@ fn write_report(path: &Path, input: &Path, out: &Path, corpus: &Corpus) -> Resul
 pub fn index(a: IndexArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     if !(0.0..=1.0).contains(&a.max_skipped) {
-        bail!("--max-skipped is a share of the input, from 0 to 1 (0.2 is a fifth)");
+        bad_input!("--max-skipped is a share of the input, from 0 to 1 (0.2 is a fifth)");
+    }
+    if !a.input.exists() {
+        bad_input!(
+            "--input {}: no such file or folder (give a built site, a Markdown folder or a JSONL file)",
+            a.input.display()
+        );
     }
     // The bundle goes into a folder of its own: inside the site is the
     // usual place (public/crossfind), the site itself or above it is not.
     let input = resolved(&a.input)?;
     let out = resolved(&a.out)?;
     if input.starts_with(&out) {
-        bail!(
+        bad_input!(
             "--out {} is the input or a folder that contains it: the bundle would be written among the files it reads. \
              Write it into a folder of its own, e.g. --out {}",
             a.out.display(),
@@ -233,10 +246,11 @@ pub fn index(a: IndexArgs) -> Result<()> {
     let report_file = report_path(a.report.as_deref(), &input, &out)?;
     write_report(&report_file, &input, &out, &corpus)?;
     const SHOWN: usize = 25;
-    for w in corpus.warnings.iter().take(SHOWN) {
+    let shown = if a.quiet { 0 } else { SHOWN };
+    for w in corpus.warnings.iter().take(shown) {
         errln!("warning: {}", one_line(&w.to_string()));
     }
-    if corpus.warnings.len() > SHOWN {
+    if !a.quiet && corpus.warnings.len() > SHOWN {
         errln!(
             "warning: … and {} more; every warning is in {}",
             corpus.warnings.len() - SHOWN,
@@ -246,13 +260,13 @@ pub fn index(a: IndexArgs) -> Result<()> {
     let (skipped, seen, share) = skipped_share(&corpus);
     let problems = skipped + corpus.count(WarningKind::Warning);
     if a.strict && problems > 0 {
-        bail!(
+        bad_input!(
             "--strict: {problems} warning(s), {skipped} of them skipped input; nothing was written (see {})",
             report_file.display()
         );
     }
     if share > a.max_skipped {
-        bail!(
+        bad_input!(
             "{skipped} of {seen} pages ({:.0}%) were skipped because of problems, more than --max-skipped {} allows; \
              nothing was written (a bundle already there is unchanged). See {} for why; \
              pass --max-skipped 1 to index the rest anyway",
@@ -262,11 +276,13 @@ pub fn index(a: IndexArgs) -> Result<()> {
         );
     }
     let enc = load_pack_encoder(&a.model)?;
-    errln!(
-        "read {} pages in {:.1}s; embedding…",
-        corpus.pages.len(),
-        t0.elapsed().as_secs_f32()
-    );
+    if !a.quiet {
+        errln!(
+            "read {} pages in {:.1}s; embedding…",
+            corpus.pages.len(),
+            t0.elapsed().as_secs_f32()
+        );
+    }
     let cache = if a.no_cache {
         None
     } else {
@@ -280,35 +296,33 @@ pub fn index(a: IndexArgs) -> Result<()> {
         cache,
         ..Default::default()
     };
-    let started = std::time::Instant::now();
-    let last = std::sync::Mutex::new(std::time::Instant::now());
-    let progress = |p: Progress| {
-        let mut l = last.lock().unwrap();
-        // a terminal gets a live line; a log gets a line per tenth of the pages
-        let tty = std::io::stderr().is_terminal();
-        let finished = p.pages_done == p.pages_total && p.embedded == p.chunks;
-        let due = if tty {
-            l.elapsed().as_millis() >= 500
-        } else {
-            l.elapsed().as_secs() >= 10
-        };
-        if finished || due {
-            *l = std::time::Instant::now();
-            let rate = p.embedded as f64 / started.elapsed().as_secs_f64().max(1e-6);
-            let end = if tty { "\r" } else { "\n" };
-            let mut e = std::io::stderr().lock();
-            let _ = write!(
-                e,
-                "{end}  pages {}/{}  chunks {}/{}  ({rate:.1} embeddings/s)   ",
-                p.pages_done, p.pages_total, p.embedded, p.chunks
-            );
-            let _ = e.flush();
-        }
-    };
+    let bar = ProgressBar::new(!a.quiet);
+    let progress = |p: Progress| bar.update(p);
     let report = build_bundle(&mut corpus, &enc, &a.model, &a.out, &opts, &progress)?;
-    errln!();
-    for n in &report.notes {
-        errln!("note: {}", one_line(n));
+    bar.finish();
+    if !a.quiet {
+        for n in &report.notes {
+            errln!("note: {}", one_line(n));
+        }
+        if report.truncated_chunks > 0 {
+            errln!(
+                "note: {} chunks were longer than the model's budget and were truncated",
+                report.truncated_chunks
+            );
+        }
+    }
+    if a.json {
+        let summary = json_summary(
+            &a,
+            &report,
+            &corpus,
+            &report_file,
+            t0.elapsed().as_secs_f64(),
+        );
+        return Ok(outln!("{summary}")?);
+    }
+    if a.quiet {
+        return Ok(());
     }
     outln!("{:<8}{:>8}{:>8}", "lang", "pages", "chunks")?;
     for (l, c) in &report.languages {
@@ -330,12 +344,6 @@ pub fn index(a: IndexArgs) -> Result<()> {
         nb += b;
     }
     outln!("{:<12}{nf:>7}{nb:>14}", "total")?;
-    if report.truncated_chunks > 0 {
-        errln!(
-            "note: {} chunks were longer than the model's budget and were truncated",
-            report.truncated_chunks
-        );
-    }
     let embedded = report.chunks - report.reused_chunks;
     outln!(
         "\nindexed {} pages into {} in {:.1}s: {embedded} chunks embedded ({:.1}/s), {} reused from the cache{}",
@@ -359,6 +367,154 @@ pub fn index(a: IndexArgs) -> Result<()> {
     Ok(())
 }
 
+/// The live progress line of `crossfind index` on stderr: a bar, the pages
+/// and chunks done, the rate and the time left. A terminal gets the line
+/// redrawn twice a second; a log (CI) gets a line every 10 seconds.
+struct ProgressBar {
+    on: bool,
+    tty: bool,
+    started: std::time::Instant,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+    drawn: std::sync::atomic::AtomicBool,
+}
+
+impl ProgressBar {
+    fn new(on: bool) -> Self {
+        ProgressBar {
+            on,
+            tty: std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+            last: std::sync::Mutex::new(None),
+            drawn: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn update(&self, p: Progress) {
+        if !self.on {
+            return;
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let finished = p.pages_done == p.pages_total && p.embedded == p.chunks;
+        let every = std::time::Duration::from_millis(if self.tty { 500 } else { 10_000 });
+        let due = last.is_none_or(|t| t.elapsed() >= every);
+        if !(finished || due) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let line = progress_line(&p, self.started.elapsed().as_secs_f64());
+        let mut e = std::io::stderr().lock();
+        let _ = if self.tty {
+            write!(e, "\r{line}\x1b[K")
+        } else {
+            writeln!(e, "{line}")
+        };
+        let _ = e.flush();
+        self.drawn.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Ends the live line so that what follows starts on a line of its own.
+    fn finish(&self) {
+        if self.on && self.tty && self.drawn.load(std::sync::atomic::Ordering::Relaxed) {
+            errln!();
+        }
+    }
+}
+
+/// `[#########-----------]  45%  pages 120/281  chunks 700/1560  52.3/s  ETA 0:16`.
+///
+/// Chunks are cut while pages are read, so their total is estimated from
+/// the pages read so far until every page is in; the share and the time
+/// left follow chunks (embedding is most of the time), the rate is over the
+/// chunks embedded or taken from the cache since the start.
+fn progress_line(p: &Progress, elapsed: f64) -> String {
+    const WIDTH: usize = 24;
+    let total = if p.pages_done >= p.pages_total || p.pages_done == 0 {
+        p.chunks.max(p.embedded)
+    } else {
+        ((p.chunks as f64) * p.pages_total as f64 / p.pages_done as f64).ceil() as usize
+    }
+    .max(1);
+    let share = (p.embedded as f64 / total as f64).clamp(0.0, 1.0);
+    let filled = (share * WIDTH as f64).round() as usize;
+    let rate = p.embedded as f64 / elapsed.max(1e-6);
+    let eta = if p.embedded == 0 || rate <= 0.0 {
+        "ETA –".to_string()
+    } else if p.embedded >= total {
+        "done".to_string()
+    } else {
+        let s = ((total - p.embedded) as f64 / rate).ceil() as u64;
+        if s >= 3600 {
+            format!("ETA {}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        } else {
+            format!("ETA {}:{:02}", s / 60, s % 60)
+        }
+    };
+    let chunks = if p.pages_done >= p.pages_total {
+        format!("{}/{}", p.embedded, p.chunks)
+    } else {
+        format!("{}/~{total}", p.embedded)
+    };
+    format!(
+        "[{}{}] {:>3}%  pages {}/{}  chunks {chunks}  {rate:.1}/s  {eta}",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        (share * 100.0).floor() as u32,
+        p.pages_done,
+        p.pages_total,
+    )
+}
+
+/// The `--json` summary of `crossfind index`: what a CI step checks.
+fn json_summary(
+    a: &IndexArgs,
+    report: &crossfind::index::BuildReport,
+    corpus: &Corpus,
+    report_file: &Path,
+    seconds: f64,
+) -> serde_json::Value {
+    let (skipped, seen, _) = skipped_share(corpus);
+    let mut kinds = serde_json::Map::new();
+    for (_, kind, bytes) in &report.files {
+        let e = kinds
+            .entry(kind.clone())
+            .or_insert_with(|| serde_json::json!({"files": 0, "bytes": 0}));
+        e["files"] = (e["files"].as_u64().unwrap_or(0) + 1).into();
+        e["bytes"] = (e["bytes"].as_u64().unwrap_or(0) + bytes).into();
+    }
+    let languages: serde_json::Map<String, serde_json::Value> = report
+        .languages
+        .iter()
+        .map(|(l, c)| {
+            (
+                l.clone(),
+                serde_json::json!({"pages": c.pages, "chunks": c.chunks}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "crossfind": env!("CARGO_PKG_VERSION"),
+        "bundle": a.out.display().to_string(),
+        "bundle_version": crossfind::bundle::BUNDLE_VERSION,
+        "pages": report.pages,
+        "chunks": report.chunks,
+        "languages": languages,
+        "files": kinds,
+        "bytes": report.files.iter().map(|f| f.2).sum::<u64>(),
+        "embedded": report.chunks - report.reused_chunks,
+        "reused": report.reused_chunks,
+        "truncated_chunks": report.truncated_chunks,
+        "seconds": seconds,
+        "embed_seconds": report.embed_seconds,
+        "cache": report.cache_file.as_ref().map(|f| f.display().to_string()),
+        "pages_seen": seen,
+        "skipped_problems": skipped,
+        "skipped_on_purpose": corpus.count(WarningKind::SkippedOnPurpose),
+        "warnings": corpus.count(WarningKind::Warning),
+        "report": report_file.display().to_string(),
+        "notes": report.notes,
+    })
+}
+
 /// A bundle with the encoder it was built with.
 pub struct Loaded {
     pub bundle: Bundle,
@@ -370,7 +526,7 @@ pub fn load_bundle(dir: &Path) -> Result<Loaded> {
         .with_context(|| format!("cannot load the search bundle in {}", dir.display()))?;
     let mdir = dir.join(&bundle.manifest.model.dir);
     if !mdir.join(crossfind::model::pack::MANIFEST).exists() {
-        bail!(
+        bad_input!(
             "the bundle in {} has no model: {} has no {}; copy the whole bundle folder again, or re-run `crossfind index`",
             dir.display(),
             mdir.display(),
@@ -380,7 +536,7 @@ pub fn load_bundle(dir: &Path) -> Result<Loaded> {
     let pack = Pack::read_dir(&mdir)
         .with_context(|| format!("cannot load the bundle's model in {}", mdir.display()))?;
     if pack.manifest.pack_id() != bundle.manifest.model.pack_id {
-        bail!(
+        bad_input!(
             "the bundle was built with model pack {} but {} holds pack {}; re-run `crossfind index`",
             bundle.manifest.model.pack_id,
             mdir.display(),
@@ -435,14 +591,14 @@ fn parse_filter(specs: &[String], l: &Loaded) -> Result<Option<Filter>> {
     let mut f = Filter::new();
     for spec in specs {
         let Some((k, v)) = spec.split_once(':') else {
-            bail!("--filter {spec:?} is not KEY:VALUE (e.g. --filter version:2.0)");
+            bad_input!("--filter {spec:?} is not KEY:VALUE (e.g. --filter version:2.0)");
         };
         let (k, v) = (k.trim(), v.trim());
         if !known.contains(k) {
             if known.is_empty() {
-                bail!("--filter {k}: no page of this bundle declares filters (see README: data-crossfind-filter)");
+                bad_input!("--filter {k}: no page of this bundle declares filters (see README: data-crossfind-filter)");
             }
-            bail!(
+            bad_input!(
                 "--filter {k}: no page has a filter of that name; this bundle's are: {}",
                 known.iter().copied().collect::<Vec<_>>().join(", ")
             );
@@ -470,7 +626,7 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
             let q: serde_json::Value = serde_json::from_str(line)
                 .with_context(|| format!("{}: line {} is not JSON", qpath.display(), i + 1))?;
             let (Some(qid), Some(qt)) = (q["qid"].as_str(), q["text"].as_str()) else {
-                bail!(
+                bad_input!(
                     "{}: line {} needs \"qid\" and \"text\"",
                     qpath.display(),
                     i + 1
@@ -496,7 +652,7 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
     }
     let query = a.query.join(" ");
     if query.trim().is_empty() {
-        bail!("no query: pass it as an argument, or --queries FILE.jsonl --run FILE");
+        bad_input!("no query: pass it as an argument, or --queries FILE.jsonl --run FILE");
     }
     let hits = run_query(&l, &query, a.lang.as_deref(), a.k, a.mode, filter.as_ref())?;
     if a.json {
@@ -541,4 +697,46 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pages_done: usize, pages_total: usize, chunks: usize, embedded: usize) -> Progress {
+        Progress {
+            pages_done,
+            pages_total,
+            chunks,
+            embedded,
+        }
+    }
+
+    #[test]
+    fn progress_line_estimates_the_chunks_still_to_cut_and_the_time_left() {
+        // half the pages read, 100 chunks cut, 50 embedded in 10 s: about
+        // 200 chunks in all, 150 to go at 5 per second
+        let line = progress_line(&p(10, 20, 100, 50), 10.0);
+        assert!(
+            line.starts_with("[######------------------]  25%"),
+            "{line}"
+        );
+        assert!(
+            line.contains("pages 10/20  chunks 50/~200  5.0/s  ETA 0:30"),
+            "{line}"
+        );
+        // every page read: the real total, and hours when it is long
+        let line = progress_line(&p(20, 20, 40_000, 100), 10.0);
+        assert!(
+            line.contains("chunks 100/40000") && line.contains("ETA 1:06:30"),
+            "{line}"
+        );
+        let line = progress_line(&p(20, 20, 200, 200), 40.0);
+        assert!(
+            line.starts_with("[########################] 100%") && line.ends_with("done"),
+            "{line}"
+        );
+        // nothing embedded yet: no rate to guess the time from
+        assert!(progress_line(&p(0, 20, 0, 0), 0.5).ends_with("ETA –"));
+    }
 }

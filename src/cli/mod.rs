@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crossfind::model::import::{export_hf_folder, import, ImportOptions};
 use crossfind::{Encoder, Pack, TextKind};
@@ -110,8 +110,29 @@ pub(crate) fn load_encoder(dir: &std::path::Path) -> Result<Encoder> {
         .with_context(|| format!("cannot build the encoder from {}", dir.display()))
 }
 
+/// `crossfind --version`: the program and the formats it writes and reads,
+/// so a bug report or a CI log says which bundles a build can load.
+fn version() -> String {
+    use crossfind::bundle::{BUNDLE_OLDEST_VERSION, BUNDLE_VERSION};
+    use crossfind::model::pack::{PACK_OLDEST_VERSION, PACK_VERSION};
+    format!(
+        "{} (bundle format {BUNDLE_VERSION}, reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}; \
+         model pack format {PACK_VERSION}, reads {PACK_OLDEST_VERSION} to {PACK_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Exit status: 0 success, 1 failure, 2 bad input (clap's status for bad
+/// flags, used here for everything the user can fix in what they gave:
+/// a missing or damaged file, a bundle from another model, a bad value).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap keeps the text for the life of the program, as this process does
+    let version: &'static str = Box::leak(version().into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // stdout closed by its reader (`crossfind search … | head -1`):
@@ -119,8 +140,35 @@ pub fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             errln!("error: {}", clean(&format!("{e:#}")));
-            ExitCode::from(1)
+            ExitCode::from(exit_status(&e))
         }
+    }
+}
+
+/// 2 when the error is about the user's input, else 1.
+fn exit_status(e: &anyhow::Error) -> u8 {
+    use crossfind::Error as E;
+    let input = e.chain().any(|c| {
+        c.is::<term::BadInput>()
+            || c.downcast_ref::<E>().is_some_and(|e| match e {
+                E::MissingFile(_)
+                | E::NoManifest { .. }
+                | E::Checksum { .. }
+                | E::Corrupt { .. }
+                | E::Version { .. }
+                | E::Input(_)
+                | E::ModelMismatch { .. }
+                | E::Import(_) => true,
+                E::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+                _ => false,
+            })
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    });
+    if input {
+        2
+    } else {
+        1
     }
 }
 

@@ -43,6 +43,29 @@ macro_rules! errln {
     }};
 }
 
+/// A problem with what the user gave: arguments, input files, bundles or
+/// packs. `main` exits with status 2 for it (and for the library's input
+/// errors), 1 for every other failure, as clap already does for bad flags.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Returns a [`BadInput`] error from the current function (`bail!` for the
+/// user's mistakes).
+macro_rules! bad_input {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::cli::term::BadInput(format!($($arg)*))))
+    };
+}
+
+pub(crate) use bad_input;
 pub(crate) use errln;
 pub(crate) use out;
 pub(crate) use outln;

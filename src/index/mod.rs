@@ -317,6 +317,7 @@ impl Pages<'_, '_> {
                         anchor: s.anchor.clone(),
                         heading: s.heading.clone(),
                         frag: frag_index,
+                        weight: s.weight,
                     });
                     self.lex.add(
                         id,

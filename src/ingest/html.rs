@@ -632,7 +632,11 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         };
         tag_problems.extend(done.err());
     }
-    if let Some(el) = doc.select(&selector("[data-crossfind-weight]")).next() {
+    // on a heading or a <section>, the attribute weighs that section
+    // (`Walker::section_weight`); anywhere else, the page
+    if let Some(el) = doc.select(&selector("[data-crossfind-weight]")).find(|e| {
+        e.value().name() != "section" && !matches!(heading_level(e.value().name()), Some(2 | 3))
+    }) {
         let w = el.value().attr("data-crossfind-weight").unwrap_or("");
         tag_problems.extend(tags.set_weight(w).err());
     }
@@ -760,6 +764,7 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
         links: 0,
         link_chars: 0,
         text_chars: 0,
+        problems: Vec::new(),
     };
     for root in &roots {
         walker.asm.text.paragraph_break();
@@ -768,6 +773,7 @@ fn extract(doc: &Html, rel: &str) -> Extracted {
     let title_for_paths = title.clone().unwrap_or_else(|| title_from_file(rel));
     let (links, link_chars, text_chars) = (walker.links, walker.link_chars, walker.text_chars);
     let sections = walker.asm.finish(&title_for_paths);
+    tag_problems.append(&mut walker.problems);
     Extracted {
         lang_attr,
         title,
@@ -795,9 +801,29 @@ struct Walker {
     links: usize,
     link_chars: usize,
     text_chars: usize,
+    /// What was wrong with section weights.
+    problems: Vec<String>,
 }
 
 impl Walker {
+    /// `data-crossfind-weight` of the heading `el`, else of the nearest
+    /// `<section>` around it (a changelog section, say, marked 0.3).
+    fn section_weight(&mut self, el: &ElementRef) -> Option<f32> {
+        let marked = std::iter::once(*el)
+            .chain(
+                el.ancestors()
+                    .filter_map(ElementRef::wrap)
+                    .filter(|a| a.value().name() == "section"),
+            )
+            .find_map(|e| e.value().attr("data-crossfind-weight"))?;
+        let (w, problem) = super::parse_weight(marked, "section");
+        if let Some(p) = problem {
+            self.problems
+                .push(format!("section {:?}: {p}", super::cut(&heading_text(el))));
+        }
+        w
+    }
+
     fn children(&mut self, el: &ElementRef) {
         for child in el.children() {
             match child.value() {
@@ -887,10 +913,12 @@ impl Walker {
                 // The page title: not part of the text.
                 self.asm.text.paragraph_break();
             } else if level <= 3 && !text.is_empty() {
+                let weight = self.section_weight(el);
                 self.asm.heading(Heading {
                     level,
                     text,
                     anchor: heading_anchor(el),
+                    weight,
                 });
             } else {
                 self.asm.text.paragraph_break();

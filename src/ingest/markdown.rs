@@ -296,6 +296,7 @@ pub(super) fn parse_body(body: &str, title: Option<&str>) -> Document {
                 level,
                 text,
                 anchor,
+                weight: None,
             }),
             Block::Heading(_, text, _) | Block::Para(text) => {
                 asm.text.paragraph_break();

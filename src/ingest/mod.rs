@@ -122,27 +122,38 @@ impl PageTags {
     /// Sets the weight from its text (a number from 0.1 to 10; others are
     /// clamped into that range, with a note).
     pub fn set_weight(&mut self, text: &str) -> Result<(), String> {
-        let w: f32 = text
-            .trim()
-            .parse()
-            .ok()
-            .filter(|w: &f32| w.is_finite() && *w > 0.0)
-            .ok_or_else(|| {
-                format!(
-                    "the weight {:?} is not a positive number (1 is normal, 2 favours the page, 0.5 disfavours it)",
-                    cut(text)
-                )
-            })?;
-        use crate::search::{MAX_WEIGHT, MIN_WEIGHT};
-        let clamped = w.clamp(MIN_WEIGHT, MAX_WEIGHT);
-        self.weight = Some(clamped);
-        if clamped != w {
-            return Err(format!(
-                "the weight {w} is outside {MIN_WEIGHT}..{MAX_WEIGHT}; {clamped} is used"
-            ));
+        let (w, problem) = parse_weight(text, "page");
+        if w.is_some() {
+            self.weight = w;
         }
-        Ok(())
+        problem.map_or(Ok(()), Err)
     }
+}
+
+/// A page's or a section's weight from its text: a number from 0.1 to 10,
+/// others clamped into that range (with a note). Not a positive number:
+/// no weight, and why.
+pub fn parse_weight(text: &str, what: &str) -> (Option<f32>, Option<String>) {
+    let Some(w) = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|w: &f32| w.is_finite() && *w > 0.0)
+    else {
+        return (
+            None,
+            Some(format!(
+                "the weight {:?} is not a positive number (1 is normal, 2 favours the {what}, 0.5 disfavours it)",
+                cut(text)
+            )),
+        );
+    };
+    use crate::search::{MAX_WEIGHT, MIN_WEIGHT};
+    let clamped = w.clamp(MIN_WEIGHT, MAX_WEIGHT);
+    let note = (clamped != w).then(|| {
+        format!("the weight {w} is outside {MIN_WEIGHT}..{MAX_WEIGHT}; {clamped} is used")
+    });
+    (Some(clamped), note)
 }
 
 /// `s` cut to 80 characters, for a message.
@@ -204,6 +215,9 @@ pub struct Section {
     pub heading: String,
     /// Breadcrumbs: `[page title, h2, h3, ...]`.
     pub title_path: Vec<String>,
+    /// The section's weight (`data-crossfind-weight` on its heading or on
+    /// the `<section>` around it), on top of the page's; `None` is 1.
+    pub weight: Option<f32>,
     /// Plain text of the section (the heading not included),
     /// whitespace-normalised, paragraphs separated by `\n`. Never empty.
     pub text: String,

@@ -13,6 +13,8 @@ pub struct Heading {
     pub text: String,
     /// The anchor the document itself defines, if any.
     pub anchor: Option<String>,
+    /// The section's weight, when the document gives one.
+    pub weight: Option<f32>,
 }
 
 /// Collects sections: call [`SectionAssembler::heading`] at each split
@@ -32,6 +34,7 @@ struct Current {
     synthetic: bool,
     heading: String,
     path: Vec<String>,
+    weight: Option<f32>,
 }
 
 impl SectionAssembler {
@@ -66,6 +69,7 @@ impl SectionAssembler {
             synthetic,
             heading: h.text,
             path: self.stack.iter().map(|(_, t)| t.clone()).collect(),
+            weight: h.weight,
         });
     }
 
@@ -95,6 +99,7 @@ impl SectionAssembler {
                 anchor_synthetic: c.synthetic,
                 heading: c.heading,
                 title_path: c.path,
+                weight: c.weight,
                 text,
             },
             None => Section {
@@ -102,6 +107,7 @@ impl SectionAssembler {
                 anchor_synthetic: false,
                 heading: String::new(),
                 title_path: Vec::new(),
+                weight: None,
                 text,
             },
         };

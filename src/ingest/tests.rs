@@ -940,6 +940,48 @@ fn block_elements_inside_headings_are_word_boundaries() {
 }
 
 #[test]
+fn headings_and_sections_carry_their_own_weight_and_leave_the_pages_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("a.html"),
+        r#"<!doctype html><html lang="en"><head><title>A</title></head><body><main>
+        <h2 id="setup">Set up</h2><p>Install the app.</p>
+        <h2 id="faq" data-crossfind-weight="1.5">FAQ</h2><p>Common questions.</p>
+        <section data-crossfind-weight="0.3"><h2 id="changes">Changes</h2><p>Version 2 notes.</p>
+          <h3 id="older">Older</h3><p>Version 1 notes.</p></section>
+        <section data-crossfind-weight="zero"><h2 id="bad">Bad</h2><p>Text.</p></section>
+        </main></body></html>"#,
+    )
+    .unwrap();
+    let c = read_input(&site).unwrap();
+    let p = page(&c, "/a");
+    // the section attributes are not the page's weight
+    assert_eq!(p.tags.weight, None);
+    let w: Vec<(&str, Option<f32>)> = p
+        .sections
+        .iter()
+        .map(|s| (s.anchor.as_deref().unwrap_or(""), s.weight))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("setup", None),
+            ("faq", Some(1.5)),
+            ("changes", Some(0.3)),
+            ("older", Some(0.3)),
+            ("bad", None)
+        ]
+    );
+    let warnings = warnings_for(&c, "a.html").join("\n");
+    assert!(
+        warnings.contains("section \"Bad\": the weight \"zero\" is not a positive number"),
+        "{warnings}"
+    );
+}
+
+#[test]
 fn pages_declare_filters_and_a_weight_in_html_markdown_and_jsonl() {
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site");

@@ -19,7 +19,8 @@ pub const PACK_FORMAT: &str = "crossfind-pack";
 /// Version 2 added `embeddings.order`; version 1 packs (rows in id order)
 /// are still read.
 pub const PACK_VERSION: u32 = 2;
-const PACK_OLDEST_VERSION: u32 = 1;
+/// The oldest pack format version this build still reads.
+pub const PACK_OLDEST_VERSION: u32 = 1;
 pub const MANIFEST: &str = "pack.json";
 pub const ENCODER_FILE: &str = "encoder.bin";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";

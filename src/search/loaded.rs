@@ -345,6 +345,7 @@ mod tests {
                     anchor: None,
                     heading: String::new(),
                     frag: p / 2,
+                    weight: None,
                 })
                 .collect(),
         }

@@ -187,3 +187,28 @@ fn hugging_face_folder_round_trips_through_import() {
         .unwrap();
     assert!(assert_fails(&out).contains("model.safetensors"));
 }
+
+#[test]
+fn version_names_the_formats_this_build_writes_and_reads() {
+    let o = crossfind().arg("--version").output().unwrap();
+    assert_ok(&o);
+    let v = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        v.starts_with(&format!("crossfind {}", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(
+        v.contains(&format!(
+            "bundle format {}",
+            crossfind::bundle::BUNDLE_VERSION
+        )),
+        "{v}"
+    );
+    assert!(
+        v.contains(&format!(
+            "model pack format {}",
+            crossfind::model::pack::PACK_VERSION
+        )),
+        "{v}"
+    );
+}

@@ -358,7 +358,7 @@ fn every_skipped_input_is_in_the_report_and_too_many_stop_the_build() {
     let before = snapshot(&out);
     std::fs::write(&report, "").unwrap();
     let o = index_with(&input, &out, &report, &["--max-skipped", "0.2"]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "bad input: {}", stderr(&o));
     assert!(
         stderr(&o).contains("more than --max-skipped 0.2 allows"),
         "{}",
@@ -368,7 +368,7 @@ fn every_skipped_input_is_in_the_report_and_too_many_stop_the_build() {
         .unwrap()
         .contains("site.jsonl:70"));
     let o = index_with(&input, &out, &report, &["--strict"]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "bad input: {}", stderr(&o));
     assert!(stderr(&o).contains("--strict"), "{}", stderr(&o));
     assert_eq!(snapshot(&out), before);
 
@@ -592,4 +592,103 @@ fn fragment_shards_of_unchanged_pages_keep_their_names() {
     // own first chunk, so only page 1's shard has new bytes
     let same: Vec<bool> = before.iter().zip(&after).map(|(a, b)| a == b).collect();
     assert_eq!(same, [true, false, true, true]);
+}
+
+#[test]
+fn index_json_summary_matches_the_bundle_and_quiet_prints_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let report = tmp.path().join("report.txt");
+    let o = index_with(&corpus(), &out, &report, &["--json", "--quiet"]);
+    assert_ok(&o);
+    assert!(o.stderr.is_empty(), "--quiet printed: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(v["bundle_version"], manifest["version"]);
+    let bundle = crossfind::search::Bundle::read_dir(&out).unwrap();
+    assert_eq!(
+        v["pages"].as_u64().unwrap() as usize,
+        bundle.docs.pages.len()
+    );
+    assert_eq!(
+        v["chunks"].as_u64().unwrap() as usize,
+        bundle.docs.chunks.len()
+    );
+    let by_lang: u64 = v["languages"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|l| l["pages"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_lang, v["pages"].as_u64().unwrap());
+    assert_eq!(
+        v["embedded"].as_u64().unwrap() + v["reused"].as_u64().unwrap(),
+        v["chunks"].as_u64().unwrap()
+    );
+    // every file the summary counts is in the folder
+    let on_disk: u64 = walk_bytes(&out);
+    assert_eq!(v["bytes"].as_u64().unwrap(), on_disk);
+
+    // without --quiet the same build shows its progress on stderr, ending at 100 %
+    let o = index_with(&corpus(), &tmp.path().join("c"), &report, &["--no-cache"]);
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(err.contains("100%") && err.contains("done"), "{err}");
+}
+
+/// Bytes of every file under `dir` (symlinks followed).
+fn walk_bytes(dir: &Path) -> u64 {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let m = std::fs::metadata(&p).unwrap();
+        n += if m.is_dir() { walk_bytes(&p) } else { m.len() };
+    }
+    n
+}
+
+#[test]
+fn exit_status_is_2_for_bad_input_and_1_for_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.txt");
+    // input that does not exist
+    let o = index_with(
+        &tmp.path().join("no-such-site"),
+        &tmp.path().join("b"),
+        &report,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // a folder that is not a bundle, and a damaged bundle
+    let o = search_cli(tmp.path(), &[], "password");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let b = golden_with_model();
+    let vectors = std::fs::read_dir(b.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("vectors")
+        })
+        .unwrap();
+    flip_byte(&vectors, |n| n / 2, 0x40);
+    let o = search_cli(b.path(), &[], "password");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("checksum"), "{}", stderr(&o));
+    // a bad flag value (clap's own status for usage errors is 2 as well)
+    let o = index_with(
+        &corpus(),
+        &tmp.path().join("b"),
+        &report,
+        &["--max-skipped", "3"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // writing fails: the bundle folder's parent is a file, not bad input
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = index_with(&corpus(), &file.join("b"), &report, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }

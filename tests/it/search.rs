@@ -403,6 +403,60 @@ fn a_page_weight_moves_it_above_an_equal_page() {
 }
 
 #[test]
+fn a_section_weight_moves_that_section_below_an_equal_one() {
+    // two pages with the same title and sections; on changelog-a the
+    // second section sits in a <section data-crossfind-weight="0.2">, as a
+    // site would mark release notes it does not want in front
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let page = |weighted: bool| {
+        let open = if weighted {
+            r#"<section data-crossfind-weight="0.2">"#
+        } else {
+            "<section>"
+        };
+        format!(
+            r#"<!doctype html><html lang="en"><head><title>Kitebook 4.2</title></head><body><main>
+<h1>Kitebook 4.2</h1>
+<h2 id="overview">Overview</h2><p>Version 4.2 brings a new calendar view and faster sync for large workspaces.</p>
+{open}<h2 id="changes">Changes</h2><p>The password reset screen moved from Settings to Account, and reset links now expire after one hour.</p></section>
+</main></body></html>"#
+        )
+    };
+    std::fs::write(site.join("changelog-a.html"), page(true)).unwrap();
+    std::fs::write(site.join("changelog-b.html"), page(false)).unwrap();
+    let out = tmp.path().join("bundle");
+    assert_ok(&index(&site, &out));
+    let o = search_cli(
+        &out,
+        &["--json", "--k", "2", "--mode", "dense"],
+        "where is the password reset screen now",
+    );
+    assert_ok(&o);
+    let hits: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = hits
+        .iter()
+        .map(|h| h["page_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["/changelog-b", "/changelog-a"], "{hits:?}");
+    assert!(
+        hits.iter()
+            .all(|h| h["url"].as_str().unwrap().ends_with("#changes")),
+        "{hits:?}"
+    );
+    let (b, a) = (
+        hits[0]["fused"].as_f64().unwrap(),
+        hits[1]["fused"].as_f64().unwrap(),
+    );
+    assert!((b - a + 0.05 * 0.2f64.ln()).abs() < 1e-4, "{a} {b}");
+}
+
+#[test]
 fn eval_log_lists_what_readers_asked_that_has_no_page_in_their_language() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("log.jsonl");
