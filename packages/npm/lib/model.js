@@ -209,6 +209,11 @@ async function defaultPack(bin, version, log) {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   for (const f of downloaded) fs.rmSync(f, { force: true });
+  if (downloaded.length) {
+    try {
+      fs.rmdirSync(path.dirname(downloaded[0])); // only when empty
+    } catch {}
+  }
   return dest;
 }
 

@@ -211,4 +211,9 @@ def default_pack(binary: str, version: str, say) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     for f in downloaded:
         f.unlink(missing_ok=True)
+    if downloaded:
+        try:
+            downloaded[0].parent.rmdir()  # only when empty
+        except OSError:
+            pass
     return dest
