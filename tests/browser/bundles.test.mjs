@@ -55,6 +55,7 @@ before(async () => {
     't/equal.html': PAGE('/crossfind/ 1, /blog/crossfind/ 1'),
     't/blog-light.html': PAGE('/crossfind/, /blog/crossfind/ 0.1'),
     't/blog-heavy.html': PAGE('/crossfind/ 1, /blog/crossfind/ 10'),
+    't/one-missing.html': PAGE('/crossfind/, /gone/crossfind/ 2'),
   });
   // the blog's own bundle, as its build would make it
   execFileSync(path.join(ROOT, 'target/release/crossfind'), ['index', '--input', path.join(root, 'blog'), '--out', path.join(root, 'blog/crossfind')], { stdio: 'ignore' });
@@ -135,5 +136,34 @@ test("a bundle's weight changes the order of the merged results", T, async () =>
   } finally {
     await light.context.close();
     await heavy.context.close();
+  }
+});
+
+test('a bundle that is not there is reported, and the others are still searched', T, async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block', locale: 'en-US' });
+  try {
+    await instrument(context);
+    await context.addInitScript(() => {
+      window.__problems = [];
+      document.addEventListener('search-error', (e) => window.__problems.push(e.detail));
+    });
+    const page = await context.newPage();
+    await page.goto(`${server.url}t/one-missing.html`);
+    await page.evaluate(() => window.crossfind.ready());
+    await page.keyboard.press('Control+k');
+    await typeQuery(page, 'invoice');
+    const shown = await waitForResults(page, (r) => r.length > 0, { query: 'invoice' });
+    assert.ok(shown.some((r) => /^\/en\/invoices-receipts\.html/.test(r.url)), JSON.stringify(shown.map((r) => r.url)));
+    const problems = await page.evaluate(() => window.__problems);
+    const gone = problems.find((p) => p.stage === 'bundle');
+    assert.ok(gone, JSON.stringify(problems));
+    assert.equal(gone.fatal, false);
+    assert.equal(gone.code, 'missing_file');
+    assert.equal(gone.bundle, `${new URL(server.url).origin}/gone/crossfind/`);
+    assert.match(gone.message, /\/gone\/crossfind\//);
+    assert.equal(await page.evaluate(() => window.crossfind.status.lexical), 'ready');
+    assert.equal(await page.locator('crossfind-search .cf-notice').isVisible(), true, 'the reader is told part of the search is missing');
+  } finally {
+    await context.close();
   }
 });

@@ -59,8 +59,8 @@ const PROGRESS_EVERY_MS = 100;
 let base = null; // URL of the widget's folder (…/crossfind/): the wasm, and the bundle by default
 // The bundles searched: [{base: URL, weight, resolve, engine, modelBase}]
 // (resolve: links resolved against the bundle's own site; only for bundles
-// the page listed). `engine` is the first one with an engine: the one whose
-// model is loaded and whose encoder the others share.
+// the page listed). `engine` is that of the first bundle with its vectors:
+// the one whose model is loaded and whose encoder the others share.
 let bundles = [];
 let engine = null;
 let languages = {};
@@ -278,10 +278,11 @@ async function startup() {
     if (!only) problem('index', new Error('none of the bundles could be loaded'), true);
     return;
   }
-  engine = loaded[0].engine;
-  packId = loaded[0].packId;
-  // semantic search needs the first loaded bundle's vectors (its model is the one loaded)
-  if (loaded[0].lexicalOnly) semanticState = 'failed';
+  // the model comes with the first bundle that has its vectors
+  const primary = loaded.find((b) => !b.lexicalOnly) || loaded[0];
+  engine = primary.engine;
+  packId = primary.packId;
+  if (primary.lexicalOnly) semanticState = 'failed';
   const safely = (f) => {
     try {
       return f() || {};
@@ -296,7 +297,7 @@ async function startup() {
   await Promise.all(bundles.map((b, i) => (b.engine ? loadFragments(b, fragments[i]) : null)));
   post({ type: 'fragments' });
 
-  self.modelBase = loaded[0].modelBase;
+  self.modelBase = primary.modelBase;
   if (semanticWanted) loadModel();
 }
 
