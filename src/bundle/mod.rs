@@ -96,6 +96,25 @@ pub struct BundleManifest {
     pub chunks: usize,
     pub languages: BTreeMap<String, LangCount>,
     pub shards: Vec<Shard>,
+    /// The levels below which a query's best match is weak
+    /// (`search::confidence`); bundles written before them have none, and
+    /// their searches report no low-confidence verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<ConfidenceLevels>,
+}
+
+/// When a query's best match is too weak to trust, set by the indexer
+/// without labelled queries (`search::confidence` says how): a query whose
+/// best dense score (the cosine of its search vector with the closest
+/// chunk) is below its language's level is flagged low-confidence.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ConfidenceLevels {
+    /// How the levels were set (`search::confidence::METHOD`).
+    pub method: String,
+    /// Per query language (ISO 639-1): the level.
+    pub dense: BTreeMap<String, f32>,
+    /// The level for a query in a language not in `dense`.
+    pub fallback: f32,
 }
 
 impl BundleManifest {
@@ -112,6 +131,17 @@ impl BundleManifest {
         check_relative_path(MANIFEST, &m.model.dir)?;
         for r in m.model.offline_rows.iter().flat_map(|o| &o.ranges) {
             check_relative_name(MANIFEST, &r.file)?;
+        }
+        if let Some(c) = &m.confidence {
+            let bad = std::iter::once(("fallback", &c.fallback))
+                .chain(c.dense.iter().map(|(l, v)| (l.as_str(), v)))
+                .find(|(_, v)| !(-1.0..=1.0).contains(*v));
+            if let Some((l, v)) = bad {
+                return Err(Error::corrupt(
+                    MANIFEST,
+                    format!("confidence level {l} is {v}, not a cosine between -1 and 1"),
+                ));
+            }
         }
         for kind in [ShardKind::Docs, ShardKind::Vectors, ShardKind::Lexical] {
             if m.shards.iter().filter(|s| s.kind == kind).count() != 1 {

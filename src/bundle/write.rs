@@ -150,6 +150,7 @@ impl BundleManifest {
             chunks: docs.chunks.len(),
             languages: docs.languages(),
             shards,
+            confidence: None,
         }
     }
 

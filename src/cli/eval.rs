@@ -95,7 +95,8 @@ struct LogArgs {
     #[arg(long)]
     log: PathBuf,
     /// Labelled queries (as for `crossfind eval`) that calibrate the
-    /// low-confidence thresholds on this bundle.
+    /// low-confidence thresholds on this bundle; without them, the bundle's
+    /// own levels decide (the flag search reports and the widget's events carry).
     #[arg(long)]
     calibrate: Option<PathBuf>,
     /// Results per query, as the widget shows.
@@ -157,6 +158,19 @@ pub fn run(a: EvalArgs) -> Result<()> {
             l.bundle.docs.chunks.len()
         );
     }
+    // The bundle's own low-confidence levels, as the indexer sets them; on
+    // a single-copy subset (or a bundle indexed before levels existed)
+    // computed here the same way, for the site evaluated.
+    eprintln!("searching the model's sample questions…");
+    let sample_scores =
+        crossfind::index::confidence::sample_scores(&l.encoder, &l.bundle.vectors, None)?;
+    let levels_note = if a.single_copy.is_some() || l.bundle.manifest.confidence.is_none() {
+        l.bundle.manifest.confidence =
+            crossfind::search::confidence::levels_from_samples(&sample_scores);
+        Some("computed by `crossfind eval` as `crossfind index` sets them, for the site evaluated")
+    } else {
+        None
+    };
     let articles = retrieval::Articles::new(&l.bundle.docs);
     let warnings = retrieval::label_warnings(&queries, &articles);
     for w in &warnings {
@@ -195,6 +209,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
     ev.bundle = bundle_dir.display().to_string();
     ev.queries_file = qpath.display().to_string();
     ev.single_copy = a.single_copy;
+    ev.bundle_levels = l.bundle.manifest.confidence.clone();
+    ev.bundle_levels_note = levels_note.map(str::to_string);
+    ev.sample_scores = sample_scores;
     out!("{}", clean(&report::render_eval(&ev)))?;
 
     let mut tuning = None;
@@ -370,6 +387,7 @@ fn run_log(a: LogArgs) -> Result<()> {
             &rows,
             &source,
             calibrated.as_deref(),
+            l.bundle.manifest.confidence.is_some(),
             a.top
         ))
     )?;

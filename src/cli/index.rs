@@ -655,6 +655,20 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
         bad_input!("no query: pass it as an argument, or --queries FILE.jsonl --run FILE");
     }
     let hits = run_query(&l, &query, a.lang.as_deref(), a.k, a.mode, filter.as_ref())?;
+    if !a.json && a.mode != Mode::Lexical {
+        // what the widget's events report as lowConfidence
+        let v = l.encoder.embed_for_search(&query, TextKind::Query)?.vector;
+        let c =
+            crossfind::search::confidence::verdict(&l.bundle, &query, Some(&v), a.lang.as_deref());
+        if let (Some(low), Some(score), Some(level)) = (c.low, c.score, c.level) {
+            errln!(
+                "confidence: {} (best dense {score:.3} {} the level {level:.3} for {})",
+                if low { "low" } else { "ok" },
+                if low { "<" } else { ">=" },
+                c.level_lang.as_deref().unwrap_or("other languages")
+            );
+        }
+    }
     if a.json {
         // serde_json escapes the C0 controls; json_safe the others
         for h in &hits {

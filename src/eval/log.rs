@@ -21,10 +21,12 @@
 //! first), and is reported per reader language, weighted by its count:
 //!
 //! - **no results**: nothing came back;
-//! - **low confidence**: the best match is weak (the rule of `crossfind
-//!   eval`, calibrated on labelled queries given with `--calibrate`; not
-//!   reported without them, since a threshold is only meaningful against
-//!   queries whose answers are known);
+//! - **low confidence**: the best match is weak. Without `--calibrate`, by
+//!   the bundle's own levels: the flag search reports and the widget's
+//!   events carry (`lowConfidence`), set by the indexer without labels
+//!   (`crossfind::search::confidence`). With `--calibrate` labelled queries,
+//!   by the rule of `crossfind eval` calibrated on them instead. Not
+//!   reported for a bundle indexed before it had levels, without `--calibrate`;
 //! - **answer in another language**: none of the top results is in the reader's
 //!   language, so the site has no page in that language for the question.
 //!
@@ -134,13 +136,15 @@ pub struct LoggedResult {
     pub hit_langs: Vec<String>,
     pub top_dense: Option<f32>,
     pub top_lexical: f32,
-    /// `None` without a calibrated rule.
+    /// `None` with neither a calibrated rule nor levels in the bundle.
     pub low_confidence: Option<bool>,
     /// The best result is in another language than the reader's.
     pub other_language_first: bool,
 }
 
 /// Runs every logged query (`vectors[i]`: query `i`'s search vector).
+/// Low confidence is judged by `rule` when given, else by the bundle's own
+/// levels (search's flag).
 pub fn run_log(
     bundle: &Bundle,
     queries: &[LoggedQuery],
@@ -176,8 +180,13 @@ pub fn run_log(
         LoggedResult {
             query: q.text.clone(),
             other_language_first: lang != "und" && hit_langs.first().is_some_and(|l| *l != lang),
-            low_confidence: rule
-                .map(|r| r.flags_scores(&lang, top_dense, top_lexical, Mode::Hybrid)),
+            low_confidence: match rule {
+                Some(r) => Some(r.flags_scores(&lang, top_dense, top_lexical, Mode::Hybrid)),
+                None => {
+                    let reader = Some(lang.as_str()).filter(|l| *l != "und");
+                    crossfind::search::confidence::verdict(bundle, &q.text, v, reader).low
+                }
+            },
             lang,
             lang_detected,
             count: q.count,
@@ -237,6 +246,7 @@ pub fn render(
     rows: &[LangRow],
     log_file: &str,
     calibrated_on: Option<&str>,
+    bundle_levels: bool,
     top: usize,
 ) -> String {
     let pct = |x: f64| format!("{:.1}%", 100.0 * x);
@@ -246,12 +256,15 @@ pub fn render(
         "Log `{log_file}`: {} distinct queries, asked {asked} times. Each is run as the widget runs it (hybrid, the reader's language first); shares are of the times asked.  \n",
         results.len()
     ));
-    match calibrated_on {
-        Some(f) => s.push_str(&format!(
+    match (calibrated_on, bundle_levels) {
+        (Some(f), _) => s.push_str(&format!(
             "Low confidence: the rule of `crossfind eval`, calibrated on `{f}`.\n\n"
         )),
-        None => s.push_str(
-            "Low confidence: not reported (pass `--calibrate` labelled queries to set its thresholds).\n\n",
+        (None, true) => s.push_str(
+            "Low confidence: the bundle's own levels, the flag search reports (`lowConfidence` in the widget's events), set by the indexer without labels.\n\n",
+        ),
+        (None, false) => s.push_str(
+            "Low confidence: not reported (the bundle has no levels: re-index it with this crossfind, or pass `--calibrate` labelled queries).\n\n",
         ),
     }
     s.push_str("| reader language | queries | asked | no results | low confidence | answer in another language |\n|---|--:|--:|--:|--:|--:|\n");
@@ -342,6 +355,102 @@ mod tests {
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w[0].starts_with("log.jsonl:4:"), "{w:?}");
         assert!(parse_log("\n\n", "empty.jsonl").is_err());
+    }
+
+    /// A two-page bundle with 4-dimensional vectors and confidence levels.
+    fn tiny_bundle(levels: Option<crossfind::bundle::ConfidenceLevels>) -> Bundle {
+        use crossfind::bundle::write::{write_shards, Content};
+        use crossfind::bundle::{BundleManifest, ChunkMeta, Docs, Fragments, ModelRef, PageMeta};
+        use crossfind::search::lexical::LexicalIndexBuilder;
+        let page = |id: &str| PageMeta {
+            id: id.into(),
+            url: format!("{id}.html"),
+            lang: "en".into(),
+            title: id.into(),
+            group: id.into(),
+            filters: Default::default(),
+            weight: None,
+        };
+        let docs = Docs {
+            pages: vec![page("/en/invoices"), page("/en/password")],
+            chunks: (0..2)
+                .map(|p| ChunkMeta {
+                    page: p,
+                    anchor: None,
+                    heading: String::new(),
+                    frag: 0,
+                })
+                .collect(),
+        };
+        let mut lex = LexicalIndexBuilder::new();
+        lex.add(0, "download an invoice");
+        lex.add(1, "reset a password");
+        let lexical = lex.finish().to_bytes();
+        let values = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let vectors = crossfind::format::tensors::quantize_i8_rows(&values, 4);
+        let fragments = [Fragments {
+            page: "/en/invoices".into(),
+            chunks: vec![(0, vec!["invoice".into()]), (1, vec!["password".into()])],
+        }];
+        let content = Content {
+            docs: &docs,
+            dim: 4,
+            vectors: &vectors,
+            lexical: &lexical,
+            fragments: &fragments,
+        };
+        let model = ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        };
+        let (mut manifest, files) =
+            write_shards(std::collections::HashMap::new(), &content, model).unwrap();
+        manifest.confidence = levels;
+        let manifest = BundleManifest::parse(&manifest.to_json()).unwrap();
+        Bundle::from_files(manifest, |n| Ok(files.get(n).cloned()), true).unwrap()
+    }
+
+    #[test]
+    fn without_labels_the_bundle_levels_judge_confidence() {
+        let levels = crossfind::bundle::ConfidenceLevels {
+            method: "test".into(),
+            dense: [("en".to_string(), 0.5)].into(),
+            fallback: 0.6,
+        };
+        let queries = [
+            LoggedQuery {
+                text: "invoice".into(),
+                lang: Some("en".into()),
+                count: 2,
+            },
+            LoggedQuery {
+                text: "weather tomorrow".into(),
+                lang: Some("en".into()),
+                count: 1,
+            },
+        ];
+        // the first query points at the invoice chunk, the second at nothing
+        let vectors = [
+            Some(vec![0.9, 0.1, 0.0, 0.42]),
+            Some(vec![0.3, 0.3, 0.9, 0.0]),
+        ];
+        let b = tiny_bundle(Some(levels));
+        let results = run_log(&b, &queries, &vectors, None, 5);
+        assert_eq!(results[0].low_confidence, Some(false));
+        assert_eq!(results[1].low_confidence, Some(true));
+        let rows = by_language(&results);
+        assert_eq!(rows[0].low_confidence, Some(1.0 / 3.0));
+        let report = render(&results, &rows, "log.jsonl", None, true, 5);
+        assert!(report.contains("the bundle's own levels"), "{report}");
+        assert!(report.contains("| 1 | en | weather tomorrow |"), "{report}");
+        // a bundle indexed before levels existed: not reported
+        let old = tiny_bundle(None);
+        let results = run_log(&old, &queries, &vectors, None, 5);
+        assert!(results.iter().all(|r| r.low_confidence.is_none()));
+        assert_eq!(by_language(&results)[0].low_confidence, None);
     }
 
     #[test]

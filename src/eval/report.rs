@@ -186,22 +186,70 @@ pub fn render_eval(e: &Evaluation) -> String {
         );
     }
 
+    let bundle_count = |answerable: bool| {
+        let qs: Vec<bool> = e
+            .queries
+            .iter()
+            .filter(|q| q.answerable == answerable)
+            .filter_map(|q| q.bundle_verdict.low)
+            .collect();
+        let k = qs.iter().filter(|f| **f).count();
+        if qs.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.3} ({k}/{})", k as f64 / qs.len() as f64, qs.len())
+        }
+    };
+    match &e.bundle_levels {
+        Some(levels) => {
+            let per: Vec<String> = levels
+                .dense
+                .iter()
+                .filter(|(l, _)| e.by_lang.iter().any(|r| &r.name == *l))
+                .map(|(l, t)| format!("{l} {t:.3}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| search's flag (`lowConfidence`) | best dense < the bundle's level for the query's language, else the reader's ({}; {} more languages; others {:.3}) | {} | {} |",
+                per.join(", "),
+                levels.dense.len() - per.len(),
+                levels.fallback,
+                bundle_count(false),
+                bundle_count(true)
+            );
+            let _ = writeln!(
+                s,
+                "\nThe last row is the flag search itself reports: its levels are set by the indexer with no labelled queries, from the best scores of the model pack's sample questions (everyday questions in {} languages) on this site ({}); see docs/multilingual.md.",
+                e.sample_scores.len(),
+                e.bundle_levels_note.as_deref().unwrap_or("read from the bundle's manifest")
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "\nThe bundle has no low-confidence levels of its own, so search reports no `lowConfidence` flag."
+            );
+        }
+    }
+
     let _ = writeln!(
         s,
-        "\nShare flagged, per language and kind (unanswerable: should be high; answerable: false alarms).\n"
+        "\nShare flagged, per language and kind (unanswerable: should be high; answerable: false alarms). S = search's own flag (the bundle's levels).\n"
     );
     let _ = writeln!(
         s,
-        "| slice | unanswerable D | L | H | answerable D | L | H |\n|---|--:|--:|--:|--:|--:|--:|"
+        "| slice | unanswerable D | L | H | S | answerable D | L | H | S |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|"
     );
     for r in e.by_lang.iter().chain(&e.by_kind) {
         let mut line = format!("| {} |", r.name);
         for m in MODES {
             let _ = write!(line, " {} |", num(r.mode(m).low_conf_unanswerable));
         }
+        let _ = write!(line, " {} |", num(r.bundle_flagged_unanswerable));
         for m in MODES {
             let _ = write!(line, " {} |", num(r.mode(m).low_conf_answerable));
         }
+        let _ = write!(line, " {} |", num(r.bundle_flagged_answerable));
         let _ = writeln!(s, "{line}");
     }
 

@@ -44,7 +44,10 @@
 //!   token (an error code, a product name) vetoes the notice.
 //!
 //! The thresholds depend on the model and the site, so they are calibrated
-//! per run; the rule is a report, search results carry no such flag.
+//! per run. Next to them, the report judges every query by the bundle's own
+//! levels, the ones search uses for its `lowConfidence` flag, which the
+//! indexer sets without labels (`crossfind::search::confidence`): that
+//! measures the flag the widget's events carry.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -54,6 +57,7 @@ use super::metrics;
 use crossfind::bundle::Docs;
 use crossfind::error::{Error, Result};
 use crossfind::par::par_map;
+use crossfind::search::confidence::{self, Verdict};
 use crossfind::search::{search, Bundle, Fusion, Mode, Query};
 
 /// The modes compared, in column order.
@@ -306,6 +310,10 @@ pub struct QueryResult {
     pub top_dense: Option<f32>,
     /// Best BM25 score (0 when no term matches).
     pub top_lexical: f32,
+    /// The language the query is written in, as search detects it.
+    pub query_lang: Option<String>,
+    /// The verdict of the bundle's own levels, as search gives it.
+    pub bundle_verdict: Verdict,
     pub runs: Vec<ModeRun>,
 }
 
@@ -489,7 +497,7 @@ impl LowConfidenceRule {
 /// the best BM25 score (0 when no term matches): what the low-confidence
 /// rule judges.
 pub fn best_scores(bundle: &Bundle, text: &str, vector: Option<&[f32]>) -> (Option<f32>, f32) {
-    let dense = vector.and_then(|v| bundle.vectors.scores(v).into_iter().reduce(f32::max));
+    let dense = vector.and_then(|v| confidence::best_dense(bundle, v));
     let lexical = bundle.lexical.search(text, 1).first().map_or(0.0, |x| x.1);
     (dense, lexical)
 }
@@ -506,6 +514,7 @@ pub fn run_queries(
     par_map(queries, |i, q| {
         let v = vectors.get(i).and_then(|v| v.as_deref());
         let (top_dense, top_lexical) = best_scores(bundle, &q.text, v);
+        let query_lang = crossfind::ingest::detect_language(&q.text);
         QueryResult {
             qid: q.qid.clone(),
             lang: q.lang.clone().unwrap_or_else(|| "-".into()),
@@ -514,6 +523,8 @@ pub fn run_queries(
             answerable: q.answerable(),
             top_dense,
             top_lexical,
+            query_lang: query_lang.map(str::to_string),
+            bundle_verdict: confidence::verdict(bundle, &q.text, v, q.lang.as_deref()),
             runs: MODES
                 .iter()
                 .map(|&m| run_mode(bundle, articles, q, v, m, fusion, k))
@@ -545,6 +556,11 @@ pub struct Row {
     pub queries: usize,
     pub answerable: usize,
     pub modes: Vec<ModeSummary>,
+    /// Shares flagged by the bundle's own levels (no verdict: not counted),
+    /// of the unanswerable queries…
+    pub bundle_flagged_unanswerable: Option<f64>,
+    /// … and of the answerable ones (false alarms).
+    pub bundle_flagged_answerable: Option<f64>,
 }
 
 impl Row {
@@ -586,11 +602,21 @@ fn summarize(name: &str, rs: &[&QueryResult]) -> Row {
             }
         })
         .collect();
+    let bundle_rate = |answerable: bool| {
+        metrics::mean(
+            rs.iter()
+                .filter(|r| r.answerable == answerable)
+                .filter_map(|r| r.bundle_verdict.low)
+                .map(|low| Some(if low { 1.0 } else { 0.0 })),
+        )
+    };
     Row {
         name: name.to_string(),
         queries: rs.len(),
         answerable: rs.iter().filter(|r| r.answerable).count(),
         modes,
+        bundle_flagged_unanswerable: bundle_rate(false),
+        bundle_flagged_answerable: bundle_rate(true),
     }
 }
 
@@ -618,6 +644,10 @@ fn macro_row(name: &str, rows: &[Row]) -> Row {
         queries: rows.iter().map(|r| r.queries).sum(),
         answerable: rows.iter().map(|r| r.answerable).sum(),
         modes,
+        bundle_flagged_unanswerable: metrics::mean(
+            rows.iter().map(|r| r.bundle_flagged_unanswerable),
+        ),
+        bundle_flagged_answerable: metrics::mean(rows.iter().map(|r| r.bundle_flagged_answerable)),
     }
 }
 
@@ -637,6 +667,13 @@ pub struct Evaluation {
     pub k: usize,
     pub fusion: Fusion,
     pub low_confidence: LowConfidenceRule,
+    /// The bundle's own low-confidence levels (set by the indexer), when it has them.
+    pub bundle_levels: Option<crossfind::bundle::ConfidenceLevels>,
+    /// Where they come from, when not from the bundle's manifest.
+    pub bundle_levels_note: Option<String>,
+    /// The best dense scores of the model pack's sample questions on this
+    /// bundle, by language: what the indexer set its levels from.
+    pub sample_scores: BTreeMap<String, Vec<f32>>,
     /// One row per reader language, in order of first appearance.
     pub by_lang: Vec<Row>,
     pub by_kind: Vec<Row>,
@@ -694,6 +731,9 @@ pub fn evaluate(
         k,
         fusion,
         low_confidence: rule,
+        bundle_levels: None,
+        bundle_levels_note: None,
+        sample_scores: BTreeMap::new(),
         by_lang,
         by_kind,
         macro_langs,
@@ -793,6 +833,8 @@ pub fn tune(
                     answerable: q.answerable(),
                     top_dense: None,
                     top_lexical: 0.0,
+                    query_lang: None,
+                    bundle_verdict: confidence::judge(None, None, &[]),
                     runs: vec![run_mode(
                         bundle,
                         articles,

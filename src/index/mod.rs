@@ -12,11 +12,14 @@
 //!    vectors and lexical shards (`bundle::write`);
 //! 5. copy the model pack into `model/` ([`output`]);
 //! 6. list the embedding rows the site's languages need offline ([`offline`]);
-//! 7. write the manifest, then the offline copy's precache list ([`offline`]);
+//! 7. write the manifest, with the low-confidence levels (once every vector
+//!    is in, the model pack's sample questions are searched against them,
+//!    [`confidence`]), then the offline copy's precache list ([`offline`]);
 //! 8. delete what the previous bundle listed and this one does not ([`output`]).
 
 pub mod cache;
 mod chunk;
+pub mod confidence;
 mod embed;
 mod offline;
 mod output;
@@ -177,6 +180,16 @@ pub fn build_bundle(
         )));
     }
 
+    // the low-confidence levels, from the site's vectors (their sample
+    // questions' rows go into the cache too)
+    let site_vectors = crate::search::Vectors {
+        dim: enc.dim(),
+        rows: chunks,
+        raw: std::mem::take(&mut vectors.rows),
+    };
+    let levels = confidence::levels(enc, &site_vectors, cache.as_mut())?;
+    vectors.rows = site_vectors.raw;
+
     if let Some(c) = cache.as_mut() {
         for (id, k) in keys.iter().enumerate() {
             if let Some(k) = k {
@@ -223,7 +236,8 @@ pub fn build_bundle(
         dir: "model".into(),
         offline_rows: offline::offline_rows(pack, languages.keys(), &model_dir)?,
     };
-    let manifest = BundleManifest::new(model, &docs, shards);
+    let mut manifest = BundleManifest::new(model, &docs, shards);
+    manifest.confidence = levels;
     write_manifest(out, &manifest)?;
     let precache = offline::write_precache(out, &manifest, pack)?;
     output::remove_stale(

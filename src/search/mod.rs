@@ -1,6 +1,7 @@
 //! Search over a bundle: dense int8 scan, BM25, rank fusion, page grouping
 //! with the reader's language first. The same code runs natively and in wasm.
 
+pub mod confidence;
 pub(crate) mod dense;
 pub mod lexical;
 mod loaded;

@@ -17,6 +17,7 @@ use wasm_bindgen::JsValue;
 use crate::bundle::LangCount;
 use crate::error::Error;
 use crate::model::encoder::RowRange;
+use crate::search::confidence::Verdict;
 use crate::search::{Hit, Section};
 
 /// A failure as JS sees it: an `Error` with `message`, `code` and, when the
@@ -110,6 +111,40 @@ impl<'a> From<&'a Hit> for JsHit<'a> {
 /// `Engine.search`'s answer.
 pub(super) fn hits(hits: &[Hit]) -> Result<JsValue, JsValue> {
     to_js(&hits.iter().map(JsHit::from).collect::<Vec<_>>())
+}
+
+/// `Engine.answer`'s answer: the hits, and how sure they are.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JsAnswer<'a> {
+    pub hits: Vec<JsHit<'a>>,
+    /// The best match is weak (`search::confidence`); null: not judged.
+    pub low_confidence: Option<bool>,
+    pub confidence: JsConfidence<'a>,
+}
+
+/// What `lowConfidence` was judged on.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JsConfidence<'a> {
+    /// The query's best dense score over every chunk (null: no query vector).
+    pub score: Option<f32>,
+    /// The bundle's level it was compared with (null: the bundle has none).
+    pub level: Option<f32>,
+    /// The language of that level; null for the bundle's fallback level.
+    pub level_lang: Option<&'a str>,
+}
+
+pub(super) fn answer(hits: &[Hit], v: &Verdict) -> Result<JsValue, JsValue> {
+    to_js(&JsAnswer {
+        hits: hits.iter().map(JsHit::from).collect(),
+        low_confidence: v.low,
+        confidence: JsConfidence {
+            score: v.score,
+            level: v.level,
+            level_lang: v.level_lang.as_deref(),
+        },
+    })
 }
 
 /// A byte range of an embedding row shard to fetch (`rowRanges`); `end`

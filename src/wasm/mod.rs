@@ -6,7 +6,9 @@
 
 mod contract;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use js_sys::{Float32Array, Uint32Array};
 use wasm_bindgen::prelude::*;
@@ -17,6 +19,7 @@ use crate::format::{verify_digested, verify_file};
 use crate::model::pack::{Pack, PackManifest};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{Encoder, TextKind};
+use crate::search::confidence::{self, Verdict};
 use crate::search::{search, Bundle, Fusion, Mode, Query};
 use contract::js_err;
 
@@ -358,9 +361,17 @@ impl BundleLoader {
 #[wasm_bindgen]
 pub struct Engine {
     bundle: Bundle,
-    encoder: Option<Encoder>,
+    /// Shared by the engines of several bundles built with one model pack
+    /// (`shareEncoder`): one model in memory, its rows fetched once.
+    encoder: Option<Rc<RefCell<Encoder>>>,
     /// Set when built without vectors (`buildLexical`): why dense search is unavailable.
     no_vectors: Option<String>,
+}
+
+/// The shared encoder, to read (a JS error, never a panic, if it were in use).
+fn borrowed(enc: &RefCell<Encoder>) -> Result<std::cell::Ref<'_, Encoder>, JsValue> {
+    enc.try_borrow()
+        .map_err(|_| js_err(Error::Encoder("the encoder is in use".into())))
 }
 
 /// Longest query text searched (a pasted page is cut, not refused).
@@ -399,7 +410,34 @@ impl Engine {
                 want: want.clone(),
             }));
         }
-        self.encoder = Some(encoder.inner);
+        self.encoder = Some(Rc::new(RefCell::new(encoder.inner)));
+        Ok(())
+    }
+
+    /// Uses the encoder of `other` (an engine of another bundle, for one
+    /// search box over several bundles), which must already have one and
+    /// be the same model pack this bundle was built with (else code
+    /// "model_mismatch"). Fails with code "no_vectors" on an engine built
+    /// without vectors.
+    #[wasm_bindgen(js_name = shareEncoder)]
+    pub fn share_encoder(&mut self, other: &Engine) -> Result<(), JsValue> {
+        if let Some(why) = &self.no_vectors {
+            return Err(js_err(Error::NoVectors(why.clone())));
+        }
+        let enc = other.encoder.as_ref().ok_or_else(|| {
+            js_err(Error::Input(
+                "the other engine has no encoder to share yet (setEncoder)".into(),
+            ))
+        })?;
+        let got = borrowed(enc)?.manifest().pack_id();
+        let want = &self.bundle.manifest.model.pack_id;
+        if &got != want {
+            return Err(js_err(Error::ModelMismatch {
+                got,
+                want: want.clone(),
+            }));
+        }
+        self.encoder = Some(Rc::clone(enc));
         Ok(())
     }
 
@@ -421,20 +459,46 @@ impl Engine {
     }
 
     /// Runs a query. `options`: `{lang?: string, k?: number, mode?:
-    /// "hybrid"|"dense"|"lexical", filter?: {[key]: string[]}}` (`filter`:
-    /// only pages with one of the values of every key; see `search::Filter`).
+    /// "hybrid"|"dense"|"lexical", filter?: {[key]: string[]}, weight?:
+    /// number}` (`filter`: only pages with one of the values of every key;
+    /// see `search::Filter`; `weight`: the bundle's weight when several
+    /// bundles' hits are merged by `fused`, added as a page weight is,
+    /// `search::weight_boost`).
     /// Returns an array of hits, `contract::JsHit`: `{pageId, url, title,
     /// lang, heading, chunk, snippet, highlights, dense, lexical, fused,
     /// alsoIn, matchedLang, sections}`.
     /// On an engine without vectors, "hybrid" answers lexically and "dense"
     /// fails with code "no_vectors".
     pub fn search(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let (hits, _) = self.run(text, options, false)?;
+        contract::hits(&hits)
+    }
+
+    /// Runs a query like `search` and says how sure the answer is:
+    /// `{hits, lowConfidence, confidence: {score, level, levelLang}}`
+    /// (`contract::JsAnswer`). `lowConfidence` is true when the query's best
+    /// dense score is below the bundle's level for its language (the site
+    /// most likely has no page about it; see `search::confidence`), null
+    /// when it was not judged: answered by keywords (no encoder yet, mode
+    /// "lexical"), or a bundle indexed without levels.
+    pub fn answer(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let (hits, verdict) = self.run(text, options, true)?;
+        contract::answer(&hits, &verdict)
+    }
+
+    fn run(
+        &self,
+        text: &str,
+        options: JsValue,
+        judge: bool,
+    ) -> Result<(Vec<crate::search::Hit>, Verdict), JsValue> {
         #[derive(serde::Deserialize, Default)]
         struct Opts {
             lang: Option<String>,
             k: Option<usize>,
             mode: Option<String>,
             filter: Option<crate::search::Filter>,
+            weight: Option<f32>,
         }
         let o: Opts = if options.is_undefined() || options.is_null() {
             Opts::default()
@@ -453,29 +517,48 @@ impl Engine {
         }
         let text = cut_query(text);
         if text.trim().is_empty() {
-            return Ok(js_sys::Array::new().into());
+            return Ok((Vec::new(), confidence::judge(None, None, &[])));
         }
         let vector = match (&self.encoder, mode) {
             (Some(enc), Mode::Hybrid | Mode::Dense) => Some(
-                enc.embed_for_search(text, TextKind::Query)
+                borrowed(enc)?
+                    .embed_for_search(text, TextKind::Query)
                     .map_err(js_err)?
                     .vector,
             ),
             _ => None,
         };
-        let hits = search(
+        let boost = match o.weight {
+            None => 0.0,
+            Some(w) if w.is_finite() && w > 0.0 => crate::search::weight_boost(Some(w)),
+            Some(w) => {
+                return Err(js_err(Error::Input(format!(
+                    "weight must be a number above 0, not {w}"
+                ))))
+            }
+        };
+        let lang = o.lang.as_deref().filter(|l| !l.is_empty());
+        let mut hits = search(
             &self.bundle,
             &Query {
                 text,
                 vector: vector.as_deref(),
-                lang: o.lang.as_deref().filter(|l| !l.is_empty()),
+                lang,
                 k: o.k.unwrap_or(10).clamp(1, 100),
                 mode,
                 fusion: Fusion::default(),
                 filter: o.filter.as_ref(),
             },
         );
-        contract::hits(&hits)
+        for h in &mut hits {
+            h.fused += boost;
+        }
+        let verdict = if judge {
+            confidence::verdict(&self.bundle, text, vector.as_deref(), lang)
+        } else {
+            confidence::judge(None, None, &[])
+        };
+        Ok((hits, verdict))
     }
 
     /// Embedding rows to fetch before `text` can be searched semantically
@@ -485,7 +568,7 @@ impl Engine {
         let text = cut_query(text);
         match &self.encoder {
             Some(enc) if !text.trim().is_empty() => {
-                contract::row_ranges(enc.row_ranges(text, TextKind::Query))
+                contract::row_ranges(borrowed(enc)?.row_ranges(text, TextKind::Query))
             }
             _ => Ok(js_sys::Array::new().into()),
         }
@@ -494,20 +577,26 @@ impl Engine {
     /// See `Encoder.addRows`.
     #[wasm_bindgen(js_name = addRows)]
     pub fn add_rows(&mut self, first_block: u32, bytes: &[u8]) -> Result<u32, JsValue> {
-        self.encoder_mut()?
-            .add_rows(first_block, bytes)
-            .map_err(js_err)
+        let enc = self.shared_encoder()?;
+        let mut enc = enc
+            .try_borrow_mut()
+            .map_err(|_| js_err(Error::Encoder("the encoder is in use".into())))?;
+        enc.add_rows(first_block, bytes).map_err(js_err)
     }
 
     /// See `Encoder.addShard`.
     #[wasm_bindgen(js_name = addShard)]
     pub fn add_shard(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
-        self.encoder_mut()?.add_shard(name, bytes).map_err(js_err)
+        let enc = self.shared_encoder()?;
+        let mut enc = enc
+            .try_borrow_mut()
+            .map_err(|_| js_err(Error::Encoder("the encoder is in use".into())))?;
+        enc.add_shard(name, bytes).map_err(js_err)
     }
 
-    fn encoder_mut(&mut self) -> Result<&mut Encoder, JsValue> {
+    fn shared_encoder(&self) -> Result<&Rc<RefCell<Encoder>>, JsValue> {
         self.encoder
-            .as_mut()
+            .as_ref()
             .ok_or_else(|| js_err(Error::Input("no encoder attached yet (setEncoder)".into())))
     }
 

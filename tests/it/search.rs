@@ -480,11 +480,13 @@ fn eval_log_lists_what_readers_asked_that_has_no_page_in_their_language() {
         .unwrap();
     assert_ok(&o);
     let report = String::from_utf8_lossy(&o.stdout);
-    // 5 of the 6 times asked: the answer is in Spanish only
+    // 5 of the 6 times asked: the answer is in Spanish only; both have
+    // answers, and the bundle's own levels (no --calibrate) say so
     assert!(
-        report.contains("| ja | 2 | 6 | 0.0% | - | 83.3% |"),
+        report.contains("| ja | 2 | 6 | 0.0% | 0.0% | 83.3% |"),
         "{report}"
     );
+    assert!(report.contains("the bundle's own levels"), "{report}");
     assert!(
         report.contains("| 5 | ja | メキシコの電子請求書 CFDI | es/factura-electronica-cfdi |"),
         "{report}"

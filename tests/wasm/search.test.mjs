@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -344,4 +344,56 @@ test('a bundle given another model pack refuses it with code model_mismatch', ()
     assert.match(e.message, /rebuild the bundle/);
   }
   assert.equal(engine.hasEncoder(), false);
+});
+
+// `crossfind search` prints its verdict on stderr: "confidence: low (best dense 0.312 < the level 0.381 for en)".
+function nativeConfidence(q, args) {
+  const r = spawnSync(cli, ['search', '--bundle', bundleDir, ...args, q], { encoding: 'utf8' });
+  const m = /confidence: (low|ok) \(best dense (-?[\d.]+) (?:<|>=) the level (-?[\d.]+) for (.+)\)/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  return { low: m[1] === 'low', score: Number(m[2]), level: Number(m[3]), lang: m[4] };
+}
+
+test('answer() gives the hits and whether the best match is weak, as the CLI judges it; engines share one encoder; a weight shifts scores', () => {
+  const engine = loadEngine();
+  attachModel(engine, { lazy: true });
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  assert.ok(manifest.confidence && Object.keys(manifest.confidence.dense).length >= 40, 'the indexer set a level per sample language');
+  // a second bundle's engine (here the same bundle) uses the first one's encoder
+  const other = loadEngine();
+  other.shareEncoder(engine);
+  assert.equal(other.hasEncoder(), true);
+  const verdicts = [];
+  for (const [q, lang] of [['how do I reset my password', 'en'], ['what is the capital of Australia', 'en'], ['contraseña olvidada', 'es'], ['receta de tortilla de patatas', 'es']]) {
+    fetchRows(engine, q);
+    const a = engine.answer(q, { lang, k: 5 });
+    assert.deepEqual(Object.keys(a).sort(), ['confidence', 'hits', 'lowConfidence']);
+    assert.deepEqual(Object.keys(a.confidence).sort(), ['level', 'levelLang', 'score']);
+    assert.deepEqual(a.hits, engine.search(q, { lang, k: 5 }));
+    const native = nativeConfidence(q, ['--lang', lang, '--k', '5']);
+    assert.equal(a.lowConfidence, native.low, q);
+    assert.ok(Math.abs(a.confidence.score - native.score) < 1e-3 && Math.abs(a.confidence.level - native.level) < 1e-3, `${q}: ${JSON.stringify(a.confidence)} vs ${JSON.stringify(native)}`);
+    assert.equal(a.confidence.levelLang, native.lang === 'other languages' ? null : native.lang);
+    verdicts.push(a.lowConfidence);
+    // the shared encoder has the rows fetched through the first engine; the weight moves every score by 0.05·ln(w)
+    const b = other.answer(q, { lang, k: 5, weight: 2 });
+    assert.deepEqual(b.hits.map((h) => h.url), a.hits.map((h) => h.url));
+    b.hits.forEach((h, i) => assert.ok(Math.abs(h.fused - a.hits[i].fused - 0.05 * Math.log(2)) < 1e-5, q));
+    assert.deepEqual(b.confidence, a.confidence);
+  }
+  assert.deepEqual(verdicts, [false, true, false, true], 'off-topic questions are flagged, the site\'s own are not');
+  // keyword answers are not judged
+  assert.equal(engine.answer('password', { mode: 'lexical' }).lowConfidence, null);
+  assert.equal(engine.answer('   ', {}).lowConfidence, null);
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return e.code;
+    }
+    return 'no error';
+  };
+  assert.equal(code(() => engine.answer('password', { weight: 0 })), 'invalid_input');
+  assert.equal(code(() => engine.answer('password', { weight: 'heavy' })), 'invalid_input');
+  assert.equal(code(() => loadEngine().shareEncoder(loadEngine())), 'invalid_input', 'nothing to share yet');
 });

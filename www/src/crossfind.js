@@ -29,9 +29,16 @@
 //   filter="version:2.0" the default filter: key:value pairs separated by
 //                        commas or semicolons (filters.mjs); the reader
 //                        changes it in the filter bar
+//   bundles="/docs/crossfind/ 1, /blog/crossfind/ 0.5"  one search box over
+//                        several bundles of this site, each with a weight
+//                        (default 1); results merged by score, each linking
+//                        into its own site (bundles.mjs). Without it: the
+//                        bundle beside this script. Read once, from the
+//                        first element that has it.
 //
 // JS API (module exports, also window.crossfind):
 //   search(query, {lang, k, mode, filter}) -> Promise<hits>; filters() -> Promise<{key: {value: pages}}>
+//   (with several bundles, each hit has `bundle`: the folder it came from)
 //   ready(), semanticReady() -> Promise (the latter starts the model download);
 //   loadSemantic(); open(); close(); status; offline() -> Promise<{state, version}>;
 //   enableOffline(); removeOffline() -> Promise
@@ -115,7 +122,7 @@ export function search(query, { lang, k = K, mode, filter } = {}) {
       if (m.error && !m.hits.length && m.error !== 'not_ready') {
         throw Object.assign(new Error(m.message || m.error), { code: m.error });
       }
-      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, results: m.hits, semantic: !!m.semantic, filter: f, source: 'api' };
+      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, results: m.hits, semantic: !!m.semantic, filter: f, source: 'api' };
       emit(m.hits.length ? 'results' : 'zero-results', detail);
       return m.hits;
     }),

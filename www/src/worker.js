@@ -20,15 +20,31 @@
 // What the engine hands over is already the page's shape (camelCase plain
 // objects: hits, languages, row ranges), passed on as it is.
 //
-// Searches: {type:'search', id, query, lang, k, mode, filter, latest} -> {type:'results', id, hits, semantic, final}
-// (filter: {key: [values]}, applied by the engine before ranking).
+// Searches: {type:'search', id, query, lang, k, mode, filter, latest}
+//   -> {type:'results', id, hits, lowConfidence, confidence, queryLang, semantic, final}
+// (filter: {key: [values]}, applied by the engine before ranking;
+// lowConfidence: the engine's verdict, null for a keyword-only answer;
+// confidence: {score, level, levelLang}, what it was judged on).
 // With the model in, a search answers twice: lexical at once, then hybrid.
 // Searches marked `latest` (the search box) supersede each other: only the
 // newest one is answered.
+//
+// Several bundles ({type:'init', bundles: [{base, weight}]}, from the
+// widget's `bundles` attribute; bundles.mjs): each is loaded as above into
+// an engine of its own; 'ready' comes once every one has loaded or failed,
+// with their languages and filters summed. The model is loaded once, from
+// the first bundle with vectors, and shared by the engines of the others
+// built with the same pack (Engine.shareEncoder); a bundle built with
+// another pack is searched by keywords (a 'bundle' problem says so). A
+// search asks every engine with the bundle's weight and merges the hits by
+// their fused score; each hit carries `bundle` (the bundle's folder) and
+// its links are resolved against its own site (bundles.mjs). A failure of
+// one bundle is fatal only when no bundle loads.
 
 import init, { BundleLoader, PackLoader } from '../../pkg/web/crossfind.js';
 import { pickFlavour } from './wasm-flavour.cjs';
 import { fileUrl, dirUrl, cacheMode } from './bundle-files.cjs';
+import { resolveResultUrl } from './bundles.mjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
@@ -40,7 +56,12 @@ const WASM_FILES = {
 const MODEL_CONCURRENCY = 4;
 const PROGRESS_EVERY_MS = 100;
 
-let base = null; // URL of the bundle folder (…/crossfind/)
+let base = null; // URL of the widget's folder (…/crossfind/): the wasm, and the bundle by default
+// The bundles searched: [{base: URL, weight, resolve, engine, modelBase}]
+// (resolve: links resolved against the bundle's own site; only for bundles
+// the page listed). `engine` is that of the first bundle with its vectors:
+// the one whose model is loaded and whose encoder the others share.
+let bundles = [];
 let engine = null;
 let languages = {};
 let semanticWanted = false;
@@ -54,10 +75,14 @@ const post = (msg) => self.postMessage(msg);
 
 // `file`: the file the failure is about, when the caller knows it better
 // than the error (wasm errors carry their own, see src/wasm/contract.rs).
-function problem(stage, err, fatal, file) {
+// `b`: the bundle it is about, when several are searched (its folder is
+// then named in the message and given as `bundle`).
+function problem(stage, err, fatal, file, b = null) {
   const code = (err && err.code) || (err && err.name === 'TypeError' ? 'network' : 'error');
-  const message = String((err && err.message) || err);
-  post({ type: 'problem', stage, code, file: (err && err.file) || file || null, message, fatal });
+  let message = String((err && err.message) || err);
+  const bundle = b && bundles.length > 1 ? b.base.href : null;
+  if (bundle) message = `${bundle}: ${message}`;
+  post({ type: 'problem', stage, code, file: (err && err.file) || file || null, message, fatal, bundle });
 }
 
 class FetchError extends Error {
@@ -141,19 +166,24 @@ async function loadWasm() {
   return false;
 }
 
-async function startup() {
-  if (!(await loadWasm())) return;
-
+// Loads one bundle's engine (b.engine), or reports why not (`fatal`: when
+// it is the only bundle). Returns its fragment shards, to fetch once every
+// bundle is ready.
+async function loadBundle(b, fatal) {
+  const base = b.base;
+  // with several bundles, what goes wrong with one is that bundle's problem
+  // (stage 'bundle'), not the whole search's, unless none loads
+  const report = (stage, err, isFatal, file) => problem(bundles.length > 1 && !isFatal ? 'bundle' : stage, err, isFatal, file, b);
   let loader;
   try {
     loader = new BundleLoader(await fetchText(new URL('manifest.json', base)));
   } catch (e) {
-    problem('index', e, true, 'manifest.json');
-    return;
+    report('index', e, fatal, 'manifest.json');
+    return [];
   }
   const fragments = loader.fragments();
   const modelDir = loader.modelDir();
-  packId = loader.packId();
+  b.packId = loader.packId();
   const required = loader.required();
   // Every name the manifest gives must be a plain name inside the bundle
   // folder (bundle-files.cjs): a manifest that points elsewhere is refused whole.
@@ -162,8 +192,8 @@ async function startup() {
     for (const name of required.concat(fragments)) fileUrl(name, base, 'manifest.json');
     modelBase = dirUrl(modelDir, base, 'manifest.json');
   } catch (e) {
-    problem('index', e, true, 'manifest.json');
-    return;
+    report('index', e, fatal, 'manifest.json');
+    return [];
   }
   const got = await Promise.allSettled(required.map((name) => fetchBytes(fileUrl(name, base, 'manifest.json'))));
   const broken = [];
@@ -183,39 +213,32 @@ async function startup() {
     const { name, err } = broken[0];
     // An engine without vectors still searches by keywords, where the wasm
     // build offers it (BundleLoader.buildLexical).
-    const lexicalOnly = broken.every((b) => loader.shardKind(b.name) === 'vectors');
-    problem('index', err, !lexicalOnly, name);
-    if (!lexicalOnly) return;
+    const lexicalOnly = broken.every((x) => loader.shardKind(x.name) === 'vectors');
+    report('index', err, fatal && !lexicalOnly, name);
+    if (!lexicalOnly) return [];
     try {
-      engine = loader.buildLexical();
+      b.engine = loader.buildLexical();
     } catch (e) {
-      problem('index', e, true);
-      return;
+      report('index', e, fatal);
+      return [];
     }
-    semanticState = 'failed';
+    b.lexicalOnly = true;
   } else {
     try {
-      engine = loader.build();
+      b.engine = loader.build();
     } catch (e) {
-      problem('index', e, true);
-      return;
+      report('index', e, fatal);
+      return [];
     }
   }
-  try {
-    languages = engine.languages(); // {<lang>: {pages, chunks}}
-  } catch {
-    languages = {};
-  }
-  let filters = {};
-  try {
-    filters = engine.filters() || {}; // {<key>: {<value>: pages}}
-  } catch {
-    filters = {};
-  }
-  post({ type: 'ready', languages, filters, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
+  b.modelBase = modelBase;
+  return fragments;
+}
 
-  // Snippet text: a damaged fragment shard only costs the snippets it holds.
-  const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(fileUrl(name, base, 'manifest.json'))));
+// Snippet text of one bundle: a damaged fragment shard only costs the
+// snippets it holds.
+async function loadFragments(b, fragments) {
+  const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(fileUrl(name, b.base, 'manifest.json'))));
   let fragProblem = null;
   frags.forEach((r, i) => {
     if (r.status === 'rejected') {
@@ -223,15 +246,58 @@ async function startup() {
       return;
     }
     try {
-      engine.addFragments(i, r.value);
+      b.engine.addFragments(i, r.value);
     } catch (e) {
       fragProblem = fragProblem || { err: e, name: fragments[i] };
     }
   });
-  if (fragProblem) problem('fragments', fragProblem.err, false, fragProblem.name);
+  if (fragProblem) problem('fragments', fragProblem.err, false, fragProblem.name, b);
+}
+
+// {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
+function summed(parts) {
+  const out = {};
+  for (const part of parts) {
+    for (const [k, inner] of Object.entries(part || {})) {
+      if (!Object.hasOwn(out, k)) Object.defineProperty(out, k, { value: {}, enumerable: true, writable: true, configurable: true });
+      for (const [j, n] of Object.entries(inner || {})) {
+        const v = (Object.hasOwn(out[k], j) ? out[k][j] : 0) + n;
+        Object.defineProperty(out[k], j, { value: v, enumerable: true, writable: true, configurable: true });
+      }
+    }
+  }
+  return out;
+}
+
+async function startup() {
+  if (!(await loadWasm())) return;
+  const only = bundles.length === 1;
+  const fragments = await Promise.all(bundles.map((b) => loadBundle(b, only)));
+  const loaded = bundles.filter((b) => b.engine);
+  if (!loaded.length) {
+    if (!only) problem('index', new Error('none of the bundles could be loaded'), true);
+    return;
+  }
+  // the model comes with the first bundle that has its vectors
+  const primary = loaded.find((b) => !b.lexicalOnly) || loaded[0];
+  engine = primary.engine;
+  packId = primary.packId;
+  if (primary.lexicalOnly) semanticState = 'failed';
+  const safely = (f) => {
+    try {
+      return f() || {};
+    } catch {
+      return {};
+    }
+  };
+  languages = summed(loaded.map((b) => safely(() => b.engine.languages()))); // {<lang>: {pages, chunks}}
+  const filters = summed(loaded.map((b) => safely(() => b.engine.filters()))); // {<key>: {<value>: pages}}
+  post({ type: 'ready', languages, filters, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
+
+  await Promise.all(bundles.map((b, i) => (b.engine ? loadFragments(b, fragments[i]) : null)));
   post({ type: 'fragments' });
 
-  self.modelBase = modelBase;
+  self.modelBase = primary.modelBase;
   if (semanticWanted) loadModel();
 }
 
@@ -300,6 +366,15 @@ async function loadModel() {
     post({ type: 'progress', loaded, total, building: true });
     const encoder = pack.build();
     engine.setEncoder(encoder);
+    // the other bundles built with the same pack share it; the others stay keyword-only
+    for (const b of bundles) {
+      if (!b.engine || b.engine === engine || b.lexicalOnly) continue;
+      try {
+        b.engine.shareEncoder(engine);
+      } catch (e) {
+        problem('bundle', e, false, null, b);
+      }
+    }
     dropOldRowCaches();
     semanticState = 'ready';
     post({ type: 'semantic-ready' });
@@ -434,13 +509,46 @@ async function ensureRows(text) {
 let pendingLatest = null;
 let draining = false;
 
+// One bundle's hit, its links resolved against its own site (bundles.mjs).
+function fromBundle(hit, b) {
+  if (bundles.length > 1) hit.bundle = b.base.href;
+  if (!b.resolve) return hit;
+  hit.url = resolveResultUrl(hit.url, b.base);
+  for (const s of Array.isArray(hit.sections) ? hit.sections : []) s.url = resolveResultUrl(s.url, b.base);
+  return hit;
+}
+
+// Asks every bundle's engine (keywords only where it has no encoder) and
+// merges: hits by fused score (each bundle's weight already in it), best
+// k; low confidence when every bundle judged says so, with the verdict of
+// the bundle whose best match beats its level most.
 function runSearch(msg, mode) {
   const opts = {};
   if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm/mod.rs)
   if (msg.lang) opts.lang = msg.lang;
   if (msg.filter && Object.keys(msg.filter).length) opts.filter = msg.filter;
-  opts.mode = mode;
-  return engine.search(msg.query, opts);
+  const answers = [];
+  for (const b of bundles) {
+    if (!b.engine) continue;
+    const m = mode !== 'lexical' && !b.engine.hasEncoder() ? 'lexical' : mode;
+    if (m === 'dense' && b.lexicalOnly) continue;
+    const a = b.engine.answer(msg.query, { ...opts, mode: m, ...(b.weight !== 1 ? { weight: b.weight } : {}) });
+    answers.push({ b, a });
+  }
+  if (answers.length === 1) {
+    const [{ b, a }] = answers;
+    return { hits: a.hits.map((h) => fromBundle(h, b)), lowConfidence: a.lowConfidence, confidence: a.confidence };
+  }
+  const hits = answers.flatMap(({ b, a }) => a.hits.map((h) => fromBundle(h, b)));
+  hits.sort((x, y) => y.fused - x.fused);
+  const judged = answers.filter(({ a }) => a.lowConfidence !== null && a.lowConfidence !== undefined);
+  const margin = ({ a }) => a.confidence.score - a.confidence.level;
+  const best = judged.reduce((m, x) => (m === null || margin(x) > margin(m) ? x : m), null);
+  return {
+    hits: hits.slice(0, msg.k || 10),
+    lowConfidence: best ? judged.every(({ a }) => a.lowConfidence) : null,
+    confidence: best ? best.a.confidence : (answers[0]?.a.confidence ?? null),
+  };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -463,12 +571,12 @@ async function answer(msg) {
     const requested = msg.mode || 'hybrid';
     const canDense = engine.hasEncoder();
     if (requested === 'lexical' || !canDense) {
-      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ ...runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }
     if (msg.latest) {
       // Keyword matches first: they take milliseconds, embedding the query longer.
-      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: false });
+      results({ ...runSearch(msg, 'lexical'), semantic: false, final: false });
       await tick();
       if (pendingLatest && pendingLatest.id !== msg.id) return; // a newer query will answer
     }
@@ -478,11 +586,11 @@ async function answer(msg) {
       // rows out of reach (offline without them, a damaged range): this
       // query answers by keywords, the next one tries again
       problem('rows', e, false);
-      results({ hits: runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ ...runSearch(msg, 'lexical'), semantic: false, final: true });
       return;
     }
     if (msg.latest && pendingLatest && pendingLatest.id !== msg.id) return;
-    results({ hits: runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
+    results({ ...runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
   } catch (e) {
     results({ hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
   }
@@ -508,6 +616,13 @@ self.onmessage = async (ev) => {
     if (msg.type === 'init') {
       if (!startedUp) {
         base = new URL(msg.base);
+        const listed = Array.isArray(msg.bundles) && msg.bundles.length > 0;
+        bundles = (listed ? msg.bundles : [{ base: msg.base, weight: 1 }]).map((x) => ({
+          base: new URL(x.base),
+          weight: Number(x.weight) > 0 ? Number(x.weight) : 1,
+          resolve: listed,
+          engine: null,
+        }));
         semanticWanted = semanticWanted || !!msg.semantic;
         if (msg.wasm) wasmRequested = msg.wasm;
         startedUp = startup().catch((e) => problem('index', e, true));

@@ -6,6 +6,7 @@
 import { BASE } from './base.js';
 import { broadcast } from './events.js';
 import { READER, t, reason } from './i18n.js';
+import { parseBundles } from '../bundles.mjs';
 
 // ------------------------------------------------------------- engine client
 
@@ -29,6 +30,16 @@ function wasmWanted() {
   const fromUrl = new URLSearchParams(location.search).get('crossfind-wasm');
   if (fromUrl) return fromUrl;
   return document.querySelector('crossfind-search[wasm]')?.getAttribute('wasm') || 'auto';
+}
+
+// The bundles one search box searches: the first element's `bundles`
+// attribute (bundles.mjs), else the bundle beside the script (none listed: []).
+export function bundlesWanted() {
+  const el = document.querySelector('crossfind-search[bundles]');
+  if (!el) return [];
+  const { bundles, problems } = parseBundles(el.getAttribute('bundles'), document.baseURI);
+  for (const p of problems) console.warn(`crossfind: bundles attribute: ${p}`);
+  return bundles;
 }
 
 export const client = {
@@ -64,7 +75,8 @@ export const client = {
       ev.preventDefault();
       this.onProblem({ stage: 'index', code: 'worker', message: ev.message || 'the search worker failed to start', fatal: true });
     };
-    this.worker.postMessage({ type: 'init', base: BASE.href, semantic: this.semanticAsked, wasm: wasmWanted() });
+    this.bundles = bundlesWanted();
+    this.worker.postMessage({ type: 'init', base: BASE.href, bundles: this.bundles, semantic: this.semanticAsked, wasm: wasmWanted() });
   },
 
   loadSemantic() {
@@ -170,6 +182,8 @@ export function messageFor(p) {
   if (p.fatal) return t('errorUnavailable', { reason: reason(p) });
   if (p.stage === 'index') return t('errorLexicalOnly', { reason: reason(p) });
   if (p.stage === 'fragments') return t('errorSnippets', { reason: reason(p) });
+  // one of several bundles (its folder is in p.bundle and the message)
+  if (p.stage === 'bundle' && p.code !== 'model_mismatch') return t('errorLexicalOnly', { reason: reason(p) });
   // offline, a query in a script the site does not use needs rows the offline copy left out
   if (p.stage === 'rows' && !navigator.onLine) return t('errorOfflineRows');
   return t('errorSemantic', { reason: reason(p) });
