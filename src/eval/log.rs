@@ -379,6 +379,7 @@ mod tests {
                     anchor: None,
                     heading: String::new(),
                     frag: 0,
+                    weight: None,
                 })
                 .collect(),
         };
