@@ -57,6 +57,13 @@ pub struct IndexArgs {
     /// Embed every chunk; neither read nor write the embedding cache.
     #[arg(long)]
     no_cache: bool,
+    /// How many times a page's title counts in keyword search, from 1 to 5
+    /// (dense search is unchanged).
+    #[arg(long, value_name = "N", default_value_t = BuildOptions::default().title_weight)]
+    title_weight: u32,
+    /// How many times a section's heading counts in keyword search, from 1 to 5.
+    #[arg(long, value_name = "N", default_value_t = BuildOptions::default().heading_weight)]
+    heading_weight: u32,
     /// Print nothing but errors (warnings still go to the report file).
     #[arg(long, short)]
     quiet: bool,
@@ -214,6 +221,17 @@ fn write_report(path: &Path, input: &Path, out: &Path, corpus: &Corpus) -> Resul
 
 pub fn index(a: IndexArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
+    for (flag, w) in [
+        ("--title-weight", a.title_weight),
+        ("--heading-weight", a.heading_weight),
+    ] {
+        if !(1..=crossfind::index::MAX_TEXT_WEIGHT).contains(&w) {
+            bad_input!(
+                "{flag} {w}: give a count from 1 to {} (2 counts the words twice)",
+                crossfind::index::MAX_TEXT_WEIGHT
+            );
+        }
+    }
     if !(0.0..=1.0).contains(&a.max_skipped) {
         bad_input!("--max-skipped is a share of the input, from 0 to 1 (0.2 is a fifth)");
     }
@@ -294,6 +312,8 @@ pub fn index(a: IndexArgs) -> Result<()> {
         chunk_tokens: a.chunk_tokens,
         force: a.force,
         cache,
+        title_weight: a.title_weight,
+        heading_weight: a.heading_weight,
         ..Default::default()
     };
     let bar = ProgressBar::new(!a.quiet);

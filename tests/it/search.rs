@@ -457,6 +457,56 @@ fn a_section_weight_moves_that_section_below_an_equal_one() {
 }
 
 #[test]
+fn the_title_weight_decides_between_a_title_match_and_a_body_match() {
+    // "invoices" is the title of one page and three words of the other's body
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("site.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"id":"a","lang":"en","title":"Invoices","url":"/a.html","text":"Download a PDF for every month from the billing page."}"#,
+            "\n",
+            r#"{"id":"b","lang":"en","title":"Billing page","url":"/b.html","text":"Old invoices, paid invoices and open invoices are listed by month."}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let order = |weight: &str| -> Vec<String> {
+        let out = tmp.path().join(format!("bundle-{weight}"));
+        let report = tmp.path().join("report.txt");
+        assert_ok(&index_with(
+            &input,
+            &out,
+            &report,
+            &["--title-weight", weight],
+        ));
+        let o = search_cli(&out, &["--json", "--mode", "lexical"], "invoices");
+        assert_ok(&o);
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["page_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(order("1"), ["b", "a"]);
+    assert_eq!(order("5"), ["a", "b"]);
+    // out of range: bad input, nothing written
+    let o = index_with(
+        &input,
+        &tmp.path().join("x"),
+        &tmp.path().join("r.txt"),
+        &["--title-weight", "9"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!tmp.path().join("x").exists());
+}
+
+#[test]
 fn eval_log_lists_what_readers_asked_that_has_no_page_in_their_language() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("log.jsonl");
