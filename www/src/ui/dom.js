@@ -102,7 +102,7 @@ export function warnRefused(url) {
 // A result's link opens the page at the matched passage: the section's
 // anchor plus a URL text fragment (#anchor:~:text=...) quoting the start of
 // the snippet, which the browser scrolls to and highlights. Browsers without
-// text fragments go to the anchor; highlight.js (opt-in) highlights there too.
+// text fragments go to the anchor (no highlight there yet).
 export function passageLink(url, snippet) {
   const quote = passageStart(snippet);
   if (!quote || typeof url !== 'string' || url.includes(':~:')) return url;
