@@ -214,17 +214,7 @@ fn broken_pages_warn_and_rest_of_site_indexes() {
     // the good pages, the malformed-but-readable one included, answer queries
     let run = |q: &str| {
         let o = search_cli(&out, &["--json", "--k", "3"], q);
-        assert_ok(&o);
-        String::from_utf8(o.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["page_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
+        json_page_ids(&o)
     };
     assert_eq!(run("reset my password")[0], "/en/reset-password");
     assert_eq!(run("sync error E1042")[0], "/malformed");
@@ -341,11 +331,24 @@ fn versions_dir() -> &'static Path {
 
 fn search_json(flags: &[&str], query: &str) -> Vec<serde_json::Value> {
     let o = search_cli(versions_dir(), &[&["--json"], flags].concat(), query);
-    assert_ok(&o);
-    String::from_utf8(o.stdout)
+    json_hits(&o)
+}
+
+/// The hits `crossfind search --json` printed, after checking it succeeded.
+fn json_hits(o: &Output) -> Vec<serde_json::Value> {
+    assert_ok(o);
+    String::from_utf8(o.stdout.clone())
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The page ids of [`json_hits`], in order.
+fn json_page_ids(o: &Output) -> Vec<String> {
+    json_hits(o)
+        .iter()
+        .map(|h| h["page_id"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -433,12 +436,7 @@ fn a_section_weight_moves_that_section_below_an_equal_one() {
         &["--json", "--k", "2", "--mode", "dense"],
         "where is the password reset screen now",
     );
-    assert_ok(&o);
-    let hits: Vec<serde_json::Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let hits = json_hits(&o);
     let ids: Vec<&str> = hits
         .iter()
         .map(|h| h["page_id"].as_str().unwrap())
@@ -481,17 +479,7 @@ fn the_title_weight_decides_between_a_title_match_and_a_body_match() {
             &["--title-weight", weight],
         ));
         let o = search_cli(&out, &["--json", "--mode", "lexical"], "invoices");
-        assert_ok(&o);
-        String::from_utf8(o.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["page_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
+        json_page_ids(&o)
     };
     assert_eq!(order("1"), ["b", "a"]);
     assert_eq!(order("5"), ["a", "b"]);
