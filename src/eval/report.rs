@@ -164,18 +164,12 @@ pub fn render_eval(e: &Evaluation) -> String {
             Mode::Hybrid => &rule.hybrid_rule,
         };
         let count = |answerable: bool| {
-            let qs: Vec<bool> = e
-                .queries
-                .iter()
-                .filter(|q| q.answerable == answerable)
-                .filter_map(|q| q.run(m).map(|r| r.low_confidence))
-                .collect();
-            let k = qs.iter().filter(|f| **f).count();
-            if qs.is_empty() {
-                "-".to_string()
-            } else {
-                format!("{:.3} ({k}/{})", k as f64 / qs.len() as f64, qs.len())
-            }
+            flagged_share(
+                e.queries
+                    .iter()
+                    .filter(|q| q.answerable == answerable)
+                    .filter_map(|q| q.run(m).map(|r| r.low_confidence)),
+            )
         };
         let _ = writeln!(
             s,
@@ -187,18 +181,12 @@ pub fn render_eval(e: &Evaluation) -> String {
     }
 
     let bundle_count = |answerable: bool| {
-        let qs: Vec<bool> = e
-            .queries
-            .iter()
-            .filter(|q| q.answerable == answerable)
-            .filter_map(|q| q.bundle_verdict.low)
-            .collect();
-        let k = qs.iter().filter(|f| **f).count();
-        if qs.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{:.3} ({k}/{})", k as f64 / qs.len() as f64, qs.len())
-        }
+        flagged_share(
+            e.queries
+                .iter()
+                .filter(|q| q.answerable == answerable)
+                .filter_map(|q| q.bundle_verdict.low),
+        )
     };
     match &e.bundle_levels {
         Some(levels) => {
@@ -516,6 +504,20 @@ pub fn render_pairs(p: &PairsReport, pairs_file: &str, model: &str) -> String {
         );
     }
     s
+}
+
+/// "0.250 (3/12)": the share of flags that are set, or "-" for none.
+fn flagged_share(flags: impl Iterator<Item = bool>) -> String {
+    let (mut k, mut n) = (0usize, 0usize);
+    for f in flags {
+        k += usize::from(f);
+        n += 1;
+    }
+    if n == 0 {
+        "-".to_string()
+    } else {
+        format!("{:.3} ({k}/{n})", k as f64 / n as f64)
+    }
 }
 
 /// Pretty JSON, except that arrays of numbers or strings stay on one line
