@@ -206,14 +206,18 @@ pub fn build_bundle(
 
     let model_dir = out.join("model");
     let old_pack = previous.as_ref().and_then(|_| output::pack_in(&model_dir));
-    let pack = enc.manifest();
-    let mut files = output::copy_model(pack, pack_dir, &model_dir)?;
+    let (copied, mut files) =
+        output::copy_model(enc.manifest(), pack_dir, &model_dir, old_pack.as_ref())?;
+    let pack = &copied;
     for s in &shards {
         files.push((
             s.name.clone(),
             format!("{:?}", s.kind).to_lowercase(),
             s.bytes,
         ));
+        if let Some(e) = &s.encoded {
+            files.push((e.name.clone(), "gzip".into(), e.bytes));
+        }
     }
     let languages = docs.languages();
     let model = ModelRef {
