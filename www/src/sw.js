@@ -22,6 +22,12 @@
 // search worker runs is kept: the same choice, made by the same code
 // (wasm-flavour.cjs), as the worker's.
 //
+// Files stored with a gzip form (`<name>.gz`: offline.json lists the forms,
+// widget.json marks the wasm's) are kept as that form, checked against its
+// own sha256 as stored; the search worker decodes them, as it does from a
+// host that compresses nothing, and asks this worker (HEAD) before it
+// fetches, which says the host does not compress while there is a copy.
+//
 // Of the model's word-embedding rows (50 MB for 250k tokens of ~100
 // languages) offline.json lists only the byte ranges of the scripts the
 // site's languages are written in (entries with `start` and `end`). The

@@ -11,6 +11,8 @@
 //   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
 //     (encoder, tokenizer and the block index; the word-embedding rows a
 //     query needs are fetched per query, see ensureRows)
+// Files with a gzip form come as that form from hosts that do not compress
+// (see "compressed files" below).
 // Failures are {type:'problem', stage, code, file, message, fatal}; nothing is thrown
 // out of the worker. A failure of the engine carries the engine's own `code`
 // and `file` (src/wasm/contract.rs); the worker's own codes are for what
