@@ -5,6 +5,8 @@
 //   crossfind_bg.<hash>.wasm           the wasm runtime from pkg/web, copied as-is
 //   crossfind_relaxed_bg.<hash>.wasm   its relaxed-SIMD build (the worker loads
 //                                      one of the two, see wasm-flavour.cjs)
+//   <each wasm>.gz                     its gzip form: what the worker fetches from
+//                                      a host that does not compress .wasm
 //   crossfind.css, i18n/<lang>.json, widget.json (the list above with sha256s,
 //   which sw.js keeps offline; the two wasm files are marked with their
 //   flavour, so it keeps only the one its browser runs)
@@ -28,7 +30,30 @@ const WASM = {
   relaxed: path.join(ROOT, 'pkg', 'web', 'crossfind_relaxed_bg.wasm'),
 };
 
+const zlib = require('node:zlib');
+
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+// The gzip form of a wasm build (level 9; Node writes no name or time, so
+// the same build gives the same bytes). The rule of src/format/encoding.rs
+// (worth_storing) applies: written only when it saves 5 % and 1 kB.
+const gzipped = new Map();
+function gzipOf(file) {
+  if (!gzipped.has(file)) {
+    const plain = fs.readFileSync(file);
+    const gz = zlib.gzipSync(plain, { level: 9 });
+    const saved = plain.length - gz.length;
+    gzipped.set(file, saved >= 1024 && saved >= 0.05 * plain.length ? gz : null);
+  }
+  return gzipped.get(file);
+}
+
+// {flavour: name of its gzip form}, for the flavours that have one
+function wasmGzNames(wasmFiles) {
+  const out = {};
+  for (const [flavour, name] of Object.entries(wasmFiles)) if (gzipOf(WASM[flavour])) out[flavour] = `${name}.gz`;
+  return out;
+}
 
 // {flavour: content-hashed file name}
 function wasmNames() {
@@ -60,6 +85,8 @@ class WidgetAssets {
         compilation.contextDependencies.add(i18n);
         for (const [flavour, name] of Object.entries(this.wasmFiles)) {
           compilation.emitAsset(name, new RawSource(fs.readFileSync(WASM[flavour])));
+          const gz = gzipOf(WASM[flavour]);
+          if (gz) compilation.emitAsset(`${name}.gz`, new RawSource(gz));
         }
         compilation.emitAsset('crossfind.css', new RawSource(fs.readFileSync(css)));
         for (const f of fs.readdirSync(i18n).filter((n) => n.endsWith('.json')).sort()) {
@@ -73,10 +100,14 @@ class WidgetAssets {
 
 // Once everything is written: widget.json, every file of the widget with its
 // sha256 (what sw.js keeps for offline use; sw.js itself is the browser's job).
-// The wasm files carry their flavour: a browser needs one of them.
+// The wasm files carry their flavour: a browser needs one of them. A wasm
+// file with a gzip form names it (`gzip`), and the form says its encoding:
+// the offline copy keeps the gzip form, which the worker fetches from it.
 class WidgetList {
   constructor(wasmFiles) {
     this.flavourOf = new Map(Object.entries(wasmFiles).map(([flavour, name]) => [name, flavour]));
+    for (const [flavour, gz] of Object.entries(wasmGzNames(wasmFiles))) this.flavourOf.set(gz, flavour);
+    this.gzOf = new Map(Object.entries(wasmGzNames(wasmFiles)).map(([flavour, gz]) => [wasmFiles[flavour], gz]));
   }
 
   apply(compiler) {
@@ -96,7 +127,15 @@ class WidgetList {
         .map((name) => {
           const buf = fs.readFileSync(path.join(DIST, name));
           const flavour = this.flavourOf.get(name);
-          return { name, bytes: buf.length, sha256: sha256(buf), ...(flavour ? { wasm: flavour } : {}) };
+          const gz = this.gzOf.get(name);
+          return {
+            name,
+            bytes: buf.length,
+            sha256: sha256(buf),
+            ...(flavour ? { wasm: flavour } : {}),
+            ...(gz ? { gzip: gz } : {}),
+            ...(name.endsWith('.wasm.gz') ? { encoding: 'gzip' } : {}),
+          };
         });
       fs.writeFileSync(path.join(DIST, 'widget.json'), JSON.stringify({ format: 'crossfind-widget', version: 1, files: list }, null, 1) + '\n');
     });
@@ -128,6 +167,7 @@ module.exports = (env, argv) => {
         new webpack.DefinePlugin({
           __CROSSFIND_WASM__: JSON.stringify(wasmFiles.baseline),
           __CROSSFIND_WASM_RELAXED__: JSON.stringify(wasmFiles.relaxed),
+          __CROSSFIND_WASM_GZ__: JSON.stringify(wasmGzNames(wasmFiles)),
         }),
         new WidgetAssets(wasmFiles),
       ],

@@ -31,11 +31,22 @@
 //   failMidway    send the headers (the full Content-Length) and the first
 //                 half of the body of these files, then drop the connection
 //                 (never a 304: the request fails whatever the browser holds)
+//
+// `compress` ({encoding: 'br' | 'gzip', quality?, cacheDir?}) makes it a host
+// that compresses: every answer without Range whose file is not compressed
+// already (.gz) goes with that Content-Encoding when the request accepts
+// it, text, JSON, wasm and .bin alike (as much as any host compresses),
+// HEAD answers included. Bodies are compressed once per file (brotli
+// quality 11 unless `quality`; kept in `cacheDir` by sha256 when given).
+// The benchmarks and tests use it to compare hosts; `--brotli` on the
+// command line.
+//
 // Each is `true` (every file; ignoreRange only), a list (or Set) of URL
 // paths such as "/crossfind/model/encoder.bin", or a function(pathname) ->
 // boolean. The log line of a faulty answer ends in " corrupt" or " cut".
 
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { createReadStream, promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -153,7 +164,43 @@ async function sendBody(req, res, file, size, start, end, { corrupt, cut }) {
   return corrupt ? ' corrupt' : '';
 }
 
-export function createHandler({ root, csp = false, log = null, headers: extraHeaders = null, faults = {} }) {
+// file -> {key, body}: compressed bodies of a compressing host.
+const compressedBodies = new Map();
+
+async function compressedBody(file, st, { encoding, quality, cacheDir }) {
+  const key = `${st.size}:${st.mtimeMs}:${encoding}:${quality ?? ''}`;
+  const hit = compressedBodies.get(file);
+  if (hit && hit.key === key) return hit.body;
+  const bytes = await fs.readFile(file);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const cached = cacheDir && path.join(cacheDir, `${sha}.${encoding}${quality ?? 11}`);
+  let body = cached ? await fs.readFile(cached).catch(() => null) : null;
+  if (!body) {
+    body =
+      encoding === 'br'
+        ? zlib.brotliCompressSync(bytes, {
+            params: {
+              [zlib.constants.BROTLI_PARAM_QUALITY]: quality ?? 11,
+              [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
+              [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+            },
+          })
+        : zlib.gzipSync(bytes, { level: quality ?? 9 });
+    if (cached) {
+      await fs.mkdir(cacheDir, { recursive: true });
+      await fs.writeFile(cached, body);
+    }
+  }
+  compressedBodies.set(file, { key, body });
+  return body;
+}
+
+const accepts = (req, encoding) =>
+  String(req.headers['accept-encoding'] || '')
+    .split(',')
+    .some((e) => e.trim().split(';')[0] === encoding);
+
+export function createHandler({ root, csp = false, log = null, headers: extraHeaders = null, faults = {}, compress = null }) {
   root = path.resolve(root);
   return async (req, res) => {
     const started = Date.now();
@@ -206,6 +253,12 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
       res.end();
       return done(304);
     }
+    if (compress && !req.headers.range && !file.endsWith('.gz') && accepts(req, compress.encoding)) {
+      const body = await compressedBody(file, st, compress);
+      res.writeHead(200, { ...headers, 'Content-Encoding': compress.encoding, 'Content-Length': body.length, Vary: 'Accept-Encoding' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return done(200, ` ${compress.encoding}`);
+    }
     const rangesHonoured = !applies(faults.ignoreRange, url.pathname);
     if (rangesHonoured) headers['Accept-Ranges'] = 'bytes';
     const range = rangesHonoured && /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || '').trim());
@@ -225,13 +278,24 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
   };
 }
 
-export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false, log = null, headers = null, faults = {} } = {}) {
-  const server = http.createServer(createHandler({ root, csp, log, headers, faults }));
+// `bytesWritten()` of the returned server: bytes it has written to its
+// sockets so far (headers and bodies), what its readers downloaded.
+export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false, log = null, headers = null, faults = {}, compress = null } = {}) {
+  const server = http.createServer(createHandler({ root, csp, log, headers, faults, compress }));
   const sockets = new Set();
+  let written = 0;
   server.on('connection', (s) => {
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    s.on('close', () => {
+      written += s.bytesWritten;
+      sockets.delete(s);
+    });
   });
+  const bytesWritten = () => {
+    let n = written;
+    for (const s of sockets) n += s.bytesWritten;
+    return n;
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -240,6 +304,7 @@ export function startServer({ root, port = 8080, host = '127.0.0.1', csp = false
       resolve({
         server,
         faults,
+        bytesWritten,
         port: actual,
         url: `http://${host === '::1' ? '[::1]' : host}:${actual}/`,
         displayUrl: `http://${shown}:${actual}/`,
@@ -266,6 +331,7 @@ function parseArgs(argv) {
     csp: false,
     quiet: false,
     faults: { ignoreRange: false, corrupt: [], failMidway: [] },
+    compress: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -280,6 +346,7 @@ function parseArgs(argv) {
     else if (a === '--csp') args.csp = true;
     else if (a === '--quiet') args.quiet = true;
     else if (a === '--ignore-range') args.faults.ignoreRange = true;
+    else if (a === '--brotli') args.compress = { encoding: 'br', quality: 5 };
     else if (a === '--corrupt') args.faults.corrupt.push(urlPath(value()));
     else if (a === '--fail-midway') args.faults.failMidway.push(urlPath(value()));
     else if (a === '-h' || a === '--help') args.help = true;
@@ -299,7 +366,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   }
   if (args.help) {
     console.log(
-      'usage: node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp] [--quiet]\n' +
+      'usage: node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp] [--quiet] [--brotli]\n' +
         '                          [--ignore-range] [--corrupt URL-PATH]... [--fail-midway URL-PATH]...',
     );
     process.exit(0);
@@ -307,6 +374,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const s = await startServer({ ...args, log: args.quiet ? null : (line) => console.error(line) });
   const f = args.faults;
   const faultNote = [
+    args.compress && 'compressing with brotli',
     f.ignoreRange && 'ignoring Range',
     f.corrupt.length && `corrupting ${f.corrupt.join(', ')}`,
     f.failMidway.length && `cutting ${f.failMidway.join(', ')} midway`,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::manifest::{check_relative_name, check_relative_path, parse_manifest};
-use crate::format::{sha256_hex, Listed};
+use crate::format::{sha256_hex, Encoded, Listed};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod write;
@@ -26,7 +26,14 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// not change when a page before it gains or loses a chunk; it names its
 /// first page, and shard names carry no index. Version 1 bundles (chunk ids
 /// counted over the whole bundle) still read.
-pub const BUNDLE_VERSION: u32 = 2;
+///
+/// 3: shards may also be stored gzip-compressed (`Shard::encoded`,
+/// `format::encoding`), and the model folder's `pack.json` may list
+/// compressed forms too. A bundle with no compressed file is still written
+/// as version 2, which older readers read.
+pub const BUNDLE_VERSION: u32 = 3;
+/// The version a bundle without compressed files is written as.
+pub const BUNDLE_VERSION_PLAIN: u32 = 2;
 /// The oldest bundle format version this build still reads.
 pub const BUNDLE_OLDEST_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
@@ -45,8 +52,12 @@ pub enum ShardKind {
 pub struct Shard {
     pub name: String,
     pub kind: ShardKind,
+    /// Size and sha256 of the content (the plain file).
     pub bytes: u64,
     pub sha256: String,
+    /// The gzip form beside it (version 3), which the browser fetches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded: Option<Encoded>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -127,6 +138,9 @@ impl BundleManifest {
         )?;
         for s in &m.shards {
             check_relative_name(MANIFEST, &s.name)?;
+            if let Some(e) = &s.encoded {
+                check_relative_name(MANIFEST, &e.name)?;
+            }
         }
         check_relative_path(MANIFEST, &m.model.dir)?;
         for r in m.model.offline_rows.iter().flat_map(|o| &o.ranges) {
@@ -177,6 +191,9 @@ impl Listed for Shard {
     }
     fn sha256(&self) -> &str {
         &self.sha256
+    }
+    fn encoded(&self) -> Option<&Encoded> {
+        self.encoded.as_ref()
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::*;
+use crate::format::encoding::{gzip, worth_storing, Encoding};
 use crate::format::fs::io;
 use crate::format::tensors::{DType, TensorFileWriter};
 
@@ -54,14 +55,30 @@ impl<S: ShardSink> ShardWriter<S> {
         }
     }
 
+    /// Writes the shard, and its gzip form beside it when that saves
+    /// enough (`format::encoding::worth_storing`): `<name>.gz`.
     fn write(&mut self, stem: &str, ext: &str, kind: ShardKind, bytes: &[u8]) -> Result<()> {
         let name = hashed_name(stem, ext, bytes);
         self.sink.put(&name, bytes)?;
+        let gz = gzip(bytes);
+        let encoded = if worth_storing(bytes.len(), gz.len()) {
+            let gz_name = format!("{name}{}", Encoding::Gzip.suffix());
+            self.sink.put(&gz_name, &gz)?;
+            Some(Encoded {
+                encoding: Encoding::Gzip,
+                name: gz_name,
+                bytes: gz.len() as u64,
+                sha256: sha256_hex(&gz),
+            })
+        } else {
+            None
+        };
         self.shards.push(Shard {
             sha256: sha256_hex(bytes),
             bytes: bytes.len() as u64,
             name,
             kind,
+            encoded,
         });
         Ok(())
     }
@@ -142,9 +159,14 @@ pub fn write_shards<S: ShardSink>(
 impl BundleManifest {
     /// The manifest of a bundle of `docs` in `shards`.
     pub fn new(model: ModelRef, docs: &Docs, shards: Vec<Shard>) -> Self {
+        let encoded = shards.iter().any(|s| s.encoded.is_some());
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
-            version: BUNDLE_VERSION,
+            version: if encoded {
+                BUNDLE_VERSION
+            } else {
+                BUNDLE_VERSION_PLAIN
+            },
             model,
             pages: docs.pages.len(),
             chunks: docs.chunks.len(),

@@ -514,7 +514,8 @@ fn json_summary(
     serde_json::json!({
         "crossfind": env!("CARGO_PKG_VERSION"),
         "bundle": a.out.display().to_string(),
-        "bundle_version": crossfind::bundle::BUNDLE_VERSION,
+        // as written: 2 when no file compressed (older readers read it), else 3
+        "bundle_version": report.bundle_version,
         "pages": report.pages,
         "chunks": report.chunks,
         "languages": languages,

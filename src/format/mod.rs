@@ -7,6 +7,7 @@
 //! altered. Tensor data (encoder weights, embedding rows, a bundle's
 //! vectors) is stored in one tensor file format ([`tensors`]).
 
+pub mod encoding;
 pub(crate) mod manifest;
 pub mod tensors;
 
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub use encoding::{Encoded, Encoding};
 pub use manifest::{plain_name_problem, relative_path_problem};
 
 /// Lowercase hex of `bytes`.
@@ -33,6 +35,11 @@ pub trait Listed {
     fn bytes(&self) -> u64;
     /// Lowercase hex.
     fn sha256(&self) -> &str;
+    /// The compressed form stored beside the file, if any
+    /// ([`encoding`]); `bytes` and `sha256` above are the content's.
+    fn encoded(&self) -> Option<&Encoded> {
+        None
+    }
 }
 
 /// Checks one file's size and checksum against its listing.
@@ -114,6 +121,33 @@ pub mod fs {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The content of the listed file `entry` in `dir`: its compressed
+    /// form decoded when the entry has one and it is there (what the
+    /// browser fetches, so a folder holding only the compressed files
+    /// reads too), else the plain file; `None` when neither is there. The
+    /// caller checks the content against the entry, as for a plain file.
+    pub fn read_content(dir: &Path, entry: &impl super::Listed) -> Result<Option<Vec<u8>>> {
+        if let Some(enc) = entry.encoded() {
+            if let Some(stored) = read_listed(dir, &enc.name)? {
+                return super::encoding::decode(enc, &stored, entry.bytes()).map(Some);
+            }
+        }
+        read_listed(dir, entry.name())
+    }
+
+    /// A source of file contents by manifest name for the entries
+    /// `entries` of a folder's manifest (see [`read_content`]), for
+    /// `Pack::from_files` and `Bundle::from_files`.
+    pub fn content_reader<'a, E: super::Listed + 'a>(
+        dir: &'a Path,
+        entries: Vec<E>,
+    ) -> impl FnMut(&str) -> Result<Option<Vec<u8>>> + 'a {
+        move |name| match entries.iter().find(|e| e.name() == name) {
+            Some(e) => read_content(dir, e),
+            None => read_listed(dir, name),
         }
     }
 }

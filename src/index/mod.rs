@@ -85,6 +85,9 @@ pub struct BuildReport {
     pub pages: usize,
     pub chunks: usize,
     pub truncated_chunks: usize,
+    /// The format version of the manifest written: `BUNDLE_VERSION` when a
+    /// file has a gzip form, else `BUNDLE_VERSION_PLAIN`.
+    pub bundle_version: u32,
     pub languages: BTreeMap<String, LangCount>,
     /// `(file, kind, bytes)`, model files included (kind "model").
     pub files: Vec<(String, String, u64)>,
@@ -233,14 +236,18 @@ pub fn build_bundle(
 
     let model_dir = out.join("model");
     let old_pack = previous.as_ref().and_then(|_| output::pack_in(&model_dir));
-    let pack = enc.manifest();
-    let mut files = output::copy_model(pack, pack_dir, &model_dir)?;
+    let (copied, mut files) =
+        output::copy_model(enc.manifest(), pack_dir, &model_dir, old_pack.as_ref())?;
+    let pack = &copied;
     for s in &shards {
         files.push((
             s.name.clone(),
             format!("{:?}", s.kind).to_lowercase(),
             s.bytes,
         ));
+        if let Some(e) = &s.encoded {
+            files.push((e.name.clone(), "gzip".into(), e.bytes));
+        }
     }
     let languages = docs.languages();
     let model = ModelRef {
@@ -274,6 +281,7 @@ pub fn build_bundle(
         pages: docs.pages.len(),
         chunks,
         truncated_chunks: vectors.truncated,
+        bundle_version: manifest.version,
         languages,
         files,
         embed_seconds,

@@ -27,6 +27,10 @@
 //!   files the search worker loads (not `tokenizer.json` when the pack has
 //!   `vocab.bin`), and the row shards: the ranges of `model.offline_rows`
 //!   when the bundle lists them, else whole.
+//! - A shard or pack file stored with a gzip form (`format::encoding`) is
+//!   listed by that form's name, size and sha256 (`docs.<hash>.json.gz`):
+//!   the copy keeps the bytes the search worker fetches from a host that
+//!   does not compress, and checks them as stored, before decoding.
 //! - `copy`: names this exact set of bytes (the first 16 hex digits of the
 //!   sha256 of the lines `name bytes sha256 [start end]`): the offline
 //!   copy's version as far as the bundle goes; the service worker combines
@@ -96,8 +100,14 @@ pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> R
     let dir = manifest.model.dir.trim_end_matches('/');
     let in_model = |name: &str| format!("{dir}/{name}");
     let mut files = vec![whole_file(&out.join(MANIFEST), MANIFEST.to_string())?];
+    let stored =
+        |name: &str, bytes: u64, sha256: &str, enc: &Option<crate::format::Encoded>| match enc {
+            Some(e) => (e.name.clone(), e.bytes, e.sha256.clone()),
+            None => (name.to_string(), bytes, sha256.to_string()),
+        };
     for s in &manifest.shards {
-        files.push(PrecacheFile::whole(s.name.clone(), s.bytes, &s.sha256));
+        let (name, bytes, sha256) = stored(&s.name, s.bytes, &s.sha256, &s.encoded);
+        files.push(PrecacheFile::whole(name, bytes, &sha256));
     }
     files.push(whole_file(
         &out.join(dir).join(PACK_MANIFEST),
@@ -110,7 +120,8 @@ pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> R
         if (row_shard && rows.is_some()) || (!row_shard && pack.is_lazy(&f.name)) {
             continue;
         }
-        files.push(PrecacheFile::whole(in_model(&f.name), f.bytes, &f.sha256));
+        let (name, bytes, sha256) = stored(&f.name, f.bytes, &f.sha256, &f.encoded);
+        files.push(PrecacheFile::whole(in_model(&name), bytes, &sha256));
     }
     for r in rows.iter().flat_map(|o| &o.ranges) {
         files.push(PrecacheFile {

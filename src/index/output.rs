@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{BundleManifest, MANIFEST};
 use crate::error::{Error, Result};
+use crate::format::encoding::{gzip, worth_storing, Encoding};
 use crate::format::fs::io;
-use crate::format::sha256_hex;
-use crate::model::pack::{FileEntry, MANIFEST as PACK_MANIFEST};
+use crate::format::{sha256_hex, Encoded};
+use crate::model::pack::{FileEntry, MANIFEST as PACK_MANIFEST, PACK_VERSION};
 use crate::model::PackManifest;
 
 /// Files a build reported: `(file, kind, bytes)`.
@@ -99,20 +100,95 @@ fn copy_model_file(src: &Path, dst: &Path, entry: &FileEntry) -> Result<()> {
 }
 
 /// Copies the pack in `pack_dir` into the bundle's `model_dir`, its
-/// manifest last; returns the files, as `model/<name>`.
-pub(super) fn copy_model(pack: &PackManifest, pack_dir: &Path, model_dir: &Path) -> Result<Files> {
+/// manifest last, with a gzip form beside each file the browser loads whole
+/// when that saves enough (`format::encoding`; row shards, read by byte
+/// range, and files the browser never loads stay plain only). Returns the
+/// copy's manifest (listing the gzip forms: version 3 when there is one)
+/// and the files, as `model/<name>`. `old` is the manifest of the copy an
+/// earlier build left there: a file it lists with the same content keeps
+/// its gzip form, or its lack of one, without compressing it again.
+pub(super) fn copy_model(
+    pack: &PackManifest,
+    pack_dir: &Path,
+    model_dir: &Path,
+    old: Option<&PackManifest>,
+) -> Result<(PackManifest, Files)> {
     std::fs::create_dir_all(model_dir).map_err(io(model_dir))?;
+    let mut copied = pack.clone();
     let mut files = Vec::new();
-    for f in &pack.files {
+    for f in copied.files.iter_mut() {
         let (src, dst) = (pack_dir.join(&f.name), model_dir.join(&f.name));
         copy_model_file(&src, &dst, f)?;
         files.push((format!("model/{}", f.name), "model".to_string(), f.bytes));
+        let whole = !pack.is_lazy(&f.name) && !pack.embeddings.shards.contains(&f.name);
+        f.encoded = if whole {
+            let before = old
+                .and_then(|o| o.file(&f.name))
+                .filter(|o| o.sha256 == f.sha256);
+            compressed_copy(model_dir, f, before)?
+        } else {
+            None
+        };
+        if let Some(e) = &f.encoded {
+            files.push((format!("model/{}", e.name), "model".to_string(), e.bytes));
+        }
     }
-    let (src, dst) = (pack_dir.join(PACK_MANIFEST), model_dir.join(PACK_MANIFEST));
-    std::fs::copy(&src, &dst).map_err(io(&src))?;
-    let bytes = std::fs::metadata(&dst).map_err(io(&dst))?.len();
-    files.push((format!("model/{PACK_MANIFEST}"), "model".to_string(), bytes));
-    Ok(files)
+    if copied.files.iter().any(|f| f.encoded.is_some()) {
+        copied.version = PACK_VERSION;
+    }
+    let dst = model_dir.join(PACK_MANIFEST);
+    let tmp = model_dir.join(format!("{PACK_MANIFEST}.tmp"));
+    let json = serde_json::to_string_pretty(&copied).expect("manifest serialises");
+    std::fs::write(&tmp, &json).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
+    files.push((
+        format!("model/{PACK_MANIFEST}"),
+        "model".to_string(),
+        json.len() as u64,
+    ));
+    Ok((copied, files))
+}
+
+/// The gzip form of the copied pack file `entry` (already in `model_dir`),
+/// written beside it as `<name>.gz` when it saves enough; `None` (and no
+/// such file) otherwise. `before`: the same file in the previous copy's
+/// manifest, whose decision and file are kept when still valid.
+fn compressed_copy(
+    model_dir: &Path,
+    entry: &FileEntry,
+    before: Option<&FileEntry>,
+) -> Result<Option<Encoded>> {
+    let name = format!("{}{}", entry.name, Encoding::Gzip.suffix());
+    let path = model_dir.join(&name);
+    match before.map(|b| &b.encoded) {
+        Some(None) if !path.exists() => return Ok(None),
+        Some(Some(e))
+            if e.name == name
+                && std::fs::read(&path)
+                    .is_ok_and(|b| b.len() as u64 == e.bytes && sha256_hex(&b) == e.sha256) =>
+        {
+            return Ok(Some(e.clone()))
+        }
+        _ => {}
+    }
+    let src = model_dir.join(&entry.name);
+    let plain = std::fs::read(&src).map_err(io(&src))?;
+    let gz = gzip(&plain);
+    if !worth_storing(plain.len(), gz.len()) {
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+        return Ok(None);
+    }
+    let tmp = model_dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, &gz).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(Some(Encoded {
+        encoding: Encoding::Gzip,
+        name,
+        bytes: gz.len() as u64,
+        sha256: sha256_hex(&gz),
+    }))
 }
 
 /// The manifest of the pack in `model_dir`, if it has a readable one.
@@ -125,24 +201,41 @@ pub(super) fn pack_in(model_dir: &Path) -> Option<PackManifest> {
 /// not: its shards, and the files of its pack (`old_pack`) that the new
 /// pack does not have. Names from parsed manifests are plain names
 /// (checked by `parse`), so nothing outside the folders is touched.
-pub(super) fn remove_stale(
+pub(super) fn remove_stale<'a>(
     out: &Path,
-    manifest: &BundleManifest,
-    previous: Option<&BundleManifest>,
+    manifest: &'a BundleManifest,
+    previous: Option<&'a BundleManifest>,
     model_dir: &Path,
-    pack: &PackManifest,
-    old_pack: Option<&PackManifest>,
+    pack: &'a PackManifest,
+    old_pack: Option<&'a PackManifest>,
 ) {
-    let keep: HashSet<&str> = manifest.shards.iter().map(|s| s.name.as_str()).collect();
+    // a file's name and its gzip form's, if any
+    let names = |name: &'a str, enc: &'a Option<Encoded>| {
+        std::iter::once(name).chain(enc.iter().map(|e| e.name.as_str()))
+    };
+    let keep: HashSet<&str> = manifest
+        .shards
+        .iter()
+        .flat_map(|s| names(s.name.as_str(), &s.encoded))
+        .collect();
     for s in previous.iter().flat_map(|m| &m.shards) {
-        if !keep.contains(s.name.as_str()) {
-            let _ = std::fs::remove_file(out.join(&s.name));
+        for n in names(s.name.as_str(), &s.encoded) {
+            if !keep.contains(n) {
+                let _ = std::fs::remove_file(out.join(n));
+            }
         }
     }
     if let Some(old) = old_pack {
+        let keep: HashSet<&str> = pack
+            .files
+            .iter()
+            .flat_map(|f| names(f.name.as_str(), &f.encoded))
+            .collect();
         for f in &old.files {
-            if pack.file(&f.name).is_none() {
-                let _ = std::fs::remove_file(model_dir.join(&f.name));
+            for n in names(f.name.as_str(), &f.encoded) {
+                if !keep.contains(n) {
+                    let _ = std::fs::remove_file(model_dir.join(n));
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::pack::{
     Arch, BlockLayout, EmbeddingLayout, FileRole, ModelInfo, Pack, PackManifest, Pooling, Profile,
-    BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION, TOKENIZER_FILE,
+    BLOCKS_FILE, BLOCK_HASH_BYTES, ENCODER_FILE, PACK_FORMAT, PACK_VERSION_PLAIN, TOKENIZER_FILE,
     VOCAB_FILE,
 };
 use super::roworder::RowOrder;
@@ -406,7 +406,7 @@ fn finish_pack(
     files.push((BLOCKS_FILE.to_string(), FileRole::Blocks, blocks));
     let manifest = PackManifest {
         format: PACK_FORMAT.into(),
-        version: PACK_VERSION,
+        version: PACK_VERSION_PLAIN,
         model,
         profile,
         embeddings: EmbeddingLayout {

@@ -13,12 +13,16 @@ use super::tokenizer::TextTokenizer;
 use crate::error::{Error, Result};
 use crate::format::manifest::{check_relative_name, parse_manifest};
 use crate::format::tensors::DType;
-use crate::format::{hex, sha256_hex, verify_file, Listed};
+use crate::format::{hex, sha256_hex, verify_file, Encoded, Listed};
 
 pub const PACK_FORMAT: &str = "crossfind-pack";
 /// Version 2 added `embeddings.order`; version 1 packs (rows in id order)
-/// are still read.
-pub const PACK_VERSION: u32 = 2;
+/// are still read. Version 3 lists gzip forms of some files
+/// (`FileEntry::encoded`): the copy `crossfind index` puts beside a bundle;
+/// a pack without them is still written as version 2.
+pub const PACK_VERSION: u32 = 3;
+/// The version a pack without compressed forms is written as.
+pub const PACK_VERSION_PLAIN: u32 = 2;
 /// The oldest pack format version this build still reads.
 pub const PACK_OLDEST_VERSION: u32 = 1;
 pub const MANIFEST: &str = "pack.json";
@@ -110,8 +114,12 @@ pub struct BlockLayout {
 pub struct FileEntry {
     pub name: String,
     pub role: FileRole,
+    /// Size and sha256 of the content (the plain file); the pack id hashes these.
     pub bytes: u64,
     pub sha256: String,
+    /// The gzip form beside it (version 3), which the browser fetches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded: Option<Encoded>,
 }
 
 impl Listed for FileEntry {
@@ -123,6 +131,9 @@ impl Listed for FileEntry {
     }
     fn sha256(&self) -> &str {
         &self.sha256
+    }
+    fn encoded(&self) -> Option<&Encoded> {
+        self.encoded.as_ref()
     }
 }
 
@@ -258,6 +269,16 @@ impl PackManifest {
         }
         for f in &self.files {
             check_relative_name(MANIFEST, &f.name)?;
+            if let Some(enc) = &f.encoded {
+                check_relative_name(MANIFEST, &enc.name)?;
+                if e.shards.contains(&f.name) {
+                    // rows are fetched by byte range of the plain shard
+                    return bad(format!(
+                        "embedding shard `{}` is listed with a compressed form; row shards are read by byte range and stay plain",
+                        f.name
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -446,6 +467,7 @@ impl Pack {
                 role: *role,
                 bytes: bytes.len() as u64,
                 sha256: sha256_hex(bytes),
+                encoded: None,
             })
             .collect();
         let files = files.into_iter().map(|(n, _, b)| (n, b)).collect();
@@ -478,6 +500,7 @@ impl Pack {
             role,
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
+            encoded: None,
         });
         self.files.insert(name.to_string(), bytes);
     }
@@ -507,7 +530,7 @@ mod fs {
     use std::path::Path;
 
     use super::*;
-    use crate::format::fs::{io, read_listed, read_manifest, Kind};
+    use crate::format::fs::{content_reader, io, read_manifest, Kind};
 
     const PACK_FOLDER: Kind = Kind {
         what: "crossfind model pack",
@@ -516,10 +539,12 @@ mod fs {
     };
 
     impl Pack {
-        /// Reads and verifies a pack folder.
+        /// Reads and verifies a pack folder (files listed with a compressed
+        /// form are read from it: `format::fs::read_content`).
         pub fn read_dir(dir: &Path) -> Result<Self> {
             let manifest = PackManifest::parse(&read_manifest(dir, &PACK_FOLDER)?)?;
-            Pack::from_files(manifest, |name| read_listed(dir, name))
+            let files = manifest.files.clone();
+            Pack::from_files(manifest, content_reader(dir, files))
         }
 
         /// Writes the pack folder (files first, manifest last, so a crash

@@ -296,10 +296,11 @@ impl Bundle {
         self.subset(&keep)
     }
 
-    /// Reads and verifies a bundle folder, fragments included.
+    /// Reads and verifies a bundle folder, fragments included; a shard
+    /// stored compressed is decoded first.
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
         use crate::bundle::MANIFEST;
-        use crate::format::fs::{read_listed, read_manifest, Kind};
+        use crate::format::fs::{content_reader, read_manifest, Kind};
         let manifest = BundleManifest::parse(&read_manifest(
             dir,
             &Kind {
@@ -308,7 +309,9 @@ impl Bundle {
                 hint: "build it with `crossfind index`, or copy the whole bundle folder again",
             },
         )?)?;
-        Bundle::from_files(manifest, |name| read_listed(dir, name), true)
+        // shards with a gzip form are read from it (format::fs::read_content)
+        let shards = manifest.shards.clone();
+        Bundle::from_files(manifest, content_reader(dir, shards), true)
     }
 }
 

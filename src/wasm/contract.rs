@@ -42,6 +42,37 @@ pub(super) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
         })
 }
 
+/// The compressed form of a pack or bundle file (`PackLoader.encodedAs`,
+/// `BundleLoader.encodedAs`): what to fetch instead of the plain file from
+/// a host that does not compress, and how to decode it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JsEncoded<'a> {
+    /// "gzip": decode with `DecompressionStream("gzip")`.
+    pub encoding: &'a str,
+    /// The compressed file's name, beside the plain one.
+    pub name: &'a str,
+    /// Size of the compressed file.
+    pub bytes: f64,
+    /// Size of the content it decodes to (what `add` checks).
+    pub decoded_bytes: f64,
+}
+
+/// `undefined` for a file without a compressed form, else its [`JsEncoded`].
+pub(super) fn encoded(entry: Option<&impl crate::format::Listed>) -> Result<JsValue, JsValue> {
+    let Some((e, content)) = entry.and_then(|f| f.encoded().map(|e| (e, f.bytes()))) else {
+        return Ok(JsValue::UNDEFINED);
+    };
+    to_js(&JsEncoded {
+        encoding: match e.encoding {
+            crate::format::Encoding::Gzip => "gzip",
+        },
+        name: &e.name,
+        bytes: e.bytes as f64,
+        decoded_bytes: content as f64,
+    })
+}
+
 /// One search result (`Engine.search`): a page, with the section that
 /// matched best and up to three more beneath it.
 #[derive(Serialize)]

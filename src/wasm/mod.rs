@@ -57,6 +57,14 @@ impl PackLoader {
         })
     }
 
+    /// How file `name` is also stored compressed: `{encoding, name, bytes,
+    /// decodedBytes}` (the compressed file to fetch from a host that does
+    /// not compress, decoded before `add`), or `undefined`.
+    #[wasm_bindgen(js_name = encodedAs)]
+    pub fn encoded_as(&self, name: &str) -> Result<JsValue, JsValue> {
+        contract::encoded(self.manifest.file(name))
+    }
+
     /// Names of the files still to add before `build()`. Embedding row
     /// shards are not among them when the pack has a block index: their
     /// rows are fetched per query (`Engine.rowRanges`).
@@ -88,7 +96,8 @@ impl PackLoader {
             .sum()
     }
 
-    /// Adds one file, checking its size and sha256 against the manifest.
+    /// Adds one file's content (decoded, for a file fetched compressed),
+    /// checking its size and sha256 against the manifest.
     pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
         let entry = self
             .manifest
@@ -258,6 +267,13 @@ impl BundleLoader {
             .filter(|s| s.kind != ShardKind::Fragments && !self.files.contains_key(&s.name))
             .map(|s| s.name.clone())
             .collect()
+    }
+
+    /// How shard `name` is also stored compressed (see
+    /// `PackLoader.encodedAs`), or `undefined`.
+    #[wasm_bindgen(js_name = encodedAs)]
+    pub fn encoded_as(&self, name: &str) -> Result<JsValue, JsValue> {
+        contract::encoded(self.manifest.shards.iter().find(|s| s.name == name))
     }
 
     /// Fragment shards (snippet text), in order.

@@ -5,9 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, ensureDemo, instrument, launch, serve, siteCopy, watchErrors, waitForResults, typeQuery, W } from './harness.mjs';
+import { ROOT, BUNDLE, ensureDemo, instrument, launch, serve, siteCopy, watchErrors, waitForResults, typeQuery, W } from './harness.mjs';
 
 const T = { timeout: 600000 };
 let browser, server, root;
@@ -56,7 +56,11 @@ before(async () => {
     't/blog-light.html': PAGE('/crossfind/, /blog/crossfind/ 0.1'),
     't/blog-heavy.html': PAGE('/crossfind/ 1, /blog/crossfind/ 10'),
     't/one-missing.html': PAGE('/crossfind/, /gone/crossfind/ 2'),
+    't/three.html': PAGE('/crossfind/ 1, /blog/crossfind/ 1, /mirror/crossfind/ 1'),
   });
+  // a third bundle large enough to have gzip forms: the help center's, published again under /mirror/
+  mkdirSync(path.join(root, 'mirror/crossfind'), { recursive: true });
+  for (const n of readdirSync(BUNDLE)) symlinkSync(path.join(BUNDLE, n), path.join(root, 'mirror/crossfind', n));
   // the blog's own bundle, as its build would make it
   execFileSync(path.join(ROOT, 'target/release/crossfind'), ['index', '--input', path.join(root, 'blog'), '--out', path.join(root, 'blog/crossfind')], { stdio: 'ignore' });
   server = await serve(root, { csp: true });
@@ -78,6 +82,8 @@ const POST = /^\/blog\/en\/password-resets\.html/;
 async function searchOn(file) {
   const context = await browser.newContext({ serviceWorkers: 'block', locale: 'en-US' });
   await instrument(context);
+  const requests = [];
+  context.on('request', (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
   await context.addInitScript(() => {
     window.__cspViolations = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
@@ -92,7 +98,7 @@ async function searchOn(file) {
   await typeQuery(page, QUERY);
   const shown = (await waitForResults(page, (r) => r.length > 0, { query: QUERY, semantic: true })).filter((r) => !r.sub);
   const detail = await page.evaluate(() => ({ bundles: window.__last.results.map((h) => h.bundle), lowConfidence: window.__last.lowConfidence }));
-  return { context, page, shown, detail, errors };
+  return { context, page, shown, detail, errors, requests };
 }
 
 const rank = (shown, re) => shown.findIndex((r) => re.test(r.url));
@@ -115,6 +121,37 @@ test('two bundles merge into one list, each result linking into its own site', T
     await Promise.all([page.waitForURL(/\/blog\/en\/password-resets\.html/), option.click()]);
     assert.equal(await page.locator('h1').textContent(), 'Behind the scenes: how we reset your password');
     assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+// This host compresses nothing: every bundle's shards that have a gzip form
+// (manifest `encoded`) come as that form, decoded in the worker, not only
+// the first bundle's; the others (the small blog's are all too small to
+// gain from gzip) come plain.
+test('from a host that does not compress, each bundle fetches the gzip forms of its shards', T, async () => {
+  const { context, shown, detail, requests, errors } = await searchOn('three.html');
+  try {
+    assert.ok(rank(shown, DOCS) >= 0, `the help center answers: ${shown.map((r) => r.url)}`);
+    const origin = new URL(server.url).origin;
+    assert.ok(detail.bundles.includes(`${origin}/mirror/crossfind/`), `the third bundle answers too: ${JSON.stringify(detail.bundles)}`);
+    const gets = new Set(requests.filter((r) => r.startsWith('GET ')).map((r) => r.slice(4)));
+    for (const dir of ['crossfind', 'blog/crossfind', 'mirror/crossfind']) {
+      const m = JSON.parse(readFileSync(path.join(root, dir, 'manifest.json'), 'utf8'));
+      const encoded = m.shards.filter((s) => s.encoded);
+      if (dir !== 'blog/crossfind') assert.ok(encoded.length > 0, `${dir}/manifest.json lists no gzip form: nothing to check`);
+      for (const s of m.shards) {
+        const plain = `/${dir}/${s.name}`;
+        if (s.encoded) {
+          assert.ok(gets.has(`/${dir}/${s.encoded.name}`), `${dir}: ${s.encoded.name} was not fetched: ${[...gets].join(', ')}`);
+          assert.ok(!gets.has(plain), `${dir}: ${s.name} was fetched plain although it has a gzip form`);
+        } else {
+          assert.ok(gets.has(plain), `${dir}: ${s.name} was not fetched: ${[...gets].join(', ')}`);
+        }
+      }
+    }
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

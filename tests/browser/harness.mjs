@@ -169,9 +169,10 @@ export async function launch() {
 // `headers(pathname)`: extra response headers (www/serve.mjs); `log(line)`:
 // one line per request answered ("GET /path 200 3ms"); `faults`: a host that
 // misbehaves (ignoreRange, corrupt, failMidway: www/serve.mjs), changeable
-// later through the returned server's `faults`.
-export async function serve(root = SITE, { csp = false, headers = null, log = null, faults = {} } = {}) {
-  return startServer({ root, port: 0, host: '127.0.0.1', csp, headers, log, faults });
+// later through the returned server's `faults`; `compress`: a host that
+// compresses ({encoding: 'br', quality}: www/serve.mjs).
+export async function serve(root = SITE, { csp = false, headers = null, log = null, faults = {}, compress = null } = {}) {
+  return startServer({ root, port: 0, host: '127.0.0.1', csp, headers, log, faults, compress });
 }
 
 // Errors a page raises: uncaught exceptions and console errors. Chromium's own

@@ -211,4 +211,21 @@ fn version_names_the_formats_this_build_writes_and_reads() {
         )),
         "{v}"
     );
+    // a bundle or pack with no gzip form is still written in the older format
+    assert!(
+        v.contains(&format!(
+            "bundle format {}, {} when no file is compressed",
+            crossfind::bundle::BUNDLE_VERSION,
+            crossfind::bundle::BUNDLE_VERSION_PLAIN
+        )),
+        "{v}"
+    );
+    assert!(
+        v.contains(&format!(
+            "model pack format {}, {} when no file is compressed",
+            crossfind::model::pack::PACK_VERSION,
+            crossfind::model::pack::PACK_VERSION_PLAIN
+        )),
+        "{v}"
+    );
 }

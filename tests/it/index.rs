@@ -185,13 +185,22 @@ fn reindexing_repairs_damaged_model_files_of_the_same_size() {
     let report = tmp.path().join("report.txt");
     let o = index_with(&corpus(), &out, &report, &[]);
     assert_ok(&o);
-    for name in ["vocab.bin", "encoder.bin"] {
+    // the plain files (what a host that compresses sends) and their gzip
+    // forms (what the others send, and what the native reader reads)
+    for name in ["vocab.bin", "encoder.bin", "vocab.bin.gz", "encoder.bin.gz"] {
         flip_byte(&out.join("model").join(name), |n| n / 2, 0x01);
     }
     assert!(crossfind::Pack::read_dir(&out.join("model")).is_err());
     let o = index_with(&corpus(), &out, &report, &[]);
     assert_ok(&o);
     crossfind::Pack::read_dir(&out.join("model")).expect("re-indexing repaired the model copy");
+    for name in ["vocab.bin", "encoder.bin"] {
+        assert!(
+            std::fs::read(out.join("model").join(name)).unwrap()
+                == std::fs::read(model_dir().join(name)).unwrap(),
+            "{name} was not repaired"
+        );
+    }
     let s = search_cli(&out, &[], "forgot my password");
     assert_ok(&s);
     // no temporary copies are left behind

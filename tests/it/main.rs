@@ -7,6 +7,7 @@
 
 mod bundle;
 mod cli;
+mod compressed;
 mod encoder;
 mod fuzz_corpus;
 mod index;

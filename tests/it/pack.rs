@@ -56,9 +56,9 @@ fn pack_of_another_version_is_refused() {
     let p = d.path().join("pack.json");
     let text = std::fs::read_to_string(&p)
         .unwrap()
-        .replacen("\"version\": 2", "\"version\": 3", 1);
+        .replacen("\"version\": 2", "\"version\": 4", 1);
     std::fs::write(&p, text).unwrap();
-    assert_error(&load_err(d.path()), "version_mismatch", "version 3");
+    assert_error(&load_err(d.path()), "version_mismatch", "version 4");
 }
 
 #[test]

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { gzipSync, gunzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -195,4 +196,39 @@ test('an encoder built from WebCrypto-digested files embeds as one built with ad
   const digested = loader.build();
   const q = 'Wie ändere ich meine Rechnungsadresse?';
   assert.deepEqual(Array.from(digested.embed(q, 'query')), Array.from(enc().embed(q, 'query')));
+});
+
+// A pack copy that lists gzip forms (what `crossfind index` writes beside a
+// bundle, src/format/encoding.rs): the loader says which file to fetch and
+// how to decode it, and checks the decoded content as for a plain file.
+test('gzip forms in pack.json: encodedAs names them, add() takes the decoded content', () => {
+  const code = (fn) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof Error);
+      return e.code;
+    }
+    return 'no error';
+  };
+  const vocab = readFileSync(path.join(modelDir, 'vocab.bin'));
+  const gz = gzipSync(vocab, { level: 9 });
+  const pack = JSON.parse(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  pack.version = 3;
+  const entry = pack.files.find((f) => f.name === 'vocab.bin');
+  entry.encoded = { encoding: 'gzip', name: 'vocab.bin.gz', bytes: gz.length, sha256: createHash('sha256').update(gz).digest('hex') };
+  const loader = new PackLoader(JSON.stringify(pack));
+  assert.deepEqual(loader.encodedAs('vocab.bin'), { encoding: 'gzip', name: 'vocab.bin.gz', bytes: gz.length, decodedBytes: vocab.length });
+  assert.equal(loader.encodedAs('encoder.bin'), undefined);
+  assert.equal(loader.encodedAs('no-such-file'), undefined);
+  // the checksums are the content's: the decoded bytes are added, not the stored ones
+  assert.equal(code(() => loader.add('vocab.bin', gz)), 'corrupt_file');
+  assert.equal(code(() => loader.add('vocab.bin', gunzipSync(gz))), 'no error');
+  // a row shard (read by byte range) may not have one, and names stay plain
+  const rows = structuredClone(pack);
+  rows.files.find((f) => f.name === 'emb-000.bin').encoded = { ...entry.encoded, name: 'emb-000.bin.gz' };
+  assert.equal(code(() => new PackLoader(JSON.stringify(rows))), 'corrupt_file');
+  const away = structuredClone(pack);
+  away.files.find((f) => f.name === 'vocab.bin').encoded.name = '../vocab.bin.gz';
+  assert.equal(code(() => new PackLoader(JSON.stringify(away))), 'corrupt_file');
 });

@@ -83,7 +83,10 @@ test('names that leave the folder, or could, are refused with the manifest named
 test('content-hashed names may come from the HTTP cache; others are revalidated', () => {
   assert.equal(cacheMode(new URL('docs.2ca7ed34fd8f.json', BASE)), 'default');
   assert.equal(cacheMode(new URL('crossfind_bg.0123456789ab.wasm', BASE)), 'default');
-  for (const n of ['model/encoder.bin', 'model/vocab.bin', 'model/emb-blocks.bin', 'model/emb-000.bin', 'model/pack.json', 'manifest.json']) {
+  // gzip forms of content-hashed files are named by the same content
+  assert.equal(cacheMode(new URL('docs.2ca7ed34fd8f.json.gz', BASE)), 'default');
+  assert.equal(cacheMode(new URL('crossfind_bg.0123456789ab.wasm.gz', BASE)), 'default');
+  for (const n of ['model/encoder.bin', 'model/vocab.bin', 'model/vocab.bin.gz', 'model/emb-blocks.bin', 'model/emb-000.bin', 'model/pack.json', 'manifest.json']) {
     assert.equal(cacheMode(new URL(n, BASE)), 'no-cache', n);
   }
   assert.equal(cacheMode('https://x/model/encoder.bin?v=docs.2ca7ed34fd8f.json'), 'no-cache');

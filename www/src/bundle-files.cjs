@@ -75,8 +75,9 @@ function dirUrl(name, base, listedIn) {
   return inside(name.endsWith('/') ? name : name + '/', base, listedIn);
 }
 
-// "docs.2ca7ed34fd8f.json": named by its content, so never stale.
-const HASHED = /\.[0-9a-f]{12,64}\.[A-Za-z0-9]+$/;
+// "docs.2ca7ed34fd8f.json" (and its gzip form "docs.2ca7ed34fd8f.json.gz"):
+// named by its content, so never stale.
+const HASHED = /\.[0-9a-f]{12,64}\.[A-Za-z0-9]+(\.gz)?$/;
 
 // The fetch cache mode for a bundle file. Content-hashed names can come from
 // the HTTP cache as they are; every other name (model/encoder.bin,

@@ -22,6 +22,12 @@
 // search worker runs is kept: the same choice, made by the same code
 // (wasm-flavour.cjs), as the worker's.
 //
+// Files stored with a gzip form (`<name>.gz`: offline.json lists the forms,
+// widget.json marks the wasm's) are kept as that form, checked against its
+// own sha256 as stored; the search worker decodes them, as it does from a
+// host that compresses nothing, and asks this worker (HEAD) before it
+// fetches, which says the host does not compress while there is a copy.
+//
 // Of the model's word-embedding rows (50 MB for 250k tokens of ~100
 // languages) offline.json lists only the byte ranges of the scripts the
 // site's languages are written in (entries with `start` and `end`). The
@@ -138,8 +144,10 @@ async function sync() {
   const files = [];
   for (const f of bundleFiles) files.push([f.range ? partKey(f.url, f.range) : f.url.href, f.sha256, f.range ? f : undefined, f.bytes, PRECACHE]);
   const flavour = pickFlavour('auto');
+  const listed = new Set((widget.files || []).map((f) => f.name));
   for (const f of widget.files || []) {
     if (f.wasm && f.wasm !== flavour) continue; // the other wasm build: never loaded here
+    if (f.gzip && listed.has(f.gzip)) continue; // its gzip form is kept: the worker fetches that from this copy
     files.push([fileUrl(f.name, BASE, 'widget.json').href, f.sha256 || null, undefined, f.bytes, 'widget.json']);
   }
   // Progress for the page: bytes of the whole copy, and of the files in.
@@ -525,8 +533,21 @@ async function fromSite(event) {
   }
 }
 
+// The search worker asks, with a HEAD request, whether the host compresses
+// a file (www/src/worker.js, compressedByHost), to fetch the plain file
+// rather than its gzip form. The copy holds the gzip forms: while there is
+// one, the answer is no.
+async function headFromBundle(event) {
+  if (await currentVersion()) return new Response(null, { status: 200 });
+  return fetch(event.request);
+}
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
+  if (req.method === 'HEAD' && inBundle(new URL(req.url))) {
+    event.respondWith(headFromBundle(event));
+    return;
+  }
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;

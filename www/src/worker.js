@@ -11,6 +11,8 @@
 //   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
 //     (encoder, tokenizer and the block index; the word-embedding rows a
 //     query needs are fetched per query, see ensureRows)
+// Files with a gzip form come as that form from hosts that do not compress
+// (see "compressed files" below).
 // Failures are {type:'problem', stage, code, file, message, fatal}; nothing is thrown
 // out of the worker. A failure of the engine carries the engine's own `code`
 // and `file` (src/wasm/contract.rs); the worker's own codes are for what
@@ -48,11 +50,13 @@ import { resolveResultUrl } from './bundles.mjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
-/* global __CROSSFIND_WASM__, __CROSSFIND_WASM_RELAXED__ */
+/* global __CROSSFIND_WASM__, __CROSSFIND_WASM_RELAXED__, __CROSSFIND_WASM_GZ__ */
 const WASM_FILES = {
   baseline: typeof __CROSSFIND_WASM__ === 'string' ? __CROSSFIND_WASM__ : 'crossfind_bg.wasm',
   relaxed: typeof __CROSSFIND_WASM_RELAXED__ === 'string' ? __CROSSFIND_WASM_RELAXED__ : 'crossfind_relaxed_bg.wasm',
 };
+// Their gzip forms, by flavour ({} when webpack wrote none): see fetchWasm.
+const WASM_GZ = typeof __CROSSFIND_WASM_GZ__ === 'object' && __CROSSFIND_WASM_GZ__ ? __CROSSFIND_WASM_GZ__ : {};
 const MODEL_CONCURRENCY = 4;
 const PROGRESS_EVERY_MS = 100;
 
@@ -131,6 +135,140 @@ async function fetchBytes(url, onBytes) {
   throw lastErr;
 }
 
+// ------------------------------------------------------- compressed files
+//
+// A pack or bundle file that compresses well is also stored gzip-compressed
+// beside the plain one (`<name>.gz`, listed as `encoded` in the manifests:
+// src/format/encoding.rs), and so are the wasm builds (webpack.config.js).
+// Many static hosts send .bin and .wasm files as they are; from such a host
+// the worker fetches the .gz and decodes it while it streams
+// (DecompressionStream). A host that compresses the plain file itself
+// (it answers a HEAD request for it with a Content-Encoding; asked once per
+// origin and file extension) is asked for the plain file, which its brotli or gzip
+// makes as small or smaller. The engine checks the content against the
+// manifest's size and sha256 whichever way it came.
+
+const canDecode = typeof DecompressionStream === 'function';
+// 'https://host.example .bin' -> Promise<boolean>: per origin, as the
+// bundles of one search box may each come from another host
+const hostCompresses = new Map();
+
+function compressedByHost(url) {
+  const ext = url.pathname.slice(url.pathname.lastIndexOf('.'));
+  const key = `${url.origin} ${ext}`;
+  if (!hostCompresses.has(key)) {
+    hostCompresses.set(
+      key,
+      fetch(url, { method: 'HEAD', cache: 'no-store' }).then(
+        (r) => r.ok && !/^\s*(identity)?\s*$/i.test(r.headers.get('content-encoding') || ''),
+        () => false,
+      ),
+    );
+  }
+  return hostCompresses.get(key);
+}
+
+// Whether to fetch the gzip form `enc` ({encoding, name, bytes,
+// decodedBytes}, or undefined) of the file at `plain`.
+async function wantsEncoded(enc, plain) {
+  return !!enc && enc.encoding === 'gzip' && canDecode && !(await compressedByHost(plain));
+}
+
+function corruptEncoded(name, why) {
+  return Object.assign(new Error(`corrupt file \`${name}\`: ${why}; copy the bundle folder again or re-run \`crossfind index\``), {
+    code: 'corrupt_file',
+    file: name,
+  });
+}
+
+// The body of `res`, the gzip form `encName` of a file, as a stream of its
+// content: decoded while it streams, or passed on as it is when it has no
+// gzip header (a host that sent a .gz file with Content-Encoding: gzip, so
+// that the browser decoded it already). Errors of the network keep their
+// kind; errors of the decoder become 'corrupt_file' naming the .gz file.
+async function decodedStream(res, encName) {
+  const src = res.body.getReader();
+  const first = await src.read();
+  const head = first.value || new Uint8Array(0);
+  const gzip = head.byteLength >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  let pending = first.done ? null : head;
+  let network = null;
+  const body = new ReadableStream({
+    async pull(c) {
+      if (pending) {
+        c.enqueue(pending);
+        pending = null;
+        return;
+      }
+      try {
+        const r = await src.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      } catch (e) {
+        network = e;
+        c.error(e);
+      }
+    },
+    cancel: (why) => src.cancel(why),
+  });
+  const out = gzip ? body.pipeThrough(new DecompressionStream('gzip')) : body;
+  const why = (e) => network || (e && e.code ? e : corruptEncoded(encName, `is not valid gzip data (${(e && e.message) || e})`));
+  return { stream: out, gzip, why };
+}
+
+// The content of file `enc` decodes to, fetched from `url` (its .gz),
+// reporting decoded bytes to `onBytes`. Data that decodes to more bytes
+// than the content has is stopped there.
+async function fetchDecoded(url, enc, onBytes) {
+  const res = await fetch(url, { cache: cacheMode(url) });
+  if (!res.ok) throw new FetchError(url, res.status);
+  const { stream, gzip, why } = await decodedStream(res, enc.name);
+  const out = new Uint8Array(enc.decodedBytes);
+  let at = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (at + value.byteLength > out.byteLength) {
+        reader.cancel().catch(() => {});
+        throw corruptEncoded(enc.name, `decodes to more than ${out.byteLength} bytes, the manifest says ${out.byteLength}`);
+      }
+      out.set(value, at);
+      at += value.byteLength;
+      if (onBytes) onBytes(value.byteLength);
+    }
+  } catch (e) {
+    throw why(e);
+  }
+  if (at !== out.byteLength) {
+    throw corruptEncoded(enc.name, gzip ? `decodes to ${at} bytes, the manifest says ${out.byteLength}` : 'is not gzip data (no gzip header)');
+  }
+  return out;
+}
+
+// The content of the listed file `name` of the folder `folder` (`enc`: its
+// gzip form, if any; `listedIn`: the manifest naming it).
+async function fetchListed(name, folder, listedIn, enc, onBytes) {
+  const plain = fileUrl(name, folder, listedIn);
+  if (await wantsEncoded(enc, plain)) {
+    const url = fileUrl(enc.name, folder, listedIn);
+    let retried = false;
+    for (;;) {
+      try {
+        return await fetchDecoded(url, enc, onBytes);
+      } catch (e) {
+        // a host that has only the plain files (copied without the .gz): those
+        if (e instanceof FetchError && e.code === 'missing_file') break;
+        // one more try after a network failure, as fetchBytes does
+        if (retried || e.code === 'corrupt_file' || e instanceof FetchError) throw e;
+        retried = true;
+      }
+    }
+  }
+  return fetchBytes(plain, onBytes);
+}
+
 async function fetchText(url) {
   const res = await fetch(url, { cache: 'no-cache' });
   if (!res.ok) throw new FetchError(url, res.status);
@@ -151,13 +289,16 @@ async function loadWasm() {
   const forced = wasmRequested && wasmRequested !== 'auto';
   const tries = flavour === 'relaxed' && !forced ? ['relaxed', 'baseline'] : [flavour];
   for (const [i, f] of tries.entries()) {
+    let wasm = null;
     try {
-      await init({ module_or_path: new URL(WASM_FILES[f], base) });
+      wasm = await fetchWasm(f);
+      await init({ module_or_path: wasm.source });
       wasmFlavour = f;
       return true;
-    } catch (e) {
+    } catch (thrown) {
+      const e = (wasm && wasm.failure()) || thrown;
       if (i + 1 === tries.length) {
-        problem('index', e, true, WASM_FILES[f]);
+        problem('index', e, true, e.file || WASM_FILES[f]);
         return false;
       }
       console.warn(`crossfind: the relaxed-SIMD wasm did not load (${(e && e.message) || e}); using the baseline build`);
@@ -166,9 +307,42 @@ async function loadWasm() {
   return false;
 }
 
+// What to hand wasm-bindgen's init for build `flavour`: from a host that
+// does not compress .wasm, a Response streaming its gzip form decoded (so
+// compiling starts while it downloads); else, or when the gzip form is
+// missing, the plain file's URL. `failure()` is the decoding error, if the
+// stream failed: WebAssembly reports it only as a failed compile.
+async function fetchWasm(flavour) {
+  const plain = new URL(WASM_FILES[flavour], base);
+  const gz = WASM_GZ[flavour];
+  const none = { source: plain, failure: () => null };
+  if (!(await wantsEncoded(gz && { encoding: 'gzip', name: gz }, plain))) return none;
+  const url = new URL(gz, base);
+  const res = await fetch(url, { cache: cacheMode(url) });
+  if (res.status === 404) return none;
+  if (!res.ok) throw Object.assign(new FetchError(url, res.status), { file: gz });
+  const { stream, why } = await decodedStream(res, gz);
+  let failed = null;
+  const reader = stream.getReader();
+  const body = new ReadableStream({
+    async pull(c) {
+      try {
+        const r = await reader.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      } catch (e) {
+        failed = why(e);
+        c.error(failed);
+      }
+    },
+    cancel: (r) => reader.cancel(r),
+  });
+  return { source: new Response(body, { headers: { 'Content-Type': 'application/wasm' } }), failure: () => failed };
+}
+
 // Loads one bundle's engine (b.engine), or reports why not (`fatal`: when
-// it is the only bundle). Returns its fragment shards, to fetch once every
-// bundle is ready.
+// it is the only bundle). Returns its fragment shards ({name, encoded}: the
+// gzip form, if any), to fetch once every bundle is ready.
 async function loadBundle(b, fatal) {
   const base = b.base;
   // with several bundles, what goes wrong with one is that bundle's problem
@@ -182,6 +356,8 @@ async function loadBundle(b, fatal) {
     return [];
   }
   const fragments = loader.fragments();
+  // their gzip forms, read before build() consumes the loader
+  const encodings = fragments.map((name) => loader.encodedAs(name));
   const modelDir = loader.modelDir();
   b.packId = loader.packId();
   const required = loader.required();
@@ -195,7 +371,7 @@ async function loadBundle(b, fatal) {
     report('index', e, fatal, 'manifest.json');
     return [];
   }
-  const got = await Promise.allSettled(required.map((name) => fetchBytes(fileUrl(name, base, 'manifest.json'))));
+  const got = await Promise.allSettled(required.map((name) => fetchListed(name, base, 'manifest.json', loader.encodedAs(name))));
   const broken = [];
   got.forEach((r, i) => {
     const name = required[i];
@@ -232,23 +408,23 @@ async function loadBundle(b, fatal) {
     }
   }
   b.modelBase = modelBase;
-  return fragments;
+  return fragments.map((name, i) => ({ name, encoded: encodings[i] }));
 }
 
 // Snippet text of one bundle: a damaged fragment shard only costs the
-// snippets it holds.
+// snippets it holds. `fragments`: {name, encoded} as loadBundle returns them.
 async function loadFragments(b, fragments) {
-  const frags = await Promise.allSettled(fragments.map((name) => fetchBytes(fileUrl(name, b.base, 'manifest.json'))));
+  const frags = await Promise.allSettled(fragments.map((f) => fetchListed(f.name, b.base, 'manifest.json', f.encoded)));
   let fragProblem = null;
   frags.forEach((r, i) => {
     if (r.status === 'rejected') {
-      fragProblem = fragProblem || { err: r.reason, name: fragments[i] };
+      fragProblem = fragProblem || { err: r.reason, name: fragments[i].name };
       return;
     }
     try {
       b.engine.addFragments(i, r.value);
     } catch (e) {
-      fragProblem = fragProblem || { err: e, name: fragments[i] };
+      fragProblem = fragProblem || { err: e, name: fragments[i].name };
     }
   });
   if (fragProblem) problem('fragments', fragProblem.err, false, fragProblem.name, b);
@@ -321,7 +497,10 @@ async function loadModel() {
     // Throttled, with a trailing post: bytes that arrive just after a post
     // are still shown when the next file is slow to come (or stalls).
     let trailing = null;
+    // Nothing once the load failed: the other files' fetches still running
+    // then must not post a progress that the problem already ended.
     const report = (force) => {
+      if (semanticState !== 'loading') return;
       const now = Date.now();
       if (force || now - lastPost >= PROGRESS_EVERY_MS) {
         clearTimeout(trailing);
@@ -331,7 +510,7 @@ async function loadModel() {
       } else if (!trailing) {
         trailing = setTimeout(() => {
           trailing = null;
-          if (semanticState === 'loading') report(true);
+          report(true);
         }, PROGRESS_EVERY_MS - (now - lastPost));
       }
     };
@@ -339,9 +518,10 @@ async function loadModel() {
     const queue = names.slice();
     const files = new Map();
     const fetchOne = async () => {
-      while (queue.length) {
+      // (no new file once one failed: the load is over)
+      while (queue.length && semanticState === 'loading') {
         const name = queue.shift();
-        const bytes = await fetchBytes(fileUrl(name, modelBase, 'pack.json'), (n) => {
+        const bytes = await fetchListed(name, modelBase, 'pack.json', pack.encodedAs(name), (n) => {
           loaded += n;
           report(false);
         }).catch((e) => {
