@@ -53,6 +53,10 @@ pub struct EvalArgs {
     /// Override the share of a chunk's dense score that is its page's cosine (0 to 1).
     #[arg(long)]
     page_context: Option<f32>,
+    /// Override the weight of a chunk's share of the query's identifiers
+    /// (error codes, statuses) in score fusion.
+    #[arg(long)]
+    identifier_weight: Option<f32>,
     /// Evaluate the site as if every translated article existed in one
     /// language only: one version of each translation group is kept, the
     /// language chosen by SEED (default 1). Measures answers that exist
@@ -197,6 +201,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         depth: a.depth.unwrap_or(d.depth),
         abstain: !a.no_abstain,
         page_context: a.page_context.unwrap_or(d.page_context),
+        identifier_weight: a.identifier_weight.unwrap_or(d.identifier_weight),
     };
     if !(0.0..=1.0).contains(&fusion.page_context) {
         super::term::bad_input!(

@@ -64,6 +64,11 @@ pub struct IndexArgs {
     /// How many times a section's heading counts in keyword search, from 1 to 5.
     #[arg(long, value_name = "N", default_value_t = BuildOptions::default().heading_weight)]
     heading_weight: u32,
+    /// How far each section's vector moves towards its page title's, from 0
+    /// to 0.5: short and misspelt questions find a page by its title, in any
+    /// language (0 keeps the passages' vectors as they are).
+    #[arg(long, value_name = "W", default_value_t = BuildOptions::default().title_vector_weight)]
+    title_vector_weight: f32,
     /// Print nothing but errors (warnings still go to the report file).
     #[arg(long, short)]
     quiet: bool,
@@ -232,6 +237,12 @@ pub fn index(a: IndexArgs) -> Result<()> {
             );
         }
     }
+    if !(0.0..=0.5).contains(&a.title_vector_weight) {
+        bad_input!(
+            "--title-vector-weight {}: give a weight from 0 to 0.5 (0.1 moves each section a tenth of the way to its title)",
+            a.title_vector_weight
+        );
+    }
     if !(0.0..=1.0).contains(&a.max_skipped) {
         bad_input!("--max-skipped is a share of the input, from 0 to 1 (0.2 is a fifth)");
     }
@@ -314,6 +325,7 @@ pub fn index(a: IndexArgs) -> Result<()> {
         cache,
         title_weight: a.title_weight,
         heading_weight: a.heading_weight,
+        title_vector_weight: a.title_vector_weight,
         ..Default::default()
     };
     let bar = ProgressBar::new(!a.quiet);

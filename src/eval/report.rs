@@ -63,8 +63,8 @@ fn fusion_line(f: &Fusion) -> String {
             f.rrf_k, f.dense_weight, f.lexical_weight, f.depth
         ),
         FusionMethod::Score => format!(
-            "score: {} × cosine + {} × BM25 share, depth {}{abstain}",
-            f.dense_weight, f.lexical_weight, f.depth
+            "score: {} × cosine + {} × BM25 share + {} × identifier share, depth {}{abstain}",
+            f.dense_weight, f.lexical_weight, f.identifier_weight, f.depth
         ),
     };
     format!(

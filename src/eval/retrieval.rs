@@ -790,6 +790,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
                     depth,
                     abstain: true,
                     page_context,
+                    identifier_weight: Fusion::default().identifier_weight,
                 });
             }
         }
@@ -805,6 +806,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
                     depth,
                     abstain: true,
                     page_context: Fusion::default().page_context,
+                    identifier_weight: 0.0,
                 });
             }
         }

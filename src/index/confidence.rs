@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use super::cache::{self, EmbedCache, Key};
+use super::cache::EmbedCache;
+use super::embed;
 use crate::bundle::ConfidenceLevels;
 use crate::error::Result;
-use crate::format::tensors::quantize_i8_rows;
+use crate::format::tensors::DType;
 use crate::model::langbasis::SAMPLE;
-use crate::model::{Encoder, TextKind};
+use crate::model::Encoder;
 use crate::search::confidence::levels_from_samples;
 use crate::search::Vectors;
 
@@ -38,54 +39,20 @@ pub fn sample_questions() -> Vec<(&'static str, &'static str)> {
 pub fn sample_scores(
     enc: &Encoder,
     vectors: &Vectors,
-    mut cache: Option<&mut EmbedCache>,
+    cache: Option<&mut EmbedCache>,
 ) -> Result<BTreeMap<String, Vec<f32>>> {
     let questions = sample_questions();
-    let keys: Vec<Key> = questions
-        .iter()
-        .map(|(_, q)| cache::key(&format!("crossfind sample question 1\0{q}")))
-        .collect();
-    let mut rows: Vec<Option<Vec<u8>>> = keys
-        .iter()
-        .map(|k| cache.as_deref_mut().and_then(|c| c.get(k)).map(|r| r.bytes))
-        .map(|r| r.filter(|b| b.len() == 4 + vectors.dim))
-        .collect();
-    let todo: Vec<usize> = (0..questions.len())
-        .filter(|&i| rows[i].is_none())
-        .collect();
-    let embedded: Vec<Result<Vec<u8>>> = crate::par::par_map(&todo, |_, &i| {
-        let v = enc
-            .embed_for_search(questions[i].1, TextKind::Query)?
-            .vector;
-        Ok(quantize_i8_rows(&v, v.len()))
-    });
-    for (&i, row) in todo.iter().zip(embedded) {
-        let row = row?;
-        if let Some(c) = cache.as_deref_mut() {
-            c.put(
-                keys[i],
-                cache::Row {
-                    bytes: row.clone(),
-                    truncated: false,
-                },
-            );
-        }
-        rows[i] = Some(row);
-    }
+    let texts: Vec<&str> = questions.iter().map(|(_, q)| *q).collect();
+    let rows = embed::query_rows(enc, &texts, "crossfind sample question 1", cache)?;
     let mut out: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+    let mut v = vec![0f32; vectors.dim];
     for ((lang, _), row) in questions.iter().zip(rows) {
-        let v = dequantized(&row.expect("every question has a row"));
+        DType::I8Row.decode_row(&row, &mut v);
         if let Some(best) = vectors.scores(&v).into_iter().reduce(f32::max) {
             out.entry(lang.to_string()).or_default().push(best);
         }
     }
     Ok(out)
-}
-
-/// An int8 row (`DType::I8Row`: f32 scale, then the values) read back.
-fn dequantized(row: &[u8]) -> Vec<f32> {
-    let scale = f32::from_le_bytes([row[0], row[1], row[2], row[3]]);
-    row[4..].iter().map(|&b| (b as i8) as f32 * scale).collect()
 }
 
 /// The bundle's levels: `None` when the vectors are empty.

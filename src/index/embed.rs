@@ -3,8 +3,10 @@
 
 use std::sync::{mpsc, Mutex};
 
+use super::cache::{self, EmbedCache, Key};
+use crate::bundle::PageMeta;
 use crate::error::{Error, Result};
-use crate::format::tensors::quantize_i8_rows;
+use crate::format::tensors::{quantize_i8_rows, DType};
 use crate::model::{Embedding, Encoder, TextKind};
 
 /// Collects the encoder's answers, which arrive out of order, as int8 rows.
@@ -130,4 +132,158 @@ pub(super) fn embed_passages<R>(
         }
         Ok((fed, vectors))
     })
+}
+
+/// `texts` embedded as readers' queries ([`TextKind::Query`], search
+/// vectors), on all cores, each rounded to an int8 row. The cache, keyed
+/// by `domain` and the text, keeps the rows, so a re-index embeds none of
+/// them again; the row is what callers use, with or without the cache, so
+/// their results do not depend on it.
+pub(super) fn query_rows(
+    enc: &Encoder,
+    texts: &[&str],
+    domain: &str,
+    mut cache: Option<&mut EmbedCache>,
+) -> Result<Vec<Vec<u8>>> {
+    let dim = enc.dim();
+    let keys: Vec<Key> = texts
+        .iter()
+        .map(|t| cache::key(&format!("{domain}\0{t}")))
+        .collect();
+    let mut rows: Vec<Option<Vec<u8>>> = keys
+        .iter()
+        .map(|k| cache.as_deref_mut().and_then(|c| c.get(k)).map(|r| r.bytes))
+        .map(|r| r.filter(|b| b.len() == 4 + dim))
+        .collect();
+    let todo: Vec<usize> = (0..texts.len()).filter(|&i| rows[i].is_none()).collect();
+    let embedded: Vec<Result<Vec<u8>>> = crate::par::par_map(&todo, |_, &i| {
+        let v = enc.embed_for_search(texts[i], TextKind::Query)?.vector;
+        Ok(quantize_i8_rows(&v, v.len()))
+    });
+    for (&i, row) in todo.iter().zip(embedded) {
+        let row = row?;
+        if let Some(c) = cache.as_deref_mut() {
+            c.put(
+                keys[i],
+                cache::Row {
+                    bytes: row.clone(),
+                    truncated: false,
+                },
+            );
+        }
+        rows[i] = Some(row);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| r.expect("every text has a row"))
+        .collect())
+}
+
+/// Step 3b: each chunk's vector moved towards its page title's, embedded
+/// as a reader's query: `(1 - w) · chunk + w · title`, rounded to int8
+/// again, with `w` = `weight` × the share of the site's languages the
+/// page's article is missing in (see [`title_blend_weights`]).
+///
+/// A title is written the way readers search: short, and in the words of
+/// the question. Matched query to query, it finds the page when a short,
+/// misspelt or code-switched question matches the passage poorly, which
+/// matters most when the answer exists only in another language. Where the
+/// reader's own version exists, the passage finds it better unblended, so
+/// an article translated into every language of the site keeps its
+/// vectors (measured in docs/multilingual.md, "The title as a query"). The
+/// blend is linear, so the bundle keeps one vector per chunk and search is
+/// unchanged.
+pub(super) fn blend_titles(
+    enc: &Encoder,
+    titles: &[(&str, f32)],
+    chunk_pages: impl Iterator<Item = u32>,
+    rows: &mut [u8],
+    cache: Option<&mut EmbedCache>,
+) -> Result<()> {
+    let dim = enc.dim();
+    let blended: Vec<usize> = (0..titles.len())
+        .filter(|&i| titles[i].1 > 0.0 && !titles[i].0.trim().is_empty())
+        .collect();
+    if blended.is_empty() {
+        return Ok(());
+    }
+    let texts: Vec<&str> = blended.iter().map(|&i| titles[i].0.trim()).collect();
+    let embedded = query_rows(enc, &texts, "crossfind page title 1", cache)?;
+    let mut title_rows: Vec<Option<Vec<f32>>> = vec![None; titles.len()];
+    for (&i, row) in blended.iter().zip(&embedded) {
+        let mut v = vec![0f32; dim];
+        DType::I8Row.decode_row(row, &mut v);
+        title_rows[i] = Some(v);
+    }
+    let mut v = vec![0f32; dim];
+    for (row, page) in rows.chunks_exact_mut(4 + dim).zip(chunk_pages) {
+        let Some(t) = title_rows.get(page as usize).and_then(|t| t.as_ref()) else {
+            continue;
+        };
+        let w = titles[page as usize].1;
+        DType::I8Row.decode_row(row, &mut v);
+        for (x, &y) in v.iter_mut().zip(t) {
+            *x = (1.0 - w) * *x + w * y;
+        }
+        row.copy_from_slice(&quantize_i8_rows(&v, dim));
+    }
+    Ok(())
+}
+
+/// Each page's title blend: `weight` × the share of the site's languages
+/// that no page of its translation group is written in. A site in one
+/// language, or an article in all of them, gets 0.
+pub(super) fn title_blend_weights(pages: &[PageMeta], weight: f32) -> Vec<f32> {
+    use std::collections::{BTreeSet, HashMap};
+    let site: BTreeSet<&str> = pages.iter().map(|p| p.lang.as_str()).collect();
+    let mut groups: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for p in pages {
+        groups.entry(&p.group).or_default().insert(&p.lang);
+    }
+    pages
+        .iter()
+        .map(|p| {
+            let have = groups[p.group.as_str()].len();
+            let missing = site.len().saturating_sub(have) as f32 / site.len().max(1) as f32;
+            weight * missing
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(id: &str, lang: &str, group: &str) -> PageMeta {
+        PageMeta {
+            id: id.into(),
+            url: format!("/{id}.html"),
+            lang: lang.into(),
+            title: id.into(),
+            group: group.into(),
+            filters: Default::default(),
+            weight: None,
+        }
+    }
+
+    #[test]
+    fn only_articles_missing_in_some_language_are_blended_with_their_title() {
+        let pages = [
+            page("en/a", "en", "a"),
+            page("es/a", "es", "a"),
+            page("ja/a", "ja", "a"),
+            page("en/b", "en", "b"),
+            page("es/b", "es", "b"),
+            page("ja/c", "ja", "c"),
+        ];
+        let w = title_blend_weights(&pages, 0.15);
+        // in every language of the site: the passages find it in the reader's
+        assert_eq!(&w[..3], &[0.0; 3]);
+        // missing in one of three languages, then in two
+        assert!((w[3] - 0.05).abs() < 1e-6 && (w[4] - 0.05).abs() < 1e-6);
+        assert!((w[5] - 0.10).abs() < 1e-6);
+        // a site in one language blends nothing
+        let mono = [page("en/a", "en", "a"), page("en/b", "en", "b")];
+        assert_eq!(title_blend_weights(&mono, 0.15), vec![0.0, 0.0]);
+    }
 }

@@ -379,6 +379,38 @@ impl LexicalIndex {
         hits
     }
 
+    /// For each document holding an identifier of the query, the share of
+    /// the query's identifiers it holds (0 to 1): terms with a digit and at
+    /// least three characters (error codes like `e3022`, HTTP statuses,
+    /// versions) that the index knows. An identifier names one thing in every
+    /// language, so a page that holds it is very likely the one asked about,
+    /// however the rest of the question is worded. Empty when the query has
+    /// no such term.
+    pub fn identifier_shares(&self, query: &str) -> HashMap<u32, f32> {
+        let mut ids: Vec<usize> = text::terms(query)
+            .iter()
+            .filter(|t| is_identifier(t))
+            .filter_map(|t| self.find(t))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out: HashMap<u32, f32> = HashMap::new();
+        if ids.is_empty() {
+            return out;
+        }
+        let each = 1.0 / ids.len() as f32;
+        for t in ids {
+            let (start, end) = (
+                self.post_starts[t] as usize,
+                self.post_starts[t + 1] as usize,
+            );
+            for &pos in &self.post_docs[start..end] {
+                *out.entry(self.doc_ids[pos as usize]).or_default() += each;
+            }
+        }
+        out
+    }
+
     /// The index of the documents `keep` accepts, with their ids renumbered
     /// by `new_id` (which must keep their order): the index a site of only
     /// those documents would have. Not partitioned.
@@ -634,6 +666,12 @@ fn is_neutral(term: &str, df_group: &[u32]) -> bool {
     }
     let present = df_group.iter().filter(|&&d| d > 0).count();
     present >= 2 && 2 * present >= df_group.len()
+}
+
+/// Whether a query term names one thing in every language: a digit and at
+/// least three characters (`e3022`, `429`, `v2024`), not `2` or `10`.
+fn is_identifier(term: &str) -> bool {
+    term.chars().count() >= 3 && term.chars().any(|c| c.is_ascii_digit())
 }
 
 /// BM25 idf, never negative. Computed in f64 with [`ln`], rounded to f32.
@@ -940,6 +978,32 @@ mod tests {
                 "{x}"
             );
         }
+    }
+
+    #[test]
+    fn identifiers_name_the_pages_that_hold_them_in_any_wording() {
+        let x = index(&[
+            (
+                0,
+                "Error E3022: the idempotency key was reused with another body.",
+            ),
+            (1, "エラー E1042: 同期に失敗しました。"),
+            (
+                2,
+                "HTTP 429 means too many requests; E3022 is unrelated here.",
+            ),
+            (3, "Version 2 of the API, released in 10 steps."),
+        ]);
+        let s = x.identifier_shares("E3022 エラーの意味");
+        assert_eq!(s.get(&0), Some(&1.0));
+        assert_eq!(s.get(&2), Some(&1.0));
+        assert!(!s.contains_key(&1));
+        // two identifiers: a page with one of them gets half
+        let s = x.identifier_shares("e3022 or 429?");
+        assert_eq!((s.get(&0), s.get(&2)), (Some(&0.5), Some(&1.0)));
+        // short numbers and unknown codes are no identifiers
+        assert!(x.identifier_shares("API 2 in 10").is_empty());
+        assert!(x.identifier_shares("E9999").is_empty());
     }
 
     #[test]

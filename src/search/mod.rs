@@ -63,6 +63,10 @@ pub struct Fusion {
     /// context, so one off-topic sentence does not carry a page, and a page
     /// about the question lifts all of its sections. Dense and hybrid modes.
     pub page_context: f32,
+    /// Added in score fusion × the share of the query's identifiers (error
+    /// codes, statuses, versions: [`lexical::LexicalIndex::identifier_shares`])
+    /// a chunk holds, on top of their BM25 share.
+    pub identifier_weight: f32,
 }
 
 impl Default for Fusion {
@@ -81,6 +85,7 @@ impl Default for Fusion {
             depth: 200,
             abstain: true,
             page_context: 0.15,
+            identifier_weight: 0.1,
         }
     }
 }
@@ -274,10 +279,19 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                     }
                 }
                 FusionMethod::Score => {
+                    let ids = if f.identifier_weight > 0.0 {
+                        b.lexical.identifier_shares(q.text)
+                    } else {
+                        HashMap::new()
+                    };
                     for &(c, _) in dense_top.iter().chain(&lex_top) {
                         let d = dense_all[c as usize];
                         let l = lex_score.get(&c).copied().unwrap_or(0.0);
-                        fused.insert(c, f.dense_weight * d + f.lexical_weight * l);
+                        let id = ids.get(&c).copied().unwrap_or(0.0);
+                        fused.insert(
+                            c,
+                            f.dense_weight * d + f.lexical_weight * l + f.identifier_weight * id,
+                        );
                     }
                 }
             }

@@ -54,6 +54,7 @@ fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
                 depth: 200,
                 abstain: false,
                 page_context: 0.0,
+                identifier_weight: 0.0,
             },
             filter: None,
         },

@@ -46,7 +46,7 @@ function sitePath(rel) {
 
 class Index {
   // options: model (a pack folder; default: the default pack, fetched once),
-  // titleWeight, headingWeight (1–5), cache (embedding cache folder, or false
+  // titleWeight, headingWeight (1–5), titleVectorWeight (0–0.5), cache (embedding cache folder, or false
   // for none), report (where the list of warnings goes; default: dropped).
   constructor(options = {}) {
     this.options = { ...options };
@@ -98,6 +98,7 @@ class Index {
       const args = ['index', '--input', input, '--out', out, '--model', model, '--json', '--quiet', '--report', o.report ?? path.join(tmp, 'report.txt')];
       if (o.titleWeight !== undefined) args.push('--title-weight', String(o.titleWeight));
       if (o.headingWeight !== undefined) args.push('--heading-weight', String(o.headingWeight));
+      if (o.titleVectorWeight !== undefined) args.push('--title-vector-weight', String(o.titleVectorWeight));
       if (o.cache === false) args.push('--no-cache');
       else if (typeof o.cache === 'string') args.push('--cache', o.cache);
       const { code, stdout, stderr } = await capture(bin, args);

@@ -41,11 +41,14 @@ def _site_path(rel) -> str:
 
 class Index:
     """Pages to index. Options: model (a pack folder; default: the default
-    pack, fetched once), title_weight, heading_weight (1-5), cache (embedding
-    cache folder, or False for none), report (where the warnings go)."""
+    pack, fetched once), title_weight, heading_weight (1-5),
+    title_vector_weight (0-0.5), cache (embedding cache folder, or False for
+    none), report (where the warnings go)."""
 
-    def __init__(self, model=None, title_weight=None, heading_weight=None, cache=None, report=None):
+    def __init__(self, model=None, title_weight=None, heading_weight=None, cache=None, report=None,
+                 title_vector_weight=None):
         self.model, self.title_weight, self.heading_weight = model, title_weight, heading_weight
+        self.title_vector_weight = title_vector_weight
         self.cache, self.report = cache, report
         self._html = {}
         self._records = []
@@ -100,6 +103,8 @@ class Index:
                 args += ["--title-weight", str(self.title_weight)]
             if self.heading_weight is not None:
                 args += ["--heading-weight", str(self.heading_weight)]
+            if self.title_vector_weight is not None:
+                args += ["--title-vector-weight", str(self.title_vector_weight)]
             if self.cache is False:
                 args.append("--no-cache")
             elif self.cache:
