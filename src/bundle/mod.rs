@@ -220,6 +220,23 @@ pub struct PageMeta {
     pub weight: Option<f32>,
 }
 
+impl PageMeta {
+    /// Page `id` at `/{id}.html` (`{id}.html` when `id` starts with `/`),
+    /// titled `id`, with no filters or weight: what tests and tools that make
+    /// up a site need.
+    pub fn new(id: &str, lang: &str, group: &str) -> Self {
+        PageMeta {
+            id: id.into(),
+            url: format!("/{}.html", id.trim_start_matches('/')),
+            lang: lang.into(),
+            title: id.into(),
+            group: group.into(),
+            filters: Default::default(),
+            weight: None,
+        }
+    }
+}
+
 /// A searchable chunk of a page section.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ChunkMeta {

@@ -876,18 +876,6 @@ mod tests {
     use super::*;
     use crossfind::bundle::PageMeta;
 
-    fn page(id: &str, lang: &str, group: &str) -> PageMeta {
-        PageMeta {
-            id: id.into(),
-            url: format!("{id}.html"),
-            lang: lang.into(),
-            title: String::new(),
-            group: group.into(),
-            filters: Default::default(),
-            weight: None,
-        }
-    }
-
     #[test]
     fn keys_of_a_page() {
         assert_eq!(
@@ -908,6 +896,7 @@ mod tests {
 
     #[test]
     fn labels_resolve_to_groups() {
+        let page = PageMeta::new;
         let docs = Docs {
             pages: vec![
                 page("/en/reset-password", "en", "g1"),

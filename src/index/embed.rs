@@ -254,20 +254,9 @@ pub(super) fn title_blend_weights(pages: &[PageMeta], weight: f32) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    fn page(id: &str, lang: &str, group: &str) -> PageMeta {
-        PageMeta {
-            id: id.into(),
-            url: format!("/{id}.html"),
-            lang: lang.into(),
-            title: id.into(),
-            group: group.into(),
-            filters: Default::default(),
-            weight: None,
-        }
-    }
-
     #[test]
     fn only_articles_missing_in_some_language_are_blended_with_their_title() {
+        let page = PageMeta::new;
         let pages = [
             page("en/a", "en", "a"),
             page("es/a", "es", "a"),

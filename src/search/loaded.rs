@@ -27,6 +27,8 @@ pub struct Bundle {
     /// Pages of each translation group, in page order.
     groups: HashMap<String, Vec<u32>>,
     has_vectors: bool,
+    /// Whether any page or section has a site weight, computed at load.
+    weighted: bool,
 }
 
 impl Bundle {
@@ -50,6 +52,12 @@ impl Bundle {
         fragments: bool,
     ) -> Result<Self> {
         Self::load(manifest, get, fragments, false)
+    }
+
+    /// Whether any page or section has a site weight (search adds them
+    /// only then).
+    pub fn weighted(&self) -> bool {
+        self.weighted
     }
 
     /// Whether the chunk vectors are loaded (dense and hybrid search possible).
@@ -108,6 +116,7 @@ impl Bundle {
         let page_norms = vectors.page_norms(&docs);
         Ok(Bundle {
             manifest,
+            weighted: docs_weighted(&docs),
             groups: group_index(&docs),
             docs,
             vectors,
@@ -167,6 +176,11 @@ impl Bundle {
 }
 
 /// The pages of each translation group, in page order.
+/// Whether any page or section of `docs` has a site weight.
+fn docs_weighted(docs: &Docs) -> bool {
+    docs.pages.iter().any(|p| p.weight.is_some()) || docs.chunks.iter().any(|c| c.weight.is_some())
+}
+
 fn group_index(docs: &Docs) -> HashMap<String, Vec<u32>> {
     let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
     for (i, p) in docs.pages.iter().enumerate() {
@@ -266,6 +280,7 @@ impl Bundle {
         let frag_bases = docs.fragment_bases(manifest.version, fragments.len());
         Bundle {
             manifest,
+            weighted: docs_weighted(&docs),
             groups: group_index(&docs),
             vectors,
             docs,
@@ -326,15 +341,7 @@ mod tests {
     use crate::search::lexical::LexicalIndexBuilder;
 
     fn docs() -> Docs {
-        let page = |id: &str, lang: &str, group: &str| PageMeta {
-            id: id.into(),
-            url: format!("/{id}.html"),
-            lang: lang.into(),
-            title: id.into(),
-            group: group.into(),
-            filters: Default::default(),
-            weight: None,
-        };
+        let page = PageMeta::new;
         Docs {
             pages: vec![
                 page("en/a", "en", "a"),

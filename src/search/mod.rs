@@ -298,9 +298,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
         }
     }
     // the site's page and section weights
-    if docs.pages.iter().any(|p| p.weight.is_some())
-        || docs.chunks.iter().any(|c| c.weight.is_some())
-    {
+    if b.weighted() {
         for (&c, s) in fused.iter_mut() {
             let chunk = &docs.chunks[c as usize];
             *s += weight_boost(docs.pages[chunk.page as usize].weight) + weight_boost(chunk.weight);
