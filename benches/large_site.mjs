@@ -34,7 +34,9 @@
 //      other engine's folder is blocked, so each visit sees only its own.
 //
 // Milestones: bytes by class from navigation until the first keyword
-// result (crossfind: ready and the snippet text in, then a lexical query;
+// result (crossfind: ready and fragments-ready, then a lexical query with
+// the snippet text of its hits, which the worker fetches per query since
+// 187f063;
 // Pagefind: init, search, and the data of the top 5 results), bytes of each
 // later keyword query, then (crossfind only) bytes until the first semantic
 // result and of each later semantic query. Pagefind runs the semantic
