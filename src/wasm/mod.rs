@@ -410,6 +410,14 @@ impl Engine {
         self.bundle.add_fragments(index, bytes).map_err(js_err)
     }
 
+    /// The fragment shard (its index in `BundleLoader.fragments()`) holding
+    /// the text of chunk `chunk`; `undefined` for a chunk it does not have.
+    /// The worker fetches only the shards of the hits it shows.
+    #[wasm_bindgen(js_name = fragmentOf)]
+    pub fn fragment_of(&self, chunk: u32) -> Option<u32> {
+        self.bundle.docs.chunks.get(chunk as usize).map(|c| c.frag)
+    }
+
     /// Attaches the encoder; it must be the pack the bundle was built with
     /// (else code "model_mismatch"). Fails with code "no_vectors" on an
     /// engine built without vectors.

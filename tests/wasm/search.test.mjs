@@ -109,6 +109,30 @@ test('with rows fetched per query, hybrid results are the same as with the whole
 // (src/wasm/mod.rs, Engine.search): blank ones answer nothing, a pasted page is
 // cut to its first 2,000 characters, odd Unicode is normalised or dropped
 // as the index's own text is (src/search/text.rs).
+// The worker fetches snippet text per query: only the fragment shards
+// holding the chunks of the hits shown (fragmentOf), then asks again.
+test('with only the fragment shards its hits need, a search answers as with every shard', () => {
+  const full = loadEngine();
+  const docsName = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8')).shards.find((s) => s.kind === 'docs').name;
+  const docs = JSON.parse(readFileSync(path.join(bundleDir, docsName), 'utf8'));
+  docs.chunks.forEach((c, i) => assert.equal(full.fragmentOf(i), c.frag, `chunk ${i}`));
+  assert.equal(full.fragmentOf(docs.chunks.length), undefined);
+  const shown = (hits) => hits.map((h) => [h.url, h.chunk, h.snippet, h.highlights, h.sections.map((x) => [x.url, x.snippet, x.highlights])]);
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+    for (const name of loader.required()) loader.add(name, readFileSync(path.join(bundleDir, name)));
+    const frags = loader.fragments();
+    const engine = loader.build();
+    const first = engine.search(q, { lang, k: 5, mode: 'lexical' });
+    assert.ok(first.length > 0, q);
+    assert.ok(first.every((h) => h.snippet === null), `no snippet without fragments: ${q}`);
+    const need = new Set(first.flatMap((h) => [h.chunk, ...h.sections.map((x) => x.chunk)]).map((c) => engine.fragmentOf(c)));
+    for (const i of need) engine.addFragments(i, readFileSync(path.join(bundleDir, frags[i])));
+    assert.deepEqual(shown(engine.search(q, { lang, k: 5, mode: 'lexical' })), shown(full.search(q, { lang, k: 5, mode: 'lexical' })), q);
+  }
+});
+
 test('odd queries: blank ones answer nothing, huge ones are cut, odd Unicode is normalised', () => {
   const lexical = loadEngine();
   const hybrid = loadEngine();

@@ -7,7 +7,8 @@
 //     forces one: 'baseline' | 'relaxed' | 'auto')
 //   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready', languages, filters, semantic, wasm}
 //     (lexical search works; filters: the engine's {key: {value: pageCount}})
-//   fragment shards (snippet text)                             => {type:'fragments'}
+//   fragment shards (snippet text): fetched per query, only those
+//     holding the hits shown (loadFragment), before the answer  => {type:'fragments'} at once
 //   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
 //     (encoder, tokenizer and the block index; the word-embedding rows a
 //     query needs are fetched per query, see ensureRows)
@@ -411,23 +412,33 @@ async function loadBundle(b, fatal) {
   return fragments.map((name, i) => ({ name, encoded: encodings[i] }));
 }
 
-// Snippet text of one bundle: a damaged fragment shard only costs the
-// snippets it holds. `fragments`: {name, encoded} as loadBundle returns them.
-async function loadFragments(b, fragments) {
-  const frags = await Promise.allSettled(fragments.map((f) => fetchListed(f.name, b.base, 'manifest.json', f.encoded)));
-  let fragProblem = null;
-  frags.forEach((r, i) => {
-    if (r.status === 'rejected') {
-      fragProblem = fragProblem || { err: r.reason, name: fragments[i].name };
-      return;
+// Snippet text is fetched per query: only the fragment shards holding the
+// chunks of the hits shown (b.fragments: {name, encoded} as loadBundle
+// returns them; b.fragLoads: index -> a promise, settled once the shard is
+// in or has failed). A damaged shard only costs the snippets it holds, and
+// is not asked for again.
+function loadFragment(b, i) {
+  let p = b.fragLoads.get(i);
+  if (!p) {
+    const f = b.fragments[i];
+    p = fetchListed(f.name, b.base, 'manifest.json', f.encoded)
+      .then((bytes) => b.engine.addFragments(i, bytes))
+      .catch((e) => problem('fragments', e, false, f.name, b));
+    b.fragLoads.set(i, p);
+  }
+  return p;
+}
+
+// The fragment shards of these hits (and their sections) not asked for yet.
+function missingFragments(b, hits) {
+  const want = new Set();
+  for (const h of hits) {
+    for (const c of [h.chunk, ...(Array.isArray(h.sections) ? h.sections.map((s) => s.chunk) : [])]) {
+      const i = typeof c === 'number' ? b.engine.fragmentOf(c) : undefined;
+      if (i !== undefined && i < b.fragments.length && !b.fragLoads.has(i)) want.add(i);
     }
-    try {
-      b.engine.addFragments(i, r.value);
-    } catch (e) {
-      fragProblem = fragProblem || { err: e, name: fragments[i].name };
-    }
-  });
-  if (fragProblem) problem('fragments', fragProblem.err, false, fragProblem.name, b);
+  }
+  return [...want];
 }
 
 // {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
@@ -470,7 +481,11 @@ async function startup() {
   const filters = summed(loaded.map((b) => safely(() => b.engine.filters()))); // {<key>: {<value>: pages}}
   post({ type: 'ready', languages, filters, semantic: semanticState === 'failed' ? 'unavailable' : 'available', wasm: wasmFlavour });
 
-  await Promise.all(bundles.map((b, i) => (b.engine ? loadFragments(b, fragments[i]) : null)));
+  // snippets come with the queries that show them (loadFragment)
+  bundles.forEach((b, i) => {
+    b.fragments = fragments[i];
+    b.fragLoads = new Map();
+  });
   post({ type: 'fragments' });
 
   self.modelBase = primary.modelBase;
@@ -702,7 +717,9 @@ function fromBundle(hit, b) {
 // merges: hits by fused score (each bundle's weight already in it), best
 // k; low confidence when every bundle judged says so, with the verdict of
 // the bundle whose best match beats its level most.
-function runSearch(msg, mode) {
+// The fragment shards its hits need are fetched first, and the bundle
+// asked again (the same hits, now with their snippets).
+async function runSearch(msg, mode) {
   const opts = {};
   if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm/mod.rs)
   if (msg.lang) opts.lang = msg.lang;
@@ -712,7 +729,14 @@ function runSearch(msg, mode) {
     if (!b.engine) continue;
     const m = mode !== 'lexical' && !b.engine.hasEncoder() ? 'lexical' : mode;
     if (m === 'dense' && b.lexicalOnly) continue;
-    const a = b.engine.answer(msg.query, { ...opts, mode: m, ...(b.weight !== 1 ? { weight: b.weight } : {}) });
+    const ask = () => b.engine.answer(msg.query, { ...opts, mode: m, ...(b.weight !== 1 ? { weight: b.weight } : {}) });
+    let a = ask();
+    for (let round = 0; round < 3 && b.fragLoads; round++) {
+      const missing = missingFragments(b, a.hits);
+      if (!missing.length) break;
+      await Promise.all(missing.map((i) => loadFragment(b, i)));
+      a = ask();
+    }
     answers.push({ b, a });
   }
   if (answers.length === 1) {
@@ -751,12 +775,12 @@ async function answer(msg) {
     const requested = msg.mode || 'hybrid';
     const canDense = engine.hasEncoder();
     if (requested === 'lexical' || !canDense) {
-      results({ ...runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ ...(await runSearch(msg, 'lexical')), semantic: false, final: true });
       return;
     }
     if (msg.latest) {
       // Keyword matches first: they take milliseconds, embedding the query longer.
-      results({ ...runSearch(msg, 'lexical'), semantic: false, final: false });
+      results({ ...(await runSearch(msg, 'lexical')), semantic: false, final: false });
       await tick();
       if (pendingLatest && pendingLatest.id !== msg.id) return; // a newer query will answer
     }
@@ -766,11 +790,11 @@ async function answer(msg) {
       // rows out of reach (offline without them, a damaged range): this
       // query answers by keywords, the next one tries again
       problem('rows', e, false);
-      results({ ...runSearch(msg, 'lexical'), semantic: false, final: true });
+      results({ ...(await runSearch(msg, 'lexical')), semantic: false, final: true });
       return;
     }
     if (msg.latest && pendingLatest && pendingLatest.id !== msg.id) return;
-    results({ ...runSearch(msg, requested), semantic: true, final: true, rowBytes: rowBytesFetched });
+    results({ ...(await runSearch(msg, requested)), semantic: true, final: true, rowBytes: rowBytesFetched });
   } catch (e) {
     results({ hits: [], semantic: false, final: true, error: e.code || 'error', message: String(e.message || e) });
   }
