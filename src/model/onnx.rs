@@ -1076,6 +1076,296 @@ mod tests {
         assert!(e.to_string().contains("w_q"), "{e}");
     }
 
+    use tract_onnx::pb::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
+
+    fn vals(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + 1.0) * seed).sin()).collect()
+    }
+
+    fn ft(name: &str, dims: &[usize], v: Vec<f32>) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: 1,
+            float_data: v,
+            ..Default::default()
+        }
+    }
+
+    /// int8 (data type 3), held in int32_data as ONNX does without raw bytes.
+    fn i8t(name: &str, dims: &[usize], v: Vec<i32>) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: 3,
+            int32_data: v,
+            ..Default::default()
+        }
+    }
+
+    fn node(op: &str, ins: &[&str], outs: &[&str]) -> NodeProto {
+        NodeProto {
+            op_type: op.into(),
+            input: ins.iter().map(|s| s.to_string()).collect(),
+            output: outs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    const H: usize = 4;
+    const I: usize = 8;
+    const DIMS: Dims = Dims {
+        hidden: H,
+        layers: 1,
+        intermediate: I,
+        vocab: 12,
+        max_positions: 6,
+        type_vocab: Some(2),
+    };
+
+    /// A one-layer BERT as a torch export writes it: opaque names, the key
+    /// projection before the query one, a bias Add with the bias first, the
+    /// attention layer norm decomposed, the intermediate linear quantised
+    /// as quantize_dynamic does (per-column int8), a pooler after the encoder.
+    fn tiny_bert() -> (ModelProto, Vec<i32>, Vec<f32>, Vec<i32>) {
+        let w = |name: &str, r: usize, c: usize, seed: f32| ft(name, &[r, c], vals(r * c, seed));
+        let v = |name: &str, n: usize, seed: f32| ft(name, &[n], vals(n, seed));
+        let wi_q: Vec<i32> = (0..H * I).map(|i| (i as i32 * 37 % 255) - 127).collect();
+        let wi_scale: Vec<f32> = (0..I).map(|c| 0.01 * (c as f32 + 1.0)).collect();
+        let wi_zp: Vec<i32> = (0..I).map(|c| c as i32 - 4).collect();
+        let inits = vec![
+            w("onnx::Gather_1", 12, H, 0.1),
+            w("onnx::Gather_2", 2, H, 0.2),
+            w("onnx::Gather_3", 6, H, 0.3),
+            v("onnx::LN_g0", H, 0.4),
+            v("onnx::LN_b0", H, 0.5),
+            w("onnx::MatMul_q", H, H, 0.6),
+            v("onnx::Add_q", H, 0.7),
+            w("onnx::MatMul_k", H, H, 0.8),
+            v("onnx::Add_k", H, 0.9),
+            w("onnx::MatMul_v", H, H, 1.0),
+            v("onnx::Add_v", H, 1.1),
+            w("onnx::MatMul_o", H, H, 1.2),
+            v("onnx::Add_o", H, 1.3),
+            v("onnx::Mul_g1", H, 1.4),
+            v("onnx::Add_b1", H, 1.5),
+            ft("onnx::eps", &[], vec![1e-12]),
+            ft("onnx::two", &[], vec![2.0]),
+            i8t("onnx::MatMulInteger_w", &[H, I], wi_q.clone()),
+            ft("onnx::w_scale", &[I], wi_scale.clone()),
+            i8t("onnx::w_zp", &[I], wi_zp.clone()),
+            v("onnx::Add_i", I, 1.6),
+            w("onnx::MatMul_f", I, H, 1.7),
+            v("onnx::Add_f", H, 1.8),
+            v("onnx::LN_g2", H, 1.9),
+            v("onnx::LN_b2", H, 2.0),
+            w("onnx::MatMul_pool", H, H, 2.1),
+            v("onnx::Add_pool", H, 2.2),
+        ];
+        let nodes = vec![
+            node("Gather", &["onnx::Gather_1", "ids"], &["e0"]),
+            node("Gather", &["onnx::Gather_2", "tt"], &["e1"]),
+            node("Gather", &["onnx::Gather_3", "pids"], &["e2"]),
+            node("Add", &["e0", "e1"], &["e3"]),
+            node("Add", &["e3", "e2"], &["e4"]),
+            node(
+                "LayerNormalization",
+                &["e4", "onnx::LN_g0", "onnx::LN_b0"],
+                &["x0"],
+            ),
+            node("MatMul", &["x0", "onnx::MatMul_k"], &["mk"]),
+            node("Add", &["onnx::Add_k", "mk"], &["k"]),
+            node("MatMul", &["x0", "onnx::MatMul_q"], &["mq"]),
+            node("Add", &["mq", "onnx::Add_q"], &["q"]),
+            node("MatMul", &["x0", "onnx::MatMul_v"], &["mv"]),
+            node("Add", &["mv", "onnx::Add_v"], &["v"]),
+            node("Shape", &["q"], &["qshape"]),
+            node("Transpose", &["k"], &["kt"]),
+            node("MatMul", &["q", "kt"], &["s"]),
+            node("Softmax", &["s"], &["p"]),
+            node("MatMul", &["p", "v"], &["c"]),
+            node("MatMul", &["c", "onnx::MatMul_o"], &["mo"]),
+            node("Add", &["mo", "onnx::Add_o"], &["o"]),
+            node("Add", &["o", "x0"], &["r1"]),
+            node("ReduceMean", &["r1"], &["mu"]),
+            node("Sub", &["r1", "mu"], &["d"]),
+            node("Pow", &["d", "onnx::two"], &["d2"]),
+            node("ReduceMean", &["d2"], &["var"]),
+            node("Add", &["var", "onnx::eps"], &["ve"]),
+            node("Sqrt", &["ve"], &["sd"]),
+            node("Div", &["d", "sd"], &["n"]),
+            node("Mul", &["n", "onnx::Mul_g1"], &["n1"]),
+            node("Add", &["n1", "onnx::Add_b1"], &["x1"]),
+            node("DynamicQuantizeLinear", &["x1"], &["xq", "xs", "xz"]),
+            node("Mul", &["xs", "onnx::w_scale"], &["scales"]),
+            node(
+                "MatMulInteger",
+                &["xq", "onnx::MatMulInteger_w", "xz", "onnx::w_zp"],
+                &["mi"],
+            ),
+            node("Cast", &["mi"], &["mif"]),
+            node("Mul", &["mif", "scales"], &["mi2"]),
+            node("Add", &["mi2", "onnx::Add_i"], &["fi"]),
+            node("Relu", &["fi"], &["a"]),
+            node("MatMul", &["a", "onnx::MatMul_f"], &["mf"]),
+            node("Add", &["mf", "onnx::Add_f"], &["f"]),
+            node("Add", &["f", "x1"], &["r2"]),
+            node(
+                "LayerNormalization",
+                &["r2", "onnx::LN_g2", "onnx::LN_b2"],
+                &["out"],
+            ),
+            node("MatMul", &["out", "onnx::MatMul_pool"], &["pm"]),
+            node("Add", &["pm", "onnx::Add_pool"], &["pooled"]),
+        ];
+        let mut nodes = nodes;
+        for n in &mut nodes {
+            if n.op_type == "Cast" {
+                n.attribute.push(AttributeProto {
+                    name: "to".into(),
+                    r#type: 2,
+                    i: 1,
+                    ..Default::default()
+                });
+            }
+        }
+        let model = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
+            graph: Some(GraphProto {
+                name: "tiny".into(),
+                node: nodes,
+                initializer: inits,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        (model, wi_q, wi_scale, wi_zp)
+    }
+
+    fn write(model: &ModelProto) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("model.onnx");
+        std::fs::write(&p, prost::Message::encode_to_vec(model)).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn reads_a_torch_style_graph_by_its_structure() {
+        let (model, wi_q, wi_scale, wi_zp) = tiny_bert();
+        let (_d, path) = write(&model);
+        let w = read(&path, &DIMS).unwrap();
+        let t = |name: &str| {
+            let x = w.tensors.get(name).unwrap_or_else(|| panic!("no {name}"));
+            (x.onnx_name.as_str(), x.shape.clone(), x.data.clone())
+        };
+        // linears: Hugging Face [out, in] = the MatMul's [in, out] transposed
+        for (role, q) in [("query", "q"), ("key", "k"), ("value", "v")] {
+            let (src, shape, data) = t(&format!("encoder.layer.0.attention.self.{role}.weight"));
+            assert_eq!(src, format!("onnx::MatMul_{q}"), "{role}");
+            assert_eq!(shape, [H, H]);
+            let seed = match q {
+                "q" => 0.6,
+                "k" => 0.8,
+                _ => 1.0,
+            };
+            assert_eq!(data, transpose(&vals(H * H, seed), H, H), "{role}");
+            let (bsrc, _, _) = t(&format!("encoder.layer.0.attention.self.{role}.bias"));
+            assert_eq!(bsrc, format!("onnx::Add_{q}"));
+        }
+        assert_eq!(
+            t("encoder.layer.0.attention.output.dense.weight").0,
+            "onnx::MatMul_o"
+        );
+        assert_eq!(t("encoder.layer.0.output.dense.weight").1, [H, I]);
+        // the quantised intermediate linear: (q - zp[col]) * scale[col]
+        let (src, shape, data) = t("encoder.layer.0.intermediate.dense.weight");
+        assert_eq!((src, shape), ("onnx::MatMulInteger_w", vec![I, H]));
+        for r in 0..H {
+            for c in 0..I {
+                let want = (wi_q[r * I + c] - wi_zp[c]) as f32 * wi_scale[c];
+                assert_eq!(data[c * H + r], want, "[{r}, {c}]");
+            }
+        }
+        assert_eq!(
+            t("encoder.layer.0.intermediate.dense.bias").0,
+            "onnx::Add_i"
+        );
+        // layer norms, the decomposed one included
+        assert_eq!(t("embeddings.LayerNorm.weight").0, "onnx::LN_g0");
+        assert_eq!(
+            t("encoder.layer.0.attention.output.LayerNorm.weight").0,
+            "onnx::Mul_g1"
+        );
+        assert_eq!(
+            t("encoder.layer.0.attention.output.LayerNorm.bias").0,
+            "onnx::Add_b1"
+        );
+        assert_eq!(t("encoder.layer.0.output.LayerNorm.bias").0, "onnx::LN_b2");
+        // tables by their rows
+        assert_eq!(t("embeddings.word_embeddings.weight").0, "onnx::Gather_1");
+        assert_eq!(
+            t("embeddings.token_type_embeddings.weight").0,
+            "onnx::Gather_2"
+        );
+        let (src, shape, data) = t("embeddings.position_embeddings.weight");
+        assert_eq!((src, shape), ("onnx::Gather_3", vec![6, H]));
+        assert_eq!(data, vals(6 * H, 0.3));
+        assert_eq!(w.tensors.len(), 5 + 16, "the pooler is left out");
+        assert!(w.quantisation.unwrap().contains("MatMulInteger"));
+    }
+
+    #[test]
+    fn names_the_tensor_whose_shape_disagrees_with_the_config() {
+        let (model, ..) = tiny_bert();
+        let (_d, path) = write(&model);
+        let dims = Dims {
+            intermediate: 7,
+            ..DIMS
+        };
+        let e = read(&path, &dims).unwrap_err().to_string();
+        assert!(
+            e.contains("intermediate.dense: weight onnx::MatMulInteger_w has shape [4, 8]")
+                && e.contains("[4, 7]"),
+            "{e}"
+        );
+        let dims = Dims { vocab: 13, ..DIMS };
+        let e = read(&path, &dims).unwrap_err().to_string();
+        assert!(e.contains("onnx::Gather_1"), "{e}");
+        let dims = Dims { layers: 2, ..DIMS };
+        let e = read(&path, &dims).unwrap_err().to_string();
+        assert!(
+            e.contains("not a BERT/XLM-R encoder") && e.contains("3 layer norms"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_unsupported_quantisation_and_fused_ops() {
+        for (op, want) in [
+            ("MatMulNBits", "unsupported quantisation op MatMulNBits"),
+            ("Attention", "fused Attention op"),
+        ] {
+            let (mut model, ..) = tiny_bert();
+            let g = model.graph.as_mut().unwrap();
+            g.node.push(node(op, &["out"], &["extra"]));
+            let (_d, path) = write(&model);
+            let e = read(&path, &DIMS).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let (_d, path) = {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("model.onnx");
+            std::fs::write(&p, b"not protobuf at all").unwrap();
+            (d, p)
+        };
+        let e = read(&path, &DIMS).unwrap_err().to_string();
+        assert!(e.contains("not a readable ONNX model"), "{e}");
+    }
+
     #[test]
     fn transposes() {
         assert_eq!(
