@@ -751,7 +751,9 @@ impl<'a> Graph<'a> {
 /// Reads the encoder weights of the ONNX file at `path`.
 pub fn read(path: &Path, dims: &Dims) -> Result<OnnxWeights> {
     let file = path.display().to_string();
-    let onnx = tract_onnx::onnx();
+    // no op registry: only the protobuf model and its tensors are read, and
+    // without the registry the linker leaves tract's ONNX ops out of the binary
+    let onnx = tract_onnx::Onnx::default();
     let model = onnx.proto_model_for_path(path).map_err(|e| {
         err(format!(
             "{file}: not a readable ONNX model: {}",
