@@ -6,7 +6,7 @@
 
 mod contract;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -341,6 +341,7 @@ impl BundleLoader {
             bundle,
             encoder: None,
             no_vectors: None,
+            last_query: Cell::new(None),
         })
     }
 
@@ -369,6 +370,7 @@ impl BundleLoader {
             no_vectors: Some(format!(
                 "{why}, so only keyword search works; copy the bundle folder again or rebuild it with `crossfind index`"
             )),
+            last_query: Cell::new(None),
         })
     }
 }
@@ -382,6 +384,10 @@ pub struct Engine {
     encoder: Option<Rc<RefCell<Encoder>>>,
     /// Set when built without vectors (`buildLexical`): why dense search is unavailable.
     no_vectors: Option<String>,
+    /// The last query text embedded and its vector: the worker asks a query
+    /// again once the snippet shards its hits need are in, and that second
+    /// answer must not embed the query twice. Cleared with a new encoder.
+    last_query: Cell<Option<(String, Vec<f32>)>>,
 }
 
 /// The shared encoder, to read (a JS error, never a panic, if it were in use).
@@ -435,6 +441,7 @@ impl Engine {
             }));
         }
         self.encoder = Some(Rc::new(RefCell::new(encoder.inner)));
+        self.last_query.set(None);
         Ok(())
     }
 
@@ -462,6 +469,7 @@ impl Engine {
             }));
         }
         self.encoder = Some(Rc::clone(enc));
+        self.last_query.set(None);
         Ok(())
     }
 
@@ -510,6 +518,23 @@ impl Engine {
         contract::answer(&hits, &verdict)
     }
 
+    /// `text` embedded as a query, or the vector of the last query when it
+    /// was the same text.
+    fn query_vector(&self, enc: &RefCell<Encoder>, text: &str) -> Result<Vec<f32>, JsValue> {
+        if let Some((t, v)) = self.last_query.take() {
+            if t == text {
+                self.last_query.set(Some((t, v.clone())));
+                return Ok(v);
+            }
+        }
+        let v = borrowed(enc)?
+            .embed_for_search(text, TextKind::Query)
+            .map_err(js_err)?
+            .vector;
+        self.last_query.set(Some((text.to_string(), v.clone())));
+        Ok(v)
+    }
+
     fn run(
         &self,
         text: &str,
@@ -544,12 +569,7 @@ impl Engine {
             return Ok((Vec::new(), confidence::judge(None, None, &[])));
         }
         let vector = match (&self.encoder, mode) {
-            (Some(enc), Mode::Hybrid | Mode::Dense) => Some(
-                borrowed(enc)?
-                    .embed_for_search(text, TextKind::Query)
-                    .map_err(js_err)?
-                    .vector,
-            ),
+            (Some(enc), Mode::Hybrid | Mode::Dense) => Some(self.query_vector(enc, text)?),
             _ => None,
         };
         let boost = match o.weight {
