@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::*;
 use crate::format::encoding::{gzip, worth_storing, Encoding};
-use crate::format::fs::io;
+use crate::format::fs::{holds, io, replace_file};
 use crate::format::tensors::{DType, TensorFileWriter};
 
 /// Where shards go: a bundle folder ([`DirSink`]) or memory (a map from
@@ -25,9 +25,8 @@ impl ShardSink for DirSink<'_> {
     fn put(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         let path = self.0.join(name);
         // same name, same bytes: a shard an earlier build left is reused
-        let have = std::fs::metadata(&path).map(|m| m.len()).ok();
-        if have != Some(bytes.len() as u64) || std::fs::read(&path).ok().as_deref() != Some(bytes) {
-            std::fs::write(&path, bytes).map_err(io(&path))?;
+        if !holds(&path, bytes) {
+            replace_file(&path, bytes).map_err(io(&path))?;
         }
         Ok(())
     }
@@ -182,11 +181,10 @@ impl BundleManifest {
     }
 }
 
-/// Writes the manifest into the bundle folder `out`, under a temporary
-/// name first, so a crash never leaves a manifest naming shards that are
-/// not all there.
+/// Writes the manifest into the bundle folder `out`, last and through a
+/// temporary file ([`replace_file`]), so a crash never leaves a manifest
+/// naming shards that are not all there.
 pub fn write_manifest(out: &Path, manifest: &BundleManifest) -> Result<()> {
-    let tmp = out.join("manifest.json.tmp");
-    std::fs::write(&tmp, manifest.to_json()).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, out.join(MANIFEST)).map_err(io(out))
+    let path = out.join(MANIFEST);
+    replace_file(&path, &manifest.to_json()).map_err(io(&path))
 }

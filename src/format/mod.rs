@@ -86,6 +86,47 @@ pub mod fs {
         }
     }
 
+    /// Writes `bytes` to `path` through a new file beside it that then
+    /// takes the name (a rename), so that:
+    /// - a link already at `path` is replaced, never written through: the
+    ///   file it points to, perhaps outside the folder, is left as it was;
+    /// - a stop half way leaves the old file or none, never a torn one.
+    ///
+    /// The temporary file is created exclusively (`create_new`), so a file
+    /// or link planted under its name is not followed either.
+    pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = path
+            .file_name()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(
+            ".{}.{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmp = path.with_file_name(tmp_name);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(bytes));
+        let done = written.and_then(|()| std::fs::rename(&tmp, path));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        done
+    }
+
+    /// Whether `path` is a regular file (not a link) holding exactly `bytes`.
+    pub fn holds(path: &Path, bytes: &[u8]) -> bool {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+            && std::fs::read(path).is_ok_and(|b| b == bytes)
+    }
+
     /// What a folder is supposed to be, for the error when its manifest is
     /// missing.
     pub struct Kind {

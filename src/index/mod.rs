@@ -263,7 +263,7 @@ pub fn build_bundle(
     shards.lexical(&lex.finish().to_bytes())?;
     let (shards, _) = shards.finish();
 
-    let model_dir = out.join("model");
+    let model_dir = out.join(output::MODEL_DIR);
     let old_pack = previous.as_ref().and_then(|_| output::pack_in(&model_dir));
     let (copied, mut files) =
         output::copy_model(enc.manifest(), pack_dir, &model_dir, old_pack.as_ref())?;

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::{BundleManifest, ByteRange, OfflineRows, MANIFEST};
 use crate::error::{Error, Result};
-use crate::format::fs::io;
+use crate::format::fs::{io, replace_file};
 use crate::format::sha256_hex;
 use crate::model::pack::MANIFEST as PACK_MANIFEST;
 use crate::model::roworder::groups_for_languages;
@@ -159,10 +159,8 @@ pub(super) fn write_precache(
     let mut json = serde_json::to_string_pretty(&list)
         .map_err(|e| Error::Input(format!("{PRECACHE} could not be written: {e}")))?;
     json.push('\n');
-    let tmp = out.join(format!("{PRECACHE}.tmp"));
-    std::fs::write(&tmp, &json).map_err(io(&tmp))?;
     let path = out.join(PRECACHE);
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    replace_file(&path, json.as_bytes()).map_err(io(&path))?;
     Ok((PRECACHE.into(), "manifest".into(), json.len() as u64))
 }
 

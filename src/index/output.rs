@@ -3,15 +3,18 @@
 //! bundle this one no longer lists.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::bundle::{BundleManifest, MANIFEST};
 use crate::error::{Error, Result};
 use crate::format::encoding::{gzip, worth_storing, Encoding};
-use crate::format::fs::io;
+use crate::format::fs::{io, replace_file};
 use crate::format::{sha256_hex, Encoded};
 use crate::model::pack::{FileEntry, MANIFEST as PACK_MANIFEST, PACK_VERSION};
 use crate::model::PackManifest;
+
+/// The bundle's copy of the model pack, inside the output folder.
+pub(super) const MODEL_DIR: &str = "model";
 
 /// Files a build reported: `(file, kind, bytes)`.
 pub(super) type Files = Vec<(String, String, u64)>;
@@ -42,6 +45,16 @@ pub fn previous_bundle(out: &Path, force: bool) -> Result<Option<BundleManifest>
             }
         )));
     }
+    let model = out.join(MODEL_DIR);
+    if std::fs::symlink_metadata(&model).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::Input(format!(
+            "`{}` is a link; crossfind index copies the model pack into that folder and \
+             removes the files of the pack it replaces, so it would write into and delete \
+             from wherever the link points. Remove the link (the pack is copied in its place) \
+             or choose another --out",
+            model.display()
+        )));
+    }
     let why = match std::fs::read(out.join(MANIFEST)) {
         Ok(bytes) => match BundleManifest::parse(&bytes) {
             Ok(m) => return Ok(Some(m)),
@@ -68,26 +81,24 @@ pub fn previous_bundle(out: &Path, force: bool) -> Result<Option<BundleManifest>
     )))
 }
 
-/// Whether `path` holds exactly the bytes `entry` describes.
+/// Whether `path` is a regular file (not a link) holding exactly the bytes
+/// `entry` describes.
 fn file_matches(path: &Path, entry: &FileEntry) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == entry.bytes)
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == entry.bytes)
         && std::fs::read(path).is_ok_and(|b| sha256_hex(&b) == entry.sha256)
 }
 
 /// Copies a pack file into the bundle's model folder unless an identical
 /// copy is there (compared by sha256: a file of the same size with other
-/// bytes, from another pack or damaged, is replaced). The copy goes to a
-/// temporary name first and is checked before it takes the real name.
+/// bytes, from another pack or damaged, is replaced). The bytes are
+/// checked before they are written, and written through a temporary file
+/// ([`replace_file`]).
 fn copy_model_file(src: &Path, dst: &Path, entry: &FileEntry) -> Result<()> {
     if file_matches(dst, entry) {
         return Ok(());
     }
-    let mut tmp = dst.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::copy(src, &tmp).map_err(io(src))?;
-    if !file_matches(&tmp, entry) {
-        let _ = std::fs::remove_file(&tmp);
+    let bytes = std::fs::read(src).map_err(io(src))?;
+    if bytes.len() as u64 != entry.bytes || sha256_hex(&bytes) != entry.sha256 {
         return Err(Error::corrupt(
             &entry.name,
             format!(
@@ -96,7 +107,7 @@ fn copy_model_file(src: &Path, dst: &Path, entry: &FileEntry) -> Result<()> {
             ),
         ));
     }
-    std::fs::rename(&tmp, dst).map_err(io(dst))
+    replace_file(dst, &bytes).map_err(io(dst))
 }
 
 /// Copies the pack in `pack_dir` into the bundle's `model_dir`, its
@@ -137,10 +148,8 @@ pub(super) fn copy_model(
         copied.version = PACK_VERSION;
     }
     let dst = model_dir.join(PACK_MANIFEST);
-    let tmp = model_dir.join(format!("{PACK_MANIFEST}.tmp"));
     let json = serde_json::to_string_pretty(&copied).expect("manifest serialises");
-    std::fs::write(&tmp, &json).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
+    replace_file(&dst, json.as_bytes()).map_err(io(&dst))?;
     files.push((
         format!("model/{PACK_MANIFEST}"),
         "model".to_string(),
@@ -164,6 +173,7 @@ fn compressed_copy(
         Some(None) if !path.exists() => return Ok(None),
         Some(Some(e))
             if e.name == name
+                && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
                 && std::fs::read(&path)
                     .is_ok_and(|b| b.len() as u64 == e.bytes && sha256_hex(&b) == e.sha256) =>
         {
@@ -180,9 +190,7 @@ fn compressed_copy(
         }
         return Ok(None);
     }
-    let tmp = model_dir.join(format!("{name}.tmp"));
-    std::fs::write(&tmp, &gz).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    replace_file(&path, &gz).map_err(io(&path))?;
     Ok(Some(Encoded {
         encoding: Encoding::Gzip,
         name,

@@ -530,7 +530,7 @@ mod fs {
     use std::path::Path;
 
     use super::*;
-    use crate::format::fs::{content_reader, io, read_manifest, Kind};
+    use crate::format::fs::{content_reader, io, read_manifest, replace_file, Kind};
 
     const PACK_FOLDER: Kind = Kind {
         what: "crossfind model pack",
@@ -556,10 +556,10 @@ mod fs {
                 if let Some(parent) = p.parent() {
                     std::fs::create_dir_all(parent).map_err(io(parent))?;
                 }
-                std::fs::write(&p, bytes).map_err(io(&p))?;
+                replace_file(&p, bytes).map_err(io(&p))?;
             }
             let mpath = dir.join(MANIFEST);
-            std::fs::write(&mpath, self.manifest_json()).map_err(io(&mpath))?;
+            replace_file(&mpath, self.manifest_json().as_bytes()).map_err(io(&mpath))?;
             Ok(())
         }
     }

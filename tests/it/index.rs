@@ -176,6 +176,115 @@ fn bundle_inside_its_site_is_not_read_and_reindexing_removes_only_its_own_files(
     );
 }
 
+/// Every file and link directly in `dir`, with whether it is a link.
+#[cfg(unix)]
+fn entries(dir: &Path) -> Vec<(String, bool)> {
+    let mut v: Vec<(String, bool)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let link = e.file_type().unwrap().is_symlink();
+            (e.file_name().to_string_lossy().into_owned(), link)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(unix)]
+#[test]
+fn reindexing_replaces_links_in_the_bundle_and_never_writes_through_them() {
+    // It wrote each shard, the manifest and the model copy with a plain
+    // write: a link named like one of them (left by a deploy tool, a cache
+    // restore or anyone with access to the folder) had the file it points
+    // to, outside the bundle, overwritten with the bundle's bytes.
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let report = tmp.path().join("report.txt");
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    let manifest = Bundle::read_dir(&out).unwrap().manifest;
+    let docs = manifest
+        .shard(crossfind::bundle::ShardKind::Docs)
+        .name
+        .clone();
+    let mut linked = vec![
+        docs.clone(),
+        "manifest.json".to_string(),
+        "offline.json".to_string(),
+        "model/pack.json".to_string(),
+        "model/vocab.bin".to_string(),
+    ];
+    linked.retain(|n| out.join(n).exists());
+    assert!(
+        linked.len() == 5,
+        "the bundle lacks a file this test links: {linked:?}"
+    );
+    for (i, name) in linked.iter().enumerate() {
+        let victim = mine.join(format!("file{i}.txt"));
+        if name == "manifest.json" {
+            // a copy of the bundle's own manifest, so the folder still
+            // reads as the bundle it replaces
+            std::fs::copy(out.join(name), &victim).unwrap();
+        } else {
+            std::fs::write(&victim, format!("the user's file {i}")).unwrap();
+        }
+        std::fs::remove_file(out.join(name)).unwrap();
+        symlink(&victim, out.join(name)).unwrap();
+    }
+    let before = snapshot(&mine);
+    // the same site again: every linked name is one the build writes
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    assert_eq!(
+        snapshot(&mine),
+        before,
+        "a file outside the bundle was written"
+    );
+    for name in &linked {
+        let m = std::fs::symlink_metadata(out.join(name)).unwrap();
+        assert!(m.is_file(), "{name} is still a link");
+    }
+    Bundle::read_dir(&out).expect("the bundle loads");
+    crossfind::Pack::read_dir(&out.join("model")).expect("the model copy loads");
+    assert!(
+        !entries(&out)
+            .iter()
+            .chain(&entries(&out.join("model")))
+            .any(|(n, _)| n.ends_with(".tmp")),
+        "temporary files were left"
+    );
+    let s = search_cli(&out, &[], "forgot my password");
+    assert_ok(&s);
+}
+
+#[cfg(unix)]
+#[test]
+fn index_refuses_a_bundle_whose_model_folder_is_a_link() {
+    // The model copy is written into model/ and the old pack's files are
+    // deleted from it: through a link, that is someone else's folder (a
+    // user who linked their pack to save space would lose its files).
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let report = tmp.path().join("report.txt");
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let theirs = tmp.path().join("their-pack");
+    std::fs::rename(out.join("model"), &theirs).unwrap();
+    std::fs::write(theirs.join("notes.txt"), "mine").unwrap();
+    symlink(&theirs, out.join("model")).unwrap();
+    let before = snapshot(&theirs);
+    let before_out = entries(&out);
+    for extra in [&[][..], &["--force"][..]] {
+        let o = index_with(&corpus(), &out, &report, extra);
+        assert!(!o.status.success(), "indexed through a linked model folder");
+        assert!(stderr(&o).contains("is a link"), "{}", stderr(&o));
+        assert_eq!(snapshot(&theirs), before, "the linked folder changed");
+        assert_eq!(entries(&out), before_out, "the bundle folder changed");
+    }
+}
+
 #[test]
 fn reindexing_repairs_damaged_model_files_of_the_same_size() {
     // Model files were compared by size: a damaged vocab.bin (or another
