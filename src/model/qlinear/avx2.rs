@@ -4,7 +4,7 @@
 //! tokens. Also the odd last group of the AVX-512 pairs path.
 
 use super::layout::{group_block, ROWS};
-use super::quant::{block_scale, ROUNDER};
+use super::rounding::{block_scale, ROUNDER};
 use super::Kernel;
 use crate::format::tensors::Q4_BLOCK;
 

@@ -92,6 +92,7 @@ macro_rules! tiles {
 
 mod layout;
 mod quant;
+mod rounding;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]

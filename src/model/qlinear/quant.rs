@@ -4,6 +4,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use super::rounding::{block_scale, ROUNDER};
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::simd128::quantize_block;
 use super::Layout;
@@ -22,10 +24,6 @@ pub struct QActs {
     pub(super) neg8sum: Vec<i32>,
     pub(super) d: Vec<f32>,
 }
-
-/// 1.5 * 2^23: adding and subtracting it rounds an f32 of magnitude below
-/// 2^22 to the nearest integer, ties to even, with plain IEEE arithmetic.
-pub(super) const ROUNDER: f32 = 12_582_912.0;
 
 impl QActs {
     pub fn quantize(x: &[f32], tokens: usize, inp: usize, layout: Layout) -> Self {
@@ -105,14 +103,6 @@ fn quantize_all(x: &[f32], d: &mut [f32], q: &mut [i8]) {
     {
         *ds = quantize_block(blk.try_into().unwrap(), out.try_into().unwrap());
     }
-}
-
-/// The block scale `amax / 127` and its inverse (0 for an all-zero block).
-/// `amax` is a maximum, exact in any order; NaNs are skipped.
-#[inline(always)]
-pub(super) fn block_scale(amax: f32) -> (f32, f32) {
-    let dd = amax / 127.0;
-    (dd, if dd > 0.0 { 1.0 / dd } else { 0.0 })
 }
 
 /// Quantises one block of 32 activations; returns its scale.

@@ -3,7 +3,7 @@
 //! two 128-bit vectors per group of 8 rows, `i32x4.dot_i16x8_s`.
 
 use super::layout::{group_block, ROWS};
-use super::quant::{block_scale, ROUNDER};
+use super::rounding::{block_scale, ROUNDER};
 use super::Kernel;
 use crate::format::tensors::Q4_BLOCK;
 
