@@ -6,8 +6,10 @@
 //! before use, so a damaged shard is an error naming it.
 //!
 //! The vectors shard is a tensor file (`format::tensors`) holding one
-//! `vectors` tensor of int8 rows with a scale each; the lexical shard's
-//! format is specified in `search/lexical.rs`.
+//! `vectors` tensor of int8 rows with a scale each and, from bundles built
+//! since the crowding correction, a `crowding` tensor (f32, one per chunk;
+//! `search::Vectors::crowding`; a bundle without it ranks as before); the
+//! lexical shard's format is specified in `search/lexical.rs`.
 
 use std::collections::BTreeMap;
 

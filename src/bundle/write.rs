@@ -98,10 +98,20 @@ impl<S: ShardSink> ShardWriter<S> {
     }
 
     /// The chunk vectors: `rows` int8 rows of `dim` values with a scale
-    /// each (`format::tensors::quantize_i8_rows`), in chunk order.
-    pub fn vectors(&mut self, rows: usize, dim: usize, i8_rows: &[u8]) -> Result<()> {
+    /// each (`format::tensors::quantize_i8_rows`), in chunk order, and their
+    /// crowding (`search::Vectors::crowding`; empty: none written).
+    pub fn vectors(
+        &mut self,
+        rows: usize,
+        dim: usize,
+        i8_rows: &[u8],
+        crowding: &[f32],
+    ) -> Result<()> {
         let mut vw = TensorFileWriter::default();
         vw.push_raw("vectors", DType::I8Row, rows, dim, i8_rows);
+        if !crowding.is_empty() {
+            vw.push_f32(crate::search::dense::CROWDING, rows, 1, crowding);
+        }
         self.write("vectors", "bin", ShardKind::Vectors, &vw.finish())
     }
 
@@ -149,7 +159,7 @@ pub fn write_shards<S: ShardSink>(
         w.fragments(f)?;
     }
     w.docs(content.docs)?;
-    w.vectors(content.docs.chunks.len(), content.dim, content.vectors)?;
+    w.vectors(content.docs.chunks.len(), content.dim, content.vectors, &[])?;
     w.lexical(content.lexical)?;
     let (shards, sink) = w.finish();
     Ok((BundleManifest::new(model, content.docs, shards), sink))

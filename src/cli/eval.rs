@@ -57,6 +57,10 @@ pub struct EvalArgs {
     /// (error codes, statuses) in score fusion.
     #[arg(long)]
     identifier_weight: Option<f32>,
+    /// Override how much of a section's crowding (closeness to other
+    /// articles' titles, kept in the bundle) is taken off its dense score.
+    #[arg(long)]
+    crowding_weight: Option<f32>,
     /// Evaluate the site as if every translated article existed in one
     /// language only: one version of each translation group is kept, the
     /// language chosen by SEED (default 1). Measures answers that exist
@@ -202,7 +206,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
         abstain: !a.no_abstain,
         page_context: a.page_context.unwrap_or(d.page_context),
         identifier_weight: a.identifier_weight.unwrap_or(d.identifier_weight),
+        crowding_weight: a.crowding_weight.unwrap_or(d.crowding_weight),
     };
+    if !fusion.crowding_weight.is_finite() {
+        super::term::bad_input!("--crowding-weight must be a number");
+    }
     if !(0.0..=1.0).contains(&fusion.page_context) {
         super::term::bad_input!(
             "--page-context must be between 0 and 1, not {}",

@@ -68,8 +68,8 @@ fn fusion_line(f: &Fusion) -> String {
         ),
     };
     format!(
-        "{fused}; dense = chunk mixed {} with its page",
-        f.page_context
+        "{fused}; dense = chunk mixed {} with its page, less {} × its crowding",
+        f.page_context, f.crowding_weight
     )
 }
 

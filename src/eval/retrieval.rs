@@ -791,6 +791,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
                     abstain: true,
                     page_context,
                     identifier_weight: Fusion::default().identifier_weight,
+                    crowding_weight: Fusion::default().crowding_weight,
                 });
             }
         }
@@ -807,6 +808,7 @@ pub fn tuning_grid() -> Vec<Fusion> {
                     abstain: true,
                     page_context: Fusion::default().page_context,
                     identifier_weight: 0.0,
+                    crowding_weight: Fusion::default().crowding_weight,
                 });
             }
         }

@@ -179,10 +179,32 @@ pub(super) fn query_rows(
         .collect())
 }
 
+/// Every page title embedded as a reader's query (search vectors, rounded
+/// to int8 and back, as [`query_rows`] keeps them); `None` for an empty
+/// title. Used by [`blend_titles`] and [`crowding`].
+pub(super) fn title_vectors(
+    enc: &Encoder,
+    titles: &[&str],
+    cache: Option<&mut EmbedCache>,
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let dim = enc.dim();
+    let have: Vec<usize> = (0..titles.len())
+        .filter(|&i| !titles[i].trim().is_empty())
+        .collect();
+    let texts: Vec<&str> = have.iter().map(|&i| titles[i].trim()).collect();
+    let rows = query_rows(enc, &texts, "crossfind page title 1", cache)?;
+    let mut out: Vec<Option<Vec<f32>>> = vec![None; titles.len()];
+    for (&i, row) in have.iter().zip(&rows) {
+        let mut v = vec![0f32; dim];
+        DType::I8Row.decode_row(row, &mut v);
+        out[i] = Some(v);
+    }
+    Ok(out)
+}
+
 /// Step 3b: each chunk's vector moved towards its page title's, embedded
 /// as a reader's query: `(1 - w) · chunk + w · title`, rounded to int8
-/// again, with `w` = `weight` × the share of the site's languages the
-/// page's article is missing in (see [`title_blend_weights`]).
+/// again, with `w` = `weights[page]` (see [`title_blend_weights`]).
 ///
 /// A title is written the way readers search: short, and in the words of
 /// the question. Matched query to query, it finds the page when a short,
@@ -194,40 +216,116 @@ pub(super) fn query_rows(
 /// blend is linear, so the bundle keeps one vector per chunk and search is
 /// unchanged.
 pub(super) fn blend_titles(
-    enc: &Encoder,
-    titles: &[(&str, f32)],
+    dim: usize,
+    titles: &[Option<Vec<f32>>],
+    weights: &[f32],
     chunk_pages: impl Iterator<Item = u32>,
     rows: &mut [u8],
-    cache: Option<&mut EmbedCache>,
-) -> Result<()> {
-    let dim = enc.dim();
-    let blended: Vec<usize> = (0..titles.len())
-        .filter(|&i| titles[i].1 > 0.0 && !titles[i].0.trim().is_empty())
-        .collect();
-    if blended.is_empty() {
-        return Ok(());
-    }
-    let texts: Vec<&str> = blended.iter().map(|&i| titles[i].0.trim()).collect();
-    let embedded = query_rows(enc, &texts, "crossfind page title 1", cache)?;
-    let mut title_rows: Vec<Option<Vec<f32>>> = vec![None; titles.len()];
-    for (&i, row) in blended.iter().zip(&embedded) {
-        let mut v = vec![0f32; dim];
-        DType::I8Row.decode_row(row, &mut v);
-        title_rows[i] = Some(v);
-    }
+) {
     let mut v = vec![0f32; dim];
     for (row, page) in rows.chunks_exact_mut(4 + dim).zip(chunk_pages) {
-        let Some(t) = title_rows.get(page as usize).and_then(|t| t.as_ref()) else {
+        let page = page as usize;
+        let w = weights.get(page).copied().unwrap_or(0.0);
+        let Some(t) = titles
+            .get(page)
+            .and_then(|t| t.as_ref())
+            .filter(|_| w > 0.0)
+        else {
             continue;
         };
-        let w = titles[page as usize].1;
         DType::I8Row.decode_row(row, &mut v);
         for (x, &y) in v.iter_mut().zip(t) {
             *x = (1.0 - w) * *x + w * y;
         }
         row.copy_from_slice(&quantize_i8_rows(&v, dim));
     }
-    Ok(())
+}
+
+/// Other articles a chunk's crowding averages over.
+pub const CROWDING_K: usize = 5;
+/// Titles the crowding of a large site is measured against at most.
+pub const CROWDING_TITLES: usize = 4096;
+
+/// Step 3c: each chunk's crowding (`search::Vectors::crowding`): for every
+/// other article (translation group), the best dot product of the chunk
+/// with the title of one of its versions, embedded as a query; then the
+/// mean of the [`CROWDING_K`] best articles.
+///
+/// Titles stand for the questions readers ask. A section close to the
+/// titles of many other articles matches many questions a little, and
+/// pushes the answer down for all of them; when the answer exists only in
+/// another language, its cross-lingual score is lower and such a section
+/// wins. Search takes `Fusion::crowding_weight` × this off the section's
+/// score (measured in docs/multilingual.md, "Crowded sections"). Articles
+/// count once however many versions they have, so a site with every
+/// article in twelve languages and one with each in a single language get
+/// the same scale. A site with more than [`CROWDING_TITLES`] titles is
+/// measured against the articles that come first by a hash of their
+/// group, until that many titles: a fixed sample, so a re-index gives the
+/// same numbers.
+pub(super) fn crowding(
+    dim: usize,
+    rows: &[u8],
+    pages: &[PageMeta],
+    chunk_pages: &[u32],
+    titles: &[Option<Vec<f32>>],
+) -> Vec<f32> {
+    use std::collections::HashMap;
+    // the bank: (group index, title) for the sampled groups
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    let mut by_group: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, p) in pages.iter().enumerate() {
+        let g = *group_of.entry(p.group.as_str()).or_insert_with(|| {
+            by_group.push((p.group.as_str(), Vec::new()));
+            by_group.len() - 1
+        });
+        if titles.get(i).is_some_and(|t| t.is_some()) {
+            by_group[g].1.push(i);
+        }
+    }
+    let mut order: Vec<usize> = (0..by_group.len()).collect();
+    order.sort_by_key(|&g| (crate::format::sha256_hex(by_group[g].0.as_bytes()), g));
+    let mut bank: Vec<(usize, &[f32])> = Vec::new();
+    for g in order {
+        if bank.len() + by_group[g].1.len() > CROWDING_TITLES && !bank.is_empty() {
+            break;
+        }
+        bank.extend(
+            by_group[g]
+                .1
+                .iter()
+                .filter_map(|&p| titles[p].as_deref().map(|t| (g, t))),
+        );
+    }
+    let groups = by_group.len();
+    let page_group: Vec<usize> = pages.iter().map(|p| group_of[p.group.as_str()]).collect();
+    let ids: Vec<usize> = (0..chunk_pages.len()).collect();
+    crate::par::par_map(&ids, |_, &c| {
+        let mut v = vec![0f32; dim];
+        DType::I8Row.decode_row(&rows[c * (4 + dim)..(c + 1) * (4 + dim)], &mut v);
+        let own = page_group.get(chunk_pages[c] as usize).copied();
+        let mut best = vec![f32::NEG_INFINITY; groups];
+        for &(g, t) in &bank {
+            if Some(g) == own {
+                continue;
+            }
+            let mut d = 0f32;
+            for (a, b) in v.iter().zip(t) {
+                d += a * b;
+            }
+            if d > best[g] {
+                best[g] = d;
+            }
+        }
+        let mut found: Vec<f32> = best.into_iter().filter(|d| d.is_finite()).collect();
+        found.sort_by(|a, b| b.total_cmp(a));
+        found.truncate(CROWDING_K);
+        if found.is_empty() {
+            0.0
+        } else {
+            found.iter().sum::<f32>() / found.len() as f32
+        }
+    })
 }
 
 /// Each page's title blend: `weight` × the share of the site's languages
@@ -253,6 +351,43 @@ pub(super) fn title_blend_weights(pages: &[PageMeta], weight: f32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crowding_is_the_mean_of_the_nearest_other_articles_best_titles() {
+        let page = PageMeta::new;
+        // article a in two languages, b, c, and article d holding the chunks
+        let pages = [
+            page("en/a", "en", "a"),
+            page("es/a", "es", "a"),
+            page("en/b", "en", "b"),
+            page("en/c", "en", "c"),
+            page("en/d", "en", "d"),
+        ];
+        let unit = |i: usize| -> Vec<f32> { (0..4).map(|j| (i == j) as u8 as f32).collect() };
+        let titles = vec![
+            Some(vec![0.5, 0.0, 0.0, 0.0]),
+            Some(vec![0.9, 0.0, 0.0, 0.0]),
+            Some(vec![0.0, 0.8, 0.0, 0.0]),
+            None,
+            // d's own title is close to its chunk, and never counts
+            Some(vec![1.0, 1.0, 1.0, 1.0]),
+        ];
+        let mut values = Vec::new();
+        values.extend(unit(0));
+        values.extend(unit(1));
+        values.extend(unit(3));
+        let rows = quantize_i8_rows(&values, 4);
+        let c = crowding(4, &rows, &pages, &[4, 4, 4], &titles);
+        // chunk 0: a's best version 0.9, b 0; mean of the two articles with a title
+        assert!((c[0] - 0.45).abs() < 1e-3, "{c:?}");
+        // chunk 1: b 0.8, a 0
+        assert!((c[1] - 0.4).abs() < 1e-3, "{c:?}");
+        // chunk 2: near no other title
+        assert!(c[2].abs() < 1e-6, "{c:?}");
+        // a site of one article has nothing to be crowded by
+        let one = crowding(4, &rows[..8], &pages[4..], &[0], &titles[4..]);
+        assert_eq!(one, [0.0]);
+    }
 
     #[test]
     fn only_articles_missing_in_some_language_are_blended_with_their_title() {

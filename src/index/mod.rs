@@ -9,7 +9,8 @@
 //!    steps 1 and 2 go on; a chunk embedded by an earlier build with the
 //!    same pack is taken from the embedding cache instead ([`cache`]);
 //!    then move each chunk's vector a little towards its page title's
-//!    ([`embed::blend_titles`]);
+//!    ([`embed::blend_titles`]) and measure how crowded its place is among
+//!    the other articles' titles ([`embed::crowding`]);
 //! 4. write the fragment shards as their pages are done, then the docs,
 //!    vectors and lexical shards (`bundle::write`);
 //! 5. copy the model pack into `model/` ([`output`]);
@@ -224,19 +225,17 @@ pub fn build_bundle(
         }
     }
     let weights = embed::title_blend_weights(&docs.pages, opts.title_vector_weight);
-    let titles: Vec<(&str, f32)> = docs
-        .pages
-        .iter()
-        .zip(weights)
-        .map(|(p, w)| (p.title.as_str(), w))
-        .collect();
+    let title_texts: Vec<&str> = docs.pages.iter().map(|p| p.title.as_str()).collect();
+    let titles = embed::title_vectors(enc, &title_texts, cache.as_mut())?;
     embed::blend_titles(
-        enc,
+        enc.dim(),
         &titles,
+        &weights,
         docs.chunks.iter().map(|c| c.page),
         &mut vectors.rows,
-        cache.as_mut(),
-    )?;
+    );
+    let chunk_pages: Vec<u32> = docs.chunks.iter().map(|c| c.page).collect();
+    let crowding = embed::crowding(enc.dim(), &vectors.rows, &docs.pages, &chunk_pages, &titles);
 
     // the low-confidence levels, from the site's vectors (their sample
     // questions' rows go into the cache too)
@@ -244,6 +243,7 @@ pub fn build_bundle(
         dim: enc.dim(),
         rows: chunks,
         raw: std::mem::take(&mut vectors.rows),
+        crowding: Vec::new(),
     };
     let levels = confidence::levels(enc, &site_vectors, cache.as_mut())?;
     vectors.rows = site_vectors.raw;
@@ -258,7 +258,7 @@ pub fn build_bundle(
     }
 
     shards.docs(&docs)?;
-    shards.vectors(chunks, enc.dim(), &vectors.rows)?;
+    shards.vectors(chunks, enc.dim(), &vectors.rows, &crowding)?;
     drop(std::mem::take(&mut vectors.rows));
     shards.lexical(&lex.finish().to_bytes())?;
     let (shards, _) = shards.finish();

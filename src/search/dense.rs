@@ -4,12 +4,22 @@ use crate::bundle::Docs;
 use crate::error::{Error, Result};
 use crate::format::tensors::{DType, TensorFile};
 
+/// The tensor of the vectors shard holding [`Vectors::crowding`] (f32,
+/// one column; optional).
+pub const CROWDING: &str = "crowding";
+
 /// int8 vectors with a scale per vector.
 pub struct Vectors {
     pub dim: usize,
     pub rows: usize,
     /// `rows * (4 + dim)` bytes, [`DType::I8Row`] layout.
     pub raw: Vec<u8>,
+    /// Per chunk, how crowded its place is: the mean of its best dot
+    /// products with the titles of the `k` nearest other articles, embedded
+    /// as queries (`index::embed::crowding`). Search subtracts
+    /// `Fusion::crowding_weight` × this. Empty when the bundle has none
+    /// (built before it, or for keyword search only).
+    pub crowding: Vec<f32>,
 }
 
 impl Vectors {
@@ -37,10 +47,23 @@ impl Vectors {
                 ),
             ));
         }
+        let crowding = if tf.tensors().iter().any(|t| t.name == CROWDING) {
+            let c = tf.f32(CROWDING, rows, 1)?;
+            if let Some(i) = c.iter().position(|x| !x.is_finite()) {
+                return Err(Error::corrupt(
+                    name,
+                    format!("the crowding of chunk {i} is not a number"),
+                ));
+            }
+            c
+        } else {
+            Vec::new()
+        };
         Ok(Vectors {
             dim,
             rows,
             raw: raw.to_vec(),
+            crowding,
         })
     }
 
@@ -50,6 +73,7 @@ impl Vectors {
             dim,
             rows: 0,
             raw: Vec::new(),
+            crowding: Vec::new(),
         }
     }
 

@@ -231,6 +231,7 @@ impl Bundle {
         let mut chunks = Vec::new();
         let rb = 4 + self.vectors.dim;
         let mut raw = Vec::new();
+        let mut crowding = Vec::new();
         for (i, c) in self.docs.chunks.iter().enumerate() {
             let np = page_map[c.page as usize];
             if np == u32::MAX {
@@ -243,6 +244,7 @@ impl Bundle {
             });
             if self.has_vectors {
                 raw.extend_from_slice(&self.vectors.raw[i * rb..(i + 1) * rb]);
+                crowding.extend(self.vectors.crowding.get(i));
             }
         }
         let fragments: Vec<Option<Fragments>> = self
@@ -275,6 +277,7 @@ impl Bundle {
                 0
             },
             raw,
+            crowding,
         };
         let page_norms = vectors.page_norms(&docs);
         let frag_bases = docs.fragment_bases(manifest.version, fragments.len());
@@ -403,6 +406,100 @@ mod tests {
         assert!(b.group_members("c").is_empty());
         assert_eq!(b.sentences(3).unwrap(), ["text 3"]);
         assert_eq!(b.vectors.rows, 4);
+    }
+
+    /// The vectors shard of `docs()` with `crowding`, loaded as a bundle.
+    fn with_crowding(values: &[f32], crowding: &[f32]) -> Result<Bundle> {
+        let docs = docs();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text {c}"));
+        }
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for f in 0..2u32 {
+            w.fragments(&Fragments {
+                page: format!("p{}", 2 * f),
+                chunks: (0..2)
+                    .map(|c| (c, vec![format!("text {}", 2 * f + c)]))
+                    .collect(),
+            })
+            .unwrap();
+        }
+        w.docs(&docs).unwrap();
+        w.vectors(4, 4, &quantize_i8_rows(values, 4), crowding)
+            .unwrap();
+        w.lexical(&lex.finish().to_bytes()).unwrap();
+        let (shards, files) = w.finish();
+        let model = ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        };
+        let manifest = BundleManifest::new(model, &docs, shards);
+        Bundle::from_files(manifest, |n| Ok(files.get(n).cloned()), true)
+    }
+
+    #[test]
+    fn a_crowded_section_gives_way_to_an_equally_close_one() {
+        use crate::search::{search, Fusion, Mode, Query};
+        // chunks 0 (page en/a) and 2 (page en/b) are equally close to the
+        // query; chunk 0 sits near many other articles' titles
+        let mut values = vec![0f32; 16];
+        values[0] = 1.0;
+        values[8] = 1.0;
+        values[5] = 1.0;
+        values[15] = 1.0;
+        let b = with_crowding(&values, &[0.4, 0.0, 0.1, 0.0]).unwrap();
+        assert_eq!(b.vectors.crowding, [0.4, 0.0, 0.1, 0.0]);
+        let ask = |crowding_weight: f32| {
+            let fusion = Fusion {
+                crowding_weight,
+                page_context: 0.0,
+                ..Fusion::default()
+            };
+            let q = Query {
+                text: "",
+                vector: Some(&[1.0, 0.0, 0.0, 0.0]),
+                lang: None,
+                k: 2,
+                mode: Mode::Dense,
+                fusion,
+                filter: None,
+            };
+            search(&b, &q)
+                .into_iter()
+                .map(|h| h.page_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ask(0.0)[0], "en/a", "ties go to the lower chunk");
+        assert_eq!(ask(0.3)[0], "en/b", "the crowded section still came first");
+        // a bundle without crowding ranks as before whatever the weight
+        let plain = with_crowding(&values, &[]).unwrap();
+        assert!(plain.vectors.crowding.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_crowding_tensor_is_an_error_that_names_the_shard() {
+        use crate::format::tensors::{DType, TensorFileWriter};
+        let values: Vec<f32> = (0..16).map(|i| i as f32).collect();
+        for (bad, why) in [
+            (
+                vec![0.1, f32::NAN, 0.0, 0.0],
+                "crowding of chunk 1 is not a number",
+            ),
+            (vec![0.1, 0.2], "is 2x1, expected 4x1"),
+        ] {
+            let mut w = TensorFileWriter::default();
+            w.push_raw("vectors", DType::I8Row, 4, 4, &quantize_i8_rows(&values, 4));
+            w.push_f32(crate::search::dense::CROWDING, bad.len(), 1, &bad);
+            let err = match Vectors::parse("vectors.x.bin", &w.finish(), 4, 4) {
+                Ok(_) => panic!("loaded a crowding tensor of {bad:?}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains("vectors.x.bin") && err.contains(why), "{err}");
+        }
     }
 
     #[test]

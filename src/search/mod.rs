@@ -67,6 +67,12 @@ pub struct Fusion {
     /// codes, statuses, versions: [`lexical::LexicalIndex::identifier_shares`])
     /// a chunk holds, on top of their BM25 share.
     pub identifier_weight: f32,
+    /// Subtracted from a chunk's dense score × its crowding
+    /// ([`Vectors::crowding`]): a section that sits close to the titles of
+    /// many other articles matches many questions a little, and crowds out
+    /// the answer, most of all one in another language. Dense and hybrid
+    /// modes; no effect on a bundle without crowding.
+    pub crowding_weight: f32,
 }
 
 impl Default for Fusion {
@@ -86,6 +92,7 @@ impl Default for Fusion {
             abstain: true,
             page_context: 0.15,
             identifier_weight: 0.1,
+            crowding_weight: 0.3,
         }
     }
 }
@@ -222,6 +229,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
     };
     let dense_all: Vec<f32> = dense_q
         .map(|v| with_page_context(b, b.vectors.scores(v), q.fusion.page_context))
+        .map(|s| without_crowding(b, s, q.fusion.crowding_weight))
         .unwrap_or_default();
     let dense_top = if dense_all.is_empty() {
         vec![]
@@ -455,6 +463,17 @@ fn with_page_context(b: &Bundle, mut scores: Vec<f32>, w: f32) -> Vec<f32> {
         let n = b.page_norms.get(c.page as usize).copied().unwrap_or(0.0);
         if n > 0.0 {
             *s = (1.0 - w) * *s + w * (sums[c.page as usize] / n);
+        }
+    }
+    scores
+}
+
+/// Takes `w` × each chunk's crowding off its score (`Fusion::crowding_weight`).
+fn without_crowding(b: &Bundle, mut scores: Vec<f32>, w: f32) -> Vec<f32> {
+    let crowding = &b.vectors.crowding;
+    if w != 0.0 && crowding.len() == scores.len() {
+        for (s, c) in scores.iter_mut().zip(crowding) {
+            *s -= w * c;
         }
     }
     scores

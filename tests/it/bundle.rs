@@ -55,6 +55,7 @@ fn ask(b: &Bundle, text: &str, lang: Option<&str>, mode: Mode) -> Vec<Hit> {
                 abstain: false,
                 page_context: 0.0,
                 identifier_weight: 0.0,
+                crowding_weight: 0.0,
             },
             filter: None,
         },
