@@ -343,6 +343,17 @@ mod tests {
     use crate::format::tensors::quantize_i8_rows;
     use crate::search::lexical::LexicalIndexBuilder;
 
+    /// The model reference of the test bundles (4 dimensions).
+    fn test_model() -> ModelRef {
+        ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        }
+    }
+
     fn docs() -> Docs {
         let page = PageMeta::new;
         Docs {
@@ -388,13 +399,7 @@ mod tests {
             lexical: &lexical,
             fragments: &fragments,
         };
-        let model = ModelRef {
-            pack_id: "0000000000000000".into(),
-            id: "test".into(),
-            dim: 4,
-            dir: "model".into(),
-            offline_rows: None,
-        };
+        let model = test_model();
         let (manifest, files) = write_shards(HashMap::new(), &content, model).unwrap();
         assert_eq!(manifest.languages["en"].pages, 2);
         assert_eq!(manifest.languages["ja"].chunks, 1);
@@ -430,13 +435,7 @@ mod tests {
             .unwrap();
         w.lexical(&lex.finish().to_bytes()).unwrap();
         let (shards, files) = w.finish();
-        let model = ModelRef {
-            pack_id: "0000000000000000".into(),
-            id: "test".into(),
-            dim: 4,
-            dir: "model".into(),
-            offline_rows: None,
-        };
+        let model = test_model();
         let manifest = BundleManifest::new(model, &docs, shards);
         Bundle::from_files(manifest, |n| Ok(files.get(n).cloned()), true)
     }
