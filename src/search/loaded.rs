@@ -142,6 +142,30 @@ impl Bundle {
         Ok(())
     }
 
+    /// Adds the vectors shard to a bundle loaded without it
+    /// ([`Bundle::from_files_without_vectors`]): the browser answers keyword
+    /// queries before the vectors are in and fetches them for the first
+    /// semantic one. The shard is verified as at load; afterwards the
+    /// bundle is the one [`Bundle::from_files`] gives. A bundle that has its
+    /// vectors already is left as it is.
+    pub fn add_vectors(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.has_vectors {
+            return Ok(());
+        }
+        let vs = self.manifest.shard(ShardKind::Vectors).clone();
+        verify_file(&vs, bytes)?;
+        let vectors = Vectors::parse(
+            &vs.name,
+            bytes,
+            self.manifest.model.dim,
+            self.manifest.chunks,
+        )?;
+        self.page_norms = vectors.page_norms(&self.docs);
+        self.vectors = vectors;
+        self.has_vectors = true;
+        Ok(())
+    }
+
     /// The filters the pages declare: for each key, each value's page count.
     pub fn filter_counts(
         &self,
@@ -403,6 +427,86 @@ mod tests {
         assert!(b.group_members("c").is_empty());
         assert_eq!(b.sentences(3).unwrap(), ["text 3"]);
         assert_eq!(b.vectors.rows, 4);
+    }
+
+    /// The shards of a four-chunk bundle, as `write_shards` writes them.
+    fn written() -> (BundleManifest, HashMap<String, Vec<u8>>) {
+        let docs = docs();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text word{c}"));
+        }
+        let fragments: Vec<Fragments> = (0..2u32)
+            .map(|f| Fragments {
+                page: format!("p{}", 2 * f),
+                chunks: (0..2).map(|c| (c, vec![format!("text {c}")])).collect(),
+            })
+            .collect();
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        let (vectors, lexical) = (quantize_i8_rows(&values, 4), lex.finish().to_bytes());
+        let content = Content {
+            docs: &docs,
+            dim: 4,
+            vectors: &vectors,
+            lexical: &lexical,
+            fragments: &fragments,
+        };
+        let model = ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        };
+        let (manifest, files) = write_shards(HashMap::new(), &content, model).unwrap();
+        (BundleManifest::parse(&manifest.to_json()).unwrap(), files)
+    }
+
+    #[test]
+    fn vectors_added_after_load_search_as_if_loaded_with_the_bundle() {
+        use crate::search::{search, Fusion, Mode, Query};
+        let (manifest, files) = written();
+        let full =
+            Bundle::from_files(manifest.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+        let vectors = manifest.shard(ShardKind::Vectors).name.clone();
+        let mut late = Bundle::from_files_without_vectors(
+            manifest,
+            |n| {
+                assert_ne!(n, vectors, "the vectors shard is not read at load");
+                Ok(files.get(n).cloned())
+            },
+            true,
+        )
+        .unwrap();
+        assert!(!late.has_vectors());
+        // a damaged or cut shard is refused, naming it, and changes nothing
+        let mut bad = files[&vectors].clone();
+        bad[5] ^= 1;
+        let e = late.add_vectors(&bad).unwrap_err().to_string();
+        assert!(e.contains(&vectors), "{e}");
+        let e = late
+            .add_vectors(&bad[..bad.len() - 3])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&vectors), "{e}");
+        assert!(!late.has_vectors());
+        late.add_vectors(&files[&vectors]).unwrap();
+        assert!(late.has_vectors());
+        assert_eq!(late.page_norms, full.page_norms);
+        let v = [0.5f32, -0.5, 0.5, 0.5];
+        for mode in [Mode::Hybrid, Mode::Dense, Mode::Lexical] {
+            let q = Query {
+                text: "text word2",
+                vector: Some(&v),
+                lang: None,
+                k: 4,
+                mode,
+                fusion: Fusion::default(),
+                filter: None,
+            };
+            let shown = |b: &Bundle| format!("{:?}", search(b, &q));
+            assert_eq!(shown(&late), shown(&full), "{mode:?}");
+        }
     }
 
     #[test]

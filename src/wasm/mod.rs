@@ -345,13 +345,42 @@ impl BundleLoader {
         })
     }
 
+    /// The vectors shard's name: the one shard `required()` lists that
+    /// keyword search does not need (see `buildKeywords`).
+    pub fn vectors(&self) -> String {
+        self.manifest.shard(ShardKind::Vectors).name.clone()
+    }
+
+    /// The size of shard `name` in bytes (its content, as `add` checks it);
+    /// `undefined` for a name the manifest does not list.
+    #[wasm_bindgen(js_name = shardBytes)]
+    pub fn shard_bytes(&self, name: &str) -> Option<f64> {
+        let s = self.manifest.shards.iter().find(|s| s.name == name)?;
+        Some(s.bytes as f64)
+    }
+
+    /// Builds an engine for keyword search from the docs and lexical shards,
+    /// before the vectors shard is in: the page answers keyword queries at
+    /// once and fetches the vectors with the model, for the first semantic
+    /// query (`Engine.addVectors`). Until then it searches as an engine of
+    /// `buildLexical` does; fails like `build()` when the docs or lexical
+    /// shard is missing or damaged.
+    #[wasm_bindgen(js_name = buildKeywords)]
+    pub fn build_keywords(self) -> Result<Engine, JsValue> {
+        let vectors = self.vectors();
+        let why = format!(
+            "the vectors shard `{vectors}` is not loaded yet (Engine.addVectors), so only keyword search works for now"
+        );
+        self.lexical_engine(why)
+    }
+
     /// Builds an engine from the shards added so far, without the vectors
     /// shard: lexical search only (hybrid queries answer lexically, dense
     /// ones fail with code "no_vectors"), and `setEncoder` fails with code
     /// "no_vectors". For when the vectors shard is missing or damaged; fails
     /// like `build()` when the docs or lexical shard is missing or damaged.
     #[wasm_bindgen(js_name = buildLexical)]
-    pub fn build_lexical(mut self) -> Result<Engine, JsValue> {
+    pub fn build_lexical(self) -> Result<Engine, JsValue> {
         let vectors = self.manifest.shard(ShardKind::Vectors).name.clone();
         let why = match self.refused.get(&vectors) {
             Some(e) => format!("the vectors shard `{vectors}` was refused ({e})"),
@@ -360,6 +389,13 @@ impl BundleLoader {
             }
             None => format!("the vectors shard `{vectors}` is missing"),
         };
+        self.lexical_engine(format!(
+            "{why}, so only keyword search works; copy the bundle folder again or rebuild it with `crossfind index`"
+        ))
+    }
+
+    /// An engine without vectors (`why`: what dense search fails with).
+    fn lexical_engine(mut self, why: String) -> Result<Engine, JsValue> {
         let mut files = std::mem::take(&mut self.files);
         let bundle =
             Bundle::from_files_without_vectors(self.manifest, |n| Ok(files.remove(n)), false)
@@ -367,9 +403,7 @@ impl BundleLoader {
         Ok(Engine {
             bundle,
             encoder: None,
-            no_vectors: Some(format!(
-                "{why}, so only keyword search works; copy the bundle folder again or rebuild it with `crossfind index`"
-            )),
+            no_vectors: Some(why),
             last_query: Cell::new(None),
         })
     }
@@ -414,6 +448,18 @@ impl Engine {
     #[wasm_bindgen(js_name = addFragments)]
     pub fn add_fragments(&mut self, index: usize, bytes: &[u8]) -> Result<(), JsValue> {
         self.bundle.add_fragments(index, bytes).map_err(js_err)
+    }
+
+    /// Adds the vectors shard (`BundleLoader.vectors()`) to an engine built
+    /// without it (`buildKeywords`, or `buildLexical`), checking its size
+    /// and sha256: from then on it searches as an engine of `build()` does,
+    /// hybrid results identical, and `setEncoder` can attach the model. A
+    /// damaged shard fails with its code and file and changes nothing.
+    #[wasm_bindgen(js_name = addVectors)]
+    pub fn add_vectors(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_vectors(bytes).map_err(js_err)?;
+        self.no_vectors = None;
+        Ok(())
     }
 
     /// The fragment shard (its index in `BundleLoader.fragments()`) holding

@@ -271,6 +271,72 @@ test('without its vectors shard a bundle still searches by keywords (buildLexica
   }
 });
 
+// The worker answers keyword queries from the docs and lexical shards alone
+// and fetches the vectors with the model (www/src/worker.js, loadVectors).
+test('keyword search answers without the vectors shard; added later, hybrid equals a bundle loaded whole', () => {
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const shard = manifest.shards.find((s) => s.kind === 'vectors');
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.message, e.file]; } return ['no error', '', null]; };
+  const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  assert.equal(loader.vectors(), shard.name);
+  assert.equal(loader.shardBytes(shard.name), shard.bytes);
+  assert.equal(loader.shardBytes('nope.bin'), undefined);
+  const read = [];
+  for (const name of loader.required()) {
+    if (name === loader.vectors()) continue;
+    read.push(name);
+    loader.add(name, readFileSync(path.join(bundleDir, name)));
+  }
+  assert.deepEqual(read.map((n) => loader.shardKind(n)).sort(), ['docs', 'lexical']);
+  const frags = loader.fragments();
+  const engine = loader.buildKeywords();
+  frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(bundleDir, name))));
+  const full = loadEngine();
+  assert.equal(engine.hasVectors(), false);
+  const shown = (hits) => hits.map((h) => [h.url, h.lang, h.lexical, h.dense, h.fused, h.snippet, h.highlights]);
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const want = full.search(q, { lang, k: 5, mode: 'lexical' });
+    assert.ok(want.length > 0, q);
+    const native = nativeSearch(q, [...args, '--mode', 'lexical', '--k', '5']);
+    assert.deepEqual(want.map((h) => h.url), native.map((h) => h.url), q);
+    for (const mode of [undefined, 'hybrid', 'lexical']) assert.deepEqual(shown(engine.search(q, { lang, k: 5, mode })), shown(want), `${q} ${mode}`);
+    const [c, message] = code(() => engine.search(q, { lang, mode: 'dense' }));
+    assert.equal(c, 'no_vectors', q);
+    assert.match(message, /not loaded yet/);
+  }
+  // the model waits for the vectors
+  const pl = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  for (const n of pl.missing()) pl.add(n, readFileSync(path.join(modelDir, n)));
+  assert.equal(code(() => engine.setEncoder(pl.build()))[0], 'no_vectors');
+  // a damaged shard is refused with its code and file, and keyword search goes on
+  const bad = Buffer.from(readFileSync(path.join(bundleDir, shard.name)));
+  bad[bad.length >> 1] ^= 0x20;
+  const [c, , file] = code(() => engine.addVectors(bad));
+  assert.equal(c, 'checksum_mismatch');
+  assert.equal(file, shard.name);
+  assert.equal(code(() => engine.addVectors(bad.subarray(0, 100)))[0], 'corrupt_file');
+  assert.equal(engine.hasVectors(), false);
+  assert.ok(engine.search('password', { k: 3 }).length > 0);
+  // the real one: from then on the same answers, scores bit for bit, as the bundle loaded whole
+  engine.addVectors(readFileSync(path.join(bundleDir, shard.name)));
+  assert.equal(engine.hasVectors(), true);
+  attachModel(engine);
+  attachModel(full);
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    for (const mode of [undefined, 'dense', 'lexical']) {
+      const a = engine.answer(q, { lang, k: 5, mode });
+      const b = full.answer(q, { lang, k: 5, mode });
+      assert.ok(a.hits.length > 0, q);
+      assert.deepEqual(shown(a.hits), shown(b.hits), `${q} ${mode}`);
+      assert.deepEqual([a.lowConfidence, a.confidence], [b.lowConfidence, b.confidence], q);
+    }
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.deepEqual(engine.search(q, { lang, k: 5 }).map((h) => h.url), native.map((h) => h.url), q);
+  }
+});
+
 test('buildLexical still needs the docs and lexical shards', () => {
   const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
   for (const kind of ['docs', 'lexical']) {
