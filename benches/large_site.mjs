@@ -239,7 +239,7 @@ function classify(url) {
     const n = p.slice('/crossfind/'.length);
     // fetched with the model, for semantic search only (since the keyword-first worker)
     if (/^vectors\./.test(n)) return 'vectors';
-    if (/^(manifest\.json|docs\.|lexical\.|vectors\.|frag\.|offline\.json)/.test(n)) return 'index';
+    if (/^(manifest\.json|docs\.|lexical[.-]|frag\.|offline\.json)/.test(n)) return 'index';
     return 'library';
   }
   if (p.startsWith('/pagefind/')) {

@@ -31,7 +31,16 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// `format::encoding`), and the model folder's `pack.json` may list
 /// compressed forms too. A bundle with no compressed file is still written
 /// as version 2, which older readers read.
-pub const BUNDLE_VERSION: u32 = 3;
+///
+/// 4: the lexical index may come in term-range pieces: the `lexical` shard
+/// is then its head (document lengths and the piece table with each
+/// piece's sha256, `search/lexical/pieces.rs`) and the pieces are byte
+/// ranges of `lexical_terms` shards, fetched per query. A bundle whose
+/// index is in one piece is still written as version 3 (or 2).
+pub const BUNDLE_VERSION: u32 = 4;
+/// The version a bundle with compressed files and a one-piece lexical
+/// index is written as.
+pub const BUNDLE_VERSION_GZIP: u32 = 3;
 /// The version a bundle without compressed files is written as.
 pub const BUNDLE_VERSION_PLAIN: u32 = 2;
 /// The oldest bundle format version this build still reads.
@@ -46,6 +55,8 @@ pub enum ShardKind {
     Vectors,
     Lexical,
     Fragments,
+    /// Pieces of the lexical index (version 4), as byte ranges its head lists.
+    LexicalTerms,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -63,6 +63,10 @@ pub struct BuildOptions {
     /// site (`embed::blend_titles`; less for one translated into some); 0
     /// leaves the vectors as the encoder gave them.
     pub title_vector_weight: f32,
+    /// The lexical index's layout: `None` by its size (term-range pieces
+    /// fetched per query above `search::lexical::PIECED_ABOVE` bytes),
+    /// `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
+    pub lexical_pieces: Option<usize>,
 }
 
 /// The largest title or heading weight: beyond it, BM25's term-frequency
@@ -86,6 +90,7 @@ impl Default for BuildOptions {
             // title as a query"): lifts answers that exist in one language
             // only by about 0.02 of MRR@10, on both halves of the queries
             title_vector_weight: 0.15,
+            lexical_pieces: None,
         }
     }
 }
@@ -96,8 +101,9 @@ pub struct BuildReport {
     pub pages: usize,
     pub chunks: usize,
     pub truncated_chunks: usize,
-    /// The format version of the manifest written: `BUNDLE_VERSION` when a
-    /// file has a gzip form, else `BUNDLE_VERSION_PLAIN`.
+    /// The format version of the manifest written: `BUNDLE_VERSION` when the
+    /// lexical index is in pieces, `BUNDLE_VERSION_GZIP` when a file has a
+    /// gzip form, else `BUNDLE_VERSION_PLAIN`.
     pub bundle_version: u32,
     pub languages: BTreeMap<String, LangCount>,
     /// `(file, kind, bytes)`, model files included (kind "model").
@@ -260,7 +266,7 @@ pub fn build_bundle(
     shards.docs(&docs)?;
     shards.vectors(chunks, enc.dim(), &vectors.rows)?;
     drop(std::mem::take(&mut vectors.rows));
-    shards.lexical(&lex.finish().to_bytes())?;
+    shards.lexical_index(&lex.finish(), opts.lexical_pieces)?;
     let (shards, _) = shards.finish();
 
     let model_dir = out.join("model");

@@ -259,12 +259,17 @@ impl BundleLoader {
         })
     }
 
-    /// Shards needed before the first (lexical) search.
+    /// Shards needed before the first (lexical) search. Not the files of a
+    /// lexical index in pieces (`lexical_terms`): their pieces are fetched
+    /// per query (`Engine.lexicalRanges`).
     pub fn required(&self) -> Vec<String> {
         self.manifest
             .shards
             .iter()
-            .filter(|s| s.kind != ShardKind::Fragments && !self.files.contains_key(&s.name))
+            .filter(|s| {
+                !matches!(s.kind, ShardKind::Fragments | ShardKind::LexicalTerms)
+                    && !self.files.contains_key(&s.name)
+            })
             .map(|s| s.name.clone())
             .collect()
     }
@@ -295,6 +300,7 @@ impl BundleLoader {
                 ShardKind::Vectors => "vectors",
                 ShardKind::Lexical => "lexical",
                 ShardKind::Fragments => "fragments",
+                ShardKind::LexicalTerms => "lexical_terms",
             }
             .to_string(),
         )
@@ -462,6 +468,49 @@ impl Engine {
         Ok(())
     }
 
+    /// Byte ranges of the lexical pieces `text` needs before it can be
+    /// searched (a bundle whose lexical index is in pieces; empty once they
+    /// are in, and always for an index in one piece):
+    /// `[{piece, file, start, end}]`, `end` exclusive, `file` a shard of the
+    /// bundle. `search` and `answer` fail with code "missing_pieces" until
+    /// they are added (`addLexicalPiece`).
+    #[wasm_bindgen(js_name = lexicalRanges)]
+    pub fn lexical_ranges(&self, text: &str) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        struct JsPieceRange<'a> {
+            piece: u32,
+            file: &'a str,
+            start: f64,
+            end: f64,
+        }
+        let ranges: Vec<JsPieceRange> = self
+            .bundle
+            .lexical_ranges(cut_query(text))
+            .into_iter()
+            .map(|(piece, file, start, end)| JsPieceRange {
+                piece,
+                file,
+                start: start as f64,
+                end: end as f64,
+            })
+            .collect();
+        contract::to_js(&ranges)
+    }
+
+    /// Adds lexical piece `piece` (the body of its range from
+    /// `lexicalRanges`), checked against the sha256 the index's head lists.
+    #[wasm_bindgen(js_name = addLexicalPiece)]
+    pub fn add_lexical_piece(&mut self, piece: u32, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_lexical_piece(piece, bytes).map_err(js_err)
+    }
+
+    /// Adds a whole lexical terms file (a host that ignores Range sends
+    /// it whole), checked against the manifest: every piece in it.
+    #[wasm_bindgen(js_name = addLexicalFile)]
+    pub fn add_lexical_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_lexical_file(name, bytes).map_err(js_err)
+    }
+
     /// The fragment shard (its index in `BundleLoader.fragments()`) holding
     /// the text of chunk `chunk`; `undefined` for a chunk it does not have.
     /// The worker fetches only the shards of the hits it shows.
@@ -613,6 +662,15 @@ impl Engine {
         let text = cut_query(text);
         if text.trim().is_empty() {
             return Ok((Vec::new(), confidence::judge(None, None, &[])));
+        }
+        let missing: Vec<u32> = self
+            .bundle
+            .lexical_ranges(text)
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        if !missing.is_empty() {
+            return Err(js_err(Error::MissingPieces(missing)));
         }
         let vector = match (&self.encoder, mode) {
             (Some(enc), Mode::Hybrid | Mode::Dense) => Some(self.query_vector(enc, text)?),

@@ -337,6 +337,71 @@ test('keyword search answers without the vectors shard; added later, hybrid equa
   }
 });
 
+// A lexical index in term-range pieces (bundle format 4; `crossfind index
+// --lexical-pieces`): the engine names the byte ranges of the pieces a
+// query's terms are in, the worker fetches them (www/src/worker.js,
+// ensureLexical), and the answers are those of the index in one piece.
+test('a lexical index in pieces: a query fetches only the pieces it needs and answers as the one-piece bundle', () => {
+  const pieced = path.join(mkdtempSync(path.join(tmpdir(), 'cf-pieced-')), 'crossfind');
+  execFileSync(cli, ['index', '--input', path.join(root, 'tests/fixtures/sites/tiny'), '--out', pieced, '--lexical-pieces', '200'], { stdio: 'ignore' });
+  const manifest = JSON.parse(readFileSync(path.join(pieced, 'manifest.json'), 'utf8'));
+  const terms = manifest.shards.filter((s) => s.kind === 'lexical_terms');
+  assert.ok(terms.length >= 1 && terms.every((s) => !s.encoded), 'pieces files, fetched by range, no gzip form');
+  assert.equal(manifest.version, 4);
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.file]; } return ['no error', null]; };
+  const load = () => {
+    const loader = new BundleLoader(readFileSync(path.join(pieced, 'manifest.json'), 'utf8'));
+    for (const t of terms) assert.equal(loader.shardKind(t.name), 'lexical_terms');
+    const required = loader.required();
+    assert.ok(!required.some((n) => terms.some((t) => t.name === n)), 'the pieces are not loaded up front');
+    for (const name of required) loader.add(name, readFileSync(path.join(pieced, name)));
+    const frags = loader.fragments();
+    const engine = loader.build();
+    frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(pieced, name))));
+    return engine;
+  };
+  const whole = loadEngine(); // the tiny site's default bundle: one piece
+  const shown = (hits) => hits.map((h) => [h.url, h.lang, h.lexical, h.dense, h.fused, h.snippet, h.highlights]);
+  const engine = load();
+  attachModel(engine);
+  attachModel(whole);
+  const pieces = new Set();
+  let fetched = 0;
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const ranges = engine.lexicalRanges(q);
+    // (a later query may find its pieces in already)
+    if (q === queries[0][0]) assert.ok(ranges.length > 0, q);
+    if (ranges.length) assert.deepEqual(code(() => engine.search(q, { lang, k: 5, mode: 'lexical' }))[0], 'missing_pieces', q);
+    for (const r of ranges) {
+      const body = readFileSync(path.join(pieced, r.file)).subarray(r.start, r.end);
+      fetched += body.length;
+      pieces.add(r.piece);
+      engine.addLexicalPiece(r.piece, body);
+    }
+    assert.deepEqual(engine.lexicalRanges(q), [], `${q}: nothing more to fetch`);
+    for (const mode of ['lexical', 'hybrid']) {
+      assert.deepEqual(shown(engine.search(q, { lang, k: 5, mode })), shown(whole.search(q, { lang, k: 5, mode })), `${q} ${mode}`);
+    }
+    fetchRows(engine, q);
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.deepEqual(engine.search(q, { lang, k: 5 }).map((h) => h.url), native.map((h) => h.url), q);
+  }
+  const total = terms.reduce((n, t) => n + t.bytes, 0);
+  assert.ok(fetched < total, `${fetched} of ${total} bytes of pieces`);
+  // a damaged piece: refused with its code and file; the whole file (a host without Range) brings every piece
+  const fresh = load();
+  const [r] = fresh.lexicalRanges('password');
+  const bad = Buffer.from(readFileSync(path.join(pieced, r.file)).subarray(r.start, r.end));
+  bad[0] ^= 1;
+  assert.deepEqual(code(() => fresh.addLexicalPiece(r.piece, bad)), ['checksum_mismatch', r.file]);
+  const file = Buffer.from(readFileSync(path.join(pieced, r.file)));
+  file[r.start] ^= 1;
+  assert.deepEqual(code(() => fresh.addLexicalFile(r.file, file)), ['checksum_mismatch', r.file]);
+  fresh.addLexicalFile(r.file, readFileSync(path.join(pieced, r.file)));
+  assert.ok(!fresh.lexicalRanges('password').some((x) => x.file === r.file));
+});
+
 test('buildLexical still needs the docs and lexical shards', () => {
   const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
   for (const kind of ['docs', 'lexical']) {

@@ -8,6 +8,9 @@
 //   manifest.json -> docs, lexical shards -> Engine  => {type:'ready', languages, filters, semantic, wasm}
 //     (keyword search works; filters: the engine's {key: {value: pageCount}};
 //     BundleLoader.buildKeywords: the vectors are not waited for)
+//   lexical pieces (a large site's index in term-range pieces, bundle
+//     format 4): fetched per query by byte range, those holding the
+//     query's terms, before it is answered (ensureLexical)
 //   fragment shards (snippet text): fetched per query, only those
 //     holding the hits shown (loadFragment), before the answer  => {type:'fragments'} at once
 //   model pack and the vectors shard, side by side (only once asked:
@@ -442,6 +445,48 @@ function missingFragments(b, hits) {
   return [...want];
 }
 
+// A lexical index in term-range pieces (bundle format 4): before a query
+// is answered, the engine names the byte ranges of the pieces holding its
+// terms (Engine.lexicalRanges, after its own term analysis), the worker
+// fetches them with HTTP Range and hands them over (addLexicalPiece checks
+// each against the sha256 its head lists). A host that ignores Range sends
+// the whole file (200): it is checked against the manifest and all its
+// pieces come in (addLexicalFile); until a host is seen to answer a range,
+// the first piece is asked alone, so such a host sends each file once.
+// b.pieceLoads: piece -> a promise while it is on its way.
+async function ensureLexical(b, query) {
+  let ranges = b.engine.lexicalRanges(query);
+  if (!ranges.length) return;
+  if (b.rangesHonoured !== true) {
+    await loadPiece(b, ranges[0]);
+    ranges = b.engine.lexicalRanges(query);
+  }
+  await Promise.all(ranges.map((r) => loadPiece(b, r)));
+}
+
+function loadPiece(b, r) {
+  let p = b.pieceLoads.get(r.piece);
+  if (!p) {
+    p = fetchPiece(b, r).finally(() => b.pieceLoads.delete(r.piece));
+    b.pieceLoads.set(r.piece, p);
+  }
+  return p;
+}
+
+async function fetchPiece(b, r) {
+  const url = fileUrl(r.file, b.base, 'manifest.json');
+  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: cacheMode(url) });
+  if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (res.status === 206) {
+    b.rangesHonoured = true;
+    b.engine.addLexicalPiece(r.piece, bytes);
+  } else {
+    b.rangesHonoured = false;
+    b.engine.addLexicalFile(r.file, bytes);
+  }
+}
+
 // {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
 function summed(parts) {
   const out = {};
@@ -486,6 +531,7 @@ async function startup() {
   bundles.forEach((b, i) => {
     b.fragments = fragments[i];
     b.fragLoads = new Map();
+    b.pieceLoads = new Map();
   });
   post({ type: 'fragments' });
 
@@ -768,8 +814,9 @@ function fromBundle(hit, b) {
 // merges: hits by fused score (each bundle's weight already in it), best
 // k; low confidence when every bundle judged says so, with the verdict of
 // the bundle whose best match beats its level most.
-// The fragment shards its hits need are fetched first, and the bundle
-// asked again (the same hits, now with their snippets).
+// The lexical pieces of its terms are fetched first (ensureLexical); then
+// the fragment shards its hits need, and the bundle asked again (the same
+// hits, now with their snippets).
 async function runSearch(msg, mode) {
   const opts = {};
   if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm/mod.rs)
@@ -780,6 +827,8 @@ async function runSearch(msg, mode) {
     if (!b.engine) continue;
     const m = mode !== 'lexical' && !b.engine.hasEncoder() ? 'lexical' : mode;
     if (m === 'dense' && b.lexicalOnly) continue;
+    // the lexical pieces of the query's terms (none for an index in one piece)
+    if (b.pieceLoads) await ensureLexical(b, msg.query);
     const ask = () => b.engine.answer(msg.query, { ...opts, mode: m, ...(b.weight !== 1 ? { weight: b.weight } : {}) });
     let a = ask();
     for (let round = 0; round < 3 && b.fragLoads; round++) {
