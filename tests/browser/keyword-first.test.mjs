@@ -7,7 +7,10 @@
 // vectors come it becomes ready and answers across languages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { demoBrowser, instrument, watchErrors, waitForResults, waitSemantic, typeQuery, W } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { demoBrowser, instrument, watchErrors, waitForResults, waitSemantic, typeQuery, W, ROOT, BUNDLE } from './harness.mjs';
 
 const T = { timeout: 300000 };
 const env = demoBrowser();
@@ -59,6 +62,45 @@ test('keyword results show before any vector bytes are fetched; semantic search 
     assert.deepEqual(errors, []);
   } finally {
     release();
+    await context.close();
+  }
+});
+
+// The demo's keyword index is in term-range pieces (bundle format 4): a
+// keyword query fetches the pieces of its terms by byte range, not the
+// whole index, and finds what the native CLI finds.
+test('a keyword query fetches only the lexical pieces of its terms, by byte range', T, async () => {
+  const manifest = JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8'));
+  const terms = manifest.shards.filter((s) => s.kind === 'lexical_terms');
+  assert.ok(terms.length > 0, 'the demo bundle has its lexical index in pieces');
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
+  const asked = [];
+  await context.route(/\/crossfind\/lexical-terms\.[0-9a-f]+\.bin$/, async (route) => {
+    const res = await route.fetch();
+    asked.push({ range: route.request().headers().range || null, status: res.status(), bytes: (await res.body()).length });
+    await route.fulfill({ response: res });
+  });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  try {
+    await page.goto(`${env.server.url}en/index.html`);
+    await page.evaluate(() => window.crossfind.ready());
+    assert.deepEqual(asked, [], 'no piece before a query');
+    const q = 'cancel subscription';
+    const hits = await page.evaluate((q) => window.crossfind.search(q, { lang: 'en', k: 5, mode: 'lexical' }), q);
+    const native = execFileSync(path.join(ROOT, 'target/release/crossfind'), ['search', '--bundle', BUNDLE, '--json', '--lang', 'en', '--mode', 'lexical', '--k', '5', q], { encoding: 'utf8' })
+      .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.deepEqual(hits.map((h) => h.url), native.map((h) => h.url));
+    assert.ok(asked.length > 0 && asked.every((a) => a.range && a.status === 206), JSON.stringify(asked));
+    const fetched = asked.reduce((n, a) => n + a.bytes, 0);
+    const total = terms.reduce((n, s) => n + s.bytes, 0);
+    assert.ok(fetched <= total / 4, `${fetched} of ${total} bytes`);
+    // the same query again fetches nothing more
+    const before = asked.length;
+    await page.evaluate((q) => window.crossfind.search(q, { lang: 'en', k: 5, mode: 'lexical' }), q);
+    assert.equal(asked.length, before);
+    assert.deepEqual(errors, []);
+  } finally {
     await context.close();
   }
 });
