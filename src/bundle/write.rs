@@ -251,6 +251,7 @@ impl BundleManifest {
     pub fn new(model: ModelRef, docs: &Docs, shards: Vec<Shard>) -> Self {
         let encoded = shards.iter().any(|s| s.encoded.is_some());
         let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
+        // (`display_in_fragments`, set by the caller, makes it version 4 too)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
             version: if pieced {
@@ -266,6 +267,7 @@ impl BundleManifest {
             languages: docs.languages(),
             shards,
             confidence: None,
+            display_in_fragments: false,
         }
     }
 

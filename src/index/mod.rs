@@ -69,6 +69,11 @@ pub struct BuildOptions {
     pub lexical_pieces: Option<usize>,
 }
 
+/// Sites of more pages than this keep their pages' URLs and titles and
+/// their sections' headings in the fragment shards, fetched for the hits
+/// shown, instead of the docs shard every visit loads (about 40% of it).
+pub const DISPLAY_IN_FRAGMENTS_ABOVE: usize = 200;
+
 /// The largest title or heading weight: beyond it, BM25's term-frequency
 /// saturation (k1 = 1.2) makes another repetition add almost nothing.
 pub const MAX_TEXT_WEIGHT: u32 = 5;
@@ -164,6 +169,7 @@ pub fn build_bundle(
         chunks: Vec::new(),
     };
     let pages_total = docs.pages.len();
+    let display_in_fragments = pages_total > DISPLAY_IN_FRAGMENTS_ABOVE;
     let mut shards = ShardWriter::new(DirSink(out));
     let mut lex = LexicalIndexBuilder::new();
     let mut notes = Vec::new();
@@ -189,6 +195,7 @@ pub fn build_bundle(
                 shards: &mut shards,
                 cache: cache.as_mut(),
                 keys: &mut keys,
+                display_in_fragments,
             };
             pages.index(embedder, progress)
         },
@@ -263,7 +270,11 @@ pub fn build_bundle(
         }
     }
 
-    shards.docs(&docs)?;
+    if display_in_fragments {
+        shards.docs(&docs.without_display())?;
+    } else {
+        shards.docs(&docs)?;
+    }
     shards.vectors(chunks, enc.dim(), &vectors.rows)?;
     drop(std::mem::take(&mut vectors.rows));
     shards.lexical_index(&lex.finish(), opts.lexical_pieces)?;
@@ -293,6 +304,10 @@ pub fn build_bundle(
         offline_rows: offline::offline_rows(pack, languages.keys(), &model_dir)?,
     };
     let mut manifest = BundleManifest::new(model, &docs, shards);
+    if display_in_fragments {
+        manifest.display_in_fragments = true;
+        manifest.version = crate::bundle::BUNDLE_VERSION;
+    }
     manifest.confidence = levels;
     write_manifest(out, &manifest)?;
     let precache = offline::write_precache(out, &manifest, pack)?;
@@ -339,6 +354,9 @@ struct Pages<'a, 'o> {
     /// Chunk `id`'s cache key, when it was sent to the encoder (`None`:
     /// its row came from the cache, or there is no cache).
     keys: &'a mut Vec<Option<cache::Key>>,
+    /// Whether the fragment shards carry the pages' URLs and titles and the
+    /// chunks' headings (`BundleManifest::display_in_fragments`).
+    display_in_fragments: bool,
 }
 
 impl Pages<'_, '_> {
@@ -410,6 +428,15 @@ impl Pages<'_, '_> {
                     }
                     if frag.chunks.is_empty() {
                         frag.page = page.id.clone();
+                    }
+                    if self.display_in_fragments {
+                        if frag.pages.last().map(|p| p.0) != Some(pi as u32) {
+                            frag.pages
+                                .push((pi as u32, page.url.clone(), page.title.clone()));
+                        }
+                        if !s.heading.is_empty() {
+                            frag.headings.push((id - base, s.heading.clone()));
+                        }
                     }
                     frag.chunks.push((id - base, c.sentences));
                 }

@@ -77,7 +77,7 @@ impl Bundle {
             Ok(b)
         };
         let docs_shard = manifest.shard(ShardKind::Docs).clone();
-        let docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
+        let mut docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
         let nfrag = manifest.fragment_shards().count();
         let vectors = if with_vectors {
             let vs = manifest.shard(ShardKind::Vectors).clone();
@@ -122,7 +122,11 @@ impl Bundle {
         let bases = docs.fragment_bases(manifest.version, nfrag);
         for (s, &base) in shards.iter().zip(&bases) {
             frags.push(if fragments {
-                Some(Fragments::parse(&s.name, &read(s)?, base)?)
+                let f = Fragments::parse(&s.name, &read(s)?, base)?;
+                if manifest.display_in_fragments {
+                    docs.add_display(&s.name, &f)?;
+                }
+                Some(f)
             } else {
                 None
             });
@@ -152,7 +156,11 @@ impl Bundle {
             .ok_or_else(|| Error::Input(format!("no fragment shard {index}")))?;
         verify_file(&s, bytes)?;
         let base = self.frag_bases.get(index).copied().unwrap_or(0);
-        self.fragments[index] = Some(Fragments::parse(&s.name, bytes, base)?);
+        let f = Fragments::parse(&s.name, bytes, base)?;
+        if self.manifest.display_in_fragments {
+            self.docs.add_display(&s.name, &f)?;
+        }
+        self.fragments[index] = Some(f);
         Ok(())
     }
 
@@ -409,12 +417,15 @@ impl Bundle {
                         .filter(|(id, _)| chunk_map[*id as usize] != u32::MAX)
                         .map(|(id, s)| (chunk_map[*id as usize], s.clone()))
                         .collect(),
+                    // the display fields are in `docs` already
+                    ..Default::default()
                 })
             })
             .collect();
         let kept = |c: u32| chunk_map.get(c as usize).is_some_and(|&m| m != u32::MAX);
         let mut lexical = self.lexical.subset(kept, |c| chunk_map[c as usize]);
         let mut manifest = self.manifest.clone();
+        manifest.display_in_fragments = false;
         manifest.pages = pages.len();
         manifest.chunks = chunks.len();
         let docs = Docs { pages, chunks };
@@ -523,6 +534,7 @@ mod tests {
                 chunks: (0..2)
                     .map(|c| (c, vec![format!("text {}", 2 * f + c)]))
                     .collect(),
+                ..Default::default()
             })
             .collect();
         for c in 0..4 {
@@ -568,6 +580,7 @@ mod tests {
             .map(|f| Fragments {
                 page: format!("p{}", 2 * f),
                 chunks: (0..2).map(|c| (c, vec![format!("text {c}")])).collect(),
+                ..Default::default()
             })
             .collect();
         let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
@@ -657,6 +670,7 @@ mod tests {
             w.fragments(&Fragments {
                 page: format!("p{}", 2 * f),
                 chunks: (0..2).map(|c| (c, vec![format!("text {c}")])).collect(),
+                ..Default::default()
             })
             .unwrap();
         }
@@ -811,6 +825,123 @@ mod tests {
         assert!(err.to_string().contains("outside"), "{err}");
     }
 
+    /// The four-chunk bundle, written with its display fields in the
+    /// fragment shards (`display`) or in the docs shard.
+    fn with_display(display: bool) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
+        let mut docs = docs();
+        for (i, c) in docs.chunks.iter_mut().enumerate() {
+            c.heading = if i == 2 {
+                String::new()
+            } else {
+                format!("Heading {i}")
+            };
+            c.anchor = Some(format!("h{i}"));
+        }
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for f in 0..2u32 {
+            let chunks: Vec<u32> = (2 * f..2 * f + 2).collect();
+            w.fragments(&Fragments {
+                page: format!("p{}", 2 * f),
+                chunks: chunks
+                    .iter()
+                    .map(|&c| (c - 2 * f, vec![format!("text {c}")]))
+                    .collect(),
+                pages: if display {
+                    chunks
+                        .iter()
+                        .map(|&c| {
+                            let p = &docs.pages[docs.chunks[c as usize].page as usize];
+                            (docs.chunks[c as usize].page, p.url.clone(), p.title.clone())
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                headings: if display {
+                    chunks
+                        .iter()
+                        .filter(|&&c| !docs.chunks[c as usize].heading.is_empty())
+                        .map(|&c| (c - 2 * f, docs.chunks[c as usize].heading.clone()))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .unwrap();
+        }
+        w.docs(&if display {
+            docs.without_display()
+        } else {
+            docs.clone()
+        })
+        .unwrap();
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        w.vectors(4, 4, &quantize_i8_rows(&values, 4)).unwrap();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text heading word{c}"));
+        }
+        w.lexical(&lex.finish().to_bytes()).unwrap();
+        let (shards, files) = w.finish();
+        let model = ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        };
+        let mut m = BundleManifest::new(model, &docs, shards);
+        m.display_in_fragments = display;
+        (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
+    }
+
+    #[test]
+    fn display_fields_in_the_fragment_shards_come_in_with_them() {
+        use crate::search::{search, Fusion, Mode, Query};
+        let (m0, f0, docs) = with_display(false);
+        let plain = Bundle::from_files(m0, |n| Ok(f0.get(n).cloned()), true).unwrap();
+        let (m, files, _) = with_display(true);
+        // read whole (natively): the same table
+        let whole = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+        assert_eq!(whole.docs, docs);
+        // the browser's way: blank until the shard of a page comes
+        let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+        assert!(b
+            .docs
+            .pages
+            .iter()
+            .all(|p| p.url.is_empty() && p.title.is_empty()));
+        let frag = |i: usize| files[&m.fragment_shards().nth(i).unwrap().name].clone();
+        b.add_fragments(1, &frag(1)).unwrap();
+        assert_eq!(b.docs.pages[3], docs.pages[3]);
+        assert!(b.docs.pages[0].url.is_empty());
+        b.add_fragments(0, &frag(0)).unwrap();
+        assert_eq!(b.docs, docs);
+        let v = [0.5f32, -0.5, 0.5, 0.5];
+        for mode in [Mode::Lexical, Mode::Hybrid] {
+            let q = Query {
+                text: "text heading word1",
+                vector: Some(&v),
+                lang: None,
+                k: 4,
+                mode,
+                fusion: Fusion::default(),
+                filter: None,
+            };
+            assert_eq!(
+                format!("{:?}", search(&b, &q)),
+                format!("{:?}", search(&plain, &q))
+            );
+        }
+        // a shard naming a page that does not exist: an error naming it, no panic
+        let name = m.fragment_shards().next().unwrap().name.clone();
+        let bad = br#"{"chunks":[[0,["x"]]],"pages":[[99,"/x","X"]]}"#;
+        let mut f: Fragments = serde_json::from_slice(bad).unwrap();
+        f.chunks[0].0 = 0;
+        let e = b.docs.add_display(&name, &f).unwrap_err().to_string();
+        assert!(e.contains(&name) && e.contains("page 99"), "{e}");
+    }
+
     #[test]
     fn fragment_shards_keep_their_names_when_shards_before_them_change() {
         let names = |first: &str| {
@@ -819,6 +950,7 @@ mod tests {
                 w.fragments(&Fragments {
                     page: page.into(),
                     chunks: vec![(0, vec![text.into()])],
+                    ..Default::default()
                 })
                 .unwrap();
             }

@@ -69,7 +69,7 @@ test('keyword results show before any vector bytes are fetched; semantic search 
 // The demo's keyword index is in term-range pieces (bundle format 4): a
 // keyword query fetches the pieces of its terms by byte range, not the
 // whole index, and finds what the native CLI finds.
-test('a keyword query fetches only the lexical pieces of its terms, by byte range', T, async () => {
+test('a keyword query fetches only the lexical pieces of its terms, by byte range, and its hits come with their titles', T, async () => {
   const manifest = JSON.parse(readFileSync(path.join(BUNDLE, 'manifest.json'), 'utf8'));
   const terms = manifest.shards.filter((s) => s.kind === 'lexical_terms');
   assert.ok(terms.length > 0, 'the demo bundle has its lexical index in pieces');
@@ -91,6 +91,13 @@ test('a keyword query fetches only the lexical pieces of its terms, by byte rang
     const native = execFileSync(path.join(ROOT, 'target/release/crossfind'), ['search', '--bundle', BUNDLE, '--json', '--lang', 'en', '--mode', 'lexical', '--k', '5', q], { encoding: 'utf8' })
       .split('\n').filter(Boolean).map((l) => JSON.parse(l));
     assert.deepEqual(hits.map((h) => h.url), native.map((h) => h.url));
+    // the docs table holds no URLs, titles or headings on this site: they
+    // came with the fragment shards of the hits (display_in_fragments)
+    assert.equal(manifest.display_in_fragments, true);
+    const docs = JSON.parse(readFileSync(path.join(BUNDLE, manifest.shards.find((x) => x.kind === 'docs').name), 'utf8'));
+    assert.ok(docs.pages.every((p) => p.url === '' && p.title === ''));
+    assert.deepEqual(hits.map((h) => [h.title, h.heading, h.sections.map((x) => [x.heading, x.url])]), native.map((h) => [h.title, h.heading, h.sections.map((x) => [x.heading, x.url])]));
+    assert.ok(hits.every((h) => h.title && h.url.includes('.html')));
     assert.ok(asked.length > 0 && asked.every((a) => a.range && a.status === 206), JSON.stringify(asked));
     const fetched = asked.reduce((n, a) => n + a.bytes, 0);
     const total = terms.reduce((n, s) => n + s.bytes, 0);
