@@ -136,7 +136,7 @@ test('a damaged vectors shard: keyword search keeps working', T, async () => {
 });
 
 test('a bundle from another version: a clear message and no uncaught error', T, async () => {
-  const { context, page, errors } = await tamperedPage('**/crossfind/manifest.json', (text) => text.replace(/"version": \d+/, '"version": 99'));
+  const { context, page, errors } = await tamperedPage('**/crossfind/manifest.json', (text) => text.replace(/"version":\s*\d+/, '"version":99'));
   await page.goto(`${env.server.url}en/index.html`);
   await page.keyboard.press('Control+k');
   await waitNotice(page, /another version of crossfind/);
