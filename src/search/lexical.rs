@@ -604,9 +604,9 @@ impl LexicalIndex {
     }
 }
 
-/// Reads a term count and that many term entries into `parts` (after its
-/// last term: terms must keep increasing). `within`: the bounds a piece's
-/// terms must keep to, first included, next excluded.
+/// Reads a term count and that many term entries, strictly increasing,
+/// into `parts`. `within`: the bounds a piece's terms must keep to, first
+/// included, next excluded.
 fn read_terms(
     r: &mut Reader,
     parts: &mut Parts,
