@@ -28,9 +28,12 @@
 //      below. Every request the server answers is recorded with the bytes
 //      it wrote for it (headers and body) and put in a class: `library`
 //      (the engine's JS, wasm, CSS, strings), `index` (the search bundle:
-//      for crossfind manifest, docs, lexical, vectors and fragment shards;
-//      for Pagefind its entry, meta, index chunks, filters and fragments)
-//      and `model` (crossfind's model pack, embedding rows included). The
+//      for crossfind manifest, docs, lexical and fragment shards;
+//      for Pagefind its entry, meta, index chunks, filters and fragments),
+//      `vectors` (crossfind's vectors shard: the worker fetches it with the
+//      model, for semantic search only; counted in the first semantic
+//      result's index bytes) and `model` (crossfind's model pack,
+//      embedding rows included). The
 //      other engine's folder is blocked, so each visit sees only its own.
 //
 // Milestones: bytes by class from navigation until the first keyword
@@ -234,7 +237,9 @@ function classify(url) {
   if (p.startsWith('/crossfind/model/')) return 'model';
   if (p.startsWith('/crossfind/')) {
     const n = p.slice('/crossfind/'.length);
-    if (/^(manifest\.json|docs\.|lexical\.|vectors\.|frag\.|offline\.json)/.test(n)) return 'index';
+    // fetched with the model, for semantic search only (since the keyword-first worker)
+    if (/^vectors\./.test(n)) return 'vectors';
+    if (/^(manifest\.json|docs\.|lexical[.-]|frag\.|offline\.json)/.test(n)) return 'index';
     return 'library';
   }
   if (p.startsWith('/pagefind/')) {
@@ -246,9 +251,9 @@ function classify(url) {
 }
 
 function tally(entries) {
-  const by = { library: 0, index: 0, model: 0, page: 0 };
+  const by = { library: 0, index: 0, vectors: 0, model: 0, page: 0 };
   for (const e of entries) by[classify(e.url)] += e.bytes;
-  return { ...by, requests: entries.length, engine: by.library + by.index + by.model };
+  return { ...by, requests: entries.length, engine: by.library + by.index + by.vectors + by.model };
 }
 
 // ------------------------------------------------------------------ visits
@@ -421,7 +426,7 @@ for (const host of Object.keys(HOSTS)) {
       const allBefore = (v) => v.steps.slice(0, v.steps.findIndex((x) => x.name === 'first_semantic_result') + 1);
       s.first_semantic_result = {
         library: median(mine.map((v) => sum(allBefore(v), 'library'))),
-        index: median(mine.map((v) => sum(allBefore(v), 'index'))),
+        index: median(mine.map((v) => sum(allBefore(v), 'index') + sum(allBefore(v), 'vectors'))),
         model: median(mine.map((v) => sum(allBefore(v), 'model'))),
         ms: of('first_semantic_result', (x) => x[0].ms),
       };

@@ -54,6 +54,11 @@ pub enum Error {
     /// yet (packs that load rows on demand); fetch them and try again.
     #[error("embedding rows of {} block(s) are not loaded yet (first: {})", .0.len(), .0.first().copied().unwrap_or(0))]
     MissingRows(Vec<u32>),
+    /// Pieces of a lexical index in pieces that a query needs and that have
+    /// not been added yet (the browser fetches them per query); fetch them
+    /// (`Engine.lexicalRanges`) and try again.
+    #[error("{} lexical piece(s) this query needs are not loaded yet (first: {})", .0.len(), .0.first().copied().unwrap_or(0))]
+    MissingPieces(Vec<u32>),
     /// A model source that cannot be imported.
     #[error("model import: {0}")]
     Import(String),
@@ -94,6 +99,7 @@ impl Error {
             Error::NoVectors(_) => "no_vectors",
             Error::ModelMismatch { .. } => "model_mismatch",
             Error::MissingRows(_) => "missing_rows",
+            Error::MissingPieces(_) => "missing_pieces",
             Error::Import(_) => "import",
             Error::Io { .. } => "io",
         }

@@ -104,6 +104,7 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
             chunks: (0..3u32)
                 .map(|i| (i, vec![texts[i as usize].to_string()]))
                 .collect(),
+            ..Default::default()
         },
         // numbered from its own first chunk (3)
         Fragments {
@@ -111,6 +112,7 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
             chunks: (3..5u32)
                 .map(|i| (i - 3, vec![texts[i as usize].to_string(), "…".into()]))
                 .collect(),
+            ..Default::default()
         },
     ];
     let mut lex = LexicalIndexBuilder::new();

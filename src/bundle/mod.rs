@@ -33,7 +33,18 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// `format::encoding`), and the model folder's `pack.json` may list
 /// compressed forms too. A bundle with no compressed file is still written
 /// as version 2, which older readers read.
-pub const BUNDLE_VERSION: u32 = 3;
+///
+/// 4: the lexical index may come in term-range pieces: the `lexical` shard
+/// is then its head (document lengths and the piece table with each
+/// piece's sha256, `search/lexical/pieces.rs`) and the pieces are byte
+/// ranges of `lexical_terms` shards, fetched per query. A bundle whose
+/// index is in one piece is still written as version 3 (or 2). Also in 4:
+/// the docs shard may leave the display fields to the fragment shards
+/// (`BundleManifest::display_in_fragments`).
+pub const BUNDLE_VERSION: u32 = 4;
+/// The version a bundle with compressed files and a one-piece lexical
+/// index is written as.
+pub const BUNDLE_VERSION_GZIP: u32 = 3;
 /// The version a bundle without compressed files is written as.
 pub const BUNDLE_VERSION_PLAIN: u32 = 2;
 /// The oldest bundle format version this build still reads.
@@ -48,6 +59,8 @@ pub enum ShardKind {
     Vectors,
     Lexical,
     Fragments,
+    /// Pieces of the lexical index (version 4), as byte ranges its head lists.
+    LexicalTerms,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -114,6 +127,12 @@ pub struct BundleManifest {
     /// their searches report no low-confidence verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<ConfidenceLevels>,
+    /// Version 4: the docs shard leaves out page URLs and titles and chunk
+    /// headings (`Docs::without_display`), which travel in the fragment
+    /// shards of their chunks (`Fragments::pages`, `Fragments::headings`),
+    /// fetched for the hits shown; a bundle fills them in as it loads those.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub display_in_fragments: bool,
 }
 
 /// When a query's best match is too weak to trust, set by the indexer
@@ -294,6 +313,58 @@ impl Docs {
         Ok(docs)
     }
 
+    /// The table without what only shows a hit (page URLs and titles,
+    /// chunk headings: the fragment shards carry them, see
+    /// `BundleManifest::display_in_fragments`): a heading becomes
+    /// [`HEADING_ELSEWHERE`], or stays empty, since search tells sections
+    /// with a heading from those without.
+    pub fn without_display(&self) -> Docs {
+        Docs {
+            pages: self
+                .pages
+                .iter()
+                .map(|p| PageMeta {
+                    url: String::new(),
+                    title: String::new(),
+                    ..p.clone()
+                })
+                .collect(),
+            chunks: self
+                .chunks
+                .iter()
+                .map(|c| ChunkMeta {
+                    heading: if c.heading.is_empty() {
+                        String::new()
+                    } else {
+                        HEADING_ELSEWHERE.to_string()
+                    },
+                    ..c.clone()
+                })
+                .collect(),
+        }
+    }
+
+    /// Fills in the display fields fragment shard `f` (parsed, `name`)
+    /// carries for its pages and chunks.
+    pub fn add_display(&mut self, name: &str, f: &Fragments) -> Result<()> {
+        for (p, url, title) in &f.pages {
+            let page = self
+                .pages
+                .get_mut(*p as usize)
+                .ok_or_else(|| Error::corrupt(name, format!("page {p} does not exist")))?;
+            page.url.clone_from(url);
+            page.title.clone_from(title);
+        }
+        for (c, heading) in &f.headings {
+            let chunk = self
+                .chunks
+                .get_mut(*c as usize)
+                .ok_or_else(|| Error::corrupt(name, format!("chunk {c} does not exist")))?;
+            chunk.heading.clone_from(heading);
+        }
+        Ok(())
+    }
+
     /// Pages and chunks per page language, as the manifest counts them.
     pub fn languages(&self) -> BTreeMap<String, LangCount> {
         let mut languages: BTreeMap<String, LangCount> = BTreeMap::new();
@@ -319,7 +390,20 @@ pub struct Fragments {
     /// `(chunk, sentences)`. On disk (version 2) `chunk` counts from the
     /// shard's first chunk; once parsed it is the chunk's id in the bundle.
     pub chunks: Vec<(u32, Vec<String>)>,
+    /// `(page, url, title)` of the pages whose chunks the shard holds, when
+    /// the docs shard leaves them out (`BundleManifest::display_in_fragments`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<(u32, String, String)>,
+    /// `(chunk, heading)` of its chunks with a heading, numbered as `chunks`,
+    /// in the same case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headings: Vec<(u32, String)>,
 }
+
+/// What the docs shard holds for a chunk heading the fragment shards carry
+/// (`Docs::without_display`): not a heading any page has, since headings
+/// are trimmed text.
+pub const HEADING_ELSEWHERE: &str = " ";
 
 impl Fragments {
     /// Parses fragment shard `name`, whose chunk numbers start at `base`
@@ -329,6 +413,11 @@ impl Fragments {
             .map_err(|e| Error::corrupt(name, format!("bad fragments: {e}")))?;
         if f.chunks.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(Error::corrupt(name, "chunk ids are not sorted"));
+        }
+        for (id, _) in &mut f.headings {
+            *id = id
+                .checked_add(base)
+                .ok_or_else(|| Error::corrupt(name, "chunk id out of range"))?;
         }
         for (id, _) in &mut f.chunks {
             *id = id

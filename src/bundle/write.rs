@@ -10,6 +10,12 @@ use super::*;
 use crate::format::encoding::{gzip, worth_storing, Encoding};
 use crate::format::fs::{holds, io, replace_file};
 use crate::format::tensors::{DType, TensorFileWriter};
+use crate::search::lexical::{LexicalIndex, PieceRef, PIECED_ABOVE, PIECE_BYTES};
+
+/// The most bytes of lexical pieces one `lexical_terms` file holds: the
+/// file count grows by one every 4 MiB of index (a 100,000-page site's
+/// ~40 MB index is about ten files).
+pub const LEXICAL_TERMS_FILE_BYTES: usize = 4 << 20;
 
 /// Where shards go: a bundle folder ([`DirSink`]) or memory (a map from
 /// shard name to bytes).
@@ -57,10 +63,23 @@ impl<S: ShardSink> ShardWriter<S> {
     /// Writes the shard, and its gzip form beside it when that saves
     /// enough (`format::encoding::worth_storing`): `<name>.gz`.
     fn write(&mut self, stem: &str, ext: &str, kind: ShardKind, bytes: &[u8]) -> Result<()> {
+        self.write_as(stem, ext, kind, bytes, true)
+    }
+
+    /// [`write`](Self::write), with a gzip form only when `gz` is true (not
+    /// for files fetched by byte range).
+    fn write_as(
+        &mut self,
+        stem: &str,
+        ext: &str,
+        kind: ShardKind,
+        bytes: &[u8],
+        gz: bool,
+    ) -> Result<()> {
         let name = hashed_name(stem, ext, bytes);
         self.sink.put(&name, bytes)?;
-        let gz = gzip(bytes);
-        let encoded = if worth_storing(bytes.len(), gz.len()) {
+        let gz = if gz { gzip(bytes) } else { Vec::new() };
+        let encoded = if !gz.is_empty() && worth_storing(bytes.len(), gz.len()) {
             let gz_name = format!("{name}{}", Encoding::Gzip.suffix());
             self.sink.put(&gz_name, &gz)?;
             Some(Encoded {
@@ -115,9 +134,79 @@ impl<S: ShardSink> ShardWriter<S> {
         self.write("vectors", "bin", ShardKind::Vectors, &vw.finish())
     }
 
-    /// The lexical index (`search::lexical::LexicalIndex::to_bytes`).
+    /// The lexical index in one piece (`search::lexical::LexicalIndex::to_bytes`).
     pub fn lexical(&mut self, bytes: &[u8]) -> Result<()> {
         self.write("lexical", "bin", ShardKind::Lexical, bytes)
+    }
+
+    /// The lexical index, in the form its size calls for: in one piece up
+    /// to `PIECED_ABOVE` bytes, else in term-range pieces of `PIECE_BYTES`
+    /// ([`lexical_pieces`](Self::lexical_pieces)). `pieces` overrides it:
+    /// `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
+    pub fn lexical_index(&mut self, index: &LexicalIndex, pieces: Option<usize>) -> Result<()> {
+        let one = index.to_bytes();
+        let piece = pieces.unwrap_or(if one.len() > PIECED_ABOVE {
+            PIECE_BYTES
+        } else {
+            0
+        });
+        if piece == 0 {
+            return self.lexical(&one);
+        }
+        self.lexical_pieces(index, piece, LEXICAL_TERMS_FILE_BYTES)
+    }
+
+    /// The lexical index in term-range pieces of about `piece_bytes`,
+    /// packed in order into `lexical_terms` files of at most `file_bytes`
+    /// (a piece larger than that alone in one), and its head, listing
+    /// each piece's file, byte range and sha256, as the `lexical` shard.
+    /// The pieces files are fetched by byte range: no gzip form.
+    pub fn lexical_pieces(
+        &mut self,
+        index: &LexicalIndex,
+        piece_bytes: usize,
+        file_bytes: usize,
+    ) -> Result<()> {
+        use sha2::{Digest, Sha256};
+        let mut refs = Vec::new();
+        let mut file: Vec<u8> = Vec::new();
+        let mut files = 0u32;
+        for (first, bytes) in index.split_terms(piece_bytes) {
+            if !file.is_empty() && file.len() + bytes.len() > file_bytes {
+                self.write_as(
+                    "lexical-terms",
+                    "bin",
+                    ShardKind::LexicalTerms,
+                    &file,
+                    false,
+                )?;
+                file.clear();
+                files += 1;
+            }
+            refs.push(PieceRef {
+                first,
+                file: files,
+                start: file.len() as u64,
+                len: bytes.len() as u64,
+                sha256: Sha256::digest(&bytes).into(),
+            });
+            file.extend_from_slice(&bytes);
+        }
+        if !file.is_empty() {
+            self.write_as(
+                "lexical-terms",
+                "bin",
+                ShardKind::LexicalTerms,
+                &file,
+                false,
+            )?;
+        }
+        self.write(
+            "lexical",
+            "bin",
+            ShardKind::Lexical,
+            &index.head_bytes(&refs),
+        )
     }
 
     /// The shards as the manifest lists them (by kind, fragments in
@@ -127,7 +216,8 @@ impl<S: ShardSink> ShardWriter<S> {
             ShardKind::Docs => 0,
             ShardKind::Vectors => 1,
             ShardKind::Lexical => 2,
-            ShardKind::Fragments => 3,
+            ShardKind::LexicalTerms => 3,
+            ShardKind::Fragments => 4,
         });
         (self.shards, self.sink)
     }
@@ -169,10 +259,14 @@ impl BundleManifest {
     /// The manifest of a bundle of `docs` in `shards`.
     pub fn new(model: ModelRef, docs: &Docs, shards: Vec<Shard>) -> Self {
         let encoded = shards.iter().any(|s| s.encoded.is_some());
+        let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
+        // (`display_in_fragments`, set by the caller, makes it version 4 too)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
-            version: if encoded {
+            version: if pieced {
                 BUNDLE_VERSION
+            } else if encoded {
+                BUNDLE_VERSION_GZIP
             } else {
                 BUNDLE_VERSION_PLAIN
             },
@@ -182,12 +276,16 @@ impl BundleManifest {
             languages: docs.languages(),
             shards,
             confidence: None,
+            display_in_fragments: false,
         }
     }
 
-    /// The manifest's bytes as written to [`MANIFEST`].
+    /// The manifest's bytes as written to [`MANIFEST`]: compact JSON, as
+    /// every visit fetches it before the first keyword result (on a
+    /// 5,040-page site the indentation of its 219 shard entries was a fifth
+    /// of its 94 kB; `jq .` shows it indented).
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("manifest serialises")
+        serde_json::to_vec(self).expect("manifest serialises")
     }
 }
 

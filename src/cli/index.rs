@@ -69,6 +69,11 @@ pub struct IndexArgs {
     /// language (0 keeps the passages' vectors as they are).
     #[arg(long, value_name = "W", default_value_t = BuildOptions::default().title_vector_weight)]
     title_vector_weight: f32,
+    /// Cut the keyword index into term-range pieces of about this many
+    /// bytes, which the browser fetches per query; 0 keeps it in one piece
+    /// [default: pieces of 24 kB when the index is over 128 kB, else one].
+    #[arg(long, value_name = "BYTES")]
+    lexical_pieces: Option<usize>,
     /// Print nothing but errors (warnings still go to the report file).
     #[arg(long, short)]
     quiet: bool,
@@ -326,6 +331,7 @@ pub fn index(a: IndexArgs) -> Result<()> {
         title_weight: a.title_weight,
         heading_weight: a.heading_weight,
         title_vector_weight: a.title_vector_weight,
+        lexical_pieces: a.lexical_pieces,
         ..Default::default()
     };
     let bar = ProgressBar::new(!a.quiet);

@@ -120,10 +120,13 @@ pub(crate) fn load_encoder(dir: &std::path::Path) -> Result<Encoder> {
 /// `crossfind --version`: the program and the formats it writes and reads,
 /// so a bug report or a CI log says which bundles a build can load.
 fn version() -> String {
-    use crossfind::bundle::{BUNDLE_OLDEST_VERSION, BUNDLE_VERSION, BUNDLE_VERSION_PLAIN};
+    use crossfind::bundle::{
+        BUNDLE_OLDEST_VERSION, BUNDLE_VERSION, BUNDLE_VERSION_GZIP, BUNDLE_VERSION_PLAIN,
+    };
     use crossfind::model::pack::{PACK_OLDEST_VERSION, PACK_VERSION, PACK_VERSION_PLAIN};
     format!(
-        "{} (bundle format {BUNDLE_VERSION}, {BUNDLE_VERSION_PLAIN} when no file is compressed, \
+        "{} (bundle format {BUNDLE_VERSION}, {BUNDLE_VERSION_GZIP} with the lexical index in one piece, \
+         {BUNDLE_VERSION_PLAIN} when no file is compressed either, \
          reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}; \
          model pack format {PACK_VERSION}, {PACK_VERSION_PLAIN} when no file is compressed, \
          reads {PACK_OLDEST_VERSION} to {PACK_VERSION})",

@@ -392,6 +392,7 @@ mod tests {
         let fragments = [Fragments {
             page: "/en/invoices".into(),
             chunks: vec![(0, vec!["invoice".into()]), (1, vec!["password".into()])],
+            ..Default::default()
         }];
         let content = Content {
             docs: &docs,

@@ -64,7 +64,16 @@ pub struct BuildOptions {
     /// site (`embed::blend_titles`; less for one translated into some); 0
     /// leaves the vectors as the encoder gave them.
     pub title_vector_weight: f32,
+    /// The lexical index's layout: `None` by its size (term-range pieces
+    /// fetched per query above `search::lexical::PIECED_ABOVE` bytes),
+    /// `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
+    pub lexical_pieces: Option<usize>,
 }
+
+/// Sites of more pages than this keep their pages' URLs and titles and
+/// their sections' headings in the fragment shards, fetched for the hits
+/// shown, instead of the docs shard every visit loads (about 40% of it).
+pub const DISPLAY_IN_FRAGMENTS_ABOVE: usize = 200;
 
 /// The largest title or heading weight: beyond it, BM25's term-frequency
 /// saturation (k1 = 1.2) makes another repetition add almost nothing.
@@ -87,6 +96,7 @@ impl Default for BuildOptions {
             // title as a query"): lifts answers that exist in one language
             // only by about 0.02 of MRR@10, on both halves of the queries
             title_vector_weight: 0.15,
+            lexical_pieces: None,
         }
     }
 }
@@ -97,8 +107,9 @@ pub struct BuildReport {
     pub pages: usize,
     pub chunks: usize,
     pub truncated_chunks: usize,
-    /// The format version of the manifest written: `BUNDLE_VERSION` when a
-    /// file has a gzip form, else `BUNDLE_VERSION_PLAIN`.
+    /// The format version of the manifest written: `BUNDLE_VERSION` when the
+    /// lexical index is in pieces, `BUNDLE_VERSION_GZIP` when a file has a
+    /// gzip form, else `BUNDLE_VERSION_PLAIN`.
     pub bundle_version: u32,
     pub languages: BTreeMap<String, LangCount>,
     /// `(file, kind, bytes)`, model files included (kind "model").
@@ -159,6 +170,7 @@ pub fn build_bundle(
         chunks: Vec::new(),
     };
     let pages_total = docs.pages.len();
+    let display_in_fragments = pages_total > DISPLAY_IN_FRAGMENTS_ABOVE;
     let mut shards = ShardWriter::new(DirSink(out));
     let mut lex = LexicalIndexBuilder::new();
     let mut notes = Vec::new();
@@ -184,6 +196,7 @@ pub fn build_bundle(
                 shards: &mut shards,
                 cache: cache.as_mut(),
                 keys: &mut keys,
+                display_in_fragments,
             };
             pages.index(embedder, progress)
         },
@@ -257,10 +270,14 @@ pub fn build_bundle(
         }
     }
 
-    shards.docs(&docs)?;
+    if display_in_fragments {
+        shards.docs(&docs.without_display())?;
+    } else {
+        shards.docs(&docs)?;
+    }
     shards.vectors(chunks, enc.dim(), &vectors.rows, &crowding)?;
     drop(std::mem::take(&mut vectors.rows));
-    shards.lexical(&lex.finish().to_bytes())?;
+    shards.lexical_index(&lex.finish(), opts.lexical_pieces)?;
     let (shards, _) = shards.finish();
 
     let model_dir = out.join(output::MODEL_DIR);
@@ -287,6 +304,10 @@ pub fn build_bundle(
         offline_rows: offline::offline_rows(pack, languages.keys(), &model_dir)?,
     };
     let mut manifest = BundleManifest::new(model, &docs, shards);
+    if display_in_fragments {
+        manifest.display_in_fragments = true;
+        manifest.version = crate::bundle::BUNDLE_VERSION;
+    }
     manifest.confidence = levels;
     write_manifest(out, &manifest)?;
     let precache = offline::write_precache(out, &manifest, pack)?;
@@ -333,6 +354,9 @@ struct Pages<'a, 'o> {
     /// Chunk `id`'s cache key, when it was sent to the encoder (`None`:
     /// its row came from the cache, or there is no cache).
     keys: &'a mut Vec<Option<cache::Key>>,
+    /// Whether the fragment shards carry the pages' URLs and titles and the
+    /// chunks' headings (`BundleManifest::display_in_fragments`).
+    display_in_fragments: bool,
 }
 
 impl Pages<'_, '_> {
@@ -404,6 +428,15 @@ impl Pages<'_, '_> {
                     }
                     if frag.chunks.is_empty() {
                         frag.page = page.id.clone();
+                    }
+                    if self.display_in_fragments {
+                        if frag.pages.last().map(|p| p.0) != Some(pi as u32) {
+                            frag.pages
+                                .push((pi as u32, page.url.clone(), page.title.clone()));
+                        }
+                        if !s.heading.is_empty() {
+                            frag.headings.push((id - base, s.heading.clone()));
+                        }
                     }
                     frag.chunks.push((id - base, c.sentences));
                 }

@@ -23,6 +23,10 @@
 //! Document lengths are not stored: a document's length is the sum of its
 //! term frequencies.
 //!
+//! Version 2 is the same index cut into term-range pieces, fetched per
+//! query: a head with the document ids, their lengths and the piece table,
+//! and the pieces, each a run of term entries as above (see `pieces`).
+//!
 //! # Languages
 //!
 //! A multilingual site's index mixes languages, and a word common in one of
@@ -41,6 +45,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::text;
 use crate::error::Error;
+
+mod pieces;
+pub use pieces::{PieceRef, PIECED_ABOVE, PIECE_BYTES};
 
 const MAGIC: &[u8; 4] = b"CFLX";
 const VERSION: u32 = 1;
@@ -122,6 +129,9 @@ pub struct LexicalIndex {
     doc_lens: Vec<u64>,
     /// Term statistics per language, when set ([`LexicalIndex::partition`]).
     parts: Option<Partitions>,
+    /// Read from a head (version 2): the term pieces, those loaded so far.
+    /// The term arrays above hold the loaded pieces' terms only.
+    pieces: Option<pieces::Pieces>,
 }
 
 /// Documents grouped by language: statistics are counted within a group.
@@ -209,6 +219,7 @@ impl Parts {
             post_tfs: self.post_tfs,
             doc_lens: self.doc_lens,
             parts: None,
+            pieces: None,
         }
     }
 }
@@ -505,37 +516,42 @@ impl LexicalIndex {
             prev = Some(id);
         }
         put(&mut out, self.term_ends.len() as u64);
+        self.write_terms(&mut out, 0..self.term_ends.len());
+        out
+    }
+
+    /// Terms `range` as term entries (the first with no shared prefix).
+    fn write_terms(&self, out: &mut Vec<u8>, range: std::ops::Range<usize>) {
         let mut prev_term = "";
-        for t in 0..self.term_ends.len() {
+        for t in range {
             let term = self.term(t);
             let shared = prev_term
                 .bytes()
                 .zip(term.bytes())
                 .take_while(|(a, b)| a == b)
                 .count();
-            put(&mut out, shared as u64);
-            put(&mut out, (term.len() - shared) as u64);
+            put(out, shared as u64);
+            put(out, (term.len() - shared) as u64);
             out.extend_from_slice(&term.as_bytes()[shared..]);
             let (start, end) = (
                 self.post_starts[t] as usize,
                 self.post_starts[t + 1] as usize,
             );
-            put(&mut out, (end - start) as u64);
+            put(out, (end - start) as u64);
             let mut prev_pos: Option<u32> = None;
             for (&pos, &tf) in self.post_docs[start..end]
                 .iter()
                 .zip(&self.post_tfs[start..end])
             {
                 let gap = u64::from(prev_pos.map_or(pos, |p| pos - p - 1));
-                put(&mut out, gap << 1 | u64::from(tf > 1));
+                put(out, gap << 1 | u64::from(tf > 1));
                 if tf > 1 {
-                    put(&mut out, u64::from(tf - 2));
+                    put(out, u64::from(tf - 2));
                 }
                 prev_pos = Some(pos);
             }
             prev_term = term;
         }
-        out
     }
 
     /// Decode bytes written by [`to_bytes`](Self::to_bytes). Any malformed
@@ -550,11 +566,14 @@ impl LexicalIndex {
             ));
         }
         let version = r.varint()?;
+        if version == u64::from(pieces::VERSION) {
+            return pieces::read_head(&mut r);
+        }
         if version != u64::from(VERSION) {
             return Err(Error::Version {
                 file: FILE.to_string(),
                 found: u32::try_from(version).unwrap_or(u32::MAX),
-                supported: VERSION,
+                supported: pieces::VERSION,
             });
         }
 
@@ -576,10 +595,28 @@ impl LexicalIndex {
             prev = Some(id);
         }
 
+        let mut parts = Parts::new(doc_ids);
+        read_terms(&mut r, &mut parts, None)?;
+        if r.pos != bytes.len() {
+            return Err(Error::corrupt(FILE, "trailing bytes after the index"));
+        }
+        Ok(parts.into_index())
+    }
+}
+
+/// Reads a term count and that many term entries, strictly increasing,
+/// into `parts`. `within`: the bounds a piece's terms must keep to, first
+/// included, next excluded.
+fn read_terms(
+    r: &mut Reader,
+    parts: &mut Parts,
+    within: Option<(&str, Option<&str>)>,
+) -> Result<(), Error> {
+    let n_docs = parts.doc_ids.len();
+    {
         // Every term entry takes at least four bytes: shared prefix length,
         // suffix length, df and one posting.
         let n_terms = r.count(4, "term count")?;
-        let mut parts = Parts::new(doc_ids);
         parts.term_ends.reserve(n_terms);
         parts.post_starts.reserve(n_terms);
         let mut term: Vec<u8> = Vec::with_capacity(MAX_TERM_BYTES);
@@ -611,6 +648,16 @@ impl LexicalIndex {
             }
             let s = std::str::from_utf8(&term)
                 .map_err(|_| Error::corrupt(FILE, format!("term {i}: not valid UTF-8")))?;
+            if let Some((first, next)) = within {
+                if s.as_bytes() < first.as_bytes()
+                    || next.is_some_and(|n| s.as_bytes() >= n.as_bytes())
+                {
+                    return Err(Error::corrupt(
+                        FILE,
+                        format!("term {i}: outside the piece's term range"),
+                    ));
+                }
+            }
             parts.push_term(s);
 
             let df = r.count(1, "posting count")?;
@@ -649,11 +696,8 @@ impl LexicalIndex {
             }
             std::mem::swap(&mut term, &mut prev_term);
         }
-        if r.pos != bytes.len() {
-            return Err(Error::corrupt(FILE, "trailing bytes after the index"));
-        }
-        Ok(parts.into_index())
     }
+    Ok(())
 }
 
 /// Whether a term means the same in every language: it holds a digit (error
@@ -1009,10 +1053,10 @@ mod tests {
     #[test]
     fn bad_magic_and_version_are_errors() {
         let mut bytes = sample().to_bytes();
-        bytes[4] = 2;
+        bytes[4] = 3;
         assert!(matches!(
             LexicalIndex::from_bytes(&bytes),
-            Err(Error::Version { found: 2, .. })
+            Err(Error::Version { found: 3, .. })
         ));
         bytes[0] = b'X';
         assert!(matches!(

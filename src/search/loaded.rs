@@ -77,7 +77,7 @@ impl Bundle {
             Ok(b)
         };
         let docs_shard = manifest.shard(ShardKind::Docs).clone();
-        let docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
+        let mut docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
         let nfrag = manifest.fragment_shards().count();
         let vectors = if with_vectors {
             let vs = manifest.shard(ShardKind::Vectors).clone();
@@ -102,13 +102,31 @@ impl Bundle {
                 ),
             ));
         }
+        let terms: Vec<Shard> = manifest
+            .shards
+            .iter()
+            .filter(|s| s.kind == ShardKind::LexicalTerms)
+            .cloned()
+            .collect();
+        check_pieces(&lexical, &ls.name, &terms)?;
+        if fragments {
+            // everything at once (natively): every piece of every file
+            for (f, s) in terms.iter().enumerate() {
+                let bytes = read(s)?;
+                add_pieces_of(&mut lexical, f as u32, &s.name, &bytes)?;
+            }
+        }
         partition_by_language(&mut lexical, &docs);
         let mut frags = Vec::with_capacity(nfrag);
         let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
         let bases = docs.fragment_bases(manifest.version, nfrag);
         for (s, &base) in shards.iter().zip(&bases) {
             frags.push(if fragments {
-                Some(Fragments::parse(&s.name, &read(s)?, base)?)
+                let f = Fragments::parse(&s.name, &read(s)?, base)?;
+                if manifest.display_in_fragments {
+                    docs.add_display(&s.name, &f)?;
+                }
+                Some(f)
             } else {
                 None
             });
@@ -138,8 +156,94 @@ impl Bundle {
             .ok_or_else(|| Error::Input(format!("no fragment shard {index}")))?;
         verify_file(&s, bytes)?;
         let base = self.frag_bases.get(index).copied().unwrap_or(0);
-        self.fragments[index] = Some(Fragments::parse(&s.name, bytes, base)?);
+        let f = Fragments::parse(&s.name, bytes, base)?;
+        if self.manifest.display_in_fragments {
+            self.docs.add_display(&s.name, &f)?;
+        }
+        self.fragments[index] = Some(f);
         Ok(())
+    }
+
+    /// Adds the vectors shard to a bundle loaded without it
+    /// ([`Bundle::from_files_without_vectors`]): the browser answers keyword
+    /// queries before the vectors are in and fetches them for the first
+    /// semantic one. The shard is verified as at load; afterwards the
+    /// bundle is the one [`Bundle::from_files`] gives. A bundle that has its
+    /// vectors already is left as it is.
+    pub fn add_vectors(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.has_vectors {
+            return Ok(());
+        }
+        let vs = self.manifest.shard(ShardKind::Vectors).clone();
+        verify_file(&vs, bytes)?;
+        let vectors = Vectors::parse(
+            &vs.name,
+            bytes,
+            self.manifest.model.dim,
+            self.manifest.chunks,
+        )?;
+        self.page_norms = vectors.page_norms(&self.docs);
+        self.vectors = vectors;
+        self.has_vectors = true;
+        Ok(())
+    }
+
+    /// The lexical pieces the query `text` needs that are not in yet (a
+    /// lexical index in pieces, fetched per query): `(piece, file, start,
+    /// end)`, `end` exclusive, in piece order. Empty when `text` can be
+    /// searched.
+    pub fn lexical_ranges(&self, text: &str) -> Vec<(u32, &str, u64, u64)> {
+        let refs = self.lexical.piece_refs();
+        let files: Vec<&Shard> = self.lexical_terms().collect();
+        self.lexical
+            .missing_pieces(text)
+            .into_iter()
+            .filter_map(|i| {
+                let r = &refs[i];
+                let f = files.get(r.file as usize)?;
+                Some((i as u32, f.name.as_str(), r.start, r.start + r.len))
+            })
+            .collect()
+    }
+
+    /// Adds lexical piece `piece` (the bytes of its range), checked against
+    /// the sha256 the head lists; an error names the piece's file.
+    pub fn add_lexical_piece(&mut self, piece: u32, bytes: &[u8]) -> Result<()> {
+        let file = self
+            .lexical
+            .piece_refs()
+            .get(piece as usize)
+            .and_then(|r| self.lexical_terms().nth(r.file as usize))
+            .map(|s| s.name.clone())
+            .ok_or_else(|| Error::Input(format!("no lexical piece {piece}")))?;
+        self.lexical
+            .add_piece(piece as usize, bytes)
+            .map_err(|e| named(e, &file))
+    }
+
+    /// Adds a whole `lexical_terms` file (from a host that answered a byte
+    /// range with the whole file), checked against the manifest: every piece
+    /// in it.
+    pub fn add_lexical_file(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (f, s) = self
+            .lexical_terms()
+            .enumerate()
+            .find(|(_, s)| s.name == name)
+            .map(|(f, s)| (f, s.clone()))
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "`{name}` is not a lexical terms file of this bundle"
+                ))
+            })?;
+        verify_file(&s, bytes)?;
+        add_pieces_of(&mut self.lexical, f as u32, name, bytes)
+    }
+
+    fn lexical_terms(&self) -> impl Iterator<Item = &Shard> {
+        self.manifest
+            .shards
+            .iter()
+            .filter(|s| s.kind == ShardKind::LexicalTerms)
     }
 
     /// The filters the pages declare: for each key, each value's page count.
@@ -175,12 +279,68 @@ impl Bundle {
     }
 }
 
-/// The pages of each translation group, in page order.
+/// A lexical error about the file `name` (the index names itself `lexical`).
+fn named(e: Error, name: &str) -> Error {
+    match e {
+        Error::Corrupt { why, .. } => Error::corrupt(name, why),
+        Error::Checksum {
+            expected, actual, ..
+        } => Error::Checksum {
+            file: name.to_string(),
+            expected,
+            actual,
+        },
+        other => other,
+    }
+}
+
+/// Every piece of a pieced index lies inside a `lexical_terms` file the
+/// manifest lists (`head`: the lexical shard's name).
+fn check_pieces(lexical: &LexicalIndex, head: &str, terms: &[Shard]) -> Result<()> {
+    for (i, r) in lexical.piece_refs().iter().enumerate() {
+        let inside = terms
+            .get(r.file as usize)
+            .is_some_and(|f| r.start.checked_add(r.len).is_some_and(|e| e <= f.bytes));
+        if !inside {
+            return Err(Error::corrupt(
+                head,
+                format!("lexical piece {i} lies outside the bundle's lexical terms files"),
+            ));
+        }
+    }
+    if !lexical.is_pieced() && !terms.is_empty() {
+        return Err(Error::corrupt(
+            head,
+            "a lexical index in one piece, but the manifest lists lexical terms files",
+        ));
+    }
+    Ok(())
+}
+
+/// Adds the pieces held by file number `f` (`name`, its whole `bytes`).
+fn add_pieces_of(lexical: &mut LexicalIndex, f: u32, name: &str, bytes: &[u8]) -> Result<()> {
+    let mine: Vec<(usize, u64, u64)> = lexical
+        .piece_refs()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.file == f)
+        .map(|(i, r)| (i, r.start, r.len))
+        .collect();
+    for (i, start, len) in mine {
+        let piece = bytes
+            .get(start as usize..(start + len) as usize)
+            .ok_or_else(|| Error::corrupt(name, format!("lexical piece {i} lies outside it")))?;
+        lexical.add_piece(i, piece).map_err(|e| named(e, name))?;
+    }
+    Ok(())
+}
+
 /// Whether any page or section of `docs` has a site weight.
 fn docs_weighted(docs: &Docs) -> bool {
     docs.pages.iter().any(|p| p.weight.is_some()) || docs.chunks.iter().any(|c| c.weight.is_some())
 }
 
+/// The pages of each translation group, in page order.
 fn group_index(docs: &Docs) -> HashMap<String, Vec<u32>> {
     let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
     for (i, p) in docs.pages.iter().enumerate() {
@@ -259,12 +419,15 @@ impl Bundle {
                         .filter(|(id, _)| chunk_map[*id as usize] != u32::MAX)
                         .map(|(id, s)| (chunk_map[*id as usize], s.clone()))
                         .collect(),
+                    // the display fields are in `docs` already
+                    ..Default::default()
                 })
             })
             .collect();
         let kept = |c: u32| chunk_map.get(c as usize).is_some_and(|&m| m != u32::MAX);
         let mut lexical = self.lexical.subset(kept, |c| chunk_map[c as usize]);
         let mut manifest = self.manifest.clone();
+        manifest.display_in_fragments = false;
         manifest.pages = pages.len();
         manifest.chunks = chunks.len();
         let docs = Docs { pages, chunks };
@@ -385,6 +548,7 @@ mod tests {
                 chunks: (0..2)
                     .map(|c| (c, vec![format!("text {}", 2 * f + c)]))
                     .collect(),
+                ..Default::default()
             })
             .collect();
         for c in 0..4 {
@@ -413,6 +577,361 @@ mod tests {
         assert_eq!(b.vectors.rows, 4);
     }
 
+    /// The shards of a four-chunk bundle, as `write_shards` writes them.
+    fn written() -> (BundleManifest, HashMap<String, Vec<u8>>) {
+        let docs = docs();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text word{c}"));
+        }
+        let fragments: Vec<Fragments> = (0..2u32)
+            .map(|f| Fragments {
+                page: format!("p{}", 2 * f),
+                chunks: (0..2).map(|c| (c, vec![format!("text {c}")])).collect(),
+                ..Default::default()
+            })
+            .collect();
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        let (vectors, lexical) = (quantize_i8_rows(&values, 4), lex.finish().to_bytes());
+        let content = Content {
+            docs: &docs,
+            dim: 4,
+            vectors: &vectors,
+            lexical: &lexical,
+            fragments: &fragments,
+        };
+        let model = test_model();
+        let (manifest, files) = write_shards(HashMap::new(), &content, model).unwrap();
+        (BundleManifest::parse(&manifest.to_json()).unwrap(), files)
+    }
+
+    #[test]
+    fn vectors_added_after_load_search_as_if_loaded_with_the_bundle() {
+        use crate::search::{search, Fusion, Mode, Query};
+        let (manifest, files) = written();
+        let full =
+            Bundle::from_files(manifest.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+        let vectors = manifest.shard(ShardKind::Vectors).name.clone();
+        let mut late = Bundle::from_files_without_vectors(
+            manifest,
+            |n| {
+                assert_ne!(n, vectors, "the vectors shard is not read at load");
+                Ok(files.get(n).cloned())
+            },
+            true,
+        )
+        .unwrap();
+        assert!(!late.has_vectors());
+        // a damaged or cut shard is refused, naming it, and changes nothing
+        let mut bad = files[&vectors].clone();
+        bad[5] ^= 1;
+        let e = late.add_vectors(&bad).unwrap_err().to_string();
+        assert!(e.contains(&vectors), "{e}");
+        let e = late
+            .add_vectors(&bad[..bad.len() - 3])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&vectors), "{e}");
+        assert!(!late.has_vectors());
+        late.add_vectors(&files[&vectors]).unwrap();
+        assert!(late.has_vectors());
+        assert_eq!(late.page_norms, full.page_norms);
+        let v = [0.5f32, -0.5, 0.5, 0.5];
+        for mode in [Mode::Hybrid, Mode::Dense, Mode::Lexical] {
+            let q = Query {
+                text: "text word2",
+                vector: Some(&v),
+                lang: None,
+                k: 4,
+                mode,
+                fusion: Fusion::default(),
+                filter: None,
+            };
+            let shown = |b: &Bundle| format!("{:?}", search(b, &q));
+            assert_eq!(shown(&late), shown(&full), "{mode:?}");
+        }
+    }
+
+    /// A four-chunk bundle whose lexical index is written in pieces of
+    /// about `piece` bytes in files of at most `file` bytes.
+    fn pieced(piece: usize, file: usize) -> (BundleManifest, HashMap<String, Vec<u8>>) {
+        let docs = docs();
+        let mut lex = LexicalIndexBuilder::new();
+        let texts = [
+            "reset your password from the account settings page",
+            "restablecer la contraseña desde la configuración de la cuenta",
+            "download an invoice and cancel the subscription e3022",
+            "パスワードをリセットする方法 アカウント設定",
+        ];
+        for (c, t) in texts.iter().enumerate() {
+            lex.add(c as u32, t);
+        }
+        let index = lex.finish();
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for f in 0..2u32 {
+            w.fragments(&Fragments {
+                page: format!("p{}", 2 * f),
+                chunks: (0..2).map(|c| (c, vec![format!("text {c}")])).collect(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        w.docs(&docs).unwrap();
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
+        if piece == 0 {
+            w.lexical(&index.to_bytes()).unwrap();
+        } else {
+            w.lexical_pieces(&index, piece, file).unwrap();
+        }
+        let (shards, files) = w.finish();
+        let model = test_model();
+        let m = BundleManifest::new(model, &docs, shards);
+        (BundleManifest::parse(&m.to_json()).unwrap(), files)
+    }
+
+    const QUERIES: [&str; 4] = [
+        "reset password",
+        "contraseña cuenta",
+        "e3022 invoice",
+        "パスワード",
+    ];
+
+    /// The hits of `q`, lexical and hybrid, scores as bits (snippets aside).
+    fn shown(b: &Bundle, q: &str) -> Vec<(String, Option<u32>, Option<u32>, u32)> {
+        use crate::search::{search, Fusion, Mode, Query};
+        let v = [0.5f32, -0.5, 0.5, 0.5];
+        [Mode::Lexical, Mode::Hybrid]
+            .into_iter()
+            .flat_map(|mode| {
+                let q = Query {
+                    text: q,
+                    vector: Some(&v),
+                    lang: None,
+                    k: 4,
+                    mode,
+                    fusion: Fusion::default(),
+                    filter: None,
+                };
+                search(b, &q).into_iter().map(|h| {
+                    (
+                        h.page_id,
+                        h.lexical.map(f32::to_bits),
+                        h.dense.map(f32::to_bits),
+                        h.fused.to_bits(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_lexical_index_in_pieces_answers_as_the_one_piece_index() {
+        let (m1, f1) = pieced(0, 0);
+        let one = Bundle::from_files(m1.clone(), |n| Ok(f1.get(n).cloned()), true).unwrap();
+        assert!(
+            m1.version < crate::bundle::BUNDLE_VERSION,
+            "one piece: read by older readers"
+        );
+        let (m, files) = pieced(40, 120);
+        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION);
+        let terms: Vec<&Shard> = m
+            .shards
+            .iter()
+            .filter(|s| s.kind == ShardKind::LexicalTerms)
+            .collect();
+        assert!(terms.len() >= 2, "{} files", terms.len());
+        assert!(
+            terms.iter().all(|s| s.encoded.is_none()),
+            "byte ranges: no gzip form"
+        );
+        // natively every piece is read at load
+        let whole = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+        for q in QUERIES {
+            assert!(whole.lexical_ranges(q).is_empty());
+            assert!(
+                shown(&one, q).iter().any(|h| h.1.is_some()),
+                "{q}: a keyword match"
+            );
+            assert_eq!(shown(&whole, q), shown(&one, q), "{q}");
+        }
+        // the browser's way: the pieces a query names, by byte range
+        for q in QUERIES {
+            let mut b =
+                Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+            let ranges: Vec<(u32, String, u64, u64)> = b
+                .lexical_ranges(q)
+                .into_iter()
+                .map(|(p, f, s, e)| (p, f.to_string(), s, e))
+                .collect();
+            assert!(!ranges.is_empty(), "{q}");
+            assert!(
+                ranges.len() < b.lexical.piece_refs().len(),
+                "{q}: not every piece"
+            );
+            for (p, f, s, e) in ranges {
+                b.add_lexical_piece(p, &files[&f][s as usize..e as usize])
+                    .unwrap();
+            }
+            assert!(b.lexical_ranges(q).is_empty());
+            assert_eq!(shown(&b, q), shown(&one, q), "{q}");
+        }
+        // a host that sends a whole file: its pieces all come in
+        let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+        let (_, f, _, _) = b.lexical_ranges("reset")[0];
+        let f = f.to_string();
+        b.add_lexical_file(&f, &files[&f]).unwrap();
+        assert!(b.lexical_ranges("reset").is_empty());
+        // damaged: the error names the file
+        let (p, f, s, e) = b.lexical_ranges("パスワード")[0];
+        let (f, s, e) = (f.to_string(), s as usize, e as usize);
+        let mut bad = files[&f][s..e].to_vec();
+        bad[0] ^= 1;
+        let err = b.add_lexical_piece(p, &bad).unwrap_err();
+        assert_eq!(err.code(), "checksum_mismatch");
+        assert!(err.to_string().contains(&f), "{err}");
+        let mut bad = files[&f].clone();
+        bad[s] ^= 1;
+        assert!(b
+            .add_lexical_file(&f, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains(&f));
+        // a damaged file read natively
+        let err = Bundle::from_files(
+            m.clone(),
+            |n| {
+                Ok(files
+                    .get(n)
+                    .map(|b| if n == f { bad.clone() } else { b.clone() }))
+            },
+            true,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains(&f), "{err}");
+        // a manifest that lists fewer terms files than the head's pieces use
+        let mut short = m.clone();
+        short
+            .shards
+            .retain(|s| s.name != terms[terms.len() - 1].name);
+        let err = Bundle::from_files(short, |n| Ok(files.get(n).cloned()), false)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("outside"), "{err}");
+    }
+
+    /// The four-chunk bundle, written with its display fields in the
+    /// fragment shards (`display`) or in the docs shard.
+    fn with_display(display: bool) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
+        let mut docs = docs();
+        for (i, c) in docs.chunks.iter_mut().enumerate() {
+            c.heading = if i == 2 {
+                String::new()
+            } else {
+                format!("Heading {i}")
+            };
+            c.anchor = Some(format!("h{i}"));
+        }
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for f in 0..2u32 {
+            let chunks: Vec<u32> = (2 * f..2 * f + 2).collect();
+            w.fragments(&Fragments {
+                page: format!("p{}", 2 * f),
+                chunks: chunks
+                    .iter()
+                    .map(|&c| (c - 2 * f, vec![format!("text {c}")]))
+                    .collect(),
+                pages: if display {
+                    chunks
+                        .iter()
+                        .map(|&c| {
+                            let p = &docs.pages[docs.chunks[c as usize].page as usize];
+                            (docs.chunks[c as usize].page, p.url.clone(), p.title.clone())
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                headings: if display {
+                    chunks
+                        .iter()
+                        .filter(|&&c| !docs.chunks[c as usize].heading.is_empty())
+                        .map(|&c| (c - 2 * f, docs.chunks[c as usize].heading.clone()))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .unwrap();
+        }
+        w.docs(&if display {
+            docs.without_display()
+        } else {
+            docs.clone()
+        })
+        .unwrap();
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text heading word{c}"));
+        }
+        w.lexical(&lex.finish().to_bytes()).unwrap();
+        let (shards, files) = w.finish();
+        let model = test_model();
+        let mut m = BundleManifest::new(model, &docs, shards);
+        m.display_in_fragments = display;
+        (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
+    }
+
+    #[test]
+    fn display_fields_in_the_fragment_shards_come_in_with_them() {
+        use crate::search::{search, Fusion, Mode, Query};
+        let (m0, f0, docs) = with_display(false);
+        let plain = Bundle::from_files(m0, |n| Ok(f0.get(n).cloned()), true).unwrap();
+        let (m, files, _) = with_display(true);
+        // read whole (natively): the same table
+        let whole = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+        assert_eq!(whole.docs, docs);
+        // the browser's way: blank until the shard of a page comes
+        let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+        assert!(b
+            .docs
+            .pages
+            .iter()
+            .all(|p| p.url.is_empty() && p.title.is_empty()));
+        let frag = |i: usize| files[&m.fragment_shards().nth(i).unwrap().name].clone();
+        b.add_fragments(1, &frag(1)).unwrap();
+        assert_eq!(b.docs.pages[3], docs.pages[3]);
+        assert!(b.docs.pages[0].url.is_empty());
+        b.add_fragments(0, &frag(0)).unwrap();
+        assert_eq!(b.docs, docs);
+        let v = [0.5f32, -0.5, 0.5, 0.5];
+        for mode in [Mode::Lexical, Mode::Hybrid] {
+            let q = Query {
+                text: "text heading word1",
+                vector: Some(&v),
+                lang: None,
+                k: 4,
+                mode,
+                fusion: Fusion::default(),
+                filter: None,
+            };
+            assert_eq!(
+                format!("{:?}", search(&b, &q)),
+                format!("{:?}", search(&plain, &q))
+            );
+        }
+        // a shard naming a page that does not exist: an error naming it, no panic
+        let name = m.fragment_shards().next().unwrap().name.clone();
+        let bad = br#"{"chunks":[[0,["x"]]],"pages":[[99,"/x","X"]]}"#;
+        let mut f: Fragments = serde_json::from_slice(bad).unwrap();
+        f.chunks[0].0 = 0;
+        let e = b.docs.add_display(&name, &f).unwrap_err().to_string();
+        assert!(e.contains(&name) && e.contains("page 99"), "{e}");
+    }
+
     /// The vectors shard of `docs()` with `crowding`, loaded as a bundle.
     fn with_crowding(values: &[f32], crowding: &[f32]) -> Result<Bundle> {
         let docs = docs();
@@ -427,6 +946,7 @@ mod tests {
                 chunks: (0..2)
                     .map(|c| (c, vec![format!("text {}", 2 * f + c)]))
                     .collect(),
+                ..Default::default()
             })
             .unwrap();
         }
@@ -509,6 +1029,7 @@ mod tests {
                 w.fragments(&Fragments {
                     page: page.into(),
                     chunks: vec![(0, vec![text.into()])],
+                    ..Default::default()
                 })
                 .unwrap();
             }

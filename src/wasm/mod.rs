@@ -259,12 +259,17 @@ impl BundleLoader {
         })
     }
 
-    /// Shards needed before the first (lexical) search.
+    /// Shards needed before the first (lexical) search. Not the files of a
+    /// lexical index in pieces (`lexical_terms`): their pieces are fetched
+    /// per query (`Engine.lexicalRanges`).
     pub fn required(&self) -> Vec<String> {
         self.manifest
             .shards
             .iter()
-            .filter(|s| s.kind != ShardKind::Fragments && !self.files.contains_key(&s.name))
+            .filter(|s| {
+                !matches!(s.kind, ShardKind::Fragments | ShardKind::LexicalTerms)
+                    && !self.files.contains_key(&s.name)
+            })
             .map(|s| s.name.clone())
             .collect()
     }
@@ -295,6 +300,7 @@ impl BundleLoader {
                 ShardKind::Vectors => "vectors",
                 ShardKind::Lexical => "lexical",
                 ShardKind::Fragments => "fragments",
+                ShardKind::LexicalTerms => "lexical_terms",
             }
             .to_string(),
         )
@@ -345,13 +351,42 @@ impl BundleLoader {
         })
     }
 
+    /// The vectors shard's name: the one shard `required()` lists that
+    /// keyword search does not need (see `buildKeywords`).
+    pub fn vectors(&self) -> String {
+        self.manifest.shard(ShardKind::Vectors).name.clone()
+    }
+
+    /// The size of shard `name` in bytes (its content, as `add` checks it);
+    /// `undefined` for a name the manifest does not list.
+    #[wasm_bindgen(js_name = shardBytes)]
+    pub fn shard_bytes(&self, name: &str) -> Option<f64> {
+        let s = self.manifest.shards.iter().find(|s| s.name == name)?;
+        Some(s.bytes as f64)
+    }
+
+    /// Builds an engine for keyword search from the docs and lexical shards,
+    /// before the vectors shard is in: the page answers keyword queries at
+    /// once and fetches the vectors with the model, for the first semantic
+    /// query (`Engine.addVectors`). Until then it searches as an engine of
+    /// `buildLexical` does; fails like `build()` when the docs or lexical
+    /// shard is missing or damaged.
+    #[wasm_bindgen(js_name = buildKeywords)]
+    pub fn build_keywords(self) -> Result<Engine, JsValue> {
+        let vectors = self.vectors();
+        let why = format!(
+            "the vectors shard `{vectors}` is not loaded yet (Engine.addVectors), so only keyword search works for now"
+        );
+        self.lexical_engine(why)
+    }
+
     /// Builds an engine from the shards added so far, without the vectors
     /// shard: lexical search only (hybrid queries answer lexically, dense
     /// ones fail with code "no_vectors"), and `setEncoder` fails with code
     /// "no_vectors". For when the vectors shard is missing or damaged; fails
     /// like `build()` when the docs or lexical shard is missing or damaged.
     #[wasm_bindgen(js_name = buildLexical)]
-    pub fn build_lexical(mut self) -> Result<Engine, JsValue> {
+    pub fn build_lexical(self) -> Result<Engine, JsValue> {
         let vectors = self.manifest.shard(ShardKind::Vectors).name.clone();
         let why = match self.refused.get(&vectors) {
             Some(e) => format!("the vectors shard `{vectors}` was refused ({e})"),
@@ -360,6 +395,13 @@ impl BundleLoader {
             }
             None => format!("the vectors shard `{vectors}` is missing"),
         };
+        self.lexical_engine(format!(
+            "{why}, so only keyword search works; copy the bundle folder again or rebuild it with `crossfind index`"
+        ))
+    }
+
+    /// An engine without vectors (`why`: what dense search fails with).
+    fn lexical_engine(mut self, why: String) -> Result<Engine, JsValue> {
         let mut files = std::mem::take(&mut self.files);
         let bundle =
             Bundle::from_files_without_vectors(self.manifest, |n| Ok(files.remove(n)), false)
@@ -367,9 +409,7 @@ impl BundleLoader {
         Ok(Engine {
             bundle,
             encoder: None,
-            no_vectors: Some(format!(
-                "{why}, so only keyword search works; copy the bundle folder again or rebuild it with `crossfind index`"
-            )),
+            no_vectors: Some(why),
             last_query: Cell::new(None),
         })
     }
@@ -414,6 +454,61 @@ impl Engine {
     #[wasm_bindgen(js_name = addFragments)]
     pub fn add_fragments(&mut self, index: usize, bytes: &[u8]) -> Result<(), JsValue> {
         self.bundle.add_fragments(index, bytes).map_err(js_err)
+    }
+
+    /// Adds the vectors shard (`BundleLoader.vectors()`) to an engine built
+    /// without it (`buildKeywords`, or `buildLexical`), checking its size
+    /// and sha256: from then on it searches as an engine of `build()` does,
+    /// hybrid results identical, and `setEncoder` can attach the model. A
+    /// damaged shard fails with its code and file and changes nothing.
+    #[wasm_bindgen(js_name = addVectors)]
+    pub fn add_vectors(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_vectors(bytes).map_err(js_err)?;
+        self.no_vectors = None;
+        Ok(())
+    }
+
+    /// Byte ranges of the lexical pieces `text` needs before it can be
+    /// searched (a bundle whose lexical index is in pieces; empty once they
+    /// are in, and always for an index in one piece):
+    /// `[{piece, file, start, end}]`, `end` exclusive, `file` a shard of the
+    /// bundle. `search` and `answer` fail with code "missing_pieces" until
+    /// they are added (`addLexicalPiece`).
+    #[wasm_bindgen(js_name = lexicalRanges)]
+    pub fn lexical_ranges(&self, text: &str) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        struct JsPieceRange<'a> {
+            piece: u32,
+            file: &'a str,
+            start: f64,
+            end: f64,
+        }
+        let ranges: Vec<JsPieceRange> = self
+            .bundle
+            .lexical_ranges(cut_query(text))
+            .into_iter()
+            .map(|(piece, file, start, end)| JsPieceRange {
+                piece,
+                file,
+                start: start as f64,
+                end: end as f64,
+            })
+            .collect();
+        contract::to_js(&ranges)
+    }
+
+    /// Adds lexical piece `piece` (the body of its range from
+    /// `lexicalRanges`), checked against the sha256 the index's head lists.
+    #[wasm_bindgen(js_name = addLexicalPiece)]
+    pub fn add_lexical_piece(&mut self, piece: u32, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_lexical_piece(piece, bytes).map_err(js_err)
+    }
+
+    /// Adds a whole lexical terms file (a host that ignores Range sends
+    /// it whole), checked against the manifest: every piece in it.
+    #[wasm_bindgen(js_name = addLexicalFile)]
+    pub fn add_lexical_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_lexical_file(name, bytes).map_err(js_err)
     }
 
     /// The fragment shard (its index in `BundleLoader.fragments()`) holding
@@ -567,6 +662,15 @@ impl Engine {
         let text = cut_query(text);
         if text.trim().is_empty() {
             return Ok((Vec::new(), confidence::judge(None, None, &[])));
+        }
+        let missing: Vec<u32> = self
+            .bundle
+            .lexical_ranges(text)
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        if !missing.is_empty() {
+            return Err(js_err(Error::MissingPieces(missing)));
         }
         let vector = match (&self.encoder, mode) {
             (Some(enc), Mode::Hybrid | Mode::Dense) => Some(self.query_vector(enc, text)?),

@@ -294,12 +294,12 @@ fn manifest_of_another_version_is_refused() {
     let p = d.path().join(MANIFEST);
     let text = std::fs::read_to_string(&p)
         .unwrap()
-        .replacen("\"version\": 1", "\"version\": 4", 1);
+        .replacen("\"version\": 1", "\"version\": 5", 1);
     std::fs::write(&p, text).unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "version_mismatch");
     assert!(
-        e.to_string().contains(MANIFEST) && e.to_string().contains("version 4"),
+        e.to_string().contains(MANIFEST) && e.to_string().contains("version 5"),
         "{e}"
     );
 }

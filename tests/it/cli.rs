@@ -214,8 +214,9 @@ fn version_names_the_formats_this_build_writes_and_reads() {
     // a bundle or pack with no gzip form is still written in the older format
     assert!(
         v.contains(&format!(
-            "bundle format {}, {} when no file is compressed",
+            "bundle format {}, {} with the lexical index in one piece, {} when no file is compressed either",
             crossfind::bundle::BUNDLE_VERSION,
+            crossfind::bundle::BUNDLE_VERSION_GZIP,
             crossfind::bundle::BUNDLE_VERSION_PLAIN
         )),
         "{v}"

@@ -271,6 +271,137 @@ test('without its vectors shard a bundle still searches by keywords (buildLexica
   }
 });
 
+// The worker answers keyword queries from the docs and lexical shards alone
+// and fetches the vectors with the model (www/src/worker.js, loadVectors).
+test('keyword search answers without the vectors shard; added later, hybrid equals a bundle loaded whole', () => {
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const shard = manifest.shards.find((s) => s.kind === 'vectors');
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.message, e.file]; } return ['no error', '', null]; };
+  const loader = new BundleLoader(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  assert.equal(loader.vectors(), shard.name);
+  assert.equal(loader.shardBytes(shard.name), shard.bytes);
+  assert.equal(loader.shardBytes('nope.bin'), undefined);
+  const read = [];
+  for (const name of loader.required()) {
+    if (name === loader.vectors()) continue;
+    read.push(name);
+    loader.add(name, readFileSync(path.join(bundleDir, name)));
+  }
+  assert.deepEqual(read.map((n) => loader.shardKind(n)).sort(), ['docs', 'lexical']);
+  const frags = loader.fragments();
+  const engine = loader.buildKeywords();
+  frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(bundleDir, name))));
+  const full = loadEngine();
+  assert.equal(engine.hasVectors(), false);
+  const shown = (hits) => hits.map((h) => [h.url, h.lang, h.lexical, h.dense, h.fused, h.snippet, h.highlights]);
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const want = full.search(q, { lang, k: 5, mode: 'lexical' });
+    assert.ok(want.length > 0, q);
+    const native = nativeSearch(q, [...args, '--mode', 'lexical', '--k', '5']);
+    assert.deepEqual(want.map((h) => h.url), native.map((h) => h.url), q);
+    for (const mode of [undefined, 'hybrid', 'lexical']) assert.deepEqual(shown(engine.search(q, { lang, k: 5, mode })), shown(want), `${q} ${mode}`);
+    const [c, message] = code(() => engine.search(q, { lang, mode: 'dense' }));
+    assert.equal(c, 'no_vectors', q);
+    assert.match(message, /not loaded yet/);
+  }
+  // the model waits for the vectors
+  const pl = new PackLoader(readFileSync(path.join(modelDir, 'pack.json'), 'utf8'));
+  for (const n of pl.missing()) pl.add(n, readFileSync(path.join(modelDir, n)));
+  assert.equal(code(() => engine.setEncoder(pl.build()))[0], 'no_vectors');
+  // a damaged shard is refused with its code and file, and keyword search goes on
+  const bad = Buffer.from(readFileSync(path.join(bundleDir, shard.name)));
+  bad[bad.length >> 1] ^= 0x20;
+  const [c, , file] = code(() => engine.addVectors(bad));
+  assert.equal(c, 'checksum_mismatch');
+  assert.equal(file, shard.name);
+  assert.equal(code(() => engine.addVectors(bad.subarray(0, 100)))[0], 'corrupt_file');
+  assert.equal(engine.hasVectors(), false);
+  assert.ok(engine.search('password', { k: 3 }).length > 0);
+  // the real one: from then on the same answers, scores bit for bit, as the bundle loaded whole
+  engine.addVectors(readFileSync(path.join(bundleDir, shard.name)));
+  assert.equal(engine.hasVectors(), true);
+  attachModel(engine);
+  attachModel(full);
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    for (const mode of [undefined, 'dense', 'lexical']) {
+      const a = engine.answer(q, { lang, k: 5, mode });
+      const b = full.answer(q, { lang, k: 5, mode });
+      assert.ok(a.hits.length > 0, q);
+      assert.deepEqual(shown(a.hits), shown(b.hits), `${q} ${mode}`);
+      assert.deepEqual([a.lowConfidence, a.confidence], [b.lowConfidence, b.confidence], q);
+    }
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.deepEqual(engine.search(q, { lang, k: 5 }).map((h) => h.url), native.map((h) => h.url), q);
+  }
+});
+
+// A lexical index in term-range pieces (bundle format 4; `crossfind index
+// --lexical-pieces`): the engine names the byte ranges of the pieces a
+// query's terms are in, the worker fetches them (www/src/worker.js,
+// ensureLexical), and the answers are those of the index in one piece.
+test('a lexical index in pieces: a query fetches only the pieces it needs and answers as the one-piece bundle', () => {
+  const pieced = path.join(mkdtempSync(path.join(tmpdir(), 'cf-pieced-')), 'crossfind');
+  execFileSync(cli, ['index', '--input', path.join(root, 'tests/fixtures/sites/tiny'), '--out', pieced, '--lexical-pieces', '200'], { stdio: 'ignore' });
+  const manifest = JSON.parse(readFileSync(path.join(pieced, 'manifest.json'), 'utf8'));
+  const terms = manifest.shards.filter((s) => s.kind === 'lexical_terms');
+  assert.ok(terms.length >= 1 && terms.every((s) => !s.encoded), 'pieces files, fetched by range, no gzip form');
+  assert.equal(manifest.version, 4);
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.file]; } return ['no error', null]; };
+  const load = () => {
+    const loader = new BundleLoader(readFileSync(path.join(pieced, 'manifest.json'), 'utf8'));
+    for (const t of terms) assert.equal(loader.shardKind(t.name), 'lexical_terms');
+    const required = loader.required();
+    assert.ok(!required.some((n) => terms.some((t) => t.name === n)), 'the pieces are not loaded up front');
+    for (const name of required) loader.add(name, readFileSync(path.join(pieced, name)));
+    const frags = loader.fragments();
+    const engine = loader.build();
+    frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(pieced, name))));
+    return engine;
+  };
+  const whole = loadEngine(); // the tiny site's default bundle: one piece
+  const shown = (hits) => hits.map((h) => [h.url, h.lang, h.lexical, h.dense, h.fused, h.snippet, h.highlights]);
+  const engine = load();
+  attachModel(engine);
+  attachModel(whole);
+  const pieces = new Set();
+  let fetched = 0;
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const ranges = engine.lexicalRanges(q);
+    // (a later query may find its pieces in already)
+    if (q === queries[0][0]) assert.ok(ranges.length > 0, q);
+    if (ranges.length) assert.deepEqual(code(() => engine.search(q, { lang, k: 5, mode: 'lexical' }))[0], 'missing_pieces', q);
+    for (const r of ranges) {
+      const body = readFileSync(path.join(pieced, r.file)).subarray(r.start, r.end);
+      fetched += body.length;
+      pieces.add(r.piece);
+      engine.addLexicalPiece(r.piece, body);
+    }
+    assert.deepEqual(engine.lexicalRanges(q), [], `${q}: nothing more to fetch`);
+    for (const mode of ['lexical', 'hybrid']) {
+      assert.deepEqual(shown(engine.search(q, { lang, k: 5, mode })), shown(whole.search(q, { lang, k: 5, mode })), `${q} ${mode}`);
+    }
+    fetchRows(engine, q);
+    const native = nativeSearch(q, [...args, '--k', '5']);
+    assert.deepEqual(engine.search(q, { lang, k: 5 }).map((h) => h.url), native.map((h) => h.url), q);
+  }
+  const total = terms.reduce((n, t) => n + t.bytes, 0);
+  assert.ok(fetched < total, `${fetched} of ${total} bytes of pieces`);
+  // a damaged piece: refused with its code and file; the whole file (a host without Range) brings every piece
+  const fresh = load();
+  const [r] = fresh.lexicalRanges('password');
+  const bad = Buffer.from(readFileSync(path.join(pieced, r.file)).subarray(r.start, r.end));
+  bad[0] ^= 1;
+  assert.deepEqual(code(() => fresh.addLexicalPiece(r.piece, bad)), ['checksum_mismatch', r.file]);
+  const file = Buffer.from(readFileSync(path.join(pieced, r.file)));
+  file[r.start] ^= 1;
+  assert.deepEqual(code(() => fresh.addLexicalFile(r.file, file)), ['checksum_mismatch', r.file]);
+  fresh.addLexicalFile(r.file, readFileSync(path.join(pieced, r.file)));
+  assert.ok(!fresh.lexicalRanges('password').some((x) => x.file === r.file));
+});
+
 test('buildLexical still needs the docs and lexical shards', () => {
   const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
   for (const kind of ['docs', 'lexical']) {

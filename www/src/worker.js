@@ -5,13 +5,22 @@
 //   wasm: the relaxed-SIMD build where the engine validates relaxed SIMD,
 //     the baseline build elsewhere (wasm-flavour.cjs; {type:'init', wasm}
 //     forces one: 'baseline' | 'relaxed' | 'auto')
-//   manifest.json -> docs, vectors, lexical shards -> Engine  => {type:'ready', languages, filters, semantic, wasm}
-//     (lexical search works; filters: the engine's {key: {value: pageCount}})
+//   manifest.json -> docs, lexical shards -> Engine  => {type:'ready', languages, filters, semantic, wasm}
+//     (keyword search works; filters: the engine's {key: {value: pageCount}};
+//     BundleLoader.buildKeywords: the vectors are not waited for)
+//   lexical pieces (a large site's index in term-range pieces, bundle
+//     format 4): fetched per query by byte range, those holding the
+//     query's terms, before it is answered (ensureLexical)
 //   fragment shards (snippet text): fetched per query, only those
 //     holding the hits shown (loadFragment), before the answer  => {type:'fragments'} at once
-//   model pack (only once asked: {type:'semantic'})            => {type:'progress'} ... {type:'semantic-ready'}
+//   model pack and the vectors shard, side by side (only once asked:
+//     {type:'semantic'})                                        => {type:'progress'} ... {type:'semantic-ready'}
 //     (encoder, tokenizer and the block index; the word-embedding rows a
-//     query needs are fetched per query, see ensureRows)
+//     query needs are fetched per query, see ensureRows. The vectors serve
+//     only semantic search, so a reader who searches by keywords alone
+//     never downloads them, and one who asks for semantic search waits for
+//     the model anyway: they come with it (loadVectors), counted in the
+//     same progress, and 'semantic-ready' means both are in.)
 // Files with a gzip form come as that form from hosts that do not compress
 // (see "compressed files" below).
 // Failures are {type:'problem', stage, code, file, message, fatal}; nothing is thrown
@@ -100,11 +109,12 @@ class FetchError extends Error {
 // Fetches a file as bytes, reporting every chunk read to `onBytes`.
 // Content-hashed names may come from the HTTP cache; the others (the model
 // pack's files) are revalidated, never taken stale (bundle-files.cjs).
-async function fetchBytes(url, onBytes) {
+// `signal`: an AbortSignal that stops it (no retry then).
+async function fetchBytes(url, onBytes, signal) {
   let lastErr;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const res = await fetch(url, { cache: cacheMode(url) });
+      const res = await fetch(url, { cache: cacheMode(url), signal });
       if (!res.ok) throw new FetchError(url, res.status);
       if (!onBytes || !res.body) {
         const buf = new Uint8Array(await res.arrayBuffer());
@@ -130,7 +140,7 @@ async function fetchBytes(url, onBytes) {
       return out;
     } catch (e) {
       lastErr = e;
-      if (e instanceof FetchError && e.code === 'missing_file') break;
+      if ((e instanceof FetchError && e.code === 'missing_file') || signal?.aborted) break;
     }
   }
   throw lastErr;
@@ -220,8 +230,8 @@ async function decodedStream(res, encName) {
 // The content of file `enc` decodes to, fetched from `url` (its .gz),
 // reporting decoded bytes to `onBytes`. Data that decodes to more bytes
 // than the content has is stopped there.
-async function fetchDecoded(url, enc, onBytes) {
-  const res = await fetch(url, { cache: cacheMode(url) });
+async function fetchDecoded(url, enc, onBytes, signal) {
+  const res = await fetch(url, { cache: cacheMode(url), signal });
   if (!res.ok) throw new FetchError(url, res.status);
   const { stream, gzip, why } = await decodedStream(res, enc.name);
   const out = new Uint8Array(enc.decodedBytes);
@@ -249,25 +259,26 @@ async function fetchDecoded(url, enc, onBytes) {
 }
 
 // The content of the listed file `name` of the folder `folder` (`enc`: its
-// gzip form, if any; `listedIn`: the manifest naming it).
-async function fetchListed(name, folder, listedIn, enc, onBytes) {
+// gzip form, if any; `listedIn`: the manifest naming it; `signal`: an
+// AbortSignal that stops the download).
+async function fetchListed(name, folder, listedIn, enc, onBytes, signal) {
   const plain = fileUrl(name, folder, listedIn);
   if (await wantsEncoded(enc, plain)) {
     const url = fileUrl(enc.name, folder, listedIn);
     let retried = false;
     for (;;) {
       try {
-        return await fetchDecoded(url, enc, onBytes);
+        return await fetchDecoded(url, enc, onBytes, signal);
       } catch (e) {
         // a host that has only the plain files (copied without the .gz): those
         if (e instanceof FetchError && e.code === 'missing_file') break;
         // one more try after a network failure, as fetchBytes does
-        if (retried || e.code === 'corrupt_file' || e instanceof FetchError) throw e;
+        if (retried || e.code === 'corrupt_file' || e instanceof FetchError || signal?.aborted) throw e;
         retried = true;
       }
     }
   }
-  return fetchBytes(plain, onBytes);
+  return fetchBytes(plain, onBytes, signal);
 }
 
 async function fetchText(url) {
@@ -361,12 +372,16 @@ async function loadBundle(b, fatal) {
   const encodings = fragments.map((name) => loader.encodedAs(name));
   const modelDir = loader.modelDir();
   b.packId = loader.packId();
-  const required = loader.required();
+  // Keyword search needs the docs and lexical shards; the vectors come
+  // with the model (loadVectors).
+  const vectors = loader.vectors();
+  b.vectors = { name: vectors, bytes: loader.shardBytes(vectors) || 0, encoded: loader.encodedAs(vectors) };
+  const required = loader.required().filter((name) => name !== vectors);
   // Every name the manifest gives must be a plain name inside the bundle
   // folder (bundle-files.cjs): a manifest that points elsewhere is refused whole.
   let modelBase;
   try {
-    for (const name of required.concat(fragments)) fileUrl(name, base, 'manifest.json');
+    for (const name of required.concat(fragments, [vectors])) fileUrl(name, base, 'manifest.json');
     modelBase = dirUrl(modelDir, base, 'manifest.json');
   } catch (e) {
     report('index', e, fatal, 'manifest.json');
@@ -388,25 +403,14 @@ async function loadBundle(b, fatal) {
   });
   if (broken.length) {
     const { name, err } = broken[0];
-    // An engine without vectors still searches by keywords, where the wasm
-    // build offers it (BundleLoader.buildLexical).
-    const lexicalOnly = broken.every((x) => loader.shardKind(x.name) === 'vectors');
-    report('index', err, fatal && !lexicalOnly, name);
-    if (!lexicalOnly) return [];
-    try {
-      b.engine = loader.buildLexical();
-    } catch (e) {
-      report('index', e, fatal);
-      return [];
-    }
-    b.lexicalOnly = true;
-  } else {
-    try {
-      b.engine = loader.build();
-    } catch (e) {
-      report('index', e, fatal);
-      return [];
-    }
+    report('index', err, fatal, name);
+    return [];
+  }
+  try {
+    b.engine = loader.buildKeywords();
+  } catch (e) {
+    report('index', e, fatal);
+    return [];
   }
   b.modelBase = modelBase;
   return fragments.map((name, i) => ({ name, encoded: encodings[i] }));
@@ -441,6 +445,52 @@ function missingFragments(b, hits) {
   return [...want];
 }
 
+// A lexical index in term-range pieces (bundle format 4): before a query
+// is answered, the engine names the byte ranges of the pieces holding its
+// terms (Engine.lexicalRanges, after its own term analysis), the worker
+// fetches them with HTTP Range and hands them over (addLexicalPiece checks
+// each against the sha256 its head lists). A host that ignores Range sends
+// the whole file (200): it is checked against the manifest and all its
+// pieces come in (addLexicalFile); until a host is seen to answer a range,
+// the first piece is asked alone, so such a host sends each file once.
+// b.pieceLoads: piece -> a promise while it is on its way.
+async function ensureLexical(b, query) {
+  let ranges = b.engine.lexicalRanges(query);
+  if (!ranges.length) return;
+  if (b.rangesHonoured !== true) {
+    await loadPiece(b, ranges[0]);
+    ranges = b.engine.lexicalRanges(query);
+  }
+  await Promise.all(ranges.map((r) => loadPiece(b, r)));
+}
+
+function loadPiece(b, r) {
+  let p = b.pieceLoads.get(r.piece);
+  if (!p) {
+    p = fetchPiece(b, r).finally(() => b.pieceLoads.delete(r.piece));
+    b.pieceLoads.set(r.piece, p);
+  }
+  return p;
+}
+
+// Not through the HTTP cache: Chromium answered a range it had fetched on
+// an earlier page with a cut body (3,723 of 17,290 bytes; the crosslingual
+// browser test), which the engine then refused. A piece is ~24 kB; the
+// offline copy (sw.js) still answers these requests from its whole file.
+async function fetchPiece(b, r) {
+  const url = fileUrl(r.file, b.base, 'manifest.json');
+  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: 'no-store' });
+  if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (res.status === 206) {
+    b.rangesHonoured = true;
+    b.engine.addLexicalPiece(r.piece, bytes);
+  } else {
+    b.rangesHonoured = false;
+    b.engine.addLexicalFile(r.file, bytes);
+  }
+}
+
 // {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
 function summed(parts) {
   const out = {};
@@ -465,7 +515,7 @@ async function startup() {
     if (!only) problem('index', new Error('none of the bundles could be loaded'), true);
     return;
   }
-  // the model comes with the first bundle that has its vectors
+  // the model comes with the first bundle (its vectors with the model: loadModel)
   const primary = loaded.find((b) => !b.lexicalOnly) || loaded[0];
   engine = primary.engine;
   packId = primary.packId;
@@ -485,6 +535,7 @@ async function startup() {
   bundles.forEach((b, i) => {
     b.fragments = fragments[i];
     b.fragLoads = new Map();
+    b.pieceLoads = new Map();
   });
   post({ type: 'fragments' });
 
@@ -497,6 +548,25 @@ const subtle = self.crypto && self.crypto.subtle;
 const sha256Hex = async (bytes) =>
   Array.from(new Uint8Array(await subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
 
+// Fetches bundle b's vectors shard into its engine (Engine.addVectors
+// checks it). A shard that cannot be had leaves that bundle searching by
+// keywords (b.lexicalOnly), said as the problem of its stage 'index'
+// (several bundles: 'bundle'); the other bundles are not affected.
+async function loadVectors(b, onBytes) {
+  try {
+    const bytes = await fetchListed(b.vectors.name, b.base, 'manifest.json', b.vectors.encoded, onBytes);
+    b.engine.addVectors(bytes);
+  } catch (e) {
+    b.lexicalOnly = true;
+    problem(bundles.length > 1 ? 'bundle' : 'index', e, false, b.vectors.name, b);
+  }
+}
+
+// The bundles whose vectors are to fetch with the model.
+const vectorsWanted = () => bundles.filter((b) => b.engine && !b.lexicalOnly && !b.engine.hasVectors());
+// Whether any bundle can still search semantically.
+const anyVectors = () => bundles.some((b) => b.engine && !b.lexicalOnly);
+
 async function loadModel() {
   if (semanticState !== 'idle' || !engine) return;
   semanticState = 'loading';
@@ -504,7 +574,8 @@ async function loadModel() {
   let current = 'pack.json';
   try {
     const pack = new PackLoader(await fetchText(new URL('pack.json', modelBase)));
-    const total = pack.totalBytes();
+    const wanted = vectorsWanted();
+    const total = pack.totalBytes() + wanted.reduce((n, b) => n + b.vectors.bytes, 0);
     const names = pack.missing();
     for (const name of names) fileUrl(name, modelBase, 'pack.json'); // before any fetch
     let loaded = 0;
@@ -530,23 +601,51 @@ async function loadModel() {
       }
     };
     report(true);
+    // The vectors, beside the model's files: a bundle whose vectors fail
+    // searches by keywords; with none left, the model is not fetched further.
+    // (the model files on their way are then stopped too: `stop`)
+    const stop = new AbortController();
+    const vectorsIn = Promise.all(
+      wanted.map((b) =>
+        loadVectors(b, (n) => {
+          loaded += n;
+          report(false);
+        }).then(() => {
+          if (!anyVectors() && semanticState === 'loading') {
+            semanticState = 'failed';
+            stop.abort();
+          }
+        }),
+      ),
+    );
     const queue = names.slice();
     const files = new Map();
     const fetchOne = async () => {
       // (no new file once one failed: the load is over)
       while (queue.length && semanticState === 'loading') {
         const name = queue.shift();
-        const bytes = await fetchListed(name, modelBase, 'pack.json', pack.encodedAs(name), (n) => {
-          loaded += n;
-          report(false);
-        }).catch((e) => {
+        const bytes = await fetchListed(
+          name,
+          modelBase,
+          'pack.json',
+          pack.encodedAs(name),
+          (n) => {
+            loaded += n;
+            report(false);
+          },
+          stop.signal,
+        ).catch((e) => {
           current = name;
           throw e;
         });
         files.set(name, bytes);
       }
     };
-    await Promise.all(Array.from({ length: MODEL_CONCURRENCY }, fetchOne));
+    await Promise.all([vectorsIn, ...Array.from({ length: MODEL_CONCURRENCY }, fetchOne)]);
+    // no bundle has its vectors: the problem is said (loadVectors), the model is of no use
+    if (semanticState !== 'loading') return;
+    // the engine that holds the model: the first bundle with its vectors
+    engine = bundles.find((b) => b.engine && !b.lexicalOnly).engine;
     report(true);
     // Added in the manifest's order; each add checks size and sha256 (hashed
     // by WebCrypto where there is one: much faster than inside wasm).
@@ -574,6 +673,8 @@ async function loadModel() {
     semanticState = 'ready';
     post({ type: 'semantic-ready' });
   } catch (e) {
+    // stopped because no bundle has its vectors: that problem is said already
+    if (semanticState === 'failed' && !anyVectors()) return;
     semanticState = 'failed';
     problem('model', e, false, current);
   }
@@ -717,8 +818,9 @@ function fromBundle(hit, b) {
 // merges: hits by fused score (each bundle's weight already in it), best
 // k; low confidence when every bundle judged says so, with the verdict of
 // the bundle whose best match beats its level most.
-// The fragment shards its hits need are fetched first, and the bundle
-// asked again (the same hits, now with their snippets).
+// The lexical pieces of its terms are fetched first (ensureLexical); then
+// the fragment shards its hits need, and the bundle asked again (the same
+// hits, now with their snippets).
 async function runSearch(msg, mode) {
   const opts = {};
   if (msg.k) opts.k = msg.k; // else the engine's default (src/wasm/mod.rs)
@@ -729,6 +831,8 @@ async function runSearch(msg, mode) {
     if (!b.engine) continue;
     const m = mode !== 'lexical' && !b.engine.hasEncoder() ? 'lexical' : mode;
     if (m === 'dense' && b.lexicalOnly) continue;
+    // the lexical pieces of the query's terms (none for an index in one piece)
+    if (b.pieceLoads) await ensureLexical(b, msg.query);
     const ask = () => b.engine.answer(msg.query, { ...opts, mode: m, ...(b.weight !== 1 ? { weight: b.weight } : {}) });
     let a = ask();
     for (let round = 0; round < 3 && b.fragLoads; round++) {

@@ -1,0 +1,463 @@
+//! The lexical index in term-range pieces (version 2), so that the browser
+//! fetches the terms a query has rather than the whole index.
+//!
+//! BM25 needs, besides a term's postings, the number of documents and every
+//! document's length (per language, after `partition`). Those live in the
+//! head, which is loaded up front; a piece holds only term entries. So with
+//! the pieces of a query's terms in, its scores are bit for bit those of
+//! the one-piece index.
+//!
+//! # Byte format (version 2)
+//!
+//! The head (the bundle's `lexical` shard), varints as in version 1:
+//!
+//! ```text
+//! "CFLX"  2
+//! n_docs  then n_docs doc ids as in version 1
+//!         then n_docs document lengths (sums of their term frequencies)
+//! n_pieces then per piece, in term order:
+//!     its first term: length, bytes (the first piece's is empty: every
+//!         term has a piece; then strictly increasing)
+//!     file: its file among the bundle's `lexical_terms` shards, by index
+//!     start, length: its bytes in that file
+//!     the sha256 of those bytes (32 bytes)
+//! ```
+//!
+//! A piece: `n_terms` then term entries exactly as in version 1 (the first
+//! with no shared prefix), postings over the head's doc positions, every
+//! term at or after the piece's first term and before the next piece's.
+
+use super::{put, read_terms, Error, LexicalIndex, Parts, Reader, FILE, MAX_TERM_BYTES};
+use sha2::{Digest, Sha256};
+
+pub(super) const VERSION: u32 = 2;
+/// An index whose one-piece form is larger than this is written in pieces:
+/// below it, a visit's few pieces and the head come close to the whole.
+pub const PIECED_ABOVE: usize = 128 * 1024;
+/// About how many bytes of term entries a piece holds.
+pub const PIECE_BYTES: usize = 24 * 1024;
+
+/// Where a piece is and what it must hash to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PieceRef {
+    /// Its first term ("" for the first piece).
+    pub first: String,
+    /// Its file: an index among the bundle's `lexical_terms` shards.
+    pub file: u32,
+    pub start: u64,
+    pub len: u64,
+    pub sha256: [u8; 32],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Pieces {
+    refs: Vec<PieceRef>,
+    loaded: Vec<Option<Table>>,
+}
+
+/// The term entries of one piece, decoded.
+#[derive(Clone, Debug, PartialEq)]
+struct Table {
+    term_bytes: String,
+    term_ends: Vec<u32>,
+    post_starts: Vec<u32>,
+    post_docs: Vec<u32>,
+    post_tfs: Vec<u32>,
+}
+
+impl LexicalIndex {
+    /// The terms in pieces of about `target` bytes each, in term order:
+    /// (first term, bytes), the first piece's first term "".
+    pub fn split_terms(&self, target: usize) -> Vec<(String, Vec<u8>)> {
+        let n = self.term_ends.len();
+        let mut cuts = vec![0usize];
+        let mut size = 0usize;
+        let mut one = Vec::new();
+        for t in 0..n {
+            one.clear();
+            self.write_terms(&mut one, t..t + 1);
+            if size > 0 && size + one.len() > target {
+                cuts.push(t);
+                size = 0;
+            }
+            size += one.len();
+        }
+        cuts.push(n);
+        cuts.windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                let mut out = Vec::with_capacity(target + 16);
+                put(&mut out, (w[1] - w[0]) as u64);
+                self.write_terms(&mut out, w[0]..w[1]);
+                let first = if i == 0 {
+                    String::new()
+                } else {
+                    self.term(w[0]).to_string()
+                };
+                (first, out)
+            })
+            .collect()
+    }
+
+    /// The head (version 2) of this index with its pieces at `refs`.
+    pub fn head_bytes(&self, refs: &[PieceRef]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + 3 * self.doc_ids.len() + 48 * refs.len());
+        out.extend_from_slice(super::MAGIC);
+        put(&mut out, u64::from(VERSION));
+        put(&mut out, self.doc_ids.len() as u64);
+        let mut prev: Option<u32> = None;
+        for &id in &self.doc_ids {
+            put(&mut out, u64::from(prev.map_or(id, |p| id - p - 1)));
+            prev = Some(id);
+        }
+        for &len in &self.doc_lens {
+            put(&mut out, len);
+        }
+        put(&mut out, refs.len() as u64);
+        for r in refs {
+            put(&mut out, r.first.len() as u64);
+            out.extend_from_slice(r.first.as_bytes());
+            put(&mut out, u64::from(r.file));
+            put(&mut out, r.start);
+            put(&mut out, r.len);
+            out.extend_from_slice(&r.sha256);
+        }
+        out
+    }
+
+    /// Whether the index was read from a head (version 2): its terms come
+    /// piece by piece ([`add_piece`](Self::add_piece)).
+    pub fn is_pieced(&self) -> bool {
+        self.pieces.is_some()
+    }
+
+    /// The pieces (empty for a one-piece index).
+    pub fn piece_refs(&self) -> &[PieceRef] {
+        self.pieces.as_ref().map_or(&[], |p| p.refs.as_slice())
+    }
+
+    /// The pieces holding the terms of `query` (as [`search`](Self::search)
+    /// analyses it) that are not loaded yet, in order; empty when the query
+    /// can be searched.
+    pub fn missing_pieces(&self, query: &str) -> Vec<usize> {
+        let Some(p) = &self.pieces else {
+            return Vec::new();
+        };
+        let mut want: Vec<usize> = super::text::terms(query)
+            .iter()
+            .map(|t| piece_of(&p.refs, t))
+            .filter(|&i| p.loaded[i].is_none())
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        want
+    }
+
+    /// Adds piece `i` (its bytes, checked against the head's length and
+    /// sha256, then decoded). Errors name the `lexical` index; the bundle
+    /// names the file.
+    pub fn add_piece(&mut self, i: usize, bytes: &[u8]) -> Result<(), Error> {
+        let p = self
+            .pieces
+            .as_ref()
+            .ok_or_else(|| Error::Input("this lexical index is in one piece".into()))?;
+        let r = p
+            .refs
+            .get(i)
+            .ok_or_else(|| Error::Input(format!("no lexical piece {i}")))?;
+        if bytes.len() as u64 != r.len {
+            return Err(Error::corrupt(
+                FILE,
+                format!("piece {i}: {} bytes, the head says {}", bytes.len(), r.len),
+            ));
+        }
+        let actual: [u8; 32] = Sha256::digest(bytes).into();
+        if actual != r.sha256 {
+            return Err(Error::Checksum {
+                file: FILE.to_string(),
+                expected: hex(&r.sha256),
+                actual: hex(&actual),
+            });
+        }
+        let next = p.refs.get(i + 1).map(|n| n.first.as_str());
+        let mut parts = Parts::new(vec![0; self.doc_ids.len()]);
+        let mut reader = Reader { bytes, pos: 0 };
+        read_terms(&mut reader, &mut parts, Some((r.first.as_str(), next)))
+            .map_err(|e| piece_error(i, e))?;
+        if reader.pos != bytes.len() {
+            return Err(Error::corrupt(FILE, format!("piece {i}: trailing bytes")));
+        }
+        let table = Table {
+            term_bytes: parts.term_bytes,
+            term_ends: parts.term_ends,
+            post_starts: parts.post_starts,
+            post_docs: parts.post_docs,
+            post_tfs: parts.post_tfs,
+        };
+        let p = self.pieces.as_mut().expect("checked above");
+        p.loaded[i] = Some(table);
+        self.gather();
+        Ok(())
+    }
+
+    /// The term arrays from the loaded pieces, in term order.
+    fn gather(&mut self) {
+        let Some(p) = &self.pieces else { return };
+        let (mut bytes, mut ends, mut starts, mut docs, mut tfs) = (
+            String::new(),
+            Vec::new(),
+            vec![0u32],
+            Vec::new(),
+            Vec::new(),
+        );
+        for t in p.loaded.iter().flatten() {
+            let (b, d) = (bytes.len() as u32, docs.len() as u32);
+            bytes.push_str(&t.term_bytes);
+            ends.extend(t.term_ends.iter().map(|e| e + b));
+            starts.extend(t.post_starts[1..].iter().map(|s| s + d));
+            docs.extend_from_slice(&t.post_docs);
+            tfs.extend_from_slice(&t.post_tfs);
+        }
+        self.term_bytes = bytes;
+        self.term_ends = ends;
+        self.post_starts = starts;
+        self.post_docs = docs;
+        self.post_tfs = tfs;
+    }
+}
+
+/// The piece whose term range holds `term`.
+fn piece_of(refs: &[PieceRef], term: &str) -> usize {
+    refs.partition_point(|r| r.first.as_bytes() <= term.as_bytes())
+        .saturating_sub(1)
+}
+
+fn piece_error(i: usize, e: Error) -> Error {
+    match e {
+        Error::Corrupt { file, why } => Error::Corrupt {
+            file,
+            why: format!("piece {i}: {why}"),
+        },
+        other => other,
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Reads a head after its magic and version.
+pub(super) fn read_head(r: &mut Reader) -> Result<LexicalIndex, Error> {
+    // Every doc id and length takes at least one byte each.
+    let n_docs = r.count(2, "document count")?;
+    let mut doc_ids = Vec::with_capacity(n_docs);
+    let mut prev: Option<u32> = None;
+    for _ in 0..n_docs {
+        let v = r.varint()?;
+        let id = match prev {
+            None => u32::try_from(v).ok(),
+            Some(p) => u64::from(p)
+                .checked_add(v)
+                .and_then(|x| x.checked_add(1))
+                .and_then(|x| u32::try_from(x).ok()),
+        }
+        .ok_or_else(|| Error::corrupt(FILE, "document id out of range"))?;
+        doc_ids.push(id);
+        prev = Some(id);
+    }
+    let mut parts = Parts::new(doc_ids);
+    for len in parts.doc_lens.iter_mut() {
+        *len = r.varint()?;
+    }
+    // A piece takes at least 1 + 1 + 1 + 1 + 32 bytes.
+    let n = r.count(36, "piece count")?;
+    let mut refs: Vec<PieceRef> = Vec::with_capacity(n);
+    for i in 0..n {
+        let tl = r.varint()?;
+        if tl > MAX_TERM_BYTES as u64 || (i == 0) != (tl == 0) {
+            return Err(Error::corrupt(
+                FILE,
+                format!("piece {i}: bad first term length"),
+            ));
+        }
+        let first = std::str::from_utf8(r.take(tl as usize)?)
+            .map_err(|_| Error::corrupt(FILE, format!("piece {i}: first term not valid UTF-8")))?
+            .to_string();
+        if refs
+            .last()
+            .is_some_and(|p| p.first.as_bytes() >= first.as_bytes())
+        {
+            return Err(Error::corrupt(
+                FILE,
+                format!("piece {i}: pieces are not in term order"),
+            ));
+        }
+        let file = u32::try_from(r.varint()?)
+            .map_err(|_| Error::corrupt(FILE, format!("piece {i}: bad file")))?;
+        let start = r.varint()?;
+        let len = r.varint()?;
+        if start.checked_add(len).is_none() || len == 0 {
+            return Err(Error::corrupt(FILE, format!("piece {i}: bad byte range")));
+        }
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(r.take(32)?);
+        refs.push(PieceRef {
+            first,
+            file,
+            start,
+            len,
+            sha256,
+        });
+    }
+    if r.remaining() != 0 {
+        return Err(Error::corrupt(FILE, "trailing bytes after the head"));
+    }
+    if refs.is_empty() && n_docs > 0 {
+        return Err(Error::corrupt(FILE, "a head without pieces"));
+    }
+    let mut index = parts.into_index();
+    index.pieces = Some(Pieces {
+        loaded: vec![None; refs.len()],
+        refs,
+    });
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::LexicalIndexBuilder;
+    use super::*;
+
+    const TEXTS: [&str; 8] = [
+        "How to reset your password from the account settings page.",
+        "Cómo restablecer la contraseña desde la configuración de la cuenta.",
+        "Billing: download an invoice, change the card, cancel the subscription.",
+        "Facturación: descargar una factura y cancelar la suscripción.",
+        "パスワードをリセットする方法。アカウント設定のページから。",
+        "Error e3022 means the webhook secret does not match.",
+        "El error e3022 significa que el secreto del webhook no coincide.",
+        "Two-factor authentication with an app or a security key.",
+    ];
+
+    fn full() -> LexicalIndex {
+        let mut b = LexicalIndexBuilder::new();
+        for (i, t) in TEXTS.iter().enumerate() {
+            b.add(2 * i as u32, t);
+        }
+        let mut ix = b.finish();
+        ix.partition(|d| (d / 2 % 2) as u16);
+        ix
+    }
+
+    /// The index cut in pieces of about `target` bytes, all in one file:
+    /// its head read back, and the pieces.
+    fn pieced(target: usize) -> (LexicalIndex, Vec<Vec<u8>>, Vec<PieceRef>) {
+        let ix = full();
+        let mut refs = Vec::new();
+        let mut pieces = Vec::new();
+        let mut at = 0u64;
+        for (first, bytes) in ix.split_terms(target) {
+            refs.push(PieceRef {
+                first,
+                file: 0,
+                start: at,
+                len: bytes.len() as u64,
+                sha256: Sha256::digest(&bytes).into(),
+            });
+            at += bytes.len() as u64;
+            pieces.push(bytes);
+        }
+        let mut head = LexicalIndex::from_bytes(&ix.head_bytes(&refs)).unwrap();
+        head.partition(|d| (d / 2 % 2) as u16);
+        (head, pieces, refs)
+    }
+
+    const QUERIES: [&str; 6] = [
+        "reset password",
+        "contraseña cuenta",
+        "e3022 webhook",
+        "パスワード",
+        "cancel the subscription invoice",
+        "nothing matches zzz",
+    ];
+
+    #[test]
+    fn with_the_pieces_a_query_needs_it_scores_as_the_one_piece_index_bit_for_bit() {
+        let ix = full();
+        let (head, pieces, refs) = pieced(40);
+        assert!(refs.len() > 5, "{} pieces", refs.len());
+        assert_eq!(refs[0].first, "");
+        assert!(head.is_pieced() && !ix.is_pieced());
+        for q in QUERIES {
+            let mut h = head.clone();
+            let need = h.missing_pieces(q);
+            assert!(!need.is_empty(), "{q}");
+            assert!(need.len() < refs.len(), "{q}: every piece");
+            for &i in &need {
+                h.add_piece(i, &pieces[i]).unwrap();
+            }
+            assert!(h.missing_pieces(q).is_empty());
+            let bits = |hits: Vec<(u32, f32)>| -> Vec<(u32, u32)> {
+                hits.into_iter().map(|(d, s)| (d, s.to_bits())).collect()
+            };
+            for shared in [false, true] {
+                assert_eq!(
+                    bits(h.search_terms(q, 10, shared)),
+                    bits(ix.search_terms(q, 10, shared)),
+                    "{q} {shared}"
+                );
+            }
+            assert_eq!(h.identifier_shares(q), ix.identifier_shares(q), "{q}");
+        }
+        // every piece in: the same index, and the same version 1 bytes
+        let mut h = head.clone();
+        for (i, p) in pieces.iter().enumerate() {
+            h.add_piece(i, p).unwrap();
+        }
+        assert_eq!(h.to_bytes(), ix.to_bytes());
+        assert_eq!(h.term_count(), ix.term_count());
+    }
+
+    #[test]
+    fn a_damaged_piece_or_head_is_an_error_never_a_panic() {
+        let (head, pieces, refs) = pieced(40);
+        let mut h = head.clone();
+        let mut bad = pieces[1].clone();
+        bad[0] ^= 1;
+        assert!(matches!(h.add_piece(1, &bad), Err(Error::Checksum { .. })));
+        assert!(matches!(
+            h.add_piece(1, &pieces[1][1..]),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(h.add_piece(99, &pieces[1]), Err(Error::Input(_))));
+        // a piece with the right checksum in the wrong place: its terms are outside the range
+        let mut swapped = refs.clone();
+        swapped.swap(1, 2);
+        swapped[1].first.clone_from(&refs[1].first);
+        swapped[2].first.clone_from(&refs[2].first);
+        let mut h = LexicalIndex::from_bytes(&full().head_bytes(&swapped)).unwrap();
+        let e = h.add_piece(1, &pieces[2]).unwrap_err().to_string();
+        assert!(e.contains("outside the piece's term range"), "{e}");
+        // every cut and every flipped byte of the head: an error or an index, no panic
+        let bytes = full().head_bytes(&refs);
+        for n in 0..bytes.len() {
+            assert!(LexicalIndex::from_bytes(&bytes[..n]).is_err(), "cut at {n}");
+        }
+        for n in 0..bytes.len() {
+            for bit in [0x01, 0x80] {
+                let mut b = bytes.clone();
+                b[n] ^= bit;
+                if let Ok(mut h) = LexicalIndex::from_bytes(&b) {
+                    for (i, p) in pieces.iter().enumerate() {
+                        let _ = h.add_piece(i, p);
+                    }
+                    let _ = h.search("reset password e3022", 5);
+                }
+            }
+        }
+        // pieces out of term order
+        let mut unordered = refs.clone();
+        unordered[2].first.clone_from(&refs[1].first);
+        assert!(LexicalIndex::from_bytes(&full().head_bytes(&unordered)).is_err());
+    }
+}
