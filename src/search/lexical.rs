@@ -579,21 +579,7 @@ impl LexicalIndex {
 
         // Every doc id takes at least one byte.
         let n_docs = r.count(1, "document count")?;
-        let mut doc_ids = Vec::with_capacity(n_docs);
-        let mut prev: Option<u32> = None;
-        for _ in 0..n_docs {
-            let v = r.varint()?;
-            let id = match prev {
-                None => u32::try_from(v).ok(),
-                Some(p) => u64::from(p)
-                    .checked_add(v)
-                    .and_then(|x| x.checked_add(1))
-                    .and_then(|x| u32::try_from(x).ok()),
-            }
-            .ok_or_else(|| Error::corrupt(FILE, "document id out of range"))?;
-            doc_ids.push(id);
-            prev = Some(id);
-        }
+        let doc_ids = read_doc_ids(&mut r, n_docs)?;
 
         let mut parts = Parts::new(doc_ids);
         read_terms(&mut r, &mut parts, None)?;
@@ -602,6 +588,27 @@ impl LexicalIndex {
         }
         Ok(parts.into_index())
     }
+}
+
+/// `n` document ids, each written as the gap to the one before minus one
+/// (the first as it is), so they come out strictly increasing.
+fn read_doc_ids(r: &mut Reader, n: usize) -> Result<Vec<u32>, Error> {
+    let mut doc_ids = Vec::with_capacity(n);
+    let mut prev: Option<u32> = None;
+    for _ in 0..n {
+        let v = r.varint()?;
+        let id = match prev {
+            None => u32::try_from(v).ok(),
+            Some(p) => u64::from(p)
+                .checked_add(v)
+                .and_then(|x| x.checked_add(1))
+                .and_then(|x| u32::try_from(x).ok()),
+        }
+        .ok_or_else(|| Error::corrupt(FILE, "document id out of range"))?;
+        doc_ids.push(id);
+        prev = Some(id);
+    }
+    Ok(doc_ids)
 }
 
 /// Reads a term count and that many term entries, strictly increasing,

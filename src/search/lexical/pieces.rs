@@ -250,21 +250,7 @@ fn hex(b: &[u8]) -> String {
 pub(super) fn read_head(r: &mut Reader) -> Result<LexicalIndex, Error> {
     // Every doc id and length takes at least one byte each.
     let n_docs = r.count(2, "document count")?;
-    let mut doc_ids = Vec::with_capacity(n_docs);
-    let mut prev: Option<u32> = None;
-    for _ in 0..n_docs {
-        let v = r.varint()?;
-        let id = match prev {
-            None => u32::try_from(v).ok(),
-            Some(p) => u64::from(p)
-                .checked_add(v)
-                .and_then(|x| x.checked_add(1))
-                .and_then(|x| u32::try_from(x).ok()),
-        }
-        .ok_or_else(|| Error::corrupt(FILE, "document id out of range"))?;
-        doc_ids.push(id);
-        prev = Some(id);
-    }
+    let doc_ids = super::read_doc_ids(r, n_docs)?;
     let mut parts = Parts::new(doc_ids);
     for len in parts.doc_lens.iter_mut() {
         *len = r.varint()?;
