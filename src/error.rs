@@ -59,6 +59,11 @@ pub enum Error {
     /// (`Engine.lexicalRanges`) and try again.
     #[error("{} lexical piece(s) this query needs are not loaded yet (first: {})", .0.len(), .0.first().copied().unwrap_or(0))]
     MissingPieces(Vec<u32>),
+    /// Row blocks of a bundle's vectors shard that a semantic query needs
+    /// (its candidate pages, on a bundle with sign codes) and that have not
+    /// been added yet; fetch them (`Engine.denseRanges`) and try again.
+    #[error("{} block(s) of vector rows this query needs are not loaded yet (first: {})", .0.len(), .0.first().copied().unwrap_or(0))]
+    MissingVectorRows(Vec<u32>),
     /// A model source that cannot be imported.
     #[error("model import: {0}")]
     Import(String),
@@ -100,6 +105,7 @@ impl Error {
             Error::ModelMismatch { .. } => "model_mismatch",
             Error::MissingRows(_) => "missing_rows",
             Error::MissingPieces(_) => "missing_pieces",
+            Error::MissingVectorRows(_) => "missing_vector_rows",
             Error::Import(_) => "import",
             Error::Io { .. } => "io",
         }

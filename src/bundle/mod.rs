@@ -41,7 +41,16 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// index is in one piece is still written as version 3 (or 2). Also in 4:
 /// the docs shard may leave the display fields to the fragment shards
 /// (`BundleManifest::display_in_fragments`).
-pub const BUNDLE_VERSION: u32 = 4;
+///
+/// 5: the dense first stage may come as sign codes (a `vector_codes`
+/// shard, `search/dense/codes.rs`): the browser loads them up front and
+/// fetches the rows of a query's candidate pages from the vectors shard by
+/// byte range, so that shard then has no gzip form. A bundle without codes
+/// is still written as version 4 or lower.
+pub const BUNDLE_VERSION: u32 = 5;
+/// The version a bundle with lexical pieces or display fields in the
+/// fragment shards, and no sign codes, is written as.
+pub const BUNDLE_VERSION_PIECES: u32 = 4;
 /// The version a bundle with compressed files and a one-piece lexical
 /// index is written as.
 pub const BUNDLE_VERSION_GZIP: u32 = 3;
@@ -61,6 +70,9 @@ pub enum ShardKind {
     Fragments,
     /// Pieces of the lexical index (version 4), as byte ranges its head lists.
     LexicalTerms,
+    /// Sign codes of the chunk vectors (version 5): the dense first stage
+    /// of a large bundle, whose rows are then fetched by byte range.
+    VectorCodes,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -186,7 +198,33 @@ impl BundleManifest {
                 ));
             }
         }
+        if m.shards
+            .iter()
+            .filter(|s| s.kind == ShardKind::VectorCodes)
+            .count()
+            > 1
+        {
+            return Err(Error::corrupt(
+                MANIFEST,
+                "expected at most one VectorCodes shard",
+            ));
+        }
         Ok(m)
+    }
+
+    /// The sign codes shard, when the bundle's dense first stage is in
+    /// codes (version 5; its rows are fetched by byte range).
+    pub fn codes_shard(&self) -> Option<&Shard> {
+        self.shards
+            .iter()
+            .find(|s| s.kind == ShardKind::VectorCodes)
+    }
+
+    /// The shard semantic search loads up front: the sign codes when the
+    /// bundle has them, else the vectors.
+    pub fn semantic_shard(&self) -> &Shard {
+        self.codes_shard()
+            .unwrap_or_else(|| self.shard(ShardKind::Vectors))
     }
 
     pub fn shard(&self, kind: ShardKind) -> &Shard {

@@ -134,6 +134,61 @@ impl<S: ShardSink> ShardWriter<S> {
         self.write("vectors", "bin", ShardKind::Vectors, &vw.finish())
     }
 
+    /// The chunk vectors as [`vectors`](Self::vectors) writes them, in the
+    /// form their size calls for: one piece up to
+    /// `search::dense::codes::CODES_ABOVE_BYTES` of rows, else with sign
+    /// codes ([`vectors_with_codes`](Self::vectors_with_codes)). `codes`
+    /// overrides it. Returns whether the codes were written.
+    pub fn vectors_for(
+        &mut self,
+        docs: &Docs,
+        dim: usize,
+        i8_rows: &[u8],
+        crowding: &[f32],
+        codes: Option<bool>,
+    ) -> Result<bool> {
+        let codes = codes.unwrap_or(i8_rows.len() > crate::search::dense::codes::CODES_ABOVE_BYTES)
+            && dim.is_multiple_of(8);
+        if codes {
+            self.vectors_with_codes(docs, dim, i8_rows, crowding)?;
+        } else {
+            self.vectors(docs.chunks.len(), dim, i8_rows, crowding)?;
+        }
+        Ok(codes)
+    }
+
+    /// The chunk vectors with their sign codes (bundle version 5): the
+    /// vectors shard as [`vectors`](Self::vectors) writes it but with no
+    /// gzip form (the browser fetches its rows by byte range), and the
+    /// `vector_codes` shard (`search/dense/codes.rs`) the browser loads up
+    /// front. `dim` must be a multiple of 8.
+    pub fn vectors_with_codes(
+        &mut self,
+        docs: &Docs,
+        dim: usize,
+        i8_rows: &[u8],
+        crowding: &[f32],
+    ) -> Result<()> {
+        let rows = docs.chunks.len();
+        let mut vw = TensorFileWriter::default();
+        vw.push_raw("vectors", DType::I8Row, rows, dim, i8_rows);
+        if !crowding.is_empty() {
+            vw.push_f32(crate::search::dense::CROWDING, rows, 1, crowding);
+        }
+        let file = vw.finish();
+        let rows_at =
+            crate::format::tensors::TensorFile::parse("vectors", &file)?.byte_offset("vectors")?;
+        self.write_as("vectors", "bin", ShardKind::Vectors, &file, false)?;
+        let vectors = crate::search::Vectors {
+            dim,
+            rows,
+            raw: i8_rows.to_vec(),
+            crowding: crowding.to_vec(),
+        };
+        let codes = crate::search::dense::codes::codes_bytes(&vectors, docs, rows_at as u64);
+        self.write("vector-codes", "bin", ShardKind::VectorCodes, &codes)
+    }
+
     /// The lexical index in one piece (`search::lexical::LexicalIndex::to_bytes`).
     pub fn lexical(&mut self, bytes: &[u8]) -> Result<()> {
         self.write("lexical", "bin", ShardKind::Lexical, bytes)
@@ -215,9 +270,10 @@ impl<S: ShardSink> ShardWriter<S> {
         self.shards.sort_by_key(|s| match s.kind {
             ShardKind::Docs => 0,
             ShardKind::Vectors => 1,
-            ShardKind::Lexical => 2,
-            ShardKind::LexicalTerms => 3,
-            ShardKind::Fragments => 4,
+            ShardKind::VectorCodes => 2,
+            ShardKind::Lexical => 3,
+            ShardKind::LexicalTerms => 4,
+            ShardKind::Fragments => 5,
         });
         (self.shards, self.sink)
     }
@@ -260,11 +316,14 @@ impl BundleManifest {
     pub fn new(model: ModelRef, docs: &Docs, shards: Vec<Shard>) -> Self {
         let encoded = shards.iter().any(|s| s.encoded.is_some());
         let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
+        let coded = shards.iter().any(|s| s.kind == ShardKind::VectorCodes);
         // (`display_in_fragments`, set by the caller, makes it version 4 too)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
-            version: if pieced {
+            version: if coded {
                 BUNDLE_VERSION
+            } else if pieced {
+                BUNDLE_VERSION_PIECES
             } else if encoded {
                 BUNDLE_VERSION_GZIP
             } else {

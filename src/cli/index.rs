@@ -74,6 +74,12 @@ pub struct IndexArgs {
     /// [default: pieces of 24 kB when the index is over 128 kB, else one].
     #[arg(long, value_name = "BYTES")]
     lexical_pieces: Option<usize>,
+    /// Give semantic search a first stage of sign codes, loaded up front,
+    /// and fetch the rows of each query's candidate pages by byte range
+    /// (`on`), or ship every vector row in one piece (`off`) [default: on
+    /// when the rows are over 1.5 MB, about 3,900 chunks].
+    #[arg(long, value_name = "on|off")]
+    dense_codes: Option<OnOff>,
     /// Print nothing but errors (warnings still go to the report file).
     #[arg(long, short)]
     quiet: bool,
@@ -81,6 +87,13 @@ pub struct IndexArgs {
     /// the tables.
     #[arg(long)]
     json: bool,
+}
+
+/// A layout forced on or off.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Args)]
@@ -332,6 +345,7 @@ pub fn index(a: IndexArgs) -> Result<()> {
         heading_weight: a.heading_weight,
         title_vector_weight: a.title_vector_weight,
         lexical_pieces: a.lexical_pieces,
+        dense_codes: a.dense_codes.map(|o| matches!(o, OnOff::On)),
         ..Default::default()
     };
     let bar = ProgressBar::new(!a.quiet);

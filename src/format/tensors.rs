@@ -145,6 +145,8 @@ struct Header {
 pub struct TensorFile<'a> {
     file: String,
     data: &'a [u8],
+    /// Where `data` starts in the file.
+    data_start: usize,
     tensors: Vec<TensorInfo>,
 }
 
@@ -202,6 +204,7 @@ impl<'a> TensorFile<'a> {
         Ok(TensorFile {
             file: file.to_string(),
             data,
+            data_start: data_start.min(bytes.len()),
             tensors: header.tensors,
         })
     }
@@ -215,6 +218,12 @@ impl<'a> TensorFile<'a> {
             .iter()
             .find(|t| t.name == name)
             .ok_or_else(|| Error::corrupt(&self.file, format!("tensor `{name}` is missing")))
+    }
+
+    /// Where tensor `name`'s data starts in the file's bytes.
+    pub fn byte_offset(&self, name: &str) -> Result<usize> {
+        let t = self.info(name)?;
+        Ok(self.data_start + t.offset as usize)
     }
 
     /// The raw bytes of a tensor.

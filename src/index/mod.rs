@@ -68,6 +68,11 @@ pub struct BuildOptions {
     /// fetched per query above `search::lexical::PIECED_ABOVE` bytes),
     /// `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
     pub lexical_pieces: Option<usize>,
+    /// The vectors' layout: `None` by their size (sign codes up front and
+    /// rows fetched per query above
+    /// `search::dense::codes::CODES_ABOVE_BYTES` of rows), `Some(true)`
+    /// codes, `Some(false)` every row in one piece.
+    pub dense_codes: Option<bool>,
 }
 
 /// Sites of more pages than this keep their pages' URLs and titles and
@@ -97,6 +102,7 @@ impl Default for BuildOptions {
             // only by about 0.02 of MRR@10, on both halves of the queries
             title_vector_weight: 0.15,
             lexical_pieces: None,
+            dense_codes: None,
         }
     }
 }
@@ -275,7 +281,7 @@ pub fn build_bundle(
     } else {
         shards.docs(&docs)?;
     }
-    shards.vectors(chunks, enc.dim(), &vectors.rows, &crowding)?;
+    shards.vectors_for(&docs, enc.dim(), &vectors.rows, &crowding, opts.dense_codes)?;
     drop(std::mem::take(&mut vectors.rows));
     shards.lexical_index(&lex.finish(), opts.lexical_pieces)?;
     let (shards, _) = shards.finish();
@@ -306,7 +312,7 @@ pub fn build_bundle(
     let mut manifest = BundleManifest::new(model, &docs, shards);
     if display_in_fragments {
         manifest.display_in_fragments = true;
-        manifest.version = crate::bundle::BUNDLE_VERSION;
+        manifest.version = manifest.version.max(crate::bundle::BUNDLE_VERSION_PIECES);
     }
     manifest.confidence = levels;
     write_manifest(out, &manifest)?;

@@ -63,7 +63,8 @@ pub fn best_dense(b: &Bundle, v: &[f32]) -> Option<f32> {
     if !b.has_vectors() {
         return None;
     }
-    b.vectors.scores(v).into_iter().reduce(f32::max)
+    // on a bundle with sign codes: the best of the rescored chunks
+    b.dense_raw(v, &|_| true).best()
 }
 
 /// A query's confidence.

@@ -1,4 +1,7 @@
-//! The dense signal: the bundle's int8 chunk vectors and their exact scan.
+//! The dense signal: the bundle's int8 chunk vectors and their exact scan,
+//! or, on a large bundle, sign codes then exact rescoring ([`codes`]).
+
+pub mod codes;
 
 use crate::bundle::Docs;
 use crate::error::{Error, Result};
@@ -144,6 +147,35 @@ impl Vectors {
                 dot_i8(q, &row[4..]) * scale
             })
             .collect()
+    }
+}
+
+/// Every chunk's dot product with a query, as search uses it: exact for
+/// every chunk on a bundle in one piece; on a bundle with sign codes exact
+/// for the chunks of the first stage's candidate pages (`rescored`) and
+/// estimated for the others ([`codes`]).
+pub struct DenseRaw {
+    pub raw: Vec<f32>,
+    /// `None`: every chunk is exact.
+    pub rescored: Option<Vec<bool>>,
+}
+
+impl DenseRaw {
+    /// Whether chunk `c`'s score is exact (the dense ranking takes only those).
+    pub fn exact(&self, c: u32) -> bool {
+        self.rescored
+            .as_ref()
+            .is_none_or(|r| r.get(c as usize).copied().unwrap_or(false))
+    }
+
+    /// The best exact score.
+    pub fn best(&self) -> Option<f32> {
+        self.raw
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| self.exact(c as u32))
+            .map(|(_, &s)| s)
+            .reduce(f32::max)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::dense::Vectors;
+use super::dense::codes::DenseCodes;
+use super::dense::{DenseRaw, Vectors};
 use super::lexical::LexicalIndex;
 use crate::bundle::{BundleManifest, Docs, Fragments, Shard, ShardKind};
 use crate::error::{Error, Result};
@@ -20,8 +21,13 @@ pub struct Bundle {
     pub lexical: LexicalIndex,
     /// Loaded fragment shards, by index in `manifest.fragment_shards()`.
     pub fragments: Vec<Option<Fragments>>,
-    /// [`Vectors::page_norms`], computed at load.
+    /// [`Vectors::page_norms`], computed at load (listed in the sign codes
+    /// of a bundle that has them).
     pub page_norms: Vec<f32>,
+    /// The sign codes and the rows fetched so far, on a bundle whose dense
+    /// first stage is in codes (`search/dense/codes.rs`). Search then runs
+    /// both stages, natively too, where `vectors` holds every row as well.
+    codes: Option<DenseCodes>,
     /// [`Docs::fragment_bases`], computed at load.
     frag_bases: Vec<u32>,
     /// Pages of each translation group, in page order.
@@ -79,11 +85,30 @@ impl Bundle {
         let docs_shard = manifest.shard(ShardKind::Docs).clone();
         let mut docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
         let nfrag = manifest.fragment_shards().count();
-        let vectors = if with_vectors {
-            let vs = manifest.shard(ShardKind::Vectors).clone();
-            Vectors::parse(&vs.name, &read(&vs)?, manifest.model.dim, manifest.chunks)?
+        let dim = manifest.model.dim;
+        let (vectors, codes) = if !with_vectors {
+            (Vectors::empty(dim), None)
+        } else if let Some(cs) = manifest.codes_shard().cloned() {
+            let codes = DenseCodes::parse(&cs.name, &read(&cs)?, dim, &docs)?;
+            if fragments {
+                // everything at once (natively): every row too, which must
+                // be the rows the codes were made from
+                let vs = manifest.shard(ShardKind::Vectors).clone();
+                let bytes = read(&vs)?;
+                let vectors = Vectors::parse(&vs.name, &bytes, dim, manifest.chunks)?;
+                let mut codes = codes;
+                codes.add_file(&vs.name, &bytes)?;
+                check_codes_match(&codes, &cs.name, &vectors, &vs.name, &docs)?;
+                (vectors, Some(codes))
+            } else {
+                (codes_only(&codes), Some(codes))
+            }
         } else {
-            Vectors::empty(manifest.model.dim)
+            let vs = manifest.shard(ShardKind::Vectors).clone();
+            (
+                Vectors::parse(&vs.name, &read(&vs)?, dim, manifest.chunks)?,
+                None,
+            )
         };
         let ls = manifest.shard(ShardKind::Lexical).clone();
         let mut lexical = LexicalIndex::from_bytes(&read(&ls)?).map_err(|e| match e {
@@ -131,9 +156,13 @@ impl Bundle {
                 None
             });
         }
-        let page_norms = vectors.page_norms(&docs);
+        let page_norms = match &codes {
+            Some(c) => c.page_norms.clone(),
+            None => vectors.page_norms(&docs),
+        };
         Ok(Bundle {
             manifest,
+            codes,
             weighted: docs_weighted(&docs),
             groups: group_index(&docs),
             docs,
@@ -170,8 +199,21 @@ impl Bundle {
     /// semantic one. The shard is verified as at load; afterwards the
     /// bundle is the one [`Bundle::from_files`] gives. A bundle that has its
     /// vectors already is left as it is.
+    ///
+    /// On a bundle with sign codes, `bytes` is the codes shard
+    /// ([`BundleManifest::semantic_shard`]): the rows then come per query
+    /// ([`dense_ranges`](Self::dense_ranges)).
     pub fn add_vectors(&mut self, bytes: &[u8]) -> Result<()> {
         if self.has_vectors {
+            return Ok(());
+        }
+        if let Some(cs) = self.manifest.codes_shard().cloned() {
+            verify_file(&cs, bytes)?;
+            let codes = DenseCodes::parse(&cs.name, bytes, self.manifest.model.dim, &self.docs)?;
+            self.page_norms = codes.page_norms.clone();
+            self.vectors = codes_only(&codes);
+            self.codes = Some(codes);
+            self.has_vectors = true;
             return Ok(());
         }
         let vs = self.manifest.shard(ShardKind::Vectors).clone();
@@ -186,6 +228,139 @@ impl Bundle {
         self.vectors = vectors;
         self.has_vectors = true;
         Ok(())
+    }
+
+    /// Every chunk's dot product with the search vector `q` as search uses
+    /// it: an exact scan, or on a bundle with sign codes both stages, the
+    /// first over the chunks `ok` lets through.
+    pub fn dense_raw(&self, q: &[f32], ok: &dyn Fn(u32) -> bool) -> DenseRaw {
+        match &self.codes {
+            Some(c) => {
+                let t = c.two_stage(&self.docs, q, ok);
+                DenseRaw {
+                    raw: t.raw,
+                    rescored: Some(t.rescored),
+                }
+            }
+            None => DenseRaw {
+                raw: self.vectors.scores(q),
+                rescored: None,
+            },
+        }
+    }
+
+    /// Whether the dense first stage is in sign codes, the rows fetched per
+    /// query ([`dense_ranges`](Self::dense_ranges)).
+    pub fn has_codes(&self) -> bool {
+        self.codes.is_some()
+    }
+
+    /// The row blocks of the vectors shard that a search with vector `q`
+    /// (its first stage over the chunks `ok` lets through) needs and that
+    /// are not in yet, consecutive blocks merged: `(first block, file,
+    /// start, end)`, `end` exclusive. Empty on a bundle in one piece, and
+    /// once they are in.
+    pub fn dense_ranges(&self, q: &[f32], ok: &dyn Fn(u32) -> bool) -> Vec<(u32, &str, u64, u64)> {
+        let Some(c) = &self.codes else {
+            return Vec::new();
+        };
+        let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
+        let blocks = c.missing_blocks(&c.candidate_pages(&self.docs, q, ok));
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for b in blocks {
+            match runs.last_mut() {
+                Some((_, end)) if *end == b => *end += 1,
+                _ => runs.push((b, b + 1)),
+            }
+        }
+        runs.into_iter()
+            .map(|(first, end)| {
+                let (s, e) = c.block_range(first as usize, end as usize);
+                (first, file, s, e)
+            })
+            .collect()
+    }
+
+    /// [`dense_ranges`](Self::dense_ranges) for a search limited by
+    /// `filter`, and, when it limits anything, for the same search without
+    /// it (the query's confidence is judged over every page).
+    pub fn dense_ranges_for(
+        &self,
+        q: &[f32],
+        filter: Option<&super::Filter>,
+    ) -> Vec<(u32, &str, u64, u64)> {
+        let mut out = self.dense_ranges(q, &|_| true);
+        if let Some(f) = filter.filter(|f| f.values().any(|v| !v.is_empty())) {
+            let ok: Vec<bool> = self
+                .docs
+                .pages
+                .iter()
+                .map(|p| super::page_passes(p, f))
+                .collect();
+            let chunk_ok = |c: u32| {
+                self.docs
+                    .chunks
+                    .get(c as usize)
+                    .is_some_and(|ch| ok[ch.page as usize])
+            };
+            // the blocks of both, merged again
+            let mut blocks: Vec<(u32, u32)> = out
+                .iter()
+                .chain(&self.dense_ranges(q, &chunk_ok))
+                .map(|&(b, _, s, e)| (b, b + self.blocks_in(s, e)))
+                .collect();
+            blocks.sort_unstable();
+            let mut runs: Vec<(u32, u32)> = Vec::new();
+            for (b, e) in blocks {
+                match runs.last_mut() {
+                    Some((_, end)) if *end >= b => *end = (*end).max(e),
+                    _ => runs.push((b, e)),
+                }
+            }
+            let c = self.codes.as_ref().expect("ranges come from codes");
+            let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
+            out = runs
+                .into_iter()
+                .map(|(b, e)| {
+                    let (s, end) = c.block_range(b as usize, e as usize);
+                    (b, file, s, end)
+                })
+                .collect();
+        }
+        out
+    }
+
+    /// How many blocks the byte range `start..end` of the vectors shard holds.
+    fn blocks_in(&self, start: u64, end: u64) -> u32 {
+        let rb = 4 + self.manifest.model.dim as u64;
+        let rows = (end - start) / rb;
+        rows.div_ceil(super::dense::codes::BLOCK_ROWS as u64) as u32
+    }
+
+    /// Adds the rows of consecutive blocks from `first_block` (the body of a
+    /// range [`dense_ranges`](Self::dense_ranges) named), each checked
+    /// against the sum the sign codes list; an error names the vectors shard.
+    pub fn add_vector_rows(&mut self, first_block: u32, bytes: &[u8]) -> Result<()> {
+        let name = self.manifest.shard(ShardKind::Vectors).name.clone();
+        let c = self.codes.as_mut().ok_or_else(|| {
+            Error::Input(
+                "this bundle's vectors are not fetched by rows (no sign codes loaded)".into(),
+            )
+        })?;
+        c.add_blocks(&name, first_block as usize, bytes)
+    }
+
+    /// Adds every row from the whole vectors shard (a host that answered a
+    /// byte range with the whole file), checked against the manifest.
+    pub fn add_vectors_file(&mut self, bytes: &[u8]) -> Result<()> {
+        let vs = self.manifest.shard(ShardKind::Vectors).clone();
+        verify_file(&vs, bytes)?;
+        let c = self.codes.as_mut().ok_or_else(|| {
+            Error::Input(
+                "this bundle's vectors are not fetched by rows (no sign codes loaded)".into(),
+            )
+        })?;
+        c.add_file(&vs.name, bytes)
     }
 
     /// The lexical pieces the query `text` needs that are not in yet (a
@@ -277,6 +452,38 @@ impl Bundle {
             .ok()
             .map(|i| f.chunks[i].1.as_slice())
     }
+}
+
+/// The vectors of a bundle whose rows come by range: no rows, the crowding
+/// its sign codes list.
+fn codes_only(codes: &DenseCodes) -> Vectors {
+    Vectors {
+        dim: codes.dim,
+        rows: 0,
+        raw: Vec::new(),
+        crowding: codes.crowding.clone(),
+    }
+}
+
+/// The sign codes `codes_name` list the page norms and crowding of the
+/// vectors shard `vectors_name` (its rows were checked block by block).
+fn check_codes_match(
+    codes: &DenseCodes,
+    codes_name: &str,
+    vectors: &Vectors,
+    vectors_name: &str,
+    docs: &Docs,
+) -> Result<()> {
+    let bits = |xs: &[f32]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    if bits(&codes.page_norms) != bits(&vectors.page_norms(docs))
+        || bits(&codes.crowding) != bits(&vectors.crowding)
+    {
+        return Err(Error::corrupt(
+            codes_name,
+            format!("the sign codes were not made from the vectors shard `{vectors_name}`"),
+        ));
+    }
+    Ok(())
 }
 
 /// A lexical error about the file `name` (the index names itself `lexical`).
@@ -444,8 +651,11 @@ impl Bundle {
         };
         let page_norms = vectors.page_norms(&docs);
         let frag_bases = docs.fragment_bases(manifest.version, fragments.len());
+        // the subset is a bundle in one piece: an exact scan
+        manifest.shards.retain(|s| s.kind != ShardKind::VectorCodes);
         Bundle {
             manifest,
+            codes: None,
             weighted: docs_weighted(&docs),
             groups: group_index(&docs),
             vectors,

@@ -227,18 +227,23 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
             .as_ref()
             .is_none_or(|ok| ok[docs.chunks[c as usize].page as usize])
     };
-    let dense_all: Vec<f32> = dense_q
-        .map(|v| with_page_context(b, b.vectors.scores(v), q.fusion.page_context))
+    // dot products: exact, or on a bundle with sign codes exact for the
+    // first stage's candidate pages (dense::codes)
+    let dense_raw = dense_q.map(|v| b.dense_raw(v, &chunk_ok));
+    let dense_all: Vec<f32> = dense_raw
+        .as_ref()
+        .map(|d| with_page_context(b, d.raw.clone(), q.fusion.page_context))
         .map(|s| without_crowding(b, s, q.fusion.crowding_weight))
         .unwrap_or_default();
     let dense_top = if dense_all.is_empty() {
         vec![]
     } else {
+        let exact = |c: u32| dense_raw.as_ref().is_none_or(|d| d.exact(c));
         let scored = dense_all
             .iter()
             .enumerate()
             .map(|(i, &s)| (i as u32, s))
-            .filter(|&(c, _)| chunk_ok(c))
+            .filter(|&(c, _)| chunk_ok(c) && exact(c))
             .collect();
         best_n(scored, q.fusion.depth)
     };
@@ -368,7 +373,14 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                             let c = best_chunk
                                 .get(&p)
                                 .map(|x| x.0)
-                                .or_else(|| best_chunk_of_page(b, p, dense_q, &lex_score))
+                                .or_else(|| {
+                                    best_chunk_of_page(
+                                        b,
+                                        p,
+                                        dense_raw.as_ref().map(|d| d.raw.as_slice()),
+                                        &lex_score,
+                                    )
+                                })
                                 .unwrap_or(chunk);
                             (p, c, Some(docs.pages[page as usize].lang.clone()))
                         }
@@ -398,7 +410,7 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
                 chunk: shown_chunk,
                 snippet,
                 highlights,
-                dense: dense_q.map(|v| b.vectors.score(v, shown_chunk)),
+                dense: dense_raw.as_ref().map(|d| d.raw[shown_chunk as usize]),
                 lexical: lex_score.get(&shown_chunk).copied(),
                 fused: score,
                 also_in,
@@ -479,10 +491,11 @@ fn without_crowding(b: &Bundle, mut scores: Vec<f32>, w: f32) -> Vec<f32> {
     scores
 }
 
+/// `dense`: every chunk's dot product with the query (`Bundle::dense_raw`).
 fn best_chunk_of_page(
     b: &Bundle,
     page: u32,
-    query: Option<&[f32]>,
+    dense: Option<&[f32]>,
     lex: &HashMap<u32, f32>,
 ) -> Option<u32> {
     let chunks = b
@@ -492,9 +505,9 @@ fn best_chunk_of_page(
         .enumerate()
         .filter(|(_, c)| c.page == page)
         .map(|(i, _)| i as u32);
-    match query {
-        Some(q) => chunks
-            .map(|c| (c, b.vectors.score(q, c)))
+    match dense {
+        Some(d) => chunks
+            .map(|c| (c, d[c as usize]))
             .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)))
             .map(|(c, _)| c),
         None => chunks.max_by(|x, y| {

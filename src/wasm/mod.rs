@@ -268,6 +268,8 @@ impl BundleLoader {
             .iter()
             .filter(|s| {
                 !matches!(s.kind, ShardKind::Fragments | ShardKind::LexicalTerms)
+                    // with sign codes the vectors shard's rows come per query
+                    && !(s.kind == ShardKind::Vectors && self.manifest.codes_shard().is_some())
                     && !self.files.contains_key(&s.name)
             })
             .map(|s| s.name.clone())
@@ -301,6 +303,7 @@ impl BundleLoader {
                 ShardKind::Lexical => "lexical",
                 ShardKind::Fragments => "fragments",
                 ShardKind::LexicalTerms => "lexical_terms",
+                ShardKind::VectorCodes => "vector_codes",
             }
             .to_string(),
         )
@@ -351,10 +354,12 @@ impl BundleLoader {
         })
     }
 
-    /// The vectors shard's name: the one shard `required()` lists that
-    /// keyword search does not need (see `buildKeywords`).
+    /// The shard semantic search loads up front: the one shard `required()`
+    /// lists that keyword search does not need (see `buildKeywords`). The
+    /// vectors shard, or its sign codes on a bundle that has them (the
+    /// rows then come per query, `Engine.denseRanges`).
     pub fn vectors(&self) -> String {
-        self.manifest.shard(ShardKind::Vectors).name.clone()
+        self.manifest.semantic_shard().name.clone()
     }
 
     /// The size of shard `name` in bytes (its content, as `add` checks it);
@@ -387,7 +392,7 @@ impl BundleLoader {
     /// like `build()` when the docs or lexical shard is missing or damaged.
     #[wasm_bindgen(js_name = buildLexical)]
     pub fn build_lexical(self) -> Result<Engine, JsValue> {
-        let vectors = self.manifest.shard(ShardKind::Vectors).name.clone();
+        let vectors = self.manifest.semantic_shard().name.clone();
         let why = match self.refused.get(&vectors) {
             Some(e) => format!("the vectors shard `{vectors}` was refused ({e})"),
             None if self.files.contains_key(&vectors) => {
@@ -434,6 +439,34 @@ pub struct Engine {
 fn borrowed(enc: &RefCell<Encoder>) -> Result<std::cell::Ref<'_, Encoder>, JsValue> {
     enc.try_borrow()
         .map_err(|_| js_err(Error::Encoder("the encoder is in use".into())))
+}
+
+/// The options `search`, `answer` and `denseRanges` take.
+#[derive(serde::Deserialize, Default)]
+struct Opts {
+    lang: Option<String>,
+    k: Option<usize>,
+    mode: Option<String>,
+    filter: Option<crate::search::Filter>,
+    weight: Option<f32>,
+}
+
+impl Opts {
+    fn read(options: JsValue) -> Result<Opts, JsValue> {
+        if options.is_undefined() || options.is_null() {
+            Ok(Opts::default())
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| js_err(Error::Input(format!("bad search options: {e}"))))
+        }
+    }
+
+    fn mode(&self) -> Result<Mode, JsValue> {
+        match self.mode.as_deref() {
+            None => Ok(Mode::Hybrid),
+            Some(m) => m.parse().map_err(|e: String| js_err(Error::Input(e))),
+        }
+    }
 }
 
 /// Longest query text searched (a pasted page is cut, not refused).
@@ -495,6 +528,63 @@ impl Engine {
             })
             .collect();
         contract::to_js(&ranges)
+    }
+
+    /// Byte ranges of the vectors shard's rows that the semantic search of
+    /// `text` (with `options` as `search` takes them; their filter limits
+    /// the first stage) needs before it can run, on a bundle with sign
+    /// codes: `[{block, file, start, end}]`, `end` exclusive, consecutive
+    /// blocks in one range. Empty once they are in, without an encoder, in
+    /// mode "lexical", and always on a bundle in one piece. Embeds the query
+    /// (kept for the search that follows). `search` and `answer` fail with
+    /// code "missing_vector_rows" until they are added (`addVectorRows`).
+    #[wasm_bindgen(js_name = denseRanges)]
+    pub fn dense_ranges(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        struct JsRowRange<'a> {
+            block: u32,
+            file: &'a str,
+            start: f64,
+            end: f64,
+        }
+        let o = Opts::read(options)?;
+        let text = cut_query(text);
+        let vector = match (&self.encoder, o.mode()?) {
+            (Some(enc), Mode::Hybrid | Mode::Dense)
+                if self.bundle.has_codes() && !text.trim().is_empty() =>
+            {
+                Some(self.query_vector(enc, text)?)
+            }
+            _ => None,
+        };
+        let ranges: Vec<JsRowRange> = vector
+            .map(|v| self.bundle.dense_ranges_for(&v, o.filter.as_ref()))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(block, file, start, end)| JsRowRange {
+                block,
+                file,
+                start: start as f64,
+                end: end as f64,
+            })
+            .collect();
+        contract::to_js(&ranges)
+    }
+
+    /// Adds the rows of consecutive blocks from `block` (the body of a range
+    /// `denseRanges` named), each checked against the sum its sign codes
+    /// list; a damaged body fails with its code and the vectors shard's
+    /// name and adds nothing.
+    #[wasm_bindgen(js_name = addVectorRows)]
+    pub fn add_vector_rows(&mut self, block: u32, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_vector_rows(block, bytes).map_err(js_err)
+    }
+
+    /// Adds every row from the whole vectors shard (a host that ignores
+    /// Range sends it whole), checked against the manifest.
+    #[wasm_bindgen(js_name = addVectorsFile)]
+    pub fn add_vectors_file(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_vectors_file(bytes).map_err(js_err)
     }
 
     /// Adds lexical piece `piece` (the body of its range from
@@ -636,24 +726,8 @@ impl Engine {
         options: JsValue,
         judge: bool,
     ) -> Result<(Vec<crate::search::Hit>, Verdict), JsValue> {
-        #[derive(serde::Deserialize, Default)]
-        struct Opts {
-            lang: Option<String>,
-            k: Option<usize>,
-            mode: Option<String>,
-            filter: Option<crate::search::Filter>,
-            weight: Option<f32>,
-        }
-        let o: Opts = if options.is_undefined() || options.is_null() {
-            Opts::default()
-        } else {
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| js_err(Error::Input(format!("bad search options: {e}"))))?
-        };
-        let mode: Mode = match o.mode.as_deref() {
-            None => Mode::Hybrid,
-            Some(m) => m.parse().map_err(|e: String| js_err(Error::Input(e)))?,
-        };
+        let o = Opts::read(options)?;
+        let mode = o.mode()?;
         if mode == Mode::Dense {
             if let Some(why) = &self.no_vectors {
                 return Err(js_err(Error::NoVectors(why.clone())));
@@ -676,6 +750,17 @@ impl Engine {
             (Some(enc), Mode::Hybrid | Mode::Dense) => Some(self.query_vector(enc, text)?),
             _ => None,
         };
+        if let Some(v) = &vector {
+            let missing: Vec<u32> = self
+                .bundle
+                .dense_ranges_for(v, o.filter.as_ref())
+                .iter()
+                .map(|r| r.0)
+                .collect();
+            if !missing.is_empty() {
+                return Err(js_err(Error::MissingVectorRows(missing)));
+            }
+        }
         let boost = match o.weight {
             None => 0.0,
             Some(w) if w.is_finite() && w > 0.0 => crate::search::weight_boost(Some(w)),

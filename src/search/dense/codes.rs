@@ -1,0 +1,648 @@
+//! The dense first stage of a large bundle: 384-bit sign codes of the chunk
+//! vectors centred on the corpus mean, loaded up front, then exact int8
+//! rescoring of the candidates' whole pages with their rows fetched by
+//! byte range from the vectors shard (docs/large-sites.md, "The choice").
+//!
+//! A chunk `v` (its int8 row dequantised) is coded as `sign(v − μ)`, one bit
+//! a dimension, and `|v − μ|` as f16. A query `q` stays f32 and a chunk's
+//! first-stage score is `|v − μ| · Σ_i q_i · sign(v_i − μ_i)` (the constant
+//! `q · μ` does not change the order). The [`CANDIDATES`] best chunks that
+//! pass the query's filter name their pages; every chunk of those pages is
+//! rescored exactly, so a rescored chunk's score, page-context term and
+//! crowding included, is bit for bit the exact scan's. The dense ranking is
+//! taken from the rescored chunks only. A chunk that is not rescored (a
+//! keyword hit elsewhere, in hybrid fusion; a translation of a hit) gets the
+//! estimate `q · μ + |v − μ| · Σ_i q_i · sign(v_i − μ_i) / √d`.
+//!
+//! Rows travel in blocks of [`BLOCK_ROWS`] rows; each block's bytes are
+//! checked against the first 8 bytes of their sha256, listed here.
+//!
+//! # Byte format (version 1), little-endian
+//!
+//! ```text
+//! "CFDC"  u32 version
+//! u32 dim (a multiple of 8), u32 chunks, u32 pages, u32 block rows
+//! u64 where row 0 starts in the vectors shard (row i at that + i · (4 + dim))
+//! u32 flags: bit 0, the crowding is listed
+//! f32 × dim      the mean μ of the dequantised rows
+//! f32 × pages    each page's summed-vector length (`Vectors::page_norms`)
+//! f32 × chunks   the crowding (`Vectors::crowding`), when flagged
+//! u16 × chunks   |v − μ| as IEEE half
+//! (dim / 8) bytes × chunks  the sign code: bit b of byte j is dimension
+//!                8j + b, set when v ≥ μ there
+//! 8 bytes × blocks  the first 8 bytes of the sha256 of each block's rows
+//! ```
+
+use sha2::{Digest, Sha256};
+
+use super::{best_n, Vectors};
+use crate::bundle::Docs;
+use crate::error::{Error, Result};
+use crate::format::tensors::f16_to_f32;
+
+const MAGIC: &[u8; 4] = b"CFDC";
+const VERSION: u32 = 1;
+/// Chunks whose pages the first stage hands to rescoring (0.9% of the
+/// 5,040-page bench site's chunks; recall@10 0.989 on its labelled queries).
+pub const CANDIDATES: usize = 200;
+/// Rows a fetched block holds.
+pub const BLOCK_ROWS: usize = 4;
+/// A bundle is written in this layout when its int8 rows are larger than
+/// this: the issue's budget for the first semantic result. Below it every
+/// row together costs no more than that budget, and a visit of a few
+/// queries fetches less in one piece (docs/large-sites.md, "Crossover").
+#[cfg(not(target_arch = "wasm32"))]
+pub const CODES_ABOVE_BYTES: usize = 1_500_000;
+
+/// The sign codes and what rescoring needs besides the rows.
+pub struct DenseCodes {
+    pub dim: usize,
+    pub chunks: usize,
+    rows_at: u64,
+    mean: Vec<f32>,
+    pub page_norms: Vec<f32>,
+    pub crowding: Vec<f32>,
+    norms: Vec<f32>,
+    codes: Vec<u8>,
+    block_sums: Vec<[u8; 8]>,
+    /// Rows fetched so far, by block (`BLOCK_ROWS` rows of `4 + dim` bytes,
+    /// fewer in the last block).
+    blocks: Vec<Option<Box<[u8]>>>,
+    /// The chunks of each page, in chunk order.
+    page_chunks: Vec<Vec<u32>>,
+}
+
+/// What the first stage and rescoring give a query: each chunk's dot
+/// product with it, exact for `rescored` chunks, estimated for the others.
+pub struct TwoStage {
+    pub raw: Vec<f32>,
+    pub rescored: Vec<bool>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn f32_to_f16(x: f32) -> u16 {
+    // round to nearest even; the norms are finite and non-negative
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 31 {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = 1u32 << (shift - 1);
+        let rest = m & ((1 << shift) - 1);
+        let mut h = m >> shift;
+        if rest > half || (rest == half && h & 1 == 1) {
+            h += 1;
+        }
+        return sign | h as u16;
+    }
+    let mut h = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
+        h += 1;
+    }
+    sign | h as u16
+}
+
+/// The first 8 bytes of the sha256 of `bytes`.
+fn block_sum(bytes: &[u8]) -> [u8; 8] {
+    let d = Sha256::digest(bytes);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d[..8]);
+    out
+}
+
+/// The codes file of `vectors` (every row in), whose rows start at byte
+/// `rows_at` of the vectors shard, for the pages of `docs`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn codes_bytes(vectors: &Vectors, docs: &Docs, rows_at: u64) -> Vec<u8> {
+    let (dim, n) = (vectors.dim, vectors.rows);
+    assert!(
+        dim.is_multiple_of(8),
+        "sign codes need a dimension that is a multiple of 8"
+    );
+    let rb = 4 + dim;
+    let row = |i: usize| -> Vec<f32> {
+        let r = &vectors.raw[i * rb..(i + 1) * rb];
+        let scale = f32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+        r[4..].iter().map(|&b| (b as i8) as f32 * scale).collect()
+    };
+    let mut mean = vec![0f64; dim];
+    for i in 0..n {
+        for (m, x) in mean.iter_mut().zip(row(i)) {
+            *m += f64::from(x);
+        }
+    }
+    let mean: Vec<f32> = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
+    let page_norms = vectors.page_norms(docs);
+    let mut out = Vec::with_capacity(48 + 4 * (dim + page_norms.len()) + n * (dim / 8 + 8));
+    out.extend_from_slice(MAGIC);
+    for x in [
+        VERSION,
+        dim as u32,
+        n as u32,
+        page_norms.len() as u32,
+        BLOCK_ROWS as u32,
+    ] {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.extend_from_slice(&rows_at.to_le_bytes());
+    let crowded = !vectors.crowding.is_empty();
+    out.extend_from_slice(&u32::from(crowded).to_le_bytes());
+    for x in mean.iter().chain(&page_norms) {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    if crowded {
+        for x in &vectors.crowding {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let mut codes = Vec::with_capacity(n * dim / 8);
+    for i in 0..n {
+        let v = row(i);
+        let mut ss = 0f64;
+        for (x, m) in v.iter().zip(&mean) {
+            ss += f64::from(x - m) * f64::from(x - m);
+        }
+        out.extend_from_slice(&f32_to_f16(ss.sqrt() as f32).to_le_bytes());
+        for j in 0..dim / 8 {
+            let mut byte = 0u8;
+            for b in 0..8 {
+                if v[8 * j + b] >= mean[8 * j + b] {
+                    byte |= 1 << b;
+                }
+            }
+            codes.push(byte);
+        }
+    }
+    out.extend_from_slice(&codes);
+    for block in vectors.raw.chunks(BLOCK_ROWS * rb) {
+        out.extend_from_slice(&block_sum(block));
+    }
+    out
+}
+
+/// Reads little-endian values off a byte slice, an error naming `file` when
+/// it runs out.
+struct Cursor<'a> {
+    file: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| Error::corrupt(self.file, "the sign codes file is cut short"))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
+        let b = self.take(
+            n.checked_mul(4)
+                .ok_or_else(|| Error::corrupt(self.file, "too large"))?,
+        )?;
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+impl DenseCodes {
+    /// Parses the codes shard `name` of a bundle with `chunks` chunks of
+    /// `dim` dimensions whose page table is `docs`; any disagreement is an
+    /// error naming the file.
+    pub fn parse(name: &str, bytes: &[u8], dim: usize, docs: &Docs) -> Result<Self> {
+        let mut c = Cursor {
+            file: name,
+            bytes,
+            pos: 0,
+        };
+        if c.take(4).ok() != Some(MAGIC.as_slice()) {
+            return Err(Error::corrupt(
+                name,
+                "not a crossfind sign codes file (bad magic)",
+            ));
+        }
+        let version = c.u32()?;
+        if version != VERSION {
+            return Err(Error::Version {
+                file: name.to_string(),
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let (d, n, pages, block) = (
+            c.u32()? as usize,
+            c.u32()? as usize,
+            c.u32()? as usize,
+            c.u32()?,
+        );
+        if d != dim || n != docs.chunks.len() || pages != docs.pages.len() {
+            return Err(Error::corrupt(
+                name,
+                format!(
+                    "codes {n} chunks of {d} dimensions on {pages} pages, the bundle has {} of {dim} on {}",
+                    docs.chunks.len(),
+                    docs.pages.len()
+                ),
+            ));
+        }
+        if block as usize != BLOCK_ROWS || !dim.is_multiple_of(8) || dim == 0 {
+            return Err(Error::corrupt(
+                name,
+                format!("blocks of {block} rows of {dim} dimensions, not {BLOCK_ROWS} rows of a multiple of 8"),
+            ));
+        }
+        let rows_at = u64::from_le_bytes(c.take(8)?.try_into().expect("8 bytes"));
+        let flags = c.u32()?;
+        if flags > 1 {
+            return Err(Error::corrupt(name, format!("unknown flags {flags}")));
+        }
+        let mean = c.f32s(dim)?;
+        let page_norms = c.f32s(pages)?;
+        let crowding = if flags & 1 == 1 {
+            c.f32s(n)?
+        } else {
+            Vec::new()
+        };
+        let norms: Vec<f32> = c
+            .take(
+                n.checked_mul(2)
+                    .ok_or_else(|| Error::corrupt(name, "too large"))?,
+            )?
+            .chunks_exact(2)
+            .map(|h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])))
+            .collect();
+        let finite = |xs: &[f32]| xs.iter().position(|x| !x.is_finite());
+        for (what, xs) in [
+            ("mean", &mean),
+            ("page norms", &page_norms),
+            ("crowding", &crowding),
+            ("norms", &norms),
+        ] {
+            if let Some(i) = finite(xs) {
+                return Err(Error::corrupt(
+                    name,
+                    format!("{what} value {i} is not a number"),
+                ));
+            }
+        }
+        let codes = c.take(n * (dim / 8))?.to_vec();
+        let nblocks = n.div_ceil(BLOCK_ROWS);
+        let block_sums = c
+            .take(nblocks * 8)?
+            .chunks_exact(8)
+            .map(|s| s.try_into().expect("8 bytes"))
+            .collect();
+        if c.pos != bytes.len() {
+            return Err(Error::corrupt(name, "trailing bytes after the sign codes"));
+        }
+        let mut page_chunks = vec![Vec::new(); pages];
+        for (i, ch) in docs.chunks.iter().enumerate() {
+            if let Some(p) = page_chunks.get_mut(ch.page as usize) {
+                p.push(i as u32);
+            }
+        }
+        Ok(DenseCodes {
+            dim,
+            chunks: n,
+            rows_at,
+            mean,
+            page_norms,
+            crowding,
+            norms,
+            codes,
+            block_sums,
+            blocks: vec![None; nblocks],
+            page_chunks,
+        })
+    }
+
+    fn row_bytes(&self) -> usize {
+        4 + self.dim
+    }
+
+    /// Rows of block `b`.
+    fn block_rows(&self, b: usize) -> usize {
+        BLOCK_ROWS.min(self.chunks - b * BLOCK_ROWS)
+    }
+
+    /// Byte range of blocks `first..end` in the vectors shard, `end` exclusive.
+    pub fn block_range(&self, first: usize, end: usize) -> (u64, u64) {
+        let rb = self.row_bytes() as u64;
+        let last_row = (end * BLOCK_ROWS).min(self.chunks) as u64;
+        (
+            self.rows_at + (first * BLOCK_ROWS) as u64 * rb,
+            self.rows_at + last_row * rb,
+        )
+    }
+
+    /// Adds the rows of consecutive blocks from `first` (`bytes`: their
+    /// rows, as the vectors shard `name` holds them), each checked against
+    /// its listed sum. Nothing is added when one is wrong.
+    pub fn add_blocks(&mut self, name: &str, first: usize, bytes: &[u8]) -> Result<()> {
+        let rb = self.row_bytes();
+        let mut at = 0usize;
+        let mut parts = Vec::new();
+        let mut b = first;
+        while at < bytes.len() {
+            if b >= self.blocks.len() {
+                return Err(Error::corrupt(
+                    name,
+                    format!(
+                        "rows past the last block ({} blocks) from block {first}",
+                        self.blocks.len()
+                    ),
+                ));
+            }
+            let len = self.block_rows(b) * rb;
+            let part = bytes.get(at..at + len).ok_or_else(|| {
+                Error::corrupt(name, format!("block {b} of its rows is cut short"))
+            })?;
+            if block_sum(part) != self.block_sums[b] {
+                return Err(Error::Checksum {
+                    file: name.to_string(),
+                    expected: hex(&self.block_sums[b]),
+                    actual: hex(&block_sum(part)),
+                });
+            }
+            parts.push((b, part));
+            at += len;
+            b += 1;
+        }
+        for (b, part) in parts {
+            self.blocks[b] = Some(part.into());
+        }
+        Ok(())
+    }
+
+    /// Adds every row from the whole vectors shard (`bytes`, verified
+    /// against the manifest already).
+    pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (start, end) = self.block_range(0, self.blocks.len());
+        let rows = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(s, e)| bytes.get(s..e))
+            .ok_or_else(|| Error::corrupt(name, "the rows the sign codes list are not in it"))?;
+        self.add_blocks(name, 0, rows)
+    }
+
+    fn row(&self, i: usize) -> Option<(f32, &[u8])> {
+        let rb = self.row_bytes();
+        let block = self.blocks.get(i / BLOCK_ROWS)?.as_ref()?;
+        let r = &block[(i % BLOCK_ROWS) * rb..(i % BLOCK_ROWS + 1) * rb];
+        Some((f32::from_le_bytes([r[0], r[1], r[2], r[3]]), &r[4..]))
+    }
+
+    /// `Σ_i q_i · sign_i` of every chunk, times its norm: the first stage.
+    fn first_stage(&self, q: &[f32]) -> Vec<f32> {
+        let nb = self.dim / 8;
+        // per code byte, the signed sum of its 8 query values for each of
+        // the 256 byte values, summed in a fixed order (native = wasm)
+        let mut table = vec![0f32; nb * 256];
+        for j in 0..nb {
+            let qs = &q[8 * j..8 * j + 8];
+            for v in 0..256usize {
+                let mut s = 0f32;
+                for (b, &x) in qs.iter().enumerate() {
+                    if v >> b & 1 == 1 {
+                        s += x;
+                    } else {
+                        s -= x;
+                    }
+                }
+                table[j * 256 + v] = s;
+            }
+        }
+        self.codes
+            .chunks_exact(nb)
+            .zip(&self.norms)
+            .map(|(code, &norm)| {
+                let mut s = 0f32;
+                for (j, &byte) in code.iter().enumerate() {
+                    s += table[j * 256 + byte as usize];
+                }
+                norm * s
+            })
+            .collect()
+    }
+
+    /// The pages whose chunks rescoring needs for `q`, in page order: those
+    /// of the [`CANDIDATES`] best chunks by the first stage among those
+    /// `ok` lets through (ties to the lower chunk).
+    pub fn candidate_pages(&self, docs: &Docs, q: &[f32], ok: &dyn Fn(u32) -> bool) -> Vec<u32> {
+        let first = self.first_stage(q);
+        let scored = first
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (i as u32, s))
+            .filter(|&(c, _)| ok(c))
+            .collect();
+        let mut pages: Vec<u32> = best_n(scored, CANDIDATES)
+            .into_iter()
+            .filter_map(|(c, _)| docs.chunks.get(c as usize).map(|ch| ch.page))
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        pages
+    }
+
+    /// The row blocks `pages` need that are not in yet, in order.
+    pub fn missing_blocks(&self, pages: &[u32]) -> Vec<u32> {
+        let mut want: Vec<u32> = pages
+            .iter()
+            .filter_map(|&p| self.page_chunks.get(p as usize))
+            .flatten()
+            .map(|&c| c / BLOCK_ROWS as u32)
+            .filter(|&b| self.blocks[b as usize].is_none())
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        want
+    }
+
+    /// Both stages for `q`: candidates' pages rescored exactly from their
+    /// rows (a page with a row not in yet is estimated, which the browser
+    /// avoids by fetching [`missing_blocks`](Self::missing_blocks) first).
+    pub fn two_stage(&self, docs: &Docs, q: &[f32], ok: &dyn Fn(u32) -> bool) -> TwoStage {
+        let first = self.first_stage(q);
+        let mut qmu = 0f32;
+        for (a, b) in q.iter().zip(&self.mean) {
+            qmu += a * b;
+        }
+        let root = (self.dim as f32).sqrt();
+        let mut raw: Vec<f32> = first.iter().map(|&s| qmu + s / root).collect();
+        let mut rescored = vec![false; self.chunks];
+        for p in self.candidate_pages(docs, q, ok) {
+            let chunks = &self.page_chunks[p as usize];
+            let rows: Option<Vec<(f32, &[u8])>> =
+                chunks.iter().map(|&c| self.row(c as usize)).collect();
+            let Some(rows) = rows else { continue };
+            for (&c, (scale, v)) in chunks.iter().zip(rows) {
+                raw[c as usize] = super::dot_i8(q, v) * scale;
+                rescored[c as usize] = true;
+            }
+        }
+        TwoStage { raw, rescored }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{ChunkMeta, PageMeta};
+    use crate::format::tensors::quantize_i8_rows;
+
+    #[test]
+    fn halves_round_to_nearest() {
+        for x in [0.0f32, 1.0, 0.5, 3.140625, 65504.0, 1e-5, 0.333_333, 12.34] {
+            let back = f16_to_f32(f32_to_f16(x));
+            assert!((back - x).abs() <= x * 1e-3 + 6e-8, "{x} -> {back}");
+        }
+        assert_eq!(f32_to_f16(1.0), 0x3c00);
+    }
+
+    /// Pages of 4 chunks near a page centre in 64 dimensions.
+    fn site(pages: usize) -> (Vectors, Docs) {
+        let dim = 64;
+        let mut seed = 18u64;
+        let mut rnd = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let mut values = Vec::new();
+        let mut docs = Docs::default();
+        for p in 0..pages {
+            docs.pages
+                .push(PageMeta::new(&format!("p{p}"), "en", &format!("g{p}")));
+            let centre: Vec<f32> = (0..dim).map(|_| rnd()).collect();
+            for _ in 0..4 {
+                values.extend(centre.iter().map(|c| c + 0.3 * rnd()));
+                docs.chunks.push(ChunkMeta {
+                    page: p as u32,
+                    anchor: None,
+                    heading: String::new(),
+                    frag: 0,
+                    weight: None,
+                });
+            }
+        }
+        let n = docs.chunks.len();
+        let v = Vectors {
+            dim,
+            rows: n,
+            raw: quantize_i8_rows(&values, dim),
+            crowding: (0..n).map(|i| (i % 7) as f32 * 0.01).collect(),
+        };
+        (v, docs)
+    }
+
+    #[test]
+    fn rescored_chunks_score_as_the_exact_scan_and_the_best_are_rescored() {
+        let (v, docs) = site(120);
+        let bytes = codes_bytes(&v, &docs, 16);
+        let mut c = DenseCodes::parse("codes.x.bin", &bytes, 64, &docs).unwrap();
+        assert_eq!(c.page_norms, v.page_norms(&docs));
+        let mut file = vec![0u8; 16];
+        file.extend_from_slice(&v.raw);
+        let exact_all = |q: &[f32]| v.scores(q);
+        for t in [0usize, 37, 250, 479] {
+            // a query near chunk t
+            let (scale, row) = (
+                f32::from_le_bytes(v.raw[t * 68..t * 68 + 4].try_into().unwrap()),
+                &v.raw[t * 68 + 4..(t + 1) * 68],
+            );
+            let q: Vec<f32> = row.iter().map(|&b| (b as i8) as f32 * scale).collect();
+            let pages = c.candidate_pages(&docs, &q, &|_| true);
+            assert!(pages.len() < docs.pages.len(), "not every page");
+            for b in c.missing_blocks(&pages) {
+                let (s, e) = c.block_range(b as usize, b as usize + 1);
+                c.add_blocks("vectors.x.bin", b as usize, &file[s as usize..e as usize])
+                    .unwrap();
+            }
+            assert!(c.missing_blocks(&pages).is_empty());
+            let two = c.two_stage(&docs, &q, &|_| true);
+            let exact = exact_all(&q);
+            let mut best = best_n(
+                exact
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .map(|(i, s)| (i as u32, s))
+                    .collect(),
+                10,
+            );
+            for (i, s) in &best {
+                assert!(
+                    two.rescored[*i as usize],
+                    "chunk {i} of the exact top 10 rescored"
+                );
+                assert_eq!(two.raw[*i as usize].to_bits(), s.to_bits());
+            }
+            best.truncate(1);
+            assert_eq!(best[0].0 as usize / 4, t / 4, "the query's own page first");
+        }
+    }
+
+    #[test]
+    fn a_damaged_codes_file_or_row_block_is_an_error_naming_it() {
+        let (v, docs) = site(10);
+        let bytes = codes_bytes(&v, &docs, 0);
+        for n in 0..bytes.len() {
+            let e = DenseCodes::parse("codes.x.bin", &bytes[..n], 64, &docs)
+                .err()
+                .unwrap();
+            assert!(e.to_string().contains("codes.x.bin"), "{e}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(DenseCodes::parse("codes.x.bin", &long, 64, &docs).is_err());
+        let e = DenseCodes::parse("codes.x.bin", &bytes, 32, &docs)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("codes.x.bin") && e.contains("dimensions"), "{e}");
+        let (_, fewer) = site(9);
+        assert!(DenseCodes::parse("codes.x.bin", &bytes, 64, &fewer).is_err());
+        let mut c = DenseCodes::parse("codes.x.bin", &bytes, 64, &docs).unwrap();
+        let mut rows = v.raw[..2 * 4 * 68].to_vec();
+        rows[4 * 68 + 9] ^= 1;
+        let e = c.add_blocks("vectors.x.bin", 0, &rows).unwrap_err();
+        assert_eq!(e.code(), "checksum_mismatch");
+        assert!(e.to_string().contains("vectors.x.bin"));
+        assert!(c.row(0).is_none(), "nothing added from a damaged range");
+        assert!(c.add_blocks("vectors.x.bin", 0, &v.raw[..100]).is_err());
+        assert!(c.add_blocks("vectors.x.bin", 9, &v.raw[..4 * 68]).is_err());
+        assert!(c.add_blocks("vectors.x.bin", 10, &v.raw[..4 * 68]).is_err());
+        c.add_file("vectors.x.bin", &v.raw).unwrap();
+        assert!(c.row(39).is_some());
+    }
+}
