@@ -944,7 +944,7 @@ mod tests {
             "one piece: read by older readers"
         );
         let (m, files) = pieced(40, 120);
-        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION);
+        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION_PIECES);
         let terms: Vec<&Shard> = m
             .shards
             .iter()
@@ -1229,6 +1229,238 @@ mod tests {
             };
             assert!(err.contains("vectors.x.bin") && err.contains(why), "{err}");
         }
+    }
+
+    const CLUSTERED_PAGES: u32 = 300;
+
+    /// 300 pages of 4 chunks in 64 dimensions, each chunk near its page's
+    /// centre, with its vectors in sign codes (`codes`) or in one piece.
+    fn clustered(codes: bool) -> (BundleManifest, HashMap<String, Vec<u8>>, Vec<f32>) {
+        let (dim, pages) = (64usize, CLUSTERED_PAGES);
+        let mut seed = 5u64;
+        let mut rnd = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let langs = ["en", "es", "ja"];
+        let mut docs = Docs::default();
+        let mut values = Vec::new();
+        let mut lex = LexicalIndexBuilder::new();
+        let mut chunks = Vec::new();
+        for p in 0..pages {
+            let lang = langs[p as usize % 3];
+            docs.pages.push(PageMeta::new(
+                &format!("{lang}/p{p}"),
+                lang,
+                &format!("g{}", p / 3),
+            ));
+            let centre: Vec<f32> = (0..dim).map(|_| rnd()).collect();
+            for k in 0..4u32 {
+                let c = docs.chunks.len() as u32;
+                values.extend(centre.iter().map(|x| x + 0.35 * rnd()));
+                docs.chunks.push(ChunkMeta {
+                    page: p,
+                    anchor: Some(format!("s{k}")),
+                    heading: format!("Section {k}"),
+                    frag: 0,
+                    weight: None,
+                });
+                lex.add(c, &format!("page{p} section{k} common words"));
+                chunks.push((c, vec![format!("text of chunk {c}")]));
+            }
+        }
+        let n = docs.chunks.len();
+        let crowding: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.02).collect();
+        let rows = quantize_i8_rows(&values, dim);
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        w.fragments(&Fragments {
+            page: "en/p0".into(),
+            chunks,
+            ..Default::default()
+        })
+        .unwrap();
+        w.docs(&docs).unwrap();
+        assert_eq!(
+            w.vectors_for(&docs, dim, &rows, &crowding, Some(codes))
+                .unwrap(),
+            codes
+        );
+        w.lexical(&lex.finish().to_bytes()).unwrap();
+        let (shards, files) = w.finish();
+        let model = ModelRef {
+            dim,
+            ..test_model()
+        };
+        let m = BundleManifest::new(model, &docs, shards);
+        (BundleManifest::parse(&m.to_json()).unwrap(), files, values)
+    }
+
+    /// `(page, chunk, fused bits, dense bits)` of each hit of `q` (`lang`:
+    /// the reader's language).
+    fn ranked(
+        b: &Bundle,
+        v: &[f32],
+        mode: crate::search::Mode,
+        text: &str,
+        lang: Option<&str>,
+    ) -> Vec<(String, u32, u32, u32)> {
+        use crate::search::{search, Fusion, Query};
+        search(
+            b,
+            &Query {
+                text,
+                vector: Some(v),
+                lang,
+                k: 10,
+                mode,
+                fusion: Fusion::default(),
+                filter: None,
+            },
+        )
+        .into_iter()
+        .map(|h| {
+            (
+                h.page_id,
+                h.chunk,
+                h.fused.to_bits(),
+                h.dense.unwrap().to_bits(),
+            )
+        })
+        .collect()
+    }
+
+    #[test]
+    fn sign_codes_then_rescoring_rank_as_the_exact_scan() {
+        use crate::search::Mode;
+        let (m1, f1, values) = clustered(false);
+        let (m, files, _) = clustered(true);
+        assert!(m1.codes_shard().is_none() && m1.version < crate::bundle::BUNDLE_VERSION);
+        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION);
+        let vs = m.shard(ShardKind::Vectors);
+        assert!(vs.encoded.is_none(), "rows by byte range: no gzip form");
+        assert_eq!(m.semantic_shard().kind, ShardKind::VectorCodes);
+        let exact = Bundle::from_files(m1, |n| Ok(f1.get(n).cloned()), true).unwrap();
+        let native = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+        assert!(native.has_codes() && !exact.has_codes());
+        assert_eq!(native.page_norms, exact.page_norms);
+        // queries near chunks of different pages
+        for t in [3usize, 101, 222, 459, 598, 1001, 1199] {
+            let mut q: Vec<f32> = values[t * 64..(t + 1) * 64].to_vec();
+            q[t % 64] += 0.2;
+            let text = format!("page{} common", t / 4 + 1);
+            let dense = ranked(&native, &q, Mode::Dense, &text, None);
+            assert_eq!(
+                dense,
+                ranked(&exact, &q, Mode::Dense, &text, None),
+                "query near {t}"
+            );
+            // shown in the reader's language: the same pages and scores (the
+            // section of a translation that was not rescored is picked by
+            // the first stage's estimate)
+            let pages = |h: Vec<(String, u32, u32, u32)>| {
+                h.into_iter().map(|x| (x.0, x.2)).collect::<Vec<_>>()
+            };
+            assert_eq!(
+                pages(ranked(&native, &q, Mode::Dense, &text, Some("es"))),
+                pages(ranked(&exact, &q, Mode::Dense, &text, Some("es"))),
+                "query near {t}, in Spanish"
+            );
+            // the browser's way: codes up front, the rows the query names by range
+            let mut b =
+                Bundle::from_files_without_vectors(m.clone(), |n| Ok(files.get(n).cloned()), true)
+                    .unwrap();
+            b.add_vectors(&files[&m.semantic_shard().name]).unwrap();
+            assert!(b.has_vectors() && b.has_codes());
+            let ranges: Vec<(u32, String, u64, u64)> = b
+                .dense_ranges_for(&q, None)
+                .into_iter()
+                .map(|(bl, f, s, e)| (bl, f.to_string(), s, e))
+                .collect();
+            let fetched: u64 = ranges.iter().map(|r| r.3 - r.2).sum();
+            assert!(
+                !ranges.is_empty() && fetched < files[&vs.name].len() as u64 / 2,
+                "{fetched} bytes"
+            );
+            for (bl, f, s, e) in ranges {
+                assert_eq!(f, vs.name);
+                b.add_vector_rows(bl, &files[&f][s as usize..e as usize])
+                    .unwrap();
+            }
+            assert!(b.dense_ranges_for(&q, None).is_empty());
+            for mode in [Mode::Dense, Mode::Hybrid] {
+                assert_eq!(
+                    ranked(&b, &q, mode, &text, Some("es")),
+                    ranked(&native, &q, mode, &text, Some("es")),
+                    "{mode:?} near {t}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_or_mismatched_sign_codes_are_errors_naming_the_file() {
+        let (m, files, _) = clustered(true);
+        let codes = m.semantic_shard().name.clone();
+        let vectors = m.shard(ShardKind::Vectors).name.clone();
+        let load = |m: &BundleManifest, f: &HashMap<String, Vec<u8>>, all: bool| {
+            Bundle::from_files(m.clone(), |n| Ok(f.get(n).cloned()), all)
+                .err()
+                .map(|e| e.to_string())
+        };
+        // a flipped byte: the checksum names it
+        let mut bad = files.clone();
+        bad.get_mut(&codes).unwrap()[100] ^= 1;
+        for all in [true, false] {
+            let e = load(&m, &bad, all).unwrap();
+            assert!(e.contains(&codes), "{e}");
+        }
+        // codes of other vectors, listed with their own checksum: refused
+        // natively against the rows, naming a file
+        let (other_m, other_files, _) = {
+            let (mut om, mut of, v) = clustered(true);
+            let other_codes = om.semantic_shard().clone();
+            let mut other_bytes = of[&other_codes.name].clone();
+            // the same site, one chunk's crowding changed
+            // (after the crowding: norms, codes and block sums)
+            let n = 4 * CLUSTERED_PAGES as usize;
+            let at = other_bytes.len() - n * (2 + 8) - n / 4 * 8 - 4;
+            other_bytes[at] ^= 0x40;
+            of.insert(other_codes.name.clone(), other_bytes.clone());
+            let s = om
+                .shards
+                .iter_mut()
+                .find(|s| s.kind == ShardKind::VectorCodes)
+                .unwrap();
+            s.sha256 = crate::format::sha256_hex(&other_bytes);
+            (om, of, v)
+        };
+        let e = load(&other_m, &other_files, true).unwrap();
+        assert!(e.contains(&other_m.semantic_shard().name), "{e}");
+        // a damaged block of rows: refused, naming the vectors shard, nothing added
+        let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+        let q = vec![0.1f32; 64];
+        let (bl, _, s, e) = b.dense_ranges_for(&q, None)[0];
+        let mut rows = files[&vectors][s as usize..e as usize].to_vec();
+        rows[7] ^= 1;
+        let err = b.add_vector_rows(bl, &rows).unwrap_err();
+        assert_eq!(err.code(), "checksum_mismatch");
+        assert!(err.to_string().contains(&vectors), "{err}");
+        let err = b.add_vector_rows(bl, &rows[..rows.len() - 1]).unwrap_err();
+        assert!(err.to_string().contains(&vectors), "{err}");
+        assert!(b.add_vector_rows(100_000, &rows).is_err());
+        assert_eq!(b.dense_ranges_for(&q, None)[0].0, bl);
+        // the whole vectors file, from a host that ignores Range
+        b.add_vectors_file(&files[&vectors]).unwrap();
+        assert!(b.dense_ranges_for(&q, None).is_empty());
+        let mut cut = files[&vectors].clone();
+        cut.pop();
+        assert!(b
+            .add_vectors_file(&cut)
+            .unwrap_err()
+            .to_string()
+            .contains(&vectors));
     }
 
     #[test]

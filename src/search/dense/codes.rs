@@ -35,7 +35,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{best_n, Vectors};
+use super::best_n;
 use crate::bundle::Docs;
 use crate::error::{Error, Result};
 use crate::format::tensors::f16_to_f32;
@@ -126,7 +126,7 @@ fn block_sum(bytes: &[u8]) -> [u8; 8] {
 /// The codes file of `vectors` (every row in), whose rows start at byte
 /// `rows_at` of the vectors shard, for the pages of `docs`.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn codes_bytes(vectors: &Vectors, docs: &Docs, rows_at: u64) -> Vec<u8> {
+pub fn codes_bytes(vectors: &super::Vectors, docs: &Docs, rows_at: u64) -> Vec<u8> {
     let (dim, n) = (vectors.dim, vectors.rows);
     assert!(
         dim.is_multiple_of(8),
@@ -518,6 +518,7 @@ mod tests {
     use super::*;
     use crate::bundle::{ChunkMeta, PageMeta};
     use crate::format::tensors::quantize_i8_rows;
+    use crate::search::Vectors;
 
     #[test]
     fn halves_round_to_nearest() {
