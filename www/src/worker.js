@@ -491,6 +491,50 @@ async function fetchPiece(b, r) {
   }
 }
 
+// A bundle whose dense first stage is in sign codes (bundle format 5):
+// loadVectors brought the codes in with the model; before a semantic query
+// is answered the engine runs the first stage and names the byte ranges of
+// the vectors shard holding its candidate pages' rows (Engine.denseRanges,
+// consecutive 4-row blocks in one range), which are fetched as the lexical
+// pieces are: HTTP Range, not through the HTTP cache, kept in the engine's
+// memory for the visit (addVectorRows checks every block against the sums
+// the codes list). A host that ignores Range sends the whole file once
+// (addVectorsFile); until a host is seen to answer a range, the first range
+// is asked alone. b.rowLoads: first block -> a promise while on its way.
+async function ensureDenseRows(b, query, opts) {
+  let ranges = b.engine.denseRanges(query, opts);
+  if (!ranges.length) return;
+  if (b.rangesHonoured !== true) {
+    await loadVectorRows(b, ranges[0]);
+    ranges = b.engine.denseRanges(query, opts);
+  }
+  await Promise.all(ranges.map((r) => loadVectorRows(b, r)));
+}
+
+function loadVectorRows(b, r) {
+  const key = `${r.block}-${r.end}`;
+  let p = b.rowLoads.get(key);
+  if (!p) {
+    p = fetchVectorRows(b, r).finally(() => b.rowLoads.delete(key));
+    b.rowLoads.set(key, p);
+  }
+  return p;
+}
+
+async function fetchVectorRows(b, r) {
+  const url = fileUrl(r.file, b.base, 'manifest.json');
+  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: 'no-store' });
+  if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (res.status === 206) {
+    b.rangesHonoured = true;
+    b.engine.addVectorRows(r.block, bytes);
+  } else {
+    b.rangesHonoured = false;
+    b.engine.addVectorsFile(bytes);
+  }
+}
+
 // {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
 function summed(parts) {
   const out = {};
@@ -536,6 +580,7 @@ async function startup() {
     b.fragments = fragments[i];
     b.fragLoads = new Map();
     b.pieceLoads = new Map();
+    b.rowLoads = new Map();
   });
   post({ type: 'fragments' });
 
@@ -829,10 +874,22 @@ async function runSearch(msg, mode) {
   const answers = [];
   for (const b of bundles) {
     if (!b.engine) continue;
-    const m = mode !== 'lexical' && !b.engine.hasEncoder() ? 'lexical' : mode;
+    let m = mode !== 'lexical' && !b.engine.hasEncoder() ? 'lexical' : mode;
     if (m === 'dense' && b.lexicalOnly) continue;
     // the lexical pieces of the query's terms (none for an index in one piece)
     if (b.pieceLoads) await ensureLexical(b, msg.query);
+    // the rows of the candidate pages (a bundle with sign codes)
+    if (m !== 'lexical' && b.rowLoads) {
+      try {
+        await ensureDenseRows(b, msg.query, { ...opts, mode: m });
+      } catch (e) {
+        // rows out of reach or damaged: this bundle answers this query by
+        // keywords, the next query tries again
+        problem(bundles.length > 1 ? 'bundle' : 'rows', e, false, e.file || null, b);
+        if (m === 'dense') continue;
+        m = 'lexical';
+      }
+    }
     const ask = () => b.engine.answer(msg.query, { ...opts, mode: m, ...(b.weight !== 1 ? { weight: b.weight } : {}) });
     let a = ask();
     for (let round = 0; round < 3 && b.fragLoads; round++) {
