@@ -31,8 +31,10 @@
 //      for crossfind manifest, docs, lexical and fragment shards;
 //      for Pagefind its entry, meta, index chunks, filters and fragments),
 //      `vectors` (crossfind's vectors shard: the worker fetches it with the
-//      model, for semantic search only; counted in the first semantic
-//      result's index bytes) and `model` (crossfind's model pack,
+//      model, for semantic search only; on a bundle with sign codes the
+//      codes with the model and the rows of each query's candidate pages
+//      by range; counted in the first semantic result's index bytes, and
+//      per later semantic query) and `model` (crossfind's model pack,
 //      embedding rows included). The
 //      other engine's folder is blocked, so each visit sees only its own.
 //
@@ -238,7 +240,9 @@ function classify(url) {
   if (p.startsWith('/crossfind/')) {
     const n = p.slice('/crossfind/'.length);
     // fetched with the model, for semantic search only (since the keyword-first worker)
-    if (/^vectors\./.test(n)) return 'vectors';
+    // (with sign codes, bundle format 5: the codes with the model, then the
+    // rows of each query's candidate pages by range)
+    if (/^(vectors|vector-codes)\./.test(n)) return 'vectors';
     if (/^(manifest\.json|docs\.|lexical[.-]|frag\.|offline\.json)/.test(n)) return 'index';
     return 'library';
   }
@@ -433,6 +437,7 @@ for (const host of Object.keys(HOSTS)) {
       s.later_semantic_query = {
         queries: mine[0].steps.filter((x) => x.name === 'later_semantic_query').length,
         mean_index_and_library: of('later_semantic_query', (x) => per(x, 'index') + per(x, 'library')),
+        mean_vector_rows: of('later_semantic_query', (x) => per(x, 'vectors')),
         mean_model_rows: of('later_semantic_query', (x) => per(x, 'model')),
         max_all: of('later_semantic_query', (x) => maxOf(x.map((y) => ({ bytes: { all: y.bytes.engine } })), 'all')),
         mean_ms: of('later_semantic_query', (x) => x.reduce((a, y) => a + y.step_ms, 0) / x.length),
@@ -471,7 +476,7 @@ for (const [label, run] of Object.entries(all.runs)) {
     (si.crossfind.shards ? Object.entries(si.crossfind.shards).map(([k, v]) => `${k} ${v.shards > 1 ? `${v.shards}× ` : ''}${(v.bytes / 1e6).toFixed(2)} MB (${(v.fetched_bytes / 1e6).toFixed(2)} MB gz)`).join(', ') : '') + ' ' +
     `(indexed in ${si.crossfind.index_seconds?.toFixed(0) ?? '?'} s${si.crossfind.summary?.embedded != null ? `, ${si.crossfind.summary.embedded} chunks embedded` : ''}); ` +
     `Pagefind ${si.pagefind.version}: ${si.pagefind.files} files, ${(si.pagefind.bytes / 1e6).toFixed(1)} MB (indexed in ${si.pagefind.index_seconds?.toFixed(0) ?? '?'} s).`, '');
-  rows.push('| host | engine | first keyword result: library + index kB | later keyword query kB (mean / max) | first semantic result: library + index kB (+ model kB) | later semantic query: index kB + model rows kB | first keyword / later keyword / first semantic ms |');
+  rows.push('| host | engine | first keyword result: library + index kB | later keyword query kB (mean / max) | first semantic result: library + index kB (+ model kB) | later semantic query: index kB + vector rows kB + model rows kB | first keyword / later keyword / first semantic ms |');
   rows.push('|---|---|--:|--:|--:|--:|--:|');
   for (const [host, engines] of Object.entries(run.summary)) {
     for (const [engine, s] of Object.entries(engines)) {
@@ -481,7 +486,7 @@ for (const [label, run] of Object.entries(all.runs)) {
       const ls = s.later_semantic_query;
       rows.push(`| ${host} | ${engine} | ${kB(fk.library)} + ${kB(fk.index)} = **${kB(fk.library + fk.index)}** | ${kB(lk.mean_index_and_library)} / ${kB(lk.max_index_and_library)} | ` +
         (fs ? `${kB(fs.library)} + ${kB(fs.index)} = **${kB(fs.library + fs.index)}** (+ ${kB(fs.model)})` : 'none (keyword only)') + ' | ' +
-        (ls ? `${kB(ls.mean_index_and_library)} + ${kB(ls.mean_model_rows)}` : '–') + ` | ${fk.ms} / ${lk.mean_ms.toFixed(0)} / ${fs ? fs.ms : '–'} |`);
+        (ls ? `${kB(ls.mean_index_and_library)} + ${kB(ls.mean_vector_rows ?? 0)} + ${kB(ls.mean_model_rows)}` : '–') + ` | ${fk.ms} / ${lk.mean_ms.toFixed(0)} / ${fs ? fs.ms : '–'} |`);
     }
   }
   rows.push('');

@@ -402,6 +402,87 @@ test('a lexical index in pieces: a query fetches only the pieces it needs and an
   assert.ok(!fresh.lexicalRanges('password').some((x) => x.file === r.file));
 });
 
+// Vectors with sign codes (bundle format 5; `crossfind index --dense-codes
+// on`, by default above 1.5 MB of rows): the codes come up front in place of
+// the vectors shard, the engine runs the first stage and names the byte
+// ranges of the rows of its candidate pages, the worker fetches them
+// (www/src/worker.js, ensureDenseRows), and the answers are the native
+// CLI's on the same bundle. The tiny site has fewer chunks than the first
+// stage's 200 candidates, so they are also the one-piece bundle's.
+test('vectors with sign codes: rows come by range per query and answers equal the native two-stage search', () => {
+  const coded = path.join(mkdtempSync(path.join(tmpdir(), 'cf-coded-')), 'crossfind');
+  execFileSync(cli, ['index', '--input', path.join(root, 'tests/fixtures/sites/tiny'), '--out', coded, '--dense-codes', 'on'], { stdio: 'ignore' });
+  const manifest = JSON.parse(readFileSync(path.join(coded, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.version, 5);
+  const codes = manifest.shards.find((s) => s.kind === 'vector_codes');
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors');
+  assert.ok(codes && vectors && !vectors.encoded, 'a codes shard; the rows file has no gzip form');
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.file]; } return ['no error', null]; };
+  const loader = new BundleLoader(readFileSync(path.join(coded, 'manifest.json'), 'utf8'));
+  assert.equal(loader.vectors(), codes.name, 'semantic search loads the codes up front');
+  assert.equal(loader.shardKind(codes.name), 'vector_codes');
+  assert.ok(!loader.required().includes(vectors.name), 'the rows are not loaded up front');
+  for (const name of loader.required()) if (name !== codes.name) loader.add(name, readFileSync(path.join(coded, name)));
+  const frags = loader.fragments();
+  const engine = loader.buildKeywords();
+  frags.forEach((name, i) => engine.addFragments(i, readFileSync(path.join(coded, name))));
+  const badCodes = Buffer.from(readFileSync(path.join(coded, codes.name)));
+  badCodes[badCodes.length >> 1] ^= 4;
+  assert.deepEqual(code(() => engine.addVectors(badCodes)), ['checksum_mismatch', codes.name]);
+  engine.addVectors(readFileSync(path.join(coded, codes.name)));
+  assert.equal(engine.hasVectors(), true);
+  attachModel(engine);
+  const whole = loadEngine();
+  attachModel(whole);
+  const shown = (hits) => hits.map((h) => [h.url, h.lang, h.lexical, h.dense, h.fused, h.snippet, h.highlights]);
+  const rowsFile = readFileSync(path.join(coded, vectors.name));
+  let fetched = 0;
+  for (const [q, args] of queries) {
+    const lang = args[1];
+    const ranges = engine.denseRanges(q, { lang, k: 5 });
+    if (q === queries[0][0]) {
+      assert.ok(ranges.length > 0, q);
+      assert.deepEqual(code(() => engine.search(q, { lang, k: 5 }))[0], 'missing_vector_rows', q);
+      // a damaged block: refused with its code and the rows file, nothing added
+      const bad = Buffer.from(rowsFile.subarray(ranges[0].start, ranges[0].end));
+      bad[5] ^= 1;
+      assert.deepEqual(code(() => engine.addVectorRows(ranges[0].block, bad)), ['checksum_mismatch', vectors.name]);
+      assert.deepEqual(engine.denseRanges(q, { lang, k: 5 }), ranges);
+    }
+    assert.deepEqual(engine.denseRanges(q, { lang, k: 5, mode: 'lexical' }), [], 'keyword search needs no rows');
+    for (const r of ranges) {
+      assert.equal(r.file, vectors.name);
+      fetched += r.end - r.start;
+      engine.addVectorRows(r.block, rowsFile.subarray(r.start, r.end));
+    }
+    assert.deepEqual(engine.denseRanges(q, { lang, k: 5 }), [], `${q}: nothing more to fetch`);
+    for (const mode of ['hybrid', 'dense']) {
+      const a = engine.answer(q, { lang, k: 5, mode });
+      const b = whole.answer(q, { lang, k: 5, mode });
+      assert.ok(a.hits.length > 0, q);
+      assert.deepEqual(shown(a.hits), shown(b.hits), `${q} ${mode}`);
+      assert.deepEqual([a.lowConfidence, a.confidence], [b.lowConfidence, b.confidence], q);
+    }
+    const native = execFileSync(cli, ['search', '--bundle', coded, '--json', ...args, '--k', '5', q], { encoding: 'utf8' })
+      .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const wasm = engine.search(q, { lang, k: 5 });
+    assert.deepEqual(wasm.map((h) => h.url), native.map((h) => h.url), q);
+    wasm.forEach((h, i) => assert.ok(Math.abs(h.fused - native[i].fused) < 1e-6, `${q}: fused ${h.fused} vs ${native[i].fused}`));
+  }
+  assert.ok(fetched > 0 && fetched <= rowsFile.length, `${fetched} bytes of rows`);
+  // a host that ignores Range: the whole file, checked against the manifest, brings every row
+  const fresh = new BundleLoader(readFileSync(path.join(coded, 'manifest.json'), 'utf8'));
+  for (const name of fresh.required()) fresh.add(name, readFileSync(path.join(coded, name)));
+  const e2 = fresh.build();
+  attachModel(e2);
+  assert.ok(e2.denseRanges('password', {}).length > 0);
+  const cut = Buffer.from(rowsFile);
+  cut[cut.length - 1] ^= 1;
+  assert.deepEqual(code(() => e2.addVectorsFile(cut)), ['checksum_mismatch', vectors.name]);
+  e2.addVectorsFile(rowsFile);
+  assert.deepEqual(e2.denseRanges('password', {}), []);
+});
+
 test('buildLexical still needs the docs and lexical shards', () => {
   const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
   for (const kind of ['docs', 'lexical']) {

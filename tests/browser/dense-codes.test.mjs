@@ -1,0 +1,107 @@
+// Vectors with sign codes (bundle format 5; `crossfind index --dense-codes
+// on`, by default above 1.5 MB of rows): the worker loads the codes with
+// the model instead of the vectors shard, and before a semantic answer
+// fetches the rows of the first stage's candidate pages from the vectors
+// shard by HTTP Range (www/src/worker.js, ensureDenseRows). Here the demo
+// site is indexed again with codes, and the host answers the vectors shard
+// only in byte ranges: a request for the whole file fails. Semantic results
+// must arrive all the same, cross-lingual ones included, and be those of
+// the native CLI on the same bundle.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ensureDemo, launch, serve, watchErrors, ROOT, SITE } from './harness.mjs';
+
+const T = { timeout: 600000 };
+const CLI = path.join(ROOT, 'target/release/crossfind');
+const env = { browser: null, server: null, root: null, bundle: null };
+
+before(async () => {
+  await ensureDemo();
+  // the demo's pages (links) and a bundle of their own, with sign codes
+  env.root = mkdtempSync(path.join(tmpdir(), 'cf-codes-'));
+  for (const n of readdirSync(SITE)) if (n !== 'crossfind') symlinkSync(path.join(SITE, n), path.join(env.root, n));
+  env.bundle = path.join(env.root, 'crossfind');
+  execFileSync(CLI, ['index', '--input', SITE, '--out', env.bundle, '--dense-codes', 'on', '--quiet', '--report', path.join(env.root, 'report.txt')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  cpSync(path.join(ROOT, 'www/dist'), env.bundle, { recursive: true });
+  env.server = await serve(env.root);
+  env.browser = await launch();
+});
+
+after(async () => {
+  await env.browser?.close();
+  await env.server?.close();
+  if (env.root) rmSync(env.root, { recursive: true, force: true });
+});
+
+const native = (q, lang) =>
+  execFileSync(CLI, ['search', '--bundle', env.bundle, '--json', '--lang', lang, '--k', '5', q], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
+test('semantic results from a bundle with sign codes, its rows only by range, equal the native search', T, async () => {
+  const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.version, 5);
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors');
+  const codes = manifest.shards.find((s) => s.kind === 'vector_codes');
+  assert.ok(codes, 'the bundle has sign codes');
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
+  const asked = [];
+  const codesAsked = [];
+  await context.route(new RegExp(`/crossfind/${vectors.name.replace(/\./g, '\\.')}(\\.gz)?$`), async (route) => {
+    const range = route.request().headers().range || null;
+    if (!range) {
+      // this host sends the rows in ranges only
+      asked.push({ range, status: 416, bytes: 0 });
+      return route.fulfill({ status: 416, body: '' });
+    }
+    const res = await route.fetch();
+    asked.push({ range, status: res.status(), bytes: (await res.body()).length });
+    await route.fulfill({ response: res });
+  });
+  await context.route(new RegExp(`/crossfind/${codes.name.replace(/\./g, '\\.')}(\\.gz)?$`), async (route) => {
+    codesAsked.push(route.request().url());
+    await route.continue();
+  });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  try {
+    await page.goto(`${env.server.url}es/index.html`);
+    await page.evaluate(() => window.crossfind.semanticReady());
+    assert.equal(codesAsked.length, 1, 'the codes come once, with the model');
+    assert.deepEqual(asked, [], 'no rows before a query');
+    // the Spanish question whose answer exists only in English, and two more
+    const queries = [
+      ['¿Cómo configuro el inicio de sesión único con SAML?', 'es'],
+      ['no puedo entrar a mi cuenta', 'es'],
+      ['パスワードを忘れました', 'ja'],
+    ];
+    for (const [q, lang] of queries) {
+      const hits = await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), [q, lang]);
+      const want = native(q, lang);
+      assert.ok(hits.length > 0, q);
+      assert.deepEqual(
+        hits.map((h) => h.url),
+        want.map((h) => h.url),
+        q,
+      );
+      hits.forEach((h, i) => assert.ok(Math.abs(h.dense - want[i].dense) < 1e-5, `${q}: dense ${h.dense} vs ${want[i].dense}`));
+    }
+    assert.ok(asked.length > 0 && asked.every((a) => a.status === 206), JSON.stringify(asked));
+    const fetched = asked.reduce((n, a) => n + a.bytes, 0);
+    assert.ok(fetched < vectors.bytes, `${fetched} of ${vectors.bytes} bytes of rows`);
+    // the same query again fetches no more rows
+    const before = asked.length;
+    await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), queries[0]);
+    assert.equal(asked.length, before);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
