@@ -111,8 +111,11 @@ const walk = (dir, keep = () => true) =>
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name), keep) : keep(e.name) ? [path.join(dir, e.name)] : []));
 
+// The installed Pagefind's version; null when it is not installed (a
+// --site whose pagefind/ folder was built before needs none).
 function pagefindVersion() {
-  return JSON.parse(readFileSync(path.join(PAGEFIND_DIR, 'node_modules/pagefind/package.json'), 'utf8')).version;
+  const p = path.join(PAGEFIND_DIR, 'node_modules/pagefind/package.json');
+  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')).version : null;
 }
 
 function key() {
