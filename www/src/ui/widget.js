@@ -371,14 +371,14 @@ export class CrossfindSearch extends HTMLElement {
         this._empty.textContent = t('noResults', { q });
         this._empty.hidden = false;
         this._announce(t('noResults', { q }));
-        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, semantic: !!m.semantic, filter }, this);
+        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, respelled: m.respelled ?? null, semantic: !!m.semantic, filter }, this);
       } else {
         this._empty.hidden = true;
         const count = t('results', { n });
         const merged = (announceMerge || (isUpdate && !wasSemantic)) && m.semantic;
         this._announce(merged ? t('semanticMerged', { count }) : count);
       }
-      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, results: this._hits.slice(), semantic: !!m.semantic, filter }, this);
+      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, respelled: m.respelled ?? null, results: this._hits.slice(), semantic: !!m.semantic, filter }, this);
     };
     if (client.status.lexical === 'loading') {
       this._announce(t('loading'));
