@@ -83,28 +83,37 @@ fn prefix(term: &str) -> &str {
     &term[..end]
 }
 
-/// Whether `a` and `b` are at most one edit apart (insert, delete,
-/// substitute, or swap two neighbours).
-fn one_edit(a: &[char], b: &[char]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if long.len() - short.len() > 1 {
-        return false;
-    }
-    let same_head = short.iter().zip(long).take_while(|(x, y)| x == y).count();
-    if short.len() == long.len() {
-        if same_head == short.len() {
-            return true;
+/// How `typed` becomes `site` in one edit, as a rank among readers'
+/// typos, most likely first: a doubled letter typed once (`pasword`,
+/// `востановить`), two neighbours swapped (`chnage`), a letter left out
+/// (`passwrd`), one too many (`verlohren`), one wrong (`تصدبر`). `None`
+/// when more than one edit apart (or equal).
+fn edit_rank(typed: &[char], site: &[char]) -> Option<u8> {
+    let same_head = typed.iter().zip(site).take_while(|(x, y)| x == y).count();
+    let i = same_head;
+    if site.len() == typed.len() + 1 {
+        // a letter left out: site[i] is the missing one
+        if typed[i..] != site[i + 1..] {
+            return None;
         }
-        let i = same_head;
-        // one substitution, or neighbours swapped
-        short[i + 1..] == long[i + 1..]
-            || (i + 1 < short.len()
-                && short[i] == long[i + 1]
-                && short[i + 1] == long[i]
-                && short[i + 2..] == long[i + 2..])
-    } else {
-        short[same_head..] == long[same_head + 1..]
+        let doubled = (i > 0 && site[i - 1] == site[i]) || site.get(i + 1) == Some(&site[i]);
+        return Some(if doubled { 0 } else { 2 });
     }
+    if typed.len() == site.len() + 1 {
+        // one letter too many
+        return (typed[i + 1..] == site[i..]).then_some(3);
+    }
+    if typed.len() != site.len() || i == typed.len() {
+        return None;
+    }
+    if i + 1 < typed.len()
+        && typed[i] == site[i + 1]
+        && typed[i + 1] == site[i]
+        && typed[i + 2..] == site[i + 2..]
+    {
+        return Some(1);
+    }
+    (typed[i + 1..] == site[i + 1..]).then_some(4)
 }
 
 /// The words of `text` that respelling would look at now: not in the site
@@ -156,18 +165,19 @@ pub fn respell(
             continue;
         }
         let chars: Vec<char> = w.term.chars().collect();
-        let mut best: Option<(&str, usize)> = None;
+        let mut best: Option<(&str, u8, usize)> = None;
         for (cand, df) in index.terms_with_prefix(p) {
             let cc: Vec<char> = cand.chars().collect();
-            if !one_edit(&chars, &cc) {
+            let Some(rank) = edit_rank(&chars, &cc) else {
                 continue;
-            }
-            // most sections first, then byte order (terms come in byte order)
-            if best.is_none_or(|(_, d)| df > d) {
-                best = Some((cand, df));
+            };
+            // the likeliest edit, then most sections, then byte order
+            // (terms come in byte order)
+            if best.is_none_or(|(_, r, d)| rank < r || (rank == r && df > d)) {
+                best = Some((cand, rank, df));
             }
         }
-        if let Some((term, _)) = best {
+        if let Some((term, _, _)) = best {
             out.push_str(&text[done..w.range.start]);
             out.push_str(term);
             done = w.range.end;
@@ -216,26 +226,48 @@ mod tests {
     }
 
     #[test]
-    fn one_edit_covers_insert_delete_substitute_and_swap() {
-        for (a, b) in [
-            ("verlohren", "verloren"),
-            ("passwrd", "password"),
-            ("refnd", "refund"),
-            ("rechnungn", "rechnungen"),
-            ("chnage", "change"),
-            ("востановить", "восстановить"),
-            ("تصدبر", "تصدير"),
+    fn edits_rank_as_readers_typo() {
+        for (typed, site, rank) in [
+            ("pasword", "password", 0),
+            ("востановить", "восстановить", 0),
+            ("vergesen", "vergessen", 0),
+            ("chnage", "change", 1),
+            ("emial", "email", 1),
+            ("passwrd", "password", 2),
+            ("refnd", "refund", 2),
+            ("rechnungn", "rechnungen", 2),
+            ("verlohren", "verloren", 3),
+            ("vergesen", "vergeben", 4),
+            ("تصدبر", "تصدير", 4),
         ] {
-            assert!(one_edit(&chars(a), &chars(b)), "{a} {b}");
-            assert!(one_edit(&chars(b), &chars(a)), "{b} {a}");
+            assert_eq!(
+                edit_rank(&chars(typed), &chars(site)),
+                Some(rank),
+                "{typed} {site}"
+            );
         }
         for (a, b) in [
             ("pasword", "passwords"),
             ("abcde", "badce"),
             ("cancel", "camcol"),
+            ("cancel", "cancel"),
         ] {
-            assert!(!one_edit(&chars(a), &chars(b)), "{a} {b}");
+            assert_eq!(edit_rank(&chars(a), &chars(b)), None, "{a} {b}");
         }
+    }
+
+    #[test]
+    fn the_likeliest_edit_wins_then_the_word_in_most_sections() {
+        // "vergeben" is in more sections, but a doubled letter typed once
+        // is the likelier typo
+        let idx = index(&[
+            "vergeben",
+            "vergeben vergeben",
+            "vergeben",
+            "Passwort vergessen",
+        ]);
+        let r = respell(&idx, &|_| false, "passwort vergesen").unwrap();
+        assert_eq!(r.text, "passwort vergessen");
     }
 
     #[test]
