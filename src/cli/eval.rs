@@ -7,11 +7,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use super::embed::embed_all;
-use super::index::load_bundle;
+use super::index::{load_bundle, Loaded};
 use super::term::{clean, one_line, out};
 use super::{load_encoder, KindArg};
 use crate::eval::baseline::Baseline;
 use crate::eval::{pairs, report, retrieval};
+use crossfind::search::respell::as_searched;
 use crossfind::search::{Fusion, FusionMethod, Mode};
 use crossfind::TextKind;
 
@@ -82,6 +83,11 @@ pub struct EvalArgs {
     /// Let reader-language keyword matches count even when the best dense match has no version in that language.
     #[arg(long)]
     no_abstain: bool,
+    /// Search the queries as typed: no respelling of words that neither the
+    /// site nor the model knows (search respells them; see
+    /// src/search/respell.rs).
+    #[arg(long)]
+    no_respell: bool,
 }
 
 #[derive(Subcommand)]
@@ -156,7 +162,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         super::term::bad_input!("--bundle and --queries are required");
     };
     let t0 = std::time::Instant::now();
-    let queries = retrieval::parse_queries(&read_text(&qpath)?, &qpath.display().to_string())?;
+    let mut queries = retrieval::parse_queries(&read_text(&qpath)?, &qpath.display().to_string())?;
     let mut l = load_bundle(&bundle_dir)?;
     if let Some(seed) = a.single_copy {
         l.bundle = l.bundle.single_copy(seed);
@@ -185,6 +191,12 @@ pub fn run(a: EvalArgs) -> Result<()> {
         eprintln!("warning: {}", one_line(&w.to_string()));
     }
 
+    // every mode reads a query as search does: respelt where the site and
+    // the model both lack a word
+    if !a.no_respell {
+        let n = respell_all(&l, queries.iter_mut().map(|q| &mut q.text));
+        eprintln!("respelt {n} of {} queries", queries.len());
+    }
     // one embedding per query, shared by the modes (as `search` would embed it)
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     eprintln!("embedding {} queries…", texts.len());
@@ -344,6 +356,19 @@ fn run_pairs(a: PairsArgs) -> Result<()> {
         t0.elapsed().as_secs_f32()
     );
     Ok(())
+}
+
+/// Replaces each text by what search reads ([`as_searched`]); the number
+/// changed.
+fn respell_all<'a>(l: &Loaded, texts: impl Iterator<Item = &'a mut String>) -> usize {
+    let mut n = 0;
+    for t in texts {
+        if let std::borrow::Cow::Owned(r) = as_searched(&l.bundle.lexical, &l.encoder, t) {
+            *t = r;
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Search vectors of `texts` (`None` for an empty one).

@@ -9,6 +9,7 @@ use clap::Args;
 use super::term::{bad_input, errln, json_safe, one_line, outln};
 use crossfind::index::{build_bundle, previous_bundle, BuildOptions, Progress};
 use crossfind::ingest::{Corpus, WarningKind};
+use crossfind::search::respell::as_searched;
 use crossfind::search::Bundle;
 use crossfind::search::{search, Filter, Fusion, Hit, Mode, Query};
 use crossfind::{Encoder, Pack, TextKind};
@@ -608,6 +609,7 @@ pub fn run_query(
     mode: Mode,
     filter: Option<&Filter>,
 ) -> Result<Vec<Hit>> {
+    let text = &*as_searched(&l.bundle.lexical, &l.encoder, text);
     let vector = if mode == Mode::Lexical || text.trim().is_empty() {
         None
     } else {
@@ -708,6 +710,11 @@ pub fn search_cmd(a: SearchArgs) -> Result<()> {
         bad_input!("no query: pass it as an argument, or --queries FILE.jsonl --run FILE");
     }
     let hits = run_query(&l, &query, a.lang.as_deref(), a.k, a.mode, filter.as_ref())?;
+    let searched = as_searched(&l.bundle.lexical, &l.encoder, &query);
+    if searched != query {
+        errln!("searched for: {searched}");
+    }
+    let query = searched.into_owned();
     if !a.json && a.mode != Mode::Lexical {
         // what the widget's events report as lowConfidence
         let v = l.encoder.embed_for_search(&query, TextKind::Query)?.vector;

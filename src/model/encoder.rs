@@ -380,6 +380,13 @@ impl Encoder {
     }
 
     /// Tokens of `text` alone (no prefix, no special tokens): for chunking.
+    /// Whether the model's vocabulary has `word` whole
+    /// ([`TextTokenizer::is_whole_word`]); search respells only words it
+    /// does not know (`search::respell`).
+    pub fn knows_word(&self, word: &str) -> bool {
+        self.tokenizer.is_whole_word(word)
+    }
+
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(self.tokenizer.ids(text)?.len().saturating_sub(2))
     }

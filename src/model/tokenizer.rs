@@ -376,6 +376,26 @@ impl TextTokenizer {
         }
     }
 
+    /// Whether the vocabulary holds `word` as one whole piece, as typed,
+    /// lowercased or capitalised: a word the model learnt as such (for
+    /// XLM-R's 250k pieces, the common words of its hundred languages).
+    pub fn is_whole_word(&self, word: &str) -> bool {
+        let Ok(specials) = self.ids("").map(|v| v.len()) else {
+            return false;
+        };
+        let lower = word.to_lowercase();
+        let mut cs = lower.chars();
+        let capital: String = cs
+            .next()
+            .into_iter()
+            .flat_map(char::to_uppercase)
+            .chain(cs)
+            .collect();
+        [word, lower.as_str(), capital.as_str()]
+            .iter()
+            .any(|w| self.ids(w).is_ok_and(|ids| ids.len() == specials + 1))
+    }
+
     pub fn vocab_size(&self) -> usize {
         match &self.inner {
             Inner::Flat(t) => t.get_vocab_size(true),

@@ -502,6 +502,36 @@ impl LexicalIndex {
         None
     }
 
+    /// Whether `term` (an analysed term, see [`text::terms`]) is in the
+    /// index; with pieces, among those loaded.
+    pub fn has_term(&self, term: &str) -> bool {
+        self.find(term).is_some()
+    }
+
+    /// The loaded terms that start with `prefix`, in term order, each with
+    /// the number of documents that hold it.
+    pub fn terms_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+        let (mut lo, mut hi) = (0, self.term_ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.term(mid).as_bytes() < prefix.as_bytes() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..self.term_ends.len())
+            .map(|t| (self.term(t), t))
+            .take_while(move |(term, _)| term.starts_with(prefix))
+            .map(|(term, t)| {
+                let df = self.post_starts[t + 1] - self.post_starts[t];
+                (term, df as usize)
+            })
+    }
+
     /// The index in the byte format described in the module docs.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(

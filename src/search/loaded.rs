@@ -366,13 +366,21 @@ impl Bundle {
     /// The lexical pieces the query `text` needs that are not in yet (a
     /// lexical index in pieces, fetched per query): `(piece, file, start,
     /// end)`, `end` exclusive, in piece order. Empty when `text` can be
-    /// searched.
-    pub fn lexical_ranges(&self, text: &str) -> Vec<(u32, &str, u64, u64)> {
+    /// searched. With the model's vocabulary (`knows_word`, see
+    /// [`super::respell`]), once the pieces of its own terms are in, the
+    /// pieces its unknown words' neighbours may be in: ask again until empty.
+    pub fn lexical_ranges(
+        &self,
+        text: &str,
+        knows_word: Option<&dyn Fn(&str) -> bool>,
+    ) -> Vec<(u32, &str, u64, u64)> {
         let refs = self.lexical.piece_refs();
         let files: Vec<&Shard> = self.lexical_terms().collect();
-        self.lexical
-            .missing_pieces(text)
-            .into_iter()
+        let mut want = self.lexical.missing_pieces(text);
+        if let (true, Some(knows)) = (want.is_empty(), knows_word) {
+            want = super::respell::pieces_needed(&self.lexical, knows, text);
+        }
+        want.into_iter()
             .filter_map(|i| {
                 let r = &refs[i];
                 let f = files.get(r.file as usize)?;
@@ -958,7 +966,7 @@ mod tests {
         // natively every piece is read at load
         let whole = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
         for q in QUERIES {
-            assert!(whole.lexical_ranges(q).is_empty());
+            assert!(whole.lexical_ranges(q, None).is_empty());
             assert!(
                 shown(&one, q).iter().any(|h| h.1.is_some()),
                 "{q}: a keyword match"
@@ -970,7 +978,7 @@ mod tests {
             let mut b =
                 Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
             let ranges: Vec<(u32, String, u64, u64)> = b
-                .lexical_ranges(q)
+                .lexical_ranges(q, None)
                 .into_iter()
                 .map(|(p, f, s, e)| (p, f.to_string(), s, e))
                 .collect();
@@ -983,17 +991,17 @@ mod tests {
                 b.add_lexical_piece(p, &files[&f][s as usize..e as usize])
                     .unwrap();
             }
-            assert!(b.lexical_ranges(q).is_empty());
+            assert!(b.lexical_ranges(q, None).is_empty());
             assert_eq!(shown(&b, q), shown(&one, q), "{q}");
         }
         // a host that sends a whole file: its pieces all come in
         let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
-        let (_, f, _, _) = b.lexical_ranges("reset")[0];
+        let (_, f, _, _) = b.lexical_ranges("reset", None)[0];
         let f = f.to_string();
         b.add_lexical_file(&f, &files[&f]).unwrap();
-        assert!(b.lexical_ranges("reset").is_empty());
+        assert!(b.lexical_ranges("reset", None).is_empty());
         // damaged: the error names the file
-        let (p, f, s, e) = b.lexical_ranges("パスワード")[0];
+        let (p, f, s, e) = b.lexical_ranges("パスワード", None)[0];
         let (f, s, e) = (f.to_string(), s as usize, e as usize);
         let mut bad = files[&f][s..e].to_vec();
         bad[0] ^= 1;

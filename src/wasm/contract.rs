@@ -152,6 +152,9 @@ pub(super) struct JsAnswer<'a> {
     /// The best match is weak (`search::confidence`); null: not judged.
     pub low_confidence: Option<bool>,
     pub confidence: JsConfidence<'a>,
+    /// The query as searched when words of it were respelt
+    /// (`search::respell`), else null.
+    pub respelled: Option<&'a str>,
 }
 
 /// What `lowConfidence` was judged on.
@@ -166,8 +169,13 @@ pub(super) struct JsConfidence<'a> {
     pub level_lang: Option<&'a str>,
 }
 
-pub(super) fn answer(hits: &[Hit], v: &Verdict) -> Result<JsValue, JsValue> {
+pub(super) fn answer(
+    hits: &[Hit],
+    v: &Verdict,
+    respelled: Option<&str>,
+) -> Result<JsValue, JsValue> {
     to_js(&JsAnswer {
+        respelled,
         hits: hits.iter().map(JsHit::from).collect(),
         low_confidence: v.low,
         confidence: JsConfidence {

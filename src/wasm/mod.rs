@@ -516,9 +516,12 @@ impl Engine {
             start: f64,
             end: f64,
         }
+        let enc = self.encoder.as_deref().map(borrowed).transpose()?;
+        let knows = |w: &str| enc.as_ref().is_some_and(|e| e.knows_word(w));
+        let knows: Option<&dyn Fn(&str) -> bool> = enc.as_ref().map(|_| &knows as _);
         let ranges: Vec<JsPieceRange> = self
             .bundle
-            .lexical_ranges(cut_query(text))
+            .lexical_ranges(cut_query(text), knows)
             .into_iter()
             .map(|(piece, file, start, end)| JsPieceRange {
                 piece,
@@ -549,6 +552,9 @@ impl Engine {
         }
         let o = Opts::read(options)?;
         let text = cut_query(text);
+        // the text as `search` embeds it
+        let respelled = self.respelled(text)?;
+        let text = respelled.as_deref().unwrap_or(text);
         let vector = match (&self.encoder, o.mode()?) {
             (Some(enc), Mode::Hybrid | Mode::Dense)
                 if self.bundle.has_codes() && !text.trim().is_empty() =>
@@ -687,7 +693,7 @@ impl Engine {
     /// On an engine without vectors, "hybrid" answers lexically and "dense"
     /// fails with code "no_vectors".
     pub fn search(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
-        let (hits, _) = self.run(text, options, false)?;
+        let (hits, _, _) = self.run(text, options, false)?;
         contract::hits(&hits)
     }
 
@@ -699,8 +705,8 @@ impl Engine {
     /// when it was not judged: answered by keywords (no encoder yet, mode
     /// "lexical"), or a bundle indexed without levels.
     pub fn answer(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
-        let (hits, verdict) = self.run(text, options, true)?;
-        contract::answer(&hits, &verdict)
+        let (hits, verdict, respelled) = self.run(text, options, true)?;
+        contract::answer(&hits, &verdict, respelled.as_deref())
     }
 
     /// `text` embedded as a query, or the vector of the last query when it
@@ -725,7 +731,7 @@ impl Engine {
         text: &str,
         options: JsValue,
         judge: bool,
-    ) -> Result<(Vec<crate::search::Hit>, Verdict), JsValue> {
+    ) -> Result<(Vec<crate::search::Hit>, Verdict, Option<String>), JsValue> {
         let o = Opts::read(options)?;
         let mode = o.mode()?;
         if mode == Mode::Dense {
@@ -735,11 +741,13 @@ impl Engine {
         }
         let text = cut_query(text);
         if text.trim().is_empty() {
-            return Ok((Vec::new(), confidence::judge(None, None, &[])));
+            return Ok((Vec::new(), confidence::judge(None, None, &[]), None));
         }
+        let respelled = self.respelled(text)?;
+        let text = respelled.as_deref().unwrap_or(text);
         let missing: Vec<u32> = self
             .bundle
-            .lexical_ranges(text)
+            .lexical_ranges(text, None)
             .iter()
             .map(|r| r.0)
             .collect();
@@ -791,7 +799,22 @@ impl Engine {
         } else {
             confidence::judge(None, None, &[])
         };
-        Ok((hits, verdict))
+        Ok((hits, verdict, respelled))
+    }
+
+    /// `text` with its unknown words respelt (`search::respell`), when an
+    /// encoder's vocabulary is at hand and a word changes.
+    fn respelled(&self, text: &str) -> Result<Option<String>, JsValue> {
+        let Some(enc) = &self.encoder else {
+            return Ok(None);
+        };
+        let enc = borrowed(enc)?;
+        Ok(
+            match crate::search::respell::as_searched(&self.bundle.lexical, &enc, text) {
+                std::borrow::Cow::Owned(t) => Some(t),
+                std::borrow::Cow::Borrowed(_) => None,
+            },
+        )
     }
 
     /// Embedding rows to fetch before `text` can be searched semantically
@@ -799,6 +822,8 @@ impl Engine {
     #[wasm_bindgen(js_name = rowRanges)]
     pub fn row_ranges(&self, text: &str) -> Result<JsValue, JsValue> {
         let text = cut_query(text);
+        let respelled = self.respelled(text)?;
+        let text = respelled.as_deref().unwrap_or(text);
         match &self.encoder {
             Some(enc) if !text.trim().is_empty() => {
                 contract::row_ranges(borrowed(enc)?.row_ranges(text, TextKind::Query))

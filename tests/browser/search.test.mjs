@@ -63,6 +63,24 @@ test('a Spanish reader gets the Spanish version of a page that exists in Spanish
   assert.match(shown[0].text, /También en:.*inglés/);
 });
 
+test('a misspelt query is read as the site\'s words, and the reader is told so', T, async () => {
+  await page.goto(`${server.url}de/index.html`);
+  await page.keyboard.press('Control+k');
+  await page.locator(W.input).waitFor({ state: 'visible' });
+  await waitSemantic(page);
+  // "Passwort vergessen" typed in a hurry
+  await typeQuery(page, 'Pasword vergesen');
+  const shown = await waitForResults(page, (r) => r.length > 0, { query: 'Pasword vergesen', semantic: true });
+  assert.match(shown[0].url, /^\/de\/reset-password\.html/, JSON.stringify(shown.map((r) => r.url)));
+  const notice = page.locator('crossfind-search .cf-respelled');
+  assert.equal(await notice.isVisible(), true);
+  assert.equal(await notice.textContent(), 'Ergebnisse für „password vergessen“');
+  // a query typed right shows no such line
+  await typeQuery(page, 'Passwort vergessen');
+  await waitForResults(page, (r) => r.length > 0, { query: 'Passwort vergessen', semantic: true });
+  assert.equal(await notice.isVisible(), false);
+});
+
 test('keyboard only: Ctrl+K and / open, arrows move, Esc returns focus, Enter navigates', T, async () => {
   await page.goto(`${server.url}en/index.html`);
   // Focus something on the page first: the opener focus must come back to.

@@ -533,3 +533,32 @@ fn eval_log_lists_what_readers_asked_that_has_no_page_in_their_language() {
     assert_eq!(v["queries"][1]["hits"][0], "ja/reset-password");
     assert_eq!(v["queries"][1]["other_language_first"], false);
 }
+
+#[test]
+fn a_misspelt_word_is_read_as_the_site_word_and_a_correct_one_is_not() {
+    // "Passwort vergessen" typed in a hurry: neither the site nor the
+    // model's vocabulary knows "Pasword" or "vergesen"
+    let o = search_cli(
+        mini_dir(),
+        &["--lang", "de", "--k", "3"],
+        "Pasword vergesen",
+    );
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("searched for: password vergessen"),
+        "not respelt: {err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let first = out.split(" 2. ").next().unwrap_or("");
+    assert!(first.contains("/de/reset-password"), "{out}");
+    // a correct word the site lacks stays as typed ("saying" is one edit
+    // from nothing here, "Rechnungen" is a word the model knows)
+    let o = search_cli(mini_dir(), &["--lang", "de"], "Rechnungen herunterladen");
+    assert_ok(&o);
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("searched for"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

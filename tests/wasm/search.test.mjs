@@ -387,6 +387,23 @@ test('a lexical index in pieces: a query fetches only the pieces it needs and an
     const native = nativeSearch(q, [...args, '--k', '5']);
     assert.deepEqual(engine.search(q, { lang, k: 5 }).map((h) => h.url), native.map((h) => h.url), q);
   }
+  // a typo: once its own pieces show the site lacks the word, the pieces
+  // its neighbours one edit away may be in follow, and the query is read
+  // respelt, as natively and as by the one-piece bundle
+  const typo = 'pasword resset';
+  let rounds = 0;
+  for (let ranges = engine.lexicalRanges(typo); ranges.length; ranges = engine.lexicalRanges(typo)) {
+    assert.ok(++rounds <= 2, 'own pieces, then the neighbours\' pieces');
+    for (const r of ranges) engine.addLexicalPiece(r.piece, readFileSync(path.join(pieced, r.file)).subarray(r.start, r.end));
+  }
+  fetchRows(engine, typo);
+  const fixed = engine.answer(typo, { lang: 'en', k: 5 });
+  assert.equal(fixed.respelled, 'password reset');
+  assert.equal(whole.answer(typo, { lang: 'en', k: 5 }).respelled, 'password reset');
+  assert.deepEqual(fixed.hits.map((h) => h.url), whole.search(typo, { lang: 'en', k: 5 }).map((h) => h.url));
+  assert.match(fixed.hits[0].url, /reset-password/);
+  const nat = spawnSync(cli, ['search', '--bundle', pieced, '--lang', 'en', '--k', '5', typo], { encoding: 'utf8' });
+  assert.match(nat.stderr, /searched for: password reset/);
   const total = terms.reduce((n, t) => n + t.bytes, 0);
   assert.ok(fetched < total, `${fetched} of ${total} bytes of pieces`);
   // a damaged piece: refused with its code and file; the whole file (a host without Range) brings every piece
@@ -603,7 +620,8 @@ test('answer() gives the hits and whether the best match is weak, as the CLI jud
   for (const [q, lang] of [['how do I reset my password', 'en'], ['what is the capital of Australia', 'en'], ['contraseña olvidada', 'es'], ['receta de tortilla de patatas', 'es']]) {
     fetchRows(engine, q);
     const a = engine.answer(q, { lang, k: 5 });
-    assert.deepEqual(Object.keys(a).sort(), ['confidence', 'hits', 'lowConfidence']);
+    assert.deepEqual(Object.keys(a).sort(), ['confidence', 'hits', 'lowConfidence', 'respelled']);
+    assert.equal(a.respelled, null, `${q}: every word is known`);
     assert.deepEqual(Object.keys(a.confidence).sort(), ['level', 'levelLang', 'score']);
     assert.deepEqual(a.hits, engine.search(q, { lang, k: 5 }));
     const native = nativeConfidence(q, ['--lang', lang, '--k', '5']);

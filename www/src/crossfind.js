@@ -122,7 +122,7 @@ export function search(query, { lang, k = K, mode, filter } = {}) {
       if (m.error && !m.hits.length && m.error !== 'not_ready') {
         throw Object.assign(new Error(m.message || m.error), { code: m.error });
       }
-      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, results: m.hits, semantic: !!m.semantic, filter: f, source: 'api' };
+      const detail = { query: q, lang: l, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, respelled: m.respelled ?? null, results: m.hits, semantic: !!m.semantic, filter: f, source: 'api' };
       emit(m.hits.length ? 'results' : 'zero-results', detail);
       return m.hits;
     }),

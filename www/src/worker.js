@@ -454,14 +454,19 @@ function missingFragments(b, hits) {
 // pieces come in (addLexicalFile); until a host is seen to answer a range,
 // the first piece is asked alone, so such a host sends each file once.
 // b.pieceLoads: piece -> a promise while it is on its way.
+// With the model's vocabulary in, a second round may follow: once a
+// word's own piece shows the site lacks it, the pieces its neighbours one
+// edit away are in (search respells typos, src/search/respell.rs).
 async function ensureLexical(b, query) {
-  let ranges = b.engine.lexicalRanges(query);
-  if (!ranges.length) return;
-  if (b.rangesHonoured !== true) {
-    await loadPiece(b, ranges[0]);
-    ranges = b.engine.lexicalRanges(query);
+  for (let round = 0; round < 3; round++) {
+    let ranges = b.engine.lexicalRanges(query);
+    if (!ranges.length) return;
+    if (b.rangesHonoured !== true) {
+      await loadPiece(b, ranges[0]);
+      ranges = b.engine.lexicalRanges(query);
+    }
+    await Promise.all(ranges.map((r) => loadPiece(b, r)));
   }
-  await Promise.all(ranges.map((r) => loadPiece(b, r)));
 }
 
 function loadPiece(b, r) {
@@ -831,8 +836,20 @@ let rowBytesFetched = 0;
 
 // Makes sure the rows `text` needs are in; throws (with a code) when they
 // cannot be had, so the caller answers lexically.
+// Each bundle's engine names the rows of the query as it reads it (a typo
+// respelt from that site's words), so every bundle's lexical pieces come
+// first.
 async function ensureRows(text) {
-  const ranges = engine.rowRanges(text);
+  const seen = new Set();
+  const ranges = [];
+  for (const b of bundles) {
+    if (!b.engine || !b.engine.hasEncoder()) continue;
+    if (b.pieceLoads) await ensureLexical(b, text);
+    for (const r of b.engine.rowRanges(text)) {
+      const key = `${r.file}:${r.start}`;
+      if (!seen.has(key)) ranges.push(r), seen.add(key);
+    }
+  }
   if (!ranges.length) return;
   const cache = await openRowsCache();
   const cached = await Promise.all(ranges.map((r) => rowsFromCache(r, cache)));
@@ -902,7 +919,7 @@ async function runSearch(msg, mode) {
   }
   if (answers.length === 1) {
     const [{ b, a }] = answers;
-    return { hits: a.hits.map((h) => fromBundle(h, b)), lowConfidence: a.lowConfidence, confidence: a.confidence };
+    return { hits: a.hits.map((h) => fromBundle(h, b)), lowConfidence: a.lowConfidence, confidence: a.confidence, respelled: a.respelled ?? null };
   }
   const hits = answers.flatMap(({ b, a }) => a.hits.map((h) => fromBundle(h, b)));
   hits.sort((x, y) => y.fused - x.fused);
@@ -913,6 +930,7 @@ async function runSearch(msg, mode) {
     hits: hits.slice(0, msg.k || 10),
     lowConfidence: best ? judged.every(({ a }) => a.lowConfidence) : null,
     confidence: best ? best.a.confidence : (answers[0]?.a.confidence ?? null),
+    respelled: answers.find(({ a }) => a.respelled)?.a.respelled ?? null,
   };
 }
 

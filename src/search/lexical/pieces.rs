@@ -153,6 +153,29 @@ impl LexicalIndex {
         want
     }
 
+    /// Whether the piece that would hold `term` is loaded (always, for an
+    /// index in one piece): only then does [`has_term`](Self::has_term)
+    /// answer for it.
+    pub fn term_loaded(&self, term: &str) -> bool {
+        self.pieces
+            .as_ref()
+            .is_none_or(|p| p.loaded[piece_of(&p.refs, term)].is_some())
+    }
+
+    /// The pieces that may hold terms starting with `prefix` and are not
+    /// loaded yet, in order.
+    pub fn missing_prefix_pieces(&self, prefix: &str) -> Vec<usize> {
+        let Some(p) = &self.pieces else {
+            return Vec::new();
+        };
+        let first = piece_of(&p.refs, prefix);
+        let last = (first + 1..p.refs.len())
+            .take_while(|&i| p.refs[i].first.starts_with(prefix))
+            .last()
+            .unwrap_or(first);
+        (first..=last).filter(|&i| p.loaded[i].is_none()).collect()
+    }
+
     /// Adds piece `i` (its bytes, checked against the head's length and
     /// sha256, then decoded). Errors name the `lexical` index; the bundle
     /// names the file.

@@ -139,11 +139,13 @@ export class CrossfindSearch extends HTMLElement {
     this._progress = h('div', { class: 'cf-progress', hidden: true }, this._progressLabel, this._progressBar);
     this._list = h('ul', { id: this._ids.list, role: 'listbox', class: 'cf-list', hidden: true });
     this._empty = h('p', { class: 'cf-empty', hidden: true });
+    // "Showing results for …" when search read a misspelt word as the site's
+    this._respelled = h('p', { class: 'cf-respelled', hidden: true });
     this._hint = h('p', { id: this._ids.hint, class: 'cf-hint' });
     this._live = h('div', { class: 'cf-vh', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
 
     const bar = h('div', { class: 'cf-bar' }, searchIcon(), this._label, this._input, this._close);
-    const panel = h('div', { class: 'cf-panel' }, this._title, bar, this._filters, this._notice, this._progress, this._list, this._empty, this._hint, this._live);
+    const panel = h('div', { class: 'cf-panel' }, this._title, bar, this._filters, this._notice, this._progress, this._respelled, this._list, this._empty, this._hint, this._live);
     this._dialog = h('dialog', { class: 'cf-dialog', 'aria-labelledby': this._ids.title, part: 'dialog' }, panel);
 
     root.append(h('link', { rel: 'stylesheet', href: new URL('crossfind.css', BASE).href }), this._trigger, this._dialog);
@@ -349,6 +351,7 @@ export class CrossfindSearch extends HTMLElement {
     if (!q) {
       this._render([], false, q);
       this._empty.hidden = true;
+      this._respelled.hidden = true;
       this._live.textContent = '';
       return;
     }
@@ -359,6 +362,8 @@ export class CrossfindSearch extends HTMLElement {
     const onUpdate = (m) => {
       if (this._query !== q || m.superseded) return;
       this._render(m.hits || [], isUpdate || this._shownQuery === q, q, m.semantic);
+      this._respelled.textContent = m.respelled ? t('respelled', { q: m.respelled }) : '';
+      this._respelled.hidden = !m.respelled;
       if (!m.final) return;
       const n = this._hits.length;
       if (m.error === 'unavailable' || m.error === 'not_ready') {
@@ -371,14 +376,15 @@ export class CrossfindSearch extends HTMLElement {
         this._empty.textContent = t('noResults', { q });
         this._empty.hidden = false;
         this._announce(t('noResults', { q }));
-        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, semantic: !!m.semantic, filter }, this);
+        emit('zero-results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, respelled: m.respelled ?? null, semantic: !!m.semantic, filter }, this);
       } else {
         this._empty.hidden = true;
         const count = t('results', { n });
         const merged = (announceMerge || (isUpdate && !wasSemantic)) && m.semantic;
-        this._announce(merged ? t('semanticMerged', { count }) : count);
+        const said = merged ? t('semanticMerged', { count }) : count;
+        this._announce(m.respelled ? `${t('respelled', { q: m.respelled })}. ${said}` : said);
       }
-      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, results: this._hits.slice(), semantic: !!m.semantic, filter }, this);
+      emit('results', { query: q, lang, queryLang: m.queryLang ?? null, lowConfidence: m.lowConfidence ?? null, confidence: m.confidence ?? null, respelled: m.respelled ?? null, results: this._hits.slice(), semantic: !!m.semantic, filter }, this);
     };
     if (client.status.lexical === 'loading') {
       this._announce(t('loading'));
