@@ -122,6 +122,32 @@ pub fn bundle(data: &[u8]) {
     for c in 0..b.docs.chunks.len() as u32 + 1 {
         let _ = b.sentences(c);
     }
+    // a bundle with sign codes (format 5), the browser's way: the rows the
+    // first stage names, by byte range, then the whole vectors file
+    if lazy && b.has_codes() {
+        let dim = b.manifest.model.dim.min(MAX_QUERY_DIM);
+        let v = query_vector(QUERIES[0], dim);
+        if v.len() == b.manifest.model.dim {
+            let vectors = b
+                .manifest
+                .shard(crossfind::bundle::ShardKind::Vectors)
+                .name
+                .clone();
+            let file = files.get(vectors.as_str()).copied().unwrap_or(&[]);
+            let ranges: Vec<(u32, u64, u64)> = b
+                .dense_ranges_for(&v, None)
+                .into_iter()
+                .map(|(bl, _, s, e)| (bl, s, e))
+                .collect();
+            for (bl, s, e) in ranges {
+                let body = file
+                    .get(s as usize..(e as usize).min(file.len()))
+                    .unwrap_or(&[]);
+                let _ = b.add_vector_rows(bl, body);
+            }
+            let _ = b.add_vectors_file(file);
+        }
+    }
 
     let dim = b.manifest.model.dim;
     let first_lang = b.docs.pages.first().map(|p| p.lang.clone());
