@@ -292,14 +292,18 @@ fn truncated_shard_is_named() {
 fn manifest_of_another_version_is_refused() {
     let d = golden_copy();
     let p = d.path().join(MANIFEST);
-    let text = std::fs::read_to_string(&p)
-        .unwrap()
-        .replacen("\"version\": 1", "\"version\": 5", 1);
+    // the version after the newest this build reads
+    let next = crossfind::bundle::BUNDLE_VERSION + 1;
+    let text = std::fs::read_to_string(&p).unwrap().replacen(
+        "\"version\": 1",
+        &format!("\"version\": {next}"),
+        1,
+    );
     std::fs::write(&p, text).unwrap();
     let e = load_err(d.path());
     assert_eq!(e.code(), "version_mismatch");
     assert!(
-        e.to_string().contains(MANIFEST) && e.to_string().contains("version 5"),
+        e.to_string().contains(MANIFEST) && e.to_string().contains(&format!("version {next}")),
         "{e}"
     );
 }

@@ -454,46 +454,17 @@ function missingFragments(b, hits) {
 // pieces come in (addLexicalFile); until a host is seen to answer a range,
 // the first piece is asked alone, so such a host sends each file once.
 // b.pieceLoads: piece -> a promise while it is on its way.
-// With the model's vocabulary in, a second round may follow: once a
-// word's own piece shows the site lacks it, the pieces its neighbours one
-// edit away are in (search respells typos, src/search/respell.rs).
-async function ensureLexical(b, query) {
-  for (let round = 0; round < 3; round++) {
-    let ranges = b.engine.lexicalRanges(query);
-    if (!ranges.length) return;
-    if (b.rangesHonoured !== true) {
-      await loadPiece(b, ranges[0]);
-      ranges = b.engine.lexicalRanges(query);
-    }
-    await Promise.all(ranges.map((r) => loadPiece(b, r)));
-  }
-}
-
-function loadPiece(b, r) {
-  let p = b.pieceLoads.get(r.piece);
-  if (!p) {
-    p = fetchPiece(b, r).finally(() => b.pieceLoads.delete(r.piece));
-    b.pieceLoads.set(r.piece, p);
-  }
-  return p;
-}
-
-// Not through the HTTP cache: Chromium answered a range it had fetched on
-// an earlier page with a cut body (3,723 of 17,290 bytes; the crosslingual
-// browser test), which the engine then refused. A piece is ~24 kB; the
-// offline copy (sw.js) still answers these requests from its whole file.
-async function fetchPiece(b, r) {
-  const url = fileUrl(r.file, b.base, 'manifest.json');
-  const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: 'no-store' });
-  if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (res.status === 206) {
-    b.rangesHonoured = true;
-    b.engine.addLexicalPiece(r.piece, bytes);
-  } else {
-    b.rangesHonoured = false;
-    b.engine.addLexicalFile(r.file, bytes);
-  }
+function ensureLexical(b, query) {
+  return fetchRanges(b, () => b.engine.lexicalRanges(query), (r) =>
+    once(b.pieceLoads, r.piece, () =>
+      fetchRange(
+        b,
+        r,
+        (bytes) => b.engine.addLexicalPiece(r.piece, bytes),
+        (bytes) => b.engine.addLexicalFile(r.file, bytes),
+      ),
+    ),
+  );
 }
 
 // A bundle whose dense first stage is in sign codes (bundle format 5):
@@ -501,42 +472,64 @@ async function fetchPiece(b, r) {
 // is answered the engine runs the first stage and names the byte ranges of
 // the vectors shard holding its candidate pages' rows (Engine.denseRanges,
 // consecutive 4-row blocks in one range), which are fetched as the lexical
-// pieces are: HTTP Range, not through the HTTP cache, kept in the engine's
-// memory for the visit (addVectorRows checks every block against the sums
-// the codes list). A host that ignores Range sends the whole file once
-// (addVectorsFile); until a host is seen to answer a range, the first range
-// is asked alone. b.rowLoads: first block -> a promise while on its way.
-async function ensureDenseRows(b, query, opts) {
-  let ranges = b.engine.denseRanges(query, opts);
-  if (!ranges.length) return;
-  if (b.rangesHonoured !== true) {
-    await loadVectorRows(b, ranges[0]);
-    ranges = b.engine.denseRanges(query, opts);
-  }
-  await Promise.all(ranges.map((r) => loadVectorRows(b, r)));
+// pieces are and kept in the engine's memory for the visit (addVectorRows
+// checks every block against the sums the codes list; a whole file,
+// addVectorsFile, against the manifest). b.rowLoads: range -> a promise
+// while it is on its way.
+function ensureDenseRows(b, query, opts) {
+  return fetchRanges(b, () => b.engine.denseRanges(query, opts), (r) =>
+    once(b.rowLoads, `${r.block}-${r.end}`, () =>
+      fetchRange(
+        b,
+        r,
+        (bytes) => b.engine.addVectorRows(r.block, bytes),
+        (bytes) => b.engine.addVectorsFile(bytes),
+      ),
+    ),
+  );
 }
 
-function loadVectorRows(b, r) {
-  const key = `${r.block}-${r.end}`;
-  let p = b.rowLoads.get(key);
+// The ranges `list()` names, each brought in by `load`: all at once where
+// the host is known to answer ranges, else the first alone, then what is
+// still missing (a host that sent a whole file has sent them all).
+async function fetchRanges(b, list, load) {
+  let ranges = list();
+  if (!ranges.length) return;
+  if (b.rangesHonoured !== true) {
+    await load(ranges[0]);
+    ranges = list();
+  }
+  await Promise.all(ranges.map(load));
+}
+
+// One fetch for `key` at a time: while one is on its way (in `loads`),
+// asking again waits for it.
+function once(loads, key, start) {
+  let p = loads.get(key);
   if (!p) {
-    p = fetchVectorRows(b, r).finally(() => b.rowLoads.delete(key));
-    b.rowLoads.set(key, p);
+    p = start().finally(() => loads.delete(key));
+    loads.set(key, p);
   }
   return p;
 }
 
-async function fetchVectorRows(b, r) {
+// Bytes r.start..r.end of the bundle file r.file, handed to `part`, or, from
+// a host that ignores Range, the whole file to `whole`. Not through the
+// HTTP cache: Chromium answered a range it had fetched on an earlier page
+// with a cut body (3,723 of 17,290 bytes; the crosslingual browser test),
+// which the engine then refused. The offline copy (sw.js) still answers
+// these requests from its whole file.
+async function fetchRange(b, r, part, whole) {
   const url = fileUrl(r.file, b.base, 'manifest.json');
   const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: 'no-store' });
   if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
   const bytes = new Uint8Array(await res.arrayBuffer());
   if (res.status === 206) {
     b.rangesHonoured = true;
-    b.engine.addVectorRows(r.block, bytes);
+    part(bytes);
   } else {
     b.rangesHonoured = false;
-    b.engine.addVectorsFile(bytes);
+    whole(bytes);
   }
 }
 
