@@ -315,7 +315,10 @@ impl DenseCodes {
                 ));
             }
         }
-        let codes = c.take(n * (dim / 8))?.to_vec();
+        let code_bytes = n
+            .checked_mul(dim / 8)
+            .ok_or_else(|| Error::corrupt(name, "too large"))?;
+        let codes = c.take(code_bytes)?.to_vec();
         let nblocks = n.div_ceil(BLOCK_ROWS);
         let block_sums = c
             .take(nblocks * 8)?
@@ -426,6 +429,10 @@ impl DenseCodes {
     /// `Σ_i q_i · sign_i` of every chunk, times its norm.
     fn signed_sums(&self, q: &[f32]) -> Vec<f32> {
         let nb = self.dim / 8;
+        // a query of another length (a bundle whose manifest disagrees with
+        // its model) is cut or padded with zeros rather than read past
+        let mut q = q.to_vec();
+        q.resize(self.dim, 0.0);
         // per code byte, the signed sum of its 8 query values for each of
         // the 256 byte values, summed in a fixed order (native = wasm)
         let mut table = vec![0f32; nb * 256];
@@ -693,5 +700,10 @@ mod tests {
         assert!(c.add_blocks("vectors.x.bin", 10, &v.raw[..4 * 68]).is_err());
         c.add_file("vectors.x.bin", &v.raw).unwrap();
         assert!(c.row(39).is_some());
+        // a query of another length than the codes: scored, no panic
+        for len in [0, 10, 64, 100] {
+            let t = c.two_stage(&docs, &vec![0.1; len], &|_| true);
+            assert_eq!(t.raw.len(), 40);
+        }
     }
 }
