@@ -114,8 +114,10 @@ pub struct BuildReport {
     pub chunks: usize,
     pub truncated_chunks: usize,
     /// The format version of the manifest written: `BUNDLE_VERSION` when the
-    /// lexical index is in pieces, `BUNDLE_VERSION_GZIP` when a file has a
-    /// gzip form, else `BUNDLE_VERSION_PLAIN`.
+    /// vectors have sign codes, `BUNDLE_VERSION_PIECES` when the lexical
+    /// index is in pieces (or the display fields are in the fragment
+    /// shards), `BUNDLE_VERSION_GZIP` when a file has a gzip form, else
+    /// `BUNDLE_VERSION_PLAIN`.
     pub bundle_version: u32,
     pub languages: BTreeMap<String, LangCount>,
     /// `(file, kind, bytes)`, model files included (kind "model").
