@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDemo, launch, serve, watchErrors, ROOT, SITE } from './harness.mjs';
+import { ensureDemo, launch, serve, watchErrors, instrument, typeQuery, ROOT, SITE } from './harness.mjs';
 
 const T = { timeout: 600000 };
 const CLI = path.join(ROOT, 'target/release/crossfind');
@@ -103,5 +103,45 @@ test('semantic results from a bundle with sign codes, its rows only by range, eq
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
+  }
+});
+
+// Offline: the copy (sw.js) keeps the codes and the whole vectors file, and
+// answers the worker's row ranges from it.
+test('offline, a bundle with sign codes still answers semantically, its rows from the offline copy', T, async () => {
+  const server = await serve(env.root);
+  const context = await env.browser.newContext({ serviceWorkers: 'allow' });
+  await instrument(context);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  try {
+    await page.goto(`${server.url}en/index.html`);
+    await page.evaluate(() => window.crossfind.ready());
+    await page.keyboard.press('Control+k');
+    await typeQuery(page, 'password');
+    const start = Date.now();
+    let state;
+    for (;;) {
+      state = await page.evaluate(() => window.crossfind.offline());
+      if (state.state === 'ready' || state.state === 'failed' || Date.now() - start > 300000) break;
+      await page.waitForTimeout(1000);
+    }
+    assert.equal(state.state, 'ready', JSON.stringify(state));
+    await page.keyboard.press('Escape');
+    await server.close();
+    await context.setOffline(true);
+    await page.reload();
+    await page.evaluate(() => window.crossfind.semanticReady());
+    const [q, lang] = ['¿Cómo configuro el inicio de sesión único con SAML?', 'es'];
+    const hits = await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), [q, lang]);
+    const want = native(q, lang);
+    assert.deepEqual(
+      hits.map((h) => [h.url, typeof h.dense]),
+      want.map((h) => [h.url, 'number']),
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.close().catch(() => {});
   }
 });
