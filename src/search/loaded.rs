@@ -289,6 +289,9 @@ impl Bundle {
         q: &[f32],
         filter: Option<&super::Filter>,
     ) -> Vec<(u32, &str, u64, u64)> {
+        let Some(c) = &self.codes else {
+            return Vec::new();
+        };
         let mut out = self.dense_ranges(q, &|_| true);
         if let Some(f) = filter.filter(|f| f.values().any(|v| !v.is_empty())) {
             let ok: Vec<bool> = self
@@ -317,7 +320,6 @@ impl Bundle {
                     _ => runs.push((b, e)),
                 }
             }
-            let c = self.codes.as_ref().expect("ranges come from codes");
             let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
             out = runs
                 .into_iter()
@@ -1381,6 +1383,16 @@ mod tests {
                     .unwrap();
             b.add_vectors(&files[&m.semantic_shard().name]).unwrap();
             assert!(b.has_vectors() && b.has_codes());
+            // a filter: the first stage's candidates among its pages, and
+            // (for the query's confidence) those of every page; on a bundle
+            // in one piece, nothing
+            let filter: crate::search::Filter =
+                [("product".to_string(), vec!["none".to_string()])].into();
+            assert!(exact.dense_ranges_for(&q, Some(&filter)).is_empty());
+            assert_eq!(
+                b.dense_ranges_for(&q, Some(&filter)),
+                b.dense_ranges_for(&q, None)
+            );
             let ranges: Vec<(u32, String, u64, u64)> = b
                 .dense_ranges_for(&q, None)
                 .into_iter()
