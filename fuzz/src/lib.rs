@@ -352,10 +352,13 @@ fn check_hits(b: &Bundle, hits: &[Hit], k: usize) {
 
 /// Decodes a lexical index; one that decodes must search and re-encode.
 pub fn lexical(data: &[u8]) {
+    // the input as a query to respell against a small index
+    respelt(known_index(), &String::from_utf8_lossy(data));
     let Ok(idx) = LexicalIndex::from_bytes(data) else {
         return;
     };
     for q in QUERIES {
+        respelt(&idx, q);
         let hits = idx.search(q, 10);
         assert!(hits.len() <= 10);
         assert!(
@@ -377,6 +380,44 @@ pub fn lexical(data: &[u8]) {
         again.to_bytes()
     };
     assert_eq!(bytes_again, bytes);
+}
+
+/// A small index of site words for [`respelt`].
+fn known_index() -> &'static LexicalIndex {
+    static IDX: OnceLock<LexicalIndex> = OnceLock::new();
+    IDX.get_or_init(|| {
+        let mut b = crossfind::search::lexical::LexicalIndexBuilder::new();
+        for (i, t) in [
+            "reset your password",
+            "Passwort vergessen",
+            "восстановить пароль",
+            "تصدير البيانات",
+            "अपना पासवर्ड",
+        ]
+        .iter()
+        .enumerate()
+        {
+            b.add(i as u32, t);
+        }
+        b.finish()
+    })
+}
+
+/// Respells `q` against `idx` (every word unknown to the "model"): the
+/// words respelt are at most `MAX_WORDS`, each now a term of the index,
+/// and the text outside them is unchanged.
+fn respelt(idx: &LexicalIndex, q: &str) {
+    use crossfind::search::respell;
+    let _ = respell::pieces_needed(idx, &|_| false, q);
+    if let Some(r) = respell::respell(idx, &|_| false, q) {
+        assert!(!r.words.is_empty() && r.words.len() <= respell::MAX_WORDS);
+        for (_, term) in &r.words {
+            assert!(idx.has_term(term), "{term:?} is not in the index");
+        }
+        let typed: usize = r.words.iter().map(|(w, _)| w.len()).sum();
+        let read: usize = r.words.iter().map(|(_, t)| t.len()).sum();
+        assert_eq!(r.text.len() + typed, q.len() + read);
+    }
 }
 
 /// Parses a tensor file and decodes every tensor it lists.

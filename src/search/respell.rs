@@ -39,6 +39,10 @@ use super::text;
 /// Shortest term respelt, in chars: shorter words have too many neighbours
 /// one edit away.
 pub const MIN_CHARS: usize = 5;
+/// Unknown words looked at per query, the first in the text: a search box
+/// query has a few, and a pasted page must not fetch the whole keyword
+/// index for its neighbours.
+pub const MAX_WORDS: usize = 8;
 
 /// A query as search reads it after respelling.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,6 +132,7 @@ fn unknown<'a>(
         .filter(|w| {
             index.term_loaded(&w.term) && !index.has_term(&w.term) && !knows_word(w.surface)
         })
+        .take(MAX_WORDS)
         .collect()
 }
 
@@ -302,6 +307,16 @@ mod tests {
         let idx = index(&["cancel", "cancel", "cancer", "cancel plan"]);
         let r = respell(&idx, &|_| false, "how to cancek").unwrap();
         assert_eq!(r.text, "how to cancel");
+    }
+
+    #[test]
+    fn a_pasted_text_respells_only_its_first_unknown_words() {
+        let idx = index(&["password"]);
+        let q = vec!["passwrd"; 20].join(" ");
+        let r = respell(&idx, &|_| false, &q).unwrap();
+        assert_eq!(r.words.len(), MAX_WORDS);
+        assert!(r.text.starts_with("password password"));
+        assert!(r.text.ends_with("passwrd passwrd"));
     }
 
     #[test]

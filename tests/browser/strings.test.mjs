@@ -203,6 +203,7 @@ const CA = {
   hint: '↑ ↓ per moure’t · Retorn per obrir · Esc per tancar',
   results: { one: '{n} resultat', many: '{n} de resultats', other: '{n} resultats' },
   noResults: 'No hi ha resultats per a «{q}»',
+  respelled: 'Resultats per a «{q}»',
   loading: 'S’està carregant l’índex de cerca…',
   semanticReady: 'La cerca multilingüe ja està a punt.',
   semanticMerged: '{count}, ara també amb coincidències en altres llengües.',
@@ -227,8 +228,10 @@ const CA = {
 test('a site can add a language crossfind does not ship by giving every string', T, async () => {
   assert.deepEqual(Object.keys(CA).sort(), Object.keys(EN).sort(), 'the Catalan table of this test follows en.json');
   const { button: _, ...partial } = CA;
+  // a table written before a string was added (LATER_KEYS) is still complete
+  const { respelled: __, ...older } = CA;
   // The reader reads Catalan, then Spanish.
-  const context = await readerContext('ca-ES', { complete: { lang: 'ca', strings: CA }, partial: { lang: 'ca', strings: partial } }, ['ca-ES', 'es']);
+  const context = await readerContext('ca-ES', { complete: { lang: 'ca', strings: CA }, partial: { lang: 'ca', strings: partial }, older: { lang: 'ca', strings: older } }, ['ca-ES', 'es']);
   let { page, errors, warnings } = await visit(context, 'complete');
   await page.waitForFunction(() => window.crossfind.uiLanguage === 'ca', null, { timeout: 10000 });
   let s = await shown(page);
@@ -237,6 +240,14 @@ test('a site can add a language crossfind does not ship by giving every string',
   assert.ok(live.startsWith(`${n} resultat${n === 1 ? '' : 's'}`), live);
   // language names in Catalan, through Intl.DisplayNames
   assert.match(await page.locator(W.listbox).textContent(), /També en: .*(anglès|castellà|francès)/);
+  assert.deepEqual(warnings.filter((w) => w.includes('crossfind')), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  // Without a string added after the table was written: still Catalan,
+  // that one string in English, no warning.
+  ({ page, errors, warnings } = await visit(context, 'older'));
+  await page.waitForFunction(() => window.crossfind.uiLanguage === 'ca', null, { timeout: 10000 });
   assert.deepEqual(warnings.filter((w) => w.includes('crossfind')), []);
   assert.deepEqual(errors, []);
   await page.close();

@@ -24,6 +24,11 @@ const RTL = new Set(['ar', 'arc', 'ckb', 'dv', 'fa', 'he', 'ks', 'ps', 'sd', 'ug
 // (Intl.Locale already turns iw into he, in into id, tl into fil.)
 const ALIASES = { no: 'nb', nn: 'nb' };
 
+// Strings added after sites could have written a whole table of their own
+// language: such a table stays complete without them (the English string
+// is shown for them). Every shipped table has them.
+export const LATER_KEYS = ['respelled'];
+
 export const PLURAL_CATEGORIES = ['zero', 'one', 'two', 'few', 'many', 'other'];
 
 // The table names a language tag may use, best first: "pt-BR" -> ["pt"],

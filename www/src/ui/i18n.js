@@ -1,7 +1,7 @@
 // The reader's languages and the widget's UI strings.
 
 import fallbackStrings from '../i18n/en.json';
-import { UI_LANGS, pickLanguage, tableNames, format, checkTable } from '../strings.mjs';
+import { UI_LANGS, pickLanguage, tableNames, format, checkTable, LATER_KEYS } from '../strings.mjs';
 import { BASE } from './base.js';
 import { elements } from './events.js';
 
@@ -78,7 +78,7 @@ function readSiteStrings() {
   if (problems.some((p) => p.key === null)) return null;
   const bad = new Set(problems.map((p) => p.key));
   const good = Object.fromEntries(Object.entries(table).filter(([k]) => !bad.has(k)));
-  const missing = Object.keys(fallbackStrings).filter((k) => !(k in good));
+  const missing = Object.keys(fallbackStrings).filter((k) => !(k in good) && !LATER_KEYS.includes(k));
   const complete = missing.length === 0;
   if (!complete && !UI_LANGS.includes(lang)) {
     warnStrings(`crossfind has no strings in ${lang}: the site's are used once they give every key (missing: ${missing.join(', ')})`);
