@@ -12,7 +12,7 @@
 // Prints the mean recall, the share of queries with the same top 10 in the
 // same order, and the same first result, as JSON.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'cf-recall-'));
 function run(bundle, name) {
   const out = path.join(tmp, `${name}.trec`);
   const t = Date.now();
-  execFileSync(CLI, ['search', '--bundle', bundle, '--queries', args.queries, '--run', out, '--mode', args.mode, '--k', String(args.k)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(CLI, ['search', '--bundle', bundle, '--queries', args.queries, '--run', out, '--mode', args.mode, '--k', String(args.k)], { stdio: 'ignore' });
   const ms = Date.now() - t;
   const by = new Map();
   for (const line of readFileSync(out, 'utf8').split('\n').filter(Boolean)) {
@@ -41,6 +41,7 @@ function run(bundle, name) {
 
 const codes = run(args.codes, 'codes');
 const exact = run(args.exact, 'exact');
+rmSync(tmp, { recursive: true, force: true });
 let recall = 0;
 let same = 0;
 let sameFirst = 0;
