@@ -22,6 +22,23 @@ use crate::format::{sha256_hex, Encoded, Listed};
 #[cfg(not(target_arch = "wasm32"))]
 pub mod write;
 
+/// Where a piece of a lexical index in term-range pieces is
+/// (`search::lexical`'s head lists one per piece) and what it must hash to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PieceRef {
+    /// Its first term ("" for the first piece).
+    pub first: String,
+    /// Its file: an index among the bundle's `lexical_terms` shards.
+    pub file: u32,
+    pub start: u64,
+    pub len: u64,
+    pub sha256: [u8; 32],
+}
+
+/// The name of the vectors shard's optional f32 tensor of the chunks'
+/// crowding (`search::Vectors::crowding`).
+pub const CROWDING_TENSOR: &str = "crowding";
+
 pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// 2: a fragment shard numbers its chunks from 0 (the first chunk whose
 /// `ChunkMeta::frag` is that shard), so that its bytes, and its name, do

@@ -10,7 +10,6 @@ use super::*;
 use crate::format::encoding::{gzip, worth_storing, Encoding};
 use crate::format::fs::{holds, io, replace_file};
 use crate::format::tensors::{DType, TensorFileWriter};
-use crate::search::lexical::{LexicalIndex, PieceRef, PIECED_ABOVE, PIECE_BYTES};
 
 /// The most bytes of lexical pieces one `lexical_terms` file holds: the
 /// file count grows by one every 4 MiB of index (a 100,000-page site's
@@ -129,64 +128,40 @@ impl<S: ShardSink> ShardWriter<S> {
         let mut vw = TensorFileWriter::default();
         vw.push_raw("vectors", DType::I8Row, rows, dim, i8_rows);
         if !crowding.is_empty() {
-            vw.push_f32(crate::search::dense::CROWDING, rows, 1, crowding);
+            vw.push_f32(CROWDING_TENSOR, rows, 1, crowding);
         }
         self.write("vectors", "bin", ShardKind::Vectors, &vw.finish())
-    }
-
-    /// The chunk vectors as [`vectors`](Self::vectors) writes them, in the
-    /// form their size calls for: one piece up to
-    /// `search::dense::codes::CODES_ABOVE_BYTES` of rows, else with sign
-    /// codes ([`vectors_with_codes`](Self::vectors_with_codes)). `codes`
-    /// overrides it. Returns whether the codes were written.
-    pub fn vectors_for(
-        &mut self,
-        docs: &Docs,
-        dim: usize,
-        i8_rows: &[u8],
-        crowding: &[f32],
-        codes: Option<bool>,
-    ) -> Result<bool> {
-        let codes = codes.unwrap_or(i8_rows.len() > crate::search::dense::codes::CODES_ABOVE_BYTES)
-            && dim.is_multiple_of(8);
-        if codes {
-            self.vectors_with_codes(docs, dim, i8_rows, crowding)?;
-        } else {
-            self.vectors(docs.chunks.len(), dim, i8_rows, crowding)?;
-        }
-        Ok(codes)
     }
 
     /// The chunk vectors with their sign codes (bundle version 5): the
     /// vectors shard as [`vectors`](Self::vectors) writes it but with no
     /// gzip form (the browser fetches its rows by byte range), and the
-    /// `vector_codes` shard (`search/dense/codes.rs`) the browser loads up
-    /// front. `dim` must be a multiple of 8.
+    /// `vector_codes` shard the browser loads up front, made by `codes`
+    /// from the byte offset of the rows in the vectors shard
+    /// (`search::dense::codes::codes_bytes`).
     pub fn vectors_with_codes(
         &mut self,
-        docs: &Docs,
+        rows: usize,
         dim: usize,
         i8_rows: &[u8],
         crowding: &[f32],
+        codes: impl FnOnce(u64) -> Vec<u8>,
     ) -> Result<()> {
-        let rows = docs.chunks.len();
         let mut vw = TensorFileWriter::default();
         vw.push_raw("vectors", DType::I8Row, rows, dim, i8_rows);
         if !crowding.is_empty() {
-            vw.push_f32(crate::search::dense::CROWDING, rows, 1, crowding);
+            vw.push_f32(CROWDING_TENSOR, rows, 1, crowding);
         }
         let file = vw.finish();
         let rows_at =
             crate::format::tensors::TensorFile::parse("vectors", &file)?.byte_offset("vectors")?;
         self.write_as("vectors", "bin", ShardKind::Vectors, &file, false)?;
-        let vectors = crate::search::Vectors {
-            dim,
-            rows,
-            raw: i8_rows.to_vec(),
-            crowding: crowding.to_vec(),
-        };
-        let codes = crate::search::dense::codes::codes_bytes(&vectors, docs, rows_at as u64);
-        self.write("vector-codes", "bin", ShardKind::VectorCodes, &codes)
+        self.write(
+            "vector-codes",
+            "bin",
+            ShardKind::VectorCodes,
+            &codes(rows_at as u64),
+        )
     }
 
     /// The lexical index in one piece (`search::lexical::LexicalIndex::to_bytes`).
@@ -194,39 +169,23 @@ impl<S: ShardSink> ShardWriter<S> {
         self.write("lexical", "bin", ShardKind::Lexical, bytes)
     }
 
-    /// The lexical index, in the form its size calls for: in one piece up
-    /// to `PIECED_ABOVE` bytes, else in term-range pieces of `PIECE_BYTES`
-    /// ([`lexical_pieces`](Self::lexical_pieces)). `pieces` overrides it:
-    /// `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
-    pub fn lexical_index(&mut self, index: &LexicalIndex, pieces: Option<usize>) -> Result<()> {
-        let one = index.to_bytes();
-        let piece = pieces.unwrap_or(if one.len() > PIECED_ABOVE {
-            PIECE_BYTES
-        } else {
-            0
-        });
-        if piece == 0 {
-            return self.lexical(&one);
-        }
-        self.lexical_pieces(index, piece, LEXICAL_TERMS_FILE_BYTES)
-    }
-
-    /// The lexical index in term-range pieces of about `piece_bytes`,
-    /// packed in order into `lexical_terms` files of at most `file_bytes`
-    /// (a piece larger than that alone in one), and its head, listing
-    /// each piece's file, byte range and sha256, as the `lexical` shard.
+    /// A lexical index in term-range pieces (`(first term, bytes)` in term
+    /// order, `search::lexical::LexicalIndex::split_terms`), packed in order
+    /// into `lexical_terms` files of at most `file_bytes` (a piece larger
+    /// than that alone in one), and its head, made by `head` from where
+    /// each piece went (file, byte range, sha256), as the `lexical` shard.
     /// The pieces files are fetched by byte range: no gzip form.
     pub fn lexical_pieces(
         &mut self,
-        index: &LexicalIndex,
-        piece_bytes: usize,
+        pieces: Vec<(String, Vec<u8>)>,
         file_bytes: usize,
+        head: impl FnOnce(&[PieceRef]) -> Vec<u8>,
     ) -> Result<()> {
         use sha2::{Digest, Sha256};
         let mut refs = Vec::new();
         let mut file: Vec<u8> = Vec::new();
         let mut files = 0u32;
-        for (first, bytes) in index.split_terms(piece_bytes) {
+        for (first, bytes) in pieces {
             if !file.is_empty() && file.len() + bytes.len() > file_bytes {
                 self.write_as(
                     "lexical-terms",
@@ -256,12 +215,7 @@ impl<S: ShardSink> ShardWriter<S> {
                 false,
             )?;
         }
-        self.write(
-            "lexical",
-            "bin",
-            ShardKind::Lexical,
-            &index.head_bytes(&refs),
-        )
+        self.write("lexical", "bin", ShardKind::Lexical, &head(&refs))
     }
 
     /// The shards as the manifest lists them (by kind, fragments in

@@ -283,9 +283,17 @@ pub fn build_bundle(
     } else {
         shards.docs(&docs)?;
     }
-    shards.vectors_for(&docs, enc.dim(), &vectors.rows, &crowding, opts.dense_codes)?;
+    crate::search::dense::codes::write_vectors(
+        &mut shards,
+        &docs,
+        enc.dim(),
+        &vectors.rows,
+        &crowding,
+        opts.dense_codes,
+    )?;
     drop(std::mem::take(&mut vectors.rows));
-    shards.lexical_index(&lex.finish(), opts.lexical_pieces)?;
+    lex.finish()
+        .write_shards(&mut shards, opts.lexical_pieces)?;
     let (shards, _) = shards.finish();
 
     let model_dir = out.join(output::MODEL_DIR);

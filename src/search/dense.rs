@@ -9,7 +9,7 @@ use crate::format::tensors::{DType, TensorFile};
 
 /// The tensor of the vectors shard holding [`Vectors::crowding`] (f32,
 /// one column; optional).
-pub const CROWDING: &str = "crowding";
+pub const CROWDING: &str = crate::bundle::CROWDING_TENSOR;
 
 /// int8 vectors with a scale per vector.
 pub struct Vectors {

@@ -902,7 +902,10 @@ mod tests {
         if piece == 0 {
             w.lexical(&index.to_bytes()).unwrap();
         } else {
-            w.lexical_pieces(&index, piece, file).unwrap();
+            w.lexical_pieces(index.split_terms(piece), file, |refs| {
+                index.head_bytes(refs)
+            })
+            .unwrap();
         }
         let (shards, files) = w.finish();
         let model = test_model();
@@ -1293,8 +1296,15 @@ mod tests {
         .unwrap();
         w.docs(&docs).unwrap();
         assert_eq!(
-            w.vectors_for(&docs, dim, &rows, &crowding, Some(codes))
-                .unwrap(),
+            crate::search::dense::codes::write_vectors(
+                &mut w,
+                &docs,
+                dim,
+                &rows,
+                &crowding,
+                Some(codes)
+            )
+            .unwrap(),
             codes
         );
         w.lexical(&lex.finish().to_bytes()).unwrap();

@@ -130,6 +130,37 @@ fn block_sum(bytes: &[u8]) -> [u8; 8] {
     out
 }
 
+/// Writes the chunk vectors (`rows` of `docs.chunks`, int8 with a scale
+/// each) and their crowding in the form their size calls for: one piece
+/// up to [`CODES_ABOVE_BYTES`] of rows, else with the sign codes of this
+/// module (`ShardWriter::vectors_with_codes`). `codes` overrides it.
+/// Returns whether the codes were written.
+pub fn write_vectors<S: crate::bundle::write::ShardSink>(
+    w: &mut crate::bundle::write::ShardWriter<S>,
+    docs: &Docs,
+    dim: usize,
+    i8_rows: &[u8],
+    crowding: &[f32],
+    codes: Option<bool>,
+) -> Result<bool> {
+    let rows = docs.chunks.len();
+    let with_codes = codes.unwrap_or(i8_rows.len() > CODES_ABOVE_BYTES) && dim.is_multiple_of(8);
+    if with_codes {
+        let vectors = super::Vectors {
+            dim,
+            rows,
+            raw: i8_rows.to_vec(),
+            crowding: crowding.to_vec(),
+        };
+        w.vectors_with_codes(rows, dim, i8_rows, crowding, |rows_at| {
+            codes_bytes(&vectors, docs, rows_at)
+        })?;
+    } else {
+        w.vectors(rows, dim, i8_rows, crowding)?;
+    }
+    Ok(with_codes)
+}
+
 /// The codes file of `vectors` (every row in), whose rows start at byte
 /// `rows_at` of the vectors shard, for the pages of `docs`.
 #[cfg(not(target_arch = "wasm32"))]

@@ -37,17 +37,7 @@ pub const PIECED_ABOVE: usize = 128 * 1024;
 /// About how many bytes of term entries a piece holds.
 pub const PIECE_BYTES: usize = 24 * 1024;
 
-/// Where a piece is and what it must hash to.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PieceRef {
-    /// Its first term ("" for the first piece).
-    pub first: String,
-    /// Its file: an index among the bundle's `lexical_terms` shards.
-    pub file: u32,
-    pub start: u64,
-    pub len: u64,
-    pub sha256: [u8; 32],
-}
+pub use crate::bundle::PieceRef;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Pieces {
@@ -66,6 +56,31 @@ struct Table {
 }
 
 impl LexicalIndex {
+    /// Writes the index in the form its size calls for: in one piece up to
+    /// [`PIECED_ABOVE`] bytes, else in term-range pieces of [`PIECE_BYTES`]
+    /// with its head (`ShardWriter::lexical_pieces`). `pieces` overrides
+    /// it: `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
+    pub fn write_shards<S: crate::bundle::write::ShardSink>(
+        &self,
+        w: &mut crate::bundle::write::ShardWriter<S>,
+        pieces: Option<usize>,
+    ) -> crate::error::Result<()> {
+        let one = self.to_bytes();
+        let piece = pieces.unwrap_or(if one.len() > PIECED_ABOVE {
+            PIECE_BYTES
+        } else {
+            0
+        });
+        if piece == 0 {
+            return w.lexical(&one);
+        }
+        w.lexical_pieces(
+            self.split_terms(piece),
+            crate::bundle::write::LEXICAL_TERMS_FILE_BYTES,
+            |refs| self.head_bytes(refs),
+        )
+    }
+
     /// The terms in pieces of about `target` bytes each, in term order:
     /// (first term, bytes), the first piece's first term "".
     pub fn split_terms(&self, target: usize) -> Vec<(String, Vec<u8>)> {
