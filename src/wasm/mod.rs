@@ -267,10 +267,10 @@ impl BundleLoader {
             .shards
             .iter()
             .filter(|s| {
-                !matches!(s.kind, ShardKind::Fragments | ShardKind::LexicalTerms)
-                    // with sign codes the vectors shard's rows come per query
-                    && !(s.kind == ShardKind::Vectors && self.manifest.codes_shard().is_some())
-                    && !self.files.contains_key(&s.name)
+                // with sign codes the vectors shard's rows come per query
+                let per_query = matches!(s.kind, ShardKind::Fragments | ShardKind::LexicalTerms)
+                    || (s.kind == ShardKind::Vectors && self.manifest.codes_shard().is_some());
+                !per_query && !self.files.contains_key(&s.name)
             })
             .map(|s| s.name.clone())
             .collect()

@@ -135,6 +135,7 @@ fn block_sum(bytes: &[u8]) -> [u8; 8] {
 /// up to [`CODES_ABOVE_BYTES`] of rows, else with the sign codes of this
 /// module (`ShardWriter::vectors_with_codes`). `codes` overrides it.
 /// Returns whether the codes were written.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn write_vectors<S: crate::bundle::write::ShardSink>(
     w: &mut crate::bundle::write::ShardWriter<S>,
     docs: &Docs,

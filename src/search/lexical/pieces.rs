@@ -60,6 +60,7 @@ impl LexicalIndex {
     /// [`PIECED_ABOVE`] bytes, else in term-range pieces of [`PIECE_BYTES`]
     /// with its head (`ShardWriter::lexical_pieces`). `pieces` overrides
     /// it: `Some(0)` one piece, `Some(n)` pieces of about `n` bytes.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn write_shards<S: crate::bundle::write::ShardSink>(
         &self,
         w: &mut crate::bundle::write::ShardWriter<S>,
