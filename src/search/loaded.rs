@@ -1250,13 +1250,7 @@ mod tests {
     /// centre, with its vectors in sign codes (`codes`) or in one piece.
     fn clustered(codes: bool) -> (BundleManifest, HashMap<String, Vec<u8>>, Vec<f32>) {
         let (dim, pages) = (64usize, CLUSTERED_PAGES);
-        let mut seed = 5u64;
-        let mut rnd = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut rnd = crate::search::dense::codes::test_values(5);
         let langs = ["en", "es", "ja"];
         let mut docs = Docs::default();
         let mut values = Vec::new();

@@ -600,6 +600,18 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A fixed sequence of values in [-0.5, 0.5) from `seed`, for tests that
+/// build vectors (a linear congruential generator).
+#[cfg(test)]
+pub(crate) fn test_values(mut seed: u64) -> impl FnMut() -> f32 {
+    move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,13 +631,7 @@ mod tests {
     /// Pages of 4 chunks near a page centre in 64 dimensions.
     fn site(pages: usize) -> (Vectors, Docs) {
         let dim = 64;
-        let mut seed = 18u64;
-        let mut rnd = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut rnd = test_values(18);
         let mut values = Vec::new();
         let mut docs = Docs::default();
         for p in 0..pages {
