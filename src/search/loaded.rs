@@ -202,7 +202,7 @@ impl Bundle {
     ///
     /// On a bundle with sign codes, `bytes` is the codes shard
     /// ([`BundleManifest::semantic_shard`]): the rows then come per query
-    /// ([`dense_ranges`](Self::dense_ranges)).
+    /// ([`dense_ranges_for`](Self::dense_ranges_for)).
     pub fn add_vectors(&mut self, bytes: &[u8]) -> Result<()> {
         if self.has_vectors {
             return Ok(());
@@ -250,40 +250,17 @@ impl Bundle {
     }
 
     /// Whether the dense first stage is in sign codes, the rows fetched per
-    /// query ([`dense_ranges`](Self::dense_ranges)).
+    /// query ([`dense_ranges_for`](Self::dense_ranges_for)).
     pub fn has_codes(&self) -> bool {
         self.codes.is_some()
     }
 
     /// The row blocks of the vectors shard that a search with vector `q`
-    /// (its first stage over the chunks `ok` lets through) needs and that
-    /// are not in yet, consecutive blocks merged: `(first block, file,
-    /// start, end)`, `end` exclusive. Empty on a bundle in one piece, and
-    /// once they are in.
-    pub fn dense_ranges(&self, q: &[f32], ok: &dyn Fn(u32) -> bool) -> Vec<(u32, &str, u64, u64)> {
-        let Some(c) = &self.codes else {
-            return Vec::new();
-        };
-        let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
-        let blocks = c.missing_blocks(&c.candidate_pages(&self.docs, q, ok));
-        let mut runs: Vec<(u32, u32)> = Vec::new();
-        for b in blocks {
-            match runs.last_mut() {
-                Some((_, end)) if *end == b => *end += 1,
-                _ => runs.push((b, b + 1)),
-            }
-        }
-        runs.into_iter()
-            .map(|(first, end)| {
-                let (s, e) = c.block_range(first as usize, end as usize);
-                (first, file, s, e)
-            })
-            .collect()
-    }
-
-    /// [`dense_ranges`](Self::dense_ranges) for a search limited by
-    /// `filter`, and, when it limits anything, for the same search without
-    /// it (the query's confidence is judged over every page).
+    /// needs and that are not in yet, consecutive blocks merged: `(first
+    /// block, file, start, end)`, `end` exclusive. The first stage's
+    /// candidates over every page, and, when `filter` limits anything, over
+    /// the pages it lets through too (the query's confidence is judged over
+    /// every page). Empty on a bundle in one piece, and once they are in.
     pub fn dense_ranges_for(
         &self,
         q: &[f32],
@@ -292,55 +269,43 @@ impl Bundle {
         let Some(c) = &self.codes else {
             return Vec::new();
         };
-        let mut out = self.dense_ranges(q, &|_| true);
-        if let Some(f) = filter.filter(|f| f.values().any(|v| !v.is_empty())) {
-            let ok: Vec<bool> = self
-                .docs
-                .pages
-                .iter()
-                .map(|p| super::page_passes(p, f))
-                .collect();
-            let chunk_ok = |c: u32| {
-                self.docs
-                    .chunks
-                    .get(c as usize)
-                    .is_some_and(|ch| ok[ch.page as usize])
-            };
-            // the blocks of both, merged again
-            let mut blocks: Vec<(u32, u32)> = out
-                .iter()
-                .chain(&self.dense_ranges(q, &chunk_ok))
-                .map(|&(b, _, s, e)| (b, b + self.blocks_in(s, e)))
-                .collect();
-            blocks.sort_unstable();
-            let mut runs: Vec<(u32, u32)> = Vec::new();
-            for (b, e) in blocks {
-                match runs.last_mut() {
-                    Some((_, end)) if *end >= b => *end = (*end).max(e),
-                    _ => runs.push((b, e)),
-                }
+        let every: &dyn Fn(u32) -> bool = &|_| true;
+        let pages = match filter.filter(|f| f.values().any(|v| !v.is_empty())) {
+            None => c.candidate_pages(&self.docs, q, every),
+            Some(f) => {
+                let ok: Vec<bool> = self
+                    .docs
+                    .pages
+                    .iter()
+                    .map(|p| super::page_passes(p, f))
+                    .collect();
+                let chunk_ok = |c: u32| {
+                    self.docs
+                        .chunks
+                        .get(c as usize)
+                        .is_some_and(|ch| ok[ch.page as usize])
+                };
+                c.candidate_pages_of(&self.docs, q, &[every, &chunk_ok])
             }
-            let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
-            out = runs
-                .into_iter()
-                .map(|(b, e)| {
-                    let (s, end) = c.block_range(b as usize, e as usize);
-                    (b, file, s, end)
-                })
-                .collect();
+        };
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for b in c.missing_blocks(&pages) {
+            match runs.last_mut() {
+                Some((_, end)) if *end == b => *end += 1,
+                _ => runs.push((b, b + 1)),
+            }
         }
-        out
-    }
-
-    /// How many blocks the byte range `start..end` of the vectors shard holds.
-    fn blocks_in(&self, start: u64, end: u64) -> u32 {
-        let rb = 4 + self.manifest.model.dim as u64;
-        let rows = (end - start) / rb;
-        rows.div_ceil(super::dense::codes::BLOCK_ROWS as u64) as u32
+        let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
+        runs.into_iter()
+            .map(|(first, end)| {
+                let (s, e) = c.block_range(first as usize, end as usize);
+                (first, file, s, e)
+            })
+            .collect()
     }
 
     /// Adds the rows of consecutive blocks from `first_block` (the body of a
-    /// range [`dense_ranges`](Self::dense_ranges) named), each checked
+    /// range [`dense_ranges_for`](Self::dense_ranges_for) named), each checked
     /// against the sum the sign codes list; an error names the vectors shard.
     pub fn add_vector_rows(&mut self, first_block: u32, bytes: &[u8]) -> Result<()> {
         let name = self.manifest.shard(ShardKind::Vectors).name.clone();

@@ -511,14 +511,14 @@ impl DenseCodes {
             .collect()
     }
 
-    /// The first stage's score of every chunk: the estimate, mixed with its
+    /// The first stage's score of every chunk from its estimate
+    /// ([`estimates`](Self::estimates)): the estimate, mixed with its
     /// page's estimated cosine and less its crowding as search mixes the
     /// exact dot products (`search::Fusion`'s default page context and
     /// crowding weight), so the candidates are those the exact score would
     /// put first.
-    fn first_stage(&self, docs: &Docs, q: &[f32]) -> Vec<f32> {
+    fn first_stage(&self, docs: &Docs, mut est: Vec<f32>) -> Vec<f32> {
         let f = crate::search::Fusion::default();
-        let mut est = self.estimates(q);
         let w = f.page_context;
         if w != 0.0 {
             let mut sums = vec![0f32; self.page_norms.len()];
@@ -546,7 +546,30 @@ impl DenseCodes {
     /// of the [`CANDIDATES`] best chunks by the first stage among those
     /// `ok` lets through (ties to the lower chunk).
     pub fn candidate_pages(&self, docs: &Docs, q: &[f32], ok: &dyn Fn(u32) -> bool) -> Vec<u32> {
-        let first = self.first_stage(docs, q);
+        self.best_pages(docs, &self.first_stage(docs, self.estimates(q)), ok)
+    }
+
+    /// The pages of [`candidate_pages`](Self::candidate_pages) for each of
+    /// `oks`, together, from one first stage.
+    pub fn candidate_pages_of(
+        &self,
+        docs: &Docs,
+        q: &[f32],
+        oks: &[&dyn Fn(u32) -> bool],
+    ) -> Vec<u32> {
+        let first = self.first_stage(docs, self.estimates(q));
+        let mut pages: Vec<u32> = oks
+            .iter()
+            .flat_map(|ok| self.best_pages(docs, &first, ok))
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        pages
+    }
+
+    /// The pages of the [`CANDIDATES`] best chunks by `first` among those
+    /// `ok` lets through, in page order.
+    fn best_pages(&self, docs: &Docs, first: &[f32], ok: &dyn Fn(u32) -> bool) -> Vec<u32> {
         let scored = first
             .iter()
             .enumerate()
@@ -581,8 +604,9 @@ impl DenseCodes {
     /// avoids by fetching [`missing_blocks`](Self::missing_blocks) first).
     pub fn two_stage(&self, docs: &Docs, q: &[f32], ok: &dyn Fn(u32) -> bool) -> TwoStage {
         let mut raw = self.estimates(q);
+        let first = self.first_stage(docs, raw.clone());
         let mut rescored = vec![false; self.chunks];
-        for p in self.candidate_pages(docs, q, ok) {
+        for p in self.best_pages(docs, &first, ok) {
             let chunks = &self.page_chunks[p as usize];
             let rows: Option<Vec<(f32, &[u8])>> =
                 chunks.iter().map(|&c| self.row(c as usize)).collect();
