@@ -471,7 +471,7 @@ function ensureLexical(b, query) {
 // loadVectors brought the codes in with the model; before a semantic query
 // is answered the engine runs the first stage and names the byte ranges of
 // the vectors shard holding its candidate pages' rows (Engine.denseRanges,
-// consecutive 4-row blocks in one range), which are fetched as the lexical
+// one block a page, consecutive blocks in one range), which are fetched as the lexical
 // pieces are and kept in the engine's memory for the visit (addVectorRows
 // checks every block against the sums the codes list; a whole file,
 // addVectorsFile, against the manifest). b.rowLoads: range -> a promise
