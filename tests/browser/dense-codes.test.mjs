@@ -106,6 +106,100 @@ test('semantic results from a bundle with sign codes, its rows only by range, eq
   }
 });
 
+// A returning reader: the lexical pieces and vector-row blocks a query
+// fetched by range are kept in Cache Storage (worker.js, loadParts), so a
+// later page asking it again fetches none of them; a kept copy that is
+// damaged is refused by the engine's checks, deleted and fetched again, and
+// the answers stay the same. Kept parts of a shard the manifest no longer
+// lists are dropped when the bundle loads.
+test('a later visit takes a query’s lexical pieces and vector rows from Cache Storage, and fetches a damaged one again', T, async () => {
+  const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors');
+  assert.ok(manifest.shards.some((s) => s.kind === 'lexical_terms'), 'the keyword index is in pieces');
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
+  const asked = { pieces: [], rows: [] };
+  const count = (list) => async (route) => {
+    list.push(route.request().headers().range || null);
+    await route.continue();
+  };
+  await context.route(/\/crossfind\/lexical-terms\.[0-9a-f]+\.bin(\.gz)?$/, count(asked.pieces));
+  await context.route(new RegExp(`/crossfind/${vectors.name.replace(/\./g, '\\.')}(\\.gz)?$`), count(asked.rows));
+  const [q, lang] = ['¿Cómo configuro el inicio de sesión único con SAML?', 'es'];
+  // A new page load searching `q`: its hits and what it fetched for them.
+  const visit = async () => {
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${env.server.url}es/index.html`);
+    await page.evaluate(() => window.crossfind.semanticReady());
+    asked.pieces.length = 0;
+    asked.rows.length = 0;
+    const hits = await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), [q, lang]);
+    assert.deepEqual(errors, []);
+    return { page, hits: hits.map((h) => [h.url, h.score, h.dense]), pieces: asked.pieces.slice(), rows: asked.rows.slice() };
+  };
+  // the bundle's cache, and in the page the keys kept in it, by kind
+  const name = `crossfind-parts:${env.server.url}crossfind/`;
+  const keptKeys = (page) =>
+    page.evaluate(async (name) => {
+      const urls = (await caches.has(name)) ? (await (await caches.open(name)).keys()).map((r) => r.url) : [];
+      return { pieces: urls.filter((u) => u.includes('?crossfind-piece=')), blocks: urls.filter((u) => u.includes('?crossfind-block=')) };
+    }, name);
+  try {
+    const first = await visit();
+    assert.ok(first.hits.length > 0 && first.hits.every(([, , dense]) => typeof dense === 'number'), JSON.stringify(first.hits));
+    assert.ok(first.pieces.length > 0 && first.pieces.every(Boolean), `pieces: ${JSON.stringify(first.pieces)}`);
+    assert.ok(first.rows.length > 0 && first.rows.every(Boolean), `rows: ${JSON.stringify(first.rows)}`);
+    const kept = await keptKeys(first.page);
+    // a part of a shard an earlier index wrote, which this manifest does not list
+    const stale = `${env.server.url}crossfind/lexical-terms.000000000000.bin?crossfind-piece=0`;
+    await first.page.evaluate(async ([name, key]) => (await caches.open(name)).put(key, new Response('old')), [name, stale]);
+    await first.page.close();
+
+    const second = await visit();
+    assert.deepEqual(second.hits, first.hits);
+    assert.deepEqual(second.pieces, [], 'no lexical piece from the network');
+    assert.deepEqual(second.rows, [], 'no vector rows from the network');
+    assert.ok(kept.pieces.length >= first.pieces.length && kept.blocks.length >= first.rows.length, JSON.stringify(kept));
+    const now = await keptKeys(second.page);
+    assert.ok(!now.pieces.includes(stale), 'the part of an unlisted shard is dropped');
+    assert.deepEqual(now.pieces.sort(), kept.pieces.sort());
+    assert.deepEqual(now.blocks.sort(), kept.blocks.sort());
+    // damage one kept piece and one kept block (same length, one byte changed)
+    const damaged = [kept.pieces[0], kept.blocks[0]];
+    const good = await second.page.evaluate(
+      async ([name, keys]) => {
+        const cache = await caches.open(name);
+        const out = [];
+        for (const key of keys) {
+          const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+          out.push(Array.from(bytes));
+          bytes[0] ^= 0xff;
+          await cache.put(key, new Response(bytes));
+        }
+        return out;
+      },
+      [name, damaged],
+    );
+    await second.page.close();
+
+    const third = await visit();
+    assert.deepEqual(third.hits, first.hits);
+    assert.equal(third.pieces.length, 1, `pieces: ${JSON.stringify(third.pieces)}`);
+    assert.equal(third.rows.length, 1, `rows: ${JSON.stringify(third.rows)}`);
+    // the damaged copies were replaced by the good bytes
+    const after = await third.page.evaluate(
+      async ([name, keys]) => {
+        const cache = await caches.open(name);
+        return Promise.all(keys.map(async (key) => Array.from(new Uint8Array(await (await cache.match(key)).arrayBuffer()))));
+      },
+      [name, damaged],
+    );
+    assert.deepEqual(after, good);
+  } finally {
+    await context.close();
+  }
+});
+
 // Offline: the copy (sw.js) keeps the codes and the whole vectors file, and
 // answers the worker's row ranges from it.
 test('offline, a bundle with sign codes still answers semantically, its rows from the offline copy', T, async () => {
