@@ -106,17 +106,15 @@ test('semantic results from a bundle with sign codes, its rows only by range, eq
   }
 });
 
-// A returning reader: the lexical pieces and vector-row blocks a query
-// fetched by range are kept in Cache Storage (worker.js, loadParts), so a
-// later page asking it again fetches none of them; a kept copy that is
-// damaged is refused by the engine's checks, deleted and fetched again, and
-// the answers stay the same. Kept parts of a shard the manifest no longer
-// lists are dropped when the bundle loads.
-test('a later visit takes a query’s lexical pieces and vector rows from Cache Storage, and fetches a damaged one again', T, async () => {
+// A browser context whose requests for the lexical pieces and the vector
+// rows are counted, and `visit(origin)`: a new page load there searching
+// QUERY, with its hits and the ranges it fetched for them.
+const QUERY = ['¿Cómo configuro el inicio de sesión único con SAML?', 'es'];
+async function countingContext(browser) {
   const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
-  const vectors = manifest.shards.find((s) => s.kind === 'vectors');
   assert.ok(manifest.shards.some((s) => s.kind === 'lexical_terms'), 'the keyword index is in pieces');
-  const context = await env.browser.newContext({ serviceWorkers: 'block' });
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors');
+  const context = await browser.newContext({ serviceWorkers: 'block' });
   const asked = { pieces: [], rows: [] };
   const count = (list) => async (route) => {
     list.push(route.request().headers().range || null);
@@ -124,19 +122,30 @@ test('a later visit takes a query’s lexical pieces and vector rows from Cache 
   };
   await context.route(/\/crossfind\/lexical-terms\.[0-9a-f]+\.bin(\.gz)?$/, count(asked.pieces));
   await context.route(new RegExp(`/crossfind/${vectors.name.replace(/\./g, '\\.')}(\\.gz)?$`), count(asked.rows));
-  const [q, lang] = ['¿Cómo configuro el inicio de sesión único con SAML?', 'es'];
-  // A new page load searching `q`: its hits and what it fetched for them.
-  const visit = async () => {
+  const visit = async (origin) => {
     const page = await context.newPage();
     const errors = watchErrors(page);
-    await page.goto(`${env.server.url}es/index.html`);
+    await page.goto(`${origin}es/index.html`);
     await page.evaluate(() => window.crossfind.semanticReady());
     asked.pieces.length = 0;
     asked.rows.length = 0;
-    const hits = await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), [q, lang]);
+    const hits = await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), QUERY);
     assert.deepEqual(errors, []);
+    assert.ok(hits.length > 0 && hits.every((h) => typeof h.dense === 'number'), JSON.stringify(hits));
     return { page, hits: hits.map((h) => [h.url, h.score, h.dense]), pieces: asked.pieces.slice(), rows: asked.rows.slice() };
   };
+  return { context, visit };
+}
+
+// A returning reader: the lexical pieces and vector-row blocks a query
+// fetched by range are kept in Cache Storage (worker.js, loadParts), so a
+// later page asking it again fetches none of them; a kept copy that is
+// damaged is refused by the engine's checks, deleted and fetched again, and
+// the answers stay the same. Kept parts of a shard the manifest no longer
+// lists are dropped when the bundle loads.
+test('a later visit takes a query’s lexical pieces and vector rows from Cache Storage, and fetches a damaged one again', T, async () => {
+  const { context, visit: visitAt } = await countingContext(env.browser);
+  const visit = () => visitAt(env.server.url);
   // the bundle's cache, and in the page the keys kept in it, by kind
   const name = `crossfind-parts:${env.server.url}crossfind/`;
   const keptKeys = (page) =>
@@ -146,7 +155,6 @@ test('a later visit takes a query’s lexical pieces and vector rows from Cache 
     }, name);
   try {
     const first = await visit();
-    assert.ok(first.hits.length > 0 && first.hits.every(([, , dense]) => typeof dense === 'number'), JSON.stringify(first.hits));
     assert.ok(first.pieces.length > 0 && first.pieces.every(Boolean), `pieces: ${JSON.stringify(first.pieces)}`);
     assert.ok(first.rows.length > 0 && first.rows.every(Boolean), `rows: ${JSON.stringify(first.rows)}`);
     const kept = await keptKeys(first.page);
@@ -197,6 +205,34 @@ test('a later visit takes a query’s lexical pieces and vector rows from Cache 
     assert.deepEqual(after, good);
   } finally {
     await context.close();
+  }
+});
+
+// Without Cache Storage (a page not served over https, here a host name
+// other than localhost) nothing is kept: every visit fetches its pieces
+// and rows, and answers as with it.
+test('without Cache Storage, every visit fetches its pieces and rows and answers the same', T, async () => {
+  const browser = await launch({ args: ['--host-resolver-rules=MAP crossfind.test 127.0.0.1'] });
+  const { context, visit } = await countingContext(browser);
+  try {
+    const origin = env.server.url.replace('127.0.0.1', 'crossfind.test');
+    const first = await visit(origin);
+    assert.equal(await first.page.evaluate(() => typeof caches), 'undefined', 'an insecure page has no Cache Storage');
+    await first.page.close();
+    const second = await visit(origin);
+    assert.deepEqual(second.hits, first.hits);
+    assert.deepEqual([second.pieces, second.rows], [first.pieces, first.rows]);
+    assert.ok(second.pieces.length > 0 && second.rows.length > 0, JSON.stringify(second));
+    // the same answer as from a page with Cache Storage
+    const { context: other, visit: visitSecure } = await countingContext(env.browser);
+    try {
+      assert.deepEqual((await visitSecure(env.server.url)).hits, first.hits);
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await context.close();
+    await browser.close();
   }
 });
 
