@@ -208,6 +208,48 @@ test('a later visit takes a query’s lexical pieces and vector rows from Cache 
   }
 });
 
+// The bound: at most 400 lexical pieces are kept per bundle (KEPT_PARTS
+// in worker.js), the oldest dropped first. Filled here with 450 made-up
+// pieces of a listed shard (indices the engine never asks for), then a
+// query keeps its own.
+test('at most 400 lexical pieces are kept per bundle, the oldest dropped first', T, async () => {
+  const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
+  const terms = manifest.shards.find((s) => s.kind === 'lexical_terms');
+  const { context, visit } = await countingContext(env.browser);
+  const name = `crossfind-parts:${env.server.url}crossfind/`;
+  const old = Array.from({ length: 450 }, (_, i) => `${env.server.url}crossfind/${terms.name}?crossfind-piece=${1000000 + i}`);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${env.server.url}es/index.html`);
+    await page.evaluate(
+      async ([name, keys]) => {
+        const cache = await caches.open(name);
+        for (const key of keys) await cache.put(key, new Response('x'));
+      },
+      [name, old],
+    );
+    await page.close();
+    const v = await visit(env.server.url);
+    assert.ok(v.pieces.length > 0);
+    // trimmed after the query's pieces are kept, without holding up its answer
+    let kept;
+    for (const start = Date.now(); Date.now() - start < 20000; await v.page.waitForTimeout(200)) {
+      kept = await v.page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url).filter((u) => u.includes('?crossfind-piece=')), name);
+      if (kept.length <= 400) break;
+    }
+    assert.equal(kept.length, 400);
+    const mine = kept.filter((u) => !old.includes(u));
+    assert.ok(mine.length >= v.pieces.length, `the query's own pieces are kept: ${mine.length}`);
+    assert.deepEqual(
+      kept.filter((u) => old.includes(u)),
+      old.slice(old.length - (400 - mine.length)),
+      'the oldest are dropped',
+    );
+  } finally {
+    await context.close();
+  }
+});
+
 // Without Cache Storage (a page not served over https, here a host name
 // other than localhost) nothing is kept: every visit fetches its pieces
 // and rows, and answers as with it.
