@@ -479,10 +479,11 @@ function ensureLexical(b, query) {
 // loadVectors brought the codes in with the model; before a semantic query
 // is answered the engine runs the first stage and names the byte ranges of
 // the vectors shard holding its candidate pages' rows (Engine.denseRanges,
-// consecutive blocks in one range, `blockEnds` where each ends), which are
-// fetched as the lexical pieces are (addVectorRows checks every block
-// against the sums the codes list; a whole file, addVectorsFile, against
-// the manifest), each block kept in Cache Storage for the next visit.
+// one block a page, consecutive blocks in one range, `blockEnds` where each
+// ends), which are fetched as the lexical pieces are (addVectorRows checks
+// every block against the sums the codes list; a whole file,
+// addVectorsFile, against the manifest), each block kept in Cache Storage
+// for the next visit.
 // b.rowLoads: range -> a promise while it is on its way.
 function ensureDenseRows(b, query, opts) {
   return loadParts(b, {
