@@ -134,16 +134,27 @@ pub fn bundle(data: &[u8]) {
                 .name
                 .clone();
             let file = files.get(vectors.as_str()).copied().unwrap_or(&[]);
-            let ranges: Vec<(u32, u64, u64)> = b
+            let ranges: Vec<(u32, u64, Vec<u64>)> = b
                 .dense_ranges_for(&v, None)
                 .into_iter()
-                .map(|(bl, _, s, e)| (bl, s, e))
+                .map(|r| (r.block, r.start, r.block_ends))
                 .collect();
-            for (bl, s, e) in ranges {
-                let body = file
-                    .get(s as usize..(e as usize).min(file.len()))
-                    .unwrap_or(&[]);
-                let _ = b.add_vector_rows(bl, body);
+            let part = |s: u64, e: u64| {
+                file.get(s as usize..(e as usize).min(file.len()))
+                    .unwrap_or(&[])
+            };
+            for (i, (bl, s, ends)) in ranges.into_iter().enumerate() {
+                // whole ranges and block by block, as a returning reader's
+                // worker adds the blocks it kept
+                if i % 2 == 0 {
+                    let _ = b.add_vector_rows(bl, part(s, ends.last().copied().unwrap_or(s)));
+                } else {
+                    let mut at = s;
+                    for (j, e) in ends.into_iter().enumerate() {
+                        let _ = b.add_vector_rows(bl + j as u32, part(at, e));
+                        at = e;
+                    }
+                }
             }
             let _ = b.add_vectors_file(file);
         }

@@ -12,6 +12,21 @@ use crate::format::verify_file;
 
 /// A loaded bundle: everything search needs except the fragments, which the
 /// browser loads on demand for the hits it shows.
+/// A byte range of the vectors shard that a query needs
+/// ([`Bundle::dense_ranges_for`]): consecutive row blocks from `block`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowRange<'a> {
+    /// The first block in it.
+    pub block: u32,
+    /// The vectors shard.
+    pub file: &'a str,
+    pub start: u64,
+    /// Exclusive.
+    pub end: u64,
+    /// Where each of its blocks ends, in order (the last is `end`).
+    pub block_ends: Vec<u64>,
+}
+
 pub struct Bundle {
     pub manifest: BundleManifest,
     pub docs: Docs,
@@ -256,16 +271,12 @@ impl Bundle {
     }
 
     /// The row blocks of the vectors shard that a search with vector `q`
-    /// needs and that are not in yet, consecutive blocks merged: `(first
-    /// block, file, start, end)`, `end` exclusive. The first stage's
+    /// needs and that are not in yet, consecutive blocks merged into one
+    /// [`RowRange`] each. The first stage's
     /// candidates over every page, and, when `filter` limits anything, over
     /// the pages it lets through too (the query's confidence is judged over
     /// every page). Empty on a bundle in one piece, and once they are in.
-    pub fn dense_ranges_for(
-        &self,
-        q: &[f32],
-        filter: Option<&super::Filter>,
-    ) -> Vec<(u32, &str, u64, u64)> {
+    pub fn dense_ranges_for(&self, q: &[f32], filter: Option<&super::Filter>) -> Vec<RowRange<'_>> {
         let Some(c) = &self.codes else {
             return Vec::new();
         };
@@ -298,8 +309,14 @@ impl Bundle {
         let file = self.manifest.shard(ShardKind::Vectors).name.as_str();
         runs.into_iter()
             .map(|(first, end)| {
-                let (s, e) = c.block_range(first as usize, end as usize);
-                (first, file, s, e)
+                let (start, end_byte) = c.block_range(first as usize, end as usize);
+                RowRange {
+                    block: first,
+                    file,
+                    start,
+                    end: end_byte,
+                    block_ends: c.block_ends(first as usize, end as usize),
+                }
             })
             .collect()
     }
@@ -1362,20 +1379,26 @@ mod tests {
                 b.dense_ranges_for(&q, Some(&filter)),
                 b.dense_ranges_for(&q, None)
             );
-            let ranges: Vec<(u32, String, u64, u64)> = b
+            let ranges: Vec<(u32, String, u64, u64, Vec<u64>)> = b
                 .dense_ranges_for(&q, None)
                 .into_iter()
-                .map(|(bl, f, s, e)| (bl, f.to_string(), s, e))
+                .map(|r| (r.block, r.file.to_string(), r.start, r.end, r.block_ends))
                 .collect();
             let fetched: u64 = ranges.iter().map(|r| r.3 - r.2).sum();
             assert!(
                 !ranges.is_empty() && fetched < files[&vs.name].len() as u64 / 2,
                 "{fetched} bytes"
             );
-            for (bl, f, s, e) in ranges {
+            for (bl, f, s, e, ends) in ranges {
                 assert_eq!(f, vs.name);
-                b.add_vector_rows(bl, &files[&f][s as usize..e as usize])
-                    .unwrap();
+                assert_eq!(ends.last(), Some(&e));
+                // block by block, as the worker adds what it kept
+                let mut at = s;
+                for (i, end) in ends.into_iter().enumerate() {
+                    b.add_vector_rows(bl + i as u32, &files[&f][at as usize..end as usize])
+                        .unwrap();
+                    at = end;
+                }
             }
             assert!(b.dense_ranges_for(&q, None).is_empty());
             for mode in [Mode::Dense, Mode::Hybrid] {
@@ -1414,7 +1437,7 @@ mod tests {
             // the same site, one chunk's crowding changed
             // (after the crowding: norms, codes and block sums)
             let n = 4 * CLUSTERED_PAGES as usize;
-            let at = other_bytes.len() - n * (2 + 8) - n / 4 * 8 - 4;
+            let at = other_bytes.len() - n * (2 + 8) - n / 4 * 4 - 2;
             other_bytes[at] ^= 0x40;
             of.insert(other_codes.name.clone(), other_bytes.clone());
             let s = om
@@ -1430,7 +1453,8 @@ mod tests {
         // a damaged block of rows: refused, naming the vectors shard, nothing added
         let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
         let q = vec![0.1f32; 64];
-        let (bl, _, s, e) = b.dense_ranges_for(&q, None)[0];
+        let r = b.dense_ranges_for(&q, None)[0].clone();
+        let (bl, s, e) = (r.block, r.start, r.end);
         let mut rows = files[&vectors][s as usize..e as usize].to_vec();
         rows[7] ^= 1;
         let err = b.add_vector_rows(bl, &rows).unwrap_err();
@@ -1439,7 +1463,7 @@ mod tests {
         let err = b.add_vector_rows(bl, &rows[..rows.len() - 1]).unwrap_err();
         assert!(err.to_string().contains(&vectors), "{err}");
         assert!(b.add_vector_rows(100_000, &rows).is_err());
-        assert_eq!(b.dense_ranges_for(&q, None)[0].0, bl);
+        assert_eq!(b.dense_ranges_for(&q, None)[0].block, bl);
         // the whole vectors file, from a host that ignores Range
         b.add_vectors_file(&files[&vectors]).unwrap();
         assert!(b.dense_ranges_for(&q, None).is_empty());

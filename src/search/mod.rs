@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 pub use dense::{best_n, Vectors};
-pub use loaded::Bundle;
+pub use loaded::{Bundle, RowRange};
 
 /// Which signals rank the results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -544,11 +544,13 @@ impl Engine {
     #[wasm_bindgen(js_name = denseRanges)]
     pub fn dense_ranges(&self, text: &str, options: JsValue) -> Result<JsValue, JsValue> {
         #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
         struct JsRowRange<'a> {
             block: u32,
             file: &'a str,
             start: f64,
             end: f64,
+            block_ends: Vec<f64>,
         }
         let o = Opts::read(options)?;
         let text = cut_query(text);
@@ -567,11 +569,12 @@ impl Engine {
             .map(|v| self.bundle.dense_ranges_for(&v, o.filter.as_ref()))
             .unwrap_or_default()
             .into_iter()
-            .map(|(block, file, start, end)| JsRowRange {
-                block,
-                file,
-                start: start as f64,
-                end: end as f64,
+            .map(|r| JsRowRange {
+                block: r.block,
+                file: r.file,
+                start: r.start as f64,
+                end: r.end as f64,
+                block_ends: r.block_ends.iter().map(|&e| e as f64).collect(),
             })
             .collect();
         contract::to_js(&ranges)
@@ -763,7 +766,7 @@ impl Engine {
                 .bundle
                 .dense_ranges_for(v, o.filter.as_ref())
                 .iter()
-                .map(|r| r.0)
+                .map(|r| r.block)
                 .collect();
             if !missing.is_empty() {
                 return Err(js_err(Error::MissingVectorRows(missing)));

@@ -425,7 +425,7 @@ test('a lexical index in pieces: a query fetches only the pieces it needs and an
 // ranges of the rows of its candidate pages, the worker fetches them
 // (www/src/worker.js, ensureDenseRows), and the answers are the native
 // CLI's on the same bundle. The tiny site has fewer chunks than the first
-// stage's 200 candidates, so they are also the one-piece bundle's.
+// stage's 180 candidates, so they are also the one-piece bundle's.
 test('vectors with sign codes: rows come by range per query and answers equal the native two-stage search', () => {
   const coded = path.join(mkdtempSync(path.join(tmpdir(), 'cf-coded-')), 'crossfind');
   execFileSync(cli, ['index', '--input', path.join(root, 'tests/fixtures/sites/tiny'), '--out', coded, '--dense-codes', 'on'], { stdio: 'ignore' });
@@ -467,11 +467,19 @@ test('vectors with sign codes: rows come by range per query and answers equal th
       assert.deepEqual(engine.denseRanges(q, { lang, k: 5 }), ranges);
     }
     assert.deepEqual(engine.denseRanges(q, { lang, k: 5, mode: 'lexical' }), [], 'keyword search needs no rows');
-    for (const r of ranges) {
+    ranges.forEach((r, i) => {
       assert.equal(r.file, vectors.name);
       fetched += r.end - r.start;
-      engine.addVectorRows(r.block, rowsFile.subarray(r.start, r.end));
-    }
+      // one block a page: the range is cut at its blocks' ends
+      assert.equal(r.blockEnds.at(-1), r.end, q);
+      assert.ok(r.blockEnds.every((e, j) => e > (j ? r.blockEnds[j - 1] : r.start)), q);
+      if (i % 2 === 0) {
+        engine.addVectorRows(r.block, rowsFile.subarray(r.start, r.end));
+      } else {
+        // block by block, as a worker adds the blocks it kept from an earlier visit
+        r.blockEnds.forEach((e, j) => engine.addVectorRows(r.block + j, rowsFile.subarray(j ? r.blockEnds[j - 1] : r.start, e)));
+      }
+    });
     assert.deepEqual(engine.denseRanges(q, { lang, k: 5 }), [], `${q}: nothing more to fetch`);
     for (const mode of ['hybrid', 'dense']) {
       const a = engine.answer(q, { lang, k: 5, mode });

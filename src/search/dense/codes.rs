@@ -21,23 +21,33 @@
 //! everywhere, and every sum runs in one fixed order: native and wasm
 //! rank alike.
 //!
-//! Rows travel in blocks of [`BLOCK_ROWS`] rows; each block's bytes are
-//! checked against the first 8 bytes of their sha256, listed here.
+//! Rows travel in blocks, one a page: a block is a run of consecutive
+//! chunks of one page (a page's chunks are consecutive in a bundle, so its
+//! block is the page; [`block_starts`] says where each begins), because
+//! rescoring needs every row of a candidate's page and nothing else. Each
+//! block's bytes are checked against the first [`SUM_BYTES`] bytes of
+//! their sha256, listed here (the codes file itself is checked whole
+//! against the manifest; 32 bits a block let a damaged or mismatched
+//! block through once in four billion, and save 20 kB on the bench site). (Version 1 cut the rows into blocks of 4 whatever their
+//! page: a query then fetched 45% more row bytes than its pages hold, on
+//! the 5,040-page bench site; docs/large-sites.md.)
 //!
-//! # Byte format (version 1), little-endian
+//! # Byte format (version 2), little-endian
 //!
 //! ```text
 //! "CFDC"  u32 version
-//! u32 dim (a multiple of 8), u32 chunks, u32 pages, u32 block rows
+//! u32 dim (a multiple of 8), u32 chunks, u32 pages, u32 blocks
 //! u64 where row 0 starts in the vectors shard (row i at that + i · (4 + dim))
 //! u32 flags: bit 0, the crowding is listed
 //! f32 × dim      the mean μ of the dequantised rows
 //! f32 × pages    each page's summed-vector length (`Vectors::page_norms`)
-//! f32 × chunks   the crowding (`Vectors::crowding`), when flagged
+//! u16 × chunks   the crowding (`Vectors::crowding`) as IEEE half, when
+//!                flagged (the indexer rounds it to half precision for
+//!                every bundle, so this is the vectors shard's value)
 //! u16 × chunks   |v − μ| as IEEE half
 //! (dim / 8) bytes × chunks  the sign code: bit b of byte j is dimension
 //!                8j + b, set when v ≥ μ there
-//! 8 bytes × blocks  the first 8 bytes of the sha256 of each block's rows
+//! 4 bytes × blocks  the first 4 bytes of the sha256 of each block's rows
 //! ```
 
 use sha2::{Digest, Sha256};
@@ -46,14 +56,17 @@ use super::best_n;
 use crate::bundle::Docs;
 use crate::error::{Error, Result};
 use crate::format::tensors::f16_to_f32;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::format::tensors::f32_to_f16;
 
 const MAGIC: &[u8; 4] = b"CFDC";
-const VERSION: u32 = 1;
-/// Chunks whose pages the first stage hands to rescoring (0.9% of the
-/// 5,040-page bench site's chunks; recall@10 0.989 on its labelled queries).
-pub const CANDIDATES: usize = 200;
-/// Rows a fetched block holds.
-pub const BLOCK_ROWS: usize = 4;
+const VERSION: u32 = 2;
+/// Chunks whose pages the first stage hands to rescoring (0.8% of the
+/// 5,040-page bench site's chunks). Dense recall@10 against the exact scan
+/// on that site's 396 labelled queries (`benches/dense_recall.mjs`): 0.987
+/// at 150, 0.989 at 160, **0.991 at 180**, 0.993 at 200; the rows a query
+/// fetches grow with it (docs/large-sites.md, "Blocks a page").
+pub const CANDIDATES: usize = 180;
 /// A bundle is written in this layout when its int8 rows are larger than
 /// this: the issue's budget for the first semantic result. Below it every
 /// row together costs no more than that budget, and a visit of a few
@@ -71,9 +84,11 @@ pub struct DenseCodes {
     pub crowding: Vec<f32>,
     norms: Vec<f32>,
     codes: Vec<u8>,
-    block_sums: Vec<[u8; 8]>,
-    /// Rows fetched so far, by block (`BLOCK_ROWS` rows of `4 + dim` bytes,
-    /// fewer in the last block).
+    block_sums: Vec<[u8; SUM_BYTES]>,
+    /// The first chunk of each block, and the number of chunks last
+    /// ([`block_starts`]).
+    starts: Vec<u32>,
+    /// Rows fetched so far, by block (its rows of `4 + dim` bytes).
     blocks: Vec<Option<Box<[u8]>>>,
     /// The chunks of each page, in chunk order.
     page_chunks: Vec<Vec<u32>>,
@@ -86,47 +101,30 @@ pub struct TwoStage {
     pub rescored: Vec<bool>,
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-fn f32_to_f16(x: f32) -> u16 {
-    // round to nearest even; the norms are finite and non-negative
-    let bits = x.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let man = bits & 0x7f_ffff;
-    if exp == 0xff {
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 31 {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
+/// Where each row block begins: the chunk ids at which the page changes
+/// (0 first, when there is a chunk), then the number of chunks. A block
+/// is a run of consecutive chunks of one page.
+pub fn block_starts(docs: &Docs) -> Vec<u32> {
+    let mut starts = Vec::new();
+    let mut page = None;
+    for (i, c) in docs.chunks.iter().enumerate() {
+        if page != Some(c.page) {
+            starts.push(i as u32);
+            page = Some(c.page);
         }
-        let m = man | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1u32 << (shift - 1);
-        let rest = m & ((1 << shift) - 1);
-        let mut h = m >> shift;
-        if rest > half || (rest == half && h & 1 == 1) {
-            h += 1;
-        }
-        return sign | h as u16;
     }
-    let mut h = ((e as u32) << 10) | (man >> 13);
-    let rest = man & 0x1fff;
-    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
-        h += 1;
-    }
-    sign | h as u16
+    starts.push(docs.chunks.len() as u32);
+    starts
 }
 
-/// The first 8 bytes of the sha256 of `bytes`.
-fn block_sum(bytes: &[u8]) -> [u8; 8] {
+/// Bytes of a block's listed sum.
+const SUM_BYTES: usize = 4;
+
+/// The first [`SUM_BYTES`] bytes of the sha256 of `bytes`.
+fn block_sum(bytes: &[u8]) -> [u8; SUM_BYTES] {
     let d = Sha256::digest(bytes);
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&d[..8]);
+    let mut out = [0u8; SUM_BYTES];
+    out.copy_from_slice(&d[..SUM_BYTES]);
     out
 }
 
@@ -134,7 +132,9 @@ fn block_sum(bytes: &[u8]) -> [u8; 8] {
 /// each) and their crowding in the form their size calls for: one piece
 /// up to [`CODES_ABOVE_BYTES`] of rows, else with the sign codes of this
 /// module (`ShardWriter::vectors_with_codes`). `codes` overrides it.
-/// Returns whether the codes were written.
+/// The crowding is written in half precision in either form (the codes
+/// list it so, and both forms must score alike). Returns whether the codes
+/// were written.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn write_vectors<S: crate::bundle::write::ShardSink>(
     w: &mut crate::bundle::write::ShardWriter<S>,
@@ -146,6 +146,11 @@ pub fn write_vectors<S: crate::bundle::write::ShardSink>(
 ) -> Result<bool> {
     let rows = docs.chunks.len();
     let with_codes = codes.unwrap_or(i8_rows.len() > CODES_ABOVE_BYTES) && dim.is_multiple_of(8);
+    let crowding: Vec<f32> = crowding
+        .iter()
+        .map(|&c| f16_to_f32(f32_to_f16(c)))
+        .collect();
+    let crowding = crowding.as_slice();
     if with_codes {
         let vectors = super::Vectors {
             dim,
@@ -185,14 +190,18 @@ pub fn codes_bytes(vectors: &super::Vectors, docs: &Docs, rows_at: u64) -> Vec<u
     }
     let mean: Vec<f32> = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
     let page_norms = vectors.page_norms(docs);
-    let mut out = Vec::with_capacity(48 + 4 * (dim + page_norms.len()) + n * (dim / 8 + 8));
+    let starts = block_starts(docs);
+    let blocks = starts.len() - 1;
+    let mut out = Vec::with_capacity(
+        48 + 4 * (dim + page_norms.len()) + n * (dim / 8 + 4) + SUM_BYTES * blocks,
+    );
     out.extend_from_slice(MAGIC);
     for x in [
         VERSION,
         dim as u32,
         n as u32,
         page_norms.len() as u32,
-        BLOCK_ROWS as u32,
+        blocks as u32,
     ] {
         out.extend_from_slice(&x.to_le_bytes());
     }
@@ -203,8 +212,8 @@ pub fn codes_bytes(vectors: &super::Vectors, docs: &Docs, rows_at: u64) -> Vec<u
         out.extend_from_slice(&x.to_le_bytes());
     }
     if crowded {
-        for x in &vectors.crowding {
-            out.extend_from_slice(&x.to_le_bytes());
+        for &x in &vectors.crowding {
+            out.extend_from_slice(&f32_to_f16(x).to_le_bytes());
         }
     }
     let mut codes = Vec::with_capacity(n * dim / 8);
@@ -226,8 +235,10 @@ pub fn codes_bytes(vectors: &super::Vectors, docs: &Docs, rows_at: u64) -> Vec<u
         }
     }
     out.extend_from_slice(&codes);
-    for block in vectors.raw.chunks(BLOCK_ROWS * rb) {
-        out.extend_from_slice(&block_sum(block));
+    for w in starts.windows(2) {
+        out.extend_from_slice(&block_sum(
+            &vectors.raw[w[0] as usize * rb..w[1] as usize * rb],
+        ));
     }
     out
 }
@@ -255,6 +266,15 @@ impl<'a> Cursor<'a> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
+    }
+    fn f16s(&mut self, n: usize) -> Result<Vec<f32>> {
+        let b = self.take(
+            n.checked_mul(2)
+                .ok_or_else(|| Error::corrupt(self.file, "too large"))?,
+        )?;
+        Ok(b.chunks_exact(2)
+            .map(|h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])))
+            .collect())
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
         let b = self.take(
@@ -307,10 +327,18 @@ impl DenseCodes {
                 ),
             ));
         }
-        if block as usize != BLOCK_ROWS || !dim.is_multiple_of(8) || dim == 0 {
+        let starts = block_starts(docs);
+        let nblocks = starts.len() - 1;
+        if block as usize != nblocks {
             return Err(Error::corrupt(
                 name,
-                format!("blocks of {block} rows of {dim} dimensions, not {BLOCK_ROWS} rows of a multiple of 8"),
+                format!("codes {block} row blocks, the bundle's pages make {nblocks}"),
+            ));
+        }
+        if !dim.is_multiple_of(8) || dim == 0 {
+            return Err(Error::corrupt(
+                name,
+                format!("{dim} dimensions, not a multiple of 8"),
             ));
         }
         let rows_at = u64::from_le_bytes(c.take(8)?.try_into().expect("8 bytes"));
@@ -321,18 +349,11 @@ impl DenseCodes {
         let mean = c.f32s(dim)?;
         let page_norms = c.f32s(pages)?;
         let crowding = if flags & 1 == 1 {
-            c.f32s(n)?
+            c.f16s(n)?
         } else {
             Vec::new()
         };
-        let norms: Vec<f32> = c
-            .take(
-                n.checked_mul(2)
-                    .ok_or_else(|| Error::corrupt(name, "too large"))?,
-            )?
-            .chunks_exact(2)
-            .map(|h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])))
-            .collect();
+        let norms = c.f16s(n)?;
         let finite = |xs: &[f32]| xs.iter().position(|x| !x.is_finite());
         for (what, xs) in [
             ("mean", &mean),
@@ -351,11 +372,10 @@ impl DenseCodes {
             .checked_mul(dim / 8)
             .ok_or_else(|| Error::corrupt(name, "too large"))?;
         let codes = c.take(code_bytes)?.to_vec();
-        let nblocks = n.div_ceil(BLOCK_ROWS);
         let block_sums = c
-            .take(nblocks * 8)?
-            .chunks_exact(8)
-            .map(|s| s.try_into().expect("8 bytes"))
+            .take(nblocks * SUM_BYTES)?
+            .chunks_exact(SUM_BYTES)
+            .map(|s| s.try_into().expect("a sum"))
             .collect();
         if c.pos != bytes.len() {
             return Err(Error::corrupt(name, "trailing bytes after the sign codes"));
@@ -376,6 +396,7 @@ impl DenseCodes {
             norms,
             codes,
             block_sums,
+            starts,
             blocks: vec![None; nblocks],
             page_chunks,
         })
@@ -387,17 +408,29 @@ impl DenseCodes {
 
     /// Rows of block `b`.
     fn block_rows(&self, b: usize) -> usize {
-        BLOCK_ROWS.min(self.chunks - b * BLOCK_ROWS)
+        (self.starts[b + 1] - self.starts[b]) as usize
+    }
+
+    /// The block holding chunk `i`.
+    fn block_of(&self, i: usize) -> usize {
+        self.starts.partition_point(|&s| s as usize <= i) - 1
+    }
+
+    /// Where block `b` starts in the vectors shard (`b` = the number of
+    /// blocks: where the rows end).
+    fn block_start(&self, b: usize) -> u64 {
+        self.rows_at + u64::from(self.starts[b]) * self.row_bytes() as u64
     }
 
     /// Byte range of blocks `first..end` in the vectors shard, `end` exclusive.
     pub fn block_range(&self, first: usize, end: usize) -> (u64, u64) {
-        let rb = self.row_bytes() as u64;
-        let last_row = (end * BLOCK_ROWS).min(self.chunks) as u64;
-        (
-            self.rows_at + (first * BLOCK_ROWS) as u64 * rb,
-            self.rows_at + last_row * rb,
-        )
+        (self.block_start(first), self.block_start(end))
+    }
+
+    /// Where each of blocks `first..end` ends in the vectors shard, in
+    /// order: how a fetched range is cut into its blocks.
+    pub fn block_ends(&self, first: usize, end: usize) -> Vec<u64> {
+        (first + 1..=end).map(|b| self.block_start(b)).collect()
     }
 
     /// Adds the rows of consecutive blocks from `first` (`bytes`: their
@@ -452,9 +485,14 @@ impl DenseCodes {
     }
 
     fn row(&self, i: usize) -> Option<(f32, &[u8])> {
+        if i >= self.chunks {
+            return None;
+        }
         let rb = self.row_bytes();
-        let block = self.blocks.get(i / BLOCK_ROWS)?.as_ref()?;
-        let r = &block[(i % BLOCK_ROWS) * rb..(i % BLOCK_ROWS + 1) * rb];
+        let b = self.block_of(i);
+        let at = i - self.starts[b] as usize;
+        let block = self.blocks[b].as_ref()?;
+        let r = &block[at * rb..(at + 1) * rb];
         Some((f32::from_le_bytes([r[0], r[1], r[2], r[3]]), &r[4..]))
     }
 
@@ -591,7 +629,7 @@ impl DenseCodes {
             .iter()
             .filter_map(|&p| self.page_chunks.get(p as usize))
             .flatten()
-            .map(|&c| c / BLOCK_ROWS as u32)
+            .map(|&c| self.block_of(c as usize) as u32)
             .filter(|&b| self.blocks[b as usize].is_none())
             .collect();
         want.sort_unstable();
@@ -645,6 +683,7 @@ mod tests {
 
     #[test]
     fn halves_round_to_nearest() {
+        use crate::format::tensors::f32_to_f16;
         for x in [0.0f32, 1.0, 0.5, 3.140625, 65504.0, 1e-5, 0.333_333, 12.34] {
             let back = f16_to_f32(f32_to_f16(x));
             assert!((back - x).abs() <= x * 1e-3 + 6e-8, "{x} -> {back}");
@@ -654,6 +693,11 @@ mod tests {
 
     /// Pages of 4 chunks near a page centre in 64 dimensions.
     fn site(pages: usize) -> (Vectors, Docs) {
+        site_of(pages, |_| 4)
+    }
+
+    /// Pages of `chunks(p)` chunks near a page centre in 64 dimensions.
+    fn site_of(pages: usize, chunks: impl Fn(usize) -> usize) -> (Vectors, Docs) {
         let dim = 64;
         let mut rnd = test_values(18);
         let mut values = Vec::new();
@@ -662,7 +706,7 @@ mod tests {
             docs.pages
                 .push(PageMeta::new(&format!("p{p}"), "en", &format!("g{p}")));
             let centre: Vec<f32> = (0..dim).map(|_| rnd()).collect();
-            for _ in 0..4 {
+            for _ in 0..chunks(p) {
                 values.extend(centre.iter().map(|c| c + 0.3 * rnd()));
                 docs.chunks.push(ChunkMeta {
                     page: p as u32,
@@ -685,14 +729,24 @@ mod tests {
 
     #[test]
     fn rescored_chunks_score_as_the_exact_scan_and_the_best_are_rescored() {
-        let (v, docs) = site(120);
+        // pages of 1 to 9 chunks: one row block each
+        let (v, docs) = site_of(120, |p| 1 + p * 7 % 9);
         let bytes = codes_bytes(&v, &docs, 16);
         let mut c = DenseCodes::parse("codes.x.bin", &bytes, 64, &docs).unwrap();
         assert_eq!(c.page_norms, v.page_norms(&docs));
+        assert_eq!(c.blocks.len(), 120);
+        for (got, want) in c.crowding.iter().zip(&v.crowding) {
+            assert_eq!(
+                *got,
+                f16_to_f32(f32_to_f16(*want)),
+                "crowding in half precision"
+            );
+        }
         let mut file = vec![0u8; 16];
         file.extend_from_slice(&v.raw);
         let exact_all = |q: &[f32]| v.scores(q);
-        for t in [0usize, 37, 250, 479] {
+        let n = docs.chunks.len();
+        for t in [0usize, 37, 250, n - 1] {
             // a query near chunk t
             let (scale, row) = (
                 f32::from_le_bytes(v.raw[t * 68..t * 68 + 4].try_into().unwrap()),
@@ -702,8 +756,18 @@ mod tests {
             let pages = c.candidate_pages(&docs, &q, &|_| true);
             assert!(pages.len() < docs.pages.len(), "not every page");
             for b in c.missing_blocks(&pages) {
-                let (s, e) = c.block_range(b as usize, b as usize + 1);
-                c.add_blocks("vectors.x.bin", b as usize, &file[s as usize..e as usize])
+                let b = b as usize;
+                let (s, e) = c.block_range(b, b + 1);
+                assert_eq!(c.block_ends(b, b + 1), vec![e]);
+                let page = docs.chunks[c.starts[b] as usize].page;
+                assert!(
+                    docs.chunks[c.starts[b] as usize..c.starts[b + 1] as usize]
+                        .iter()
+                        .all(|ch| ch.page == page),
+                    "a block holds one page's rows"
+                );
+                assert_eq!((e - s) as usize, c.block_rows(b) * 68);
+                c.add_blocks("vectors.x.bin", b, &file[s as usize..e as usize])
                     .unwrap();
             }
             assert!(c.missing_blocks(&pages).is_empty());
@@ -726,8 +790,45 @@ mod tests {
                 assert_eq!(two.raw[*i as usize].to_bits(), s.to_bits());
             }
             best.truncate(1);
-            assert_eq!(best[0].0 as usize / 4, t / 4, "the query's own page first");
+            assert_eq!(
+                docs.chunks[best[0].0 as usize].page, docs.chunks[t].page,
+                "the query's own page first"
+            );
         }
+    }
+
+    #[test]
+    fn a_range_of_blocks_is_cut_at_its_block_ends() {
+        let (v, docs) = site_of(6, |p| [3, 1, 5, 2, 2, 4][p]);
+        let mut c =
+            DenseCodes::parse("codes.x.bin", &codes_bytes(&v, &docs, 0), 64, &docs).unwrap();
+        assert_eq!(c.starts, vec![0, 3, 4, 9, 11, 13, 17]);
+        let (s, e) = c.block_range(1, 4);
+        assert_eq!((s, e), (3 * 68, 11 * 68));
+        assert_eq!(c.block_ends(1, 4), vec![4 * 68, 9 * 68, 11 * 68]);
+        c.add_blocks("vectors.x.bin", 1, &v.raw[s as usize..e as usize])
+            .unwrap();
+        assert!(
+            c.row(2).is_none() && c.row(3).is_some() && c.row(10).is_some() && c.row(11).is_none()
+        );
+        assert_eq!(c.missing_blocks(&[0, 1, 2, 3, 5]), vec![0, 5]);
+        // one block too many or too few rows: refused
+        let (s5, e5) = c.block_range(5, 6);
+        assert!(c
+            .add_blocks("vectors.x.bin", 5, &v.raw[s5 as usize - 68..e5 as usize])
+            .is_err());
+        assert!(c
+            .add_blocks("vectors.x.bin", 5, &v.raw[s5 as usize..e5 as usize - 68])
+            .is_err());
+        // codes written for other pages than the bundle's: refused
+        let mut other = docs.clone();
+        other.chunks[3].page = 2; // page 2's rows in two runs
+        other.chunks[4].page = 1;
+        let e = DenseCodes::parse("codes.x.bin", &codes_bytes(&v, &docs, 0), 64, &other)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("codes.x.bin") && e.contains("blocks"), "{e}");
     }
 
     #[test]
