@@ -498,14 +498,8 @@ function ensureDenseRows(b, query, opts) {
 }
 
 // The blocks of a range Engine.denseRanges names, [{index, start, end}]
-// (absolute byte offsets), cut at its `blockEnds`; a range without them is
-// kept as one part (its blocks from `block` on, which addVectorRows takes
-// as they are).
-function denseBlocks(r) {
-  const ends = r.blockEnds ? Array.from(r.blockEnds) : [];
-  if (!ends.length) return [{ index: r.block, start: r.start, end: r.end }];
-  return ends.map((end, i) => ({ index: r.block + i, start: i ? ends[i - 1] : r.start, end }));
-}
+// (absolute byte offsets), cut at its `blockEnds`.
+const denseBlocks = (r) => r.blockEnds.map((end, i) => ({ index: r.block + i, start: i ? r.blockEnds[i - 1] : r.start, end }));
 
 // Bundle parts (lexical pieces, vector-row blocks) are kept in a cache per
 // bundle, `crossfind-parts:<bundle folder URL>`, keyed by the shard's URL
@@ -513,12 +507,14 @@ function denseBlocks(r) {
 // Bounded twice: parts of shards the bundle's manifest no longer lists are
 // dropped when it loads (dropStaleParts), and at most KEPT_PARTS of each
 // kind are kept, the oldest dropped first (trimKept). A piece is about
-// 24 kB (the indexer's --lexical-pieces) and a query needs a handful:
-// 400 keep the pieces of a few hundred distinct queries in about 10 MB. A
-// block is one page's rows, about 2 kB (5 sections of 388 bytes), and a
-// cold semantic query needs about 140 (docs/large-sites.md): 4,000 keep
-// some 30 queries' candidates in about 8 MB. Together under the 24 MB of
-// the model's rows a Latin-script site keeps, which serve every query.
+// 24 kB (the indexer's --lexical-pieces) and a query needs about five:
+// 400 keep the pieces of 80 queries with no term in common (more, as
+// queries share terms) in about 10 MB. A block is one page's rows, about
+// 2 kB (4.5 sections of 388 bytes), and a cold semantic query needs about
+// 150 (311 kB of rows, docs/large-sites.md "A block a page"): 4,000 keep
+// some 25 such queries' candidates (more, as they overlap) in about 8 MB.
+// Together under the 24 MB of the model's rows a Latin-script site keeps,
+// which serve every query.
 const KEPT_PREFIX = 'crossfind-parts:';
 const KEPT_PARTS = { piece: 400, block: 4000 };
 
