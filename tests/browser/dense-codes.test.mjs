@@ -106,6 +106,180 @@ test('semantic results from a bundle with sign codes, its rows only by range, eq
   }
 });
 
+// A browser context whose requests for the lexical pieces and the vector
+// rows are counted, and `visit(origin)`: a new page load there searching
+// QUERY, with its hits and the ranges it fetched for them.
+const QUERY = ['¿Cómo configuro el inicio de sesión único con SAML?', 'es'];
+async function countingContext(browser) {
+  const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
+  assert.ok(manifest.shards.some((s) => s.kind === 'lexical_terms'), 'the keyword index is in pieces');
+  const vectors = manifest.shards.find((s) => s.kind === 'vectors');
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const asked = { pieces: [], rows: [] };
+  const count = (list) => async (route) => {
+    list.push(route.request().headers().range || null);
+    await route.continue();
+  };
+  await context.route(/\/crossfind\/lexical-terms\.[0-9a-f]+\.bin(\.gz)?$/, count(asked.pieces));
+  await context.route(new RegExp(`/crossfind/${vectors.name.replace(/\./g, '\\.')}(\\.gz)?$`), count(asked.rows));
+  const visit = async (origin) => {
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${origin}es/index.html`);
+    await page.evaluate(() => window.crossfind.semanticReady());
+    asked.pieces.length = 0;
+    asked.rows.length = 0;
+    const hits = await page.evaluate(([q, lang]) => window.crossfind.search(q, { lang, k: 5 }), QUERY);
+    assert.deepEqual(errors, []);
+    assert.ok(hits.length > 0 && hits.every((h) => typeof h.dense === 'number'), JSON.stringify(hits));
+    return { page, hits: hits.map((h) => [h.url, h.score, h.dense]), pieces: asked.pieces.slice(), rows: asked.rows.slice() };
+  };
+  return { context, visit };
+}
+
+// A returning reader: the lexical pieces and vector-row blocks a query
+// fetched by range are kept in Cache Storage (worker.js, loadParts), so a
+// later page asking it again fetches none of them; a kept copy that is
+// damaged is refused by the engine's checks, deleted and fetched again, and
+// the answers stay the same. Kept parts of a shard the manifest no longer
+// lists are dropped when the bundle loads.
+test('a later visit takes a query’s lexical pieces and vector rows from Cache Storage, and fetches a damaged one again', T, async () => {
+  const { context, visit: visitAt } = await countingContext(env.browser);
+  const visit = () => visitAt(env.server.url);
+  // the bundle's cache, and in the page the keys kept in it, by kind
+  const name = `crossfind-parts:${env.server.url}crossfind/`;
+  const keptKeys = (page) =>
+    page.evaluate(async (name) => {
+      const urls = (await caches.has(name)) ? (await (await caches.open(name)).keys()).map((r) => r.url) : [];
+      return { pieces: urls.filter((u) => u.includes('?crossfind-piece=')), blocks: urls.filter((u) => u.includes('?crossfind-block=')) };
+    }, name);
+  try {
+    const first = await visit();
+    assert.ok(first.pieces.length > 0 && first.pieces.every(Boolean), `pieces: ${JSON.stringify(first.pieces)}`);
+    assert.ok(first.rows.length > 0 && first.rows.every(Boolean), `rows: ${JSON.stringify(first.rows)}`);
+    const kept = await keptKeys(first.page);
+    // a part of a shard an earlier index wrote, which this manifest does not list
+    const stale = `${env.server.url}crossfind/lexical-terms.000000000000.bin?crossfind-piece=0`;
+    await first.page.evaluate(async ([name, key]) => (await caches.open(name)).put(key, new Response('old')), [name, stale]);
+    await first.page.close();
+
+    const second = await visit();
+    assert.deepEqual(second.hits, first.hits);
+    assert.deepEqual(second.pieces, [], 'no lexical piece from the network');
+    assert.deepEqual(second.rows, [], 'no vector rows from the network');
+    assert.ok(kept.pieces.length >= first.pieces.length, JSON.stringify(kept));
+    // a range of several pages' rows is kept a block (a page) an entry
+    assert.ok(kept.blocks.length > first.rows.length, `${kept.blocks.length} blocks kept from ${first.rows.length} ranges`);
+    const now = await keptKeys(second.page);
+    assert.ok(!now.pieces.includes(stale), 'the part of an unlisted shard is dropped');
+    assert.deepEqual(now.pieces.sort(), kept.pieces.sort());
+    assert.deepEqual(now.blocks.sort(), kept.blocks.sort());
+    // damage one kept piece and one kept block (same length, one byte changed)
+    const damaged = [kept.pieces[0], kept.blocks[0]];
+    const good = await second.page.evaluate(
+      async ([name, keys]) => {
+        const cache = await caches.open(name);
+        const out = [];
+        for (const key of keys) {
+          const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+          out.push(Array.from(bytes));
+          bytes[0] ^= 0xff;
+          await cache.put(key, new Response(bytes));
+        }
+        return out;
+      },
+      [name, damaged],
+    );
+    await second.page.close();
+
+    const third = await visit();
+    assert.deepEqual(third.hits, first.hits);
+    assert.equal(third.pieces.length, 1, `pieces: ${JSON.stringify(third.pieces)}`);
+    assert.equal(third.rows.length, 1, `rows: ${JSON.stringify(third.rows)}`);
+    // the damaged copies were replaced by the good bytes
+    const after = await third.page.evaluate(
+      async ([name, keys]) => {
+        const cache = await caches.open(name);
+        return Promise.all(keys.map(async (key) => Array.from(new Uint8Array(await (await cache.match(key)).arrayBuffer()))));
+      },
+      [name, damaged],
+    );
+    assert.deepEqual(after, good);
+  } finally {
+    await context.close();
+  }
+});
+
+// The bound: at most 400 lexical pieces are kept per bundle (KEPT_PARTS
+// in worker.js), the oldest dropped first. Filled here with 450 made-up
+// pieces of a listed shard (indices the engine never asks for), then a
+// query keeps its own.
+test('at most 400 lexical pieces are kept per bundle, the oldest dropped first', T, async () => {
+  const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
+  const terms = manifest.shards.find((s) => s.kind === 'lexical_terms');
+  const { context, visit } = await countingContext(env.browser);
+  const name = `crossfind-parts:${env.server.url}crossfind/`;
+  const old = Array.from({ length: 450 }, (_, i) => `${env.server.url}crossfind/${terms.name}?crossfind-piece=${1000000 + i}`);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${env.server.url}es/index.html`);
+    await page.evaluate(
+      async ([name, keys]) => {
+        const cache = await caches.open(name);
+        for (const key of keys) await cache.put(key, new Response('x'));
+      },
+      [name, old],
+    );
+    await page.close();
+    const v = await visit(env.server.url);
+    assert.ok(v.pieces.length > 0);
+    // trimmed after the query's pieces are kept, without holding up its answer
+    let kept;
+    for (const start = Date.now(); Date.now() - start < 20000; await v.page.waitForTimeout(200)) {
+      kept = await v.page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url).filter((u) => u.includes('?crossfind-piece=')), name);
+      if (kept.length <= 400) break;
+    }
+    assert.equal(kept.length, 400);
+    const mine = kept.filter((u) => !old.includes(u));
+    assert.ok(mine.length >= v.pieces.length, `the query's own pieces are kept: ${mine.length}`);
+    assert.deepEqual(
+      kept.filter((u) => old.includes(u)),
+      old.slice(old.length - (400 - mine.length)),
+      'the oldest are dropped',
+    );
+  } finally {
+    await context.close();
+  }
+});
+
+// Without Cache Storage (a page not served over https, here a host name
+// other than localhost) nothing is kept: every visit fetches its pieces
+// and rows, and answers as with it.
+test('without Cache Storage, every visit fetches its pieces and rows and answers the same', T, async () => {
+  const browser = await launch({ args: ['--host-resolver-rules=MAP crossfind.test 127.0.0.1'] });
+  const { context, visit } = await countingContext(browser);
+  try {
+    const origin = env.server.url.replace('127.0.0.1', 'crossfind.test');
+    const first = await visit(origin);
+    assert.equal(await first.page.evaluate(() => typeof caches), 'undefined', 'an insecure page has no Cache Storage');
+    await first.page.close();
+    const second = await visit(origin);
+    assert.deepEqual(second.hits, first.hits);
+    assert.deepEqual([second.pieces, second.rows], [first.pieces, first.rows]);
+    assert.ok(second.pieces.length > 0 && second.rows.length > 0, JSON.stringify(second));
+    // the same answer as from a page with Cache Storage
+    const { context: other, visit: visitSecure } = await countingContext(env.browser);
+    try {
+      assert.deepEqual((await visitSecure(env.server.url)).hits, first.hits);
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await context.close();
+    await browser.close();
+  }
+});
+
 // Offline: the copy (sw.js) keeps the codes and the whole vectors file, and
 // answers the worker's row ranges from it.
 test('offline, a bundle with sign codes still answers semantically, its rows from the offline copy', T, async () => {

@@ -159,10 +159,11 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export async function launch() {
+// `args`: Chromium flags beyond CHROMIUM_ARGS.
+export async function launch({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    args: CHROMIUM_ARGS.concat(args),
   });
 }
 

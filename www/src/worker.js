@@ -10,7 +10,9 @@
 //     BundleLoader.buildKeywords: the vectors are not waited for)
 //   lexical pieces (a large site's index in term-range pieces, bundle
 //     format 4): fetched per query by byte range, those holding the
-//     query's terms, before it is answered (ensureLexical)
+//     query's terms, before it is answered (ensureLexical), and kept in
+//     Cache Storage for later visits (as the vector rows of a bundle with
+//     sign codes: loadParts)
 //   fragment shards (snippet text): fetched per query, only those
 //     holding the hits shown (loadFragment), before the answer  => {type:'fragments'} at once
 //   model pack and the vectors shard, side by side (only once asked:
@@ -360,6 +362,9 @@ async function loadBundle(b, fatal) {
   // with several bundles, what goes wrong with one is that bundle's problem
   // (stage 'bundle'), not the whole search's, unless none loads
   const report = (stage, err, isFatal, file) => problem(bundles.length > 1 && !isFatal ? 'bundle' : stage, err, isFatal, file, b);
+  // the parts of its shards kept from earlier visits (loadParts)
+  b.kept = openCache(KEPT_PREFIX + base.href);
+  const keptKeys = b.kept.then((c) => c && c.keys()).catch(() => null);
   let loader;
   try {
     loader = new BundleLoader(await fetchText(new URL('manifest.json', base)));
@@ -406,6 +411,9 @@ async function loadBundle(b, fatal) {
     report('index', err, fatal, name);
     return [];
   }
+  // parts kept from shards this manifest no longer lists (the site was
+  // indexed again) go; asked of the loader before build consumes it
+  dropStaleParts(b, staleParts(await keptKeys, b, (name) => loader.shardKind(name) !== undefined));
   try {
     b.engine = loader.buildKeywords();
   } catch (e) {
@@ -453,53 +461,135 @@ function missingFragments(b, hits) {
 // the whole file (200): it is checked against the manifest and all its
 // pieces come in (addLexicalFile); until a host is seen to answer a range,
 // the first piece is asked alone, so such a host sends each file once.
+// Each piece is kept in Cache Storage for the next visit (loadParts).
 // b.pieceLoads: piece -> a promise while it is on its way.
 function ensureLexical(b, query) {
-  return fetchRanges(b, () => b.engine.lexicalRanges(query), (r) =>
-    once(b.pieceLoads, r.piece, () =>
-      fetchRange(
-        b,
-        r,
-        (bytes) => b.engine.addLexicalPiece(r.piece, bytes),
-        (bytes) => b.engine.addLexicalFile(r.file, bytes),
-      ),
-    ),
-  );
+  return loadParts(b, {
+    kind: 'piece',
+    list: () => b.engine.lexicalRanges(query),
+    loads: b.pieceLoads,
+    loadKey: (r) => r.piece,
+    parts: (r) => [{ index: r.piece, start: r.start, end: r.end }],
+    add: (piece, bytes) => b.engine.addLexicalPiece(piece, bytes),
+    whole: (r, bytes) => b.engine.addLexicalFile(r.file, bytes),
+  });
 }
 
 // A bundle whose dense first stage is in sign codes (bundle format 5):
 // loadVectors brought the codes in with the model; before a semantic query
 // is answered the engine runs the first stage and names the byte ranges of
 // the vectors shard holding its candidate pages' rows (Engine.denseRanges,
-// one block a page, consecutive blocks in one range), which are fetched as the lexical
-// pieces are and kept in the engine's memory for the visit (addVectorRows
-// checks every block against the sums the codes list; a whole file,
-// addVectorsFile, against the manifest). b.rowLoads: range -> a promise
-// while it is on its way.
+// one block a page, consecutive blocks in one range, `blockEnds` where each
+// ends), which are fetched as the lexical pieces are (addVectorRows checks
+// every block against the sums the codes list; a whole file,
+// addVectorsFile, against the manifest), each block kept in Cache Storage
+// for the next visit.
+// b.rowLoads: range -> a promise while it is on its way.
 function ensureDenseRows(b, query, opts) {
-  return fetchRanges(b, () => b.engine.denseRanges(query, opts), (r) =>
-    once(b.rowLoads, `${r.block}-${r.end}`, () =>
-      fetchRange(
-        b,
-        r,
-        (bytes) => b.engine.addVectorRows(r.block, bytes),
-        (bytes) => b.engine.addVectorsFile(bytes),
-      ),
-    ),
-  );
+  return loadParts(b, {
+    kind: 'block',
+    list: () => b.engine.denseRanges(query, opts),
+    loads: b.rowLoads,
+    loadKey: (r) => `${r.block}-${r.end}`,
+    parts: denseBlocks,
+    add: (block, bytes) => b.engine.addVectorRows(block, bytes),
+    whole: (r, bytes) => b.engine.addVectorsFile(bytes),
+  });
 }
 
-// The ranges `list()` names, each brought in by `load`: all at once where
-// the host is known to answer ranges, else the first alone, then what is
-// still missing (a host that sent a whole file has sent them all).
-async function fetchRanges(b, list, load) {
-  let ranges = list();
-  if (!ranges.length) return;
-  if (b.rangesHonoured !== true) {
-    await load(ranges[0]);
-    ranges = list();
+// The blocks of a range Engine.denseRanges names, [{index, start, end}]
+// (absolute byte offsets), cut at its `blockEnds`.
+const denseBlocks = (r) => r.blockEnds.map((end, i) => ({ index: r.block + i, start: i ? r.blockEnds[i - 1] : r.start, end }));
+
+// Bundle parts (lexical pieces, vector-row blocks) are kept in a cache per
+// bundle, `crossfind-parts:<bundle folder URL>`, keyed by the shard's URL
+// and the part's index (partKey), shard names being content-hashed.
+// Bounded twice: parts of shards the bundle's manifest no longer lists are
+// dropped when it loads (dropStaleParts), and at most KEPT_PARTS of each
+// kind are kept, the oldest dropped first (trimKept). A piece is about
+// 24 kB (the indexer's --lexical-pieces) and a query needs about five:
+// 400 keep the pieces of 80 queries with no term in common (more, as
+// queries share terms) in about 10 MB. A block is one page's rows, about
+// 2 kB (4.5 sections of 388 bytes), and a cold semantic query needs about
+// 150 (311 kB of rows, docs/large-sites.md "A block a page"): 4,000 keep
+// some 25 such queries' candidates (more, as they overlap) in about 8 MB.
+// Together under the 24 MB of the model's rows a Latin-script site keeps,
+// which serve every query.
+const KEPT_PREFIX = 'crossfind-parts:';
+const KEPT_PARTS = { piece: 400, block: 4000 };
+
+// The part keys `keys` (Requests) whose shard bundle b's manifest does
+// not list (`listed(name)` false).
+function staleParts(keys, b, listed) {
+  return (keys || []).filter((k) => {
+    const u = new URL(k.url);
+    const inFolder = u.origin === b.base.origin && u.pathname.startsWith(b.base.pathname);
+    return !inFolder || !listed(u.pathname.slice(b.base.pathname.length));
+  });
+}
+
+async function dropStaleParts(b, stale) {
+  const cache = await b.kept;
+  if (cache) await Promise.all(stale.map((k) => cache.delete(k))).catch(() => {});
+}
+
+// Drops the oldest parts of each kind beyond KEPT_PARTS (Cache Storage
+// lists entries in the order they were put). One trim at a time per
+// bundle; parts put while one runs are counted by the next.
+function trimKept(b, cache) {
+  if (!cache || b.trimming) return;
+  b.trimming = (async () => {
+    const keys = await cache.keys();
+    for (const [kind, cap] of Object.entries(KEPT_PARTS)) {
+      const mine = keys.filter((k) => k.url.includes(`?crossfind-${kind}=`));
+      await Promise.all(mine.slice(0, Math.max(0, mine.length - cap)).map((k) => cache.delete(k)));
+    }
+  })()
+    .catch(() => {})
+    .finally(() => {
+      b.trimming = null;
+    });
+}
+
+// The parts of range `r` ({file, start, end, …}) as `s.parts` cuts it,
+// each with its key in Cache Storage.
+function keyedParts(b, s, r) {
+  const url = fileUrl(r.file, b.base, 'manifest.json');
+  return s.parts(r).map((p) => ({ ...p, key: partKey(url, s.kind, p.index) }));
+}
+
+// Brings the parts of `ranges` kept in `cache` into b's engine (`s.add`
+// checks each; a damaged copy is deleted). Whether any came in.
+async function partsFromCache(b, s, ranges, cache) {
+  if (!cache) return false;
+  const parts = ranges.flatMap((r) => keyedParts(b, s, r));
+  const hits = await keptCopies(cache, parts.map((p) => p.key));
+  let any = false;
+  for (const [i, p] of parts.entries()) {
+    if (hits[i] && (await addKept(cache, p.key, hits[i], (bytes) => s.add(p.index, bytes)))) any = true;
   }
-  await Promise.all(ranges.map(load));
+  return any;
+}
+
+// Brings the ranges `s.list()` names into b's engine: first the parts kept
+// in Cache Storage (asked again while that brings some in: the engine may
+// then name more, as the pieces of a respelt word's neighbours), then the
+// rest by HTTP Range: all at once where the host is known to answer
+// ranges, else the first alone, then what is still missing (a host that
+// sent a whole file has sent them all).
+// `s`: the kind of part ({kind, list, loads, loadKey, parts, add, whole}:
+// ensureLexical, ensureDenseRows).
+async function loadParts(b, s) {
+  let ranges = s.list();
+  if (!ranges.length) return;
+  const cache = await b.kept;
+  while (ranges.length && (await partsFromCache(b, s, ranges, cache))) ranges = s.list();
+  const load = (r, listed) => once(s.loads, s.loadKey(r), () => fetchRange(b, s, r, listed, cache));
+  if (ranges.length && b.rangesHonoured !== true) {
+    await load(ranges[0], ranges);
+    ranges = s.list();
+  }
+  await Promise.all(ranges.map((r) => load(r, ranges)));
 }
 
 // One fetch for `key` at a time: while one is on its way (in `loads`),
@@ -513,24 +603,31 @@ function once(loads, key, start) {
   return p;
 }
 
-// Bytes r.start..r.end of the bundle file r.file, handed to `part`, or, from
-// a host that ignores Range, the whole file to `whole`. Not through the
-// HTTP cache: Chromium answered a range it had fetched on an earlier page
-// with a cut body (3,723 of 17,290 bytes; the crosslingual browser test),
-// which the engine then refused. The offline copy (sw.js) still answers
-// these requests from its whole file.
-async function fetchRange(b, r, part, whole) {
+// Bytes r.start..r.end of the bundle file r.file, handed to `s.add` (from
+// the range's first part on), or, from a host that ignores Range, the
+// whole file to `s.whole`; then its parts are kept in `cache` (from a
+// whole file, those of every range in `listed` of that file). Not through
+// the HTTP cache: Chromium answered a range it had fetched on an earlier
+// page with a cut body (3,723 of 17,290 bytes; the crosslingual browser
+// test), which the engine then refused. The offline copy (sw.js) still
+// answers these requests from its whole file.
+async function fetchRange(b, s, r, listed, cache) {
   const url = fileUrl(r.file, b.base, 'manifest.json');
   const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: 'no-store' });
   if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
   const bytes = new Uint8Array(await res.arrayBuffer());
+  let parts;
   if (res.status === 206) {
     b.rangesHonoured = true;
-    part(bytes);
+    parts = cutParts(keyedParts(b, s, r), bytes, r.start);
+    s.add(parts[0][0].index, bytes);
   } else {
     b.rangesHonoured = false;
-    whole(bytes);
+    s.whole(r, bytes);
+    parts = cutParts(listed.filter((x) => x.file === r.file).flatMap((x) => keyedParts(b, s, x)), bytes, 0);
   }
+  await keepParts(cache, parts.map(([p, part]) => [p.key, part]));
+  trimKept(b, cache);
 }
 
 // {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
@@ -723,6 +820,58 @@ async function loadModel() {
   }
 }
 
+// ------------------------------------------------------- kept parts
+//
+// Parts of files fetched by HTTP Range (the model's word-embedding rows; a
+// large bundle's lexical pieces and vector rows) are kept in Cache Storage
+// for the next visit, one entry a part, keyed by the file's URL and the
+// part's index (partKey). The key never changes meaning: bundle shards are
+// named by their content, and the model's rows are kept in a cache named by
+// its pack id. Read back, every part goes through the engine call that adds
+// it, which checks it as it checks a fetched one (a block sum, a piece's
+// sha256); a copy it refuses is deleted and the part fetched again. Without
+// Cache Storage (an opaque origin, an insecure page) or when it fails (a
+// full quota), parts are simply fetched every visit.
+
+const partKey = (url, kind, i) => `${url.href}?crossfind-${kind}=${i}`;
+
+async function openCache(name) {
+  try {
+    return await caches.open(name);
+  } catch {
+    return null;
+  }
+}
+
+// The kept copies of `keys` in `cache` (undefined where there is none).
+async function keptCopies(cache, keys) {
+  if (!cache) return keys.map(() => undefined);
+  return Promise.all(keys.map((k) => cache.match(k).catch(() => undefined)));
+}
+
+// Adds the kept copy `hit` of part `key` with `add(bytes)` (an engine call
+// that checks it); a copy the engine refuses is deleted. Whether it came in.
+async function addKept(cache, key, hit, add) {
+  try {
+    add(new Uint8Array(await hit.arrayBuffer()));
+    return true;
+  } catch {
+    await cache.delete(key).catch(() => {});
+    return false;
+  }
+}
+
+// Keeps `parts` ([[key, bytes]]) in `cache`; a part that cannot be kept
+// (quota) is fetched again next visit.
+async function keepParts(cache, parts) {
+  if (!cache || !parts.length) return;
+  await Promise.all(parts.map(([key, bytes]) => cache.put(key, new Response(bytes.slice())))).catch(() => {});
+}
+
+// `parts` ([{start, end}], absolute byte offsets) cut from `bytes`, which
+// start at byte `at` of their file: [[part, its bytes]].
+const cutParts = (parts, bytes, at) => parts.map((p) => [p, bytes.subarray(p.start - at, p.end - at)]);
+
 // ------------------------------------------------------- embedding rows
 //
 // The model's word-embedding table (250k rows, ~50 MB) is not downloaded
@@ -739,7 +888,7 @@ async function loadModel() {
 
 const ROWS_CACHE_PREFIX = 'crossfind-rows:';
 const rowsCacheName = () => ROWS_CACHE_PREFIX + self.modelBase.pathname + ':' + packId;
-const blockKey = (r, b) => fileUrl(r.file, self.modelBase, 'pack.json').href + '?crossfind-block=' + b;
+const blockKey = (r, b) => partKey(fileUrl(r.file, self.modelBase, 'pack.json'), 'block', b);
 
 async function dropOldRowCaches() {
   try {
@@ -752,42 +901,30 @@ async function dropOldRowCaches() {
   }
 }
 
-async function openRowsCache() {
-  try {
-    return await caches.open(rowsCacheName());
-  } catch {
-    return null;
-  }
-}
+const openRowsCache = () => openCache(rowsCacheName());
+
+// The blocks of range `r` of a row shard: [{index, start, end}], absolute.
+const rowBlocks = (r) =>
+  Array.from({ length: r.blocks }, (_, i) => ({
+    index: r.firstBlock + i,
+    start: r.start + i * r.blockBytes,
+    end: Math.min(r.start + (i + 1) * r.blockBytes, r.end),
+  }));
 
 // Brings one range's rows into the engine from Cache Storage; false when
 // a block of it is not there (or is damaged, and then forgotten).
 async function rowsFromCache(r, cache) {
-  if (!cache) return false;
-  const hits = await Promise.all(Array.from({ length: r.blocks }, (_, i) => cache.match(blockKey(r, r.firstBlock + i))));
+  const keys = rowBlocks(r).map((p) => blockKey(r, p.index));
+  const hits = await keptCopies(cache, keys);
   if (!hits.every(Boolean)) return false;
-  try {
-    for (let i = 0; i < r.blocks; i++) {
-      engine.addRows(r.firstBlock + i, new Uint8Array(await hits[i].arrayBuffer()));
-    }
-    return true;
-  } catch {
-    // a damaged cached copy: forget it and take the rows from the network
-    await Promise.all(Array.from({ length: r.blocks }, (_, i) => cache.delete(blockKey(r, r.firstBlock + i)))).catch(() => {});
-    return false;
+  for (let i = 0; i < keys.length; i++) {
+    if (!(await addKept(cache, keys[i], hits[i], (bytes) => engine.addRows(r.firstBlock + i, bytes)))) return false;
   }
+  return true;
 }
 
 // Keeps the blocks of range `r` (its bytes: `bytes`) in Cache Storage.
-async function keepRows(r, bytes, cache) {
-  if (!cache) return;
-  const puts = [];
-  for (let i = 0, at = 0; i < r.blocks; i++, at += r.blockBytes) {
-    const block = bytes.subarray(at, Math.min(at + r.blockBytes, bytes.byteLength));
-    puts.push(cache.put(blockKey(r, r.firstBlock + i), new Response(block.slice())));
-  }
-  await Promise.all(puts).catch(() => {});
-}
+const keepRows = (r, bytes, cache) => keepParts(cache, cutParts(rowBlocks(r), bytes, r.start).map(([p, part]) => [blockKey(r, p.index), part]));
 
 // Whether the server answers Range requests: null until it has answered one.
 let rangesHonoured = null;
