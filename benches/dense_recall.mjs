@@ -7,10 +7,12 @@
 // that the two-stage search returns in its top 10.
 //
 //   node benches/dense_recall.mjs --codes SITE/crossfind --exact OTHER/crossfind \
-//     [--queries examples/helpdesk/queries.jsonl] [--k 10] [--mode dense]
+//     [--queries examples/helpdesk/queries.jsonl] [--k 10] [--mode dense] [--min-recall R]
 //
 // Prints the mean recall, the share of queries with the same top 10 in the
-// same order, and the same first result, as JSON.
+// same order, and the same first result, as JSON. With --min-recall it
+// fails (exit 1) when the recall is below R: scripts/test.sh gates the demo
+// in the large-site layout with it.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = { codes: null, exact: null, queries: path.join(ROOT, 'examples/helpdesk/queries.jsonl'), k: 10, mode: 'dense' };
+const args = { codes: null, exact: null, queries: path.join(ROOT, 'examples/helpdesk/queries.jsonl'), k: 10, mode: 'dense', 'min-recall': null };
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
 if (!args.codes || !args.exact) throw new Error('usage: --codes BUNDLE --exact BUNDLE [--queries FILE] [--k N] [--mode dense|hybrid]');
 const CLI = path.join(ROOT, 'target/release/crossfind');
@@ -64,3 +66,7 @@ console.log(JSON.stringify({
   same_first: +(sameFirst / n).toFixed(4),
   seconds: { codes: codes.ms / 1000, exact: exact.ms / 1000 },
 }, null, 1));
+if (args['min-recall'] !== null && !(recall / n >= Number(args['min-recall']))) {
+  console.error(`dense recall@${args.k} of the two stages against the exact scan is ${(recall / n).toFixed(4)}, below ${args['min-recall']}`);
+  process.exit(1);
+}

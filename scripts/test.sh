@@ -73,7 +73,15 @@ target/release/crossfind index --input target/eval/one-language-site --out targe
 target/release/crossfind eval --bundle target/eval/one-language-site/crossfind --queries examples/helpdesk/queries.jsonl \
   --json target/eval/eval-one-language.json --baseline tests/quality/baseline-one-language.json \
   > target/eval/eval-one-language.md
+# The demo once more in the large-site layout (sign codes up front, each
+# query's candidate rows fetched by range; by default only above 1.5 MB of
+# rows): its two-stage dense search must return what the exact scan of the
+# one-piece bundle returns (recall@10 of results, src/search/dense/codes.rs).
+target/release/crossfind index --input target/demo-site --out target/eval/codes-site/crossfind --dense-codes on --quiet
+node benches/dense_recall.mjs --codes target/eval/codes-site/crossfind --exact target/demo-site/crossfind \
+  --min-recall 0.98 > target/eval/dense-recall.json
 grep -h -A3 '^## Summary' target/eval/eval.md target/eval/eval-single-copy.md target/eval/eval-one-language.md >&2
+grep -h '"recall_at_k"' target/eval/dense-recall.json >&2
 if [ "$fuzz_failed" != 0 ]; then
   echo "== fuzzing found a failure (see '== fuzz' above; docs/fuzzing.md)" >&2
   exit 1
