@@ -333,10 +333,13 @@ test('under Save-Data the offline copy waits for the reader, and removeOffline()
     await page.evaluate(() => window.crossfind.enableOffline());
     const ready = await waitOffline(page);
     assert.equal(ready.state, 'ready', JSON.stringify(ready));
-    assert.ok((await page.evaluate(() => caches.keys())).some((k) => k.includes(':v:')));
-    // And takes it back: every cache of the bundle and the worker go.
+    const kept = await page.evaluate(() => caches.keys());
+    assert.ok(kept.some((k) => k.includes(':v:')));
+    // the keyword query's index pieces, kept per query whether or not there is an offline copy
+    assert.ok(kept.some((k) => k.startsWith('crossfind-parts:')), JSON.stringify(kept));
+    // And takes it back: every cache of the bundle (the per-query ones too) and the worker go.
     await page.evaluate(() => window.crossfind.removeOffline());
-    assert.deepEqual((await page.evaluate(() => caches.keys())).filter((k) => k.startsWith('crossfind:')), []);
+    assert.deepEqual((await page.evaluate(() => caches.keys())).filter((k) => k.startsWith('crossfind')), []);
     assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0);
     assert.equal(await page.evaluate(() => window.crossfind.status.offline), 'removed');
     assert.deepEqual(errors, []);

@@ -92,9 +92,31 @@ function startOffline(scopeAttr, workerAttr, pagesAttr) {
 
 // Removes the offline copy (every cache of this bundle) and its service
 // worker; nothing is downloaded again on this page. Resolves once done.
+// The caches the worker keeps without an offline copy go too: the bundle's
+// parts fetched per query (`crossfind-parts:<bundle URL>`) and the model's
+// word-embedding rows (`crossfind-rows:<model folder>:<pack id>`, the model
+// folder being inside the bundle's), so that a reader who takes the copy
+// back frees everything this bundle stored.
 export function removeOffline() {
   offlineWanted = null;
   offlineStarted = true;
+  return Promise.all([removeWorker(), removeKeptParts()]).then(() => {
+    client.status.offline = 'removed';
+  });
+}
+
+async function removeKeptParts() {
+  if (typeof caches === 'undefined') return;
+  try {
+    for (const key of await caches.keys()) {
+      if (key === 'crossfind-parts:' + BASE.href || key.startsWith('crossfind-rows:' + BASE.pathname)) await caches.delete(key);
+    }
+  } catch {
+    /* no Cache Storage here: nothing was kept */
+  }
+}
+
+function removeWorker() {
   if (!('serviceWorker' in navigator)) return Promise.resolve();
   return navigator.serviceWorker.getRegistrations().then(async (regs) => {
     for (const reg of regs) {
@@ -114,7 +136,6 @@ export function removeOffline() {
       });
       await reg.unregister().catch(() => {});
     }
-    client.status.offline = 'removed';
   });
 }
 
