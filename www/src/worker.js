@@ -59,6 +59,7 @@ import init, { BundleLoader, PackLoader } from '../../pkg/web/crossfind.js';
 import { pickFlavour } from './wasm-flavour.cjs';
 import { fileUrl, dirUrl, cacheMode } from './bundle-files.cjs';
 import { resolveResultUrl } from './bundles.mjs';
+import { partsCacheName, rowsCachePrefix } from './cache-names.mjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
@@ -363,7 +364,7 @@ async function loadBundle(b, fatal) {
   // (stage 'bundle'), not the whole search's, unless none loads
   const report = (stage, err, isFatal, file) => problem(bundles.length > 1 && !isFatal ? 'bundle' : stage, err, isFatal, file, b);
   // the parts of its shards kept from earlier visits (loadParts)
-  b.kept = openCache(KEPT_PREFIX + base.href);
+  b.kept = openCache(partsCacheName(base));
   const keptKeys = b.kept.then((c) => c && c.keys()).catch(() => null);
   let loader;
   try {
@@ -515,7 +516,6 @@ const denseBlocks = (r) => r.blockEnds.map((end, i) => ({ index: r.block + i, st
 // some 25 such queries' candidates (more, as they overlap) in about 8 MB.
 // Together under the 24 MB of the model's rows a Latin-script site keeps,
 // which serve every query.
-const KEPT_PREFIX = 'crossfind-parts:';
 const KEPT_PARTS = { piece: 400, block: 4000 };
 
 // The part keys `keys` (Requests) whose shard bundle b's manifest does
@@ -886,15 +886,14 @@ const cutParts = (parts, bytes, at) => parts.map((p) => [p, bytes.subarray(p.sta
 // one shard are asked one at a time, so that such a server sends each
 // shard once, not once per range.
 
-const ROWS_CACHE_PREFIX = 'crossfind-rows:';
-const rowsCacheName = () => ROWS_CACHE_PREFIX + self.modelBase.pathname + ':' + packId;
+const rowsCacheName = () => rowsCachePrefix(self.modelBase.pathname) + ':' + packId;
 const blockKey = (r, b) => partKey(fileUrl(r.file, self.modelBase, 'pack.json'), 'block', b);
 
 async function dropOldRowCaches() {
   try {
     const keep = rowsCacheName();
     for (const key of await caches.keys()) {
-      if (key.startsWith(ROWS_CACHE_PREFIX + self.modelBase.pathname + ':') && key !== keep) await caches.delete(key);
+      if (key.startsWith(rowsCachePrefix(self.modelBase.pathname) + ':') && key !== keep) await caches.delete(key);
     }
   } catch {
     /* no Cache Storage (e.g. an opaque origin): rows are fetched again next visit */

@@ -26,11 +26,12 @@
 //! block is the page; [`block_starts`] says where each begins), because
 //! rescoring needs every row of a candidate's page and nothing else. Each
 //! block's bytes are checked against the first [`SUM_BYTES`] bytes of
-//! their sha256, listed here (the codes file itself is checked whole
-//! against the manifest; 32 bits a block let a damaged or mismatched
-//! block through once in four billion, and save 20 kB on the bench site). (Version 1 cut the rows into blocks of 4 whatever their
-//! page: a query then fetched 45% more row bytes than its pages hold, on
-//! the 5,040-page bench site; docs/large-sites.md.)
+//! their sha256, listed here. The codes file itself is checked whole
+//! against the manifest; 32 bits a block let a damaged or mismatched block
+//! through once in four billion, and save 20 kB on the bench site. Version
+//! 1 cut the rows into blocks of 4 whatever their page: a query then
+//! fetched 45% more row bytes than its pages hold on the 5,040-page bench
+//! site (docs/large-sites.md, "A block a page").
 //!
 //! # Byte format (version 2), little-endian
 //!
@@ -65,7 +66,7 @@ const VERSION: u32 = 2;
 /// 5,040-page bench site's chunks). Dense recall@10 against the exact scan
 /// on that site's 396 labelled queries (`benches/dense_recall.mjs`): 0.987
 /// at 150, 0.989 at 160, **0.991 at 180**, 0.993 at 200; the rows a query
-/// fetches grow with it (docs/large-sites.md, "Blocks a page").
+/// fetches grow with it (docs/large-sites.md, "A block a page").
 pub const CANDIDATES: usize = 180;
 /// A bundle is written in this layout when its int8 rows are larger than
 /// this: the budget for the first semantic result. Below it every
@@ -267,23 +268,19 @@ impl<'a> Cursor<'a> {
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
-    fn f16s(&mut self, n: usize) -> Result<Vec<f32>> {
+    /// `n` values of `width` bytes each, read by `read`.
+    fn values(&mut self, n: usize, width: usize, read: fn(&[u8]) -> f32) -> Result<Vec<f32>> {
         let b = self.take(
-            n.checked_mul(2)
+            n.checked_mul(width)
                 .ok_or_else(|| Error::corrupt(self.file, "too large"))?,
         )?;
-        Ok(b.chunks_exact(2)
-            .map(|h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])))
-            .collect())
+        Ok(b.chunks_exact(width).map(read).collect())
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
-        let b = self.take(
-            n.checked_mul(4)
-                .ok_or_else(|| Error::corrupt(self.file, "too large"))?,
-        )?;
-        Ok(b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        self.values(n, 4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    }
+    fn f16s(&mut self, n: usize) -> Result<Vec<f32>> {
+        self.values(n, 2, |h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])))
     }
 }
 

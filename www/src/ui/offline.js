@@ -4,6 +4,7 @@
 import { BASE } from './base.js';
 import { broadcast } from './events.js';
 import { client } from './client.js';
+import { partsCacheName, rowsCachePrefix } from '../cache-names.mjs';
 
 // ------------------------------------------------------------ offline (sw.js)
 
@@ -109,7 +110,7 @@ async function removeKeptParts() {
   if (typeof caches === 'undefined') return;
   try {
     for (const key of await caches.keys()) {
-      if (key === 'crossfind-parts:' + BASE.href || key.startsWith('crossfind-rows:' + BASE.pathname)) await caches.delete(key);
+      if (key === partsCacheName(BASE) || key.startsWith(rowsCachePrefix(BASE.pathname))) await caches.delete(key);
     }
   } catch {
     /* no Cache Storage here: nothing was kept */
