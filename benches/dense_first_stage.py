@@ -97,13 +97,26 @@ def read_tensor_file(path, name):
     raise KeyError(name)
 
 
+def expand_docs(docs):
+    """The docs shard as pages and chunks, from columns too (bundle version 6,
+    src/bundle/columns.rs): only the fields read here."""
+    if "pages" in docs:
+        return docs
+    runs = lambda rs: [v for v, n in rs for _ in range(n)]
+    page, frag = runs(docs["pages_of_chunks"]), runs(docs["frags_of_chunks"])
+    return {
+        "pages": [{"id": i} for i in docs["ids"]],
+        "chunks": [{"page": p, "frag": f} for p, f in zip(page, frag)],
+    }
+
+
 def load_bundle(d):
     m = json.load(open(os.path.join(d, "manifest.json")))
     shards = m["shards"]
     by_kind = {}
     for s in shards:
         by_kind.setdefault(s["kind"], []).append(s)
-    docs = json.load(open(os.path.join(d, by_kind["docs"][0]["name"])))
+    docs = expand_docs(json.load(open(os.path.join(d, by_kind["docs"][0]["name"]))))
     vs = by_kind["vectors"][0]
     t, data = read_tensor_file(os.path.join(d, vs["name"]), "vectors")
     rows, dim = t["rows"], t["cols"]

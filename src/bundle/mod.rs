@@ -19,8 +19,11 @@ use crate::error::{Error, Result};
 use crate::format::manifest::{check_relative_name, check_relative_path, parse_manifest};
 use crate::format::{sha256_hex, Encoded, Listed};
 
+mod columns;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod write;
+
+pub use columns::{parse_columns, to_columns};
 
 /// Where a piece of a lexical index in term-range pieces is
 /// (`search::lexical`'s head lists one per piece) and what it must hash to.
@@ -64,7 +67,15 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// fetches the rows of a query's candidate pages from the vectors shard by
 /// byte range, so that shard then has no gzip form. A bundle without codes
 /// is still written as version 4 or lower.
-pub const BUNDLE_VERSION: u32 = 5;
+///
+/// 6: the docs shard of a bundle whose display fields travel in the
+/// fragment shards is written in columns (`BundleManifest::docs_columns`,
+/// `bundle/columns.rs`), a quarter of its gzip size. Other bundles are
+/// still written as version 5 or lower.
+pub const BUNDLE_VERSION: u32 = 6;
+/// The version a bundle with sign codes and the docs shard as one object
+/// a page and a chunk is written as.
+pub const BUNDLE_VERSION_CODES: u32 = 5;
 /// The version a bundle with lexical pieces or display fields in the
 /// fragment shards, and no sign codes, is written as.
 pub const BUNDLE_VERSION_PIECES: u32 = 4;
@@ -162,6 +173,11 @@ pub struct BundleManifest {
     /// fetched for the hits shown; a bundle fills them in as it loads those.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub display_in_fragments: bool,
+    /// Version 6: the docs shard is in columns (`bundle::to_columns`);
+    /// only with `display_in_fragments`, since columns hold no display
+    /// fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub docs_columns: bool,
 }
 
 /// When a query's best match is too weak to trust, set by the indexer
@@ -206,6 +222,12 @@ impl BundleManifest {
                     format!("confidence level {l} is {v}, not a cosine between -1 and 1"),
                 ));
             }
+        }
+        if m.docs_columns && !(m.display_in_fragments && m.version >= 6) {
+            return Err(Error::corrupt(
+                MANIFEST,
+                "docs_columns needs display_in_fragments and version 6 or later",
+            ));
         }
         for kind in [ShardKind::Docs, ShardKind::Vectors, ShardKind::Lexical] {
             if m.shards.iter().filter(|s| s.kind == kind).count() != 1 {
@@ -337,8 +359,12 @@ impl Docs {
     /// Parses and checks the docs shard `name` against its manifest: page
     /// and chunk counts, and every chunk's page and fragment shard.
     pub fn parse(name: &str, bytes: &[u8], manifest: &BundleManifest) -> Result<Self> {
-        let docs: Docs = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(name, format!("bad page table: {e}")))?;
+        let docs: Docs = if manifest.docs_columns {
+            parse_columns(name, bytes)?
+        } else {
+            serde_json::from_slice(bytes)
+                .map_err(|e| Error::corrupt(name, format!("bad page table: {e}")))?
+        };
         if docs.chunks.len() != manifest.chunks || docs.pages.len() != manifest.pages {
             return Err(Error::corrupt(
                 name,

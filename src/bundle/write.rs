@@ -115,6 +115,13 @@ impl<S: ShardSink> ShardWriter<S> {
         self.write("docs", "json", ShardKind::Docs, &bytes)
     }
 
+    /// The page and chunk table in columns, without its display fields
+    /// (`bundle::to_columns`): for a manifest with `docs_columns` and
+    /// `display_in_fragments`, whose fragment shards carry them.
+    pub fn docs_columns(&mut self, docs: &Docs) -> Result<()> {
+        self.write("docs", "json", ShardKind::Docs, &to_columns(docs))
+    }
+
     /// The chunk vectors: `rows` int8 rows of `dim` values with a scale
     /// each (`format::tensors::quantize_i8_rows`), in chunk order, and their
     /// crowding (`search::Vectors::crowding`; empty: none written).
@@ -271,11 +278,12 @@ impl BundleManifest {
         let encoded = shards.iter().any(|s| s.encoded.is_some());
         let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
         let coded = shards.iter().any(|s| s.kind == ShardKind::VectorCodes);
-        // (`display_in_fragments`, set by the caller, makes it version 4 too)
+        // (`display_in_fragments`, set by the caller, makes it version 4
+        // too, and `docs_columns` version 6)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
             version: if coded {
-                BUNDLE_VERSION
+                BUNDLE_VERSION_CODES
             } else if pieced {
                 BUNDLE_VERSION_PIECES
             } else if encoded {
@@ -290,6 +298,7 @@ impl BundleManifest {
             shards,
             confidence: None,
             display_in_fragments: false,
+            docs_columns: false,
         }
     }
 

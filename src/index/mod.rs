@@ -114,9 +114,10 @@ pub struct BuildReport {
     pub chunks: usize,
     pub truncated_chunks: usize,
     /// The format version of the manifest written: `BUNDLE_VERSION` when the
-    /// vectors have sign codes, `BUNDLE_VERSION_PIECES` when the lexical
-    /// index is in pieces (or the display fields are in the fragment
-    /// shards), `BUNDLE_VERSION_GZIP` when a file has a gzip form, else
+    /// display fields are in the fragment shards (and the docs shard in
+    /// columns), `BUNDLE_VERSION_CODES` when the vectors have sign codes,
+    /// `BUNDLE_VERSION_PIECES` when the lexical index is in pieces,
+    /// `BUNDLE_VERSION_GZIP` when a file has a gzip form, else
     /// `BUNDLE_VERSION_PLAIN`.
     pub bundle_version: u32,
     pub languages: BTreeMap<String, LangCount>,
@@ -279,7 +280,7 @@ pub fn build_bundle(
     }
 
     if display_in_fragments {
-        shards.docs(&docs.without_display())?;
+        shards.docs_columns(&docs)?;
     } else {
         shards.docs(&docs)?;
     }
@@ -322,7 +323,8 @@ pub fn build_bundle(
     let mut manifest = BundleManifest::new(model, &docs, shards);
     if display_in_fragments {
         manifest.display_in_fragments = true;
-        manifest.version = manifest.version.max(crate::bundle::BUNDLE_VERSION_PIECES);
+        manifest.docs_columns = true;
+        manifest.version = crate::bundle::BUNDLE_VERSION;
     }
     manifest.confidence = levels;
     write_manifest(out, &manifest)?;

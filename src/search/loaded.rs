@@ -1028,7 +1028,13 @@ mod tests {
 
     /// The four-chunk bundle, written with its display fields in the
     /// fragment shards (`display`) or in the docs shard.
-    fn with_display(display: bool) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
+    /// A bundle with its display fields in the docs shard or, when
+    /// `display`, in the fragment shards, the docs shard then in columns
+    /// (version 6) when `columns`, else as version 4 wrote it.
+    fn with_display(
+        display: bool,
+        columns: bool,
+    ) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
         let mut docs = docs();
         for (i, c) in docs.chunks.iter_mut().enumerate() {
             c.heading = if i == 2 {
@@ -1070,12 +1076,13 @@ mod tests {
             })
             .unwrap();
         }
-        w.docs(&if display {
-            docs.without_display()
+        if display && columns {
+            w.docs_columns(&docs).unwrap();
+        } else if display {
+            w.docs(&docs.without_display()).unwrap();
         } else {
-            docs.clone()
-        })
-        .unwrap();
+            w.docs(&docs).unwrap();
+        }
         let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
         w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
         let mut lex = LexicalIndexBuilder::new();
@@ -1087,54 +1094,69 @@ mod tests {
         let model = test_model();
         let mut m = BundleManifest::new(model, &docs, shards);
         m.display_in_fragments = display;
+        if columns {
+            m.docs_columns = true;
+            m.version = crate::bundle::BUNDLE_VERSION;
+        }
         (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
     }
 
     #[test]
     fn display_fields_in_the_fragment_shards_come_in_with_them() {
         use crate::search::{search, Fusion, Mode, Query};
-        let (m0, f0, docs) = with_display(false);
+        let (m0, f0, docs) = with_display(false, false);
+        // columns hold no display fields: a manifest that says otherwise is refused
+        let mut odd = m0.clone();
+        odd.docs_columns = true;
+        odd.version = crate::bundle::BUNDLE_VERSION;
+        let e = BundleManifest::parse(&odd.to_json())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("docs_columns needs display_in_fragments"), "{e}");
         let plain = Bundle::from_files(m0, |n| Ok(f0.get(n).cloned()), true).unwrap();
-        let (m, files, _) = with_display(true);
-        // read whole (natively): the same table
-        let whole = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
-        assert_eq!(whole.docs, docs);
-        // the browser's way: blank until the shard of a page comes
-        let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
-        assert!(b
-            .docs
-            .pages
-            .iter()
-            .all(|p| p.url.is_empty() && p.title.is_empty()));
-        let frag = |i: usize| files[&m.fragment_shards().nth(i).unwrap().name].clone();
-        b.add_fragments(1, &frag(1)).unwrap();
-        assert_eq!(b.docs.pages[3], docs.pages[3]);
-        assert!(b.docs.pages[0].url.is_empty());
-        b.add_fragments(0, &frag(0)).unwrap();
-        assert_eq!(b.docs, docs);
-        let v = [0.5f32, -0.5, 0.5, 0.5];
-        for mode in [Mode::Lexical, Mode::Hybrid] {
-            let q = Query {
-                text: "text heading word1",
-                vector: Some(&v),
-                lang: None,
-                k: 4,
-                mode,
-                fusion: Fusion::default(),
-                filter: None,
-            };
-            assert_eq!(
-                format!("{:?}", search(&b, &q)),
-                format!("{:?}", search(&plain, &q))
-            );
+        for columns in [false, true] {
+            let (m, files, _) = with_display(true, columns);
+            // read whole (natively): the same table
+            let whole = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
+            assert_eq!(whole.docs, docs);
+            // the browser's way: blank until the shard of a page comes
+            let mut b =
+                Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+            assert!(b
+                .docs
+                .pages
+                .iter()
+                .all(|p| p.url.is_empty() && p.title.is_empty()));
+            let frag = |i: usize| files[&m.fragment_shards().nth(i).unwrap().name].clone();
+            b.add_fragments(1, &frag(1)).unwrap();
+            assert_eq!(b.docs.pages[3], docs.pages[3]);
+            assert!(b.docs.pages[0].url.is_empty());
+            b.add_fragments(0, &frag(0)).unwrap();
+            assert_eq!(b.docs, docs);
+            let v = [0.5f32, -0.5, 0.5, 0.5];
+            for mode in [Mode::Lexical, Mode::Hybrid] {
+                let q = Query {
+                    text: "text heading word1",
+                    vector: Some(&v),
+                    lang: None,
+                    k: 4,
+                    mode,
+                    fusion: Fusion::default(),
+                    filter: None,
+                };
+                assert_eq!(
+                    format!("{:?}", search(&b, &q)),
+                    format!("{:?}", search(&plain, &q))
+                );
+            }
+            // a shard naming a page that does not exist: an error naming it, no panic
+            let name = m.fragment_shards().next().unwrap().name.clone();
+            let bad = br#"{"chunks":[[0,["x"]]],"pages":[[99,"/x","X"]]}"#;
+            let mut f: Fragments = serde_json::from_slice(bad).unwrap();
+            f.chunks[0].0 = 0;
+            let e = b.docs.add_display(&name, &f).unwrap_err().to_string();
+            assert!(e.contains(&name) && e.contains("page 99"), "{e}");
         }
-        // a shard naming a page that does not exist: an error naming it, no panic
-        let name = m.fragment_shards().next().unwrap().name.clone();
-        let bad = br#"{"chunks":[[0,["x"]]],"pages":[[99,"/x","X"]]}"#;
-        let mut f: Fragments = serde_json::from_slice(bad).unwrap();
-        f.chunks[0].0 = 0;
-        let e = b.docs.add_display(&name, &f).unwrap_err().to_string();
-        assert!(e.contains(&name) && e.contains("page 99"), "{e}");
     }
 
     /// The vectors shard of `docs()` with `crowding`, loaded as a bundle.
@@ -1332,8 +1354,8 @@ mod tests {
         use crate::search::Mode;
         let (m1, f1, values) = clustered(false);
         let (m, files, _) = clustered(true);
-        assert!(m1.codes_shard().is_none() && m1.version < crate::bundle::BUNDLE_VERSION);
-        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION);
+        assert!(m1.codes_shard().is_none() && m1.version < crate::bundle::BUNDLE_VERSION_CODES);
+        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION_CODES);
         let vs = m.shard(ShardKind::Vectors);
         assert!(vs.encoded.is_none(), "rows by byte range: no gzip form");
         assert_eq!(m.semantic_shard().kind, ShardKind::VectorCodes);

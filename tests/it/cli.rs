@@ -211,13 +211,14 @@ fn version_names_the_formats_this_build_writes_and_reads() {
         )),
         "{v}"
     );
-    // a bundle or pack with no gzip form is still written in the older format
+    // each feature names the oldest format a bundle with it is written as
+    use crossfind::bundle::*;
     assert!(
         v.contains(&format!(
-            "bundle format {}, {} with the lexical index in one piece, {} when no file is compressed either",
-            crossfind::bundle::BUNDLE_VERSION,
-            crossfind::bundle::BUNDLE_VERSION_GZIP,
-            crossfind::bundle::BUNDLE_VERSION_PLAIN
+            "bundle format {BUNDLE_VERSION}: {BUNDLE_VERSION_PLAIN} when no file is compressed, \
+             {BUNDLE_VERSION_GZIP} with gzip forms, {BUNDLE_VERSION_PIECES} with lexical pieces, \
+             {BUNDLE_VERSION_CODES} with sign codes, {BUNDLE_VERSION} with the page table in columns; \
+             reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}"
         )),
         "{v}"
     );
