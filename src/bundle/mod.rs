@@ -71,7 +71,8 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// 6: the docs shard of a bundle whose display fields travel in the
 /// fragment shards is written in columns (`BundleManifest::docs_columns`,
 /// `bundle/columns.rs`), a quarter of its gzip size. Other bundles are
-/// still written as version 5 or lower.
+/// still written as version 5 or lower. Also in 6: a shard's gzip form is
+/// listed by its encoding and size only (`format::Encoded`).
 pub const BUNDLE_VERSION: u32 = 6;
 /// The version a bundle with sign codes and the docs shard as one object
 /// a page and a chunk is written as.
@@ -84,6 +85,9 @@ pub const BUNDLE_VERSION_PIECES: u32 = 4;
 pub const BUNDLE_VERSION_GZIP: u32 = 3;
 /// The version a bundle without compressed files is written as.
 pub const BUNDLE_VERSION_PLAIN: u32 = 2;
+/// From this version on, a shard's gzip form is listed by its encoding
+/// and size only (`format::Encoded`).
+const NAMES_IMPLIED_FROM: u32 = 6;
 /// The oldest bundle format version this build still reads.
 pub const BUNDLE_OLDEST_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
@@ -196,15 +200,18 @@ pub struct ConfidenceLevels {
 
 impl BundleManifest {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let m: BundleManifest = parse_manifest(
+        let mut m: BundleManifest = parse_manifest(
             MANIFEST,
             bytes,
             BUNDLE_FORMAT,
             BUNDLE_OLDEST_VERSION..=BUNDLE_VERSION,
         )?;
-        for s in &m.shards {
+        for s in &mut m.shards {
             check_relative_name(MANIFEST, &s.name)?;
-            if let Some(e) = &s.encoded {
+            if let Some(e) = &mut s.encoded {
+                if e.name.is_empty() && m.version >= NAMES_IMPLIED_FROM {
+                    e.name = format!("{}{}", s.name, e.encoding.suffix());
+                }
                 check_relative_name(MANIFEST, &e.name)?;
             }
         }

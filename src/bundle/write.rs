@@ -305,9 +305,20 @@ impl BundleManifest {
     /// The manifest's bytes as written to [`MANIFEST`]: compact JSON, as
     /// every visit fetches it before the first keyword result (on a
     /// 5,040-page site the indentation of its 219 shard entries was a fifth
-    /// of its 94 kB; `jq .` shows it indented).
+    /// of its 94 kB; `jq .` shows it indented), and from version 6 without
+    /// the gzip forms' names and checksums (46 of the 70 kB left).
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("manifest serialises")
+        if self.version < NAMES_IMPLIED_FROM {
+            return serde_json::to_vec(self).expect("manifest serialises");
+        }
+        // the gzip forms' names follow from the shards' and their
+        // checksums are not read (`format::Encoded`)
+        let mut m = self.clone();
+        for e in m.shards.iter_mut().filter_map(|s| s.encoded.as_mut()) {
+            e.name.clear();
+            e.sha256.clear();
+        }
+        serde_json::to_vec(&m).expect("manifest serialises")
     }
 }
 
@@ -317,4 +328,73 @@ impl BundleManifest {
 pub fn write_manifest(out: &Path, manifest: &BundleManifest) -> Result<()> {
     let path = out.join(MANIFEST);
     replace_file(&path, &manifest.to_json()).map_err(io(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle manifest of `version` listing a docs shard big enough to
+    /// have a gzip form, and its files.
+    fn written(version: u32) -> (BundleManifest, HashMap<String, Vec<u8>>) {
+        let pages: Vec<PageMeta> = (0..300)
+            .map(|i| PageMeta::new(&format!("en/page-{i}"), "en", &format!("g{i}")))
+            .collect();
+        let chunks = (0..300)
+            .map(|i| ChunkMeta {
+                page: i,
+                anchor: None,
+                heading: String::new(),
+                frag: 0,
+                weight: None,
+            })
+            .collect();
+        let docs = Docs { pages, chunks };
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        w.docs(&docs).unwrap();
+        w.vectors(0, 4, &[], &[]).unwrap();
+        w.lexical(
+            &crate::search::lexical::LexicalIndexBuilder::new()
+                .finish()
+                .to_bytes(),
+        )
+        .unwrap();
+        let (shards, files) = w.finish();
+        let model = ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim: 4,
+            dir: "model".into(),
+            offline_rows: None,
+        };
+        let mut m = BundleManifest::new(model, &docs, shards);
+        m.version = version;
+        (m, files)
+    }
+
+    #[test]
+    fn from_version_6_gzip_forms_are_listed_by_encoding_and_size() {
+        let (m, files) = written(BUNDLE_VERSION);
+        let e = m.shards[0].encoded.clone().expect("a gzip form");
+        assert!(files.contains_key(&e.name) && !e.sha256.is_empty());
+        let text = String::from_utf8(m.to_json()).unwrap();
+        assert!(
+            !text.contains(".gz") && text.matches("sha256").count() == m.shards.len(),
+            "{text}"
+        );
+        // read back: the name is the shard's with `.gz`, no checksum
+        let back = serde_json::from_slice::<serde_json::Value>(&m.to_json()).unwrap();
+        let parsed = BundleManifest::parse(&m.to_json()).unwrap();
+        let got = parsed.shards[0].encoded.as_ref().unwrap();
+        assert_eq!((got.name.as_str(), got.bytes), (e.name.as_str(), e.bytes));
+        assert!(got.sha256.is_empty() && back["shards"][0]["encoded"]["bytes"] == e.bytes);
+        // an older version keeps writing both, and needs them
+        let (old, _) = written(BUNDLE_VERSION_CODES);
+        let text = String::from_utf8(old.to_json()).unwrap();
+        assert!(text.contains(&e.name) && text.contains(&e.sha256));
+        let mut v: serde_json::Value = serde_json::from_slice(&old.to_json()).unwrap();
+        v["shards"][0]["encoded"]["name"] = "".into();
+        let err = BundleManifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+    }
 }

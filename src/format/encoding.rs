@@ -45,11 +45,21 @@ impl Encoding {
 
 /// The compressed form of a listed file: its name beside the plain file,
 /// and the size and sha256 of the compressed bytes as stored.
+///
+/// A bundle manifest of version 6 or later writes only the encoding and
+/// the size: the name is always the plain name and the encoding's suffix
+/// (`BundleManifest::parse` fills it in), and readers check the decoded
+/// content against the plain file's sha256, never the stored bytes', so a
+/// second checksum per file was a third of a large site's manifest. The
+/// indexer keeps it in memory for the offline copy's list. Pack manifests
+/// still write both.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Encoded {
     pub encoding: Encoding,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     pub bytes: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }
 

@@ -106,8 +106,14 @@ pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> R
             None => (name.to_string(), bytes, sha256.to_string()),
         };
     for s in &manifest.shards {
-        let (name, bytes, sha256) = stored(&s.name, s.bytes, &s.sha256, &s.encoded);
-        files.push(PrecacheFile::whole(name, bytes, &sha256));
+        match stored(&s.name, s.bytes, &s.sha256, &s.encoded) {
+            // a gzip form listed without its checksum (a manifest read
+            // back from version 6 on): the stored file's
+            (name, _, sha256) if sha256.is_empty() => {
+                files.push(whole_file(&out.join(&name), name)?)
+            }
+            (name, bytes, sha256) => files.push(PrecacheFile::whole(name, bytes, &sha256)),
+        }
     }
     files.push(whole_file(
         &out.join(dir).join(PACK_MANIFEST),

@@ -95,9 +95,10 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     const shard = m.shards.find((x) => x.kind === 'fragments');
     const body = Buffer.concat([readFileSync(path.join(BUNDLE, shard.name)), Buffer.from('\n')]);
     const digest = sha256(body);
-    // (offline.json lists a shard by its gzip form where it has one; the
-    // new shard is published without one, as a plain file)
-    const oldListed = shard.encoded ? shard.encoded.name : shard.name;
+    // (offline.json lists a shard by its gzip form where it has one, named
+    // after the shard from bundle format 6 on; the new shard is published
+    // without one, as a plain file)
+    const oldListed = shard.encoded ? shard.encoded.name ?? `${shard.name}.gz` : shard.name;
     const name = shard.name.replace(/\.[0-9a-f]{12}\.json$/, `.${digest.slice(0, 12)}.json`);
     writeFileSync(s.file(name), body);
     Object.assign(shard, { name, bytes: body.length, sha256: digest });
