@@ -33,9 +33,13 @@ pub struct PieceRef {
     pub first: String,
     /// Its file: an index among the bundle's `lexical_terms` shards.
     pub file: u32,
+    /// Its stored bytes in that file, which `sha256` is of.
     pub start: u64,
     pub len: u64,
     pub sha256: [u8; 32],
+    /// The length it inflates to, when it is stored deflated (head
+    /// version 3); `None`: stored as it is (version 2).
+    pub plain: Option<u64>,
 }
 
 /// The name of the vectors shard's optional f32 tensor of the chunks'
@@ -72,14 +76,14 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// fragment shards is written in columns (`BundleManifest::docs_columns`,
 /// `bundle/columns.rs`), a quarter of its gzip size. Other bundles are
 /// still written as version 5 or lower. Also in 6: a shard's gzip form is
-/// listed by its encoding and size only (`format::Encoded`).
+/// listed by its encoding and size only (`format::Encoded`), and lexical
+/// pieces are stored deflated (head version 3, half their bytes), so a
+/// bundle with pieces is written as 6 too; version 4 is read, no longer
+/// written.
 pub const BUNDLE_VERSION: u32 = 6;
-/// The version a bundle with sign codes and the docs shard as one object
-/// a page and a chunk is written as.
+/// The version a bundle with sign codes, a one-piece lexical index and
+/// the docs shard as one object a page and a chunk is written as.
 pub const BUNDLE_VERSION_CODES: u32 = 5;
-/// The version a bundle with lexical pieces or display fields in the
-/// fragment shards, and no sign codes, is written as.
-pub const BUNDLE_VERSION_PIECES: u32 = 4;
 /// The version a bundle with compressed files and a one-piece lexical
 /// index is written as.
 pub const BUNDLE_VERSION_GZIP: u32 = 3;

@@ -181,7 +181,9 @@ impl<S: ShardSink> ShardWriter<S> {
     /// into `lexical_terms` files of at most `file_bytes` (a piece larger
     /// than that alone in one), and its head, made by `head` from where
     /// each piece went (file, byte range, sha256), as the `lexical` shard.
-    /// The pieces files are fetched by byte range: no gzip form.
+    /// The pieces files are fetched by byte range: no gzip form; instead
+    /// each piece is stored deflated (raw deflate, level 9: half the
+    /// bytes a query's pieces cost), its sha256 that of the stored bytes.
     pub fn lexical_pieces(
         &mut self,
         pieces: Vec<(String, Vec<u8>)>,
@@ -193,7 +195,8 @@ impl<S: ShardSink> ShardWriter<S> {
         let mut file: Vec<u8> = Vec::new();
         let mut files = 0u32;
         for (first, bytes) in pieces {
-            if !file.is_empty() && file.len() + bytes.len() > file_bytes {
+            let stored = miniz_oxide::deflate::compress_to_vec(&bytes, 9);
+            if !file.is_empty() && file.len() + stored.len() > file_bytes {
                 self.write_as(
                     "lexical-terms",
                     "bin",
@@ -208,10 +211,11 @@ impl<S: ShardSink> ShardWriter<S> {
                 first,
                 file: files,
                 start: file.len() as u64,
-                len: bytes.len() as u64,
-                sha256: Sha256::digest(&bytes).into(),
+                len: stored.len() as u64,
+                sha256: Sha256::digest(&stored).into(),
+                plain: Some(bytes.len() as u64),
             });
-            file.extend_from_slice(&bytes);
+            file.extend_from_slice(&stored);
         }
         if !file.is_empty() {
             self.write_as(
@@ -278,14 +282,13 @@ impl BundleManifest {
         let encoded = shards.iter().any(|s| s.encoded.is_some());
         let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
         let coded = shards.iter().any(|s| s.kind == ShardKind::VectorCodes);
-        // (`display_in_fragments`, set by the caller, makes it version 4
-        // too, and `docs_columns` version 6)
+        // (`docs_columns`, set by the caller, makes it version 6 too)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
-            version: if coded {
+            version: if pieced {
+                BUNDLE_VERSION
+            } else if coded {
                 BUNDLE_VERSION_CODES
-            } else if pieced {
-                BUNDLE_VERSION_PIECES
             } else if encoded {
                 BUNDLE_VERSION_GZIP
             } else {

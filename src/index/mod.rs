@@ -114,9 +114,9 @@ pub struct BuildReport {
     pub chunks: usize,
     pub truncated_chunks: usize,
     /// The format version of the manifest written: `BUNDLE_VERSION` when the
-    /// display fields are in the fragment shards (and the docs shard in
-    /// columns), `BUNDLE_VERSION_CODES` when the vectors have sign codes,
-    /// `BUNDLE_VERSION_PIECES` when the lexical index is in pieces,
+    /// lexical index is in pieces or the display fields are in the
+    /// fragment shards (and the docs shard in columns),
+    /// `BUNDLE_VERSION_CODES` when the vectors have sign codes,
     /// `BUNDLE_VERSION_GZIP` when a file has a gzip form, else
     /// `BUNDLE_VERSION_PLAIN`.
     pub bundle_version: u32,

@@ -939,7 +939,7 @@ mod tests {
             "one piece: read by older readers"
         );
         let (m, files) = pieced(40, 120);
-        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION_PIECES);
+        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION);
         let terms: Vec<&Shard> = m
             .shards
             .iter()

@@ -337,7 +337,7 @@ test('keyword search answers without the vectors shard; added later, hybrid equa
   }
 });
 
-// A lexical index in term-range pieces (bundle format 4; `crossfind index
+// A lexical index in term-range pieces (bundle format 6, each piece deflated; `crossfind index
 // --lexical-pieces`): the engine names the byte ranges of the pieces a
 // query's terms are in, the worker fetches them (www/src/worker.js,
 // ensureLexical), and the answers are those of the index in one piece.
@@ -347,7 +347,7 @@ test('a lexical index in pieces: a query fetches only the pieces it needs and an
   const manifest = JSON.parse(readFileSync(path.join(pieced, 'manifest.json'), 'utf8'));
   const terms = manifest.shards.filter((s) => s.kind === 'lexical_terms');
   assert.ok(terms.length >= 1 && terms.every((s) => !s.encoded), 'pieces files, fetched by range, no gzip form');
-  assert.equal(manifest.version, 4);
+  assert.equal(manifest.version, 6, 'lexical pieces, stored deflated');
   const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.file]; } return ['no error', null]; };
   const load = () => {
     const loader = new BundleLoader(readFileSync(path.join(pieced, 'manifest.json'), 'utf8'));

@@ -31,6 +31,12 @@ use super::{put, read_terms, Error, LexicalIndex, Parts, Reader, FILE, MAX_TERM_
 use sha2::{Digest, Sha256};
 
 pub(super) const VERSION: u32 = 2;
+/// The head's version when its pieces are stored deflated: as version 2,
+/// with each piece's inflated length after its sha256.
+pub(super) const VERSION_DEFLATED: u32 = 3;
+/// The most bytes a piece may inflate to (a piece is about
+/// [`PIECE_BYTES`]; one term's postings can make it larger).
+const MAX_PLAIN_BYTES: u64 = 256 << 20;
 /// An index whose one-piece form is larger than this is written in pieces:
 /// below it, a visit's few pieces and the head come close to the whole.
 pub const PIECED_ABOVE: usize = 128 * 1024;
@@ -115,11 +121,16 @@ impl LexicalIndex {
             .collect()
     }
 
-    /// The head (version 2) of this index with its pieces at `refs`.
+    /// The head of this index with its pieces at `refs`: version 3 when
+    /// they are stored deflated (every `plain` set), else 2.
     pub fn head_bytes(&self, refs: &[PieceRef]) -> Vec<u8> {
+        let deflated = !refs.is_empty() && refs.iter().all(|r| r.plain.is_some());
         let mut out = Vec::with_capacity(16 + 3 * self.doc_ids.len() + 48 * refs.len());
         out.extend_from_slice(super::MAGIC);
-        put(&mut out, u64::from(VERSION));
+        put(
+            &mut out,
+            u64::from(if deflated { VERSION_DEFLATED } else { VERSION }),
+        );
         put(&mut out, self.doc_ids.len() as u64);
         let mut prev: Option<u32> = None;
         for &id in &self.doc_ids {
@@ -137,6 +148,9 @@ impl LexicalIndex {
             put(&mut out, r.start);
             put(&mut out, r.len);
             out.extend_from_slice(&r.sha256);
+            if deflated {
+                put(&mut out, r.plain.unwrap_or(0));
+            }
         }
         out
     }
@@ -218,6 +232,22 @@ impl LexicalIndex {
                 actual: hex(&actual),
             });
         }
+        let inflated;
+        let bytes = match r.plain {
+            None => bytes,
+            Some(n) => {
+                inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, n as usize)
+                    .ok()
+                    .filter(|b| b.len() as u64 == n)
+                    .ok_or_else(|| {
+                        Error::corrupt(
+                            FILE,
+                            format!("piece {i}: does not inflate to the {n} bytes the head says"),
+                        )
+                    })?;
+                inflated.as_slice()
+            }
+        };
         let next = p.refs.get(i + 1).map(|n| n.first.as_str());
         let mut parts = Parts::new(vec![0; self.doc_ids.len()]);
         let mut reader = Reader { bytes, pos: 0 };
@@ -285,8 +315,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Reads a head after its magic and version.
-pub(super) fn read_head(r: &mut Reader) -> Result<LexicalIndex, Error> {
+/// Reads a head after its magic and version (2, or 3: pieces deflated).
+pub(super) fn read_head(r: &mut Reader, version: u32) -> Result<LexicalIndex, Error> {
+    let deflated = version == VERSION_DEFLATED;
     // Every doc id and length takes at least one byte each.
     let n_docs = r.count(2, "document count")?;
     let doc_ids = super::read_doc_ids(r, n_docs)?;
@@ -326,12 +357,25 @@ pub(super) fn read_head(r: &mut Reader) -> Result<LexicalIndex, Error> {
         }
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(r.take(32)?);
+        let plain = if deflated {
+            let n = r.varint()?;
+            if n == 0 || n > MAX_PLAIN_BYTES {
+                return Err(Error::corrupt(
+                    FILE,
+                    format!("piece {i}: inflates to {n} bytes"),
+                ));
+            }
+            Some(n)
+        } else {
+            None
+        };
         refs.push(PieceRef {
             first,
             file,
             start,
             len,
             sha256,
+            plain,
         });
     }
     if r.remaining() != 0 {
@@ -375,19 +419,30 @@ mod tests {
     }
 
     /// The index cut in pieces of about `target` bytes, all in one file:
-    /// its head read back, and the pieces.
+    /// its head read back, and the pieces as stored.
     fn pieced(target: usize) -> (LexicalIndex, Vec<Vec<u8>>, Vec<PieceRef>) {
+        stored(target, true)
+    }
+
+    /// [`pieced`], the pieces deflated (head version 3) or not (2).
+    fn stored(target: usize, deflate: bool) -> (LexicalIndex, Vec<Vec<u8>>, Vec<PieceRef>) {
         let ix = full();
         let mut refs = Vec::new();
         let mut pieces = Vec::new();
         let mut at = 0u64;
-        for (first, bytes) in ix.split_terms(target) {
+        for (first, plain) in ix.split_terms(target) {
+            let bytes = if deflate {
+                miniz_oxide::deflate::compress_to_vec(&plain, 9)
+            } else {
+                plain.clone()
+            };
             refs.push(PieceRef {
                 first,
                 file: 0,
                 start: at,
                 len: bytes.len() as u64,
                 sha256: Sha256::digest(&bytes).into(),
+                plain: deflate.then_some(plain.len() as u64),
             });
             at += bytes.len() as u64;
             pieces.push(bytes);
@@ -408,8 +463,14 @@ mod tests {
 
     #[test]
     fn with_the_pieces_a_query_needs_it_scores_as_the_one_piece_index_bit_for_bit() {
+        for deflate in [false, true] {
+            pieces_score_as_one(deflate);
+        }
+    }
+
+    fn pieces_score_as_one(deflate: bool) {
         let ix = full();
-        let (head, pieces, refs) = pieced(40);
+        let (head, pieces, refs) = stored(40, deflate);
         assert!(refs.len() > 5, "{} pieces", refs.len());
         assert_eq!(refs[0].first, "");
         assert!(head.is_pieced() && !ix.is_pieced());
@@ -484,5 +545,18 @@ mod tests {
         let mut unordered = refs.clone();
         unordered[2].first.clone_from(&refs[1].first);
         assert!(LexicalIndex::from_bytes(&full().head_bytes(&unordered)).is_err());
+        // stored bytes that match their checksum but do not inflate to the
+        // length the head says, or are not deflate data at all
+        let mut lying = refs.clone();
+        lying[1].plain = Some(lying[1].plain.unwrap() + 1);
+        let mut h = LexicalIndex::from_bytes(&full().head_bytes(&lying)).unwrap();
+        let e = h.add_piece(1, &pieces[1]).unwrap_err().to_string();
+        assert!(e.contains("piece 1: does not inflate"), "{e}");
+        let junk = vec![0xffu8; 40];
+        let mut lying = refs.clone();
+        lying[1].len = junk.len() as u64;
+        lying[1].sha256 = Sha256::digest(&junk).into();
+        let mut h = LexicalIndex::from_bytes(&full().head_bytes(&lying)).unwrap();
+        assert!(matches!(h.add_piece(1, &junk), Err(Error::Corrupt { .. })));
     }
 }
