@@ -10,7 +10,8 @@
 //! - `bundle`, `lexical`, `tensors`: the committed golden bundle
 //!   (`tests/fixtures/golden/bundle-v1`, a real bundle made with the default
 //!   model) and a synthetic bundle with 8-dimensional vectors, small enough
-//!   for the fuzzer to mutate every byte;
+//!   for the fuzzer to mutate every byte, also written as a large site's
+//!   bundle is (format 6);
 //! - `html`, `markdown`, `jsonl`: the fixture sites in `tests/fixtures/sites/`
 //!   (whole sites and single files) and a few made here for what they lack
 //!   (UTF-16 and Windows-1252 files, front matter and JSONL edge cases);
@@ -30,9 +31,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crossfind::bundle::write::{write_shards, Content};
+use crossfind::bundle::write::{write_shards, Content, ShardWriter};
 use crossfind::bundle::{
-    BundleManifest, ChunkMeta, Docs, Fragments, ModelRef, PageMeta, ShardKind, MANIFEST,
+    BundleManifest, ChunkMeta, Docs, Fragments, ModelRef, PageMeta, ShardKind, BUNDLE_VERSION,
+    MANIFEST,
 };
 use crossfind::format::tensors::{quantize_i8_rows, DType, TensorFileWriter};
 use crossfind::model::tokenizer::TextTokenizer;
@@ -58,7 +60,10 @@ fn framed(manifest: &[u8], shards: &[Vec<u8>], query: Option<&str>) -> Vec<u8> {
 
 /// A three-page, five-chunk bundle in three languages with 8-dim vectors
 /// and two fragment shards; returns the manifest and the shard bytes.
-fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
+/// `large`: written as a large site's bundle is (format 6): display fields
+/// in the fragment shards, the docs shard in columns, the lexical index in
+/// deflated pieces of a few terms.
+fn synthetic(large: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     let page = |id: &str, lang: &str, title: &str, group: &str| PageMeta {
         id: id.into(),
         url: format!("/{id}.html"),
@@ -123,7 +128,8 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     let values: Vec<f32> = (0..texts.len() * dim)
         .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
         .collect();
-    let (vectors, lexical) = (quantize_i8_rows(&values, dim), lex.finish().to_bytes());
+    let index = lex.finish();
+    let (vectors, lexical) = (quantize_i8_rows(&values, dim), index.to_bytes());
     let content = Content {
         docs: &docs,
         dim,
@@ -138,7 +144,48 @@ fn synthetic() -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
         dir: "model".into(),
         offline_rows: None,
     };
-    let (manifest, mut files) = write_shards(HashMap::new(), &content, model).unwrap();
+    let (manifest, mut files) = if large {
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for (fi, f) in frags.iter().enumerate() {
+            // the shard's chunk ids count from its first chunk
+            let base = docs
+                .chunks
+                .iter()
+                .position(|c| c.frag == fi as u32)
+                .unwrap();
+            let chunk = |c: u32| &docs.chunks[base + c as usize];
+            let mut pages: Vec<u32> = f.chunks.iter().map(|(c, _)| chunk(*c).page).collect();
+            pages.dedup();
+            w.fragments(&Fragments {
+                pages: pages
+                    .iter()
+                    .map(|&p| {
+                        let pm = &docs.pages[p as usize];
+                        (p, pm.url.clone(), pm.title.clone())
+                    })
+                    .collect(),
+                headings: f
+                    .chunks
+                    .iter()
+                    .map(|(c, _)| (*c, chunk(*c).heading.clone()))
+                    .filter(|(_, h)| !h.is_empty())
+                    .collect(),
+                ..f.clone()
+            })
+            .unwrap();
+        }
+        w.docs_columns(&docs).unwrap();
+        w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
+        index.write_shards(&mut w, Some(40)).unwrap();
+        let (shards, files) = w.finish();
+        let mut m = BundleManifest::new(model, &docs, shards);
+        m.display_in_fragments = true;
+        m.docs_columns = true;
+        m.version = BUNDLE_VERSION;
+        (m, files)
+    } else {
+        write_shards(HashMap::new(), &content, model).unwrap()
+    };
     let shards = manifest
         .shards
         .iter()
@@ -193,19 +240,21 @@ fn main() {
         }
     }
 
-    let (sm, ss) = synthetic();
-    let sbytes: Vec<Vec<u8>> = ss.iter().map(|(_, b)| b.clone()).collect();
-    write(&bdir, "synthetic", &framed(&sm, &sbytes, None));
-    write(
-        &bdir,
-        "synthetic-query",
-        &framed(&sm, &sbytes, Some("contraseña E4011")),
-    );
-    for (kind, bytes) in &ss {
-        match kind {
-            ShardKind::Lexical => write(&ldir, "synthetic", bytes),
-            ShardKind::Vectors => write(&tdir, "synthetic-vectors", bytes),
-            _ => {}
+    for (name, large) in [("synthetic", false), ("synthetic-v6", true)] {
+        let (sm, ss) = synthetic(large);
+        let sbytes: Vec<Vec<u8>> = ss.iter().map(|(_, b)| b.clone()).collect();
+        write(&bdir, name, &framed(&sm, &sbytes, None));
+        write(
+            &bdir,
+            &format!("{name}-query"),
+            &framed(&sm, &sbytes, Some("contraseña E4011")),
+        );
+        for (kind, bytes) in &ss {
+            match kind {
+                ShardKind::Lexical => write(&ldir, name, bytes),
+                ShardKind::Vectors if !large => write(&tdir, "synthetic-vectors", bytes),
+                _ => {}
+            }
         }
     }
     write(&tdir, "dtypes", &tensor_seed());
