@@ -136,6 +136,21 @@ pub struct ModelRef {
     pub offline_rows: Option<OfflineRows>,
 }
 
+#[cfg(test)]
+impl ModelRef {
+    /// A model named `test` of `dim` dimensions in `model/`, with no
+    /// offline rows: what unit tests that make up a bundle need.
+    pub(crate) fn for_tests(dim: usize) -> Self {
+        ModelRef {
+            pack_id: "0000000000000000".into(),
+            id: "test".into(),
+            dim,
+            dir: "model".into(),
+            offline_rows: None,
+        }
+    }
+}
+
 /// The embedding rows a site's languages need, for the offline copy (the
 /// service worker keeps these byte ranges of the pack's row shards instead
 /// of whole shards): the row groups of `model::roworder` for the languages

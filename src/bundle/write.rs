@@ -363,13 +363,7 @@ mod tests {
         )
         .unwrap();
         let (shards, files) = w.finish();
-        let model = ModelRef {
-            pack_id: "0000000000000000".into(),
-            id: "test".into(),
-            dim: 4,
-            dir: "model".into(),
-            offline_rows: None,
-        };
+        let model = ModelRef::for_tests(4);
         let mut m = BundleManifest::new(model, &docs, shards);
         m.version = version;
         (m, files)

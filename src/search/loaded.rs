@@ -710,12 +710,22 @@ mod tests {
 
     /// The model reference of the test bundles (4 dimensions).
     fn test_model() -> ModelRef {
-        ModelRef {
-            pack_id: "0000000000000000".into(),
-            id: "test".into(),
-            dim: 4,
-            dir: "model".into(),
-            offline_rows: None,
+        ModelRef::for_tests(4)
+    }
+
+    /// The query vector of the tests' searches.
+    const QV: [f32; 4] = [0.5, -0.5, 0.5, 0.5];
+
+    /// A search of the test bundles: `text` with [`QV`], top 4, in `mode`.
+    fn query(text: &str, mode: crate::search::Mode) -> crate::search::Query<'_> {
+        crate::search::Query {
+            text,
+            vector: Some(&QV),
+            lang: None,
+            k: 4,
+            mode,
+            fusion: crate::search::Fusion::default(),
+            filter: None,
         }
     }
 
@@ -809,7 +819,7 @@ mod tests {
 
     #[test]
     fn vectors_added_after_load_search_as_if_loaded_with_the_bundle() {
-        use crate::search::{search, Fusion, Mode, Query};
+        use crate::search::{search, Mode};
         let (manifest, files) = written();
         let full =
             Bundle::from_files(manifest.clone(), |n| Ok(files.get(n).cloned()), true).unwrap();
@@ -838,17 +848,8 @@ mod tests {
         late.add_vectors(&files[&vectors]).unwrap();
         assert!(late.has_vectors());
         assert_eq!(late.page_norms, full.page_norms);
-        let v = [0.5f32, -0.5, 0.5, 0.5];
         for mode in [Mode::Hybrid, Mode::Dense, Mode::Lexical] {
-            let q = Query {
-                text: "text word2",
-                vector: Some(&v),
-                lang: None,
-                k: 4,
-                mode,
-                fusion: Fusion::default(),
-                filter: None,
-            };
+            let q = query("text word2", mode);
             let shown = |b: &Bundle| format!("{:?}", search(b, &q));
             assert_eq!(shown(&late), shown(&full), "{mode:?}");
         }
@@ -904,20 +905,11 @@ mod tests {
 
     /// The hits of `q`, lexical and hybrid, scores as bits (snippets aside).
     fn shown(b: &Bundle, q: &str) -> Vec<(String, Option<u32>, Option<u32>, u32)> {
-        use crate::search::{search, Fusion, Mode, Query};
-        let v = [0.5f32, -0.5, 0.5, 0.5];
+        use crate::search::{search, Mode};
         [Mode::Lexical, Mode::Hybrid]
             .into_iter()
             .flat_map(|mode| {
-                let q = Query {
-                    text: q,
-                    vector: Some(&v),
-                    lang: None,
-                    k: 4,
-                    mode,
-                    fusion: Fusion::default(),
-                    filter: None,
-                };
+                let q = query(q, mode);
                 search(b, &q).into_iter().map(|h| {
                     (
                         h.page_id,
@@ -1103,7 +1095,7 @@ mod tests {
 
     #[test]
     fn display_fields_in_the_fragment_shards_come_in_with_them() {
-        use crate::search::{search, Fusion, Mode, Query};
+        use crate::search::{search, Mode};
         let (m0, f0, docs) = with_display(false, false);
         // columns hold no display fields: a manifest that says otherwise is refused
         let mut odd = m0.clone();
@@ -1133,17 +1125,8 @@ mod tests {
             assert!(b.docs.pages[0].url.is_empty());
             b.add_fragments(0, &frag(0)).unwrap();
             assert_eq!(b.docs, docs);
-            let v = [0.5f32, -0.5, 0.5, 0.5];
             for mode in [Mode::Lexical, Mode::Hybrid] {
-                let q = Query {
-                    text: "text heading word1",
-                    vector: Some(&v),
-                    lang: None,
-                    k: 4,
-                    mode,
-                    fusion: Fusion::default(),
-                    filter: None,
-                };
+                let q = query("text heading word1", mode);
                 assert_eq!(
                     format!("{:?}", search(&b, &q)),
                     format!("{:?}", search(&plain, &q))
