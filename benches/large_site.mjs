@@ -2,7 +2,7 @@
 // center of 5,040 HTML pages, indexed for real by `crossfind index` and by
 // Pagefind, then searched in headless Chromium, side by side, cold:
 //
-//   node benches/large_site.mjs [--pages N] [--rounds N] [--out FILE] [--label NAME]
+//   node benches/large_site.mjs [--pages N] [--rounds N] [--out FILE] [--label NAME] [--hosts raw,brotli,h2]
 //   node benches/large_site.mjs --site target/demo-site --label demo
 //
 // --site measures a site already built and indexed instead (its bundle in
@@ -23,7 +23,9 @@
 //   3. Pagefind (target/pagefind: `npm install --prefix target/pagefind
 //      pagefind@1.6.0`) on the same HTML, into /pagefind/.
 //   4. For each host (raw: compresses nothing; brotli: everything, quality
-//      11, as pre-compressed files) and each engine, a fresh browser
+//      11, as pre-compressed files; h2, only when --hosts names it: raw, over
+//      HTTP/2 with TLS, as most static hosts serve today, where a query's
+//      range requests share one connection) and each engine, a fresh browser
 //      context opens a Japanese article page and runs the fixed queries
 //      below. Every request the server answers is recorded with the bytes
 //      it wrote for it (headers and body) and put in a class: `library`
@@ -54,6 +56,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync, rmSync, cpSync, renameSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +65,7 @@ import { createHandler } from '../www/serve.mjs';
 import { generateLargeSite } from './lib/largesite.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = { pages: 5040, rounds: 1, out: path.join(ROOT, 'bench-results/large-site.json'), label: null, site: null };
+const args = { pages: 5040, rounds: 1, out: path.join(ROOT, 'bench-results/large-site.json'), label: null, site: null, hosts: ['raw', 'brotli'] };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = () => process.argv[++i];
@@ -71,6 +74,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--out') args.out = path.resolve(v());
   else if (a === '--label') args.label = v();
   else if (a === '--site') args.site = path.resolve(v());
+  else if (a === '--hosts') args.hosts = v().split(',');
   else {
     console.error(`large_site.mjs: unknown argument ${a}`);
     process.exit(2);
@@ -221,9 +225,25 @@ function shardStats(site) {
 
 // www/serve.mjs's handler, with every answer recorded: the bytes written to
 // the socket for it (Chromium sends one request at a time per connection).
-function serve(root, compress) {
+function serve(root, { compress = null, h2 = false } = {}) {
   const handler = createHandler({ root, compress });
   const entries = [];
+  if (h2) {
+    // HTTP/2 multiplexes every answer on one socket, so an answer's bytes
+    // are its body's (Content-Length; HPACK-compressed headers are a few
+    // bytes and left out)
+    const sessions = new Set();
+    const server = http2.createSecureServer(tlsFiles(), (req, res) => {
+      res.on('finish', () => entries.push({ method: req.method, url: req.url, status: res.statusCode, bytes: req.method === 'HEAD' ? 0 : Number(res.getHeader('content-length') || 0), t: Date.now() }));
+      handler(req, res);
+    });
+    server.on('session', (x) => { sessions.add(x); x.on('close', () => sessions.delete(x)); });
+    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+      url: `https://127.0.0.1:${server.address().port}`,
+      entries,
+      close: () => new Promise((r) => { for (const x of sessions) x.destroy(); server.close(r); }),
+    })));
+  }
   const server = http.createServer((req, res) => {
     const s = req.socket;
     const b0 = s.bytesWritten;
@@ -235,6 +255,19 @@ function serve(root, compress) {
     entries,
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
   })));
+}
+
+// A self-signed certificate for 127.0.0.1 (made once with openssl, kept in
+// .cache/bench/tls); the browser context of an h2 visit accepts it.
+function tlsFiles() {
+  const dir = path.join(ROOT, '.cache/bench/tls');
+  const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+  if (!existsSync(cert)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '3650', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  }
+  return { key: readFileSync(key), cert: readFileSync(cert) };
 }
 
 function classify(url) {
@@ -266,13 +299,20 @@ function tally(entries) {
 // ------------------------------------------------------------------ visits
 
 const HOSTS = {
-  raw: null,
-  brotli: { encoding: 'br', quality: 11, cacheDir: path.join(ROOT, '.cache/bench/brotli-bodies') },
+  raw: {},
+  brotli: { compress: { encoding: 'br', quality: 11, cacheDir: path.join(ROOT, '.cache/bench/brotli-bodies') } },
+  h2: { h2: true },
 };
+for (const h of args.hosts) {
+  if (!HOSTS[h]) {
+    console.error(`large_site.mjs: no host ${h} (${Object.keys(HOSTS).join(', ')})`);
+    process.exit(2);
+  }
+}
 
 async function visit(browser, site, host, engine) {
   const server = await serve(site, HOSTS[host]);
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await browser.newContext({ serviceWorkers: 'block', ignoreHTTPSErrors: true });
   const other = engine === 'crossfind' ? '/pagefind/' : '/crossfind/';
   await context.route((u) => u.pathname.startsWith(other), (r) => r.abort());
   const steps = [];
@@ -392,14 +432,14 @@ const browser = await chromium.launch({
 });
 const visits = [];
 try {
-  for (const host of Object.keys(HOSTS)) {
+  for (const host of args.hosts) {
     for (const engine of ['crossfind', 'pagefind']) {
       // A compressing host serves bodies it compressed before (a CDN keeps
       // them; www/serve.mjs compresses a file the first time it is asked
       // for, at brotli quality 11, 20 s for a new 3 MB wasm): one visit
       // first, not counted, so that the times are the host's and not the
       // compressor's. The bytes are the same either way.
-      if (HOSTS[host]) await visit(browser, site, host, engine);
+      if (HOSTS[host].compress) await visit(browser, site, host, engine);
       for (let r = 0; r < args.rounds; r++) {
         const v = await visit(browser, site, host, engine);
         const first = v.steps[0];
@@ -414,7 +454,7 @@ try {
 
 // Per host and engine: medians over rounds of each milestone, bytes by class.
 const summary = {};
-for (const host of Object.keys(HOSTS)) {
+for (const host of args.hosts) {
   summary[host] = {};
   for (const engine of ['crossfind', 'pagefind']) {
     const mine = visits.filter((v) => v.host === host && v.engine === engine);
@@ -485,7 +525,7 @@ for (const [label, run] of Object.entries(all.runs)) {
     (si.crossfind.shards ? Object.entries(si.crossfind.shards).map(([k, v]) => `${k} ${v.shards > 1 ? `${v.shards}× ` : ''}${(v.bytes / 1e6).toFixed(2)} MB (${(v.fetched_bytes / 1e6).toFixed(2)} MB gz)`).join(', ') : '') + ' ' +
     `(indexed in ${si.crossfind.index_seconds?.toFixed(0) ?? '?'} s${si.crossfind.summary?.embedded != null ? `, ${si.crossfind.summary.embedded} chunks embedded` : ''}); ` +
     `Pagefind ${si.pagefind.version}: ${si.pagefind.files} files, ${(si.pagefind.bytes / 1e6).toFixed(1)} MB (indexed in ${si.pagefind.index_seconds?.toFixed(0) ?? '?'} s).`, '');
-  rows.push('| host | engine | first keyword result: library + index kB | later keyword query kB (mean / max) | first semantic result: library + index kB (+ model kB) | later semantic query: index kB + vector rows kB + model rows kB | first keyword / later keyword / first semantic ms |');
+  rows.push('| host | engine | first keyword result: library + index kB | later keyword query kB (mean / max) | first semantic result: library + index kB (+ model kB) | later semantic query: index kB + vector rows kB + model rows kB | first keyword / later keyword / first semantic / later semantic ms |');
   rows.push('|---|---|--:|--:|--:|--:|--:|');
   for (const [host, engines] of Object.entries(run.summary)) {
     for (const [engine, s] of Object.entries(engines)) {
@@ -495,11 +535,11 @@ for (const [label, run] of Object.entries(all.runs)) {
       const ls = s.later_semantic_query;
       rows.push(`| ${host} | ${engine} | ${kB(fk.library)} + ${kB(fk.index)} = **${kB(fk.library + fk.index)}** | ${kB(lk.mean_index_and_library)} / ${kB(lk.max_index_and_library)} | ` +
         (fs ? `${kB(fs.library)} + ${kB(fs.index)} = **${kB(fs.library + fs.index)}** (+ ${kB(fs.model)})` : 'none (keyword only)') + ' | ' +
-        (ls ? `${kB(ls.mean_index_and_library)} + ${kB(ls.mean_vector_rows ?? 0)} + ${kB(ls.mean_model_rows)}` : '–') + ` | ${fk.ms} / ${lk.mean_ms.toFixed(0)} / ${fs ? fs.ms : '–'} |`);
+        (ls ? `${kB(ls.mean_index_and_library)} + ${kB(ls.mean_vector_rows ?? 0)} + ${kB(ls.mean_model_rows)}` : '–') + ` | ${fk.ms} / ${lk.mean_ms.toFixed(0)} / ${fs ? fs.ms : '–'} / ${ls?.mean_ms != null ? ls.mean_ms.toFixed(0) : '–'} |`);
     }
   }
   rows.push('');
 }
 const table = rows.join('\n');
-writeFileSync(args.out.replace(/\.json$/, '.md'), `Bytes the server wrote (headers and bodies) per milestone, cold visit of a Japanese article page (each run's \`page\` in the JSON) in headless Chromium (benches/large_site.mjs)\n\n${table}`);
+writeFileSync(args.out.replace(/\.json$/, '.md'), `Bytes the server wrote (headers and bodies; h2: bodies) per milestone, cold visit of a Japanese article page (each run's \`page\` in the JSON) in headless Chromium (benches/large_site.mjs)\n\n${table}`);
 console.log(table);
