@@ -2,7 +2,7 @@
 // center of 5,040 HTML pages, indexed for real by `crossfind index` and by
 // Pagefind, then searched in headless Chromium, side by side, cold:
 //
-//   node benches/large_site.mjs [--pages N] [--rounds N] [--out FILE] [--label NAME] [--hosts raw,brotli,h2]
+//   node benches/large_site.mjs [--pages N] [--rounds N] [--out FILE] [--label NAME] [--hosts raw,brotli,h2,single]
 //   node benches/large_site.mjs --site target/demo-site --label demo
 //
 // --site measures a site already built and indexed instead (its bundle in
@@ -22,10 +22,13 @@
 //      widget (www/dist: scripts/build-wasm.sh, then webpack) beside it;
 //   3. Pagefind (target/pagefind: `npm install --prefix target/pagefind
 //      pagefind@1.6.0`) on the same HTML, into /pagefind/.
-//   4. For each host (raw: compresses nothing; brotli: everything, quality
-//      11, as pre-compressed files; h2, only when --hosts names it: raw, over
-//      HTTP/2 with TLS, as most static hosts serve today, where a query's
-//      range requests share one connection) and each engine, a fresh browser
+//   4. For each host (raw: compresses nothing, and answers several byte
+//      ranges in one request with a multipart body, as nginx, Apache and
+//      Go do; brotli: compresses everything, quality 11, as pre-compressed
+//      files; only when --hosts names them: h2, raw over HTTP/2 with TLS,
+//      as most static hosts serve today, where a query's range requests
+//      share one connection; single, raw but one range a request, as
+//      object stores and several CDNs) and each engine, a fresh browser
 //      context opens a Japanese article page and runs the fixed queries
 //      below. Every request the server answers is recorded with the bytes
 //      it wrote for it (headers and body) and put in a class: `library`
@@ -225,8 +228,8 @@ function shardStats(site) {
 
 // www/serve.mjs's handler, with every answer recorded: the bytes written to
 // the socket for it (Chromium sends one request at a time per connection).
-function serve(root, { compress = null, h2 = false } = {}) {
-  const handler = createHandler({ root, compress });
+function serve(root, { compress = null, h2 = false, faults = {} } = {}) {
+  const handler = createHandler({ root, compress, faults });
   const entries = [];
   if (h2) {
     // HTTP/2 multiplexes every answer on one socket, so an answer's bytes
@@ -300,6 +303,7 @@ function tally(entries) {
 
 const HOSTS = {
   raw: {},
+  single: { faults: { singleRange: true } },
   brotli: { compress: { encoding: 'br', quality: 11, cacheDir: path.join(ROOT, '.cache/bench/brotli-bodies') } },
   h2: { h2: true },
 };

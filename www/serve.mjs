@@ -2,14 +2,16 @@
 // A small static file server for the demo site and the browser tests.
 //
 //   node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp]
-//                      [--ignore-range] [--corrupt PATH]... [--fail-midway PATH]...
+//                      [--ignore-range] [--single-range] [--corrupt PATH]... [--fail-midway PATH]...
 //
 // Serves DIR (default target/demo-site) with the right MIME types (wasm as
 // application/wasm, so the browser can compile it while it streams), strong
 // ETags, and Cache-Control: immutable for content-hashed names
 // ("docs.2ca7ed34fd8f.json"); everything else is revalidated (no-cache + ETag).
-// Single byte ranges (Range: bytes=a-b) are answered with 206, as static hosts
-// do: the widget fetches the embedding rows a query needs that way.
+// Byte ranges (Range: bytes=a-b) are answered with 206, as static hosts
+// do: the widget fetches the embedding rows and the parts of a large
+// bundle a query needs that way. Several ranges in one request get a
+// multipart/byteranges answer, as from nginx, Apache or Go's file server.
 // --csp sends the strict Content-Security-Policy crossfind is meant to work under.
 // /crossfind/sw.js is sent with Service-Worker-Allowed: / so the widget can
 // register it for the whole site. --port 0 picks a free port; the first line
@@ -25,6 +27,10 @@
 // every request, so a test changes it while the server runs:
 //   ignoreRange   answer Range requests with the whole file (200, no
 //                 Accept-Ranges), as some hosts and proxies do
+//   singleRange   answer a request for several ranges with the whole file
+//                 (200), as hosts that serve one range at a time do (nginx
+//                 with max_ranges 1; object stores send one range or the
+//                 whole file)
 //   corrupt       serve these files with one byte changed (the middle one,
 //                 XOR 0x55; same size, so only a checksum can tell), under
 //                 an ETag of their own
@@ -41,7 +47,7 @@
 // The benchmarks and tests use it to compare hosts; `--brotli` on the
 // command line.
 //
-// Each is `true` (every file; ignoreRange only), a list (or Set) of URL
+// Each is `true` (every file; ignoreRange and singleRange only), a list (or Set) of URL
 // paths such as "/crossfind/model/encoder.bin", or a function(pathname) ->
 // boolean. The log line of a faulty answer ends in " corrupt" or " cut".
 
@@ -51,6 +57,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { multipartAnswer, rangeSet } from './src/byte-ranges.mjs';
 
 export const STRICT_CSP =
   "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'";
@@ -124,6 +131,59 @@ function applies(setting, pathname) {
   if (typeof setting === 'function') return !!setting(pathname);
   if (setting instanceof Set) return setting.has(pathname);
   return Array.isArray(setting) && setting.includes(pathname);
+}
+
+// Ranges a request names at most; more are answered with the whole file,
+// as Apache does beyond its MaxRanges (200 by default).
+const MAX_RANGES = 200;
+
+// The satisfiable ranges of a Range header value for a file of `size`
+// bytes, [{start, end}] (inclusive) in the order asked: empty when none is
+// (416), null when the header is not a byte-range set (or names more than
+// MAX_RANGES): answered with the whole file, as RFC 9110 lets a server do.
+function parseRanges(value, size) {
+  const set = rangeSet(value);
+  if (!set || set.length > MAX_RANGES) return null;
+  return set
+    .map(({ first, last }) => (first === null ? { start: Math.max(0, size - last), end: size - 1 } : { start: first, end: last === null ? size - 1 : Math.min(last, size - 1) }))
+    .filter(({ start, end }) => start <= end && start < size);
+}
+
+// Answers several ranges of `file` in one multipart/byteranges body (RFC
+// 9110 §14.6), as nginx, Apache and Go's file server do; the faults apply
+// to the body as a whole (corrupt: the file's middle byte, in whichever
+// part holds it). Resolves to the log suffix.
+async function sendParts(req, res, file, size, ranges, headers, { corrupt, cut }) {
+  const fh = await fs.open(file, 'r');
+  let parts;
+  try {
+    // the parts read side by side, as a server with sendfile would not wait on each
+    parts = await Promise.all(
+      ranges.map(async ({ start, end }) => {
+        const bytes = Buffer.alloc(end - start + 1);
+        await fh.read(bytes, 0, bytes.length, start);
+        const middle = size >> 1;
+        if (corrupt && middle >= start && middle <= end) bytes[middle - start] ^= 0x55;
+        return { start, end, bytes };
+      }),
+    );
+  } finally {
+    await fh.close();
+  }
+  const { contentType, body } = multipartAnswer(parts, headers['Content-Type'], size);
+  res.writeHead(206, { ...headers, 'Content-Type': contentType, 'Content-Length': body.length });
+  if (req.method === 'HEAD') {
+    res.end();
+    return '';
+  }
+  if (cut) {
+    res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+    await new Promise((r) => res.on('close', r));
+    return ' cut';
+  }
+  res.end(body);
+  await new Promise((r) => res.on('close', r));
+  return ` ${ranges.length} ranges${corrupt ? ' corrupt' : ''}`;
 }
 
 // Sends bytes start..end (inclusive) of `file` after the headers already
@@ -261,15 +321,15 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
     }
     const rangesHonoured = !applies(faults.ignoreRange, url.pathname);
     if (rangesHonoured) headers['Accept-Ranges'] = 'bytes';
-    const range = rangesHonoured && /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || '').trim());
-    if (range && (range[1] || range[2])) {
-      const start = range[1] ? Number(range[1]) : Math.max(0, st.size - Number(range[2]));
-      const end = range[1] && range[2] ? Math.min(Number(range[2]), st.size - 1) : st.size - 1;
-      if (start > end || start >= st.size) {
+    const ranges = rangesHonoured && req.headers.range ? parseRanges(String(req.headers.range), st.size) : null;
+    if (ranges && !(ranges.length > 1 && applies(faults.singleRange, url.pathname))) {
+      if (!ranges.length) {
         res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` });
         res.end();
         return done(416);
       }
+      if (ranges.length > 1) return done(206, await sendParts(req, res, file, st.size, ranges, headers, faulty));
+      const [{ start, end }] = ranges;
       res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${st.size}`, 'Content-Length': end - start + 1 });
       return done(206, await sendBody(req, res, file, st.size, start, end, faulty));
     }
@@ -330,7 +390,7 @@ function parseArgs(argv) {
     host: '127.0.0.1',
     csp: false,
     quiet: false,
-    faults: { ignoreRange: false, corrupt: [], failMidway: [] },
+    faults: { ignoreRange: false, singleRange: false, corrupt: [], failMidway: [] },
     compress: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -346,6 +406,7 @@ function parseArgs(argv) {
     else if (a === '--csp') args.csp = true;
     else if (a === '--quiet') args.quiet = true;
     else if (a === '--ignore-range') args.faults.ignoreRange = true;
+    else if (a === '--single-range') args.faults.singleRange = true;
     else if (a === '--brotli') args.compress = { encoding: 'br', quality: 5 };
     else if (a === '--corrupt') args.faults.corrupt.push(urlPath(value()));
     else if (a === '--fail-midway') args.faults.failMidway.push(urlPath(value()));
@@ -367,7 +428,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   if (args.help) {
     console.log(
       'usage: node www/serve.mjs [--root DIR] [--port N] [--host H] [--csp] [--quiet] [--brotli]\n' +
-        '                          [--ignore-range] [--corrupt URL-PATH]... [--fail-midway URL-PATH]...',
+        '                          [--ignore-range] [--single-range] [--corrupt URL-PATH]... [--fail-midway URL-PATH]...',
     );
     process.exit(0);
   }
@@ -376,6 +437,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const faultNote = [
     args.compress && 'compressing with brotli',
     f.ignoreRange && 'ignoring Range',
+    f.singleRange && 'one range a request',
     f.corrupt.length && `corrupting ${f.corrupt.join(', ')}`,
     f.failMidway.length && `cutting ${f.failMidway.join(', ')} midway`,
   ].filter(Boolean);

@@ -42,6 +42,7 @@
 /* eslint-env serviceworker */
 import { pickFlavour } from './wasm-flavour.cjs';
 import { fileUrl } from './bundle-files.cjs';
+import { multipartAnswer, rangeSet } from './byte-ranges.mjs';
 
 const PARAMS = new URL(self.location.href).searchParams;
 const BASE = new URL(PARAMS.get('base') || './', self.location.href);
@@ -388,10 +389,16 @@ async function fromBundle(event, url) {
     const cache = await caches.open(VERSION_PREFIX + v);
     const hit = await cache.match(url.href, { ignoreSearch: true });
     const range = event.request.headers.get('range');
-    if (hit && range) return sliceOf(hit, range);
-    if (range) {
-      const part = await fromPart(v, cache, url, range);
-      if (part) return part;
+    const set = range && rangeSet(range);
+    if (set && set.length > 1) {
+      const several = await severalOf(v, cache, url, hit, set);
+      if (several) return several;
+    } else {
+      if (hit && range) return sliceOf(hit, range);
+      if (range) {
+        const part = await fromPart(v, cache, url, range);
+        if (part) return part;
+      }
     }
     if (hit) {
       if (url.pathname === new URL('manifest.json', BASE).pathname && Date.now() - lastSync > SYNC_EVERY_MS) {
@@ -415,6 +422,38 @@ async function sliceOf(res, range) {
     return new Response(null, { status: 416, headers: { 'Content-Range': `bytes */${body.byteLength}` } });
   }
   return partial(body, 0, start, end, body.byteLength, res.headers.get('Content-Type') || 'application/octet-stream');
+}
+
+// The 206 answer to a request for several ranges (`set`, rangeSet's: the
+// search worker asks for a large bundle's rows so), in one multipart body
+// cut from the kept whole file `hit` or from the kept ranges; null when a
+// range is in neither (the request then goes to the network).
+async function severalOf(v, cache, url, hit, set) {
+  if (set.some((r) => r.first === null || r.last === null)) return null;
+  const pieces = [];
+  let total = '*';
+  if (hit) {
+    const body = new Uint8Array(await hit.arrayBuffer());
+    if (set.some((r) => r.last >= body.length)) return null;
+    for (const r of set) pieces.push({ start: r.first, end: r.last, bytes: body.subarray(r.first, r.last + 1) });
+    total = body.length;
+  } else {
+    const parts = await partsOfVersion(v, cache);
+    const read = new Map();
+    for (const r of set) {
+      const part = parts.find((p) => p.path === url.pathname && p.start <= r.first && r.last < p.end);
+      if (!part) return null;
+      if (!read.has(part.key)) {
+        const kept = await cache.match(part.key);
+        read.set(part.key, kept ? new Uint8Array(await kept.arrayBuffer()) : null);
+      }
+      const bytes = read.get(part.key);
+      if (!bytes) return null;
+      pieces.push({ start: r.first, end: r.last, bytes: bytes.subarray(r.first - part.start, r.last - part.start + 1) });
+    }
+  }
+  const { contentType, body } = multipartAnswer(pieces, (hit && hit.headers.get('Content-Type')) || 'application/octet-stream', total);
+  return new Response(body, { status: 206, headers: { 'Content-Type': contentType, 'Content-Length': String(body.length) } });
 }
 
 // The 206 answer for file bytes start..end (inclusive) out of `body`, which

@@ -60,6 +60,7 @@ import { pickFlavour } from './wasm-flavour.cjs';
 import { fileUrl, dirUrl, cacheMode } from './bundle-files.cjs';
 import { resolveResultUrl } from './bundles.mjs';
 import { partsCacheName, rowsCachePrefix } from './cache-names.mjs';
+import { fetchRanges, asksSeveral, MAX_RANGES_PER_REQUEST } from './byte-ranges.mjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
@@ -414,7 +415,14 @@ async function loadBundle(b, fatal) {
   }
   // parts kept from shards this manifest no longer lists (the site was
   // indexed again) go; asked of the loader before build consumes it
-  dropStaleParts(b, staleParts(await keptKeys, b, (name) => loader.shardKind(name) !== undefined));
+  const keys = (await keptKeys) || [];
+  const stale = staleParts(keys, b, (name) => loader.shardKind(name) !== undefined);
+  dropStaleParts(b, stale);
+  // what this bundle's cache holds, so that a query looks up only those
+  // (on a first visit, none of its 300 blocks): the keys listed now and
+  // those this worker keeps. A part another tab keeps meanwhile is
+  // fetched again.
+  b.keptUrls = new Set(keys.filter((k) => !stale.includes(k)).map((k) => k.url));
   try {
     b.engine = loader.buildKeywords();
   } catch (e) {
@@ -542,7 +550,9 @@ function trimKept(b, cache) {
     const keys = await cache.keys();
     for (const [kind, cap] of Object.entries(KEPT_PARTS)) {
       const mine = keys.filter((k) => k.url.includes(`?crossfind-${kind}=`));
-      await Promise.all(mine.slice(0, Math.max(0, mine.length - cap)).map((k) => cache.delete(k)));
+      const old = mine.slice(0, Math.max(0, mine.length - cap));
+      for (const k of old) b.keptUrls?.delete(k.url);
+      await Promise.all(old.map((k) => cache.delete(k)));
     }
   })()
     .catch(() => {})
@@ -562,7 +572,8 @@ function keyedParts(b, s, r) {
 // checks each; a damaged copy is deleted). Whether any came in.
 async function partsFromCache(b, s, ranges, cache) {
   if (!cache) return false;
-  const parts = ranges.flatMap((r) => keyedParts(b, s, r));
+  const parts = ranges.flatMap((r) => keyedParts(b, s, r)).filter((p) => !b.keptUrls || b.keptUrls.has(p.key));
+  if (!parts.length) return false;
   const hits = await keptCopies(cache, parts.map((p) => p.key));
   let any = false;
   for (const [i, p] of parts.entries()) {
@@ -576,7 +587,9 @@ async function partsFromCache(b, s, ranges, cache) {
 // then name more, as the pieces of a respelt word's neighbours), then the
 // rest by HTTP Range: all at once where the host is known to answer
 // ranges, else the first alone, then what is still missing (a host that
-// sent a whole file has sent them all).
+// sent a whole file has sent them all). "All at once" is one request a
+// file (byte-ranges.mjs) where the host answers several ranges together,
+// else one a range.
 // `s`: the kind of part ({kind, list, loads, loadKey, parts, add, whole}:
 // ensureLexical, ensureDenseRows).
 async function loadParts(b, s) {
@@ -589,7 +602,63 @@ async function loadParts(b, s) {
     await load(ranges[0], ranges);
     ranges = s.list();
   }
-  await Promise.all(ranges.map((r) => load(r, ranges)));
+  const onTheirWay = ranges.filter((r) => s.loads.has(s.loadKey(r)));
+  const loads = onTheirWay.map((r) => load(r, ranges));
+  for (const group of requestGroups(ranges.filter((r) => !onTheirWay.includes(r)), (r) => fileUrl(r.file, b.base, 'manifest.json'))) {
+    if (group.length === 1) loads.push(load(group[0], ranges));
+    else loads.push(...loadSeveral(b, s, group, cache));
+  }
+  await Promise.all(loads);
+}
+
+// `ranges` cut into the groups asked for in one request each: those of one
+// file (`urlOf(range)`) whose host answers several ranges at once, sorted
+// by where they start, in as few groups of at most MAX_RANGES_PER_REQUEST
+// as they fit, evenly (the groups go side by side); the others alone.
+function requestGroups(ranges, urlOf) {
+  const byUrl = new Map();
+  const groups = [];
+  for (const r of ranges) {
+    const url = urlOf(r).href;
+    if (!asksSeveral(url)) groups.push([r]);
+    else byUrl.set(url, [...(byUrl.get(url) || []), r]);
+  }
+  for (const rs of byUrl.values()) {
+    rs.sort((x, y) => x.start - y.start);
+    const size = Math.ceil(rs.length / Math.ceil(rs.length / MAX_RANGES_PER_REQUEST));
+    for (let i = 0; i < rs.length; i += size) groups.push(rs.slice(i, i + size));
+  }
+  return groups;
+}
+
+// Fetches the ranges of `group` (one file) in one request and hands each
+// to b's engine as fetchRange does; a range the answer does not hold is
+// then fetched alone. One promise a range, each registered in `s.loads`
+// while it is on its way.
+function loadSeveral(b, s, group, cache) {
+  const file = group[0].file;
+  const url = fileUrl(file, b.base, 'manifest.json');
+  const asked = fetchRanges(url, group, { cache: 'no-store' }, (status) => Object.assign(new FetchError(url.href, status), { file })).then(
+    async (got) => {
+      const kept = [];
+      group.forEach((r, i) => {
+        if (!got || !got[i]) return;
+        const parts = cutParts(keyedParts(b, s, r), got[i], r.start);
+        s.add(parts[0][0].index, got[i]);
+        kept.push(...parts.map(([p, part]) => [p.key, part]));
+      });
+      keepParts(cache, kept, () => trimKept(b, cache));
+      for (const [key] of kept) b.keptUrls?.add(key);
+      return got;
+    },
+  );
+  return group.map((r, i) =>
+    once(s.loads, s.loadKey(r), () =>
+      asked.then((got) => {
+        if (!got || !got[i]) return fetchRange(b, s, r, [r], cache);
+      }),
+    ),
+  );
 }
 
 // One fetch for `key` at a time: while one is on its way (in `loads`),
@@ -626,8 +695,12 @@ async function fetchRange(b, s, r, listed, cache) {
     s.whole(r, bytes);
     parts = cutParts(listed.filter((x) => x.file === r.file).flatMap((x) => keyedParts(b, s, x)), bytes, 0);
   }
-  await keepParts(cache, parts.map(([p, part]) => [p.key, part]));
-  trimKept(b, cache);
+  keepParts(
+    cache,
+    parts.map(([p, part]) => [p.key, part]),
+    () => trimKept(b, cache),
+  );
+  for (const [p] of parts) b.keptUrls?.add(p.key);
 }
 
 // {<lang>: {pages, chunks}} or {<key>: {<value>: pages}} of every bundle, summed.
@@ -862,10 +935,44 @@ async function addKept(cache, key, hit, add) {
 }
 
 // Keeps `parts` ([[key, bytes]]) in `cache`; a part that cannot be kept
-// (quota) is fetched again next visit.
-async function keepParts(cache, parts) {
+// (quota) is fetched again next visit. `then`: run once they are written
+// (trimKept).
+// Written when no search is being answered, a few at a time: a semantic
+// query on a large bundle fetches some 300 blocks, and writing them took
+// Cache Storage as long as the rest of the query (about 120 ms of 230 on
+// the 5,040-page bench site). A tab closed before they are written keeps
+// fewer; the next visit fetches those again.
+function keepParts(cache, parts, then) {
   if (!cache || !parts.length) return;
-  await Promise.all(parts.map(([key, bytes]) => cache.put(key, new Response(bytes.slice())))).catch(() => {});
+  for (const [key, bytes] of parts) toKeep.push([cache, key, bytes]);
+  if (then) afterKept.add(then);
+  setTimeout(writeKept, 0);
+}
+
+const toKeep = [];
+const afterKept = new Set();
+let answering = 0;
+let writing = false;
+const KEEP_AT_ONCE = 32;
+
+// Writes what keepParts queued while no search is being answered (a search
+// that starts pauses it between batches).
+async function writeKept() {
+  if (writing) return;
+  writing = true;
+  try {
+    while (toKeep.length && !answering) {
+      const batch = toKeep.splice(0, KEEP_AT_ONCE);
+      await Promise.all(batch.map(([cache, key, bytes]) => cache.put(key, new Response(bytes.slice())).catch(() => {})));
+    }
+    if (!toKeep.length) {
+      const then = [...afterKept];
+      afterKept.clear();
+      for (const f of then) f();
+    }
+  } finally {
+    writing = false;
+  }
 }
 
 // `parts` ([{start, end}], absolute byte offsets) cut from `bytes`, which
@@ -941,12 +1048,12 @@ async function fetchRows(r, same, cache) {
   if (res.status !== 206) {
     rangesHonoured = false;
     engine.addShard(r.file, bytes); // the whole file: checked against pack.json
-    for (const s of same) await keepRows(s, bytes.subarray(s.start, s.end), cache);
+    for (const s of same) keepRows(s, bytes.subarray(s.start, s.end), cache);
     return true;
   }
   rangesHonoured = true;
   engine.addRows(r.firstBlock, bytes); // checked block by block
-  await keepRows(r, bytes, cache);
+  keepRows(r, bytes, cache);
   return false;
 }
 
@@ -958,7 +1065,24 @@ async function fetchShardRows(ranges, cache) {
     if (await fetchRows(ranges[0], ranges, cache)) return;
     ranges = ranges.slice(1);
   }
-  await Promise.all(ranges.map((r) => fetchRows(r, [r], cache)));
+  const url = (r) => fileUrl(r.file, self.modelBase, 'pack.json');
+  await Promise.all(
+    requestGroups(ranges, url).map(async (group) => {
+      let missed = group;
+      if (group.length > 1) {
+        const u = url(group[0]);
+        const got = await fetchRanges(u, group, { cache: cacheMode(u) }, (status) => new FetchError(u.href, status));
+        missed = group.filter((r, i) => {
+          if (!got || !got[i]) return true;
+          rowBytesFetched += got[i].byteLength;
+          engine.addRows(r.firstBlock, got[i]); // checked block by block
+          return false;
+        });
+        group.forEach((r, i) => got && got[i] && keepRows(r, got[i], cache));
+      }
+      await Promise.all(missed.map((r) => fetchRows(r, [r], cache)));
+    }),
+  );
 }
 
 let rowBytesFetched = 0;
@@ -966,14 +1090,20 @@ let rowBytesFetched = 0;
 // Makes sure the rows `text` needs are in; throws (with a code) when they
 // cannot be had, so the caller answers lexically.
 // Each bundle's engine names the rows of the query as it reads it (a typo
-// respelt from that site's words), so every bundle's lexical pieces come
-// first.
+// respelt from that site's words, which needs its lexical pieces): the
+// rows of the words as typed come side by side with the pieces, then those
+// of any word the pieces respell (usually none).
 async function ensureRows(text) {
+  const withEncoder = bundles.filter((b) => b.engine && b.engine.hasEncoder());
+  await Promise.all([...withEncoder.filter((b) => b.pieceLoads).map((b) => ensureLexical(b, text)), rowsOf(withEncoder, text)]);
+  await rowsOf(withEncoder, text);
+}
+
+// Brings in the embedding rows the engines of `bs` name for `text` now.
+async function rowsOf(bs, text) {
   const seen = new Set();
   const ranges = [];
-  for (const b of bundles) {
-    if (!b.engine || !b.engine.hasEncoder()) continue;
-    if (b.pieceLoads) await ensureLexical(b, text);
+  for (const b of bs) {
     for (const r of b.engine.rowRanges(text)) {
       const key = `${r.file}:${r.start}`;
       if (!seen.has(key)) ranges.push(r), seen.add(key);
@@ -1066,6 +1196,16 @@ async function runSearch(msg, mode) {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 async function answer(msg) {
+  answering++;
+  try {
+    await answerNow(msg);
+  } finally {
+    answering--;
+    if (!answering) writeKept();
+  }
+}
+
+async function answerNow(msg) {
   if (!engine) {
     post({ type: 'results', id: msg.id, hits: [], semantic: false, final: true, error: 'not_ready' });
     return;
