@@ -7,13 +7,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer } from '../../www/serve.mjs';
-import { fetchRanges, asksSeveral, parseMultipart, partsOf, cutFrom, parseContentRange, multipartBoundary, rangeHeader } from '../../www/src/byte-ranges.mjs';
+import { fetchRanges, asksSeveral, probeSeveral, parseMultipart, partsOf, cutFrom, parseContentRange, multipartBoundary, rangeHeader } from '../../www/src/byte-ranges.mjs';
 
 const root = mkdtempSync(path.join(tmpdir(), 'crossfind-ranges-'));
 // bytes that hold the boundary's dashes and CRLFs, so that a parser that
 // looked for the next boundary instead of counting would cut a part short
 const FILE = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? 45 : i % 11 === 0 ? 13 : i % 13 === 0 ? 10 : i & 255)));
 writeFileSync(path.join(root, 'rows.bin'), FILE);
+writeFileSync(path.join(root, 'small.json'), '{"a": 1}');
 
 const RANGES = [
   { start: 0, end: 10 },
@@ -50,6 +51,25 @@ test('a host that answers one range a request is not read whole, and not asked f
     assert.equal(got, null);
     assert.equal(asksSeveral(url), false);
   });
+});
+
+test('a host is probed once, on a small file, before it is asked for several ranges of a large one', async () => {
+  for (const [faults, answers] of [
+    [{}, true],
+    [{ singleRange: true }, false],
+  ]) {
+    await withServer(faults, async (url, log) => {
+      const small = url.replace('rows.bin', 'small.json');
+      assert.equal(await Promise.all([probeSeveral(small), probeSeveral(small)]).then(([a, b]) => a === b && a), answers);
+      assert.equal(asksSeveral(url), answers);
+      assert.equal(await probeSeveral(url), answers, 'known for the origin: not asked again');
+      assert.deepEqual(
+        log.map((l) => l.includes('small.json')),
+        [true],
+        log.join('\n'),
+      );
+    });
+  }
 });
 
 test('an HTTP error is an error, not a missing range', async () => {

@@ -13,7 +13,8 @@
 // single range (a server may merge neighbouring ranges) that covers some.
 // A range the answer does not hold is asked for alone; an answer that is
 // not 206 (the whole file) is not read at all, and the host is not asked
-// for several ranges again.
+// for several ranges again. Before its first such request to a host, the
+// worker asks it for two bytes of a small file (probeSeveral).
 //
 // The body is untrusted: a part is taken only whole, where its
 // Content-Range says, and inside the file size the answer states; its
@@ -166,6 +167,35 @@ const multiRange = new Map();
 
 // Whether to ask `url`'s host for several ranges in one request.
 export const asksSeveral = (url) => multiRange.get(new URL(url).origin) !== false;
+
+const probes = new Map();
+
+// Learns, once per origin, whether the host of `smallFile` answers several
+// ranges in one request, by asking for two bytes of that file: a host that
+// sends the whole file instead then costs that file, not one of the large
+// files the ranges are for (its answer is dropped at its headers, but a
+// fast link has delivered much of it by then). Resolves to the answer.
+export function probeSeveral(smallFile) {
+  const origin = new URL(smallFile).origin;
+  if (multiRange.has(origin)) return Promise.resolve(multiRange.get(origin));
+  if (!probes.has(origin)) {
+    const two = [
+      { start: 0, end: 1 },
+      { start: 2, end: 3 },
+    ];
+    probes.set(
+      origin,
+      fetchRanges(smallFile, two, { cache: 'no-store' }, (status) => new Error(`HTTP ${status}`))
+        .then((got) => !!got && got.every(Boolean))
+        .catch(() => false)
+        .then((ok) => {
+          multiRange.set(origin, ok);
+          return ok;
+        }),
+    );
+  }
+  return probes.get(origin);
+}
 
 // Fetches `ranges` of `url` ([{start, end}], end exclusive; sorted by
 // start, not overlapping, at most MAX_RANGES_PER_REQUEST) in one request

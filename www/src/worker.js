@@ -60,7 +60,7 @@ import { pickFlavour } from './wasm-flavour.cjs';
 import { fileUrl, dirUrl, cacheMode } from './bundle-files.cjs';
 import { resolveResultUrl } from './bundles.mjs';
 import { partsCacheName, rowsCachePrefix } from './cache-names.mjs';
-import { fetchRanges, asksSeveral, MAX_RANGES_PER_REQUEST } from './byte-ranges.mjs';
+import { fetchRanges, asksSeveral, probeSeveral, MAX_RANGES_PER_REQUEST } from './byte-ranges.mjs';
 
 // The two builds of the runtime, content-hashed by webpack.config.js; one JS
 // glue serves both (scripts/build-wasm.sh checks that it is the same).
@@ -602,6 +602,7 @@ async function loadParts(b, s) {
     await load(ranges[0], ranges);
     ranges = s.list();
   }
+  if (ranges.length > 1) await probeSeveral(new URL('manifest.json', b.base));
   const onTheirWay = ranges.filter((r) => s.loads.has(s.loadKey(r)));
   const loads = onTheirWay.map((r) => load(r, ranges));
   for (const group of requestGroups(ranges.filter((r) => !onTheirWay.includes(r)), (r) => fileUrl(r.file, b.base, 'manifest.json'))) {
@@ -1066,6 +1067,7 @@ async function fetchShardRows(ranges, cache) {
     ranges = ranges.slice(1);
   }
   const url = (r) => fileUrl(r.file, self.modelBase, 'pack.json');
+  if (ranges.length > 1) await probeSeveral(new URL('pack.json', self.modelBase));
   await Promise.all(
     requestGroups(ranges, url).map(async (group) => {
       let missed = group;
