@@ -28,9 +28,9 @@
 //   ignoreRange   answer Range requests with the whole file (200, no
 //                 Accept-Ranges), as some hosts and proxies do
 //   singleRange   answer a request for several ranges with the whole file
-//                 (200), as hosts that serve one range at a time do (nginx
-//                 with max_ranges 1; object stores send one range or the
-//                 whole file)
+//                 (200), as hosts that serve one range at a time do (S3;
+//                 nginx with max_ranges 1); 'refuse': with 416, as Varnish
+//                 does
 //   corrupt       serve these files with one byte changed (the middle one,
 //                 XOR 0x55; same size, so only a checksum can tell), under
 //                 an ETag of their own
@@ -322,6 +322,11 @@ export function createHandler({ root, csp = false, log = null, headers: extraHea
     const rangesHonoured = !applies(faults.ignoreRange, url.pathname);
     if (rangesHonoured) headers['Accept-Ranges'] = 'bytes';
     const ranges = rangesHonoured && req.headers.range ? parseRanges(String(req.headers.range), st.size) : null;
+    if (ranges && ranges.length > 1 && faults.singleRange === 'refuse') {
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` });
+      res.end();
+      return done(416);
+    }
     if (ranges && !(ranges.length > 1 && applies(faults.singleRange, url.pathname))) {
       if (!ranges.length) {
         res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` });

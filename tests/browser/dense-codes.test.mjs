@@ -233,13 +233,18 @@ test('a later visit takes a query’s lexical pieces and vector rows from Cache 
 // a request with the whole file is not read whole (the answer is dropped
 // at its headers) and gets one range a request. The answers are the same.
 test('a host that answers several ranges at once serves a query’s rows in a few requests, with the same answers', T, async () => {
+  // one range a request: the whole file for several (as S3), or 416 (as Varnish)
   const single = await serve(env.root, { faults: { singleRange: true } });
+  const refusing = await serve(env.root, { faults: { singleRange: 'refuse' } });
   const { context, visit } = await countingContext(env.browser);
   const several = (list) => list.filter((r) => r.includes(','));
   try {
     const one = await visit(single.url);
     const many = await visit(env.server.url);
     assert.deepEqual(many.hits, one.hits);
+    const refused = await visit(refusing.url);
+    assert.deepEqual(refused.hits, one.hits);
+    assert.deepEqual(refused.rows, one.rows);
     // one at a time: each range its own request, after one refused try
     assert.ok(several(one.rows).length <= 1, JSON.stringify(one.rows));
     const ranges = one.rows.length - several(one.rows).length;
@@ -252,6 +257,7 @@ test('a host that answers several ranges at once serves a query’s rows in a fe
   } finally {
     await context.close();
     await single.close();
+    await refusing.close();
   }
 });
 

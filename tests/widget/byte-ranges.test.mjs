@@ -57,6 +57,7 @@ test('a host is probed once, on a small file, before it is asked for several ran
   for (const [faults, answers] of [
     [{}, true],
     [{ singleRange: true }, false],
+    [{ singleRange: 'refuse' }, false],
   ]) {
     await withServer(faults, async (url, log) => {
       const small = url.replace('rows.bin', 'small.json');
@@ -70,6 +71,14 @@ test('a host is probed once, on a small file, before it is asked for several ran
       );
     });
   }
+});
+
+test('a host that refuses several ranges (416, as Varnish) is asked one at a time, not failed', async () => {
+  await withServer({ singleRange: 'refuse' }, async (url) => {
+    const got = await fetchRanges(url, RANGES, {}, (st) => new Error(`HTTP ${st}`));
+    assert.deepEqual(got, [null, null, null, null]);
+    assert.equal(asksSeveral(url), false);
+  });
 });
 
 test('an HTTP error is an error, not a missing range', async () => {

@@ -7,7 +7,8 @@
 // lets one request name many ranges (`Range: bytes=0-9,100-199`, RFC 9110
 // §14.2) and the answer carry them as parts of a `multipart/byteranges`
 // body (§14.6). nginx, Apache and Go's file server answer so; other hosts
-// (object stores, several CDNs) send only one range or the whole file.
+// send the whole file (S3), one range, or refuse the request (416: Varnish,
+// hence several CDNs).
 // So the worker asks for many ranges at once, and takes from the answer
 // whatever it holds: every part that covers a range asked for, or a
 // single range (a server may merge neighbouring ranges) that covers some.
@@ -213,6 +214,12 @@ export async function fetchRanges(url, ranges, init, onError) {
   } catch {
     // the network, or an offline copy that holds the ranges only one by
     // one: asked alone, each gets its own answer (or its own error)
+    return ranges.map(() => null);
+  }
+  if (res.status === 416 && ranges.length > 1) {
+    // Varnish (and CDNs built on it) refuses a request for several ranges
+    ctl.abort();
+    multiRange.set(origin, false);
     return ranges.map(() => null);
   }
   if (!res.ok) {
