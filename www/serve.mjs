@@ -176,6 +176,13 @@ async function sendParts(req, res, file, size, ranges, headers, { corrupt, cut }
     res.end();
     return '';
   }
+  return sendBytes(res, body, cut, ` ${ranges.length} ranges${corrupt ? ' corrupt' : ''}`);
+}
+
+// Sends `body` after the headers already given (with `cut`, half of it,
+// then the connection drops); resolves to the log suffix (`suffix` when
+// sent whole).
+async function sendBytes(res, body, cut, suffix) {
   if (cut) {
     res.write(body.subarray(0, body.length >> 1), () => res.destroy());
     await new Promise((r) => res.on('close', r));
@@ -183,7 +190,7 @@ async function sendParts(req, res, file, size, ranges, headers, { corrupt, cut }
   }
   res.end(body);
   await new Promise((r) => res.on('close', r));
-  return ` ${ranges.length} ranges${corrupt ? ' corrupt' : ''}`;
+  return suffix;
 }
 
 // Sends bytes start..end (inclusive) of `file` after the headers already
@@ -213,15 +220,7 @@ async function sendBody(req, res, file, size, start, end, { corrupt, cut }) {
   }
   const middle = size >> 1;
   if (corrupt && middle >= start && middle <= end) body[middle - start] ^= 0x55;
-  if (cut) {
-    // half of what was promised, then the connection goes
-    res.write(body.subarray(0, body.length >> 1), () => res.destroy());
-    await new Promise((r) => res.on('close', r));
-    return ' cut';
-  }
-  res.end(body);
-  await new Promise((r) => res.on('close', r));
-  return corrupt ? ' corrupt' : '';
+  return sendBytes(res, body, cut, corrupt ? ' corrupt' : '');
 }
 
 // file -> {key, body}: compressed bodies of a compressing host.
