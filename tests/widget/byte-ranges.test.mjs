@@ -7,7 +7,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer } from '../../www/serve.mjs';
-import { fetchRanges, asksSeveral, probeSeveral, parseMultipart, partsOf, cutFrom, parseContentRange, multipartBoundary, rangeHeader } from '../../www/src/byte-ranges.mjs';
+import {
+  fetchRanges,
+  asksSeveral,
+  probeSeveral,
+  parseMultipart,
+  partsOf,
+  cutFrom,
+  parseContentRange,
+  multipartBoundary,
+  multipartAnswer,
+  rangeHeader,
+  rangeSet,
+} from '../../www/src/byte-ranges.mjs';
 
 const root = mkdtempSync(path.join(tmpdir(), 'crossfind-ranges-'));
 // bytes that hold the boundary's dashes and CRLFs, so that a parser that
@@ -136,4 +148,64 @@ test('header values are read strictly', () => {
   assert.equal(multipartBoundary('multipart/byteranges; charset=x; boundary="a b"'), 'a b');
   assert.equal(multipartBoundary('application/octet-stream'), null);
   assert.equal(rangeHeader(RANGES), 'bytes=0-9,100-387,2000-2000,4990-4999');
+});
+
+// A fixed sequence of numbers in [0, 1) (a linear congruential generator).
+function numbers(seed) {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
+test('multipart answers read back exactly, and damaged ones are refused or read within their stated ranges', () => {
+  const rnd = numbers(7);
+  const int = (n) => Math.floor(rnd() * n);
+  for (let round = 0; round < 300; round++) {
+    const size = 1 + int(5000);
+    const file = Uint8Array.from({ length: size }, () => int(256));
+    const parts = [];
+    for (let i = 0, at = 0; i < 1 + int(6) && at < size; i++) {
+      const start = at + int(Math.max(1, (size - at) >> 2));
+      if (start >= size) break;
+      const end = Math.min(size - 1, start + int(400));
+      parts.push({ start, end, bytes: file.subarray(start, end + 1) });
+      at = end + 1;
+    }
+    if (!parts.length) continue;
+    const { contentType, body } = multipartAnswer(parts, 'application/octet-stream', size);
+    const read = partsOf(contentType, null, body);
+    assert.deepEqual(
+      read.map((p) => [p.start, p.end, Buffer.from(p.bytes).equals(Buffer.from(file.subarray(p.start, p.end)))]),
+      parts.map((p) => [p.start, p.end + 1, true]),
+    );
+    // one damage: a byte changed, the body cut, or bytes added
+    const damaged = new Uint8Array(body);
+    const kind = int(3);
+    let bad = damaged;
+    if (kind === 0) damaged[int(damaged.length)] ^= 1 + int(255);
+    else if (kind === 1) bad = damaged.subarray(0, int(damaged.length));
+    else bad = Uint8Array.from([...damaged.subarray(0, int(damaged.length)), ...Array.from({ length: 1 + int(8) }, () => int(256)), ...damaged]);
+    let got;
+    try {
+      got = partsOf(contentType, null, bad);
+    } catch (e) {
+      assert.ok(e instanceof Error && /multipart|Content-Range/.test(e.message), String(e));
+      continue;
+    }
+    for (const p of got) {
+      assert.ok(Number.isSafeInteger(p.start) && p.start < p.end && p.end <= size, JSON.stringify([p.start, p.end, size]));
+      assert.equal(p.bytes.length, p.end - p.start);
+    }
+  }
+});
+
+test('range sets are read as servers read them', () => {
+  assert.deepEqual(rangeSet('bytes=0-9, 20-, -5'), [
+    { first: 0, last: 9 },
+    { first: 20, last: null },
+    { first: null, last: 5 },
+  ]);
+  for (const bad of ['bytes=9-0', 'bytes=', 'bytes=a-b', 'items=0-1', 'bytes=0-1,,2-3', 'bytes=-']) assert.equal(rangeSet(bad), null, bad);
 });
