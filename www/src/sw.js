@@ -274,12 +274,14 @@ function partsOfVersion(v, cache) {
 async function fromPart(v, cache, url, range) {
   const want = parseRange(range);
   if (!want || want.end === null) return null;
-  const parts = await partsOfVersion(v, cache);
-  const part = parts.find((p) => p.path === url.pathname && p.start <= want.start && want.end < p.end);
+  const part = partHolding(await partsOfVersion(v, cache), url, want.start, want.end);
   const hit = part && (await cache.match(part.key));
   if (!hit) return null;
   return partial(await hit.arrayBuffer(), part.start, want.start, want.end, '*', 'application/octet-stream');
 }
+
+// The kept range of `url` holding bytes first..last (inclusive), or undefined.
+const partHolding = (parts, url, first, last) => parts.find((p) => p.path === url.pathname && p.start <= first && last < p.end);
 
 // Deletes versions that are neither current nor in use by a live page.
 async function dropUnused() {
@@ -441,7 +443,7 @@ async function severalOf(v, cache, url, hit, set) {
     const parts = await partsOfVersion(v, cache);
     const read = new Map();
     for (const r of set) {
-      const part = parts.find((p) => p.path === url.pathname && p.start <= r.first && r.last < p.end);
+      const part = partHolding(parts, url, r.first, r.last);
       if (!part) return null;
       if (!read.has(part.key)) {
         const kept = await cache.match(part.key);

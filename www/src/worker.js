@@ -639,20 +639,10 @@ function requestGroups(ranges, urlOf) {
 function loadSeveral(b, s, group, cache) {
   const file = group[0].file;
   const url = fileUrl(file, b.base, 'manifest.json');
-  const asked = fetchRanges(url, group, { cache: 'no-store' }, (status) => Object.assign(new FetchError(url.href, status), { file })).then(
-    async (got) => {
-      const kept = [];
-      group.forEach((r, i) => {
-        if (!got || !got[i]) return;
-        const parts = cutParts(keyedParts(b, s, r), got[i], r.start);
-        s.add(parts[0][0].index, got[i]);
-        kept.push(...parts.map(([p, part]) => [p.key, part]));
-      });
-      keepParts(cache, kept, () => trimKept(b, cache));
-      for (const [key] of kept) b.keptUrls?.add(key);
-      return got;
-    },
-  );
+  const asked = fetchRanges(url, group, { cache: 'no-store' }, (status) => Object.assign(new FetchError(url.href, status), { file })).then((got) => {
+    group.forEach((r, i) => got && got[i] && addRange(b, s, r, got[i], cache));
+    return got;
+  });
   return group.map((r, i) =>
     once(s.loads, s.loadKey(r), () =>
       asked.then((got) => {
@@ -686,20 +676,31 @@ async function fetchRange(b, s, r, listed, cache) {
   const res = await fetch(url, { headers: { Range: `bytes=${r.start}-${r.end - 1}` }, cache: 'no-store' });
   if (!res.ok) throw Object.assign(new FetchError(url.href, res.status), { file: r.file });
   const bytes = new Uint8Array(await res.arrayBuffer());
-  let parts;
   if (res.status === 206) {
     b.rangesHonoured = true;
-    parts = cutParts(keyedParts(b, s, r), bytes, r.start);
-    s.add(parts[0][0].index, bytes);
+    addRange(b, s, r, bytes, cache);
   } else {
     b.rangesHonoured = false;
     s.whole(r, bytes);
-    parts = cutParts(listed.filter((x) => x.file === r.file).flatMap((x) => keyedParts(b, s, x)), bytes, 0);
+    keepKeyed(b, cache, cutParts(listed.filter((x) => x.file === r.file).flatMap((x) => keyedParts(b, s, x)), bytes, 0));
   }
+}
+
+// Hands range `r`'s bytes to b's engine (from its first part on) and keeps
+// its parts.
+function addRange(b, s, r, bytes, cache) {
+  const parts = cutParts(keyedParts(b, s, r), bytes, r.start);
+  s.add(parts[0][0].index, bytes);
+  keepKeyed(b, cache, parts);
+}
+
+// Keeps `parts` ([[{key, …}, bytes]], keyedParts cut) in b's cache, trimmed
+// once written, and remembers that the cache holds them.
+function keepKeyed(b, cache, parts) {
   keepParts(
     cache,
     parts.map(([p, part]) => [p.key, part]),
-    () => trimKept(b, cache),
+    b,
   );
   for (const [p] of parts) b.keptUrls?.add(p.key);
 }
@@ -936,22 +937,22 @@ async function addKept(cache, key, hit, add) {
 }
 
 // Keeps `parts` ([[key, bytes]]) in `cache`; a part that cannot be kept
-// (quota) is fetched again next visit. `then`: run once they are written
-// (trimKept).
+// (quota) is fetched again next visit. `b`: the bundle whose cache it is,
+// trimmed (trimKept) once they are written.
 // Written when no search is being answered, a few at a time: a semantic
 // query on a large bundle fetches some 300 blocks, and writing them took
 // Cache Storage as long as the rest of the query (about 120 ms of 230 on
 // the 5,040-page bench site). A tab closed before they are written keeps
 // fewer; the next visit fetches those again.
-function keepParts(cache, parts, then) {
+function keepParts(cache, parts, b) {
   if (!cache || !parts.length) return;
   for (const [key, bytes] of parts) toKeep.push([cache, key, bytes]);
-  if (then) afterKept.add(then);
+  if (b) toTrim.set(b, cache);
   setTimeout(writeKept, 0);
 }
 
 const toKeep = [];
-const afterKept = new Set();
+const toTrim = new Map();
 let answering = 0;
 let writing = false;
 const KEEP_AT_ONCE = 32;
@@ -967,9 +968,8 @@ async function writeKept() {
       await Promise.all(batch.map(([cache, key, bytes]) => cache.put(key, new Response(bytes.slice())).catch(() => {})));
     }
     if (!toKeep.length) {
-      const then = [...afterKept];
-      afterKept.clear();
-      for (const f of then) f();
+      for (const [b, cache] of toTrim) trimKept(b, cache);
+      toTrim.clear();
     }
   } finally {
     writing = false;
@@ -1074,13 +1074,13 @@ async function fetchShardRows(ranges, cache) {
       if (group.length > 1) {
         const u = url(group[0]);
         const got = await fetchRanges(u, group, { cache: cacheMode(u) }, (status) => new FetchError(u.href, status));
-        missed = group.filter((r, i) => {
-          if (!got || !got[i]) return true;
+        missed = [];
+        group.forEach((r, i) => {
+          if (!got || !got[i]) return missed.push(r);
           rowBytesFetched += got[i].byteLength;
           engine.addRows(r.firstBlock, got[i]); // checked block by block
-          return false;
+          keepRows(r, got[i], cache);
         });
-        group.forEach((r, i) => got && got[i] && keepRows(r, got[i], cache));
       }
       await Promise.all(missed.map((r) => fetchRows(r, [r], cache)));
     }),
