@@ -62,8 +62,9 @@ fn framed(manifest: &[u8], shards: &[Vec<u8>], query: Option<&str>) -> Vec<u8> {
 /// and two fragment shards; returns the manifest and the shard bytes.
 /// `large`: written as a large site's bundle is (format 6): display fields
 /// in the fragment shards, the docs shard in columns, the lexical index in
-/// deflated pieces of a few terms.
-fn synthetic(large: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
+/// deflated pieces of a few terms; with `records` (format 7), the snippet
+/// text in records, one a page, instead of fragment shards.
+fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     let page = |id: &str, lang: &str, title: &str, group: &str| PageMeta {
         id: id.into(),
         url: format!("/{id}.html"),
@@ -95,6 +96,7 @@ fn synthetic(large: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
             weight: None,
         })
         .collect(),
+        records: Vec::new(),
     };
     let texts = [
         "Reset your password with a link sent by email.",
@@ -144,7 +146,46 @@ fn synthetic(large: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
         dir: "model".into(),
         offline_rows: None,
     };
-    let (manifest, mut files) = if large {
+    let (manifest, mut files) = if large && records {
+        // a record a page, its chunks numbered from its first
+        let mut docs = docs.clone();
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for (p, pm) in docs.pages.iter().enumerate() {
+            let ids: Vec<usize> = (0..docs.chunks.len())
+                .filter(|&c| docs.chunks[c].page as usize == p)
+                .collect();
+            let base = ids[0];
+            let len = w
+                .snippet_record(&Fragments {
+                    page: pm.id.clone(),
+                    chunks: ids
+                        .iter()
+                        .map(|&c| ((c - base) as u32, vec![texts[c].to_string()]))
+                        .collect(),
+                    pages: vec![(p as u32, pm.url.clone(), pm.title.clone())],
+                    headings: ids
+                        .iter()
+                        .filter(|&&c| !docs.chunks[c].heading.is_empty())
+                        .map(|&c| ((c - base) as u32, docs.chunks[c].heading.clone()))
+                        .collect(),
+                })
+                .unwrap();
+            docs.records.push(len);
+        }
+        for c in &mut docs.chunks {
+            c.frag = c.page;
+        }
+        w.flush_snippets().unwrap();
+        w.docs_columns(&docs).unwrap();
+        w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
+        index.write_shards(&mut w, Some(40)).unwrap();
+        let (shards, files) = w.finish();
+        let mut m = BundleManifest::new(model, &docs, shards);
+        m.display_in_fragments = true;
+        m.docs_columns = true;
+        m.version = BUNDLE_VERSION;
+        (m, files)
+    } else if large {
         let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
         for (fi, f) in frags.iter().enumerate() {
             // the shard's chunk ids count from its first chunk
@@ -181,7 +222,7 @@ fn synthetic(large: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
         let mut m = BundleManifest::new(model, &docs, shards);
         m.display_in_fragments = true;
         m.docs_columns = true;
-        m.version = BUNDLE_VERSION;
+        m.version = 6;
         (m, files)
     } else {
         write_shards(HashMap::new(), &content, model).unwrap()
@@ -240,8 +281,12 @@ fn main() {
         }
     }
 
-    for (name, large) in [("synthetic", false), ("synthetic-v6", true)] {
-        let (sm, ss) = synthetic(large);
+    for (name, large, records) in [
+        ("synthetic", false, false),
+        ("synthetic-v6", true, false),
+        ("synthetic-v7", true, true),
+    ] {
+        let (sm, ss) = synthetic(large, records);
         let sbytes: Vec<Vec<u8>> = ss.iter().map(|(_, b)| b.clone()).collect();
         write(&bdir, name, &framed(&sm, &sbytes, None));
         write(

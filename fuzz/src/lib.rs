@@ -118,6 +118,32 @@ pub fn bundle(data: &[u8]) {
                 let _ = b.add_fragments(i, bytes);
             }
         }
+        // snippet records (format 7), the browser's way: the ranges the
+        // chunks name, every other one cut short by a byte, then whole files
+        let chunks: Vec<u32> = (0..b.docs.chunks.len() as u32 + 1).collect();
+        let ranges: Vec<(u32, String, u64, u64)> = b
+            .snippet_ranges(&chunks)
+            .into_iter()
+            .map(|(r, f, s, e)| (r, f.to_string(), s, e))
+            .collect();
+        for (i, (r, f, s, e)) in ranges.into_iter().enumerate() {
+            let file = files.get(f.as_str()).copied().unwrap_or(&[]);
+            let e = if i % 2 == 1 { e.saturating_sub(1) } else { e };
+            let part = file
+                .get(s as usize..(e as usize).min(file.len()))
+                .unwrap_or(&[]);
+            let _ = b.add_record(r as usize, part);
+        }
+        let snippets: Vec<String> = b
+            .manifest
+            .snippet_shards()
+            .map(|s| s.name.clone())
+            .collect();
+        for name in snippets {
+            if let Some(bytes) = files.get(name.as_str()) {
+                let _ = b.add_snippets_file(&name, bytes);
+            }
+        }
     }
     for c in 0..b.docs.chunks.len() as u32 + 1 {
         let _ = b.sentences(c);

@@ -22,7 +22,7 @@
 //!  "pages_of_chunks": [[0, 2], [1, 1], [1, 1]],
 //!  "frags_of_chunks": [[0, 4]],
 //!  "anchors": [null, "s1", null, null], "headed": "0100",
-//!  "chunk_weights": []}
+//!  "chunk_weights": [], "records": [311, 290, 402]}
 //! ```
 //!
 //! `group` 0 is the page's own id (a page with no other version), `k` is
@@ -30,7 +30,8 @@
 //! run lists give `(step, count)` in chunk order: `count` chunks have the
 //! previous run's value plus `step` (the first run's step is its value),
 //! so a site whose chunks come page after page writes steps of 1, which
-//! compress to almost nothing.
+//! compress to almost nothing. `records` (version 7) is the stored length
+//! of each snippet record, in order (`Docs::records`).
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -58,6 +59,9 @@ struct Columns {
     anchors: Vec<Option<String>>,
     headed: String,
     chunk_weights: Vec<(u32, f32)>,
+    /// The snippet records' stored lengths (version 7, `Docs::records`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    records: Vec<u32>,
 }
 
 /// Numbers distinct values in order of first appearance.
@@ -131,6 +135,7 @@ pub fn to_columns(docs: &Docs) -> Vec<u8> {
     c.filter_sets = sets.values;
     c.pages_of_chunks = runs(docs.chunks.iter().map(|ch| ch.page));
     c.frags_of_chunks = runs(docs.chunks.iter().map(|ch| ch.frag));
+    c.records.clone_from(&docs.records);
     for (i, ch) in docs.chunks.iter().enumerate() {
         c.anchors.push(ch.anchor.clone());
         c.headed.push(if ch.heading.is_empty() { '0' } else { '1' });
@@ -253,7 +258,11 @@ pub fn parse_columns(name: &str, bytes: &[u8]) -> Result<Docs> {
             weight: chunk_weights[i],
         })
         .collect();
-    Ok(Docs { pages, chunks })
+    Ok(Docs {
+        pages,
+        chunks,
+        records: c.records,
+    })
 }
 
 #[cfg(test)]
@@ -289,7 +298,11 @@ mod tests {
             chunk(1, "", 3),
         ];
         chunks[4].weight = Some(2.5);
-        Docs { pages, chunks }
+        Docs {
+            pages,
+            chunks,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -80,7 +80,28 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// pieces are stored deflated (head version 3, half their bytes), so a
 /// bundle with pieces is written as 6 too; version 4 is read, no longer
 /// written.
-pub const BUNDLE_VERSION: u32 = 6;
+///
+/// 7: snippet text comes in records, one a page, instead of fragment
+/// shards of several pages (`ShardKind::Snippets`, [`Docs::records`]):
+/// each record is its page's [`Fragments`] as a zlib stream, the records
+/// are concatenated in page order into `snippets` shards of at most
+/// [`SNIPPETS_FILE_BYTES`] (a longer record has a file of its own), and
+/// the docs columns give each record's stored length. The browser
+/// fetches the records of the hits it shows by byte range, several in
+/// one request, instead of a shard of some twenty pages each; the
+/// manifest lists a few files instead of every fragment shard. Written
+/// for bundles whose docs shard is in columns (so 6 is read, no longer
+/// written).
+pub const BUNDLE_VERSION: u32 = 7;
+/// The most bytes of snippet records in one `snippets` shard (a record
+/// longer than this is a file of its own): a few files per bundle, each
+/// far below the size static hosts accept (Cloudflare Pages: 25 MiB).
+pub const SNIPPETS_FILE_BYTES: u64 = 2 << 20;
+/// The most bytes one snippet record may inflate to (its page's text).
+pub const MAX_RECORD_TEXT: usize = 32 << 20;
+/// The version a bundle with lexical pieces and the docs shard as one
+/// object a page and a chunk (fragment shards) is written as.
+pub const BUNDLE_VERSION_PIECES: u32 = 6;
 /// The version a bundle with sign codes, a one-piece lexical index and
 /// the docs shard as one object a page and a chunk is written as.
 pub const BUNDLE_VERSION_CODES: u32 = 5;
@@ -109,6 +130,9 @@ pub enum ShardKind {
     /// Sign codes of the chunk vectors (version 5): the dense first stage
     /// of a large bundle, whose rows are then fetched by byte range.
     VectorCodes,
+    /// Snippet records, one a page (version 7, [`Docs::records`]),
+    /// fetched by byte range.
+    Snippets,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -249,6 +273,14 @@ impl BundleManifest {
                 ));
             }
         }
+        let has_snippets = m.snippet_shards().next().is_some();
+        let has_fragments = m.fragment_shards().next().is_some();
+        if has_snippets != m.snippet_records() || (has_snippets && has_fragments) {
+            return Err(Error::corrupt(
+                MANIFEST,
+                "a version 7 bundle with docs columns lists snippets shards and no fragment shards; others no snippets shards",
+            ));
+        }
         if m.docs_columns && !(m.display_in_fragments && m.version >= 6) {
             return Err(Error::corrupt(
                 MANIFEST,
@@ -303,6 +335,17 @@ impl BundleManifest {
         self.shards
             .iter()
             .filter(|s| s.kind == ShardKind::Fragments)
+    }
+
+    /// The files of snippet records (version 7), in order.
+    pub fn snippet_shards(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.iter().filter(|s| s.kind == ShardKind::Snippets)
+    }
+
+    /// Whether snippet text comes in records, one a page (version 7),
+    /// rather than fragment shards.
+    pub fn snippet_records(&self) -> bool {
+        self.docs_columns && self.version >= 7
     }
 }
 
@@ -379,6 +422,12 @@ pub struct ChunkMeta {
 pub struct Docs {
     pub pages: Vec<PageMeta>,
     pub chunks: Vec<ChunkMeta>,
+    /// The stored length of each snippet record (version 7: record `i`
+    /// holds the chunks whose `frag` is `i`, the chunks of one page), in
+    /// the order they are stored in the `snippets` shards. Empty in
+    /// bundles with fragment shards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<u32>,
 }
 
 impl Docs {
@@ -397,7 +446,7 @@ impl Docs {
                 "page/chunk counts disagree with the manifest",
             ));
         }
-        let nfrag = manifest.fragment_shards().count();
+        let nfrag = docs.fragment_count(manifest);
         if manifest.version >= 2 && docs.chunks.windows(2).any(|w| w[1].frag < w[0].frag) {
             return Err(Error::corrupt(
                 name,
@@ -427,6 +476,7 @@ impl Docs {
     /// with a heading from those without.
     pub fn without_display(&self) -> Docs {
         Docs {
+            records: self.records.clone(),
             pages: self
                 .pages
                 .iter()
@@ -513,6 +563,35 @@ pub struct Fragments {
 pub const HEADING_ELSEWHERE: &str = " ";
 
 impl Fragments {
+    /// A snippet record's stored bytes (version 7): this page's fragments
+    /// as a zlib stream, whose Adler-32 checks the text.
+    pub fn to_record(&self) -> Vec<u8> {
+        let json = serde_json::to_vec(self).expect("fragments serialise");
+        miniz_oxide::deflate::compress_to_vec_zlib(&json, 9)
+    }
+
+    /// Parses snippet record `index` of file `name` (its stored bytes),
+    /// whose chunk numbers start at `base`; it must name page `page`.
+    pub fn parse_record(
+        name: &str,
+        index: usize,
+        bytes: &[u8],
+        base: u32,
+        page: &str,
+    ) -> Result<Self> {
+        let what = |why: String| Error::corrupt(name, format!("snippet record {index}: {why}"));
+        let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(bytes, MAX_RECORD_TEXT)
+            .map_err(|e| what(format!("does not inflate ({:?})", e.status)))?;
+        let f = Fragments::parse(name, &json, base).map_err(|e| match e {
+            Error::Corrupt { why, .. } => what(why),
+            other => other,
+        })?;
+        if f.page != page {
+            return Err(what(format!("holds page {:?}, not {page:?}", f.page)));
+        }
+        Ok(f)
+    }
+
     /// Parses fragment shard `name`, whose chunk numbers start at `base`
     /// (see [`Docs::fragment_bases`]).
     pub fn parse(name: &str, bytes: &[u8], base: u32) -> Result<Self> {
@@ -536,6 +615,16 @@ impl Fragments {
 }
 
 impl Docs {
+    /// How many fragment shards (or, version 7, snippet records) the
+    /// chunks' `frag` numbers count.
+    pub fn fragment_count(&self, manifest: &BundleManifest) -> usize {
+        if manifest.snippet_records() {
+            self.records.len()
+        } else {
+            manifest.fragment_shards().count()
+        }
+    }
+
     /// The id of the first chunk of each of `nfrag` fragment shards, which
     /// version 2 shards count their chunks from (0 for version 1, whose
     /// shards use bundle-wide ids).

@@ -49,6 +49,8 @@ impl ShardSink for HashMap<String, Vec<u8>> {
 pub struct ShardWriter<S> {
     sink: S,
     shards: Vec<Shard>,
+    /// Snippet records not yet written to a `snippets` file.
+    snippets: Vec<u8>,
 }
 
 impl<S: ShardSink> ShardWriter<S> {
@@ -56,7 +58,35 @@ impl<S: ShardSink> ShardWriter<S> {
         ShardWriter {
             sink,
             shards: Vec::new(),
+            snippets: Vec::new(),
         }
+    }
+
+    /// The next page's snippet record (version 7, `Fragments::to_record`),
+    /// packed after the previous one, into a new `snippets` file when it
+    /// would take this one past [`SNIPPETS_FILE_BYTES`]. Returns its
+    /// stored length, for `Docs::records`. [`flush_snippets`](Self::flush_snippets)
+    /// writes the last file.
+    pub fn snippet_record(&mut self, f: &Fragments) -> Result<u32> {
+        let record = f.to_record();
+        if !self.snippets.is_empty()
+            && (self.snippets.len() + record.len()) as u64 > SNIPPETS_FILE_BYTES
+        {
+            self.flush_snippets()?;
+        }
+        self.snippets.extend_from_slice(&record);
+        u32::try_from(record.len())
+            .map_err(|_| Error::Input(format!("page {} has more than 4 GiB of text", f.page)))
+    }
+
+    /// Writes the snippet records packed so far as a `snippets` file
+    /// (fetched by byte range: no gzip form, its records are compressed).
+    pub fn flush_snippets(&mut self) -> Result<()> {
+        if self.snippets.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.snippets);
+        self.write_as("snippets", "bin", ShardKind::Snippets, &bytes, false)
     }
 
     /// Writes the shard, and its gzip form beside it when that saves
@@ -229,9 +259,14 @@ impl<S: ShardSink> ShardWriter<S> {
         self.write("lexical", "bin", ShardKind::Lexical, &head(&refs))
     }
 
-    /// The shards as the manifest lists them (by kind, fragments in
-    /// index order), and the sink.
+    /// The shards as the manifest lists them (by kind, fragments and
+    /// snippets files in index order), and the sink. Snippet records must
+    /// have been flushed.
     pub fn finish(mut self) -> (Vec<Shard>, S) {
+        assert!(
+            self.snippets.is_empty(),
+            "flush_snippets before finish: snippet records were not written"
+        );
         self.shards.sort_by_key(|s| match s.kind {
             ShardKind::Docs => 0,
             ShardKind::Vectors => 1,
@@ -239,6 +274,7 @@ impl<S: ShardSink> ShardWriter<S> {
             ShardKind::Lexical => 3,
             ShardKind::LexicalTerms => 4,
             ShardKind::Fragments => 5,
+            ShardKind::Snippets => 6,
         });
         (self.shards, self.sink)
     }
@@ -282,11 +318,12 @@ impl BundleManifest {
         let encoded = shards.iter().any(|s| s.encoded.is_some());
         let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
         let coded = shards.iter().any(|s| s.kind == ShardKind::VectorCodes);
-        // (`docs_columns`, set by the caller, makes it version 6 too)
+        // (`docs_columns`, set by the caller with snippet records, makes it
+        // version 7)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
             version: if pieced {
-                BUNDLE_VERSION
+                BUNDLE_VERSION_PIECES
             } else if coded {
                 BUNDLE_VERSION_CODES
             } else if encoded {
@@ -352,7 +389,11 @@ mod tests {
                 weight: None,
             })
             .collect();
-        let docs = Docs { pages, chunks };
+        let docs = Docs {
+            pages,
+            chunks,
+            ..Default::default()
+        };
         let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
         w.docs(&docs).unwrap();
         w.vectors(0, 4, &[], &[]).unwrap();

@@ -122,13 +122,14 @@ pub(crate) fn load_encoder(dir: &std::path::Path) -> Result<Encoder> {
 fn version() -> String {
     use crossfind::bundle::{
         BUNDLE_OLDEST_VERSION, BUNDLE_VERSION, BUNDLE_VERSION_CODES, BUNDLE_VERSION_GZIP,
-        BUNDLE_VERSION_PLAIN,
+        BUNDLE_VERSION_PIECES, BUNDLE_VERSION_PLAIN,
     };
     use crossfind::model::pack::{PACK_OLDEST_VERSION, PACK_VERSION, PACK_VERSION_PLAIN};
     format!(
         "{} (bundle format {BUNDLE_VERSION}: {BUNDLE_VERSION_PLAIN} when no file is compressed, \
          {BUNDLE_VERSION_GZIP} with gzip forms, {BUNDLE_VERSION_CODES} with sign codes, \
-         {BUNDLE_VERSION} with lexical pieces or the page table in columns; \
+         {BUNDLE_VERSION_PIECES} with lexical pieces, {BUNDLE_VERSION} with the page table in columns \
+         and snippet records; \
          reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}; \
          model pack format {PACK_VERSION}, {PACK_VERSION_PLAIN} when no file is compressed, \
          reads {PACK_OLDEST_VERSION} to {PACK_VERSION})",

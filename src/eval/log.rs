@@ -382,6 +382,7 @@ mod tests {
                     weight: None,
                 })
                 .collect(),
+            records: Vec::new(),
         };
         let mut lex = LexicalIndexBuilder::new();
         lex.add(0, "download an invoice");

@@ -907,6 +907,7 @@ mod tests {
                 page("/en/account/index", "en", "g3"),
             ],
             chunks: vec![],
+            records: Vec::new(),
         };
         let a = Articles::new(&docs);
         assert_eq!(a.resolve("reset-password"), [0]);

@@ -47,7 +47,9 @@ pub struct BuildOptions {
     pub chunk_tokens: usize,
     /// Sentences repeated at the start of the next chunk of a long section.
     pub overlap_sentences: usize,
-    /// Pages whose text shares one fragment file.
+    /// Pages whose text shares one fragment file (sites of up to
+    /// [`DISPLAY_IN_FRAGMENTS_ABOVE`] pages; above, each page's text is a
+    /// snippet record of its own, packed into a few `snippets` files).
     pub pages_per_fragment: usize,
     /// Write into an output folder that is neither empty nor a bundle (see
     /// [`previous_bundle`]). Nothing of what is there is deleted either way.
@@ -148,7 +150,9 @@ pub struct Progress {
 /// Streaming: pages are chunked in order and each page's text is released
 /// from `corpus` once it is chunked; chunks go through a bounded queue to
 /// one encoder thread per core, their vectors come back as int8 rows, and a
-/// fragment shard is written as soon as its pages are done. What stays in
+/// fragment shard is written as soon as its pages are done (above
+/// [`DISPLAY_IN_FRAGMENTS_ABOVE`] pages, each page's snippet record is
+/// packed, and a `snippets` file written every 2 MiB). What stays in
 /// memory until the end is the output (page and chunk tables, int8
 /// vectors, the lexical postings), not the site's text.
 pub fn build_bundle(
@@ -177,6 +181,7 @@ pub fn build_bundle(
             })
             .collect(),
         chunks: Vec::new(),
+        records: Vec::new(),
     };
     let pages_total = docs.pages.len();
     let display_in_fragments = pages_total > DISPLAY_IN_FRAGMENTS_ABOVE;
@@ -372,8 +377,9 @@ struct Pages<'a, 'o> {
     /// Chunk `id`'s cache key, when it was sent to the encoder (`None`:
     /// its row came from the cache, or there is no cache).
     keys: &'a mut Vec<Option<cache::Key>>,
-    /// Whether the fragment shards carry the pages' URLs and titles and the
-    /// chunks' headings (`BundleManifest::display_in_fragments`).
+    /// Whether the snippet text carries the pages' URLs and titles and the
+    /// chunks' headings (`BundleManifest::display_in_fragments`); it then
+    /// comes as snippet records, one a page (bundle format 7).
     display_in_fragments: bool,
 }
 
@@ -396,11 +402,13 @@ impl Pages<'_, '_> {
         // of its first chunk
         let (mut frag_index, mut frag_pages, mut base) = (0u32, 0usize, 0u32);
         for pi in 0..pages_total {
+            // version 7 (display in fragments): a snippet record a page
             if !frag.chunks.is_empty()
-                && (frag_pages >= 4 * per_frag
+                && (self.display_in_fragments
+                    || frag_pages >= 4 * per_frag
                     || starts_fragment(&self.corpus.pages[pi].id, per_frag))
             {
-                self.shards.fragments(&std::mem::take(&mut frag))?;
+                self.emit(&std::mem::take(&mut frag))?;
                 frag_index += 1;
                 frag_pages = 0;
                 base = self.docs.chunks.len() as u32;
@@ -467,9 +475,23 @@ impl Pages<'_, '_> {
             });
         }
         if !frag.chunks.is_empty() {
-            self.shards.fragments(&frag)?;
+            self.emit(&frag)?;
         }
+        self.shards.flush_snippets()?;
         Ok(self.docs.chunks.len())
+    }
+
+    /// Writes the snippet text of the chunks since the last call: a
+    /// snippet record (one page; version 7, when the display fields travel
+    /// with it) or a fragment shard.
+    fn emit(&mut self, frag: &Fragments) -> Result<()> {
+        if self.display_in_fragments {
+            let len = self.shards.snippet_record(frag)?;
+            self.docs.records.push(len);
+            Ok(())
+        } else {
+            self.shards.fragments(frag)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::dense::codes::DenseCodes;
 use super::dense::{DenseRaw, Vectors};
 use super::lexical::LexicalIndex;
+use super::records::{self, RecordAt};
 use crate::bundle::{BundleManifest, Docs, Fragments, Shard, ShardKind};
 use crate::error::{Error, Result};
 use crate::format::verify_file;
@@ -34,8 +35,11 @@ pub struct Bundle {
     /// them ([`Bundle::from_files_without_vectors`]); see [`Bundle::has_vectors`].
     pub vectors: Vectors,
     pub lexical: LexicalIndex,
-    /// Loaded fragment shards, by index in `manifest.fragment_shards()`.
+    /// Loaded fragment shards, by index in `manifest.fragment_shards()`
+    /// (version 7: snippet records, by index in `docs.records`).
     pub fragments: Vec<Option<Fragments>>,
+    /// Where each snippet record lies (version 7; empty before).
+    records: Vec<RecordAt>,
     /// [`Vectors::page_norms`], computed at load (listed in the sign codes
     /// of a bundle that has them).
     pub page_norms: Vec<f32>,
@@ -99,7 +103,8 @@ impl Bundle {
         };
         let docs_shard = manifest.shard(ShardKind::Docs).clone();
         let mut docs = Docs::parse(&docs_shard.name, &read(&docs_shard)?, &manifest)?;
-        let nfrag = manifest.fragment_shards().count();
+        let nfrag = docs.fragment_count(&manifest);
+        let records = records::locate(&manifest, &docs)?;
         let dim = manifest.model.dim;
         let (vectors, codes) = if !with_vectors {
             (Vectors::empty(dim), None)
@@ -157,19 +162,31 @@ impl Bundle {
             }
         }
         partition_by_language(&mut lexical, &docs);
-        let mut frags = Vec::with_capacity(nfrag);
+        let mut frags = vec![None; nfrag];
         let shards: Vec<Shard> = manifest.fragment_shards().cloned().collect();
         let bases = docs.fragment_bases(manifest.version, nfrag);
-        for (s, &base) in shards.iter().zip(&bases) {
-            frags.push(if fragments {
+        if fragments && records.is_empty() {
+            for ((s, &base), slot) in shards.iter().zip(&bases).zip(&mut frags) {
                 let f = Fragments::parse(&s.name, &read(s)?, base)?;
                 if manifest.display_in_fragments {
                     docs.add_display(&s.name, &f)?;
                 }
-                Some(f)
-            } else {
-                None
-            });
+                *slot = Some(f);
+            }
+        }
+        if fragments && !records.is_empty() {
+            // everything at once (natively): every record of every file
+            for s in manifest.snippet_shards() {
+                let bytes = read(s)?;
+                let f = manifest.snippet_shards().position(|x| x.name == s.name);
+                for (i, at) in records.iter().enumerate() {
+                    if Some(at.file as usize) == f {
+                        let stored = &bytes[at.start as usize..at.end() as usize];
+                        frags[i] = Some(record_of(&docs, &s.name, i, stored, bases[i])?);
+                        docs.add_display(&s.name, frags[i].as_ref().expect("just set"))?;
+                    }
+                }
+            }
         }
         let page_norms = match &codes {
             Some(c) => c.page_norms.clone(),
@@ -184,6 +201,7 @@ impl Bundle {
             vectors,
             lexical,
             fragments: frags,
+            records,
             page_norms,
             frag_bases: bases,
             has_vectors: with_vectors,
@@ -206,6 +224,92 @@ impl Bundle {
         }
         self.fragments[index] = Some(f);
         Ok(())
+    }
+
+    /// The snippet records (version 7) holding the text of `chunks` that
+    /// are not in yet: `(record, file, start, end)`, `end` exclusive, each
+    /// record once, in file and byte order. Empty on a bundle with
+    /// fragment shards.
+    pub fn snippet_ranges(&self, chunks: &[u32]) -> Vec<(u32, &str, u64, u64)> {
+        let files: Vec<&Shard> = self.manifest.snippet_shards().collect();
+        let mut want: Vec<usize> = chunks
+            .iter()
+            .filter_map(|&c| self.docs.chunks.get(c as usize))
+            .map(|c| c.frag as usize)
+            .filter(|&i| i < self.records.len() && self.fragments[i].is_none())
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        want.into_iter()
+            .map(|i| {
+                let r = self.records[i];
+                (
+                    i as u32,
+                    files[r.file as usize].name.as_str(),
+                    r.start,
+                    r.end(),
+                )
+            })
+            .collect()
+    }
+
+    /// Adds snippet record `index` (version 7; the bytes of its range):
+    /// it must inflate, pass its Adler-32, name its page and hold only
+    /// that page's chunks. An error names its file.
+    pub fn add_record(&mut self, index: usize, bytes: &[u8]) -> Result<()> {
+        let at = *self
+            .records
+            .get(index)
+            .ok_or_else(|| Error::Input(format!("no snippet record {index}")))?;
+        let name = self.snippet_file(at.file).name.clone();
+        if bytes.len() as u64 != at.len {
+            return Err(Error::corrupt(
+                &name,
+                format!(
+                    "snippet record {index} came as {} bytes, not {}",
+                    bytes.len(),
+                    at.len
+                ),
+            ));
+        }
+        let f = record_of(&self.docs, &name, index, bytes, self.frag_bases[index])?;
+        self.docs.add_display(&name, &f)?;
+        self.fragments[index] = Some(f);
+        Ok(())
+    }
+
+    /// Adds a whole `snippets` file (from a host that answered a byte
+    /// range with the whole file), checked against the manifest: every
+    /// record in it not in yet.
+    pub fn add_snippets_file(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (f, s) = self
+            .manifest
+            .snippet_shards()
+            .enumerate()
+            .find(|(_, s)| s.name == name)
+            .map(|(f, s)| (f, s.clone()))
+            .ok_or_else(|| {
+                Error::Input(format!("`{name}` is not a snippets file of this bundle"))
+            })?;
+        verify_file(&s, bytes)?;
+        let mine: Vec<(usize, RecordAt)> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| r.file as usize == f && self.fragments[*i].is_none())
+            .map(|(i, r)| (i, *r))
+            .collect();
+        for (i, r) in mine {
+            self.add_record(i, &bytes[r.start as usize..r.end() as usize])?;
+        }
+        Ok(())
+    }
+
+    fn snippet_file(&self, f: u32) -> &Shard {
+        self.manifest
+            .snippet_shards()
+            .nth(f as usize)
+            .expect("records lie in the manifest's snippets files (records::locate)")
     }
 
     /// Adds the vectors shard to a bundle loaded without it
@@ -479,6 +583,19 @@ fn check_codes_match(
 }
 
 /// A lexical error about the file `name` (the index names itself `lexical`).
+/// Snippet record `index` of file `name` (its stored bytes), parsed with
+/// chunk ids from `base` and checked to hold only its own page.
+fn record_of(docs: &Docs, name: &str, index: usize, bytes: &[u8], base: u32) -> Result<Fragments> {
+    let page = docs
+        .chunks
+        .get(base as usize)
+        .and_then(|c| docs.pages.get(c.page as usize))
+        .map_or("", |p| p.id.as_str());
+    let f = Fragments::parse_record(name, index, bytes, base, page)?;
+    records::check_scope(docs, name, index, &f)?;
+    Ok(f)
+}
+
 fn named(e: Error, name: &str) -> Error {
     match e {
         Error::Corrupt { why, .. } => Error::corrupt(name, why),
@@ -626,10 +743,17 @@ impl Bundle {
         let kept = |c: u32| chunk_map.get(c as usize).is_some_and(|&m| m != u32::MAX);
         let mut lexical = self.lexical.subset(kept, |c| chunk_map[c as usize]);
         let mut manifest = self.manifest.clone();
+        // the subset's display fields are in its docs, its fragments in memory
         manifest.display_in_fragments = false;
+        manifest.docs_columns = false;
+        manifest.shards.retain(|s| s.kind != ShardKind::Snippets);
         manifest.pages = pages.len();
         manifest.chunks = chunks.len();
-        let docs = Docs { pages, chunks };
+        let docs = Docs {
+            pages,
+            chunks,
+            ..Default::default()
+        };
         partition_by_language(&mut lexical, &docs);
         let vectors = Vectors {
             dim: self.vectors.dim,
@@ -655,6 +779,7 @@ impl Bundle {
             lexical,
             frag_bases,
             fragments,
+            records: Vec::new(),
             page_norms,
             has_vectors: self.has_vectors,
         }
@@ -747,6 +872,7 @@ mod tests {
                     weight: None,
                 })
                 .collect(),
+            records: Vec::new(),
         }
     }
 
@@ -927,11 +1053,11 @@ mod tests {
         let (m1, f1) = pieced(0, 0);
         let one = Bundle::from_files(m1.clone(), |n| Ok(f1.get(n).cloned()), true).unwrap();
         assert!(
-            m1.version < crate::bundle::BUNDLE_VERSION,
+            m1.version < crate::bundle::BUNDLE_VERSION_PIECES,
             "one piece: read by older readers"
         );
         let (m, files) = pieced(40, 120);
-        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION);
+        assert_eq!(m.version, crate::bundle::BUNDLE_VERSION_PIECES);
         let terms: Vec<&Shard> = m
             .shards
             .iter()
@@ -1087,10 +1213,200 @@ mod tests {
         let mut m = BundleManifest::new(model, &docs, shards);
         m.display_in_fragments = display;
         if columns {
+            // version 6: docs in columns, fragment shards (7 has records)
             m.docs_columns = true;
-            m.version = crate::bundle::BUNDLE_VERSION;
+            m.version = 6;
         }
         (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
+    }
+
+    /// `docs()` as a version 7 bundle: a snippet record a page carrying its
+    /// display fields, the docs in columns (after `tamper`).
+    fn with_records(
+        tamper: impl Fn(&mut Docs),
+    ) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
+        let mut docs = docs();
+        for (i, c) in docs.chunks.iter_mut().enumerate() {
+            c.frag = i as u32;
+            c.heading = format!("Heading {i}");
+            c.anchor = Some(format!("h{i}"));
+        }
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for (i, c) in docs.chunks.clone().iter().enumerate() {
+            let p = &docs.pages[c.page as usize];
+            let len = w
+                .snippet_record(&Fragments {
+                    page: p.id.clone(),
+                    chunks: vec![(0, vec![format!("text {i}")])],
+                    pages: vec![(c.page, p.url.clone(), p.title.clone())],
+                    headings: vec![(0, c.heading.clone())],
+                })
+                .unwrap();
+            docs.records.push(len);
+        }
+        w.flush_snippets().unwrap();
+        let mut written = docs.clone();
+        tamper(&mut written);
+        w.docs_columns(&written).unwrap();
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text heading word{c}"));
+        }
+        w.lexical(&lex.finish().to_bytes()).unwrap();
+        let (shards, files) = w.finish();
+        let mut m = BundleManifest::new(test_model(), &docs, shards);
+        m.display_in_fragments = true;
+        m.docs_columns = true;
+        m.version = crate::bundle::BUNDLE_VERSION;
+        (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
+    }
+
+    #[test]
+    fn snippet_records_come_by_range_and_answer_as_the_whole_bundle() {
+        use crate::search::{search, Mode};
+        let (m, files, docs) = with_records(|_| {});
+        assert_eq!(m.snippet_shards().count(), 1);
+        assert_eq!(m.fragment_shards().count(), 0);
+        let get = |n: &str| Ok(files.get(n).cloned());
+        let whole = Bundle::from_files(m.clone(), get, true).unwrap();
+        assert_eq!(whole.docs, docs);
+        let mut b = Bundle::from_files(m.clone(), get, false).unwrap();
+        assert!(b.docs.pages.iter().all(|p| p.url.is_empty()));
+        // the records of chunks 0 and 2, once each, in byte order
+        let ranges: Vec<(u32, String, u64, u64)> = b
+            .snippet_ranges(&[2, 0, 2])
+            .into_iter()
+            .map(|(r, f, s, e)| (r, f.to_string(), s, e))
+            .collect();
+        assert_eq!(ranges.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 2]);
+        for (r, f, s, e) in &ranges {
+            b.add_record(*r as usize, &files[f][*s as usize..*e as usize])
+                .unwrap();
+        }
+        assert_eq!(b.docs.pages[2], docs.pages[2]);
+        assert!(b.docs.pages[1].url.is_empty());
+        assert!(b.snippet_ranges(&[0, 2]).is_empty());
+        assert_eq!(b.sentences(2).unwrap(), ["text 2"]);
+        // the rest as a whole file (a host that ignores Range)
+        let name = m.snippet_shards().next().unwrap().name.clone();
+        b.add_snippets_file(&name, &files[&name]).unwrap();
+        assert_eq!(b.docs, docs);
+        for mode in [Mode::Lexical, Mode::Hybrid] {
+            let q = query("text heading word1", mode);
+            assert_eq!(
+                format!("{:?}", search(&b, &q)),
+                format!("{:?}", search(&whole, &q))
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_or_misplaced_snippet_records_are_refused_by_file() {
+        let (m, files, _) = with_records(|_| {});
+        let name = m.snippet_shards().next().unwrap().name.clone();
+        let file = &files[&name];
+        let mut b = Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+        let r = b.snippet_ranges(&[0, 1]);
+        let (s0, e0) = (r[0].2 as usize, r[0].3 as usize);
+        let (s1, e1) = (r[1].2 as usize, r[1].3 as usize);
+        let refused = |b: &mut Bundle, i: usize, bytes: &[u8], why: &str| {
+            let e = b.add_record(i, bytes).unwrap_err().to_string();
+            assert!(e.contains(&name) && e.contains(why), "{e}");
+        };
+        // one flipped bit, anywhere: the zlib stream or its Adler-32 says
+        // so, or (a padding bit of the last deflate byte) the text is the same
+        let mut refusals = 0;
+        for k in 0..e0 - s0 {
+            for bit in 0..8 {
+                let mut bad = file[s0..e0].to_vec();
+                bad[k] ^= 1 << bit;
+                let mut fresh =
+                    Bundle::from_files(m.clone(), |n| Ok(files.get(n).cloned()), false).unwrap();
+                match fresh.add_record(0, &bad) {
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(e.contains(&name) && e.contains("snippet record 0"), "{e}");
+                        refusals += 1;
+                    }
+                    Ok(()) => assert_eq!(
+                        fresh.sentences(0).unwrap(),
+                        ["text 0"],
+                        "byte {k} bit {bit}"
+                    ),
+                }
+            }
+        }
+        assert!(
+            refusals + 8 >= 8 * (e0 - s0),
+            "{refusals} of {} flips refused",
+            8 * (e0 - s0)
+        );
+        refused(&mut b, 0, &file[s0..e0 - 1], "came as");
+        // another page's record in its place
+        refused(&mut b, 0, &file[s1..e1], "came as");
+        let e = Fragments::parse_record(&name, 0, &file[s1..e1], 0, "en/a")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holds page \"es/a\", not \"en/a\""), "{e}");
+        assert!(b.docs.pages[0].url.is_empty() && b.sentences(0).is_none());
+        // the whole file, damaged, is refused whole
+        let mut bad = file.clone();
+        bad[0] ^= 1;
+        assert!(b.add_snippets_file(&name, &bad).is_err());
+        assert!(b.sentences(1).is_none());
+        // and the good bytes still go in
+        b.add_record(0, &file[s0..e0]).unwrap();
+        assert_eq!(b.sentences(0).unwrap(), ["text 0"]);
+        // lengths in the docs table that do not match the files: refused at load
+        for (tamper, why) in [
+            (
+                &(|d: &mut Docs| d.records[3] += 1) as &dyn Fn(&mut Docs),
+                "does not fit",
+            ),
+            (&|d: &mut Docs| d.records[3] -= 1, "no snippet record"),
+            (&|d: &mut Docs| d.records[1] = 0, "is empty"),
+        ] {
+            let (m, files, _) = with_records(tamper);
+            let e = Bundle::from_files(m, |n| Ok(files.get(n).cloned()), false)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_snippet_record_holds_only_its_own_page() {
+        let (_, _, docs) = with_records(|_| {});
+        let own = Fragments {
+            page: "es/a".into(),
+            chunks: vec![(1, vec!["x".into()])],
+            pages: vec![(1, "/es/a.html".into(), "A".into())],
+            headings: vec![(1, "H".into())],
+        };
+        records::check_scope(&docs, "s.bin", 1, &own).unwrap();
+        let mut other = own.clone();
+        other.chunks.push((2, vec!["y".into()]));
+        let e = records::check_scope(&docs, "s.bin", 1, &other)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holds chunk 2"), "{e}");
+        let mut other = own.clone();
+        other.pages.push((3, "/ja/a.html".into(), "X".into()));
+        let e = records::check_scope(&docs, "s.bin", 1, &other)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names page 3"), "{e}");
+        // a manifest of version 7 with fragment shards, or snippets before 7: refused
+        let (m, _, _) = with_records(|_| {});
+        let mut odd = m.clone();
+        odd.version = 6;
+        let e = BundleManifest::parse(&odd.to_json())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("snippets shards"), "{e}");
     }
 
     #[test]
@@ -1100,7 +1416,7 @@ mod tests {
         // columns hold no display fields: a manifest that says otherwise is refused
         let mut odd = m0.clone();
         odd.docs_columns = true;
-        odd.version = crate::bundle::BUNDLE_VERSION;
+        odd.version = 6;
         let e = BundleManifest::parse(&odd.to_json())
             .unwrap_err()
             .to_string();

@@ -5,6 +5,7 @@ pub mod confidence;
 pub(crate) mod dense;
 pub mod lexical;
 mod loaded;
+mod records;
 pub mod respell;
 pub mod text;
 

@@ -268,8 +268,11 @@ impl BundleLoader {
             .iter()
             .filter(|s| {
                 // with sign codes the vectors shard's rows come per query
-                let per_query = matches!(s.kind, ShardKind::Fragments | ShardKind::LexicalTerms)
-                    || (s.kind == ShardKind::Vectors && self.manifest.codes_shard().is_some());
+                let per_query = matches!(
+                    s.kind,
+                    ShardKind::Fragments | ShardKind::LexicalTerms | ShardKind::Snippets
+                ) || (s.kind == ShardKind::Vectors
+                    && self.manifest.codes_shard().is_some());
                 !per_query && !self.files.contains_key(&s.name)
             })
             .map(|s| s.name.clone())
@@ -292,7 +295,8 @@ impl BundleLoader {
     }
 
     /// What the shard `name` holds, as the manifest says: "docs", "vectors",
-    /// "lexical" or "fragments"; `undefined` for a name it does not list.
+    /// "lexical", "fragments", "lexical_terms", "vector_codes" or
+    /// "snippets"; `undefined` for a name it does not list.
     #[wasm_bindgen(js_name = shardKind)]
     pub fn shard_kind(&self, name: &str) -> Option<String> {
         let s = self.manifest.shards.iter().find(|s| s.name == name)?;
@@ -304,6 +308,7 @@ impl BundleLoader {
                 ShardKind::Fragments => "fragments",
                 ShardKind::LexicalTerms => "lexical_terms",
                 ShardKind::VectorCodes => "vector_codes",
+                ShardKind::Snippets => "snippets",
             }
             .to_string(),
         )
@@ -608,6 +613,53 @@ impl Engine {
     #[wasm_bindgen(js_name = addLexicalFile)]
     pub fn add_lexical_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
         self.bundle.add_lexical_file(name, bytes).map_err(js_err)
+    }
+
+    /// Byte ranges of the snippet records (bundle version 7) holding the
+    /// text of `chunks` (the hits' and their sections' `chunk`) that are
+    /// not in yet: `[{record, file, start, end}]`, `end` exclusive, each
+    /// record once, in file order. Always empty on a bundle with fragment
+    /// shards (`BundleLoader.fragments()`). A hit's snippet, URL and title
+    /// come once its record is added (`addSnippetRecord`).
+    #[wasm_bindgen(js_name = snippetRanges)]
+    pub fn snippet_ranges(&self, chunks: Vec<u32>) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        struct JsRecordRange<'a> {
+            record: u32,
+            file: &'a str,
+            start: f64,
+            end: f64,
+        }
+        let ranges: Vec<JsRecordRange> = self
+            .bundle
+            .snippet_ranges(&chunks)
+            .into_iter()
+            .map(|(record, file, start, end)| JsRecordRange {
+                record,
+                file,
+                start: start as f64,
+                end: end as f64,
+            })
+            .collect();
+        contract::to_js(&ranges)
+    }
+
+    /// Adds snippet record `record` (the bytes of its range, as
+    /// `snippetRanges` names it): it must inflate, pass its checksum and
+    /// hold only its own page; else an error naming its file (code
+    /// "corrupt_file"), and nothing changes.
+    #[wasm_bindgen(js_name = addSnippetRecord)]
+    pub fn add_snippet_record(&mut self, record: u32, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle
+            .add_record(record as usize, bytes)
+            .map_err(js_err)
+    }
+
+    /// Adds a whole snippets file (a host that ignores Range sends it
+    /// whole), checked against the manifest: every record in it.
+    #[wasm_bindgen(js_name = addSnippetsFile)]
+    pub fn add_snippets_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
+        self.bundle.add_snippets_file(name, bytes).map_err(js_err)
     }
 
     /// The fragment shard (its index in `BundleLoader.fragments()`) holding

@@ -144,13 +144,15 @@ test('from a host that does not compress, each bundle fetches the gzip forms of 
       // (from bundle format 6 on, a gzip form's name is the shard's with .gz)
       const gz = (s) => s.encoded.name ?? `${s.name}.gz`;
       if (dir !== 'blog/crossfind') assert.ok(encoded.length > 0, `${dir}/manifest.json lists no gzip form: nothing to check`);
-      // fragment shards come per query, only those holding the hits shown:
-      // the ones fetched must come in their gzip form, and some must come
+      // snippet text comes per query, only for the hits shown (fragment
+      // shards, or from bundle format 7 snippet records by range): the
+      // shards fetched must come in their gzip form, and some must come
+      const snippets = (s) => s.kind === 'fragments' || s.kind === 'snippets';
       const fetchedFrag = (s) => gets.has(`/${dir}/${s.name}`) || (s.encoded && gets.has(`/${dir}/${gz(s)}`));
-      assert.ok(m.shards.some((s) => s.kind === 'fragments' && fetchedFrag(s)), `${dir}: no fragment shard was fetched: ${[...gets].join(', ')}`);
+      assert.ok(m.shards.some((s) => snippets(s) && fetchedFrag(s)), `${dir}: no snippet text was fetched: ${[...gets].join(', ')}`);
       for (const s of m.shards) {
         const plain = `/${dir}/${s.name}`;
-        if (s.kind === 'fragments' && !fetchedFrag(s)) continue;
+        if (snippets(s) && !fetchedFrag(s)) continue;
         if (s.encoded) {
           assert.ok(gets.has(`/${dir}/${gz(s)}`), `${dir}: ${gz(s)} was not fetched: ${[...gets].join(', ')}`);
           assert.ok(!gets.has(plain), `${dir}: ${s.name} was fetched plain although it has a gzip form`);

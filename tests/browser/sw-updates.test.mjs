@@ -89,10 +89,10 @@ test('a bundle update that arrives damaged or cut off leaves the old version wor
     const { page, version: a } = await firstVisit(s);
     const manifestA = readFileSync(s.file('manifest.json'), 'utf8');
 
-    // Version B: one fragment shard re-published (a new file, same text),
-    // named and hashed in a new manifest and precache list.
+    // Version B: one shard re-published (the docs table: a new file, the
+    // same table), named and hashed in a new manifest and precache list.
     const m = JSON.parse(manifestA);
-    const shard = m.shards.find((x) => x.kind === 'fragments');
+    const shard = m.shards.find((x) => x.kind === 'docs');
     const body = Buffer.concat([readFileSync(path.join(BUNDLE, shard.name)), Buffer.from('\n')]);
     const digest = sha256(body);
     // (offline.json lists a shard by its gzip form where it has one, named

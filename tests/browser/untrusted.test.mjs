@@ -248,8 +248,8 @@ const noticeOf = (p) =>
   ).then((h) => h.jsonValue());
 
 for (const [what, edit, bad] of [
-  ['a fragment shard on another host', (m) => (m.shards.find((s) => s.kind === 'fragments').name = 'https://evil.example/frag.json'), 'https://evil.example/frag.json'],
-  ['a percent-encoded way out', (m) => (m.shards.find((s) => s.kind === 'fragments').name = '%2e%2e/%2e%2e/frag.json'), '%2e%2e/%2e%2e/frag.json'],
+  ['a snippets file on another host', (m) => (m.shards.find((s) => s.kind === 'snippets').name = 'https://evil.example/snippets.bin'), 'https://evil.example/snippets.bin'],
+  ['a percent-encoded way out', (m) => (m.shards.find((s) => s.kind === 'snippets').name = '%2e%2e/%2e%2e/snippets.bin'), '%2e%2e/%2e%2e/snippets.bin'],
   ['a model folder outside the bundle', (m) => (m.model.dir = '../../elsewhere'), '../../elsewhere'],
   ['an absolute model folder', (m) => (m.model.dir = '/elsewhere/model'), '/elsewhere/model'],
 ]) {
@@ -263,7 +263,7 @@ for (const [what, edit, bad] of [
       await p.keyboard.press('Control+k');
       assert.equal(await noticeOf(p), 'Search is unavailable: A file of the search index is damaged (manifest.json).');
       // Nothing was fetched for it.
-      const strays = requests.filter((u) => /evil\.example|\/frag\.json$|\/elsewhere\//.test(u) && !u.startsWith(`${origin}/crossfind/`));
+      const strays = requests.filter((u) => /evil\.example|\/snippets\.bin$|\/elsewhere\//.test(u) && !u.startsWith(`${origin}/crossfind/`));
       assert.deepEqual(strays, []);
       assert.deepEqual(errors.filter((e) => !/crossfind: index:/.test(e)), []);
     });

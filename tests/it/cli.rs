@@ -217,7 +217,8 @@ fn version_names_the_formats_this_build_writes_and_reads() {
         v.contains(&format!(
             "bundle format {BUNDLE_VERSION}: {BUNDLE_VERSION_PLAIN} when no file is compressed, \
              {BUNDLE_VERSION_GZIP} with gzip forms, {BUNDLE_VERSION_CODES} with sign codes, \
-             {BUNDLE_VERSION} with lexical pieces or the page table in columns; \
+             {BUNDLE_VERSION_PIECES} with lexical pieces, {BUNDLE_VERSION} with the page table in columns \
+             and snippet records; \
              reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}"
         )),
         "{v}"

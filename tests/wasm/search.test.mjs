@@ -3,7 +3,7 @@
 // model is attached, hybrid after; damaged shards are coded errors.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync, mkdirSync, copyFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -131,6 +131,67 @@ test('with only the fragment shards its hits need, a search answers as with ever
     for (const i of need) engine.addFragments(i, readFileSync(path.join(bundleDir, frags[i])));
     assert.deepEqual(shown(engine.search(q, { lang, k: 5, mode: 'lexical' })), shown(full.search(q, { lang, k: 5, mode: 'lexical' })), q);
   }
+});
+
+// A site of more than 200 pages (bundle format 7): snippet text comes in
+// records, one a page, in a `snippets` file; the engine names the byte
+// ranges of the records its hits need (snippetRanges), the worker fetches
+// them (www/src/worker.js, ensureSnippets), and the answers are those of
+// the bundle with every record in. A damaged record is a coded error
+// naming its file and costs only its page's snippet.
+test('snippet records: the ranges a search names bring in its snippets, as the whole bundle has them', () => {
+  const site = mkdtempSync(path.join(tmpdir(), 'cf-records-'));
+  const tiny = path.join(root, 'tests/fixtures/sites/tiny');
+  for (const page of ['en/reset-password', 'es/reset-password', 'es/facturas', 'ja/reset-password']) {
+    const [lang, name] = page.split('/');
+    mkdirSync(path.join(site, lang), { recursive: true });
+    for (let i = 0; i < 51; i++) copyFileSync(path.join(tiny, `${page}.html`), path.join(site, lang, `${name}-${i}.html`));
+  }
+  const out = path.join(site, 'crossfind');
+  execFileSync(cli, ['index', '--input', site, '--out', out], { stdio: 'ignore' });
+  const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.version, 7);
+  const files = manifest.shards.filter((s) => s.kind === 'snippets');
+  assert.ok(files.length >= 1 && !manifest.shards.some((s) => s.kind === 'fragments'), 'snippets files, no fragment shards');
+  const open = () => {
+    const loader = new BundleLoader(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    for (const f of files) assert.equal(loader.shardKind(f.name), 'snippets');
+    assert.deepEqual(loader.fragments(), []);
+    const required = loader.required();
+    assert.ok(!required.some((n) => files.some((f) => f.name === n)), 'records come per query');
+    for (const name of required) loader.add(name, readFileSync(path.join(out, name)));
+    return loader.build();
+  };
+  const bytes = Object.fromEntries(files.map((f) => [f.name, readFileSync(path.join(out, f.name))]));
+  const full = open();
+  for (const f of files) full.addSnippetsFile(f.name, bytes[f.name]);
+  const shown = (hits) => hits.map((h) => [h.url, h.title, h.chunk, h.snippet, h.highlights, h.sections.map((x) => [x.url, x.heading, x.snippet])]);
+  const chunksOf = (hits) => hits.flatMap((h) => [h.chunk, ...h.sections.map((x) => x.chunk)]);
+  const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.file]; } return ['no error', null]; };
+  for (const [q, args] of queries) {
+    const opts = { lang: args[1], k: 5, mode: 'lexical' };
+    const engine = open();
+    const first = engine.search(q, opts);
+    assert.ok(first.length > 0, q);
+    assert.ok(first.every((h) => h.snippet === null && h.title === ''), `no snippet or title before the records: ${q}`);
+    const ranges = engine.snippetRanges(chunksOf(first));
+    assert.ok(ranges.length >= 1 && ranges.length <= 5, `one record a page shown: ${ranges.length}`);
+    assert.equal(new Set(ranges.map((r) => r.record)).size, ranges.length);
+    // a damaged record: a coded error naming its file, and nothing changes
+    const [r0] = ranges;
+    const bad = Uint8Array.from(bytes[r0.file].subarray(r0.start, r0.end));
+    bad[Math.floor(bad.length / 2)] ^= 0x55;
+    assert.deepEqual(code(() => engine.addSnippetRecord(r0.record, bad)), ['corrupt_file', r0.file]);
+    assert.equal(engine.snippetRanges(chunksOf(first)).length, ranges.length);
+    for (const r of ranges) engine.addSnippetRecord(r.record, bytes[r.file].subarray(r.start, r.end));
+    assert.deepEqual(engine.snippetRanges(chunksOf(first)), []);
+    assert.deepEqual(shown(engine.search(q, opts)), shown(full.search(q, opts)), q);
+  }
+  // a whole file with one byte changed is refused whole
+  const engine = open();
+  const damaged = Uint8Array.from(bytes[files[0].name]);
+  damaged[10] ^= 1;
+  assert.deepEqual(code(() => engine.addSnippetsFile(files[0].name, damaged)), ['checksum_mismatch', files[0].name]);
 });
 
 test('odd queries: blank ones answer nothing, huge ones are cut, odd Unicode is normalised', () => {

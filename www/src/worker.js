@@ -13,8 +13,10 @@
 //     query's terms, before it is answered (ensureLexical), and kept in
 //     Cache Storage for later visits (as the vector rows of a bundle with
 //     sign codes: loadParts)
-//   fragment shards (snippet text): fetched per query, only those
-//     holding the hits shown (loadFragment), before the answer  => {type:'fragments'} at once
+//   snippet text: fetched per query for the hits shown, before the
+//     answer: their pages' snippet records by byte range (bundle format 7,
+//     ensureSnippets, kept as lexical pieces are), or the fragment shards
+//     holding them (older bundles, loadFragment)           => {type:'fragments'} at once
 //   model pack and the vectors shard, side by side (only once asked:
 //     {type:'semantic'})                                        => {type:'progress'} ... {type:'semantic-ready'}
 //     (encoder, tokenizer and the block index; the word-embedding rows a
@@ -450,16 +452,58 @@ function loadFragment(b, i) {
   return p;
 }
 
+// The chunks of these hits and their sections.
+const chunksOf = (hits) => hits.flatMap((h) => [h.chunk, ...(Array.isArray(h.sections) ? h.sections.map((s) => s.chunk) : [])]).filter((c) => typeof c === 'number');
+
 // The fragment shards of these hits (and their sections) not asked for yet.
 function missingFragments(b, hits) {
   const want = new Set();
-  for (const h of hits) {
-    for (const c of [h.chunk, ...(Array.isArray(h.sections) ? h.sections.map((s) => s.chunk) : [])]) {
-      const i = typeof c === 'number' ? b.engine.fragmentOf(c) : undefined;
-      if (i !== undefined && i < b.fragments.length && !b.fragLoads.has(i)) want.add(i);
-    }
+  for (const c of chunksOf(hits)) {
+    const i = b.engine.fragmentOf(c);
+    if (i !== undefined && i < b.fragments.length && !b.fragLoads.has(i)) want.add(i);
   }
   return [...want];
+}
+
+// Snippet records (bundle format 7): the engine names the byte ranges of
+// the records (one a page) holding the text of these hits
+// (Engine.snippetRanges), fetched as lexical pieces are: several in one
+// request where the host answers so, kept in Cache Storage for the next
+// visit (loadParts). A record that does not inflate, fails its checksum or
+// holds another page (addSnippetRecord) costs only its page's snippet,
+// and is not asked for again (b.badRecords); a whole file from a host that
+// ignores Range is checked against the manifest (addSnippetsFile).
+// b.snippetLoads: record -> a promise while it is on its way.
+function snippetSource(b, hits) {
+  const chunks = chunksOf(hits);
+  return {
+    kind: 'snippet',
+    list: () => b.engine.snippetRanges(chunks).filter((r) => !b.badRecords.has(r.record)),
+    loads: b.snippetLoads,
+    loadKey: (r) => r.record,
+    parts: (r) => [{ index: r.record, start: r.start, end: r.end }],
+    add: (record, bytes) => {
+      try {
+        b.engine.addSnippetRecord(record, bytes);
+      } catch (e) {
+        b.badRecords.add(record);
+        throw e;
+      }
+    },
+    whole: (r, bytes) => b.engine.addSnippetsFile(r.file, bytes),
+  };
+}
+
+// Brings in the snippet records of these hits; what fails is reported
+// (stage 'fragments') and costs only those snippets.
+async function ensureSnippets(b, hits) {
+  const s = snippetSource(b, hits);
+  if (!s.list().length) return;
+  try {
+    await loadParts(b, s);
+  } catch (e) {
+    problem('fragments', e, false, e.file || null, b);
+  }
 }
 
 // A lexical index in term-range pieces (bundle format 4): before a query
@@ -510,7 +554,7 @@ function ensureDenseRows(b, query, opts) {
 // (absolute byte offsets), cut at its `blockEnds`.
 const denseBlocks = (r) => r.blockEnds.map((end, i) => ({ index: r.block + i, start: i ? r.blockEnds[i - 1] : r.start, end }));
 
-// Bundle parts (lexical pieces, vector-row blocks) are kept in a cache per
+// Bundle parts (lexical pieces, vector-row blocks, snippet records) are kept in a cache per
 // bundle, `crossfind-parts:<bundle folder URL>`, keyed by the shard's URL
 // and the part's index (partKey), shard names being content-hashed.
 // Bounded twice: parts of shards the bundle's manifest no longer lists are
@@ -522,9 +566,11 @@ const denseBlocks = (r) => r.blockEnds.map((end, i) => ({ index: r.block + i, st
 // 2 kB (4.5 sections of 388 bytes), and a cold semantic query needs about
 // 150 (311 kB of rows, docs/large-sites.md "A block a page"): 4,000 keep
 // some 25 such queries' candidates (more, as they overlap) in about 8 MB.
+// A snippet record is one page's text, about 1 kB, five to ten a query:
+// 2,000 keep 200 or more queries' snippets in about 2 MB.
 // Together under the 24 MB of the model's rows a Latin-script site keeps,
 // which serve every query.
-const KEPT_PARTS = { piece: 400, block: 4000 };
+const KEPT_PARTS = { piece: 400, block: 4000, snippet: 2000 };
 
 // The part keys `keys` (Requests) whose shard bundle b's manifest does
 // not list (`listed(name)` false).
@@ -749,6 +795,8 @@ async function startup() {
   bundles.forEach((b, i) => {
     b.fragments = fragments[i];
     b.fragLoads = new Map();
+    b.snippetLoads = new Map();
+    b.badRecords = new Set();
     b.pieceLoads = new Map();
     b.rowLoads = new Map();
   });
@@ -1172,8 +1220,9 @@ async function runSearch(msg, mode) {
     let a = ask();
     for (let round = 0; round < 3 && b.fragLoads; round++) {
       const missing = missingFragments(b, a.hits);
-      if (!missing.length) break;
-      await Promise.all(missing.map((i) => loadFragment(b, i)));
+      const records = b.engine.snippetRanges(chunksOf(a.hits)).filter((r) => !b.badRecords.has(r.record));
+      if (!missing.length && !records.length) break;
+      await Promise.all([...missing.map((i) => loadFragment(b, i)), records.length ? ensureSnippets(b, a.hits) : null]);
       a = ask();
     }
     answers.push({ b, a });
