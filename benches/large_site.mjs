@@ -33,7 +33,7 @@
 //      below. Every request the server answers is recorded with the bytes
 //      it wrote for it (headers and body) and put in a class: `library`
 //      (the engine's JS, wasm, CSS, strings), `index` (the search bundle:
-//      for crossfind manifest, docs, lexical and fragment shards;
+//      for crossfind manifest, docs, lexical, fragment shards and snippet records;
 //      for Pagefind its entry, meta, index chunks, filters and fragments),
 //      `vectors` (crossfind's vectors shard: the worker fetches it with the
 //      model, for semantic search only; on a bundle with sign codes the
@@ -282,7 +282,7 @@ function classify(url) {
     // (with sign codes, bundle format 5: the codes with the model, then the
     // rows of each query's candidate pages by range)
     if (/^(vectors|vector-codes)\./.test(n)) return 'vectors';
-    if (/^(manifest\.json|docs\.|lexical[.-]|frag\.|offline\.json)/.test(n)) return 'index';
+    if (/^(manifest\.json|docs\.|lexical[.-]|frag\.|snippets\.|offline\.json)/.test(n)) return 'index';
     return 'library';
   }
   if (p.startsWith('/pagefind/')) {

@@ -97,6 +97,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
         })
         .collect(),
         records: Vec::new(),
+        record_files: Vec::new(),
     };
     let texts = [
         "Reset your password with a link sent by email.",
@@ -156,7 +157,8 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
                 .collect();
             let base = ids[0];
             let len = w
-                .snippet_record(&Fragments {
+                .snippet_record(
+                    &Fragments {
                     page: pm.id.clone(),
                     chunks: ids
                         .iter()
@@ -168,7 +170,9 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
                         .filter(|&&c| !docs.chunks[c].heading.is_empty())
                         .map(|&c| ((c - base) as u32, docs.chunks[c].heading.clone()))
                         .collect(),
-                })
+                    },
+                    p == 0,
+                )
                 .unwrap();
             docs.records.push(len);
         }
@@ -176,6 +180,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
             c.frag = c.page;
         }
         w.flush_snippets().unwrap();
+        docs.record_files = w.record_files().to_vec();
         w.docs_columns(&docs).unwrap();
         w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
         index.write_shards(&mut w, Some(40)).unwrap();

@@ -22,7 +22,7 @@
 //!  "pages_of_chunks": [[0, 2], [1, 1], [1, 1]],
 //!  "frags_of_chunks": [[0, 4]],
 //!  "anchors": [null, "s1", null, null], "headed": "0100",
-//!  "chunk_weights": [], "records": [311, 290, 402]}
+//!  "chunk_weights": [], "records": [311, 290, 402], "record_files": [3]}
 //! ```
 //!
 //! `group` 0 is the page's own id (a page with no other version), `k` is
@@ -31,7 +31,8 @@
 //! previous run's value plus `step` (the first run's step is its value),
 //! so a site whose chunks come page after page writes steps of 1, which
 //! compress to almost nothing. `records` (version 7) is the stored length
-//! of each snippet record, in order (`Docs::records`).
+//! of each snippet record, in order (`Docs::records`), and `record_files`
+//! how many of them each `snippets` file holds.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -62,6 +63,9 @@ struct Columns {
     /// The snippet records' stored lengths (version 7, `Docs::records`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     records: Vec<u32>,
+    /// Records per `snippets` file (version 7, `Docs::record_files`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    record_files: Vec<u32>,
 }
 
 /// Numbers distinct values in order of first appearance.
@@ -136,6 +140,7 @@ pub fn to_columns(docs: &Docs) -> Vec<u8> {
     c.pages_of_chunks = runs(docs.chunks.iter().map(|ch| ch.page));
     c.frags_of_chunks = runs(docs.chunks.iter().map(|ch| ch.frag));
     c.records.clone_from(&docs.records);
+    c.record_files.clone_from(&docs.record_files);
     for (i, ch) in docs.chunks.iter().enumerate() {
         c.anchors.push(ch.anchor.clone());
         c.headed.push(if ch.heading.is_empty() { '0' } else { '1' });
@@ -262,6 +267,7 @@ pub fn parse_columns(name: &str, bytes: &[u8]) -> Result<Docs> {
         pages,
         chunks,
         records: c.records,
+        record_files: c.record_files,
     })
 }
 

@@ -84,19 +84,28 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// 7: snippet text comes in records, one a page, instead of fragment
 /// shards of several pages (`ShardKind::Snippets`, [`Docs::records`]):
 /// each record is its page's [`Fragments`] as a zlib stream, the records
-/// are concatenated in page order into `snippets` shards of at most
-/// [`SNIPPETS_FILE_BYTES`] (a longer record has a file of its own), and
-/// the docs columns give each record's stored length. The browser
+/// are concatenated in page order into `snippets` shards, and the docs
+/// columns give each record's stored length and each file's number of
+/// records ([`Docs::record_files`]). A file ends where a page id's hash
+/// says so (about one page in [`SNIPPET_PAGES_PER_FILE`]) or before it
+/// would pass [`SNIPPETS_FILE_BYTES`], so an edit renames the files of
+/// the pages it touches, not every file after them. The browser
 /// fetches the records of the hits it shows by byte range, several in
 /// one request, instead of a shard of some twenty pages each; the
-/// manifest lists a few files instead of every fragment shard. Written
+/// manifest lists one file per some 64 pages instead of one per 24. Written
 /// for bundles whose docs shard is in columns (so 6 is read, no longer
 /// written).
 pub const BUNDLE_VERSION: u32 = 7;
 /// The most bytes of snippet records in one `snippets` shard (a record
-/// longer than this is a file of its own): a few files per bundle, each
-/// far below the size static hosts accept (Cloudflare Pages: 25 MiB).
+/// longer than this is a file of its own): each far below the size static
+/// hosts accept (Cloudflare Pages: 25 MiB).
 pub const SNIPPETS_FILE_BYTES: u64 = 2 << 20;
+/// About how many pages' snippet records share a `snippets` shard: a file
+/// ends after a page whose id hashes to 0 modulo this. An edit renames
+/// the files of the pages it touches, which the offline copy then fetches
+/// again whole (about 80 kB each on the demo's pages), so files are kept
+/// small; 5,000 pages make about 80 files.
+pub const SNIPPET_PAGES_PER_FILE: usize = 64;
 /// The most bytes one snippet record may inflate to (its page's text).
 pub const MAX_RECORD_TEXT: usize = 32 << 20;
 /// The version a bundle with lexical pieces and the docs shard as one
@@ -428,6 +437,10 @@ pub struct Docs {
     /// bundles with fragment shards.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<u32>,
+    /// How many records each `snippets` shard holds, in the manifest's
+    /// order (version 7; they add up to `records.len()`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_files: Vec<u32>,
 }
 
 impl Docs {
@@ -477,6 +490,7 @@ impl Docs {
     pub fn without_display(&self) -> Docs {
         Docs {
             records: self.records.clone(),
+            record_files: self.record_files.clone(),
             pages: self
                 .pages
                 .iter()

@@ -49,8 +49,11 @@ impl ShardSink for HashMap<String, Vec<u8>> {
 pub struct ShardWriter<S> {
     sink: S,
     shards: Vec<Shard>,
-    /// Snippet records not yet written to a `snippets` file.
+    /// Snippet records not yet written to a `snippets` file, and how many.
     snippets: Vec<u8>,
+    pending_records: u32,
+    /// Records per `snippets` file written (`Docs::record_files`).
+    record_files: Vec<u32>,
 }
 
 impl<S: ShardSink> ShardWriter<S> {
@@ -59,15 +62,18 @@ impl<S: ShardSink> ShardWriter<S> {
             sink,
             shards: Vec::new(),
             snippets: Vec::new(),
+            pending_records: 0,
+            record_files: Vec::new(),
         }
     }
 
     /// The next page's snippet record (version 7, `Fragments::to_record`),
     /// packed after the previous one, into a new `snippets` file when it
-    /// would take this one past [`SNIPPETS_FILE_BYTES`]. Returns its
-    /// stored length, for `Docs::records`. [`flush_snippets`](Self::flush_snippets)
-    /// writes the last file.
-    pub fn snippet_record(&mut self, f: &Fragments) -> Result<u32> {
+    /// would take this one past [`SNIPPETS_FILE_BYTES`]; `last`: the file
+    /// ends after it. Returns its stored length, for `Docs::records`.
+    /// [`flush_snippets`](Self::flush_snippets) writes the last file, and
+    /// [`record_files`](Self::record_files) says how many records each holds.
+    pub fn snippet_record(&mut self, f: &Fragments, last: bool) -> Result<u32> {
         let record = f.to_record();
         if !self.snippets.is_empty()
             && (self.snippets.len() + record.len()) as u64 > SNIPPETS_FILE_BYTES
@@ -75,6 +81,10 @@ impl<S: ShardSink> ShardWriter<S> {
             self.flush_snippets()?;
         }
         self.snippets.extend_from_slice(&record);
+        self.pending_records += 1;
+        if last {
+            self.flush_snippets()?;
+        }
         u32::try_from(record.len())
             .map_err(|_| Error::Input(format!("page {} has more than 4 GiB of text", f.page)))
     }
@@ -86,7 +96,14 @@ impl<S: ShardSink> ShardWriter<S> {
             return Ok(());
         }
         let bytes = std::mem::take(&mut self.snippets);
+        self.record_files
+            .push(std::mem::take(&mut self.pending_records));
         self.write_as("snippets", "bin", ShardKind::Snippets, &bytes, false)
+    }
+
+    /// How many records each `snippets` file written so far holds.
+    pub fn record_files(&self) -> &[u32] {
+        &self.record_files
     }
 
     /// Writes the shard, and its gzip form beside it when that saves

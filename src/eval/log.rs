@@ -383,6 +383,7 @@ mod tests {
                 })
                 .collect(),
             records: Vec::new(),
+            record_files: Vec::new(),
         };
         let mut lex = LexicalIndexBuilder::new();
         lex.add(0, "download an invoice");

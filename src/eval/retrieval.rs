@@ -908,6 +908,7 @@ mod tests {
             ],
             chunks: vec![],
             records: Vec::new(),
+            record_files: Vec::new(),
         };
         let a = Articles::new(&docs);
         assert_eq!(a.resolve("reset-password"), [0]);

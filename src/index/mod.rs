@@ -182,6 +182,7 @@ pub fn build_bundle(
             .collect(),
         chunks: Vec::new(),
         records: Vec::new(),
+        record_files: Vec::new(),
     };
     let pages_total = docs.pages.len();
     let display_in_fragments = pages_total > DISPLAY_IN_FRAGMENTS_ABOVE;
@@ -478,6 +479,7 @@ impl Pages<'_, '_> {
             self.emit(&frag)?;
         }
         self.shards.flush_snippets()?;
+        self.docs.record_files = self.shards.record_files().to_vec();
         Ok(self.docs.chunks.len())
     }
 
@@ -486,7 +488,10 @@ impl Pages<'_, '_> {
     /// with it) or a fragment shard.
     fn emit(&mut self, frag: &Fragments) -> Result<()> {
         if self.display_in_fragments {
-            let len = self.shards.snippet_record(frag)?;
+            // a file ends after about one page in SNIPPET_PAGES_PER_FILE,
+            // chosen by its id: an edit renames its own file only
+            let last = starts_fragment(&frag.page, crate::bundle::SNIPPET_PAGES_PER_FILE);
+            let len = self.shards.snippet_record(frag, last)?;
             self.docs.records.push(len);
             Ok(())
         } else {

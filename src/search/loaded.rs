@@ -873,6 +873,7 @@ mod tests {
                 })
                 .collect(),
             records: Vec::new(),
+            record_files: Vec::new(),
         }
     }
 
@@ -1234,17 +1235,22 @@ mod tests {
         let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
         for (i, c) in docs.chunks.clone().iter().enumerate() {
             let p = &docs.pages[c.page as usize];
+            // two files: pages 0 and 1, then 2 and 3
             let len = w
-                .snippet_record(&Fragments {
-                    page: p.id.clone(),
-                    chunks: vec![(0, vec![format!("text {i}")])],
-                    pages: vec![(c.page, p.url.clone(), p.title.clone())],
-                    headings: vec![(0, c.heading.clone())],
-                })
+                .snippet_record(
+                    &Fragments {
+                        page: p.id.clone(),
+                        chunks: vec![(0, vec![format!("text {i}")])],
+                        pages: vec![(c.page, p.url.clone(), p.title.clone())],
+                        headings: vec![(0, c.heading.clone())],
+                    },
+                    i == 1,
+                )
                 .unwrap();
             docs.records.push(len);
         }
         w.flush_snippets().unwrap();
+        docs.record_files = w.record_files().to_vec();
         let mut written = docs.clone();
         tamper(&mut written);
         w.docs_columns(&written).unwrap();
@@ -1267,7 +1273,8 @@ mod tests {
     fn snippet_records_come_by_range_and_answer_as_the_whole_bundle() {
         use crate::search::{search, Mode};
         let (m, files, docs) = with_records(|_| {});
-        assert_eq!(m.snippet_shards().count(), 1);
+        assert_eq!(m.snippet_shards().count(), 2);
+        assert_eq!(docs.record_files, [2, 2]);
         assert_eq!(m.fragment_shards().count(), 0);
         let get = |n: &str| Ok(files.get(n).cloned());
         let whole = Bundle::from_files(m.clone(), get, true).unwrap();
@@ -1289,9 +1296,10 @@ mod tests {
         assert!(b.docs.pages[1].url.is_empty());
         assert!(b.snippet_ranges(&[0, 2]).is_empty());
         assert_eq!(b.sentences(2).unwrap(), ["text 2"]);
-        // the rest as a whole file (a host that ignores Range)
-        let name = m.snippet_shards().next().unwrap().name.clone();
-        b.add_snippets_file(&name, &files[&name]).unwrap();
+        // the rest as whole files (a host that ignores Range)
+        for s in m.snippet_shards() {
+            b.add_snippets_file(&s.name, &files[&s.name]).unwrap();
+        }
         assert_eq!(b.docs, docs);
         for mode in [Mode::Lexical, Mode::Hybrid] {
             let q = query("text heading word1", mode);
@@ -1363,10 +1371,19 @@ mod tests {
         for (tamper, why) in [
             (
                 &(|d: &mut Docs| d.records[3] += 1) as &dyn Fn(&mut Docs),
-                "does not fit",
+                "add up to",
             ),
-            (&|d: &mut Docs| d.records[3] -= 1, "no snippet record"),
+            (&|d: &mut Docs| d.records[3] -= 1, "add up to"),
             (&|d: &mut Docs| d.records[1] = 0, "is empty"),
+            (&|d: &mut Docs| d.record_files = vec![1, 3], "add up to"),
+            (
+                &|d: &mut Docs| d.record_files = vec![4],
+                "in 1 files, but 4 records and 2",
+            ),
+            (
+                &|d: &mut Docs| d.record_files = vec![2, 1],
+                "lists 3 snippet records",
+            ),
         ] {
             let (m, files, _) = with_records(tamper);
             let e = Bundle::from_files(m, |n| Ok(files.get(n).cloned()), false)

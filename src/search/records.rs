@@ -22,63 +22,55 @@ impl RecordAt {
     }
 }
 
-/// Where each record of a version 7 bundle lies: in page order, filling
-/// each `snippets` file before the next (as `ShardWriter::snippet_record`
-/// packs them), every file exactly. Empty for a bundle with fragment
-/// shards.
+/// Where each record of a version 7 bundle lies: in order, the first
+/// `record_files[0]` in the first `snippets` file, and so on, each file
+/// exactly filled by its records. Empty for a bundle with fragment shards.
 pub fn locate(manifest: &BundleManifest, docs: &Docs) -> Result<Vec<RecordAt>> {
     if !manifest.snippet_records() {
         return Ok(Vec::new());
     }
-    let sizes: Vec<(&str, u64)> = manifest
+    let files: Vec<(&str, u64)> = manifest
         .snippet_shards()
         .map(|s| (s.name.as_str(), s.bytes))
         .collect();
     let docs_name = &manifest.shard(crate::bundle::ShardKind::Docs).name;
+    let counted: u64 = docs.record_files.iter().map(|&n| n as u64).sum();
+    if docs.record_files.len() != files.len() || counted != docs.records.len() as u64 {
+        return Err(Error::corrupt(
+            docs_name,
+            format!(
+                "lists {} snippet records in {} files, but {} records and {} snippets files",
+                counted,
+                docs.record_files.len(),
+                docs.records.len(),
+                files.len()
+            ),
+        ));
+    }
     let mut out = Vec::with_capacity(docs.records.len());
-    let (mut file, mut at) = (0usize, 0u64);
-    for (i, &len) in docs.records.iter().enumerate() {
-        let len = len as u64;
-        if len == 0 {
-            return Err(Error::corrupt(
-                docs_name,
-                format!("snippet record {i} is empty"),
-            ));
-        }
-        while sizes.get(file).is_some_and(|&(_, size)| at + len > size) {
-            let (name, size) = sizes[file];
-            if at != size {
+    let mut lens = docs.records.iter().enumerate();
+    for (f, (&(name, size), &n)) in files.iter().zip(&docs.record_files).enumerate() {
+        let mut at = 0u64;
+        for (i, &len) in lens.by_ref().take(n as usize) {
+            if len == 0 {
                 return Err(Error::corrupt(
-                    name,
-                    format!("snippet record {i} ({len} bytes) does not fit in its {size} bytes after byte {at}"),
+                    docs_name,
+                    format!("snippet record {i} is empty"),
                 ));
             }
-            file += 1;
-            at = 0;
+            out.push(RecordAt {
+                file: f as u32,
+                start: at,
+                len: len as u64,
+            });
+            at += len as u64;
         }
-        if file >= sizes.len() {
+        if at != size {
             return Err(Error::corrupt(
-                docs_name,
-                format!("snippet record {i} lies past the bundle's snippets files"),
+                name,
+                format!("is {size} bytes, but its {n} snippet records add up to {at}"),
             ));
         }
-        out.push(RecordAt {
-            file: file as u32,
-            start: at,
-            len,
-        });
-        at += len;
-    }
-    let used = out.last().map_or(0, |r| r.file as usize + 1);
-    let last_full = out
-        .last()
-        .is_none_or(|r| r.end() == sizes[r.file as usize].1);
-    if used != sizes.len() || !last_full {
-        let (name, _) = sizes[used.min(sizes.len() - 1)];
-        return Err(Error::corrupt(
-            name,
-            "holds bytes that no snippet record the docs table lists accounts for",
-        ));
     }
     Ok(out)
 }
