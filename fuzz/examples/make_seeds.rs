@@ -159,17 +159,17 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
             let len = w
                 .snippet_record(
                     &Fragments {
-                    page: pm.id.clone(),
-                    chunks: ids
-                        .iter()
-                        .map(|&c| ((c - base) as u32, vec![texts[c].to_string()]))
-                        .collect(),
-                    pages: vec![(p as u32, pm.url.clone(), pm.title.clone())],
-                    headings: ids
-                        .iter()
-                        .filter(|&&c| !docs.chunks[c].heading.is_empty())
-                        .map(|&c| ((c - base) as u32, docs.chunks[c].heading.clone()))
-                        .collect(),
+                        page: pm.id.clone(),
+                        chunks: ids
+                            .iter()
+                            .map(|&c| ((c - base) as u32, vec![texts[c].to_string()]))
+                            .collect(),
+                        pages: vec![(p as u32, pm.url.clone(), pm.title.clone())],
+                        headings: ids
+                            .iter()
+                            .filter(|&&c| !docs.chunks[c].heading.is_empty())
+                            .map(|&c| ((c - base) as u32, docs.chunks[c].heading.clone()))
+                            .collect(),
                     },
                     p == 0,
                 )
