@@ -147,6 +147,19 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
         dir: "model".into(),
         offline_rows: None,
     };
+    // the rest of a large site's bundle: docs in columns, the vectors, the
+    // lexical index in pieces, the manifest of `version`
+    let large_bundle = |mut w: ShardWriter<HashMap<String, Vec<u8>>>, docs: &Docs, version: u32| {
+        w.docs_columns(docs).unwrap();
+        w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
+        index.write_shards(&mut w, Some(40)).unwrap();
+        let (shards, files) = w.finish();
+        let mut m = BundleManifest::new(model.clone(), docs, shards);
+        m.display_in_fragments = true;
+        m.docs_columns = true;
+        m.version = version;
+        (m, files)
+    };
     let (manifest, mut files) = if large && records {
         // a record a page, its chunks numbered from its first
         let mut docs = docs.clone();
@@ -181,15 +194,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
         }
         w.flush_snippets().unwrap();
         docs.record_files = w.record_files().to_vec();
-        w.docs_columns(&docs).unwrap();
-        w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
-        index.write_shards(&mut w, Some(40)).unwrap();
-        let (shards, files) = w.finish();
-        let mut m = BundleManifest::new(model, &docs, shards);
-        m.display_in_fragments = true;
-        m.docs_columns = true;
-        m.version = BUNDLE_VERSION;
-        (m, files)
+        large_bundle(w, &docs, BUNDLE_VERSION)
     } else if large {
         let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
         for (fi, f) in frags.iter().enumerate() {
@@ -220,15 +225,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
             })
             .unwrap();
         }
-        w.docs_columns(&docs).unwrap();
-        w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
-        index.write_shards(&mut w, Some(40)).unwrap();
-        let (shards, files) = w.finish();
-        let mut m = BundleManifest::new(model, &docs, shards);
-        m.display_in_fragments = true;
-        m.docs_columns = true;
-        m.version = 6;
-        (m, files)
+        large_bundle(w, &docs, 6)
     } else {
         write_shards(HashMap::new(), &content, model).unwrap()
     };

@@ -1202,14 +1202,7 @@ mod tests {
         } else {
             w.docs(&docs).unwrap();
         }
-        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
-        w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
-        let mut lex = LexicalIndexBuilder::new();
-        for c in 0..4 {
-            lex.add(c, &format!("text heading word{c}"));
-        }
-        w.lexical(&lex.finish().to_bytes()).unwrap();
-        let (shards, files) = w.finish();
+        let (shards, files) = with_vectors_and_keywords(w);
         let model = test_model();
         let mut m = BundleManifest::new(model, &docs, shards);
         m.display_in_fragments = display;
@@ -1219,6 +1212,21 @@ mod tests {
             m.version = 6;
         }
         (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
+    }
+
+    /// The vectors and keyword index of the four chunks of `docs()`
+    /// written after the shards `w` has, and every shard.
+    fn with_vectors_and_keywords(
+        mut w: ShardWriter<HashMap<String, Vec<u8>>>,
+    ) -> (Vec<Shard>, HashMap<String, Vec<u8>>) {
+        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
+        let mut lex = LexicalIndexBuilder::new();
+        for c in 0..4 {
+            lex.add(c, &format!("text heading word{c}"));
+        }
+        w.lexical(&lex.finish().to_bytes()).unwrap();
+        w.finish()
     }
 
     /// `docs()` as a version 7 bundle: a snippet record a page carrying its
@@ -1254,14 +1262,7 @@ mod tests {
         let mut written = docs.clone();
         tamper(&mut written);
         w.docs_columns(&written).unwrap();
-        let values: Vec<f32> = (0..16).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
-        w.vectors(4, 4, &quantize_i8_rows(&values, 4), &[]).unwrap();
-        let mut lex = LexicalIndexBuilder::new();
-        for c in 0..4 {
-            lex.add(c, &format!("text heading word{c}"));
-        }
-        w.lexical(&lex.finish().to_bytes()).unwrap();
-        let (shards, files) = w.finish();
+        let (shards, files) = with_vectors_and_keywords(w);
         let mut m = BundleManifest::new(test_model(), &docs, shards);
         m.display_in_fragments = true;
         m.docs_columns = true;
