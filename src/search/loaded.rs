@@ -174,25 +174,20 @@ impl Bundle {
                 *slot = Some(f);
             }
         }
-        if fragments && !records.is_empty() {
-            // everything at once (natively): every record of every file
-            for s in manifest.snippet_shards() {
-                let bytes = read(s)?;
-                let f = manifest.snippet_shards().position(|x| x.name == s.name);
-                for (i, at) in records.iter().enumerate() {
-                    if Some(at.file as usize) == f {
-                        let stored = &bytes[at.start as usize..at.end() as usize];
-                        frags[i] = Some(record_of(&docs, &s.name, i, stored, bases[i])?);
-                        docs.add_display(&s.name, frags[i].as_ref().expect("just set"))?;
-                    }
-                }
-            }
-        }
+        // everything at once (natively): every record of every file
+        let files: Vec<(Shard, Vec<u8>)> = if fragments && !records.is_empty() {
+            manifest
+                .snippet_shards()
+                .map(|s| Ok((s.clone(), read(s)?)))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
         let page_norms = match &codes {
             Some(c) => c.page_norms.clone(),
             None => vectors.page_norms(&docs),
         };
-        Ok(Bundle {
+        Bundle {
             manifest,
             codes,
             weighted: docs_weighted(&docs),
@@ -205,7 +200,17 @@ impl Bundle {
             page_norms,
             frag_bases: bases,
             has_vectors: with_vectors,
-        })
+        }
+        .with_records_of(files)
+    }
+
+    /// This bundle with the records of these `snippets` files (read and
+    /// checked against the manifest) added.
+    fn with_records_of(mut self, files: Vec<(Shard, Vec<u8>)>) -> Result<Self> {
+        for (f, (s, bytes)) in files.iter().enumerate() {
+            self.add_records_in(f, &s.name, bytes)?;
+        }
+        Ok(self)
     }
 
     /// Adds a fragment shard fetched later (browser).
@@ -292,6 +297,12 @@ impl Bundle {
                 Error::Input(format!("`{name}` is not a snippets file of this bundle"))
             })?;
         verify_file(&s, bytes)?;
+        self.add_records_in(f, name, bytes)
+    }
+
+    /// Adds every record of `snippets` file number `f` (`name`, its whole
+    /// bytes, already checked) that is not in yet.
+    fn add_records_in(&mut self, f: usize, name: &str, bytes: &[u8]) -> Result<()> {
         let mine: Vec<(usize, RecordAt)> = self
             .records
             .iter()
@@ -300,7 +311,12 @@ impl Bundle {
             .map(|(i, r)| (i, *r))
             .collect();
         for (i, r) in mine {
-            self.add_record(i, &bytes[r.start as usize..r.end() as usize])?;
+            let stored = bytes
+                .get(r.start as usize..r.end() as usize)
+                .ok_or_else(|| {
+                    Error::corrupt(name, format!("snippet record {i} lies outside it"))
+                })?;
+            self.add_record(i, stored)?;
         }
         Ok(())
     }

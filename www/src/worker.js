@@ -494,11 +494,9 @@ function snippetSource(b, hits) {
   };
 }
 
-// Brings in the snippet records of these hits; what fails is reported
-// (stage 'fragments') and costs only those snippets.
-async function ensureSnippets(b, hits) {
-  const s = snippetSource(b, hits);
-  if (!s.list().length) return;
+// Brings in the snippet records `s` (snippetSource) names; what fails is
+// reported (stage 'fragments') and costs only those snippets.
+async function ensureSnippets(b, s) {
   try {
     await loadParts(b, s);
   } catch (e) {
@@ -1220,9 +1218,10 @@ async function runSearch(msg, mode) {
     let a = ask();
     for (let round = 0; round < 3 && b.fragLoads; round++) {
       const missing = missingFragments(b, a.hits);
-      const records = b.engine.snippetRanges(chunksOf(a.hits)).filter((r) => !b.badRecords.has(r.record));
-      if (!missing.length && !records.length) break;
-      await Promise.all([...missing.map((i) => loadFragment(b, i)), records.length ? ensureSnippets(b, a.hits) : null]);
+      const snippets = snippetSource(b, a.hits);
+      const records = snippets.list().length > 0;
+      if (!missing.length && !records) break;
+      await Promise.all([...missing.map((i) => loadFragment(b, i)), records ? ensureSnippets(b, snippets) : null]);
       a = ask();
     }
     answers.push({ b, a });
