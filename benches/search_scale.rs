@@ -193,7 +193,6 @@ fn synthetic_bundle(
         id: "synthetic".into(),
         dim: DIM,
         dir: "model".into(),
-        offline_rows: None,
     };
     let (manifest, by_name) = write_shards(HashMap::new(), &content, model).unwrap();
     let bytes_of = |k: ShardKind| -> u64 {

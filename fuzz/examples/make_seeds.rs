@@ -145,7 +145,6 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
         id: "synthetic".into(),
         dim,
         dir: "model".into(),
-        offline_rows: None,
     };
     // the rest of a large site's bundle: docs in columns, the vectors, the
     // lexical index in pieces, the manifest of `version`

@@ -162,11 +162,10 @@ pub struct ModelRef {
     pub pack_id: String,
     pub id: String,
     pub dim: usize,
-    /// Folder of the pack, relative to the bundle.
+    /// Folder of the pack, relative to the bundle. (Bundles written before
+    /// 2026-12-06 also list here the embedding rows the offline copy keeps,
+    /// `offline_rows`; nothing reads them: `offline.json` has them.)
     pub dir: String,
-    /// The word-embedding rows the offline copy keeps; without it, all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offline_rows: Option<OfflineRows>,
 }
 
 #[cfg(test)]
@@ -179,28 +178,8 @@ impl ModelRef {
             id: "test".into(),
             dim,
             dir: "model".into(),
-            offline_rows: None,
         }
     }
-}
-
-/// The embedding rows a site's languages need, for the offline copy (the
-/// service worker keeps these byte ranges of the pack's row shards instead
-/// of whole shards): the row groups of `model::roworder` for the languages
-/// of the site's pages.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct OfflineRows {
-    pub groups: Vec<String>,
-    pub ranges: Vec<ByteRange>,
-}
-
-/// Bytes `start..end` of a file of the model pack, with their sha256.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ByteRange {
-    pub file: String,
-    pub start: u64,
-    pub end: u64,
-    pub sha256: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -268,9 +247,6 @@ impl BundleManifest {
             }
         }
         check_relative_path(MANIFEST, &m.model.dir)?;
-        for r in m.model.offline_rows.iter().flat_map(|o| &o.ranges) {
-            check_relative_name(MANIFEST, &r.file)?;
-        }
         if let Some(c) = &m.confidence {
             let bad = std::iter::once(("fallback", &c.fallback))
                 .chain(c.dense.iter().map(|(l, v)| (l.as_str(), v)))

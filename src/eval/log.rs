@@ -408,7 +408,6 @@ mod tests {
             id: "test".into(),
             dim: 4,
             dir: "model".into(),
-            offline_rows: None,
         };
         let (mut manifest, files) =
             write_shards(std::collections::HashMap::new(), &content, model).unwrap();

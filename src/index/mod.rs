@@ -324,8 +324,8 @@ pub fn build_bundle(
         id: pack.model.id.clone(),
         dim: enc.dim(),
         dir: "model".into(),
-        offline_rows: offline::offline_rows(pack, languages.keys(), &model_dir)?,
     };
+    let offline_rows = offline::offline_rows(pack, languages.keys(), &model_dir)?;
     let mut manifest = BundleManifest::new(model, &docs, shards);
     if display_in_fragments {
         manifest.display_in_fragments = true;
@@ -334,7 +334,7 @@ pub fn build_bundle(
     }
     manifest.confidence = levels;
     write_manifest(out, &manifest)?;
-    let precache = offline::write_precache(out, &manifest, pack)?;
+    let precache = offline::write_precache(out, &manifest, pack, offline_rows.as_ref())?;
     output::remove_stale(
         out,
         &manifest,

@@ -1,7 +1,10 @@
 //! The offline copy (steps 6 and 7 of indexing): the embedding rows the
-//! site's languages need offline (`bundle::OfflineRows`), as byte ranges of
-//! the bundle's copy of the pack; and, once the manifest is written, the
-//! precache list the service worker reads.
+//! site's languages need offline ([`OfflineRows`]), as byte ranges of the
+//! bundle's copy of the pack; and, once the manifest is written, the
+//! precache list the service worker reads. The rows are listed only there:
+//! the bundle manifest, which every reader fetches before its first
+//! result, does not carry them (bundles before 2026-12-06 did, 3.6 kB on
+//! the demo, more than half its manifest).
 //!
 //! ## `offline.json`, the precache list
 //!
@@ -11,6 +14,7 @@
 //!
 //! ```json
 //! {"format": "crossfind-offline", "version": 1, "copy": "<16 hex>",
+//!  "row_groups": ["common", "latin-basic", "latin"],
 //!  "files": [
 //!   {"name": "manifest.json", "bytes": 2210, "sha256": "<hex>"},
 //!   {"name": "docs.4f3a….bin", "bytes": 81234, "sha256": "<hex>"},
@@ -25,8 +29,11 @@
 //!   range.
 //! - The files: the manifest, every shard, the pack manifest, the pack
 //!   files the search worker loads (not `tokenizer.json` when the pack has
-//!   `vocab.bin`), and the row shards: the ranges of `model.offline_rows`
-//!   when the bundle lists them, else whole.
+//!   `vocab.bin`), and the row shards: the ranges of [`OfflineRows`] when
+//!   the pack groups its rows by script, else whole.
+//! - `row_groups` (with those ranges only): the row groups they hold,
+//!   for people and tests reading the list; the service worker does not
+//!   need it.
 //! - A shard or pack file stored with a gzip form (`format::encoding`) is
 //!   listed by that form's name, size and sha256 (`docs.<hash>.json.gz`):
 //!   the copy keeps the bytes the search worker fetches from a host that
@@ -40,7 +47,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{BundleManifest, ByteRange, OfflineRows, MANIFEST};
+use crate::bundle::{BundleManifest, MANIFEST};
 use crate::error::{Error, Result};
 use crate::format::fs::{io, replace_file};
 use crate::format::sha256_hex;
@@ -53,12 +60,33 @@ pub const PRECACHE: &str = "offline.json";
 const PRECACHE_FORMAT: &str = "crossfind-offline";
 const PRECACHE_VERSION: u32 = 1;
 
+/// The embedding rows a site's languages need, for the offline copy (the
+/// service worker keeps these byte ranges of the pack's row shards instead
+/// of whole shards): the row groups of `model::roworder` for the languages
+/// of the site's pages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfflineRows {
+    pub groups: Vec<String>,
+    pub ranges: Vec<ByteRange>,
+}
+
+/// Bytes `start..end` of a file of the model pack, with their sha256.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByteRange {
+    pub file: String,
+    pub start: u64,
+    pub end: u64,
+    pub sha256: String,
+}
+
 /// `offline.json` (see the module's docs).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Precache {
     pub format: String,
     pub version: u32,
     pub copy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_groups: Option<Vec<String>>,
     pub files: Vec<PrecacheFile>,
 }
 
@@ -87,8 +115,14 @@ impl PrecacheFile {
 }
 
 /// The precache list of the bundle `manifest` in `out` (its manifest and
-/// pack manifest already written there).
-pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> Result<Precache> {
+/// pack manifest already written there), keeping `rows` of the row shards
+/// (all of them when `None`).
+pub fn precache(
+    out: &Path,
+    manifest: &BundleManifest,
+    pack: &PackManifest,
+    rows: Option<&OfflineRows>,
+) -> Result<Precache> {
     let whole_file = |path: &Path, name: String| -> Result<PrecacheFile> {
         let bytes = std::fs::read(path).map_err(io(path))?;
         Ok(PrecacheFile::whole(
@@ -119,7 +153,6 @@ pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> R
         &out.join(dir).join(PACK_MANIFEST),
         in_model(PACK_MANIFEST),
     )?);
-    let rows = manifest.model.offline_rows.as_ref();
     for f in &pack.files {
         let row_shard = pack.embeddings.shards.contains(&f.name);
         // ranges of the row shards below; files the worker never loads are left out
@@ -150,6 +183,7 @@ pub fn precache(out: &Path, manifest: &BundleManifest, pack: &PackManifest) -> R
         format: PRECACHE_FORMAT.into(),
         version: PRECACHE_VERSION,
         copy: sha256_hex(lines.as_bytes())[..16].to_string(),
+        row_groups: rows.map(|r| r.groups.clone()),
         files,
     })
 }
@@ -160,8 +194,9 @@ pub(super) fn write_precache(
     out: &Path,
     manifest: &BundleManifest,
     pack: &PackManifest,
+    rows: Option<&OfflineRows>,
 ) -> Result<(String, String, u64)> {
-    let list = precache(out, manifest, pack)?;
+    let list = precache(out, manifest, pack, rows)?;
     let mut json = serde_json::to_string_pretty(&list)
         .map_err(|e| Error::Input(format!("{PRECACHE} could not be written: {e}")))?;
     json.push('\n');

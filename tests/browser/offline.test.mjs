@@ -90,21 +90,21 @@ test('after one visit the site and its semantic search work offline', T, async (
     assert.deepEqual(errors, []);
 
     // Of the word-embedding rows, only those of the scripts the site's 12
-    // languages use are kept: the byte ranges the manifest lists, not the
+    // languages use are kept: the byte ranges offline.json lists, not the
     // whole row shards.
     const kept = await page.evaluate(async (v) => {
       const name = (await caches.keys()).find((k) => k.endsWith(`:v:${v}`));
       const cache = await caches.open(name);
       const urls = (await cache.keys()).map((r) => r.url);
-      const manifest = await (await fetch('/crossfind/manifest.json')).json();
+      const list = await (await fetch('/crossfind/offline.json')).json();
       const pack = await (await fetch('/crossfind/model/pack.json')).json();
       let parts = 0;
       for (const u of urls.filter((x) => x.includes('.crossfind-rows-'))) parts += (await (await cache.match(u)).arrayBuffer()).byteLength;
       return {
         whole: urls.filter((u) => /\/emb-\d+\.bin$/.test(u)).length,
         parts,
-        listed: manifest.model.offline_rows.ranges.reduce((n, r) => n + r.end - r.start, 0),
-        groups: manifest.model.offline_rows.groups,
+        listed: list.files.filter((f) => f.start !== undefined && /^model\/emb-\d+\.bin$/.test(f.name)).reduce((n, f) => n + f.end - f.start, 0),
+        groups: list.row_groups,
         table: pack.files.filter((f) => f.role === 'embeddings').reduce((n, f) => n + f.bytes, 0),
       };
     }, state.version);

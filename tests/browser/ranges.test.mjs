@@ -112,15 +112,15 @@ test('the offline copy is made from a host that ignores Range, and the site sear
     const report = await offlineReport(page);
     assert.equal(report.state, 'ready', JSON.stringify(report));
     assert.ok(asked.length > 0, 'the row shards came from the host');
-    // only the byte ranges the manifest lists are kept, cut from the whole shards
+    // only the byte ranges offline.json lists are kept, cut from the whole shards
     const kept = await page.evaluate(async (v) => {
       const name = (await caches.keys()).find((k) => k.endsWith(`:v:${v}`));
       const cache = await caches.open(name);
       const urls = (await cache.keys()).map((r) => r.url);
-      const manifest = await (await fetch('/crossfind/manifest.json')).json();
+      const list = await (await fetch('/crossfind/offline.json')).json();
       let parts = 0;
       for (const u of urls.filter((x) => x.includes('.crossfind-rows-'))) parts += (await (await cache.match(u)).arrayBuffer()).byteLength;
-      return { whole: urls.filter((u) => /\/emb-\d+\.bin$/.test(u)).length, parts, listed: manifest.model.offline_rows.ranges.reduce((n, r) => n + r.end - r.start, 0) };
+      return { whole: urls.filter((u) => /\/emb-\d+\.bin$/.test(u)).length, parts, listed: list.files.filter((f) => f.start !== undefined && /^model\/emb-\d+\.bin$/.test(f.name)).reduce((n, f) => n + f.end - f.start, 0) };
     }, report.version);
     assert.equal(kept.whole, 0, JSON.stringify(kept));
     assert.equal(kept.parts, kept.listed, JSON.stringify(kept));

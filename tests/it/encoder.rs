@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crossfind::bundle::ByteRange;
 use crossfind::format::sha256_hex;
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::{Encoder, Pack, TextKind};
@@ -328,10 +327,40 @@ fn damaged_or_misplaced_rows_are_refused_and_nothing_is_added() {
         .all(|x| x.file != r.file));
 }
 
+/// A byte range of a row shard that `offline.json` keeps: file (in the
+/// pack folder), start, end, sha256.
+type Kept = (String, u64, u64, String);
+
+/// The row-shard ranges `offline.json` in `out` keeps, and the row groups
+/// it says they hold.
+fn kept_rows(out: &std::path::Path) -> (Vec<Kept>, Vec<String>) {
+    let list = precache_list(out);
+    let ranges = list["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            let (start, end) = (f["start"].as_u64()?, f["end"].as_u64()?);
+            let file = f["name"].as_str().unwrap().strip_prefix("model/")?;
+            Some((
+                file.to_string(),
+                start,
+                end,
+                f["sha256"].as_str().unwrap().to_string(),
+            ))
+        })
+        .collect();
+    let groups = list["row_groups"]
+        .as_array()
+        .map(|g| g.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    (ranges, groups)
+}
+
 /// Whether every byte of `r` lies in one of `kept`.
-fn kept_offline(r: &crossfind::model::encoder::RowRange, kept: &[ByteRange]) -> bool {
+fn kept_offline(r: &crossfind::model::encoder::RowRange, kept: &[Kept]) -> bool {
     kept.iter()
-        .any(|k| k.file == r.file && k.start <= r.start && r.end <= k.end)
+        .any(|(file, start, end, _)| *file == r.file && *start <= r.start && r.end <= *end)
 }
 
 #[test]
@@ -350,24 +379,21 @@ fn offline_copy_of_a_spanish_english_site_keeps_its_readers_rows_and_half_the_ta
     .unwrap();
     let out = tmp.path().join("bundle");
     crate::assert_ok(&crate::search::index(&corpus, &out));
-    let manifest = crossfind::bundle::BundleManifest::parse(
-        &std::fs::read(out.join("manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let offline = manifest
-        .model
-        .offline_rows
-        .expect("the default pack groups its rows, so a bundle lists what to keep offline");
-    assert_eq!(offline.groups, ["common", "latin-basic", "latin"]);
+    let (kept_ranges, groups) = kept_rows(&out);
+    assert!(
+        !kept_ranges.is_empty(),
+        "the default pack groups its rows, so offline.json keeps ranges of them"
+    );
+    assert_eq!(groups, ["common", "latin-basic", "latin"]);
+    // the bundle manifest, fetched before every first result, does not list them
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(!manifest.contains("emb-"), "{manifest}");
     // each kept range is what the pack holds there
-    for k in &offline.ranges {
-        let bytes = std::fs::read(out.join("model").join(&k.file)).unwrap();
-        assert_eq!(
-            sha256_hex(&bytes[k.start as usize..k.end as usize]),
-            k.sha256
-        );
+    for (file, start, end, sha256) in &kept_ranges {
+        let bytes = std::fs::read(out.join("model").join(file)).unwrap();
+        assert_eq!(&sha256_hex(&bytes[*start as usize..*end as usize]), sha256);
     }
-    let kept: u64 = offline.ranges.iter().map(|k| k.end - k.start).sum();
+    let kept: u64 = kept_ranges.iter().map(|(_, s, e, _)| e - s).sum();
     let pack = encoder().manifest();
     let table: u64 = pack
         .files
@@ -389,14 +415,14 @@ fn offline_copy_of_a_spanish_english_site_keeps_its_readers_rows_and_half_the_ta
         "el enlace caducó, qué hago",
     ] {
         for r in lazy.row_ranges(q, TextKind::Query).unwrap() {
-            assert!(kept_offline(&r, &offline.ranges), "{q}: {r:?} is not kept");
+            assert!(kept_offline(&r, &kept_ranges), "{q}: {r:?} is not kept");
         }
     }
     // other scripts' rows are left to the network
     for q in ["パスワードを忘れました", "Как сбросить пароль?"] {
         let ranges = lazy.row_ranges(q, TextKind::Query).unwrap();
         assert!(
-            ranges.iter().any(|r| !kept_offline(r, &offline.ranges)),
+            ranges.iter().any(|r| !kept_offline(r, &kept_ranges)),
             "{q}: all its rows are kept by a Spanish/English site"
         );
     }
@@ -481,15 +507,12 @@ fn the_precache_list_names_what_the_browser_loads_with_true_sizes_and_hashes() {
     assert!(!want.contains("model/tokenizer.json"));
     assert!(want.contains("model/vocab.bin.gz") && !want.contains("model/vocab.bin"));
     assert_eq!(whole, want);
-    let listed: Vec<_> = manifest
-        .model
-        .offline_rows
-        .unwrap()
-        .ranges
-        .into_iter()
-        .map(|r| (format!("model/{}", r.file), r.start, r.end))
-        .collect();
-    assert_eq!(ranges, listed);
+    // the row shards only as the ranges of the site's scripts
+    assert!(!ranges.is_empty());
+    for (name, _, _) in &ranges {
+        let file = name.strip_prefix("model/").unwrap();
+        assert!(pack.embeddings.shards.iter().any(|s| s == file), "{name}");
+    }
 
     // the same site indexed again is the same copy; an edited page is a new one
     crate::assert_ok(&crate::search::index(&corpus, &out));
