@@ -102,7 +102,14 @@ def expand_docs(docs):
     src/bundle/columns.rs): only the fields read here."""
     if "pages" in docs:
         return docs
-    runs = lambda rs: [v for v, n in rs for _ in range(n)]
+    def runs(rs):
+        # (step, count): count chunks with the previous run's value plus step
+        out, value = [], 0
+        for step, n in rs:
+            value += step
+            out.extend([value] * n)
+        return out
+
     page, frag = runs(docs["pages_of_chunks"]), runs(docs["frags_of_chunks"])
     return {
         "pages": [{"id": i} for i in docs["ids"]],

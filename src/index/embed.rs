@@ -241,12 +241,84 @@ pub(super) fn blend_titles(
     }
 }
 
+/// How many pages a language needs before its own mean counts half
+/// ([`center_languages`]).
+pub const LANGUAGE_MEAN_PAGES: f32 = 15.0;
+
+/// Step 3c: each language's mean page vector, shrunk by `n / (n + κ)` for
+/// a language of `n` pages (κ = [`LANGUAGE_MEAN_PAGES`]), taken off the
+/// vectors of its chunks, which are then scaled to unit length again.
+///
+/// The pack's language directions (`model::langbasis`) remove most of
+/// what the model says about a text's language, but not all of it, and
+/// what is left favours the reader's language. Within a site, a
+/// language's pages share it, so their mean holds it; but the mean holds
+/// their topics too, and a language with few pages would lose the very
+/// topic a reader asks about. Shrinking by the number of pages keeps a
+/// language of two pages almost as it was (an eighth of its mean comes
+/// off) and takes half the mean off a language of fifteen. Only passages
+/// move, so a query's score against a language's pages drops by its dot
+/// product with that language's mean: no query-side language detection,
+/// no bytes, no change to search. Measured in docs/multilingual.md
+/// ("The site's own language means, shrunk").
+pub(super) fn center_languages(
+    dim: usize,
+    rows: &mut [u8],
+    pages: &[PageMeta],
+    chunk_pages: &[u32],
+) {
+    let mut page_sums = vec![vec![0f32; dim]; pages.len()];
+    let mut page_chunks = vec![0usize; pages.len()];
+    let mut v = vec![0f32; dim];
+    for (row, &p) in rows.chunks_exact(4 + dim).zip(chunk_pages) {
+        DType::I8Row.decode_row(row, &mut v);
+        for (s, x) in page_sums[p as usize].iter_mut().zip(&v) {
+            *s += x;
+        }
+        page_chunks[p as usize] += 1;
+    }
+    // language -> (sum of its pages' mean vectors, pages)
+    let mut langs: std::collections::BTreeMap<&str, (Vec<f32>, usize)> = Default::default();
+    for ((page, sum), &n) in pages.iter().zip(&page_sums).zip(&page_chunks) {
+        if n == 0 {
+            continue;
+        }
+        let e = langs
+            .entry(page.lang.as_str())
+            .or_insert_with(|| (vec![0f32; dim], 0));
+        for (m, s) in e.0.iter_mut().zip(sum) {
+            *m += s / n as f32;
+        }
+        e.1 += 1;
+    }
+    for (sum, n) in langs.values_mut() {
+        let keep = *n as f32 / (*n as f32 + LANGUAGE_MEAN_PAGES);
+        for m in sum.iter_mut() {
+            *m *= keep / *n as f32;
+        }
+    }
+    for (row, &p) in rows.chunks_exact_mut(4 + dim).zip(chunk_pages) {
+        let Some((mean, _)) = langs.get(pages[p as usize].lang.as_str()) else {
+            continue;
+        };
+        DType::I8Row.decode_row(row, &mut v);
+        for (x, m) in v.iter_mut().zip(mean) {
+            *x -= m;
+        }
+        let norm = dot(&v, &v).sqrt();
+        if norm > 0.0 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        row.copy_from_slice(&quantize_i8_rows(&v, dim));
+    }
+}
+
 /// Other articles a chunk's crowding averages over.
 pub const CROWDING_K: usize = 5;
 /// Titles the crowding of a large site is measured against at most.
 pub const CROWDING_TITLES: usize = 4096;
 
-/// Step 3c: each chunk's crowding (`search::Vectors::crowding`): for every
+/// Step 3d: each chunk's crowding (`search::Vectors::crowding`): for every
 /// other article (translation group), the best dot product of the chunk
 /// with the title of one of its versions, embedded as a query; then the
 /// mean of the [`CROWDING_K`] best articles.
@@ -402,6 +474,54 @@ mod tests {
         // a site of one article has nothing to be crowded by
         let one = crowding(4, &rows[..8], &pages[4..], &[0], &titles[4..]);
         assert_eq!(one, [0.0]);
+    }
+
+    #[test]
+    fn a_language_of_many_pages_loses_what_its_pages_share_and_one_of_few_keeps_its_topic() {
+        // dimension 0 says "English" in every English page, as the part of
+        // the language the pack's correction leaves; dimensions 1 to 7 are
+        // topics. Fifteen English pages, one Spanish page.
+        let dim = 8;
+        let row = |lang: f32, topic: usize| -> Vec<f32> {
+            (0..dim)
+                .map(|j| {
+                    if j == 0 {
+                        lang
+                    } else {
+                        0.8 * (j == topic) as u8 as f32
+                    }
+                })
+                .collect()
+        };
+        let mut pages = Vec::new();
+        let mut values = Vec::new();
+        for i in 0..15 {
+            pages.push(PageMeta::new(&format!("en/{i}"), "en", &format!("{i}")));
+            values.extend(row(0.6, 1 + i % 7));
+        }
+        pages.push(PageMeta::new("es/x", "es", "x"));
+        values.extend(row(0.6, 1));
+        let chunk_pages: Vec<u32> = (0..16).collect();
+        let mut rows = quantize_i8_rows(&values, dim);
+        center_languages(dim, &mut rows, &pages, &chunk_pages);
+        let decoded = |i: usize| {
+            let mut v = vec![0f32; dim];
+            DType::I8Row.decode_row(&rows[i * (4 + dim)..(i + 1) * (4 + dim)], &mut v);
+            v
+        };
+        // half the English mean came off: the shared "English" shrinks, the
+        // topic stays what the page is about, and the vector is unit length
+        let en = decoded(0);
+        assert!(en[0] < 0.45, "{en:?}");
+        assert!(en[1] > 0.85, "{en:?}");
+        assert!((dot(&en, &en) - 1.0).abs() < 0.02, "{en:?}");
+        // a language of one page: a sixteenth of its own vector came off,
+        // which is the same direction after scaling
+        let es = decoded(15);
+        assert!(
+            (es[0] - 0.6).abs() < 0.01 && (es[1] - 0.8).abs() < 0.01,
+            "{es:?}"
+        );
     }
 
     #[test]

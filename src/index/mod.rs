@@ -9,8 +9,10 @@
 //!    steps 1 and 2 go on; a chunk embedded by an earlier build with the
 //!    same pack is taken from the embedding cache instead ([`cache`]);
 //!    then move each chunk's vector a little towards its page title's
-//!    ([`embed::blend_titles`]) and measure how crowded its place is among
-//!    the other articles' titles ([`embed::crowding`]);
+//!    ([`embed::blend_titles`]), take off its language's mean, shrunk for
+//!    a language of few pages ([`embed::center_languages`]), and measure
+//!    how crowded its place is among the other articles' titles
+//!    ([`embed::crowding`]);
 //! 4. write the fragment shards as their pages are done, then the docs,
 //!    vectors and lexical shards (`bundle::write`);
 //! 5. copy the model pack into `model/` ([`output`]);
@@ -263,6 +265,7 @@ pub fn build_bundle(
         &mut vectors.rows,
     );
     let chunk_pages: Vec<u32> = docs.chunks.iter().map(|c| c.page).collect();
+    embed::center_languages(enc.dim(), &mut vectors.rows, &docs.pages, &chunk_pages);
     let crowding = embed::crowding(enc.dim(), &vectors.rows, &docs.pages, &chunk_pages, &titles);
 
     // the low-confidence levels, from the site's vectors (their sample
