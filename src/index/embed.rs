@@ -7,6 +7,7 @@ use super::cache::{self, EmbedCache, Key};
 use crate::bundle::PageMeta;
 use crate::error::{Error, Result};
 use crate::format::tensors::{quantize_i8_rows, DType};
+use crate::model::vector::l2_normalize;
 use crate::model::{Embedding, Encoder, TextKind};
 
 /// Collects the encoder's answers, which arrive out of order, as int8 rows.
@@ -305,10 +306,7 @@ pub(super) fn center_languages(
         for (x, m) in v.iter_mut().zip(mean) {
             *x -= m;
         }
-        let norm = dot(&v, &v).sqrt();
-        if norm > 0.0 {
-            v.iter_mut().for_each(|x| *x /= norm);
-        }
+        l2_normalize(&mut v);
         row.copy_from_slice(&quantize_i8_rows(&v, dim));
     }
 }
