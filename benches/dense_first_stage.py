@@ -112,7 +112,9 @@ def expand_docs(docs):
 
     page, frag = runs(docs["pages_of_chunks"]), runs(docs["frags_of_chunks"])
     return {
-        "pages": [{"id": i} for i in docs["ids"]],
+        # bundle format 8 keeps the page ids in the snippet records; only
+        # the number of pages is read here
+        "pages": [{"id": i} for i in docs.get("ids") or range(len(docs["lang"]))],
         "chunks": [{"page": p, "frag": f} for p, f in zip(page, frag)],
     }
 

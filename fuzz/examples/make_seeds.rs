@@ -62,9 +62,10 @@ fn framed(manifest: &[u8], shards: &[Vec<u8>], query: Option<&str>) -> Vec<u8> {
 /// and two fragment shards; returns the manifest and the shard bytes.
 /// `large`: written as a large site's bundle is (format 6): display fields
 /// in the fragment shards, the docs shard in columns, the lexical index in
-/// deflated pieces of a few terms; with `records` (format 7), the snippet
-/// text in records, one a page, instead of fragment shards.
-fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
+/// deflated pieces of a few terms; with `records` (format 7, or 8 whose
+/// docs columns leave the page ids to the records), the snippet text in
+/// records, one a page, instead of fragment shards.
+fn synthetic(large: bool, records: Option<u32>) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     let page = |id: &str, lang: &str, title: &str, group: &str| PageMeta {
         id: id.into(),
         url: format!("/{id}.html"),
@@ -149,7 +150,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
     // the rest of a large site's bundle: docs in columns, the vectors, the
     // lexical index in pieces, the manifest of `version`
     let large_bundle = |mut w: ShardWriter<HashMap<String, Vec<u8>>>, docs: &Docs, version: u32| {
-        w.docs_columns(docs).unwrap();
+        w.docs_columns(docs, version < 8).unwrap();
         w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
         index.write_shards(&mut w, Some(40)).unwrap();
         let (shards, files) = w.finish();
@@ -159,7 +160,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
         m.version = version;
         (m, files)
     };
-    let (manifest, mut files) = if large && records {
+    let (manifest, mut files) = if let Some(version) = records.filter(|_| large) {
         // a record a page, its chunks numbered from its first
         let mut docs = docs.clone();
         let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
@@ -193,7 +194,7 @@ fn synthetic(large: bool, records: bool) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>)
         }
         w.flush_snippets().unwrap();
         docs.record_files = w.record_files().to_vec();
-        large_bundle(w, &docs, BUNDLE_VERSION)
+        large_bundle(w, &docs, version)
     } else if large {
         let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
         for (fi, f) in frags.iter().enumerate() {
@@ -283,9 +284,10 @@ fn main() {
     }
 
     for (name, large, records) in [
-        ("synthetic", false, false),
-        ("synthetic-v6", true, false),
-        ("synthetic-v7", true, true),
+        ("synthetic", false, None),
+        ("synthetic-v6", true, None),
+        ("synthetic-v7", true, Some(7)),
+        ("synthetic-v8", true, Some(BUNDLE_VERSION)),
     ] {
         let (sm, ss) = synthetic(large, records);
         let sbytes: Vec<Vec<u8>> = ss.iter().map(|(_, b)| b.clone()).collect();

@@ -33,13 +33,17 @@
 //! compress to almost nothing. `records` (version 7) is the stored length
 //! of each snippet record, in order (`Docs::records`), and `record_files`
 //! how many of them each `snippets` file holds.
+//!
+//! From version 8 there is no `ids`: each snippet record names its page
+//! (`BundleManifest::ids_in_records`). A page's id is then empty until its
+//! record is in, and `group` 0 is [`own_group`] of the page's number.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ChunkMeta, Docs, PageMeta, HEADING_ELSEWHERE};
+use super::{own_group, ChunkMeta, Docs, PageMeta, HEADING_ELSEWHERE};
 use crate::error::{Error, Result};
 
 type Filters = BTreeMap<String, Vec<String>>;
@@ -47,6 +51,8 @@ type Filters = BTreeMap<String, Vec<String>>;
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Columns {
+    /// Up to version 7 (from 8 the snippet records name the pages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ids: Vec<String>,
     langs: Vec<String>,
     lang: Vec<u32>,
@@ -111,16 +117,18 @@ fn runs(values: impl Iterator<Item = u32>) -> Vec<(i64, u32)> {
 
 /// The docs shard's bytes in columns. The display fields (page URLs and
 /// titles, heading text) are not written: they travel in the fragment
-/// shards.
-pub fn to_columns(docs: &Docs) -> Vec<u8> {
+/// shards; so do the page ids unless `with_ids` (version 7 and before).
+pub fn to_columns(docs: &Docs, with_ids: bool) -> Vec<u8> {
     let mut langs = Table::new();
     let mut groups = Table::new();
     let mut sets = Table::new();
     let mut c = Columns::default();
     for (i, p) in docs.pages.iter().enumerate() {
-        c.ids.push(p.id.clone());
+        if with_ids {
+            c.ids.push(p.id.clone());
+        }
         c.lang.push(langs.number(&p.lang, 0));
-        c.group.push(if p.group == p.id {
+        c.group.push(if p.group == p.id || p.group == own_group(i) {
             0
         } else {
             groups.number(&p.group, 1)
@@ -198,12 +206,28 @@ fn weights(name: &str, what: &str, pairs: &[(u32, f32)], n: usize) -> Result<Vec
 
 /// Parses the docs shard `name` written by [`to_columns`]: the table with
 /// its display fields empty (a heading the fragment shards carry is
-/// [`HEADING_ELSEWHERE`]), as `Docs::without_display` gives it.
-pub fn parse_columns(name: &str, bytes: &[u8]) -> Result<Docs> {
+/// [`HEADING_ELSEWHERE`]), as `Docs::without_display` gives it, and, when
+/// `ids_in_records` (version 8), its page ids empty too.
+pub fn parse_columns(name: &str, bytes: &[u8], ids_in_records: bool) -> Result<Docs> {
     let c: Columns = serde_json::from_slice(bytes)
         .map_err(|e| Error::corrupt(name, format!("bad page table columns: {e}")))?;
-    let npages = c.ids.len();
+    let npages = c.lang.len();
+    if ids_in_records {
+        if !c.ids.is_empty() {
+            return Err(Error::corrupt(
+                name,
+                "lists page ids, which a version 8 bundle keeps in its snippet records",
+            ));
+        }
+        if let Some(g) = c.groups.iter().find(|g| g.contains(char::is_control)) {
+            return Err(Error::corrupt(
+                name,
+                format!("group {g:?} has a control character"),
+            ));
+        }
+    }
     for (what, len) in [
+        ("id", if ids_in_records { npages } else { c.ids.len() }),
         ("lang", c.lang.len()),
         ("group", c.group.len()),
         ("filters", c.filters.len()),
@@ -217,8 +241,10 @@ pub fn parse_columns(name: &str, bytes: &[u8]) -> Result<Docs> {
     }
     let page_weights = weights(name, "page", &c.page_weights, npages)?;
     let mut pages = Vec::with_capacity(npages);
-    for (i, id) in c.ids.iter().enumerate() {
+    for (i, weight) in page_weights.into_iter().enumerate() {
+        let id = c.ids.get(i).cloned().unwrap_or_default();
         let group = match c.group[i] {
+            0 if ids_in_records => own_group(i),
             0 => id.clone(),
             k => lookup(name, "group", &c.groups, k, 1)?.clone(),
         };
@@ -227,13 +253,13 @@ pub fn parse_columns(name: &str, bytes: &[u8]) -> Result<Docs> {
             k => lookup(name, "filter set", &c.filter_sets, k, 1)?.clone(),
         };
         pages.push(PageMeta {
-            id: id.clone(),
+            id,
             url: String::new(),
             lang: lookup(name, "language", &c.langs, c.lang[i], 0)?.clone(),
             title: String::new(),
             group,
             filters,
-            weight: page_weights[i],
+            weight,
         });
     }
     let nchunks = c.anchors.len();
@@ -314,28 +340,72 @@ mod tests {
     #[test]
     fn columns_give_back_the_table_without_its_display_fields() {
         let d = docs();
-        let bytes = to_columns(&d);
-        assert_eq!(parse_columns("docs", &bytes).unwrap(), d.without_display());
+        let bytes = to_columns(&d, true);
+        assert_eq!(
+            parse_columns("docs", &bytes, false).unwrap(),
+            d.without_display()
+        );
         // and the same from the table without display fields
-        assert_eq!(to_columns(&d.without_display()), bytes);
+        assert_eq!(to_columns(&d.without_display(), true), bytes);
         let text = String::from_utf8(bytes).unwrap();
         assert!(!text.contains(".html") && !text.contains("Steps"), "{text}");
     }
 
     #[test]
+    fn version_8_columns_leave_the_page_ids_to_the_records() {
+        let d = docs();
+        let bytes = to_columns(&d, false);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains("en/a") && !text.contains("\"ids\""),
+            "{text}"
+        );
+        assert!(bytes.len() < to_columns(&d, true).len());
+        let parsed = parse_columns("docs", &bytes, true).unwrap();
+        let mut want = d.without_display();
+        for (i, p) in want.pages.iter_mut().enumerate() {
+            if p.group == p.id {
+                // a page of no other version is its own group, by number
+                p.group = own_group(i);
+            }
+            p.id.clear();
+        }
+        assert_eq!(parsed, want);
+        assert_eq!(parsed.pages[2].group, own_group(2));
+        assert_eq!(parsed.pages[0].group, "a");
+        // written again (ids still empty) it is the same shard
+        assert_eq!(to_columns(&parsed, false), bytes);
+        // a version 8 reader refuses ids in the table, and a group key
+        // that could pass for a page's own
+        let e = parse_columns("docs.x.json", &to_columns(&d, true), true).unwrap_err();
+        assert!(
+            e.to_string().contains("keeps in its snippet records"),
+            "{e}"
+        );
+        let mut odd = d.clone();
+        odd.pages[0].group = own_group(2);
+        odd.pages[1].group = own_group(2);
+        let e = parse_columns("docs.x.json", &to_columns(&odd, false), true).unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+    }
+
+    #[test]
     fn damaged_columns_say_what_is_wrong() {
-        let good: serde_json::Value = serde_json::from_slice(&to_columns(&docs())).unwrap();
+        let good: serde_json::Value = serde_json::from_slice(&to_columns(&docs(), true)).unwrap();
         let bad = |edit: &dyn Fn(&mut serde_json::Value)| {
             let mut v = good.clone();
             edit(&mut v);
-            parse_columns("docs.x.json", &serde_json::to_vec(&v).unwrap())
+            parse_columns("docs.x.json", &serde_json::to_vec(&v).unwrap(), false)
                 .unwrap_err()
                 .to_string()
         };
         assert!(bad(&|v| v["lang"][0] = 9.into()).contains("language 9 is not in its table of 3"));
         assert!(bad(&|v| v["group"][1] = 5.into()).contains("group 5"));
         assert!(bad(&|v| v["filters"][1] = 7.into()).contains("filter set 7"));
-        assert!(bad(&|v| v["lang"] = serde_json::json!([0])).contains("1 lang values for 4 pages"));
+        assert!(
+            bad(&|v| v["group"] = serde_json::json!([0])).contains("1 group values for 4 pages")
+        );
+        assert!(bad(&|v| v["ids"] = serde_json::json!(["a"])).contains("1 id values for 4 pages"));
         assert!(bad(&|v| v["pages_of_chunks"][0][1] = 5.into())
             .contains("page runs cover 10 chunks, not 7"));
         assert!(bad(&|v| v["frags_of_chunks"] = serde_json::json!([]))
@@ -344,7 +414,7 @@ mod tests {
         assert!(bad(&|v| v["headed"] = "01x0000".into()).contains("`headed`"));
         assert!(bad(&|v| v["page_weights"] = serde_json::json!([[4, 1.0]])).contains("page 4"));
         assert!(bad(&|v| v["pages"] = serde_json::json!([])).contains("bad page table columns"));
-        assert!(parse_columns("docs.x.json", b"\x00not json")
+        assert!(parse_columns("docs.x.json", b"\x00not json", false)
             .unwrap_err()
             .to_string()
             .contains("docs.x.json"));

@@ -164,9 +164,11 @@ impl<S: ShardSink> ShardWriter<S> {
 
     /// The page and chunk table in columns, without its display fields
     /// (`bundle::to_columns`): for a manifest with `docs_columns` and
-    /// `display_in_fragments`, whose fragment shards carry them.
-    pub fn docs_columns(&mut self, docs: &Docs) -> Result<()> {
-        self.write("docs", "json", ShardKind::Docs, &to_columns(docs))
+    /// `display_in_fragments`, whose fragment shards carry them, and
+    /// without the page ids unless `with_ids` (version 8: the snippet
+    /// records carry them).
+    pub fn docs_columns(&mut self, docs: &Docs, with_ids: bool) -> Result<()> {
+        self.write("docs", "json", ShardKind::Docs, &to_columns(docs, with_ids))
     }
 
     /// The chunk vectors: `rows` int8 rows of `dim` values with a scale
@@ -336,7 +338,7 @@ impl BundleManifest {
         let pieced = shards.iter().any(|s| s.kind == ShardKind::LexicalTerms);
         let coded = shards.iter().any(|s| s.kind == ShardKind::VectorCodes);
         // (`docs_columns`, set by the caller with snippet records, makes it
-        // version 7)
+        // version 8)
         BundleManifest {
             format: BUNDLE_FORMAT.into(),
             version: if pieced {

@@ -129,7 +129,7 @@ fn version() -> String {
         "{} (bundle format {BUNDLE_VERSION}: {BUNDLE_VERSION_PLAIN} when no file is compressed, \
          {BUNDLE_VERSION_GZIP} with gzip forms, {BUNDLE_VERSION_CODES} with sign codes, \
          {BUNDLE_VERSION_PIECES} with lexical pieces, {BUNDLE_VERSION} with the page table in columns \
-         and snippet records; \
+         and snippet records that name their pages; \
          reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}; \
          model pack format {PACK_VERSION}, {PACK_VERSION_PLAIN} when no file is compressed, \
          reads {PACK_OLDEST_VERSION} to {PACK_VERSION})",

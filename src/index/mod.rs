@@ -289,7 +289,7 @@ pub fn build_bundle(
     }
 
     if display_in_fragments {
-        shards.docs_columns(&docs)?;
+        shards.docs_columns(&docs, false)?;
     } else {
         shards.docs(&docs)?;
     }

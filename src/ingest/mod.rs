@@ -664,6 +664,14 @@ fn resolve_translations(pages: &mut [Page], links: &[(Option<String>, Option<Str
 /// Warns about translation groups holding two pages of the same language,
 /// which usually means wrong `hreflang` links or a reused front matter id.
 fn check_groups(corpus: &mut Corpus) {
+    // a group key is text: control characters are dropped, which also
+    // keeps keys apart from the ones a bundle gives pages of no other
+    // version (`bundle::own_group`)
+    for p in corpus.pages.iter_mut() {
+        if p.group.contains(char::is_control) {
+            p.group.retain(|c| !c.is_control());
+        }
+    }
     let mut seen: HashMap<(&str, &str), &str> = HashMap::new();
     let mut warnings = Vec::new();
     for p in &corpus.pages {

@@ -51,6 +51,9 @@ pub struct Bundle {
     frag_bases: Vec<u32>,
     /// Pages of each translation group, in page order.
     groups: HashMap<String, Vec<u32>>,
+    /// Version 8: the page ids the snippet records in so far named, and
+    /// their pages (an id names one page).
+    page_ids: HashMap<String, u32>,
     has_vectors: bool,
     /// Whether any page or section has a site weight, computed at load.
     weighted: bool,
@@ -192,6 +195,7 @@ impl Bundle {
             codes,
             weighted: docs_weighted(&docs),
             groups: group_index(&docs),
+            page_ids: HashMap::new(),
             docs,
             vectors,
             lexical,
@@ -277,7 +281,24 @@ impl Bundle {
                 ),
             ));
         }
-        let f = record_of(&self.docs, &name, index, bytes, self.frag_bases[index])?;
+        let (page, f) = record_of(&self.docs, &name, index, bytes, self.frag_bases[index])?;
+        if self.manifest.ids_in_records() {
+            records::check_id(&name, index, &f.page)?;
+            match self.page_ids.get(&f.page) {
+                Some(&other) if other != page => {
+                    return Err(Error::corrupt(
+                        &name,
+                        format!(
+                            "snippet record {index} names page {:?}, the id of another page",
+                            f.page
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            self.page_ids.insert(f.page.clone(), page);
+            self.docs.pages[page as usize].id.clone_from(&f.page);
+        }
         self.docs.add_display(&name, &f)?;
         self.fragments[index] = Some(f);
         Ok(())
@@ -601,15 +622,27 @@ fn check_codes_match(
 /// A lexical error about the file `name` (the index names itself `lexical`).
 /// Snippet record `index` of file `name` (its stored bytes), parsed with
 /// chunk ids from `base` and checked to hold only its own page.
-fn record_of(docs: &Docs, name: &str, index: usize, bytes: &[u8], base: u32) -> Result<Fragments> {
-    let page = docs
-        .chunks
-        .get(base as usize)
-        .and_then(|c| docs.pages.get(c.page as usize))
+/// Returns the record and the number of its page, whose id the record
+/// names: the docs table's (up to version 7) or, on a version 8 bundle,
+/// any id (`records::check_id`).
+fn record_of(
+    docs: &Docs,
+    name: &str,
+    index: usize,
+    bytes: &[u8],
+    base: u32,
+) -> Result<(u32, Fragments)> {
+    let page = docs.chunks.get(base as usize).map(|c| c.page);
+    let id = page
+        .and_then(|p| docs.pages.get(p as usize))
         .map_or("", |p| p.id.as_str());
-    let f = Fragments::parse_record(name, index, bytes, base, page)?;
+    // version 8: the docs table has no ids, the record is the one source
+    let expected = (!id.is_empty()).then_some(id);
+    let f = Fragments::parse_record(name, index, bytes, base, expected)?;
     records::check_scope(docs, name, index, &f)?;
-    Ok(f)
+    let page =
+        page.ok_or_else(|| Error::corrupt(name, format!("snippet record {index} has no chunk")))?;
+    Ok((page, f))
 }
 
 fn named(e: Error, name: &str) -> Error {
@@ -790,6 +823,7 @@ impl Bundle {
             codes: None,
             weighted: docs_weighted(&docs),
             groups: group_index(&docs),
+            page_ids: HashMap::new(),
             vectors,
             docs,
             lexical,
@@ -1212,7 +1246,7 @@ mod tests {
             .unwrap();
         }
         if display && columns {
-            w.docs_columns(&docs).unwrap();
+            w.docs_columns(&docs, true).unwrap();
         } else if display {
             w.docs(&docs.without_display()).unwrap();
         } else {
@@ -1250,6 +1284,16 @@ mod tests {
     fn with_records(
         tamper: impl Fn(&mut Docs),
     ) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
+        with_records_naming(tamper, &|p| p.id.clone(), crate::bundle::BUNDLE_VERSION)
+    }
+
+    /// [`with_records`], each record naming the id `id_of` its page, as
+    /// bundle format `version` (7 lists the ids in the docs table too).
+    fn with_records_naming(
+        tamper: impl Fn(&mut Docs),
+        id_of: &dyn Fn(&PageMeta) -> String,
+        version: u32,
+    ) -> (BundleManifest, HashMap<String, Vec<u8>>, Docs) {
         let mut docs = docs();
         for (i, c) in docs.chunks.iter_mut().enumerate() {
             c.frag = i as u32;
@@ -1263,7 +1307,7 @@ mod tests {
             let len = w
                 .snippet_record(
                     &Fragments {
-                        page: p.id.clone(),
+                        page: id_of(p),
                         chunks: vec![(0, vec![format!("text {i}")])],
                         pages: vec![(c.page, p.url.clone(), p.title.clone())],
                         headings: vec![(0, c.heading.clone())],
@@ -1277,12 +1321,12 @@ mod tests {
         docs.record_files = w.record_files().to_vec();
         let mut written = docs.clone();
         tamper(&mut written);
-        w.docs_columns(&written).unwrap();
+        w.docs_columns(&written, version < 8).unwrap();
         let (shards, files) = with_vectors_and_keywords(w);
         let mut m = BundleManifest::new(test_model(), &docs, shards);
         m.display_in_fragments = true;
         m.docs_columns = true;
-        m.version = crate::bundle::BUNDLE_VERSION;
+        m.version = version;
         (BundleManifest::parse(&m.to_json()).unwrap(), files, docs)
     }
 
@@ -1325,6 +1369,104 @@ mod tests {
                 format!("{:?}", search(&whole, &q))
             );
         }
+    }
+
+    #[test]
+    fn version_8_hits_take_their_page_ids_from_the_records() {
+        use crate::search::{search, Mode};
+        let (m, files, docs) = with_records(|_| {});
+        assert!(m.ids_in_records());
+        let docs_shard = m.shard(crate::bundle::ShardKind::Docs);
+        let table = String::from_utf8(files[&docs_shard.name].clone()).unwrap();
+        assert!(
+            !table.contains("en/a") && !table.contains("ja/a"),
+            "{table}"
+        );
+        let get = |n: &str| Ok(files.get(n).cloned());
+        let mut b = Bundle::from_files(m.clone(), get, false).unwrap();
+        assert!(b.docs.pages.iter().all(|p| p.id.is_empty()));
+        let q = query("text heading word1", Mode::Lexical);
+        // before the records: one id a page all the same
+        let ids: Vec<String> = search(&b, &q).into_iter().map(|h| h.page_id).collect();
+        assert!(ids.iter().all(|id| id.starts_with('#')), "{ids:?}");
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+        let ranges: Vec<(u32, String, u64, u64)> = b
+            .snippet_ranges(&[0, 1, 2, 3])
+            .into_iter()
+            .map(|(r, f, s, e)| (r, f.to_string(), s, e))
+            .collect();
+        for (r, f, s, e) in ranges {
+            b.add_record(r as usize, &files[&f][s as usize..e as usize])
+                .unwrap();
+        }
+        let whole = Bundle::from_files(m.clone(), get, true).unwrap();
+        assert_eq!(whole.docs, docs);
+        assert_eq!(b.docs, docs);
+        assert_eq!(
+            format!("{:?}", search(&b, &q)),
+            format!("{:?}", search(&whole, &q))
+        );
+        assert!(search(&b, &q).iter().all(|h| !h.page_id.starts_with('#')));
+
+        // a record naming the id of another page, or no id, is refused
+        // (page 1, es/a, named otherwise)
+        for (id, why) in [
+            ("en/a", "the id of another page"),
+            ("", "names no page"),
+            ("es/\u{7}a", "control character"),
+        ] {
+            let forged = |p: &PageMeta| {
+                if p.id == "es/a" {
+                    id.to_string()
+                } else {
+                    p.id.clone()
+                }
+            };
+            let (m, files, _) = with_records_naming(|_| {}, &forged, crate::bundle::BUNDLE_VERSION);
+            let get = |n: &str| Ok(files.get(n).cloned());
+            let mut b = Bundle::from_files(m, get, false).unwrap();
+            let ranges: Vec<(u32, String, u64, u64)> = b
+                .snippet_ranges(&[0, 1])
+                .into_iter()
+                .map(|(r, f, s, e)| (r, f.to_string(), s, e))
+                .collect();
+            for (r, f, s, e) in ranges {
+                let got = b.add_record(r as usize, &files[&f][s as usize..e as usize]);
+                if r == 0 {
+                    got.unwrap();
+                } else {
+                    let e = got.unwrap_err().to_string();
+                    assert!(
+                        e.contains(why) && e.contains("snippet record 1"),
+                        "{id:?}: {e}"
+                    );
+                }
+            }
+            assert_eq!(b.docs.pages[0].id, "en/a");
+            assert!(b.docs.pages[1].id.is_empty() && b.docs.pages[1].url.is_empty());
+        }
+        // version 7 (ids in the docs table) still loads, and a record must
+        // name the page the table says
+        let (m7, files7, _) = with_records_naming(|_| {}, &|p| p.id.clone(), 7);
+        assert!(m7.snippet_records() && !m7.ids_in_records());
+        let whole7 = Bundle::from_files(m7, |n| Ok(files7.get(n).cloned()), true).unwrap();
+        assert_eq!(whole7.docs, docs);
+        let swapped = |p: &PageMeta| {
+            if p.id == "es/a" {
+                "en/b".to_string()
+            } else {
+                p.id.clone()
+            }
+        };
+        let (m7, files7, _) = with_records_naming(|_| {}, &swapped, 7);
+        let e = Bundle::from_files(m7, |n| Ok(files7.get(n).cloned()), true)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("holds page \"en/b\", not \"es/a\""), "{e}");
     }
 
     #[test]
@@ -1371,7 +1513,7 @@ mod tests {
         refused(&mut b, 0, &file[s0..e0 - 1], "came as");
         // another page's record in its place
         refused(&mut b, 0, &file[s1..e1], "came as");
-        let e = Fragments::parse_record(&name, 0, &file[s1..e1], 0, "en/a")
+        let e = Fragments::parse_record(&name, 0, &file[s1..e1], 0, Some("en/a"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("holds page \"es/a\", not \"en/a\""), "{e}");

@@ -153,6 +153,8 @@ pub struct Query<'a> {
 /// One result: a page, with the section that matched best.
 #[derive(Clone, Debug, Serialize)]
 pub struct Hit {
+    /// The page's id; on a version 8 bundle whose snippet record for the
+    /// page is not in (not fetched yet, or refused), `#` and its number.
     pub page_id: String,
     pub url: String,
     pub title: String,
@@ -404,7 +406,13 @@ pub fn search(b: &Bundle, q: &Query) -> Vec<Hit> {
             let url = section_url(&pm.url, cm.anchor.as_deref());
             let sections = other_sections(b, &fused, shown_page, shown_chunk, section_cut, &terms);
             Hit {
-                page_id: pm.id.clone(),
+                page_id: if pm.id.is_empty() {
+                    // version 8, its snippet record not in (or refused):
+                    // still one id a page
+                    format!("#{shown_page}")
+                } else {
+                    pm.id.clone()
+                },
                 url,
                 title: pm.title.clone(),
                 lang: pm.lang.clone(),

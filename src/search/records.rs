@@ -1,4 +1,5 @@
-//! Snippet records (bundle version 7): one page's snippet text, stored as
+//! Snippet records (bundle version 7; from 8 they name their page, the
+//! docs table no longer does): one page's snippet text, stored as
 //! a zlib stream in a `snippets` shard and fetched by byte range for the
 //! hits shown (`bundle::BUNDLE_VERSION`). Where each record lies follows
 //! from the docs columns' record lengths and the files' sizes; what a
@@ -106,4 +107,26 @@ pub fn check_scope(docs: &Docs, name: &str, index: usize, f: &Fragments) -> Resu
         ));
     }
     Ok(())
+}
+
+/// The most bytes a page id named by a snippet record may have.
+pub const MAX_ID_BYTES: usize = 2048;
+
+/// A page id a version 8 snippet record names (the docs table has none to
+/// compare with): some text, without control characters, of at most
+/// [`MAX_ID_BYTES`].
+pub fn check_id(name: &str, index: usize, id: &str) -> Result<()> {
+    let why = if id.is_empty() {
+        "names no page"
+    } else if id.len() > MAX_ID_BYTES {
+        "names a page id longer than 2,048 bytes"
+    } else if id.contains(char::is_control) {
+        "names a page id with a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Error::corrupt(
+        name,
+        format!("snippet record {index} {why}"),
+    ))
 }

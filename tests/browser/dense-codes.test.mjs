@@ -47,7 +47,7 @@ const native = (q, lang) =>
 
 test('semantic results from a bundle with sign codes, its rows only by range, equal the native search', T, async () => {
   const manifest = JSON.parse(readFileSync(path.join(env.bundle, 'manifest.json'), 'utf8'));
-  assert.equal(manifest.version, 7, 'sign codes, the docs table of a site this size in columns, snippet records');
+  assert.equal(manifest.version, 8, 'sign codes, the docs table of a site this size in columns, snippet records naming their pages');
   assert.equal(manifest.docs_columns, true);
   const vectors = manifest.shards.find((s) => s.kind === 'vectors');
   const codes = manifest.shards.find((s) => s.kind === 'vector_codes');

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { demoBrowser, serve, watchErrors, BUNDLE, SITE } from './harness.mjs';
 
 const T = { timeout: 600000 };
@@ -26,10 +27,11 @@ const expand = (runs) => {
   return out;
 };
 
-// Every record: its page id, its file and where it lies in it.
+// Every record: its page (id and number), its file and where it lies in it.
 function recordsOf(m) {
   const docsShard = m.shards.find((s) => s.kind === 'docs');
   const docs = JSON.parse(readFileSync(path.join(BUNDLE, docsShard.name), 'utf8'));
+  assert.equal(docs.ids, undefined, 'the docs table leaves the page ids to the records (format 8)');
   const files = m.shards.filter((s) => s.kind === 'snippets');
   const pageOfChunk = expand(docs.pages_of_chunks);
   const recordOfChunk = expand(docs.frags_of_chunks);
@@ -41,7 +43,10 @@ function recordsOf(m) {
     let at = 0;
     for (let j = 0; j < docs.record_files[k]; j++, record++) {
       const len = docs.records[record];
-      out.push({ file: f.name, size: f.bytes, start: at, end: at + len, page: docs.ids[pageOfRecord.get(record)] });
+      // the record names its page
+      const stored = readFileSync(path.join(BUNDLE, f.name)).subarray(at, at + len);
+      const page = JSON.parse(inflateSync(stored)).page;
+      out.push({ file: f.name, size: f.bytes, start: at, end: at + len, page, number: pageOfRecord.get(record) });
       at += len;
     }
   });
@@ -70,7 +75,7 @@ async function searchOn(server, query, lang) {
 
 test('the records of the hits shown come in one request a file, with their text, URL and title', T, async () => {
   const m = manifest();
-  assert.equal(m.version, 7);
+  assert.equal(m.version, 8);
   // "GET /crossfind/snippets.<hash>.bin 206 3ms[ N ranges]" (www/serve.mjs)
   const asked = [];
   const server = await serve(SITE, {
@@ -120,11 +125,13 @@ test('a damaged record costs its page its snippet, once, and the other hits keep
     const { context, page, run } = await searchOn(server, titleOf(target.page), 'en');
     try {
       const hits = await run();
-      const hit = hits.find((h) => h.pageId === target.page);
-      assert.ok(hit, `${target.page} among ${JSON.stringify(hits.map((h) => h.pageId))}`);
+      // its id came with the record, so it is shown as its page's number
+      const hit = hits.find((h) => h.pageId === `#${target.number}`);
+      assert.ok(hit, `${target.page} (#${target.number}) among ${JSON.stringify(hits.map((h) => h.pageId))}`);
       assert.equal(hit.snippet, null);
       assert.equal(hit.title, '');
-      const others = hits.filter((h) => h.pageId !== target.page);
+      assert.ok(!hits.some((h) => h.pageId === target.page));
+      const others = hits.filter((h) => h !== hit);
       assert.ok(others.length > 0 && others.every((h) => h.snippet), JSON.stringify(others.map((h) => [h.pageId, h.snippet])));
       const problems = await page.evaluate(() => window.__problems);
       const p = problems.find((x) => x.stage === 'fragments');

@@ -218,7 +218,7 @@ fn version_names_the_formats_this_build_writes_and_reads() {
             "bundle format {BUNDLE_VERSION}: {BUNDLE_VERSION_PLAIN} when no file is compressed, \
              {BUNDLE_VERSION_GZIP} with gzip forms, {BUNDLE_VERSION_CODES} with sign codes, \
              {BUNDLE_VERSION_PIECES} with lexical pieces, {BUNDLE_VERSION} with the page table in columns \
-             and snippet records; \
+             and snippet records that name their pages; \
              reads {BUNDLE_OLDEST_VERSION} to {BUNDLE_VERSION}"
         )),
         "{v}"

@@ -133,7 +133,8 @@ test('with only the fragment shards its hits need, a search answers as with ever
   }
 });
 
-// A site of more than 200 pages (bundle format 7): snippet text comes in
+// A site of more than 200 pages (bundle format 7, and 8 where the records
+// alone name the pages): snippet text comes in
 // records, one a page, in a `snippets` file; the engine names the byte
 // ranges of the records its hits need (snippetRanges), the worker fetches
 // them (www/src/worker.js, ensureSnippets), and the answers are those of
@@ -150,7 +151,7 @@ test('snippet records: the ranges a search names bring in its snippets, as the w
   const out = path.join(site, 'crossfind');
   execFileSync(cli, ['index', '--input', site, '--out', out], { stdio: 'ignore' });
   const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-  assert.equal(manifest.version, 7);
+  assert.equal(manifest.version, 8);
   const files = manifest.shards.filter((s) => s.kind === 'snippets');
   assert.ok(files.length >= 1 && !manifest.shards.some((s) => s.kind === 'fragments'), 'snippets files, no fragment shards');
   const open = () => {
@@ -165,7 +166,7 @@ test('snippet records: the ranges a search names bring in its snippets, as the w
   const bytes = Object.fromEntries(files.map((f) => [f.name, readFileSync(path.join(out, f.name))]));
   const full = open();
   for (const f of files) full.addSnippetsFile(f.name, bytes[f.name]);
-  const shown = (hits) => hits.map((h) => [h.url, h.title, h.chunk, h.snippet, h.highlights, h.sections.map((x) => [x.url, x.heading, x.snippet])]);
+  const shown = (hits) => hits.map((h) => [h.pageId, h.url, h.title, h.chunk, h.snippet, h.highlights, h.sections.map((x) => [x.url, x.heading, x.snippet])]);
   const chunksOf = (hits) => hits.flatMap((h) => [h.chunk, ...h.sections.map((x) => x.chunk)]);
   const code = (fn) => { try { fn(); } catch (e) { return [e.code, e.file]; } return ['no error', null]; };
   for (const [q, args] of queries) {
@@ -174,6 +175,9 @@ test('snippet records: the ranges a search names bring in its snippets, as the w
     const first = engine.search(q, opts);
     assert.ok(first.length > 0, q);
     assert.ok(first.every((h) => h.snippet === null && h.title === ''), `no snippet or title before the records: ${q}`);
+    // the page ids are in the records too: until then one `#n` a page
+    assert.ok(first.every((h) => /^#\d+$/.test(h.pageId)), JSON.stringify(first.map((h) => h.pageId)));
+    assert.equal(new Set(first.map((h) => h.pageId)).size, first.length);
     const ranges = engine.snippetRanges(chunksOf(first));
     assert.ok(ranges.length >= 1 && ranges.length <= 5, `one record a page shown: ${ranges.length}`);
     assert.equal(new Set(ranges.map((r) => r.record)).size, ranges.length);
