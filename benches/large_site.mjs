@@ -214,7 +214,9 @@ function shardStats(site) {
   const dir = path.join(site, 'crossfind');
   const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   const out = {};
-  for (const s of m.shards) {
+  // (bundle format 8 lists its snippets files as [hash, bytes])
+  const snippets = (m.snippet_files || []).map(([hash, bytes]) => ({ name: `snippets.${hash}.bin`, kind: 'snippets', bytes }));
+  for (const s of [...m.shards, ...snippets]) {
     const o = (out[s.kind] ??= { shards: 0, bytes: 0, fetched_bytes: 0 });
     o.shards++;
     o.bytes += s.bytes;

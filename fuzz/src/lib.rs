@@ -295,10 +295,10 @@ const BUNDLE_TEMPLATE: &str = r#"{"format":"crossfind-bundle","version":2,
 "model":{"pack_id":"8536a5035c33d7f7","id":"m","dim":8,"dir":"model",
 "offline_rows":{"groups":["ascii"],"ranges":[{"file":"emb-000.bin","start":0,"end":8,"sha256":"00"}]}},
 "pages":1,"chunks":1,"languages":{},
-"shards":[{"name":"docs.0.json","kind":"docs","bytes":1,"sha256":"00"},
-{"name":"vectors.0.bin","kind":"vectors","bytes":1,"sha256":"00"},
-{"name":"lexical.0.bin","kind":"lexical","bytes":1,"sha256":"00"},
-{"name":"frag-000.0.json","kind":"fragments","bytes":1,"sha256":"00"}]}"#;
+"shards":[{"name":"docs.0.json","kind":"docs","bytes":1,"sha256":"0000000000000000000000000000000000000000000000000000000000000000"},
+{"name":"vectors.0.bin","kind":"vectors","bytes":1,"sha256":"0000000000000000000000000000000000000000000000000000000000000000"},
+{"name":"lexical.0.bin","kind":"lexical","bytes":1,"sha256":"0000000000000000000000000000000000000000000000000000000000000000"},
+{"name":"frag-000.0.json","kind":"fragments","bytes":1,"sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
 
 /// A valid pack manifest whose file names the target replaces.
 const PACK_TEMPLATE: &str = r#"{"format":"crossfind-pack","version":2,

@@ -36,9 +36,11 @@ pub struct PieceRef {
     /// Its stored bytes in that file, which `sha256` is of.
     pub start: u64,
     pub len: u64,
-    pub sha256: [u8; 32],
+    /// The sha256 of its stored bytes (head versions 2 and 3); `None`
+    /// (version 4): the piece is a zlib stream, checked by its Adler-32.
+    pub sha256: Option<[u8; 32]>,
     /// The length it inflates to, when it is stored deflated (head
-    /// version 3); `None`: stored as it is (version 2).
+    /// version 3, or 4 as zlib); `None`: stored as it is (version 2).
     pub plain: Option<u64>,
 }
 
@@ -230,7 +232,22 @@ pub struct BundleManifest {
     /// fields.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub docs_columns: bool,
+    /// Version 8, as written: the `snippets` shards as `[hash, bytes]`,
+    /// the file `snippets.<hash>.bin` whose content's sha256 starts with
+    /// `hash` ([`SNIPPET_HASH_HEX`] hex digits). On a 5,040-page site the
+    /// 75 files listed as shards were 10.9 of the manifest's 13 kB, which
+    /// every first query fetches. [`parse`](Self::parse) lists them in
+    /// `shards` (that start as their `sha256`) and leaves this empty;
+    /// `to_json` writes them here again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snippet_files: Vec<(String, u64)>,
 }
+
+/// How many hex digits of a `snippets` file's sha256 a version 8 manifest
+/// lists (its name's): 48 bits, against a damaged or replaced file. Each
+/// record in it has its own length and Adler-32 besides
+/// (docs/security.md).
+pub const SNIPPET_HASH_HEX: usize = crate::format::SHORT_SHA256_HEX;
 
 /// When a query's best match is too weak to trust, set by the indexer
 /// without labelled queries (`search::confidence` says how): a query whose
@@ -254,6 +271,38 @@ impl BundleManifest {
             BUNDLE_FORMAT,
             BUNDLE_OLDEST_VERSION..=BUNDLE_VERSION,
         )?;
+        if !m.snippet_files.is_empty() && m.version < 8 {
+            return Err(Error::corrupt(
+                MANIFEST,
+                "lists snippet_files, which only version 8 has",
+            ));
+        }
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        if let Some(s) = m
+            .shards
+            .iter()
+            .find(|s| s.sha256.len() != 64 || !s.sha256.chars().all(hex))
+        {
+            return Err(Error::corrupt(
+                MANIFEST,
+                format!("shard {:?} has no sha256 of 64 hex digits", s.name),
+            ));
+        }
+        for (hash, bytes) in std::mem::take(&mut m.snippet_files) {
+            if hash.len() != SNIPPET_HASH_HEX || !hash.chars().all(hex) {
+                return Err(Error::corrupt(
+                    MANIFEST,
+                    format!("snippets file {hash:?} is not named by {SNIPPET_HASH_HEX} hex digits"),
+                ));
+            }
+            m.shards.push(Shard {
+                name: format!("snippets.{hash}.bin"),
+                kind: ShardKind::Snippets,
+                bytes,
+                sha256: hash,
+                encoded: None,
+            });
+        }
         for s in &mut m.shards {
             check_relative_name(MANIFEST, &s.name)?;
             if let Some(e) = &mut s.encoded {
@@ -374,7 +423,10 @@ impl Listed for Shard {
 
 /// Content-hashed shard file name: `stem.<12 hex>.ext`.
 pub fn hashed_name(stem: &str, ext: &str, bytes: &[u8]) -> String {
-    format!("{stem}.{}.{ext}", &sha256_hex(bytes)[..12])
+    format!(
+        "{stem}.{}.{ext}",
+        &sha256_hex(bytes)[..crate::format::SHORT_SHA256_HEX]
+    )
 }
 
 /// A page of the site.

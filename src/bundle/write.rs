@@ -239,12 +239,12 @@ impl<S: ShardSink> ShardWriter<S> {
         file_bytes: usize,
         head: impl FnOnce(&[PieceRef]) -> Vec<u8>,
     ) -> Result<()> {
-        use sha2::{Digest, Sha256};
         let mut refs = Vec::new();
         let mut file: Vec<u8> = Vec::new();
         let mut files = 0u32;
         for (first, bytes) in pieces {
-            let stored = miniz_oxide::deflate::compress_to_vec(&bytes, 9);
+            // a zlib stream: its Adler-32 checks the piece (head version 4)
+            let stored = miniz_oxide::deflate::compress_to_vec_zlib(&bytes, 9);
             if !file.is_empty() && file.len() + stored.len() > file_bytes {
                 self.write_as(
                     "lexical-terms",
@@ -261,7 +261,7 @@ impl<S: ShardSink> ShardWriter<S> {
                 file: files,
                 start: file.len() as u64,
                 len: stored.len() as u64,
-                sha256: Sha256::digest(&stored).into(),
+                sha256: None,
                 plain: Some(bytes.len() as u64),
             });
             file.extend_from_slice(&stored);
@@ -358,6 +358,7 @@ impl BundleManifest {
             confidence: None,
             display_in_fragments: false,
             docs_columns: false,
+            snippet_files: Vec::new(),
         }
     }
 
@@ -376,6 +377,22 @@ impl BundleManifest {
         for e in m.shards.iter_mut().filter_map(|s| s.encoded.as_mut()) {
             e.name.clear();
             e.sha256.clear();
+        }
+        if m.version >= 8 {
+            // the snippets files by the start of their sha256, which names
+            // them (`snippet_files`)
+            let (files, others): (Vec<Shard>, Vec<Shard>) = m.shards.into_iter().partition(|s| {
+                s.kind == ShardKind::Snippets
+                    && s.encoded.is_none()
+                    && s.sha256.len() > SNIPPET_HASH_HEX
+                    && s.name == format!("snippets.{}.bin", &s.sha256[..SNIPPET_HASH_HEX])
+            });
+            m.shards = others;
+            m.snippet_files.extend(
+                files
+                    .into_iter()
+                    .map(|s| (s.sha256[..SNIPPET_HASH_HEX].to_string(), s.bytes)),
+            );
         }
         serde_json::to_vec(&m).expect("manifest serialises")
     }
@@ -453,5 +470,71 @@ mod tests {
         v["shards"][0]["encoded"]["name"] = "".into();
         let err = BundleManifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
         assert!(err.to_string().contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn version_8_lists_snippets_files_by_the_start_of_their_sha256() {
+        let (mut m, mut files) = written(BUNDLE_VERSION);
+        let mut w = ShardWriter::new(HashMap::<String, Vec<u8>>::new());
+        for i in 0..3 {
+            let record = Fragments {
+                page: format!("en/page-{i}"),
+                chunks: vec![(0, vec![format!("text {i}")])],
+                ..Default::default()
+            };
+            w.snippet_record(&record, true).unwrap();
+        }
+        w.flush_snippets().unwrap();
+        let (snippets, more) = w.finish();
+        assert_eq!(snippets.len(), 3);
+        files.extend(more);
+        m.shards.extend(snippets.iter().cloned());
+        m.docs_columns = true;
+        m.display_in_fragments = true;
+        let json = m.to_json();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let listed = v["snippet_files"].as_array().unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(v["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kind"] != "snippets"));
+        assert_eq!(listed[0][0], snippets[0].name[9..21]);
+        assert_eq!(listed[0][1], snippets[0].bytes);
+        // read back: shards again, in order, by the start of their sha256
+        let parsed = BundleManifest::parse(&json).unwrap();
+        assert!(parsed.snippet_files.is_empty());
+        let back: Vec<&Shard> = parsed.snippet_shards().collect();
+        assert_eq!(back.len(), 3);
+        for (b, s) in back.iter().zip(&snippets) {
+            assert_eq!((&b.name, b.bytes), (&s.name, s.bytes));
+            assert_eq!(b.sha256, s.sha256[..SNIPPET_HASH_HEX]);
+            crate::format::verify_file(*b, &files[&s.name]).unwrap();
+        }
+        // a file whose content does not start its listed sha256, or has
+        // another size, is refused
+        let mut other = files[&snippets[0].name].clone();
+        other[0] ^= 1;
+        let e = crate::format::verify_file(back[0], &other).unwrap_err();
+        assert!(matches!(e, Error::Checksum { .. }), "{e}");
+        assert!(crate::format::verify_file(back[0], &other[1..]).is_err());
+        // a listing that is not 12 hex digits, or in an older version, and
+        // a shard listed with a short sha256, are refused
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = v.clone();
+            f(&mut v);
+            BundleManifest::parse(&serde_json::to_vec(&v).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(edit(&|v| v["snippet_files"][0][0] = "../../x".into()).contains("12 hex digits"));
+        assert!(
+            edit(&|v| v["snippet_files"][0][0] = "ABCDEF012345".into()).contains("12 hex digits")
+        );
+        assert!(edit(&|v| v["version"] = 7.into()).contains("only version 8"));
+        assert!(
+            edit(&|v| v["shards"][0]["sha256"] = "abcdef012345".into()).contains("64 hex digits")
+        );
     }
 }

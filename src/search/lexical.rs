@@ -596,14 +596,14 @@ impl LexicalIndex {
             ));
         }
         let version = r.varint()?;
-        if version == u64::from(pieces::VERSION) || version == u64::from(pieces::VERSION_DEFLATED) {
+        if (u64::from(pieces::VERSION)..=u64::from(pieces::VERSION_ZLIB)).contains(&version) {
             return pieces::read_head(&mut r, version as u32);
         }
         if version != u64::from(VERSION) {
             return Err(Error::Version {
                 file: FILE.to_string(),
                 found: u32::try_from(version).unwrap_or(u32::MAX),
-                supported: pieces::VERSION_DEFLATED,
+                supported: pieces::VERSION_ZLIB,
             });
         }
 
@@ -1090,10 +1090,10 @@ mod tests {
     #[test]
     fn bad_magic_and_version_are_errors() {
         let mut bytes = sample().to_bytes();
-        bytes[4] = 4;
+        bytes[4] = 5;
         assert!(matches!(
             LexicalIndex::from_bytes(&bytes),
-            Err(Error::Version { found: 4, .. })
+            Err(Error::Version { found: 5, .. })
         ));
         bytes[0] = b'X';
         assert!(matches!(

@@ -20,6 +20,13 @@ import { startServer } from '../../www/serve.mjs';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SITE = path.join(ROOT, 'target/demo-site');
 export const BUNDLE = path.join(SITE, 'crossfind');
+
+// A bundle manifest's shards, the `snippets` files included: bundle format 8
+// lists those as [hash, bytes] in `snippet_files` (src/bundle/mod.rs).
+export const listedShards = (m) => [
+  ...m.shards,
+  ...(m.snippet_files || []).map(([hash, bytes]) => ({ name: `snippets.${hash}.bin`, kind: 'snippets', bytes })),
+];
 const STAMP = path.join(ROOT, 'target/browser-tests.built');
 const LOCK = path.join(ROOT, 'target/browser-tests.lock');
 

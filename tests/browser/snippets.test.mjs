@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { demoBrowser, serve, watchErrors, BUNDLE, SITE } from './harness.mjs';
+import { demoBrowser, serve, watchErrors, listedShards, BUNDLE, SITE } from './harness.mjs';
 
 const T = { timeout: 600000 };
 const env = demoBrowser();
@@ -32,7 +32,7 @@ function recordsOf(m) {
   const docsShard = m.shards.find((s) => s.kind === 'docs');
   const docs = JSON.parse(readFileSync(path.join(BUNDLE, docsShard.name), 'utf8'));
   assert.equal(docs.ids, undefined, 'the docs table leaves the page ids to the records (format 8)');
-  const files = m.shards.filter((s) => s.kind === 'snippets');
+  const files = listedShards(m).filter((s) => s.kind === 'snippets');
   const pageOfChunk = expand(docs.pages_of_chunks);
   const recordOfChunk = expand(docs.frags_of_chunks);
   const pageOfRecord = new Map();

@@ -248,8 +248,9 @@ const noticeOf = (p) =>
   ).then((h) => h.jsonValue());
 
 for (const [what, edit, bad] of [
-  ['a snippets file on another host', (m) => (m.shards.find((s) => s.kind === 'snippets').name = 'https://evil.example/snippets.bin'), 'https://evil.example/snippets.bin'],
-  ['a percent-encoded way out', (m) => (m.shards.find((s) => s.kind === 'snippets').name = '%2e%2e/%2e%2e/snippets.bin'), '%2e%2e/%2e%2e/snippets.bin'],
+  ['a snippets file on another host', (m) => (m.snippet_files[0][0] = 'https://evil.example/x'), 'https://evil.example/x'],
+  ['a percent-encoded way out', (m) => (m.snippet_files[0][0] = '%2e%2e/%2e%2e/x'), '%2e%2e/%2e%2e/x'],
+  ['a shard on another host', (m) => (m.shards.find((s) => s.kind === 'docs').name = 'https://evil.example/docs.json'), 'https://evil.example/docs.json'],
   ['a model folder outside the bundle', (m) => (m.model.dir = '../../elsewhere'), '../../elsewhere'],
   ['an absolute model folder', (m) => (m.model.dir = '/elsewhere/model'), '/elsewhere/model'],
 ]) {

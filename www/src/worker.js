@@ -514,8 +514,15 @@ async function ensureSnippets(b, s) {
 // the first piece is asked alone, so such a host sends each file once.
 // Each piece is kept in Cache Storage for the next visit (loadParts).
 // b.pieceLoads: piece -> a promise while it is on its way.
-function ensureLexical(b, query) {
-  return loadParts(b, {
+// The engine names the pieces of the query's terms first and, once those
+// are in, the pieces a word the site lacks may be respelt from (its
+// two-letter prefix's, which small pieces spread over several), so it is
+// asked again until it names none (at most LEXICAL_ROUNDS times: a piece
+// that fails is reported by the round that fetched it). Searching before
+// the second round would respell with rows the query did not fetch.
+const LEXICAL_ROUNDS = 3;
+async function ensureLexical(b, query) {
+  const source = {
     kind: 'piece',
     list: () => b.engine.lexicalRanges(query),
     loads: b.pieceLoads,
@@ -523,7 +530,8 @@ function ensureLexical(b, query) {
     parts: (r) => [{ index: r.piece, start: r.start, end: r.end }],
     add: (piece, bytes) => b.engine.addLexicalPiece(piece, bytes),
     whole: (r, bytes) => b.engine.addLexicalFile(r.file, bytes),
-  });
+  };
+  for (let round = 0; round < LEXICAL_ROUNDS && source.list().length; round++) await loadParts(b, source);
 }
 
 // A bundle whose dense first stage is in sign codes (bundle format 5):
@@ -640,11 +648,16 @@ async function loadParts(b, s) {
   let ranges = s.list();
   if (!ranges.length) return;
   const cache = await b.kept;
-  while (ranges.length && (await partsFromCache(b, s, ranges, cache))) ranges = s.list();
+  const fromCache = async () => {
+    while (ranges.length && (await partsFromCache(b, s, ranges, cache))) ranges = s.list();
+  };
+  await fromCache();
   const load = (r, listed) => once(s.loads, s.loadKey(r), () => fetchRange(b, s, r, listed, cache));
   if (ranges.length && b.rangesHonoured !== true) {
     await load(ranges[0], ranges);
+    // what that part brings in may make the engine name parts kept already
     ranges = s.list();
+    await fromCache();
   }
   if (ranges.length > 1) await probeSeveral(new URL('manifest.json', b.base));
   const onTheirWay = ranges.filter((r) => s.loads.has(s.loadKey(r)));
