@@ -492,8 +492,8 @@ impl Bundle {
     /// lexical index in pieces, fetched per query): `(piece, file, start,
     /// end)`, `end` exclusive, in piece order. Empty when `text` can be
     /// searched. With the model's vocabulary (`knows_word`, see
-    /// [`super::respell`]), once the pieces of its own terms are in, the
-    /// pieces its unknown words' neighbours may be in: ask again until empty.
+    /// [`super::respell`]), also the pieces its unknown words' neighbours
+    /// may be in (`respell::pieces_needed`); ask again until empty.
     pub fn lexical_ranges(
         &self,
         text: &str,
@@ -502,8 +502,11 @@ impl Bundle {
         let refs = self.lexical.piece_refs();
         let files: Vec<&Shard> = self.lexical_terms().collect();
         let mut want = self.lexical.missing_pieces(text);
-        if let (true, Some(knows)) = (want.is_empty(), knows_word) {
-            want = super::respell::pieces_needed(&self.lexical, knows, text);
+        if let Some(knows) = knows_word {
+            // with them, those a respelt word may need (one round trip)
+            want.extend(super::respell::pieces_needed(&self.lexical, knows, text));
+            want.sort_unstable();
+            want.dedup();
         }
         want.into_iter()
             .filter_map(|i| {

@@ -136,16 +136,24 @@ fn unknown<'a>(
         .collect()
 }
 
-/// The lexical pieces respelling `text` needs beyond those of its own terms
-/// (which come first: a word is only known to be missing once its piece is
-/// in), in order.
+/// The lexical pieces respelling `text` may need beyond those of its own
+/// terms, in order: the pieces of the prefix of each word the model's
+/// vocabulary does not hold whole and the site does not have, or may not
+/// have (its own piece not in yet). Asking for those with the terms' own
+/// pieces saves a round trip for each query with such a word, at the cost
+/// of a few pieces when the site has the word after all.
 pub fn pieces_needed(
     index: &LexicalIndex,
     knows_word: &dyn Fn(&str) -> bool,
     text: &str,
 ) -> Vec<usize> {
-    let mut want: Vec<usize> = unknown(index, knows_word, text)
-        .iter()
+    let mut want: Vec<usize> = words(text)
+        .into_iter()
+        .filter(|w| {
+            let site_has = index.term_loaded(&w.term) && index.has_term(&w.term);
+            !site_has && !knows_word(w.surface)
+        })
+        .take(MAX_WORDS)
         .flat_map(|w| index.missing_prefix_pieces(prefix(&w.term)))
         .collect();
     want.sort_unstable();
