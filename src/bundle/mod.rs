@@ -98,7 +98,11 @@ pub const BUNDLE_FORMAT: &str = "crossfind-bundle";
 /// for bundles whose docs shard is in columns (so 6 is read, no longer
 /// written).
 ///
-/// 8: page ids travel in the snippet records only. Each record names its
+/// 8: lexical pieces are zlib streams of about 4 kB, listed in the head
+/// without a sha256 (head version 4, `search/lexical/pieces.rs`); the
+/// manifest lists the `snippets` files as `[hash, bytes]`
+/// ([`BundleManifest::snippet_files`]); and page ids travel in the snippet
+/// records only. Each record names its
 /// page (`Fragments::page`) and a hit is shown with its record, so the docs
 /// columns leave the ids out (on a 5,040-page site they were half of the
 /// docs shard every first query fetches: 17.9 of 35.2 kB gzip). A page

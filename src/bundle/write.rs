@@ -229,10 +229,11 @@ impl<S: ShardSink> ShardWriter<S> {
     /// order, `search::lexical::LexicalIndex::split_terms`), packed in order
     /// into `lexical_terms` files of at most `file_bytes` (a piece larger
     /// than that alone in one), and its head, made by `head` from where
-    /// each piece went (file, byte range, sha256), as the `lexical` shard.
-    /// The pieces files are fetched by byte range: no gzip form; instead
-    /// each piece is stored deflated (raw deflate, level 9: half the
-    /// bytes a query's pieces cost), its sha256 that of the stored bytes.
+    /// each piece went (file, byte range, inflated length), as the
+    /// `lexical` shard. The pieces files are fetched by byte range: no gzip
+    /// form; instead each piece is stored as a zlib stream (level 9: half
+    /// the bytes a query's pieces cost), whose Adler-32 checks it (head
+    /// version 4, no sha256).
     pub fn lexical_pieces(
         &mut self,
         pieces: Vec<(String, Vec<u8>)>,

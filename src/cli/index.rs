@@ -72,7 +72,7 @@ pub struct IndexArgs {
     title_vector_weight: f32,
     /// Cut the keyword index into term-range pieces of about this many
     /// bytes, which the browser fetches per query; 0 keeps it in one piece
-    /// [default: pieces of 24 kB when the index is over 128 kB, else one].
+    /// [default: pieces of 4 kB when the index is over 128 kB, else one].
     #[arg(long, value_name = "BYTES")]
     lexical_pieces: Option<usize>,
     /// Give semantic search a first stage of sign codes, loaded up front,

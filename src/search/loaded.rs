@@ -518,7 +518,8 @@ impl Bundle {
     }
 
     /// Adds lexical piece `piece` (the bytes of its range), checked against
-    /// the sha256 the head lists; an error names the piece's file.
+    /// the head (its sha256, or from head version 4 its length, zlib
+    /// checksum and term range); an error names the piece's file.
     pub fn add_lexical_piece(&mut self, piece: u32, bytes: &[u8]) -> Result<()> {
         let file = self
             .lexical
