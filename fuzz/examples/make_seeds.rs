@@ -234,7 +234,8 @@ fn synthetic(large: bool, records: Option<u32>) -> (Vec<u8>, Vec<(ShardKind, Vec
         .iter()
         .map(|s| (s.kind, files.remove(&s.name).unwrap()))
         .collect();
-    (serde_json::to_vec(&manifest).unwrap(), shards)
+    // as `crossfind index` writes it
+    (manifest.to_json(), shards)
 }
 
 /// Small tensor files of each dtype.
