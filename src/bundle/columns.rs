@@ -123,12 +123,22 @@ pub fn to_columns(docs: &Docs, with_ids: bool) -> Vec<u8> {
     let mut groups = Table::new();
     let mut sets = Table::new();
     let mut c = Columns::default();
+    // without ids (version 8) group 0 is a page of no other version: a
+    // group named by the id of one of its pages (as ingest names groups
+    // of translations) is listed like any other
+    let mut members: HashMap<&str, usize> = HashMap::new();
+    for p in &docs.pages {
+        *members.entry(p.group.as_str()).or_default() += 1;
+    }
+    let alone = |i: usize, p: &PageMeta| {
+        p.group == own_group(i) || (p.group == p.id && (with_ids || members[p.group.as_str()] == 1))
+    };
     for (i, p) in docs.pages.iter().enumerate() {
         if with_ids {
             c.ids.push(p.id.clone());
         }
         c.lang.push(langs.number(&p.lang, 0));
-        c.group.push(if p.group == p.id || p.group == own_group(i) {
+        c.group.push(if alone(i, p) {
             0
         } else {
             groups.number(&p.group, 1)
@@ -375,6 +385,16 @@ mod tests {
         assert_eq!(parsed.pages[0].group, "a");
         // written again (ids still empty) it is the same shard
         assert_eq!(to_columns(&parsed, false), bytes);
+        // a group named by the id of one of its pages keeps that page
+        let mut named = d.clone();
+        named.pages[0].group = "en/a".into();
+        named.pages[1].group = "en/a".into();
+        let back = parse_columns("docs", &to_columns(&named, false), true).unwrap();
+        assert_eq!(
+            (back.pages[0].group.as_str(), back.pages[1].group.as_str()),
+            ("en/a", "en/a")
+        );
+        assert_eq!(back.pages[2].group, own_group(2));
         // a version 8 reader refuses ids in the table, and a group key
         // that could pass for a page's own
         let e = parse_columns("docs.x.json", &to_columns(&d, true), true).unwrap_err();
