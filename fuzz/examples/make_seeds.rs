@@ -40,6 +40,7 @@ use crossfind::format::tensors::{quantize_i8_rows, DType, TensorFileWriter};
 use crossfind::model::tokenizer::TextTokenizer;
 use crossfind::model::unigram::{PipelineConfig, VOCAB_MAGIC};
 use crossfind::search::lexical::LexicalIndexBuilder;
+use crossfind::search::write_vectors;
 use crossfind_fuzz::{join, HOSTILE_NAMES};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
@@ -64,8 +65,13 @@ fn framed(manifest: &[u8], shards: &[Vec<u8>], query: Option<&str>) -> Vec<u8> {
 /// in the fragment shards, the docs shard in columns, the lexical index in
 /// deflated pieces of a few terms; with `records` (format 7, or 8 whose
 /// docs columns leave the page ids to the records), the snippet text in
-/// records, one a page, instead of fragment shards.
-fn synthetic(large: bool, records: Option<u32>) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
+/// records, one a page, instead of fragment shards. `codes`: the vectors
+/// with the sign codes of a large site's dense first stage (format 5 on).
+fn synthetic(
+    large: bool,
+    records: Option<u32>,
+    codes: bool,
+) -> (Vec<u8>, Vec<(ShardKind, Vec<u8>)>) {
     let page = |id: &str, lang: &str, title: &str, group: &str| PageMeta {
         id: id.into(),
         url: format!("/{id}.html"),
@@ -151,7 +157,7 @@ fn synthetic(large: bool, records: Option<u32>) -> (Vec<u8>, Vec<(ShardKind, Vec
     // lexical index in pieces, the manifest of `version`
     let large_bundle = |mut w: ShardWriter<HashMap<String, Vec<u8>>>, docs: &Docs, version: u32| {
         w.docs_columns(docs, version < 8).unwrap();
-        w.vectors(texts.len(), dim, &vectors, &[]).unwrap();
+        write_vectors(&mut w, docs, dim, &vectors, &[], Some(codes)).unwrap();
         index.write_shards(&mut w, Some(40)).unwrap();
         let (shards, files) = w.finish();
         let mut m = BundleManifest::new(model.clone(), docs, shards);
@@ -284,13 +290,14 @@ fn main() {
         }
     }
 
-    for (name, large, records) in [
-        ("synthetic", false, None),
-        ("synthetic-v6", true, None),
-        ("synthetic-v7", true, Some(7)),
-        ("synthetic-v8", true, Some(BUNDLE_VERSION)),
+    for (name, large, records, codes) in [
+        ("synthetic", false, None, false),
+        ("synthetic-v6", true, None, false),
+        ("synthetic-v7", true, Some(7), false),
+        ("synthetic-v8", true, Some(BUNDLE_VERSION), false),
+        ("synthetic-v8-codes", true, Some(BUNDLE_VERSION), true),
     ] {
-        let (sm, ss) = synthetic(large, records);
+        let (sm, ss) = synthetic(large, records, codes);
         let sbytes: Vec<Vec<u8>> = ss.iter().map(|(_, b)| b.clone()).collect();
         write(&bdir, name, &framed(&sm, &sbytes, None));
         write(

@@ -1941,9 +1941,10 @@ mod tests {
             let other_codes = om.semantic_shard().clone();
             let mut other_bytes = of[&other_codes.name].clone();
             // the same site, one chunk's crowding changed
-            // (after the crowding: norms, codes and block sums)
+            // (after the crowding: norms, code references, codes and
+            // block sums)
             let n = 4 * CLUSTERED_PAGES as usize;
-            let at = other_bytes.len() - n * (2 + 8) - n / 4 * 4 - 2;
+            let at = other_bytes.len() - n * (2 + 1 + 8) - n / 4 * 4 - 2;
             other_bytes[at] ^= 0x40;
             of.insert(other_codes.name.clone(), other_bytes.clone());
             let s = om

@@ -13,6 +13,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+/// The chunk vectors in the form their size calls for (in one piece, or
+/// with the sign codes of a large site's first stage).
+#[cfg(not(target_arch = "wasm32"))]
+pub use dense::codes::write_vectors;
 pub use dense::{best_n, Vectors};
 pub use loaded::{Bundle, RowRange};
 
