@@ -70,7 +70,9 @@ pub struct EvalArgs {
     single_copy: Option<u64>,
     /// Fail (exit 1) when a number drops below this baseline (see
     /// src/eval/baseline.rs): MRR@10 per mode by language, by kind and
-    /// macro, and the reader-language share.
+    /// macro, and the reader-language share. Also fails when a relevance
+    /// label names no page of the bundle or pages of several translation
+    /// groups: the numbers it checks would then be wrong.
     #[arg(long)]
     baseline: Option<PathBuf>,
     /// Largest MRR@10 drop of one language or kind the baseline allows
@@ -291,10 +293,22 @@ pub fn run(a: EvalArgs) -> Result<()> {
         let base: Baseline = serde_json::from_str(&read_text(p)?)
             .with_context(|| format!("{} is not a crossfind eval baseline", p.display()))?;
         let bad = base.regressions(&now, a.max_drop);
+        for l in &bad {
+            eprintln!("regression: {l}");
+        }
+        if !ev.warnings.is_empty() {
+            // a label that names no article counts as never found, one
+            // that names several is credited by either: a renamed page or
+            // a site whose translation groups came apart would move the
+            // numbers while the gate passed
+            anyhow::bail!(
+                "{} relevance label(s) of {} do not name exactly one article of the bundle (the warnings above), so the numbers checked against {} would be wrong; fix the labels (a full page id) or the site",
+                ev.warnings.len(),
+                qpath.display(),
+                p.display()
+            );
+        }
         if !bad.is_empty() {
-            for l in &bad {
-                eprintln!("regression: {l}");
-            }
             anyhow::bail!(
                 "{} number(s) fell below the baseline {} (max drop {}); if the change is intended, rewrite it with --write-baseline and say why in the commit",
                 bad.len(),

@@ -78,13 +78,22 @@ pub fn golden_dir() -> PathBuf {
     root().join("tests/fixtures/golden/bundle-v1")
 }
 
-/// A writable copy of the files in `dir`, for tests that damage them.
+/// A writable copy of `dir` and its folders, for tests that change it.
 pub fn copy_dir(dir: &Path) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    fn copy(from: &Path, to: &Path) {
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let to = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                std::fs::create_dir(&to).unwrap();
+                copy(&e.path(), &to);
+            } else {
+                std::fs::copy(e.path(), to).unwrap();
+            }
+        }
     }
+    let tmp = tempfile::tempdir().unwrap();
+    copy(dir, tmp.path());
     tmp
 }
 

@@ -18,7 +18,7 @@ use crossfind::search::Bundle;
 use crossfind::search::{search, Fusion, Hit, Mode, Query};
 use crossfind::TextKind;
 
-use crate::{assert_ok, crossfind, encoder, index_with, root, search_cli};
+use crate::{assert_fails, assert_ok, copy_dir, crossfind, encoder, index_with, root, search_cli};
 
 pub(crate) fn index(input: &Path, out: &Path) -> Output {
     if out.exists() {
@@ -560,5 +560,62 @@ fn a_misspelt_word_is_read_as_the_site_word_and_a_correct_one_is_not() {
         !String::from_utf8_lossy(&o.stderr).contains("searched for"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn the_quality_gate_fails_when_a_label_no_longer_names_one_article() {
+    let tmp = tempfile::tempdir().unwrap();
+    let eval = |bundle: &Path, queries: &str, extra: &[&str]| {
+        let q = tmp.path().join("q.jsonl");
+        std::fs::write(&q, queries).unwrap();
+        crossfind()
+            .args(["eval", "--bundle"])
+            .arg(bundle)
+            .arg("--queries")
+            .arg(&q)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let good = "{\"qid\": \"pt-001\", \"text\": \"quero meu dinheiro de volta\", \"lang\": \"pt\", \"relevant\": [\"refunds\"]}\n\
+                {\"qid\": \"es-001\", \"text\": \"olvidé mi contraseña\", \"lang\": \"es\", \"relevant\": [\"reset-password\"]}\n";
+    let base = tmp.path().join("base.json");
+    let base_s = base.to_str().unwrap();
+    assert_ok(&eval(mini_dir(), good, &["--write-baseline", base_s]));
+    assert_ok(&eval(mini_dir(), good, &["--baseline", base_s]));
+    // the refunds article renamed on the site, its label not: the run
+    // itself only warns, the gate fails and says why
+    let renamed = good.replace("\"refunds\"", "\"refund-policy\"");
+    assert_ok(&eval(mini_dir(), &renamed, &[]));
+    let err = assert_fails(&eval(mini_dir(), &renamed, &["--baseline", base_s]));
+    assert!(
+        err.contains("\"refund-policy\"") && err.contains("matches no page"),
+        "{err}"
+    );
+    assert!(err.contains("1 relevance label(s)"), "{err}");
+    // the Portuguese refunds page split off its translation group (its
+    // article id changed): "refunds" now names two articles, and either
+    // one is credited, so the numbers hold while the site's translation
+    // links are broken. The gate must not pass that.
+    let site = copy_dir(&root().join("tests/fixtures/sites/helpdesk-mini"));
+    let pt = site.path().join("pt/refunds.md");
+    let text = std::fs::read_to_string(&pt).unwrap();
+    std::fs::write(&pt, text.replacen("id: refunds", "id: refunds-pt", 1)).unwrap();
+    let split = tmp.path().join("split");
+    assert_ok(&index_with(
+        site.path(),
+        &split,
+        &tmp.path().join("r.txt"),
+        &[],
+    ));
+    let err = assert_fails(&eval(&split, good, &["--baseline", base_s]));
+    assert!(
+        err.contains("\"refunds\" matches pages of 2 translation groups"),
+        "{err}"
+    );
+    assert!(
+        err.contains("would be wrong") && !err.contains("regression:"),
+        "the numbers alone pass: {err}"
     );
 }
