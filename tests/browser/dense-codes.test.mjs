@@ -154,12 +154,16 @@ test('a later visit takes a query’s lexical pieces and vector rows from Cache 
       const urls = (await caches.has(name)) ? (await (await caches.open(name)).keys()).map((r) => r.url) : [];
       return { pieces: urls.filter((u) => u.includes('?crossfind-piece=')), blocks: urls.filter((u) => u.includes('?crossfind-block=')) };
     }, name);
-  // the worker writes what it keeps after the answer, a batch at a time
+  // the worker writes what it keeps once no search has run for half a
+  // second (worker.js, KEEP_AFTER_IDLE_MS), a batch at a time: settled
+  // when some are written and the list holds still for a second
   const settledKeys = async (page) => {
     let last = null;
+    let still = 0;
     for (const start = Date.now(); Date.now() - start < 20000; await page.waitForTimeout(250)) {
       const now = await keptKeys(page);
-      if (last && JSON.stringify(now) === JSON.stringify(last)) return now;
+      still = last && JSON.stringify(now) === JSON.stringify(last) ? still + 1 : 0;
+      if (still >= 4 && now.blocks.length) return now;
       last = now;
     }
     return last;

@@ -998,16 +998,25 @@ async function addKept(cache, key, hit, add) {
 // Keeps `parts` ([[key, bytes]]) in `cache`; a part that cannot be kept
 // (quota) is fetched again next visit. `b`: the bundle whose cache it is,
 // trimmed (trimKept) once they are written.
-// Written when no search is being answered, a few at a time: a semantic
-// query on a large bundle fetches some 300 blocks, and writing them took
-// Cache Storage as long as the rest of the query (about 120 ms of 230 on
-// the 5,040-page bench site). A tab closed before they are written keeps
-// fewer; the next visit fetches those again.
+// Written once no search has run for KEEP_AFTER_IDLE_MS, a few at a
+// time: a semantic query on a large bundle fetches some 100 to 300
+// blocks, and writing them took Cache Storage as long as the rest of the
+// query (about 120 ms of 230 on the 5,040-page bench site); written
+// between two queries of a reader typing, they still slowed the next one
+// by about 12 ms (docs/large-sites.md, step 12). A tab closed before they
+// are written keeps fewer; the next visit fetches those again.
 function keepParts(cache, parts, b) {
   if (!cache || !parts.length) return;
   for (const [key, bytes] of parts) toKeep.push([cache, key, bytes]);
   if (b) toTrim.set(b, cache);
-  setTimeout(writeKept, 0);
+  keepSoon();
+}
+
+const KEEP_AFTER_IDLE_MS = 500;
+let keepTimer = null;
+function keepSoon() {
+  clearTimeout(keepTimer);
+  keepTimer = setTimeout(writeKept, KEEP_AFTER_IDLE_MS);
 }
 
 const toKeep = [];
@@ -1017,7 +1026,7 @@ let writing = false;
 const KEEP_AT_ONCE = 32;
 
 // Writes what keepParts queued while no search is being answered (a search
-// that starts pauses it between batches).
+// that starts pauses it between batches; its end schedules the rest).
 async function writeKept() {
   if (writing) return;
   writing = true;
@@ -1264,7 +1273,7 @@ async function answer(msg) {
     await answerNow(msg);
   } finally {
     answering--;
-    if (!answering) writeKept();
+    if (!answering) keepSoon();
   }
 }
 
