@@ -287,14 +287,29 @@ pub fn codes_bytes(vectors: &super::Vectors, docs: &Docs, rows_at: u64) -> Vec<u
 fn as_differences(codes: &[u8], nb: usize) -> (Vec<u8>, Vec<u8>) {
     let n = codes.len() / nb.max(1);
     let code = |i: usize| &codes[i * nb..(i + 1) * nb];
-    let differ =
-        |a: &[u8], b: &[u8]| -> u32 { a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum() };
+    // each code as 64-bit words (the last zero-padded), so that two codes
+    // differ by a few popcounts: a window of 255 costs the indexer about a
+    // second on 450,000 chunks (100,000 pages)
+    let per = nb.div_ceil(8);
+    let words: Vec<u64> = (0..n)
+        .flat_map(|i| {
+            code(i).chunks(8).map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(w)
+            })
+        })
+        .collect();
+    let differ = |i: usize, j: usize| -> u32 {
+        let (a, b) = (&words[i * per..][..per], &words[j * per..][..per]);
+        a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+    };
     let mut refs = vec![0u8; n];
     let mut stored = codes.to_vec();
     for i in 1..n {
         let mut best = (nb as u32 * 8 / 2, 0usize);
         for r in 1..=i.min(REFERENCE_WINDOW) {
-            let d = differ(code(i), code(i - r));
+            let d = differ(i, i - r);
             if d < best.0 {
                 best = (d, r);
             }
