@@ -2,7 +2,7 @@
 // center of 5,040 HTML pages, indexed for real by `crossfind index` and by
 // Pagefind, then searched in headless Chromium, side by side, cold:
 //
-//   node benches/large_site.mjs [--pages N] [--rounds N] [--out FILE] [--label NAME] [--hosts raw,brotli,h2,single]
+//   node benches/large_site.mjs [--pages N] [--rounds N] [--out FILE] [--label NAME] [--hosts raw,brotli,h2,single,h2-single]
 //   node benches/large_site.mjs --site target/demo-site --label demo
 //
 // --site measures a site already built and indexed instead (its bundle in
@@ -28,7 +28,9 @@
 //      files; only when --hosts names them: h2, raw over HTTP/2 with TLS,
 //      as most static hosts serve today, where a query's range requests
 //      share one connection; single, raw but one range a request, as
-//      object stores and several CDNs) and each engine, a fresh browser
+//      object stores and several CDNs; h2-single, both: one range a
+//      request over HTTP/2, as a CDN that does not answer several ranges
+//      at once serves them) and each engine, a fresh browser
 //      context opens a Japanese article page and runs the fixed queries
 //      below. Every request the server answers is recorded with the bytes
 //      it wrote for it (headers and body) and put in a class: `library`
@@ -308,6 +310,7 @@ const HOSTS = {
   single: { faults: { singleRange: true } },
   brotli: { compress: { encoding: 'br', quality: 11, cacheDir: path.join(ROOT, '.cache/bench/brotli-bodies') } },
   h2: { h2: true },
+  'h2-single': { h2: true, faults: { singleRange: true } },
 };
 for (const h of args.hosts) {
   if (!HOSTS[h]) {
