@@ -75,6 +75,8 @@ use crate::format::tensors::f32_to_f16;
 
 const MAGIC: &[u8; 4] = b"CFDC";
 const VERSION: u32 = 3;
+/// The oldest version read: version 2 is version 3 without references.
+const OLDEST_READ: u32 = 2;
 /// Codes a code may be stored as a difference from, at most (version 3).
 #[cfg(not(target_arch = "wasm32"))]
 const REFERENCE_WINDOW: usize = 255;
@@ -384,7 +386,7 @@ impl DenseCodes {
             ));
         }
         let version = c.u32()?;
-        if version != VERSION && version != 2 {
+        if !(OLDEST_READ..=VERSION).contains(&version) {
             return Err(Error::Version {
                 file: name.to_string(),
                 found: version,
@@ -451,7 +453,7 @@ impl DenseCodes {
         let code_bytes = n
             .checked_mul(dim / 8)
             .ok_or_else(|| Error::corrupt(name, "too large"))?;
-        let refs = if version >= 3 {
+        let refs = if version > OLDEST_READ {
             c.take(n)?.to_vec()
         } else {
             vec![0; n]
