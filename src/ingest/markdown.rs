@@ -412,12 +412,35 @@ fn blocks(body: &str) -> Vec<Block> {
             out.push(Block::Code(code.join("\n")));
             continue;
         }
-        if t.starts_with("<!--") {
+        if let Some(comment) = t.strip_prefix("<!--") {
             flush(&mut para, &mut out);
-            let mut l = t;
+            let mut l = comment;
             while !l.contains("-->") && i < lines.len() {
                 l = lines[i];
                 i += 1;
+            }
+            // text after the comment on its last line is read as usual
+            let after = l.split_once("-->").map_or("", |(_, a)| a.trim());
+            if !after.is_empty() {
+                para.push(after.to_string());
+            }
+            continue;
+        }
+        // Raw HTML whose content readers never see (a script, a style
+        // sheet, a template): skipped up to its end tag, blank lines and
+        // all, as a browser would; the text after it on that line is read.
+        if let Some(name) = hidden_element_at(t) {
+            flush(&mut para, &mut out);
+            let mut l = t;
+            let mut end = hidden_element_end(l, name);
+            while end.is_none() && i < lines.len() {
+                l = lines[i];
+                i += 1;
+                end = find_ascii_ci(l, &format!("</{name}")).map(|p| close_after(l, p));
+            }
+            let after = end.map_or("", |e| l[e..].trim());
+            if !after.is_empty() {
+                para.push(after.to_string());
             }
             continue;
         }
@@ -597,6 +620,40 @@ fn decode_entity(name: &str) -> Option<char> {
     })
 }
 
+/// Elements whose content a browser does not show as text.
+const HIDDEN_ELEMENTS: [&str; 4] = ["script", "style", "template", "noscript"];
+
+/// The hidden element (`HIDDEN_ELEMENTS`) whose start tag `s` begins with.
+fn hidden_element_at(s: &str) -> Option<&'static str> {
+    let rest = s.strip_prefix('<')?;
+    HIDDEN_ELEMENTS.into_iter().find(|name| {
+        rest.get(..name.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(name))
+            && rest[name.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == '>' || c == '/' || c.is_ascii_whitespace())
+    })
+}
+
+/// Where the element `name` that `s` starts ends: just after its end tag.
+fn hidden_element_end(s: &str, name: &str) -> Option<usize> {
+    let from = name.len() + 1;
+    find_ascii_ci(&s[from..], &format!("</{name}")).map(|p| close_after(s, from + p))
+}
+
+/// Just after the `>` that closes the tag starting at byte `at` of `l`
+/// (the line's end if it has none).
+fn close_after(l: &str, at: usize) -> usize {
+    l[at..].find('>').map_or(l.len(), |p| at + p + 1)
+}
+
+/// The byte offset of `needle` (ASCII) in `hay`, ignoring ASCII case.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
 /// Inline Markdown → plain text: emphasis markers dropped, links and
 /// inline code keep their text, images, footnote marks and HTML tags go,
 /// escapes and entities are decoded; whitespace is collapsed.
@@ -666,6 +723,25 @@ fn inline_to_text_at(s: &str, depth: usize) -> String {
                     i += 1;
                 }
             },
+            '<' if chars[i..].starts_with(&['<', '!', '-', '-']) => {
+                // a comment, whatever it holds, up to `-->` (or the end)
+                let rest: String = chars[i + 4..].iter().collect();
+                i = match rest.find("-->") {
+                    Some(p) => i + 4 + rest[..p].chars().count() + 3,
+                    None => n,
+                };
+                out.push(' ');
+            }
+            '<' if hidden_element_at(&chars[i..].iter().take(16).collect::<String>()).is_some() => {
+                // a script, style sheet or template: its content is not text
+                let rest: String = chars[i..].iter().collect();
+                let name = hidden_element_at(&rest).unwrap_or("script");
+                i = match hidden_element_end(&rest, name) {
+                    Some(e) => i + rest[..e].chars().count(),
+                    None => n,
+                };
+                out.push(' ');
+            }
             '<' => {
                 let end = chars[i..].iter().position(|&x| x == '>').map(|p| i + p);
                 let inner: String = end.map_or(String::new(), |e| chars[i + 1..e].iter().collect());
@@ -759,6 +835,27 @@ mod tests {
         assert_eq!(
             inline_to_text("[nested [link]](u) [ref][r]"),
             "nested link ref"
+        );
+    }
+
+    #[test]
+    fn raw_html_that_readers_never_see_is_not_text() {
+        // a script, a style sheet, a template and comments, as raw HTML in
+        // Markdown: their content must not reach the index or a snippet
+        let doc = parse_body(
+            "# Embedding\n\nPaste the snippet.\n\n<script>\n  key = \"SECRET1\";\n\n  document.write(\"<b>x</b>\");\n</script>\n\n<STYLE media=\"all\">\n.banner { color: SECRET2; }\n</style> After the style.\n\nInline <!-- reviewer: x > y, SECRET3 --> and on, <script>SECRET4()</script>then <template><p>SECRET5</p></template>done.\n\n<!-- a block\ncomment SECRET6 --> Kept.\n\n<noscript>SECRET7</noscript>\n\n```html\n<script src=\"/crossfind/crossfind.js\"></script>\n```\n\nUse `<style>` in code.\n",
+            None,
+        );
+        let text: Vec<&str> = doc.sections.iter().map(|s| s.text.as_str()).collect();
+        let all = text.join("\n");
+        for secret in [
+            "SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6", "SECRET7",
+        ] {
+            assert!(!all.contains(secret), "{secret} leaked into {all:?}");
+        }
+        assert_eq!(
+            all,
+            "Paste the snippet.\nAfter the style.\nInline and on, then done.\nKept.\n<script src=\"/crossfind/crossfind.js\"></script>\nUse <style> in code."
         );
     }
 
