@@ -433,6 +433,28 @@ pub fn hashed_name(stem: &str, ext: &str, bytes: &[u8]) -> String {
     )
 }
 
+/// Whether `name` is a name [`hashed_name`] gives (`stem.<12 hex>.ext`,
+/// the stem of lowercase letters, digits and `-`), or its gzip form's.
+pub fn is_hashed_name(name: &str) -> bool {
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    let mut parts = name.split('.');
+    let (Some(stem), Some(hash), Some(ext), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && hash.len() == crate::format::SHORT_SHA256_HEX
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && !ext.is_empty()
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A page of the site.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PageMeta {

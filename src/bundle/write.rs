@@ -411,6 +411,29 @@ pub fn write_manifest(out: &Path, manifest: &BundleManifest) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_names_shaped_as_shards_count_as_crossfinds_own() {
+        use crate::bundle::{hashed_name, is_hashed_name};
+        for stem in ["docs", "lexical-terms", "frag", "snippets", "vectors"] {
+            let name = hashed_name(stem, "bin", b"x");
+            assert!(is_hashed_name(&name), "{name}");
+            assert!(is_hashed_name(&format!("{name}.gz")), "{name}.gz");
+        }
+        for name in [
+            "keep-me.html",
+            "manifest.json",
+            "docs.notes.txt",
+            "../frag.0123456789ab.json",
+            "frag.0123456789AB.json",
+            "frag.0123456789a.json",
+            ".frag.0123456789ab.json",
+            "frag.0123456789ab.json.tmp",
+            "frag.0123456789ab.",
+        ] {
+            assert!(!is_hashed_name(name), "{name}");
+        }
+    }
+
     /// A bundle manifest of `version` listing a docs shard big enough to
     /// have a gzip form, and its files.
     fn written(version: u32) -> (BundleManifest, HashMap<String, Vec<u8>>) {

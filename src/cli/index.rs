@@ -166,7 +166,9 @@ fn resolved(path: &Path) -> Result<PathBuf> {
 
 /// Where the report goes: `--report`, else `crossfind-report.txt` in the
 /// current folder, unless that folder is inside the site or the bundle
-/// (whose files get published), then in the temporary folder.
+/// (whose files get published), then in crossfind's cache folder (the
+/// user's own, not a shared temporary folder where another user could
+/// have put a file or a link of that name first).
 fn report_path(given: Option<&Path>, input: &Path, out: &Path) -> Result<PathBuf> {
     const NAME: &str = "crossfind-report.txt";
     if let Some(p) = given {
@@ -178,10 +180,19 @@ fn report_path(given: Option<&Path>, input: &Path, out: &Path) -> Result<PathBuf
     } else {
         input.parent().unwrap_or(input)
     };
-    if here.starts_with(site) || here.starts_with(out) {
-        Ok(std::env::temp_dir().join(NAME))
-    } else {
-        Ok(PathBuf::from(NAME))
+    if !(here.starts_with(site) || here.starts_with(out)) {
+        return Ok(PathBuf::from(NAME));
+    }
+    match crossfind::index::cache::default_dir() {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {} for the report", dir.display()))?;
+            Ok(dir.join(NAME))
+        }
+        None => bad_input!(
+            "the current folder is inside the site or the bundle, and there is no cache folder \
+             ($CROSSFIND_CACHE, $XDG_CACHE_HOME or $HOME) to put the report in: pass --report FILE"
+        ),
     }
 }
 
@@ -240,7 +251,10 @@ fn write_report(path: &Path, input: &Path, out: &Path, corpus: &Corpus) -> Resul
             r.extend(lines);
         }
     }
-    std::fs::write(path, r).with_context(|| format!("cannot write the report {}", path.display()))
+    // through a new file renamed into place: a link of that name is
+    // replaced, not followed
+    crossfind::format::fs::replace_file(path, r.as_bytes())
+        .with_context(|| format!("cannot write the report {}", path.display()))
 }
 
 pub fn index(a: IndexArgs) -> Result<()> {

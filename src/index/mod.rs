@@ -32,7 +32,7 @@ mod output;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::bundle::write::{write_manifest, DirSink, ShardWriter};
+use crate::bundle::write::{write_manifest, ShardWriter};
 use crate::bundle::{BundleManifest, ChunkMeta, Docs, Fragments, LangCount, ModelRef, PageMeta};
 use crate::error::{Error, Result};
 use crate::format::fs::io;
@@ -167,6 +167,18 @@ pub fn build_bundle(
 ) -> Result<BuildReport> {
     let previous = previous_bundle(out, opts.force)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
+    if previous.is_none() && opts.force {
+        let in_the_way = output::files_in_the_way(out, enc.manifest());
+        if !in_the_way.is_empty() {
+            return Err(Error::Input(format!(
+                "--force writes the bundle beside the files in `{}`, never over them, and these have \
+                 the names of the bundle's own: {}. Move them, or choose another --out",
+                out.display(),
+                in_the_way.join(", ")
+            )));
+        }
+    }
+    let mut writing = output::Writing::begin(out, previous.as_ref())?;
 
     let mut docs = Docs {
         pages: corpus
@@ -188,7 +200,10 @@ pub fn build_bundle(
     };
     let pages_total = docs.pages.len();
     let display_in_fragments = pages_total > DISPLAY_IN_FRAGMENTS_ABOVE;
-    let mut shards = ShardWriter::new(DirSink(out));
+    let mut shards = ShardWriter::new(output::JournalSink {
+        out,
+        writing: &mut writing,
+    });
     let mut lex = LexicalIndexBuilder::new();
     let mut notes = Vec::new();
     let mut cache = match &opts.cache {
@@ -308,6 +323,7 @@ pub fn build_bundle(
 
     let model_dir = out.join(output::MODEL_DIR);
     let old_pack = previous.as_ref().and_then(|_| output::pack_in(&model_dir));
+    writing.will_write_model()?;
     let (copied, mut files) =
         output::copy_model(enc.manifest(), pack_dir, &model_dir, old_pack.as_ref())?;
     let pack = &copied;
@@ -337,6 +353,7 @@ pub fn build_bundle(
     }
     manifest.confidence = levels;
     write_manifest(out, &manifest)?;
+    writing.committed();
     let precache = offline::write_precache(out, &manifest, pack, offline_rows.as_ref())?;
     output::remove_stale(
         out,
@@ -346,6 +363,7 @@ pub fn build_bundle(
         pack,
         old_pack.as_ref(),
     );
+    writing.finish()?;
     files.push((
         crate::bundle::MANIFEST.into(),
         "manifest".into(),
@@ -376,7 +394,7 @@ struct Pages<'a, 'o> {
     opts: &'a BuildOptions,
     docs: &'a mut Docs,
     lex: &'a mut LexicalIndexBuilder,
-    shards: &'a mut ShardWriter<DirSink<'o>>,
+    shards: &'a mut ShardWriter<output::JournalSink<'o>>,
     cache: Option<&'a mut cache::EmbedCache>,
     /// Chunk `id`'s cache key, when it was sent to the encoder (`None`:
     /// its row came from the cache, or there is no cache).

@@ -3,9 +3,11 @@
 //! bundle this one no longer lists.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
-use crate::bundle::{BundleManifest, MANIFEST};
+use crate::bundle::write::ShardSink;
+use crate::bundle::{is_hashed_name, BundleManifest, MANIFEST};
 use crate::error::{Error, Result};
 use crate::format::encoding::{gzip, worth_storing, Encoding};
 use crate::format::fs::{io, replace_file};
@@ -55,14 +57,26 @@ pub fn previous_bundle(out: &Path, force: bool) -> Result<Option<BundleManifest>
             model.display()
         )));
     }
+    not_being_written(out)?;
     let why = match std::fs::read(out.join(MANIFEST)) {
         Ok(bytes) => match BundleManifest::parse(&bytes) {
             Ok(m) => return Ok(Some(m)),
             Err(e) => format!("its {MANIFEST} is not one crossfind can read: {e}"),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut entries = std::fs::read_dir(out).map_err(io(out))?;
-            if entries.next().is_none() {
+            // empty, or holding only what a first build that did not
+            // finish wrote (its journal says which)
+            let ours = unfinished_files(out);
+            let mut theirs = std::fs::read_dir(out).map_err(io(out))?.filter(|e| {
+                e.as_ref().map_or(true, |e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name != WRITING
+                        && !ours.contains(name.as_ref())
+                        && !(name == MODEL_DIR && ours.contains(MODEL_ENTRY))
+                })
+            });
+            if theirs.next().is_none() {
                 return Ok(None);
             }
             format!("it has no {MANIFEST}")
@@ -79,6 +93,201 @@ pub fn previous_bundle(out: &Path, force: bool) -> Result<Option<BundleManifest>
          or pass --force to write into this one anyway (nothing in it is deleted)",
         out.display()
     )))
+}
+
+/// The file that marks a build in progress in the output folder: locked
+/// while the build runs, it lists the files the build has written so far,
+/// so that what a build killed midway wrote is removed by the next one
+/// instead of staying published. A build that finishes removes it.
+pub const WRITING: &str = ".crossfind-writing";
+/// The journal's line for the model folder (the pack files are not listed
+/// one by one: they are the model's, not the site's).
+const MODEL_ENTRY: &str = "model/";
+
+fn busy(out: &Path) -> Error {
+    Error::Input(format!(
+        "another crossfind index is writing into `{}` (it holds {WRITING} there); \
+         wait for it to finish, or write to another --out",
+        out.display()
+    ))
+}
+
+/// Fails when another build holds `out`'s [`WRITING`] lock.
+fn not_being_written(out: &Path) -> Result<()> {
+    let path = out.join(WRITING);
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let file = std::fs::File::open(&path).map_err(io(&path))?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(busy(out)),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+    }
+}
+
+/// The names an unfinished build's journal in `out` lists.
+fn unfinished_files(out: &Path) -> HashSet<String> {
+    let path = out.join(WRITING);
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        return HashSet::new();
+    }
+    std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A build's hold on its output folder ([`WRITING`]): taken before the
+/// first file is written, released when the build ends.
+pub(super) struct Writing {
+    file: std::fs::File,
+    path: PathBuf,
+    out: PathBuf,
+    /// Files of the bundle the build replaces: never removed as leftovers.
+    keep: HashSet<String>,
+    /// Set once the new manifest is written: its files are no longer
+    /// leftovers if the build fails after that.
+    committed: bool,
+}
+
+impl Writing {
+    /// Locks `out` for a build, first removing what an earlier build that
+    /// did not finish wrote there (listed in its journal, shaped as a
+    /// shard's name, and not listed by `previous`, the bundle in `out`).
+    pub(super) fn begin(out: &Path, previous: Option<&BundleManifest>) -> Result<Self> {
+        let path = out.join(WRITING);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(Error::Input(format!(
+                "`{}` is a link or a folder, not the file crossfind index keeps there while it writes; \
+                 remove it and run the command again",
+                path.display()
+            )));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(busy(out)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        #[cfg(unix)]
+        {
+            // a build that just finished removed the file between our open
+            // and our lock: it is no lock any more, and another build may
+            // hold the new one
+            use std::os::unix::fs::MetadataExt;
+            let ours = file.metadata().map_err(io(&path))?;
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == ours.ino()) {
+                return Err(busy(out));
+            }
+        }
+        let keep = previous
+            .iter()
+            .flat_map(|m| &m.shards)
+            .flat_map(|s| {
+                std::iter::once(s.name.clone()).chain(s.encoded.iter().map(|e| e.name.clone()))
+            })
+            .collect();
+        let mut w = Writing {
+            file,
+            path,
+            out: out.to_path_buf(),
+            keep,
+            committed: false,
+        };
+        w.remove_leftovers();
+        w.file.set_len(0).map_err(io(&w.path))?;
+        w.file.rewind().map_err(io(&w.path))?;
+        Ok(w)
+    }
+
+    /// Lists `name` (a file in the output folder) before it is written.
+    pub(super) fn will_write(&mut self, name: &str) -> Result<()> {
+        writeln!(self.file, "{name}").map_err(io(&self.path))
+    }
+
+    /// Lists the model folder before the pack is copied into it.
+    pub(super) fn will_write_model(&mut self) -> Result<()> {
+        self.will_write(MODEL_ENTRY)
+    }
+
+    /// The manifest that lists the new files is written.
+    pub(super) fn committed(&mut self) {
+        self.committed = true;
+    }
+
+    /// Removes the journal; the lock goes with the file handle.
+    pub(super) fn finish(mut self) -> Result<()> {
+        self.committed = true;
+        std::fs::remove_file(&self.path).map_err(io(&self.path))
+    }
+
+    /// Removes the files the journal lists that no bundle lists.
+    fn remove_leftovers(&mut self) {
+        let mut listed = String::new();
+        let _ = self.file.rewind();
+        let _ = self.file.read_to_string(&mut listed);
+        for name in listed.lines() {
+            let path = self.out.join(name);
+            if is_hashed_name(name)
+                && !self.keep.contains(name)
+                && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+impl Drop for Writing {
+    /// A build that fails before its manifest is written removes what it
+    /// wrote, so the folder holds the bundle it held before.
+    fn drop(&mut self) {
+        if !self.committed {
+            self.remove_leftovers();
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes shards into the output folder, each listed in the build's
+/// journal before it is written.
+pub(super) struct JournalSink<'a> {
+    pub out: &'a Path,
+    pub writing: &'a mut Writing,
+}
+
+impl ShardSink for JournalSink<'_> {
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.writing.will_write(name)?;
+        crate::bundle::write::DirSink(self.out).put(name, bytes)
+    }
+}
+
+/// With `--force` into a folder that holds no bundle: the files of the
+/// user's that the bundle's fixed names would replace (its manifest, its
+/// offline list, the model pack's files), as paths relative to `out`.
+pub(super) fn files_in_the_way(out: &Path, pack: &PackManifest) -> Vec<String> {
+    let ours = unfinished_files(out);
+    let mut names = vec![MANIFEST.to_string(), super::offline::PRECACHE.to_string()];
+    if !ours.contains(MODEL_ENTRY) {
+        names.push(format!("{MODEL_DIR}/{PACK_MANIFEST}"));
+        for f in &pack.files {
+            names.push(format!("{MODEL_DIR}/{}", f.name));
+            names.push(format!("{MODEL_DIR}/{}{}", f.name, Encoding::Gzip.suffix()));
+        }
+    }
+    names
+        .into_iter()
+        .filter(|n| std::fs::symlink_metadata(out.join(n)).is_ok())
+        .collect()
 }
 
 /// Whether `path` is a regular file (not a link) holding exactly the bytes
@@ -185,7 +394,11 @@ fn compressed_copy(
     let plain = std::fs::read(&src).map_err(io(&src))?;
     let gz = gzip(&plain);
     if !worth_storing(plain.len(), gz.len()) {
-        if path.exists() {
+        // the old copy's gzip form goes; a file of that name that no copy
+        // listed is not crossfind's to delete
+        if matches!(before.map(|b| &b.encoded), Some(Some(e)) if e.name == name)
+            && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+        {
             std::fs::remove_file(&path).map_err(io(&path))?;
         }
         return Ok(None);
@@ -226,9 +439,11 @@ pub(super) fn remove_stale<'a>(
         .iter()
         .flat_map(|s| names(s.name.as_str(), &s.encoded))
         .collect();
+    // only names shaped as crossfind's own (a hand-edited or foreign
+    // manifest cannot make it delete another file)
     for s in previous.iter().flat_map(|m| &m.shards) {
         for n in names(s.name.as_str(), &s.encoded) {
-            if !keep.contains(n) {
+            if !keep.contains(n) && is_hashed_name(n) {
                 let _ = std::fs::remove_file(out.join(n));
             }
         }

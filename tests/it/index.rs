@@ -810,3 +810,177 @@ fn exit_status_is_2_for_bad_input_and_1_for_failures() {
     let o = index_with(&corpus(), &file.join("b"), &report, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
+
+#[test]
+fn forced_index_never_writes_over_a_users_file_with_a_bundle_name() {
+    // `--out public --force` with Markdown input used to replace the site's
+    // own manifest.json (a web app manifest) and delete a model/*.gz of the
+    // user's when the bundle's copy was not worth compressing
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.txt");
+    for (name, text) in [
+        (
+            "manifest.json",
+            r#"{"name": "My help center", "display": "standalone"}"#,
+        ),
+        ("offline.json", "[]"),
+        ("model/lang-basis.bin.gz", "mine"),
+    ] {
+        let out = tmp
+            .path()
+            .join(format!("public-{}", name.replace(['/', '.'], "-")));
+        users_folder(&out);
+        std::fs::write(out.join(name), text).unwrap();
+        let before = snapshot(&out);
+        let o = index_with(&corpus(), &out, &report, &["--force"]);
+        let err = crate::assert_fails(&o);
+        assert!(
+            err.contains("never over them") && err.contains(name),
+            "{err}"
+        );
+        assert_eq!(snapshot(&out), before, "{name}: the refused folder changed");
+        // moved out of the way, the bundle goes in beside the rest
+        std::fs::remove_file(out.join(name)).unwrap();
+        assert_ok(&index_with(&corpus(), &out, &report, &["--force"]));
+        Bundle::read_dir(&out).expect("the forced bundle loads");
+    }
+}
+
+/// Takes the lock a running `crossfind index` holds on `out`.
+fn hold_the_lock(out: &Path) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(out.join(".crossfind-writing"))
+        .unwrap();
+    f.try_lock().expect("the folder is free");
+    f
+}
+
+#[test]
+fn a_second_index_into_a_folder_being_written_stops_and_changes_nothing() {
+    // Two builds into one folder used to both exit 0, each deleting what
+    // its own previous manifest listed: the last manifest named a file the
+    // other build had deleted.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("crossfind");
+    let report = tmp.path().join("report.txt");
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let lock = hold_the_lock(&out);
+    let before = snapshot(&out);
+    let o = index_with(&corpus(), &out, &report, &[]);
+    let err = crate::assert_fails(&o);
+    assert!(
+        err.contains("another crossfind index is writing into"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&out), before, "a refused build changed the folder");
+    drop(lock);
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    assert!(
+        !out.join(".crossfind-writing").exists(),
+        "a finished build leaves its journal"
+    );
+    Bundle::read_dir(&out).expect("the bundle loads");
+}
+
+#[test]
+fn what_a_killed_build_wrote_is_removed_by_the_next_one() {
+    // A build killed midway left shards holding its text in the published
+    // folder for good. Its journal lists them; the next build removes them,
+    // and nothing else: not the bundle's files, not a listed name that is
+    // not shaped like a shard.
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.txt");
+    let out = tmp.path().join("crossfind");
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let bundle = snapshot(&out);
+    let a_shard = bundle
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .find(|p| p.starts_with("docs."))
+        .unwrap();
+    std::fs::write(
+        out.join("frag.0123456789ab.json"),
+        "text of the killed build",
+    )
+    .unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    std::fs::write(
+        out.join(".crossfind-writing"),
+        format!("frag.0123456789ab.json\nnotes.txt\n{a_shard}\n../escape.0123456789ab.json\n"),
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("escape.0123456789ab.json"), "outside").unwrap();
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    assert!(
+        !out.join("frag.0123456789ab.json").exists(),
+        "the leftover stayed"
+    );
+    assert!(!out.join(".crossfind-writing").exists());
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
+    assert!(tmp.path().join("escape.0123456789ab.json").exists());
+    let mut after = snapshot(&out);
+    after.retain(|(p, _)| p != Path::new("notes.txt"));
+    assert_eq!(after, bundle, "the same input gave another bundle");
+
+    // a first build killed: the folder holds only what its journal lists,
+    // and the next build goes ahead without --force
+    let first = tmp.path().join("first");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::write(first.join("vectors.0123456789ab.bin"), "partial").unwrap();
+    std::fs::write(
+        first.join(".crossfind-writing"),
+        "vectors.0123456789ab.bin\n",
+    )
+    .unwrap();
+    assert_ok(&index_with(&corpus(), &first, &report, &[]));
+    assert!(!first.join("vectors.0123456789ab.bin").exists());
+    assert_eq!(snapshot(&first), bundle);
+}
+
+#[test]
+#[cfg(unix)]
+fn the_report_is_written_in_the_users_cache_never_through_a_link() {
+    // Run from inside the site, the report went to a fixed name in the
+    // shared temporary folder, written through whatever link was there.
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(site.join("en")).unwrap();
+    std::fs::write(
+        site.join("en/reset.md"),
+        "---\nlang: en\n---\n# Reset your password\n\nAsk for a reset link by email.\n",
+    )
+    .unwrap();
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, cache.join("crossfind-report.txt")).unwrap();
+    let o = crossfind()
+        .current_dir(&site)
+        .env("CROSSFIND_CACHE", &cache)
+        .env("TMPDIR", tmp.path())
+        .args([
+            "index",
+            "--input",
+            ".",
+            "--out",
+            "crossfind",
+            "--no-cache",
+            "--model",
+        ])
+        .arg(model_dir())
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let report = cache.join("crossfind-report.txt");
+    assert!(std::fs::symlink_metadata(&report).unwrap().is_file());
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .starts_with("crossfind index report"));
+    assert!(!tmp.path().join("crossfind-report.txt").exists());
+}
