@@ -183,8 +183,14 @@ test('hostile result URLs never run script or leave the site (no CSP)', T, async
         await p.keyboard.press('ArrowDown');
       }
       assert.equal(await p.locator(W.input).getAttribute('aria-activedescendant'), r.id);
+      const navigations = [];
+      const onRequest = (q) => q.isNavigationRequest() && navigations.push(q.url());
+      p.on('request', onRequest);
       await p.keyboard.press('Enter');
       await p.waitForTimeout(300);
+      p.off('request', onRequest);
+      // a navigation that began but had not committed counts too
+      assert.deepEqual(navigations, [], `${r.title}: no navigation began`);
       assert.equal(p.url(), start, `${r.title}: no navigation`);
       assert.equal(await p.evaluate(() => window.__pwned), undefined, `${r.title}: no script ran`);
       assert.equal(await p.evaluate(() => document.querySelector('h1')?.textContent), 'Hostile URLs', `${r.title}: the page is still there`);
