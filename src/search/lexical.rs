@@ -21,7 +21,10 @@
 //! ```
 //!
 //! Document lengths are not stored: a document's length is the sum of its
-//! term frequencies.
+//! term frequencies. BM25 reads it to four significant bits, rounded to
+//! the nearest (`length_code`: exact up to 15, then within 1/16), as
+//! Lucene stores its norms in one byte: so the head of an index in pieces
+//! lists each length in one byte, and every layout scores alike.
 //!
 //! Version 2 is the same index cut into term-range pieces, fetched per
 //! query: a head with the document ids, their lengths and the piece table,
@@ -145,6 +148,34 @@ struct Partitions {
     norms: Vec<f32>,
 }
 
+/// The one-byte code of a document length as BM25 reads it: four
+/// significant bits, rounded to the nearest (lengths up to 15 exactly, the
+/// longest a code holds, 15 << 30, for any longer).
+pub(crate) fn length_code(len: u64) -> u8 {
+    if len < 16 {
+        return len as u8;
+    }
+    let mut e = 63 - len.leading_zeros() - 3;
+    let mut m = (len + (1 << (e - 1))) >> e;
+    if m == 16 {
+        m = 8;
+        e += 1;
+    }
+    if e > 30 {
+        return 255;
+    }
+    (16 + (e - 1) * 8 + (m as u32 - 8)) as u8
+}
+
+/// The length a [`length_code`] stands for.
+pub(crate) fn length_of_code(code: u8) -> u64 {
+    if code < 16 {
+        return u64::from(code);
+    }
+    let c = u32::from(code) - 16;
+    u64::from(c % 8 + 8) << (c / 8 + 1)
+}
+
 /// Accumulates the pieces of an index in sorted order (shared by the builder
 /// and the decoder, so both derive lengths and norms the same way).
 struct Parts {
@@ -191,7 +222,10 @@ impl Parts {
         Ok(())
     }
 
-    fn into_index(self) -> LexicalIndex {
+    fn into_index(mut self) -> LexicalIndex {
+        for len in self.doc_lens.iter_mut() {
+            *len = length_of_code(length_code(*len));
+        }
         let n = self.doc_ids.len();
         let total: u64 = self.doc_lens.iter().fold(0u64, |a, &l| a.saturating_add(l));
         let avg = if n == 0 {
@@ -596,14 +630,14 @@ impl LexicalIndex {
             ));
         }
         let version = r.varint()?;
-        if (u64::from(pieces::VERSION)..=u64::from(pieces::VERSION_ZLIB)).contains(&version) {
+        if (u64::from(pieces::VERSION)..=u64::from(pieces::VERSION_CODES)).contains(&version) {
             return pieces::read_head(&mut r, version as u32);
         }
         if version != u64::from(VERSION) {
             return Err(Error::Version {
                 file: FILE.to_string(),
                 found: u32::try_from(version).unwrap_or(u32::MAX),
-                supported: pieces::VERSION_ZLIB,
+                supported: pieces::VERSION_CODES,
             });
         }
 
@@ -1088,12 +1122,38 @@ mod tests {
     }
 
     #[test]
+    fn lengths_read_to_four_significant_bits_round_trip_through_one_byte() {
+        let mut last = 0;
+        for len in (0u64..5000).chain([1 << 20, (1 << 20) + 12345, u64::MAX]) {
+            let q = length_of_code(length_code(len));
+            // exact to 15, then within half a step of 1/8 of the length
+            if len < 16 {
+                assert_eq!(q, len);
+            } else if len < 15 << 30 {
+                assert!(q.abs_diff(len) * 16 <= len, "{len} read as {q}");
+            }
+            // a code stands for itself, and longer never reads shorter
+            assert_eq!(length_code(q), length_code(len), "{len}");
+            assert!(q >= last || len == u64::MAX, "{len}");
+            last = q;
+        }
+        assert_eq!(length_of_code(255), 15 << 30);
+        assert_eq!(
+            (0u8..=255)
+                .map(length_of_code)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            256
+        );
+    }
+
+    #[test]
     fn bad_magic_and_version_are_errors() {
         let mut bytes = sample().to_bytes();
-        bytes[4] = 5;
+        bytes[4] = 6;
         assert!(matches!(
             LexicalIndex::from_bytes(&bytes),
-            Err(Error::Version { found: 5, .. })
+            Err(Error::Version { found: 6, .. })
         ));
         bytes[0] = b'X';
         assert!(matches!(
