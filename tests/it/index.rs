@@ -38,6 +38,18 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// A Markdown site of one English page in `dir/site`.
+fn one_page_site(dir: &Path) -> PathBuf {
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("en")).unwrap();
+    std::fs::write(
+        site.join("en/reset.md"),
+        "---\nlang: en\n---\n# Reset your password\n\nAsk for a reset link by email.\n",
+    )
+    .unwrap();
+    site
+}
+
 /// A folder of the user's whose file names look like a bundle's.
 fn users_folder(dir: &Path) {
     std::fs::create_dir_all(dir.join("model")).unwrap();
@@ -88,13 +100,7 @@ fn index_refuses_a_folder_of_the_users_and_deletes_nothing() {
 #[test]
 fn index_refuses_an_output_that_is_or_contains_its_input() {
     let tmp = tempfile::tempdir().unwrap();
-    let site = tmp.path().join("site");
-    std::fs::create_dir_all(site.join("en")).unwrap();
-    std::fs::write(
-        site.join("en/reset.md"),
-        "---\nlang: en\n---\n# Reset your password\n\nAsk for a reset link by email.\n",
-    )
-    .unwrap();
+    let site = one_page_site(tmp.path());
     std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
     let before = snapshot(tmp.path());
     let report = std::env::temp_dir().join(format!("cf-report-{}.txt", std::process::id()));
@@ -947,13 +953,7 @@ fn the_report_is_written_in_the_users_cache_never_through_a_link() {
     // Run from inside the site, the report went to a fixed name in the
     // shared temporary folder, written through whatever link was there.
     let tmp = tempfile::tempdir().unwrap();
-    let site = tmp.path().join("site");
-    std::fs::create_dir_all(site.join("en")).unwrap();
-    std::fs::write(
-        site.join("en/reset.md"),
-        "---\nlang: en\n---\n# Reset your password\n\nAsk for a reset link by email.\n",
-    )
-    .unwrap();
+    let site = one_page_site(tmp.path());
     let cache = tmp.path().join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     let victim = tmp.path().join("victim.txt");
