@@ -204,7 +204,10 @@ fn skipped_share(corpus: &Corpus) -> (usize, usize, f64) {
 }
 
 /// The report file: a summary, then every warning by kind.
-fn write_report(path: &Path, input: &Path, out: &Path, corpus: &Corpus) -> Result<()> {
+/// `given`: the path is the user's `--report`, written as any program
+/// writes a named file (so `/dev/stderr` or a pipe works); the default
+/// names are written through a new file renamed into place.
+fn write_report(path: &Path, given: bool, input: &Path, out: &Path, corpus: &Corpus) -> Result<()> {
     let (skipped, seen, share) = skipped_share(corpus);
     let mut r = String::new();
     r.push_str("crossfind index report\n");
@@ -251,10 +254,14 @@ fn write_report(path: &Path, input: &Path, out: &Path, corpus: &Corpus) -> Resul
             r.extend(lines);
         }
     }
-    // through a new file renamed into place: a link of that name is
-    // replaced, not followed
-    crossfind::format::fs::replace_file(path, r.as_bytes())
-        .with_context(|| format!("cannot write the report {}", path.display()))
+    // a default name through a new file renamed into place: a link of that
+    // name is replaced, not followed
+    if given {
+        std::fs::write(path, r)
+    } else {
+        crossfind::format::fs::replace_file(path, r.as_bytes())
+    }
+    .with_context(|| format!("cannot write the report {}", path.display()))
 }
 
 pub fn index(a: IndexArgs) -> Result<()> {
@@ -306,7 +313,7 @@ pub fn index(a: IndexArgs) -> Result<()> {
     let mut corpus = crossfind::ingest::read_input_skipping(&a.input, skip)
         .with_context(|| format!("cannot read {}", a.input.display()))?;
     let report_file = report_path(a.report.as_deref(), &input, &out)?;
-    write_report(&report_file, &input, &out, &corpus)?;
+    write_report(&report_file, a.report.is_some(), &input, &out, &corpus)?;
     const SHOWN: usize = 25;
     let shown = if a.quiet { 0 } else { SHOWN };
     for w in corpus.warnings.iter().take(shown) {

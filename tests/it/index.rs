@@ -983,4 +983,23 @@ fn the_report_is_written_in_the_users_cache_never_through_a_link() {
         .unwrap()
         .starts_with("crossfind index report"));
     assert!(!tmp.path().join("crossfind-report.txt").exists());
+    // a report the user names is written as named: a device works
+    let o = crossfind()
+        .current_dir(&site)
+        .env("CROSSFIND_CACHE", &cache)
+        .args([
+            "index",
+            "--input",
+            ".",
+            "--out",
+            "crossfind",
+            "--no-cache",
+            "--quiet",
+        ])
+        .args(["--report", "/dev/stdout", "--model"])
+        .arg(model_dir())
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("crossfind index report"));
 }
