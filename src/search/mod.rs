@@ -196,8 +196,15 @@ pub struct Section {
 pub const MAX_SECTIONS: usize = 3;
 
 /// The URL of a chunk's section: its page's, with the section's anchor.
+/// An id may hold `:~:`, which in a URL's fragment starts a text directive
+/// (and stops the widget adding its own): such an id is written with its
+/// colons as `%3A` (and `%` as `%25`), which the browser decodes back to
+/// the id when it looks for the element.
 fn section_url(page_url: &str, anchor: Option<&str>) -> String {
     match anchor {
+        Some(a) if a.contains(":~:") => {
+            format!("{page_url}#{}", a.replace('%', "%25").replace(':', "%3A"))
+        }
         Some(a) => format!("{page_url}#{a}"),
         None => page_url.to_string(),
     }
@@ -562,4 +569,22 @@ fn snippet_for(b: &Bundle, chunk: u32, terms: &[String]) -> (Option<String>, Vec
     }
     let hl = text::highlight_ranges(&snippet, terms);
     (Some(snippet), hl)
+}
+
+#[cfg(test)]
+mod section_url_tests {
+    #[test]
+    fn an_anchor_never_carries_a_text_directive() {
+        use super::section_url;
+        assert_eq!(section_url("/en/a.html", Some("steps")), "/en/a.html#steps");
+        assert_eq!(section_url("/en/a.html", None), "/en/a.html");
+        assert_eq!(
+            section_url("/en/a.html", Some(":~:text=Pay%20now")),
+            "/en/a.html#%3A~%3Atext=Pay%2520now"
+        );
+        assert_eq!(
+            section_url("/en/a.html", Some("mod:fn")),
+            "/en/a.html#mod:fn"
+        );
+    }
 }
