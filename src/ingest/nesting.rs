@@ -417,6 +417,9 @@ fn attributes(s: &str) -> Vec<(String, String)> {
 /// Where the end of raw text content for `name` starts in `s` (its
 /// `</name` end tag), or `s.len()`.
 fn raw_text_end(s: &str, name: &str) -> usize {
+    if name == "script" {
+        return script_end(s);
+    }
     let b = s.as_bytes();
     let mut from = 0;
     while let Some(k) = s[from..].find("</") {
@@ -432,6 +435,54 @@ fn raw_text_end(s: &str, name: &str) -> usize {
         from = at + 2;
     }
     s.len()
+}
+
+/// Where a script's content ends in `s`, as the tokenizer's script states
+/// read it: `</script` ends it, except between a `<!--` and its `-->` when
+/// a `<script` came after the `<!--` (the "double escaped" state, in which
+/// `</script` only returns to the escaped one). Old pages wrap
+/// `document.write("<script>…</script>")` that way, and cutting the
+/// script at the first `</script` would publish the rest as page text.
+fn script_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let tag_at = |i: usize, tag: &[u8]| {
+        b.len() >= i + tag.len()
+            && b[i..i + tag.len()].eq_ignore_ascii_case(tag)
+            && b.get(i + tag.len())
+                .is_none_or(|&c| is_space(c) || c == b'/' || c == b'>')
+    };
+    // 0: script data; 1: escaped (after `<!--`); 2: double escaped
+    let mut state = 0u8;
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        match state {
+            0 if rest.starts_with(b"<!--") => {
+                state = 1;
+                i += 4;
+                continue;
+            }
+            0 | 1 if tag_at(i, b"</script") => return i,
+            1 | 2 if rest.starts_with(b"-->") => {
+                state = 0;
+                i += 3;
+                continue;
+            }
+            1 if tag_at(i, b"<script") => {
+                state = 2;
+                i += 7;
+                continue;
+            }
+            2 if tag_at(i, b"</script") => {
+                state = 1;
+                i += 8;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
 }
 
 /// The length of the comment, doctype or other `<!`/`<?` markup at the
@@ -565,12 +616,23 @@ pub fn flatten(src: &str, invisible: Invisible, block: &dyn Fn(&str) -> bool) ->
 /// Where the element whose start tag `name` ended at `from` ends (after its
 /// end tag, counting same-name elements inside it), or the end of `src`.
 fn skip_element(src: &str, mut i: usize, name: &str) -> usize {
+    // inside `<svg>` and `<math>`, `<![CDATA[ … ]]>` is text, and a `>` or
+    // an end tag in it ends nothing
+    let is_foreign = |n: &str| n == "svg" || n == "math";
     let mut depth = 1usize;
-    while let Some((at, tag)) = next_tag(src, i, false) {
+    let mut foreign = usize::from(is_foreign(name));
+    while let Some((at, tag)) = next_tag(src, i, foreign > 0) {
         i = at + tag.len;
-        if !tag.end && RAW_TEXT.contains(&tag.name.as_str()) {
+        if foreign == 0 && !tag.end && RAW_TEXT.contains(&tag.name.as_str()) {
             i += raw_text_end(&src[i..], &tag.name);
             continue;
+        }
+        if is_foreign(&tag.name) && !tag.self_closing {
+            foreign = if tag.end {
+                foreign.saturating_sub(1)
+            } else {
+                foreign + 1
+            };
         }
         if tag.name == name {
             if tag.end {
@@ -740,6 +802,41 @@ mod tests {
             !f.contains("Menu") && !f.contains("Secret") && f.contains("Text"),
             "{f}"
         );
+    }
+
+    #[test]
+    fn a_script_that_writes_a_script_is_cut_where_the_browser_cuts_it() {
+        // `<!--<script>…</script>-->` inside a script does not end it: the
+        // fallback for deep pages cut it there, and the rest became text
+        let script = "<script><!--\ndocument.write('<script src=a.js></script>');\n--> var LEAKWORD = 1;</script>";
+        let src = format!(
+            "<main>{script}{}{script}Visible{}</main>",
+            "<div>".repeat(FLAT_DEPTH + 5),
+            "</div>".repeat(FLAT_DEPTH + 5)
+        );
+        let f = flatten(&src, &|name, _| name == "script", &|name| name == "div");
+        // the shallow script kept whole, the deep one left out whole
+        assert_eq!(f.matches("LEAKWORD").count(), 1, "{f}");
+        assert!(f.contains(script) && f.contains("Visible"), "{f}");
+        // and as the tokenizer reads the usual forms
+        assert_eq!(script_end("a < b</script>"), 5);
+        assert_eq!(script_end("<!-- x </script> y"), 7);
+        assert_eq!(script_end("<!-- <script> </script> --> z</SCRIPT >"), 29);
+        assert_eq!(script_end("<!--<script>--></script>"), 15);
+        assert_eq!(script_end("no end"), 6);
+    }
+
+    #[test]
+    fn a_deep_svg_is_left_out_whole_cdata_and_all() {
+        // a CDATA section holding `>` and `</svg>` ended the skipped svg
+        // early, and its text became page text
+        let src = format!(
+            "<main>{}<svg><![CDATA[ a > </svg> ]]><text>SVGLEAK</text><math><mi>x</mi></math></svg>Visible{}</main>",
+            "<div>".repeat(FLAT_DEPTH + 5),
+            "</div>".repeat(FLAT_DEPTH + 5)
+        );
+        let f = flatten(&src, &|name, _| name == "svg", &|name| name == "div");
+        assert!(!f.contains("SVGLEAK") && f.contains("Visible"), "{f}");
     }
 
     #[test]
