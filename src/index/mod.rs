@@ -179,6 +179,7 @@ pub fn build_bundle(
         }
     }
     let mut writing = output::Writing::begin(out, previous.as_ref())?;
+    let mut notes: Vec<String> = writing.note.take().into_iter().collect();
 
     let mut docs = Docs {
         pages: corpus
@@ -205,7 +206,6 @@ pub fn build_bundle(
         writing: &mut writing,
     });
     let mut lex = LexicalIndexBuilder::new();
-    let mut notes = Vec::new();
     let mut cache = match &opts.cache {
         Some(dir) => {
             let c = cache::EmbedCache::open(dir, enc)?;

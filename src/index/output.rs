@@ -120,9 +120,9 @@ fn not_being_written(out: &Path) -> Result<()> {
     }
     let file = std::fs::File::open(&path).map_err(io(&path))?;
     match file.try_lock_shared() {
-        Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => Err(busy(out)),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+        // a file system without locks: the build itself says so
+        Ok(()) | Err(std::fs::TryLockError::Error(_)) => Ok(()),
     }
 }
 
@@ -150,6 +150,8 @@ pub(super) struct Writing {
     /// Set once the new manifest is written: its files are no longer
     /// leftovers if the build fails after that.
     committed: bool,
+    /// Why the folder could not be locked, for the build's notes.
+    pub note: Option<String>,
 }
 
 impl Writing {
@@ -172,10 +174,20 @@ impl Writing {
             .truncate(false)
             .open(&path)
             .map_err(io(&path))?;
+        let mut note = None;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(busy(out)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+            // Some file systems (a few network and container mounts) have
+            // no locks: the build goes on, journal and all, unguarded
+            // against a second build at the same time, and says so.
+            Err(std::fs::TryLockError::Error(e)) => {
+                note = Some(format!(
+                    "the output folder's file system could not lock {} ({e}): nothing stops \
+                     another crossfind index from writing into it at the same time",
+                    path.display()
+                ));
+            }
         }
         #[cfg(unix)]
         {
@@ -201,6 +213,7 @@ impl Writing {
             out: out.to_path_buf(),
             keep,
             committed: false,
+            note,
         };
         w.remove_leftovers();
         w.file.set_len(0).map_err(io(&w.path))?;
