@@ -1003,3 +1003,32 @@ fn the_report_is_written_in_the_users_cache_never_through_a_link() {
     assert_ok(&o);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("crossfind index report"));
 }
+
+#[test]
+fn a_build_that_fails_leaves_the_bundle_that_was_there() {
+    // A build that failed after writing shards (here: the model copy, whose
+    // file is in the way) left them beside the old bundle, listed by no
+    // manifest. It removes what it wrote; the old bundle's files stay.
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.txt");
+    let out = tmp.path().join("crossfind");
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let before: Vec<PathBuf> = snapshot(&out).into_iter().map(|(p, _)| p).collect();
+    // a folder where the pack's manifest copy goes: the copy cannot replace it
+    let pack_json = out.join("model/pack.json");
+    std::fs::remove_file(&pack_json).unwrap();
+    std::fs::create_dir_all(pack_json.join("in-the-way")).unwrap();
+    let edited = corpus_edited(tmp.path(), Some(0));
+    let o = index_with(&edited, &out, &report, &[]);
+    crate::assert_fails(&o);
+    let after: Vec<PathBuf> = snapshot(&out).into_iter().map(|(p, _)| p).collect();
+    let new: Vec<&PathBuf> = after
+        .iter()
+        .filter(|p| !before.contains(p) && !p.starts_with("model"))
+        .collect();
+    assert!(new.is_empty(), "the failed build left {new:?}");
+    assert!(!out.join(".crossfind-writing").exists());
+    for p in before.iter().filter(|p| !p.starts_with("model")) {
+        assert!(out.join(p).exists(), "{} was deleted", p.display());
+    }
+}
