@@ -168,15 +168,7 @@ pub fn build_bundle(
     let previous = previous_bundle(out, opts.force)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     if previous.is_none() && opts.force {
-        let in_the_way = output::files_in_the_way(out, enc.manifest());
-        if !in_the_way.is_empty() {
-            return Err(Error::Input(format!(
-                "--force writes the bundle beside the files in `{}`, never over them, and these have \
-                 the names of the bundle's own: {}. Move them, or choose another --out",
-                out.display(),
-                in_the_way.join(", ")
-            )));
-        }
+        output::refuse_files_in_the_way(out, enc.manifest())?;
     }
     let mut writing = output::Writing::begin(out, previous.as_ref())?;
     let mut notes: Vec<String> = writing.note.take().into_iter().collect();

@@ -284,10 +284,24 @@ impl ShardSink for JournalSink<'_> {
     }
 }
 
-/// With `--force` into a folder that holds no bundle: the files of the
-/// user's that the bundle's fixed names would replace (its manifest, its
-/// offline list, the model pack's files), as paths relative to `out`.
-pub(super) fn files_in_the_way(out: &Path, pack: &PackManifest) -> Vec<String> {
+/// With `--force` into a folder that holds no bundle: an error naming the
+/// files of the user's that the bundle's fixed names would replace (its
+/// manifest, its offline list, the model pack's files), if there are any.
+pub(super) fn refuse_files_in_the_way(out: &Path, pack: &PackManifest) -> Result<()> {
+    let in_the_way = files_in_the_way(out, pack);
+    if in_the_way.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Input(format!(
+        "--force writes the bundle beside the files in `{}`, never over them, and these have \
+         the names of the bundle's own: {}. Move them, or choose another --out",
+        out.display(),
+        in_the_way.join(", ")
+    )))
+}
+
+/// [`refuse_files_in_the_way`]'s files, as paths relative to `out`.
+fn files_in_the_way(out: &Path, pack: &PackManifest) -> Vec<String> {
     let ours = unfinished_files(out);
     let mut names = vec![MANIFEST.to_string(), super::offline::PRECACHE.to_string()];
     if !ours.contains(MODEL_ENTRY) {

@@ -852,6 +852,16 @@ fn forced_index_never_writes_over_a_users_file_with_a_bundle_name() {
     }
 }
 
+/// The golden corpus indexed into `crossfind/` of a new temporary folder:
+/// the folder, the bundle and the report file.
+fn golden_bundle() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("crossfind");
+    let report = tmp.path().join("report.txt");
+    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    (tmp, out, report)
+}
+
 /// Takes the lock a running `crossfind index` holds on `out`.
 fn hold_the_lock(out: &Path) -> std::fs::File {
     let f = std::fs::OpenOptions::new()
@@ -870,10 +880,7 @@ fn a_second_index_into_a_folder_being_written_stops_and_changes_nothing() {
     // Two builds into one folder used to both exit 0, each deleting what
     // its own previous manifest listed: the last manifest named a file the
     // other build had deleted.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("crossfind");
-    let report = tmp.path().join("report.txt");
-    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let (_tmp, out, report) = golden_bundle();
     let lock = hold_the_lock(&out);
     let before = snapshot(&out);
     let o = index_with(&corpus(), &out, &report, &[]);
@@ -898,10 +905,7 @@ fn what_a_killed_build_wrote_is_removed_by_the_next_one() {
     // folder for good. Its journal lists them; the next build removes them,
     // and nothing else: not the bundle's files, not a listed name that is
     // not shaped like a shard.
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("report.txt");
-    let out = tmp.path().join("crossfind");
-    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let (tmp, out, report) = golden_bundle();
     let bundle = snapshot(&out);
     let a_shard = bundle
         .iter()
@@ -1009,10 +1013,7 @@ fn a_build_that_fails_leaves_the_bundle_that_was_there() {
     // A build that failed after writing shards (here: the model copy, whose
     // file is in the way) left them beside the old bundle, listed by no
     // manifest. It removes what it wrote; the old bundle's files stay.
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("report.txt");
-    let out = tmp.path().join("crossfind");
-    assert_ok(&index_with(&corpus(), &out, &report, &[]));
+    let (tmp, out, report) = golden_bundle();
     let before: Vec<PathBuf> = snapshot(&out).into_iter().map(|(p, _)| p).collect();
     // a folder where the pack's manifest copy goes: the copy cannot replace it
     let pack_json = out.join("model/pack.json");
